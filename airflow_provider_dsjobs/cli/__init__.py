@@ -1,0 +1,1 @@
+"""The ``dsjobs`` command line."""

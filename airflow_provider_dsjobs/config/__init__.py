@@ -1,0 +1,1 @@
+"""config.yaml: its schema, loader and typed model."""

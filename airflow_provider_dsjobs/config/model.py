@@ -1,0 +1,296 @@
+"""The typed, normalized form of a ``config.yaml``.
+
+Every later component (planning, staging, runtime, the Airflow layer) consumes these classes and never
+the raw YAML. Values are already validated and in their canonical long form: lists are tuples, sizes are
+bytes, durations are seconds, the Python version is a ``"major.minor"`` string.
+
+``to_dict()`` gives the JSON shape printed by ``dsjobs validate --format json``: the same key names as
+``config.yaml``, every value in its long form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+PythonEnvType = Literal["auto", "manual"]
+
+#: Flag that mounts the project folder read-only and defines ``DS_PROJECT_HOME``.
+ATTACH_PROJECT_DISK = "attach-project-disk"
+#: The one variable name a user may not declare.
+RESERVED_VAR = "DS_PROJECT_HOME"
+#: Instance type used when the config names none (as in DataSphere).
+DEFAULT_INSTANCE_TYPE = "c1.4"
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    """One ``inputs``/``outputs`` entry: a local path, optionally bound to a ``${VAR}``."""
+
+    path: str
+    var: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "var": self.var}
+
+
+@dataclass(frozen=True)
+class ResourceEntry:
+    """One ``datasets``/``s3-mounts`` entry: a resource ID, optionally bound to a ``${VAR}``."""
+
+    id: str
+    var: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "var": self.var}
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One ``env.vars`` entry. ``from_env`` means "copy NAME from the submitter's environment"."""
+
+    name: str
+    value: str | None = None
+    from_env: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.from_env:
+            return {"name": self.name, "from-env": True}
+        return {"name": self.name, "value": self.value}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a secret by name (an Airflow Variable/Connection or an environment variable)."""
+
+    secret_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"secret-id": self.secret_id}
+
+
+@dataclass(frozen=True)
+class DockerImage:
+    """``env.docker``: an image reference plus optional registry credentials (password by secret only)."""
+
+    image: str
+    username: str | None = None
+    password: SecretRef | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "username": self.username,
+            "password": self.password.to_dict() if self.password else None,
+        }
+
+
+@dataclass(frozen=True)
+class PipOptions:
+    """``env.python.pip``: options passed to ``pip install``."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    no_deps: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index-url": self.index_url,
+            "extra-index-urls": list(self.extra_index_urls),
+            "trusted-hosts": list(self.trusted_hosts),
+            "no-deps": self.no_deps,
+        }
+
+
+@dataclass(frozen=True)
+class PythonEnv:
+    """``env.python``.
+
+    ``version`` is always set (``"major.minor"``): when the config omits it, the loader fills in the
+    interpreter version of the submitting machine, as DataSphere does. ``version_given`` records whether
+    the user wrote it. ``local_paths`` is ``None`` when not given (detect automatically) and ``()`` when
+    given as an empty list (ship no local modules).
+    """
+
+    type: PythonEnvType = "auto"
+    version: str = ""
+    version_given: bool = False
+    requirements_file: str | None = None
+    local_paths: tuple[str, ...] | None = None
+    root_paths: tuple[str, ...] = ()
+    pip: PipOptions = field(default_factory=PipOptions)
+
+    @property
+    def fully_manual(self) -> bool:
+        """All of version, requirements file and local paths given: no analysis runs at all."""
+        return (
+            self.type == "manual"
+            and self.version_given
+            and self.requirements_file is not None
+            and self.local_paths is not None
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "version": self.version,
+            "requirements-file": self.requirements_file,
+            "local-paths": None if self.local_paths is None else list(self.local_paths),
+            "root-paths": list(self.root_paths),
+            "pip": self.pip.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Env:
+    """``env``: variables, image, Python environment."""
+
+    vars: tuple[EnvVar, ...] = ()
+    docker: DockerImage | None = None
+    python: PythonEnv | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vars": [v.to_dict() for v in self.vars],
+            "docker": self.docker.to_dict() if self.docker else None,
+            "python": self.python.to_dict() if self.python else None,
+        }
+
+
+@dataclass(frozen=True)
+class WorkingStorage:
+    """``working-storage``: an extended scratch directory for the job."""
+
+    size_bytes: int
+    type: str = "SSD"
+
+    @property
+    def size_gb(self) -> int:
+        """Size in whole GiB, rounded up (as DataSphere does)."""
+        return -(-self.size_bytes // (1 << 30))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "size": self.size_bytes}
+
+
+@dataclass(frozen=True)
+class GracefulShutdown:
+    """``graceful-shutdown``: the signal sent on cancel and how long to wait before SIGKILL."""
+
+    signal: str = "SIGTERM"
+    timeout_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signal": self.signal, "timeout": self.timeout_seconds}
+
+
+@dataclass(frozen=True)
+class OutputDataset:
+    """One ``output-datasets`` entry: a directory (``${var}``) published as a dataset after success."""
+
+    name: str
+    var: str
+    size_bytes: int
+    description: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "var": self.var,
+            "size": self.size_bytes,
+            "description": self.description,
+            "labels": dict(self.labels),
+        }
+
+
+@dataclass(frozen=True)
+class Spark:
+    """``spark``: a Spark connector ID."""
+
+    connector: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector}
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A whole validated ``config.yaml``.
+
+    ``base_dir`` is the directory relative local paths resolve against (the config file's directory,
+    or the directory given by the caller for a config passed as a mapping). ``source`` names the file
+    for messages (``"<dict>"`` for a mapping). ``raw_text`` is the YAML as written (kept with the job
+    record for reproducibility; secrets are never written in it because passwords are refs only).
+    """
+
+    cmd: str
+    name: str | None = None
+    desc: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    inputs: tuple[PathEntry, ...] = ()
+    outputs: tuple[PathEntry, ...] = ()
+    s3_mounts: tuple[ResourceEntry, ...] = ()
+    datasets: tuple[ResourceEntry, ...] = ()
+    env: Env = field(default_factory=Env)
+    flags: tuple[str, ...] = ()
+    cloud_instance_types: tuple[str, ...] = (DEFAULT_INSTANCE_TYPE,)
+    working_storage: WorkingStorage | None = None
+    graceful_shutdown: GracefulShutdown | None = None
+    output_datasets: tuple[OutputDataset, ...] = ()
+    spark: Spark | None = None
+    base_dir: Path = field(default_factory=Path.cwd, compare=False)
+    source: str = field(default="<dict>", compare=False)
+    raw_text: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def attach_project_disk(self) -> bool:
+        return ATTACH_PROJECT_DISK in self.flags
+
+    @property
+    def args_dict(self) -> dict[str, str]:
+        return dict(self.args)
+
+    def variables(self) -> dict[str, str]:
+        """Every declared ``${VAR}`` name mapped to what declares it (``inputs``, ``args``, ...)."""
+        found: dict[str, str] = {}
+        for section, entries in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for p in entries:
+                if p.var:
+                    found[p.var] = section
+        for section, resources in (("s3-mounts", self.s3_mounts), ("datasets", self.datasets)):
+            for r in resources:
+                found[r.id] = section
+                if r.var:
+                    found[r.var] = section
+        for name, _ in self.args:
+            found[name] = "args"
+        for ds in self.output_datasets:
+            found[ds.var] = "output-datasets"
+        return found
+
+    def with_changes(self, **changes: Any) -> JobConfig:
+        """A copy with some fields replaced (used by overrides; callers re-validate)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalized config, with ``config.yaml`` key names and canonical long-form values."""
+        return {
+            "name": self.name,
+            "desc": self.desc,
+            "cmd": self.cmd,
+            "args": dict(self.args),
+            "inputs": [p.to_dict() for p in self.inputs],
+            "outputs": [p.to_dict() for p in self.outputs],
+            "s3-mounts": [r.to_dict() for r in self.s3_mounts],
+            "datasets": [r.to_dict() for r in self.datasets],
+            "env": self.env.to_dict(),
+            "flags": list(self.flags),
+            "cloud-instance-types": list(self.cloud_instance_types),
+            "working-storage": self.working_storage.to_dict() if self.working_storage else None,
+            "graceful-shutdown": self.graceful_shutdown.to_dict() if self.graceful_shutdown else None,
+            "output-datasets": [d.to_dict() for d in self.output_datasets],
+            "spark": self.spark.to_dict() if self.spark else None,
+        }

@@ -1,0 +1,1 @@
+"""Jobs: records, lifecycle, and the service that runs a config end to end."""

@@ -1,0 +1,128 @@
+"""Job statuses and the job record: the JSON document in the store that is the source of truth for a job."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+#: How long job data (inputs, outputs, logs) is kept unless ``set-data-ttl`` changes it.
+DEFAULT_DATA_TTL = timedelta(days=14)
+
+
+class JobStatus(str, enum.Enum):
+    """The DataSphere job lifecycle: CREATING → PREPARING → EXECUTING → UPLOADING_OUTPUT → SUCCESS/ERROR,
+    and from any active state CANCELLING → CANCELLED."""
+
+    CREATING = "CREATING"
+    PREPARING = "PREPARING"
+    EXECUTING = "EXECUTING"
+    UPLOADING_OUTPUT = "UPLOADING_OUTPUT"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+_DATETIME_FIELDS = ("created_at", "started_at", "finished_at", "data_expires_at")
+
+
+@dataclass
+class StatusChange:
+    status: JobStatus
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "at": self.at.isoformat()}
+
+
+@dataclass
+class JobRecord:
+    """Everything known about one job. Secrets never go in here: env values from ``- NAME`` entries and
+    registry passwords are not stored, only their names.
+
+    ``outputs`` maps each output's var (or its path, when it has no var) to its URI in the store;
+    ``output_datasets`` maps a dataset name to its ID; ``logs`` is the URI of the stored combined log.
+    """
+
+    id: str
+    project: str
+    status: JobStatus = JobStatus.CREATING
+    name: str | None = None
+    desc: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    status_details: str | None = None
+    return_code: int | None = None
+    data_size_bytes: int = 0
+    data_expires_at: datetime | None = None
+    data_cleared: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    raw_config: str | None = None
+    base_dir: str | None = None
+    image: str | None = None
+    instance_type: str | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    missing_outputs: list[str] = field(default_factory=list)
+    output_datasets: dict[str, str] = field(default_factory=dict)
+    logs: str | None = None
+    parent_job_id: str | None = None
+    history: list[StatusChange] = field(default_factory=list)
+
+    def set_status(self, status: JobStatus, details: str | None = None) -> None:
+        """Move to ``status`` and stamp the time; terminal statuses also set ``finished_at``."""
+        now = utcnow()
+        self.status = status
+        if details is not None:
+            self.status_details = details
+        if status == JobStatus.EXECUTING and self.started_at is None:
+            self.started_at = now
+        if status.terminal and self.finished_at is None:
+            self.finished_at = now
+        self.history.append(StatusChange(status, now))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        for name in _DATETIME_FIELDS:
+            data[name] = _iso(getattr(self, name))
+        data["history"] = [h.to_dict() for h in self.history]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["status"] = JobStatus(kwargs.get("status", JobStatus.CREATING.value))
+        for name in _DATETIME_FIELDS:
+            if name in kwargs:
+                kwargs[name] = _parse_iso(kwargs[name])
+        kwargs["history"] = [
+            StatusChange(JobStatus(h["status"]), datetime.fromisoformat(h["at"])) for h in data.get("history", [])
+        ]
+        return cls(**kwargs)

@@ -1,0 +1,1 @@
+"""Python environments for jobs: entry points, static import analysis, in-container builds, cache."""

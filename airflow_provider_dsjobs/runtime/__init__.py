@@ -1,0 +1,1 @@
+"""The Docker runtime: containers, workspaces, logs, signals."""

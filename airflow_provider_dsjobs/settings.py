@@ -1,0 +1,96 @@
+"""Where jobs run and where their data lives: one settings object for the CLI and the Airflow hook.
+
+The CLI builds it from ``DSJOBS_*`` environment variables (``Settings.from_env``); the Airflow hook builds it
+from a ``dsjobs`` connection and falls back to ``from_env``. With nothing configured, everything has an
+embedded default, so a newcomer runs a job with no cloud account: a local-directory store under
+``~/.dsjobs``, the local Docker engine, an ordinary public image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Image for jobs without ``env.docker`` and without a Python environment.
+DEFAULT_IMAGE = "python:3.11-slim"
+#: Image for a job whose ``env.python`` asks for Python ``{version}`` (``"major.minor"``).
+DEFAULT_PYTHON_IMAGE_TEMPLATE = "python:{version}-slim"
+DEFAULT_PROJECT = "default"
+
+#: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret.
+SecretResolver = Callable[[str], "str | None"]
+
+
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("DSJOBS_HOME") or Path.home() / ".dsjobs")
+
+
+def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
+    """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``), then an env var named ID."""
+    source = os.environ if env is None else env
+
+    def resolve(secret_id: str) -> str | None:
+        key = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
+        return source.get(key) or source.get(secret_id)
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection-level settings. Credentials are kept out of ``repr`` so they never reach a log."""
+
+    store_url: str | None = None
+    project: str = DEFAULT_PROJECT
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    docker_url: str | None = None
+    docker_tls_ca_cert: str | None = None
+    docker_tls_client_cert: str | None = None
+    docker_tls_client_key: str | None = None
+    docker_tls_verify: bool = True
+    registry_username: str | None = None
+    registry_password: str | None = field(default=None, repr=False)
+    default_image: str = DEFAULT_IMAGE
+    python_image_template: str = DEFAULT_PYTHON_IMAGE_TEMPLATE
+    console_url_template: str | None = None
+    home: Path = field(default_factory=default_home)
+    secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
+
+    @property
+    def effective_store_url(self) -> str:
+        """The store URL, or the embedded local-directory store under ``home``."""
+        return self.store_url or (self.home / "store").resolve().as_uri()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``DSJOBS_*`` variables (plus ``DOCKER_HOST`` and the standard AWS ones, which boto3
+        reads by itself when no explicit key is given)."""
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = e.get(name)
+            return value if value else None
+
+        return cls(
+            store_url=get("DSJOBS_STORE"),
+            project=get("DSJOBS_PROJECT") or DEFAULT_PROJECT,
+            s3_endpoint_url=get("DSJOBS_S3_ENDPOINT_URL") or get("AWS_ENDPOINT_URL_S3") or get("AWS_ENDPOINT_URL"),
+            s3_region=get("DSJOBS_S3_REGION"),
+            docker_url=get("DSJOBS_DOCKER_URL") or get("DOCKER_HOST"),
+            docker_tls_ca_cert=get("DSJOBS_DOCKER_TLS_CA_CERT"),
+            docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),
+            docker_tls_client_key=get("DSJOBS_DOCKER_TLS_CLIENT_KEY"),
+            docker_tls_verify=(get("DSJOBS_DOCKER_TLS_VERIFY") or "true").lower() not in ("0", "false", "no"),
+            default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,
+            python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
+            console_url_template=get("DSJOBS_CONSOLE_URL"),
+            home=default_home(e),
+            secret_resolver=env_secret_resolver(e),
+        )

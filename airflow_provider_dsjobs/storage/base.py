@@ -1,0 +1,72 @@
+"""The object-store interface. Two backends implement it: S3 (``s3.py``) and a local directory (``local.py``).
+
+Keys are ``/``-separated strings relative to the store's root (the URL's bucket + prefix). Every method
+streams: nothing reads a whole object into memory except ``get_bytes``, which is for small JSON documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+#: Called with the number of bytes just transferred (for progress bars).
+ProgressCallback = Callable[[int], None]
+
+
+class StoreError(Exception):
+    """A store operation failed; the message is one line a user can act on (no secrets in it)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime | None = None
+
+
+class ObjectStore(Protocol):
+    """What the core needs from object storage."""
+
+    #: The store's URL (``s3://bucket/prefix`` or ``file:///path``), without credentials.
+    url: str
+
+    def uri(self, key: str) -> str:
+        """A URI for ``key`` a user can paste (``s3://bucket/prefix/key`` or ``file:///...``)."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or ``None`` when it does not exist."""
+        ...
+
+    def put_file(self, key: str, path: Path, progress: ProgressCallback | None = None) -> None:
+        """Upload a local file (multipart and concurrent where the backend supports it)."""
+        ...
+
+    def put_stream(self, key: str, stream: BinaryIO, progress: ProgressCallback | None = None) -> None:
+        """Upload from a readable binary stream of unknown length."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write a small object atomically: a reader sees the old or the new content, never a mix."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def get_file(self, key: str, path: Path, progress: ProgressCallback | None = None) -> None:
+        """Download to ``path`` via a temporary file renamed into place."""
+        ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """A streaming reader; the caller closes it."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""
+        ...
