@@ -1,0 +1,86 @@
+"""``dsjobs``: the command line. Each command family lives in its own module, which exposes
+``register(subparsers)`` and gives every subcommand a ``func(args) -> int``.
+
+Exit codes: 0 success; 1 an invalid config, a failed job or an operation error; 2 a usage error;
+130 interrupted. A user never sees a Python traceback (``--debug`` shows it for a bug report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+#: Modules that register subcommands, in help order. A module that is missing is skipped, so the CLI works
+#: while command families are added.
+COMMAND_MODULES = (
+    "airflow_provider_dsjobs.cli.config_commands",
+    "airflow_provider_dsjobs.cli.job_commands",
+    "airflow_provider_dsjobs.cli.env_commands",
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A failure to report as one line and exit code ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from airflow_provider_dsjobs import __version__
+
+    parser = _Parser(prog="dsjobs", description="Run DataSphere Jobs config.yaml files in Docker containers.")
+    parser.add_argument("--version", action="version", version=f"dsjobs {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for unexpected errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(func(args) or 0)
+    except CommandError as exc:
+        print(f"dsjobs: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("dsjobs: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: never a traceback unless asked for
+        if args.debug:
+            traceback.print_exc()
+        print(f"dsjobs: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
