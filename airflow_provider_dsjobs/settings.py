@@ -55,6 +55,8 @@ class Settings:
     docker_tls_client_cert: str | None = None
     docker_tls_client_key: str | None = None
     docker_tls_verify: bool = True
+    #: Docker network for job containers (``None``: the engine's default bridge; ``"host"`` to reach loopback).
+    docker_network: str | None = None
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
     default_image: str = DEFAULT_IMAGE
@@ -88,6 +90,7 @@ class Settings:
             docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),
             docker_tls_client_key=get("DSJOBS_DOCKER_TLS_CLIENT_KEY"),
             docker_tls_verify=(get("DSJOBS_DOCKER_TLS_VERIFY") or "true").lower() not in ("0", "false", "no"),
+            docker_network=get("DSJOBS_DOCKER_NETWORK"),
             default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),
