@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -88,13 +89,11 @@ def test_auth_failures_are_mapped(
     store = make_s3_store(s3_env, aws_access_key_id="AKIAFAKE", aws_secret_access_key=SECRET)
 
     def deny(**kwargs: object) -> None:
-        raise ClientError(
-            {
-                "Error": {"Code": code, "Message": f"denied for key {SECRET}"},
-                "ResponseMetadata": {"HTTPStatusCode": status},
-            },
-            "HeadBucket",
-        )
+        response: Any = {
+            "Error": {"Code": code, "Message": f"denied for key {SECRET}"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        raise ClientError(response, "HeadBucket")
 
     monkeypatch.setattr(store._client, "head_bucket", deny)
     with pytest.raises(StoreError) as err:
