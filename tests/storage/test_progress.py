@@ -49,7 +49,12 @@ def test_bar_on_a_terminal_counts_updates_from_many_threads() -> None:
     out = io.StringIO()
     progress = TransferProgress("upload", out, tty=True)
     progress.start(2, 8000)
-    threads = [threading.Thread(target=lambda: [progress.update(1) for _ in range(1000)]) for _ in range(8)]
+
+    def worker() -> None:
+        for _ in range(1000):
+            progress.update(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
