@@ -106,3 +106,11 @@ def test_job_ids_are_unique_sortable_and_dns_safe() -> None:
     assert ids == sorted(ids)
     pattern = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
     assert all(pattern.match(i) and not i.endswith("-") for i in ids)
+
+
+def test_list_ignores_job_dirs_without_a_record_and_stray_keys(store: ObjectStore) -> None:
+    js = JobStore(store, "proj")
+    record = make_record(js)
+    store.put_bytes(js.logs_prefix("j20200101-000000000-norecord") + "log", b"half-created job")
+    store.put_bytes(js.jobs_prefix() + "README", b"not a job")
+    assert [r.id for r in js.list()] == [record.id]

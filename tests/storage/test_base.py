@@ -151,3 +151,22 @@ def test_invalid_keys_are_rejected(store: ObjectStore, key: str) -> None:
 def test_uri_names_the_object(store: ObjectStore) -> None:
     uri = store.uri("a/b")
     assert uri.startswith(store.url) and uri.endswith("/a/b")
+
+
+def test_list_children_is_one_level(store: ObjectStore) -> None:
+    for key in ["r/a/1", "r/a/2/deep", "r/b.txt", "r/c/x", "rx/y"]:
+        store.put_bytes(key, b"1")
+    list_children = getattr(store, "list_children")  # noqa: B009 - optional, not in the protocol
+    assert list(list_children("r/")) == ["a/", "b.txt", "c/"]
+    assert list(list_children("r/a/")) == ["1", "2/"]
+    assert list(list_children("missing/")) == []
+    assert list(list_children("")) == ["r/", "rx/"]
+
+
+def test_empty_object(store: ObjectStore, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    store.put_file("e", empty)
+    assert store.size("e") == 0 and store.get_bytes("e") == b""
+    store.get_file("e", tmp_path / "back")
+    assert (tmp_path / "back").read_bytes() == b""

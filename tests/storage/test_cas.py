@@ -288,3 +288,28 @@ def test_load_tree_errors(store: ObjectStore, tmp_path: Path) -> None:
 def test_invalid_project_name(store: ObjectStore) -> None:
     with pytest.raises(StoreError, match=r"invalid project name '\.\./x'"):
         InputStager(store, "../x")
+
+
+def test_empty_file_and_empty_directory_inputs(store: ObjectStore, tmp_path: Path) -> None:
+    empty_file = tmp_path / "empty.txt"
+    empty_file.write_bytes(b"")
+    empty_dir = tmp_path / "nothing"
+    empty_dir.mkdir()
+    s = stager(store)
+    f, d = s.stage_all([empty_file, empty_dir])
+    assert f.sha256 == hashlib.sha256(b"").hexdigest() and f.size == 0
+    assert store.get_bytes(blob_key(PROJECT, f.sha256)) == b""
+    assert d.kind == "dir" and d.entries == [] and d.size == 0
+    assert load_tree(store, PROJECT, d.sha256) == []
+    assert s.stats.files_total == 1
+
+
+def test_ref_is_the_job_record_input_shape(store: ObjectStore, tmp_path: Path) -> None:
+    staged = stager(store).stage(make_tree(tmp_path / "d", {"a": b"1"}))
+    assert staged.ref("d", "DATA") == {
+        "path": "d",
+        "var": "DATA",
+        "kind": "dir",
+        "sha256": staged.sha256,
+        "size": 1,
+    }
