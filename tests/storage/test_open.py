@@ -52,3 +52,19 @@ def test_unknown_scheme_does_not_echo_a_password() -> None:
 def test_s3_url_without_bucket() -> None:
     with pytest.raises(StoreError, match="needs a bucket"):
         open_store(Settings(store_url="s3://"))
+
+
+def test_s3_credentials_from_settings_fields(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    settings = Settings(
+        store_url=s3_env["url"],
+        s3_endpoint_url=s3_env["endpoint"],
+        s3_region="us-east-1",
+        aws_access_key_id="explicit",
+        aws_secret_access_key="explicit-secret",
+    )
+    store = open_store(settings)
+    store.put_bytes("k", b"v")
+    assert store.get_bytes("k") == b"v"
+    assert "explicit-secret" not in repr(store) and "explicit-secret" not in repr(settings)

@@ -121,3 +121,14 @@ def test_objects_live_under_the_prefix(s3_env: dict[str, str]) -> None:
     assert keys == ["tests/a/b"]
     assert store.uri("a/b") == f"s3://{s3_env['bucket']}/tests/a/b"
     assert [i.key for i in store.list("a/")] == ["a/b"]
+
+
+def test_no_credentials_anywhere(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = S3Store(s3_env["bucket"], endpoint_url=s3_env["endpoint"], max_attempts=1)
+    with pytest.raises(StoreError, match=f"^no S3 credentials for s3://{s3_env['bucket']}: set AWS_ACCESS_KEY_ID"):
+        store.exists("k")
