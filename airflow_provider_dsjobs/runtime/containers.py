@@ -188,7 +188,7 @@ class Runtime:
                 binds={k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()} or None,
                 nano_cpus=resources.nano_cpus if resources else None,
                 mem_limit=resources.mem_limit if resources else None,
-                device_requests=[DeviceRequest(**r) for r in resources.device_requests] if resources else None,
+                device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
                 network_mode=spec.network or None,
                 init=spec.init or None,
             )
