@@ -395,7 +395,8 @@ class Runtime:
         )
 
     def wait(self, container_id: str, timeout: float | None = None) -> int:
-        """Block until the container stops; its exit code. ``WaitTimeout`` after ``timeout`` seconds."""
+        """Block until the container stops; its exit code. ``WaitTimeout`` after ``timeout`` seconds.
+        (Docker answers at once for a container that was created but never started: check ``state`` first.)"""
         started = time.monotonic()
         try:
             result = self.api.wait(container_id, timeout=timeout)  # type: ignore[arg-type]
