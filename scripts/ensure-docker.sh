@@ -40,7 +40,7 @@ mkdir -p "$WORK"
 dockerd_log="$WORK/dockerd.log"
 socket_path="${socket#unix://}"
 dockerd_pid=""
-if [ -S "$socket_path" ] && pgrep -x dockerd >/dev/null 2>&1; then
+if [ -S "$socket_path" ] && { pgrep -x dockerd || pidof dockerd; } >/dev/null 2>&1; then
     # An engine that is still starting (a service, or ours from an earlier run) gets time; no second one.
     log "dockerd is running but does not answer yet; waiting up to ${wait_seconds} s"
 else

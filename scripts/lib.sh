@@ -37,7 +37,7 @@ apt_install() {
         _APT_UPDATED=1
     fi
     log "installing $* (log: $apt_log)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$apt_log" 2>&1 \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >>"$apt_log" 2>&1 \
         || die "apt-get install $* failed; see $apt_log"
 }
 
