@@ -40,7 +40,11 @@ fi
 
 tarball="$cache/rootfs-$suite-python.tar"
 if [ ! -f "$tarball" ]; then
-    command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+    missing=()
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    # Ubuntu hosts lack the Debian archive key that debootstrap checks the Release file with.
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+    [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
     rootfs="$cache/rootfs-$suite.d"
     build_log="$WORK/logs/debootstrap-$suite.log"
     # Never follow a mount left behind by an interrupted debootstrap (its /proc, /sys) while deleting.
