@@ -156,6 +156,7 @@ class _Entry:
     target_node: Node
     var: str | None
     var_node: Node | None
+    var_path: Path_  # where the variable is written (for messages about it)
 
 
 def _entries(c: Checker, section: str) -> Iterator[_Entry]:
@@ -164,23 +165,25 @@ def _entries(c: Checker, section: str) -> Iterator[_Entry]:
         path: Path_ = (section, i)
         if item.kind == "scalar":
             if item.raw is not None and item.typed is not None:
-                yield _Entry(path, item.raw, item, None, None)
+                yield _Entry(path, item.raw, item, None, None, path)
             continue
         if item.kind != "map" or len(item.entries) != 1:
             continue
         ((target, value),) = item.entries.items()
         target_node = item.keys[target]
         var_node: Node | None = None
+        var_path: Path_ = (*path, target)
         if value.kind == "scalar":
             var_node = None if value.is_null else value
         elif value.kind == "map" and set(value.entries) == {"var"}:
             var_node = value.entries["var"]
+            var_path = (*var_path, "var")
         else:
             continue
         var = c.text(var_node) if var_node is not None else None
         if var_node is not None and var is None:
             continue
-        yield _Entry(path, target, target_node, var, var_node)
+        yield _Entry(path, target, target_node, var, var_node, var_path)
 
 
 def _escapes(p: str) -> str | None:
@@ -247,8 +250,8 @@ def _path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
     for e in _entries(c, section):
         ok = True
         if e.var is not None and e.var_node is not None:
-            if c.check_var_name(e.path, e.var, e.var_node):
-                c.declare(e.path, e.var, e.var_node)
+            if c.check_var_name(e.var_path, e.var, e.var_node):
+                c.declare(e.var_path, e.var, e.var_node)
         elif (why := _escapes(e.target)) is not None:
             c.error(e.path, f"`{_short(e.target)}` {why}", e.target_node)
             ok = False
@@ -266,8 +269,8 @@ def _resource_entries(c: Checker, section: str) -> tuple[ResourceEntry, ...]:
     for e in _entries(c, section):
         if c.check_var_name(e.path, e.target, e.target_node, "resource ID"):
             c.declare(e.path, e.target, e.target_node)
-        if e.var is not None and e.var_node is not None and c.check_var_name(e.path, e.var, e.var_node):
-            c.declare(e.path, e.var, e.var_node)
+        if e.var is not None and e.var_node is not None and c.check_var_name(e.var_path, e.var, e.var_node):
+            c.declare(e.var_path, e.var, e.var_node)
         out.append(ResourceEntry(e.target, e.var))
     return tuple(out)
 

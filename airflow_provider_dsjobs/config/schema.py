@@ -12,6 +12,7 @@ closest known key; for ``oneOf`` the branch whose type fits the value is the one
 from __future__ import annotations
 
 import difflib
+import re
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -126,7 +127,13 @@ def _allowed_types(schema: Any) -> str:
         name = _TYPE_NAMES.get(t, t)
         if name not in names and not (t == "integer" and "number" in _types_of(schema)):
             names.append(name)
-    return " or ".join(names) if names else "another form"
+    return _either(names)
+
+
+def _either(names: list[str]) -> str:
+    if not names:
+        return "another form"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _problem(doc: Document, path: Sequence[PathPart], message: str, *, key: str | None = None) -> Problem:
@@ -179,7 +186,9 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
         extras = [k for k in (error.instance or {}) if k not in props]
         out = []
         for key in extras:
-            close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6) or [
+                k for k in props if key.startswith(k) or k.startswith(key)
+            ][:1]
             if close:
                 message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
             else:
@@ -244,7 +253,7 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
 
 
 def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].rstrip(".")
+    head = re.split(r"(?<!e\.g)(?<!i\.e)\.\s", text)[0].rstrip(".")
     return head[0].lower() + head[1:] if head else head
 
 
@@ -284,7 +293,7 @@ def _translate_alternatives(error: ValidationError, doc: Document) -> list[Schem
             name = _TYPE_NAMES.get(t, t)
             if name not in kinds:
                 kinds.append(name)
-    expected = " or ".join(kinds) if kinds else "another form"
+    expected = _either(kinds)
     message = f"expected {expected}, not {_kind(error.instance)}"
     if schema.get("description"):
         message += f" ({_first_sentence(schema['description'])})"
