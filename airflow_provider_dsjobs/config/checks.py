@@ -209,7 +209,7 @@ def _exists(path: Path) -> bool:
 
 
 def _local(c: Checker, p: str) -> Path:
-    path = Path(p).expanduser() if p.startswith("~") else Path(p)
+    path = Path(p)
     return path if path.is_absolute() else c.base_dir / path
 
 

@@ -12,8 +12,8 @@ closest known key; for ``oneOf`` the branch whose type fits the value is the one
 from __future__ import annotations
 
 import difflib
-import re
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +48,12 @@ def load_schema() -> dict[str, Any]:
     return result
 
 
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """The schema, parsed once, for internal read-only use."""
+    return load_schema()
+
+
 def schema_text() -> str:
     """The schema exactly as shipped (what ``dsjobs schema`` prints)."""
     return _schema_text()
@@ -55,7 +61,7 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema())
+    return Draft202012Validator(_schema())
 
 
 @dataclass(frozen=True)
@@ -159,7 +165,7 @@ def _problem(doc: Document, path: Sequence[PathPart], message: str, *, key: str 
 def _resolve(schema: Any) -> Any:
     """Follow a local ``$ref`` (``#/$defs/x``) so its keywords are visible."""
     if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
-        target = load_schema()["$defs"].get(schema["$ref"].split("/")[-1], {})
+        target = _schema()["$defs"].get(schema["$ref"].split("/")[-1], {})
         return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
     return schema
 
@@ -186,9 +192,10 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
         extras = [k for k in (error.instance or {}) if k not in props]
         out = []
         for key in extras:
-            close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6) or [
-                k for k in props if key.startswith(k) or k.startswith(key)
-            ][:1]
+            close = (
+                difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+                or [k for k in props if key.startswith(k) or k.startswith(key)][:1]
+            )
             if close:
                 message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
             else:

@@ -39,9 +39,10 @@ def test_every_property_has_a_description() -> None:
     schema = load_schema()
     assert _walk_properties(schema) == []
     # and the walk does look at nested sections
-    assert "description" in schema["properties"]["env"]["properties"]["python"]["oneOf"][1]["properties"]["pip"][
-        "properties"
-    ]["no-deps"]
+    assert (
+        "description"
+        in schema["properties"]["env"]["properties"]["python"]["oneOf"][1]["properties"]["pip"]["properties"]["no-deps"]
+    )
 
 
 def test_every_section_is_covered() -> None:
