@@ -431,7 +431,15 @@ def _python(c: Checker) -> PythonEnv | None:
     if kind == "manual" and version_node is not None and version_node.kind == "scalar":
         version_raw = version_node.raw
         match = PYTHON_VERSION_RE.fullmatch(version_raw or "")
-        if version_raw is None or match is None:
+        if c.doc.text is None and isinstance(version_node.typed, float):
+            # A mapping from Python code: the float 3.10 arrived as 3.1 and the text is lost.
+            c.error(
+                (*base, "version"),
+                f"`{version_raw}` is a number, which loses trailing zeros (3.10 becomes 3.1); "
+                "write the version as a string, e.g. '3.10'",
+                version_node,
+            )
+        elif version_raw is None or match is None:
             c.error(
                 (*base, "version"),
                 f"`{_short(version_raw or '')}` is not a supported Python version (write `3.X`, e.g. `3.11`)",

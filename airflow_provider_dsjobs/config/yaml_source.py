@@ -398,10 +398,12 @@ def parse_document(text: str, source: str = "<string>") -> Document:
     return Document(root=root, source=source, text=text)
 
 
-def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0) -> Node:
+def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0, *, source: str = "<dict>") -> Node:
     """A located-less tree from a Python value (a config passed as a mapping), typed as given."""
     if _depth > MAX_DEPTH:
-        raise ConfigError([Problem("<dict>", None, None, _fmt(path), "nested too deeply")])
+        raise ConfigError(
+            [Problem(source, None, None, _fmt(path), f"nested too deeply (more than {MAX_DEPTH} levels)")]
+        )
     if isinstance(value, Mapping):
         node = Node("map")
         for k, v in value.items():
@@ -409,10 +411,12 @@ def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0) 
                 raise _BadKey(list(path), k)
             key = str(k)
             node.keys[key] = Node("scalar", raw=key, typed=key)
-            node.entries[key] = node_from_value(v, [*path, key], _depth + 1)
+            node.entries[key] = node_from_value(v, [*path, key], _depth + 1, source=source)
         return node
     if isinstance(value, (list, tuple)):
-        return Node("seq", items=[node_from_value(v, [*path, i], _depth + 1) for i, v in enumerate(value)])
+        return Node(
+            "seq", items=[node_from_value(v, [*path, i], _depth + 1, source=source) for i, v in enumerate(value)]
+        )
     if value is None:
         return Node("scalar", raw=None, typed=None)
     if isinstance(value, bool):

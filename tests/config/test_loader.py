@@ -41,7 +41,7 @@ def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)  # not the job directory
     config = load_config(Path("job/config.yaml"))
     assert config.inputs == (PathEntry("data/in.csv", "IN"),)
-    assert config.base_dir == job.resolve()
+    assert config.base_dir == job.absolute()
     assert config.source == "job/config.yaml"
 
 
@@ -202,6 +202,35 @@ def test_config_from_mapping_problems_have_paths_but_no_lines(tmp_path: Path) ->
 def test_config_from_mapping_rejects_non_mappings(bad: object) -> None:
     with pytest.raises(ConfigError, match="a config must be a mapping"):
         config_from_mapping(bad)  # type: ignore[arg-type]
+
+
+def test_float_version_from_python_is_refused(tmp_path: Path) -> None:
+    data = {"cmd": "x", "env": {"python": {"type": "manual", "version": 3.10}}}
+    with pytest.raises(ConfigError, match="loses trailing zeros"):
+        config_from_mapping(data, base_dir=tmp_path)
+    data["env"]["python"]["version"] = "3.10"  # type: ignore[index]
+    assert config_from_mapping(data, base_dir=tmp_path).env.python.version == "3.10"  # type: ignore[union-attr]
+
+
+def test_symlinked_config_keeps_its_directory(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (real / "config.yaml").write_text("cmd: x\ninputs: [here.txt]\n")
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "here.txt").write_text("x")
+    (job / "config.yaml").symlink_to(real / "config.yaml")
+    assert load_config(job / "config.yaml").base_dir == job
+
+
+def test_deep_mapping_is_refused() -> None:
+    data: dict[str, object] = {"cmd": "x"}
+    inner = data
+    for _ in range(100):
+        inner["args"] = {}
+        inner = inner["args"]  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        config_from_mapping(data, source="dag.py")
 
 
 def test_config_from_mapping_rejects_odd_keys() -> None:
