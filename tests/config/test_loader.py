@@ -260,3 +260,7 @@ def test_problems_from_schema_and_checks_are_not_doubled(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         load_config_text(text, base_dir=tmp_path)
     assert len(info.value.problems) == 2
+
+
+def test_empty_docker_means_default_image(tmp_path: Path) -> None:
+    assert load_config_text("cmd: x\nenv:\n  docker:\n", base_dir=tmp_path).env.docker is None
