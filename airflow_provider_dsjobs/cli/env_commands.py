@@ -46,15 +46,28 @@ def _engine() -> Any:
     return client
 
 
+def _human(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
 def _env_ls(args: argparse.Namespace) -> int:
     from airflow_provider_dsjobs.pyenv.cache import list_env_volumes
 
-    envs = list_env_volumes(_engine())
+    envs = list_env_volumes(_engine(), with_size=args.size)
     if args.format == "json":
         print(json.dumps([e.to_dict() for e in envs], indent=2))
         return 0
-    rows = [("HASH", "PYTHON", "IMAGE", "CREATED", "VOLUME")]
-    rows += [(e.env_hash[:16], e.version, e.image, e.created_at[:19], e.name) for e in envs]
+    rows = [("HASH", "PYTHON", "IMAGE", "CREATED", "VOLUME", *(("SIZE",) if args.size else ()))]
+    for e in envs:
+        size = (_human(e.size_bytes),) if args.size else ()
+        rows.append((e.env_hash[:16], e.version, e.image, e.created_at[:19], e.name, *size))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -108,6 +121,7 @@ def register(subparsers: Any) -> None:
     env_sub = env.add_subparsers(dest="env_command", metavar="COMMAND", required=True)
     ls = env_sub.add_parser("ls", help="list cached Python environments")
     ls.add_argument("--format", choices=("table", "json"), default="table")
+    ls.add_argument("--size", action="store_true", help="also show disk usage (measures every volume; slower)")
     ls.set_defaults(func=_env_ls)
     clear = env_sub.add_parser("clear", help="remove cached Python environments")
     clear.add_argument("--hash", metavar="H", help="remove the environment whose hash starts with H")

@@ -32,12 +32,18 @@ def test_env_ls_and_clear(
                 "version": "3.11",
                 "image": plan.image,
                 "created_at": mine[0]["created_at"],
+                "size_bytes": None,
             }
         ]
         assert main(["env", "ls"]) == 0
         table = capsys.readouterr().out
         assert table.splitlines()[0].split() == ["HASH", "PYTHON", "IMAGE", "CREATED", "VOLUME"]
         assert any(line.startswith(plan.env_hash[:16]) and plan.volume_name in line for line in table.splitlines())
+
+        assert main(["env", "ls", "--size"]) == 0
+        sized = capsys.readouterr().out.splitlines()
+        assert sized[0].split()[-1] == "SIZE"
+        assert any(line.startswith(plan.env_hash[:16]) and line.endswith(" B") for line in sized)
 
         assert main(["env", "clear", "--hash", plan.env_hash[:16]]) == 0
         assert capsys.readouterr().out == f"removed {plan.volume_name}\n"

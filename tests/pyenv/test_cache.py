@@ -31,6 +31,26 @@ def test_volume_is_labelled_listed_and_cleared(docker_client: Any, tmp_path: Pat
         docker_client.volumes.get(plan.volume_name)
 
 
+def test_size_is_reported_on_request(
+    docker_client: Any, test_image: str, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    plan = unique_plan(tmp_path)
+    env_volumes.append(plan.volume_name)
+    ensure_env_volume(plan, docker_client)
+    docker_client.containers.run(
+        test_image,
+        ["sh", "-c", "head -c 300000 /dev/zero > /env/blob"],
+        labels={"dsjobs.test": "pyenv"},
+        volumes={plan.volume_name: {"bind": "/env"}},
+        remove=True,
+    )
+    sized = {v.name: v for v in list_env_volumes(docker_client, with_size=True)}
+    size = sized[plan.volume_name].size_bytes
+    assert size is not None
+    assert size >= 300000
+    assert {v.name: v for v in list_env_volumes(docker_client)}[plan.volume_name].size_bytes is None
+
+
 def test_volume_in_use_is_kept_and_reported(
     docker_client: Any, test_image: str, tmp_path: Path, env_volumes: list[str]
 ) -> None:
