@@ -116,6 +116,11 @@ def _image_for(version: str, image_template: str, explicit_image: str | None, so
     return image
 
 
+def _normal(path: Path) -> Path:
+    """Absolute and without ``..``, but symlinks kept: a link inside the job directory ships as itself."""
+    return Path(os.path.normpath(path))
+
+
 def _relative_inside(path: Path, base: Path, what: str) -> str:
     try:
         return path.relative_to(base).as_posix()
@@ -136,7 +141,7 @@ def _tree_files(root: Path) -> list[Path]:
 def _local_paths_files(paths: Sequence[str], base: Path, source: str) -> list[Path]:
     files: list[Path] = []
     for entry in paths:
-        path = (base / entry).resolve() if not Path(entry).is_absolute() else Path(entry).resolve()
+        path = _normal(base / entry)
         _relative_inside(path, base, f"{source}: env.python.local-paths entry")
         if not path.exists():
             raise PyEnvError(f"{source}: env.python.local-paths: '{entry}' was not found in {base}")
@@ -287,7 +292,7 @@ def plan_python_env(
                 )
             if resolution.aliased:
                 notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
-        entry_paths = [(base / e.value).resolve() for e in entries if e.kind == "file"]
+        entry_paths = [_normal(base / e.value) for e in entries if e.kind == "file"]
         if py.local_paths is not None:
             files = entry_paths + _local_paths_files(py.local_paths, base, source)
         else:
@@ -311,7 +316,7 @@ def plan_python_env(
 
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
-    workdir = container_workdir.rstrip("/") or "/"
+    workdir = container_workdir.rstrip("/")
     support = f"{workdir}/{SUPPORT_DIR}"
     builder_path, spec_path = f"{support}/pyenv_build.py", f"{support}/pyenv.json"
     failed_marker = f"{support}/pyenv-failed.txt"
