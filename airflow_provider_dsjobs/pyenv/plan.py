@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
@@ -88,6 +89,21 @@ class PythonEnvPlan:
     failed_exit_code: int
     #: informational lines for the job log (skipped optional imports, unpinned aliases ...)
     notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description for job records and ``--format json`` output (no file contents)."""
+        return {
+            "mode": self.mode,
+            "version": self.version,
+            "image": self.image,
+            "requirements": list(self.requirements),
+            "pip": self.pip.to_dict(),
+            "entry-points": [{"kind": e.kind, "value": e.value} for e in self.entry_points if not e.optional],
+            "local-files": [rel for _, rel in self.local_files],
+            "env-hash": self.env_hash,
+            "volume": self.volume_name,
+            "notes": list(self.notes),
+        }
 
     def container_files(self) -> list[tuple[str, bytes]]:
         """``(absolute container path, content)`` of the builder and its spec."""

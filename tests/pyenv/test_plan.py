@@ -79,6 +79,11 @@ def test_auto_mode(job: Path, site_dir: Path) -> None:
     assert plan.builder_script.startswith(b'"""The in-container builder')
     assert [p for p, _ in plan.container_files()] == ["/job/.dsjobs/pyenv_build.py", "/job/.dsjobs/pyenv.json"]
     assert "/job/.dsjobs/pyenv_build.py /job/.dsjobs/pyenv.json" in plan.setup_command
+    summary = json.loads(json.dumps(plan.summary()))
+    assert summary["entry-points"] == [{"kind": "file", "value": "main.py"}]
+    assert summary["requirements"] == plan.requirements
+    assert summary["local-files"] == _shipped(plan)
+    assert summary["volume"] == plan.volume_name
 
 
 def test_hash_ignores_local_files_but_not_requirements_or_pip(job: Path, site_dir: Path) -> None:
