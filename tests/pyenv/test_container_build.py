@@ -176,3 +176,18 @@ def test_two_jobs_building_the_same_env_at_once(
     outputs = "\n".join(r.output for r in results)
     assert outputs.count("building environment") == 1, outputs
     assert "cache hit" in outputs
+
+
+def test_image_without_python_is_an_env_failure(
+    docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    write(tmp_path, {"main.py": "import json\n"})
+    plan = _plan(tmp_path, site_dir, test_image, local_index)
+    env_volumes.append(plan.volume_name)
+    # hide every python from the setup command: only mkdir and tee stay on PATH
+    hide = "mkdir -p /tmp/b && ln -s /bin/mkdir /usr/bin/tee /tmp/b/ && PATH=/tmp/b"
+    no_python = PythonEnvPlan(**{**plan.__dict__, "setup_command": f"{hide}; {plan.setup_command}"})
+    result = run_in_container(docker_client, test_image, no_python, "echo USER-CMD-RAN")
+    assert result.exit_code == EXIT_ENV_FAILED, result.output
+    assert "USER-CMD-RAN" not in result.output
+    assert result.marker == "dsjobs-pyenv: the image has no python3.11 or python3 to build the environment with\n"
