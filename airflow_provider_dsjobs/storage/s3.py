@@ -215,14 +215,14 @@ class S3Store:
     def _head(self, key: str) -> dict[str, Any] | None:
         self._check_bucket()
         try:
-            response: dict[str, Any] = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            response = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code", "")) in _NOT_FOUND_CODES:
                 return None
             self._fail(exc, "read", key)
         except BotoCoreError as exc:
             self._fail(exc, "read", key)
-        return response
+        return dict(response)
 
     # -- ObjectStore ---------------------------------------------------------------------------------------------
 
