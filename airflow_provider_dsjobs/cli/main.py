@@ -83,4 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module, not this ``__main__`` copy: command modules import ``CommandError`` from
+    # ``airflow_provider_dsjobs.cli.main``, and a second copy of the class would not catch theirs.
+    from airflow_provider_dsjobs.cli.main import main as _main
+
+    sys.exit(_main())
