@@ -228,8 +228,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     service = _service(args)
     with _job_errors():
-        record = service.submit(config, notify=_info)
-        _info(f"created job {record.id}")
+        record = service.submit(config, notify=_info, progress_stream=sys.stderr)
         if args.is_async:
             print(record.id)
             return EXIT_OK

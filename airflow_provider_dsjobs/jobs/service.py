@@ -103,8 +103,12 @@ def _dataset_id(job_id: str, name: str) -> str:
 
 
 def _mirror(container_path: str) -> str:
-    """The store-relative name of an in-container path: ``/job/work/out.txt`` → ``work/out.txt``."""
-    return posixpath.normpath(container_path).lstrip("/").removeprefix("job/")
+    """Where an output lives under the job's ``outputs/`` prefix: ``/job/work/out.txt`` → ``work/out.txt``
+    (var-less outputs, at their relative paths) and ``/job/outputs/VAR/x.csv`` → ``vars/VAR/x.csv``."""
+    rel = posixpath.normpath(container_path).lstrip("/").removeprefix("job/")
+    if rel.startswith("outputs/"):
+        rel = "vars/" + rel.removeprefix("outputs/")
+    return rel
 
 
 class JobService:
@@ -239,6 +243,7 @@ class JobService:
         )
         record.set_status(JobStatus.CREATING)
         self._save(record)
+        say(f"created job {job_id}")
         self._stager: Any = None
         try:
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
@@ -869,26 +874,28 @@ class JobService:
         if not source.raw_config:
             raise JobError(f"job {job_id} has no stored config to fork")
         from airflow_provider_dsjobs.config import ConfigError, load_config_text
+        from airflow_provider_dsjobs.config.overrides import apply_overrides
 
-        try:
-            from airflow_provider_dsjobs.config.overrides import apply_overrides
-        except ImportError:
-            apply_overrides = None  # type: ignore[assignment]
         base_dir = Path(source.base_dir or ".")
         try:
             config = load_config_text(source.raw_config, base_dir=base_dir, source=f"job {job_id} config")
-            if apply_overrides is not None:
-                config = apply_overrides(
-                    config,
-                    args=dict(args or {}),
-                    vars=dict(vars or {}),
-                    env_vars=None if env_vars is None else dict(env_vars),
-                    name=name,
-                    desc=desc,
-                    cloud_instance_types=cloud_instance_types,
-                )
-            elif args or vars or env_vars or name or desc or cloud_instance_types:
-                raise JobError("fork overrides need the config overrides module, which is not installed")
+            declared_inputs = {e.var for e in config.inputs if e.var}
+            declared_outputs = {e.var for e in config.outputs if e.var}
+            input_vars = {k: v for k, v in (vars or {}).items() if k in declared_inputs}
+            output_vars = {k: v for k, v in (vars or {}).items() if k not in declared_inputs}
+            unknown = [k for k in output_vars if k not in declared_outputs]
+            if unknown:
+                raise JobError(f"No variable path in source job: {unknown[0]}")
+            config = apply_overrides(
+                config,
+                args=dict(args or {}),
+                input_vars=input_vars,
+                output_vars=output_vars,
+                env_vars=None if env_vars is None else dict(env_vars),
+                cloud_instance_types=cloud_instance_types,
+                name=name,
+                desc=desc,
+            )
         except ConfigError as exc:
             raise JobError(str(exc)) from None
         return self.submit(config, labels=labels, notify=notify, parent_job_id=job_id)
