@@ -273,12 +273,12 @@ class JobService:
         for ds in plan.datasets:
             prefix = self.jobs.datasets_prefix(ds.id)
             try:
-                found = next(iter(self.store.list(prefix + "/")), None)
+                found = next(iter(self.store.list(prefix)), None)
             except StoreError as exc:
                 raise JobError(_one_line(exc)) from None
             if found is None:
                 raise JobError(
-                    f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix)} in project {plan.project}"
+                    f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix.rstrip('/'))} in project {plan.project}"
                 )
 
     def _stage_in(
