@@ -277,9 +277,8 @@ class JobService:
             except StoreError as exc:
                 raise JobError(_one_line(exc)) from None
             if found is None:
-                raise JobError(
-                    f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix.rstrip('/'))} in project {plan.project}"
-                )
+                where = self.store.uri(prefix.rstrip("/"))
+                raise JobError(f"unknown dataset {ds.id!r}: nothing at {where} in project {plan.project}")
 
     def _stage_in(
         self, plan: JobPlan, record: JobRecord, say: Notify, progress_stream: TextIO | None

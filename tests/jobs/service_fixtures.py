@@ -4,6 +4,7 @@ label ``dsjobs.project=<the test's project>`` and is removed at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,10 +27,8 @@ def project() -> str:
 def cleanup_containers(docker_client: Any, project: str) -> Iterator[None]:
     yield
     for c in docker_client.containers.list(all=True, filters={"label": f"dsjobs.project={project}"}):
-        try:
+        with contextlib.suppress(Exception):
             c.remove(force=True)
-        except Exception:
-            pass
 
 
 def make_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path, image: str, project: str) -> Settings:

@@ -87,6 +87,10 @@ def test_missing_env_var_names_it(workdir: Path) -> None:
         plan_job(cfg, _settings(), job_id="j1", environ={})
 
 
+def _docker(secret_id: str) -> dict[str, Any]:
+    return {"image": "reg.example/img:1", "username": "u", "password": {"secret-id": secret_id}}
+
+
 def test_docker_image_with_secret_and_missing_secret(workdir: Path) -> None:
     cfg = _config(
         workdir,

@@ -1,5 +1,7 @@
 """The job service end to end on a real Docker engine, with both stores (local directory and moto S3)."""
 
+# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
+
 from __future__ import annotations
 
 import json
@@ -280,7 +282,7 @@ def test_large_log_streams_with_complete_lines(settings: Settings, tmp_path: Pat
     assert (count, bad) == (80000, 0)
     stored = [line for s, line in service.logs(record.id) if s == "stdout"]
     assert len(stored) == 80000 and stored[-1] == "line 0079999 " + "x" * 60
-    assert list(service.logs(record.id, tail=2))[0] == ("stdout", "line 0079999 " + "x" * 60)
+    assert next(iter(service.logs(record.id, tail=2))) == ("stdout", "line 0079999 " + "x" * 60)
 
 
 def test_output_dataset_published_and_used_by_id(local_settings: Settings, tmp_path: Path) -> None:
