@@ -255,17 +255,20 @@ class JobService:
         except JobError as exc:
             self._fail(record, str(exc))
             raise
+        except KeyboardInterrupt:
+            self._fail(record, "interrupted while the job was being submitted", JobStatus.CANCELLED)
+            raise
         except Exception as exc:
             self._fail(record, _one_line(exc))
             raise JobError(_one_line(exc)) from None
         return record
 
-    def _fail(self, record: JobRecord, reason: str) -> None:
+    def _fail(self, record: JobRecord, reason: str, status: JobStatus = JobStatus.ERROR) -> None:
         """Mark a job that could not be launched ERROR and remove whatever container it got."""
         if record.container_id and self._runtime is not None:
             with suppress(Exception):
                 self._runtime.remove(record.container_id, force=True)
-        record.set_status(JobStatus.ERROR, reason)
+        record.set_status(status, reason)
         with suppress(Exception):
             self.jobs.save(record)
 
