@@ -34,6 +34,7 @@ collected) ends it CANCELLED.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import posixpath
@@ -321,7 +322,7 @@ class JobService:
         n = len(record.inputs)
         if n and uploaded == 0:
             say(f"uploaded 0 B (all {n} inputs cached)")
-        elif n:
+        elif n and progress is None:
             say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
         record.data_size_bytes = total
         return staged
@@ -338,6 +339,10 @@ class JobService:
         self._save(record)
         try:
             ensure_image(self._engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+            if plan.python is not None:
+                self._ensure_volume(plan.python.volume_name, dict(plan.python.volume_labels))
+                for note in plan.python.notes:
+                    say(f"python environment: {note}")
             choice = choose_instance_type(plan.instance_types, self._engine.info())
             record.instance_type = choice.name
             spec = ContainerSpec(
@@ -365,6 +370,18 @@ class JobService:
             raise JobError(_one_line(exc)) from None
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
+
+    def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if name in self.runtime.list_volumes(labels):
+            return
+        try:
+            self.runtime.create_volume(name, labels)
+        except RuntimeFailure:
+            if name not in self.runtime.list_volumes(labels):
+                raise
 
     def _archive_entries(self, plan: JobPlan, staged: list[tuple[str, Any]]) -> Iterator[Any]:
         """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
@@ -421,6 +438,11 @@ class JobService:
                 full = posixpath.join(ds.container_path, rel)
                 yield from parents(full)
                 yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(self.store, info.key), mode=0o444)
+        for extra in plan.extra_bytes:
+            yield from parents(extra.container_path)
+            yield TarFile(
+                extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content)
+            )
         for mount in plan.s3_mounts:
             yield from parents(mount.container_path + "/x")
             yield from _s3_mount_entries(self.settings, mount.url, mount.container_path, parents)
@@ -583,7 +605,7 @@ class JobService:
                 else:
                     outputs[key] = self.store.uri(join_key(outputs_prefix, mirror))
             pyenv_error = None
-            if exit_code != 0 and doc.get("python_failed_marker"):
+            if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
                 pyenv_error = self._read_marker(cid, str(doc["python_failed_marker"]))
             datasets: dict[str, str] = {}
             if exit_code == 0 and not cancelled:
@@ -662,9 +684,12 @@ class JobService:
                     fh = archive.extractfile(member)
                     if fh is None:
                         continue
-                    text = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip()
-                    lines = [ln for ln in text.splitlines() if ln.strip()]
-                    return " ".join(lines[-3:]) if lines else "pip failed"
+                    lines = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip().splitlines()
+                    first = lines[0] if lines else "pip failed"
+                    _, sep, reason = first.partition("could not be built: ")
+                    reason = (reason if sep else first).strip() or "pip failed"
+                    errors = [ln.strip() for ln in lines[1:] if ln.strip().startswith("ERROR:")]
+                    return f"{reason}: {errors[-1]}" if errors else reason
         return None
 
     def _publish_dataset(self, record: JobRecord, ds: Mapping[str, Any]) -> str:
@@ -929,7 +954,8 @@ def _plan_to_doc(plan: JobPlan) -> dict[str, Any]:
         "graceful_signal": plan.graceful_signal,
         "graceful_signal_number": SIGNAL_NUMBERS.get(plan.graceful_signal or "", None),
         "graceful_timeout": plan.graceful_timeout,
-        "python_failed_marker": plan.python_failed_marker,
+        "python_failed_marker": plan.python.failed_marker if plan.python else None,
+        "python_failed_exit_code": plan.python.failed_exit_code if plan.python else None,
         "labels": {k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
     }
 
@@ -952,6 +978,10 @@ def _opener(source: Any, sha: str, size: int | None = None) -> Callable[[], Bina
         return result
 
     return open_blob
+
+
+def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(content)
 
 
 def _store_opener(store: ObjectStore, key: str) -> Callable[[], BinaryIO]:

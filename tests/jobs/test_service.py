@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +362,61 @@ def test_set_data_ttl_and_unknown_job(local_settings: Settings, tmp_path: Path) 
     assert week.data_expires_at is not None and 6 <= (week.data_expires_at - week.finished_at).days <= 7  # type: ignore[operator]
     with pytest.raises(JobError, match="not found"):
         service.get("j20000101-000000000-nothere0")
+
+
+@pytest.fixture()
+def pyenv_settings(local_settings: Settings, docker_client: Any) -> Any:
+    """Settings whose Python image is the test image; removes the env volumes the test created."""
+    import dataclasses
+
+    before = {v.name for v in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"})}
+    yield dataclasses.replace(local_settings, python_image_template=local_settings.default_image)
+    for volume in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"}):
+        if volume.name not in before:
+            with contextlib.suppress(Exception):
+                volume.remove()
+
+
+PYENV = """
+cmd: python main.py
+inputs:
+  - main.py
+env:
+  python:
+    type: manual
+    version: "3.11"
+    requirements-file: requirements.txt
+    local-paths: [lib]
+"""
+
+
+def test_python_environment_is_built_and_used(pyenv_settings: Settings, tmp_path: Path) -> None:
+    files = {
+        "main.py": "import sys\nfrom lib.util import greet\nprint(greet(), sys.prefix)\n",
+        "lib/__init__.py": "",
+        "lib/util.py": "def greet():\n    return 'hi from lib'\n",
+        "requirements.txt": "",
+    }
+    service = JobService(pyenv_settings)
+    lines: list[tuple[str, str]] = []
+    record = _submit(service, write_job(tmp_path / "job", PYENV, files))
+    done = service.wait(record.id, log=lambda s, line: lines.append((s, line)))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    out = [line for s, line in lines if s == "stdout" and not line.startswith("dsjobs-pyenv:")]
+    assert len(out) == 1 and out[0].startswith("hi from lib /opt/dsjobs/envs/") and out[0].endswith("/venv")
+
+
+def test_python_environment_build_failure_is_reported(pyenv_settings: Settings, tmp_path: Path) -> None:
+    config = PYENV + "    pip:\n      index-url: http://127.0.0.1:9/simple\n"
+    files = {
+        "main.py": "print('never runs')\n",
+        "lib/__init__.py": "",
+        "requirements.txt": f"dsjobs-no-such-package-{uuid.uuid4().hex[:8]}==1.0\n",
+    }
+    service = JobService(pyenv_settings)
+    done = service.wait(_submit(service, write_job(tmp_path / "job", config, files)).id)
+    assert done.status == JobStatus.ERROR
+    details = done.status_details or ""
+    assert details.startswith("Python environment build failed: pip install failed")
+    assert "No matching distribution found for dsjobs-no-such-package-" in details
+    assert "never runs" not in [line for _, line in service.logs(done.id)]
