@@ -63,7 +63,8 @@ from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
 
-#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``.
+#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
+#: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
 LogSink = Callable[[str, str], None]
 #: Receives the service's progress messages for a human ("uploaded 0 B (all 3 inputs cached)").
 Notify = Callable[[str], None]
@@ -216,7 +217,7 @@ class JobService:
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
         A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
-        say = notify or _noop
+        say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         try:
             job_id = self.jobs.new_job_id()
         except StoreError as exc:
@@ -493,10 +494,10 @@ class JobService:
                 try:
                     for stream, line in self.runtime.stream_logs(record.container_id, follow=True):
                         log(stream, line)
-                except ContainerNotFound:
+                except (ContainerNotFound, RuntimeFailure):
+                    # Gone (finalized by someone else) or the stream broke: the state poll below decides,
+                    # and the stored log will be complete either way.
                     pass
-                except RuntimeFailure as exc:
-                    raise JobError(_one_line(exc)) from None
             while True:
                 running = self._container_running(record)
                 if not running:
@@ -540,6 +541,9 @@ class JobService:
             return record
         if not state.finished:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
         if state.oom_killed:
@@ -562,16 +566,50 @@ class JobService:
             with suppress(Exception):
                 runtime.remove(record.container_id, force=True)
             return record
-        self._save(record)
+        latest = self._load(job_id)
+        if latest.status.terminal:  # another finalizer got there first with the same result
+            record = latest
+        else:
+            self._save(record)
         with suppress(ContainerNotFound, RuntimeFailure):
             runtime.remove(record.container_id, force=True)
         return record
 
+    def _recover_committed(self, record: JobRecord) -> JobRecord | None:
+        """If the output manifest is already committed (another finalizer, or one that crashed right after the
+        commit point), bring the record to the result it recorded; else None."""
+        from airflow_provider_dsjobs.storage.outputs import read_manifest
+
+        try:
+            manifest = read_manifest(self.store, self.jobs.outputs_prefix(record.id))
+        except StoreError:
+            return None
+        if not manifest or "status" not in manifest:
+            return None
+        record.outputs = {
+            str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
+        }
+        record.missing_outputs = list(manifest.get("missing_outputs", []))
+        record.output_datasets = dict(manifest.get("output_datasets", {}))
+        record.return_code = manifest.get("return_code")
+        record.logs = manifest.get("logs")
+        record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
+        record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
+        self._save(record)
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        return record
+
     def _container_lost(self, job_id: str) -> JobRecord:
-        """The container is gone: another finalizer won (the record is terminal), or it vanished."""
+        """The container is gone: another finalizer won (the record is terminal or the manifest committed),
+        or it vanished."""
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         if record.status == JobStatus.CANCELLING:
             record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
         else:
@@ -625,9 +663,14 @@ class JobService:
                 details = f"{details} ({record.status_details})"
             spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
             logs_key = spool.upload(self.store, self.jobs.logs_prefix(record.id))
+        data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
         manifest = {
             "job_id": record.id,
             "project": record.project,
+            "status": status.value,
+            "status_details": details,
+            "logs": self.store.uri(logs_key),
+            "data_size_bytes": data_size,
             "return_code": exit_code,
             "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
             "missing_outputs": missing,
@@ -641,7 +684,7 @@ class JobService:
         record.output_datasets = datasets
         record.logs = self.store.uri(logs_key)
         record.return_code = exit_code
-        record.data_size_bytes = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
+        record.data_size_bytes = data_size
         record.set_status(status, details)
 
     def _export_into(

@@ -420,3 +420,24 @@ def test_python_environment_build_failure_is_reported(pyenv_settings: Settings, 
     assert details.startswith("Python environment build failed: pip install failed")
     assert "No matching distribution found for dsjobs-no-such-package-" in details
     assert "never runs" not in [line for _, line in service.logs(done.id)]
+
+
+def test_a_stale_overwrite_after_finalize_is_repaired_from_the_manifest(
+    local_settings: Settings, tmp_path: Path
+) -> None:
+    """A slow second finalizer may save UPLOADING_OUTPUT over the winner's terminal record just before the
+    winner removes the container. The committed output manifest brings the record back to the true result."""
+    cfg = write_job(tmp_path / "job", "cmd: echo 5 > n.txt; exit 2\noutputs:\n  - n.txt\n")
+    service = JobService(local_settings)
+    record = _submit(service, cfg)
+    wait_for(lambda: service.runtime.state(record.container_id).finished, what="the container to exit")
+    stale = service.jobs.load(record.id)
+    stale.set_status(JobStatus.UPLOADING_OUTPUT)
+    done = service.finalize(record.id)
+    assert done.status == JobStatus.ERROR and done.return_code == 2
+    service.jobs.save(stale)  # the loser's late write
+    repaired = JobService(local_settings).finalize(record.id)
+    assert repaired.status == JobStatus.ERROR
+    assert (repaired.return_code, repaired.status_details) == (2, "program exited with code 2")
+    assert repaired.outputs == done.outputs and repaired.logs == done.logs
+    assert service.jobs.load(record.id).status == JobStatus.ERROR
