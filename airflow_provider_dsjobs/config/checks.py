@@ -188,6 +188,8 @@ def _entries(c: Checker, section: str) -> Iterator[_Entry]:
 
 def _escapes(p: str) -> str | None:
     """Why a var-less path may not be used, or None: it must be relative and stay inside the job directory."""
+    if os.path.normpath(p.replace("\\", "/")) == ".":
+        return "names the job directory itself; name a file or directory inside it (or give the entry a variable)"
     if p.startswith(("/", "\\")) or PureWindowsPath(p).is_absolute() or re.match(r"[A-Za-z]:", p):
         return "is absolute; a path without a variable must be relative to the job directory (or give it a variable)"
     depth = 0
@@ -249,6 +251,9 @@ def _path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
     good: list[_Entry] = []
     for e in _entries(c, section):
         ok = True
+        if not e.target.strip():
+            c.error(e.path, "the path is empty", e.target_node)
+            continue
         if e.var is not None and e.var_node is not None:
             if c.check_var_name(e.var_path, e.var, e.var_node):
                 c.declare(e.var_path, e.var, e.var_node)

@@ -323,6 +323,8 @@ class _Analyzer:
             return  # a relative import in a script fails at run time; nothing to follow
         package_parts = module.name.split(".") if module.is_package else module.name.split(".")[:-1]
         if imp.level - 1 > len(package_parts) - 1 or not package_parts:
+            if imp.optional:
+                return
             raise PyEnvError(f"{site.describe(self.base_dir)}: relative import goes beyond the top-level package")
         base = package_parts[: len(package_parts) - (imp.level - 1)]
         dotted = ".".join([*base, imp.module] if imp.module else base)

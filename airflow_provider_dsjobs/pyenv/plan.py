@@ -49,6 +49,8 @@ VOLUME_PREFIX = "dsjobs-pyenv-"
 BUILD_FORMAT = 1
 #: Oldest Python the builder runs on.
 MIN_MINOR = 8
+#: Local files above this total get a note in the plan (a data directory mistaken for a package?).
+LARGE_LOCAL_FILES_BYTES = 100 << 20
 #: Names never shipped from local directories.
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -300,6 +302,12 @@ def plan_python_env(
             seen.add(rel)
             local_files.append((path, rel))
     local_files.sort(key=lambda item: item[1])
+    total = sum(path.stat().st_size for path, _ in local_files)
+    if total > LARGE_LOCAL_FILES_BYTES:
+        notes.append(
+            f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
+            "set env.python.local-paths to ship less"
+        )
 
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)

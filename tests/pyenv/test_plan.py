@@ -212,3 +212,14 @@ def test_index_url_conflict_between_config_and_file(job: Path, site_dir: Path) -
     )
     with pytest.raises(PyEnvError, match=r"requirements\.txt:1: --index-url differs"):
         _plan(job, site_dir, "python main.py", env)
+
+
+def test_large_local_packages_get_a_note(job: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import airflow_provider_dsjobs.pyenv.plan as plan_module
+
+    env = PythonEnv(type="auto", version="3.11")
+    assert _plan(job, site_dir, "python main.py", env).notes == []
+    monkeypatch.setattr(plan_module, "LARGE_LOCAL_FILES_BYTES", 10)
+    notes = _plan(job, site_dir, "python main.py", env).notes
+    assert len(notes) == 1
+    assert "in 6 files; set env.python.local-paths to ship less" in notes[0]
