@@ -246,15 +246,18 @@ class JobService:
         record.set_status(JobStatus.CREATING)
         self._save(record)
         say(f"created job {job_id}")
-        self._stager: Any = None
         try:
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
-            staged = self._stage_in(plan, record, say, progress_stream)
+            staged, stager = self._stage_in(plan, record, say, progress_stream)
+            if self._cancelled_meanwhile(record):
+                return record
             self._save(record)
-            if self._stager is not None:
-                self._stager.release()  # the record now references the inputs: gc keeps them
+            stager.release()  # the record now references the inputs: gc keeps them
             self._launch(plan, record, staged, say)
         except JobError as exc:
+            with suppress(JobError):
+                if self._cancelled_meanwhile(record):  # the failure came from a cancel removing the container
+                    return record
             self._fail(record, str(exc))
             raise
         except KeyboardInterrupt:
@@ -287,8 +290,9 @@ class JobService:
 
     def _stage_in(
         self, plan: JobPlan, record: JobRecord, say: Notify, progress_stream: TextIO | None
-    ) -> list[tuple[str, Any]]:
-        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery."""
+    ) -> tuple[list[tuple[str, Any]], Any]:
+        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
+        (whose lease protects the blobs from ``gc`` until the record referencing them is saved)."""
         from airflow_provider_dsjobs.storage.cas import InputStager
         from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
@@ -317,7 +321,6 @@ class JobService:
                     "role": "python-local-module",
                 }
             )
-        self._stager = stager
         uploaded = int(stager.stats.bytes_uploaded)
         total = sum(int(i["size"]) for i in record.inputs)
         n = len(record.inputs)
@@ -326,7 +329,7 @@ class JobService:
         elif n and progress is None:
             say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
         record.data_size_bytes = total
-        return staged
+        return staged, stager
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: list[tuple[str, Any]], say: Notify) -> None:
         from airflow_provider_dsjobs.runtime.containers import ContainerSpec
@@ -364,6 +367,8 @@ class JobService:
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
             runtime.put_archive(container_id, "/", tar_stream(self._archive_entries(plan, staged)))
+            if self._cancelled_meanwhile(record):
+                return
             runtime.start(container_id)
         except RuntimeFailure as exc:
             raise JobError(_one_line(exc)) from None
@@ -371,6 +376,20 @@ class JobService:
             raise JobError(_one_line(exc)) from None
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
+
+    def _cancelled_meanwhile(self, record: JobRecord) -> bool:
+        """Whether someone cancelled the job while it was being submitted; if so, end it CANCELLED here
+        (``record`` is updated in place) and remove its container."""
+        latest = self._load(record.id)
+        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            return False
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        record.history = latest.history
+        record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+        self._save(record)
+        return True
 
     def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
         """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
@@ -537,7 +556,12 @@ class JobService:
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
-            # Created but never started: a launch that died half-way (or is still under way elsewhere).
+            # Created but never started: a launch still under way elsewhere (or one that died half-way).
+            if record.status == JobStatus.CANCELLING:
+                with suppress(RuntimeFailure):
+                    runtime.remove(record.container_id, force=True)
+                record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+                self._save(record)
             return record
         if not state.finished:
             return record

@@ -441,3 +441,50 @@ def test_a_stale_overwrite_after_finalize_is_repaired_from_the_manifest(
     assert (repaired.return_code, repaired.status_details) == (2, "program exited with code 2")
     assert repaired.outputs == done.outputs and repaired.logs == done.logs
     assert service.jobs.load(record.id).status == JobStatus.ERROR
+
+
+def test_s3_mount_objects_are_copied_in_without_credentials(
+    local_settings: Settings, s3_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env["endpoint"], region_name="us-east-1")
+    client.put_object(Bucket=s3_env["bucket"], Key="mounted/x.txt", Body=b"from s3\n")
+    client.put_object(Bucket=s3_env["bucket"], Key="mounted/sub/y.txt", Body=b"nested\n")
+    client.put_object(Bucket=s3_env["bucket"], Key="elsewhere/z.txt", Body=b"not mounted\n")
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_MYDATA", f"s3://{s3_env['bucket']}/mounted")
+    cfg = write_job(
+        tmp_path / "job",
+        "cmd: cat ${M}/x.txt ${mydata}/sub/y.txt; ls -R ${M} | wc -l; env | grep -c '^AWS_' || true\n"
+        "s3-mounts:\n  - mydata: M\n",
+    )
+    service = JobService(local_settings)
+    lines: list[tuple[str, str]] = []
+    done = service.wait(_submit(service, cfg).id, log=lambda s, line: lines.append((s, line)))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    out = [line for s, line in lines if s == "stdout"]
+    assert out[:2] == ["from s3", "nested"]
+    assert out[-1] == "0"  # no AWS_* variable inside the container
+    monkeypatch.delenv("DSJOBS_S3_MOUNT_MYDATA")
+    with pytest.raises(JobError, match="DSJOBS_S3_MOUNT_MYDATA"):
+        _submit(service, cfg)
+
+
+@pytest.mark.parametrize("moment", ["created job", "container dsjobs-"])
+def test_cancel_while_the_job_is_being_submitted(
+    local_settings: Settings, tmp_path: Path, docker_client: Any, moment: str
+) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: echo should-not-run; sleep 60\ninputs:\n  - a.txt\n", {"a.txt": "a"})
+    service = JobService(local_settings)
+    cancelled: list[str] = []
+
+    def notify(message: str) -> None:
+        if message.startswith(moment) and not cancelled:
+            job_id = service.list_jobs()[0].id
+            cancelled.append(JobService(local_settings).cancel(job_id).status.value)
+
+    record = _submit(service, cfg, notify=notify)
+    assert cancelled == ["CANCELLED"]
+    assert record.status == JobStatus.CANCELLED
+    assert service.get(record.id).status == JobStatus.CANCELLED
+    assert not docker_client.containers.list(all=True, filters={"label": f"dsjobs.job_id={record.id}"})
