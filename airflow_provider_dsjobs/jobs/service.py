@@ -499,40 +499,41 @@ class JobService:
         log: LogSink | None = None,
         poll_interval: float = 1.0,
         timeout: float | None = None,
+        since: float | None = None,
     ) -> JobRecord:
         """Stream the job's output to ``log`` while it runs, then finalize; returns the terminal record.
-        ``timeout`` (seconds) raises ``JobError`` if the job is still running by then (the job keeps running)."""
+
+        The output starts at the job's first line (or at ``since``, epoch seconds: a re-attaching caller
+        passes the time it last saw output, to avoid repeating lines). ``timeout`` (seconds) raises
+        ``JobError`` if the job still runs by then (the job keeps running); it is checked between polls, so
+        with a ``log`` it applies once the output stream has ended. Safe to call from several processes."""
         from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
 
         record = self._load(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Still being launched by another process: wait for the container or a terminal status.
+        while not record.container_id and not record.status.terminal:
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobError(f"job {job_id} is still being launched after {timeout} s")
+            time.sleep(poll_interval)
+            record = self._load(job_id)
         if record.status.terminal:
             return record
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if record.container_id:
+        while True:
             if log is not None:
                 try:
-                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True):
+                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True, since=since):
                         log(stream, line)
                 except (ContainerNotFound, RuntimeFailure):
-                    # Gone (finalized by someone else) or the stream broke: the state poll below decides,
-                    # and the stored log will be complete either way.
+                    # Gone (finalized by someone else) or the stream broke: the state decides below, and the
+                    # stored log is complete either way.
                     pass
-            while True:
-                running = self._container_running(record)
-                if not running:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    raise JobError(f"job {job_id} is still running after {timeout} s")
-                time.sleep(poll_interval)
-        else:
-            # Still being launched by another process: wait for the container or a terminal status.
-            while not record.container_id and not record.status.terminal:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise JobError(f"job {job_id} is still being launched after {timeout} s")
-                time.sleep(poll_interval)
-                record = self._load(job_id)
-            if not record.status.terminal:
-                return self.wait(job_id, log=log, poll_interval=poll_interval, timeout=timeout)
+                since = time.time()
+            if not self._container_running(record):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobError(f"job {job_id} is still running after {timeout} s")
+            time.sleep(poll_interval)
         return self.finalize(job_id)
 
     # -- finalize --------------------------------------------------------------------------------------------
