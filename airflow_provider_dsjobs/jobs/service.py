@@ -470,13 +470,14 @@ class JobService:
     # -- watching --------------------------------------------------------------------------------------------
 
     def refresh(self, job_id: str) -> JobRecord:
-        """The record with its status brought up to date from the engine, without staging out.
-        A job whose container has exited but is not finalized is reported as UPLOADING_OUTPUT."""
+        """The record with its status brought up to date from the engine, without staging out (nothing is
+        saved). A job whose container has exited, or is gone, but which is not finalized is reported as
+        UPLOADING_OUTPUT: the caller's cue to call ``finalize``."""
         record = self._load(job_id)
         if record.status.terminal or not record.container_id:
             return record
-        running = self._container_running(record)
-        if running is False and record.status in (JobStatus.EXECUTING, JobStatus.PREPARING):
+        if not self._container_running(record):
+            # Exited (or already removed by a finalizer): ``finalize`` settles the outcome.
             record.status = JobStatus.UPLOADING_OUTPUT
         return record
 
