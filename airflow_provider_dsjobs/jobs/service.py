@@ -39,6 +39,7 @@ import json
 import os
 import posixpath
 import shutil
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -572,17 +573,15 @@ class JobService:
             return recovered
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
-        if state.oom_killed:
-            record.status_details = "the container ran out of memory"
         if not cancelled:
             record.set_status(JobStatus.UPLOADING_OUTPUT)
             self._save(record)
         doc = self._plan_doc(job_id)
         try:
-            self._stage_out(record, doc, int(exit_code), cancelled)
+            self._stage_out(record, doc, int(exit_code), cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
-        except (RuntimeFailure, StoreError, OSError) as exc:
+        except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
                 return latest
@@ -643,7 +642,10 @@ class JobService:
         self._save(record)
         return record
 
-    def _stage_out(self, record: JobRecord, doc: Mapping[str, Any], exit_code: int, cancelled: bool) -> None:
+    def _stage_out(
+        self, record: JobRecord, doc: Mapping[str, Any], exit_code: int, cancelled: bool, oom_killed: bool = False
+    ) -> None:
+        """Collect logs and outputs, publish datasets, commit the manifest, set the outcome on ``record``."""
         from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
         runtime = self.runtime
@@ -685,8 +687,8 @@ class JobService:
                 status, details = JobStatus.SUCCESS, None
             else:
                 status, details = JobStatus.ERROR, f"program exited with code {exit_code}"
-            if status == JobStatus.ERROR and record.status_details and exit_code == 137:
-                details = f"{details} ({record.status_details})"
+            if status == JobStatus.ERROR and oom_killed:
+                details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
             spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
             logs_key = spool.upload(self.store, self.jobs.logs_prefix(record.id))
         data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
@@ -728,9 +730,9 @@ class JobService:
         count = 0
         with reader, reader.open_tar() as archive:
             for member in archive:
-                name = check_member(member)
                 if not member.isfile():
-                    continue
+                    continue  # directories are implied by their files; links and devices are not outputs
+                name = check_member(member)
                 relpath = posixpath.join(rel_parent, name) if rel_parent else name
                 stream = archive.extractfile(member)
                 assert stream is not None

@@ -491,3 +491,16 @@ def test_cancel_while_the_job_is_being_submitted(
     assert record.status == JobStatus.CANCELLED
     assert service.get(record.id).status == JobStatus.CANCELLED
     assert not docker_client.containers.list(all=True, filters={"label": f"dsjobs.job_id={record.id}"})
+
+
+def test_links_in_an_output_directory_are_skipped(local_settings: Settings, tmp_path: Path) -> None:
+    cfg = write_job(
+        tmp_path / "job",
+        "cmd: mkdir -p out/d && echo data > out/d/f.txt && ln -s /etc/passwd out/passwd && ln -s d/f.txt out/rel\n"
+        "outputs:\n  - out\n",
+    )
+    service = JobService(local_settings)
+    done = service.wait(_submit(service, cfg).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    manifest = read_manifest(service.store, service.jobs.outputs_prefix(done.id))
+    assert manifest is not None and [f["path"] for f in manifest["files"]] == ["work/out/d/f.txt"]
