@@ -772,6 +772,7 @@ class JobService:
         files: list[dict[str, Any]] = []
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
         self._export_into(record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
+        files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
         size = sum(int(f["size"]) for f in files)
         manifest: dict[str, Any] = {
             "id": ds_id,

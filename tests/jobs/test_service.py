@@ -313,6 +313,7 @@ output-datasets:
         {"kind": "test"},
         done.id,
     )
+    assert [f["path"] for f in manifest["files"]] == ["part/rows.csv"] and manifest["size"] == 4
     consumer = f"cmd: cat ${{DS}}/part/rows.csv ${{{ds_id}}}/part/rows.csv\ndatasets:\n  - {ds_id}: DS\n"
     lines: list[tuple[str, str]] = []
     used = service.wait(
