@@ -38,7 +38,6 @@ import io
 import json
 import os
 import posixpath
-import shutil
 import tarfile
 import threading
 import time
@@ -803,6 +802,12 @@ class JobService:
     def find(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
+        # A live container is the cheap answer (one engine query); else scan the project's records.
+        with suppress(JobError, Exception):
+            for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
+                job_id = container.labels.get(LABEL_JOB_ID)
+                if job_id:
+                    return self._load(job_id)
         best: JobRecord | None = None
         for record in self.list_jobs():
             if all(record.labels.get(k) == v for k, v in want.items()) and (
@@ -849,21 +854,22 @@ class JobService:
     def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
         Stored logs also carry the service's own lines as stream ``"system"``."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
+        return joblogs.tail(_guard(self._log_pairs(record)), tail)
+
+    def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
+
         if not record.status.terminal and record.container_id:
             try:
-                pairs: Iterable[tuple[str, str]] = self.runtime.stream_logs(record.container_id, follow=False)
-                return joblogs.tail(_guard(pairs), tail)
-            except ContainerNotFound:
-                record = self._load(job_id)
-            except RuntimeFailure as exc:
-                raise JobError(_one_line(exc)) from None
-        if not record.logs:
-            return iter(())
-        key = join_key(self.jobs.logs_prefix(job_id), joblogs.COMBINED_FILE)
-        return joblogs.tail(_guard(joblogs.read_combined(self.store, key)), tail)
+                yield from self.runtime.stream_logs(record.container_id, follow=False)
+                return
+            except ContainerNotFound:  # finalized meanwhile: read what was stored
+                record = self._load(record.id)
+        if record.logs:
+            yield from joblogs.read_combined(
+                self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
+            )
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
@@ -922,7 +928,9 @@ class JobService:
         written: list[Path] = []
         if self.store.exists(key):
             if local.is_dir():
-                shutil.rmtree(local)
+                raise JobError(
+                    f"cannot download output to {local}: it is a directory (move it away or use --output-dir)"
+                )
             local.parent.mkdir(parents=True, exist_ok=True)
             self.store.get_file(key, local)
             return [local]

@@ -175,6 +175,9 @@ def test_failing_job_keeps_outputs_and_reports_missing(settings: Settings, tmp_p
     assert done.return_code == 3
     assert done.status_details == "program exited with code 3"
     assert _read(service, done.outputs["written.txt"]) == "partial\n"
+    (tmp_path / "job" / "written.txt").mkdir()
+    with pytest.raises(JobError, match="it is a directory"):
+        service.download_files(record.id)
     assert done.missing_outputs == ["never-written.txt"]
     log_lines = list(service.logs(record.id))
     assert ("stderr", "bad things") in log_lines
@@ -204,6 +207,7 @@ def test_graceful_cancel_lets_the_job_save_its_state(settings: Settings, tmp_pat
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "ready") in list(service.logs(record.id)), what="the job to start")
     assert service.refresh(record.id).status == JobStatus.EXECUTING
+    assert service.find({"dsjobs.job_id": record.id}).id == record.id  # type: ignore[union-attr]
     done = service.cancel(record.id, graceful=True)
     assert done.status == JobStatus.CANCELLED
     assert [h.status for h in done.history][-2:] == [JobStatus.CANCELLING, JobStatus.CANCELLED]
