@@ -247,6 +247,7 @@ class JobService:
         self._save(record)
         say(f"created job {job_id}")
         try:
+            self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
             staged, stager = self._stage_in(plan, record, say, progress_stream)
             if self._cancelled_meanwhile(record):

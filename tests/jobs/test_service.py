@@ -509,3 +509,15 @@ def test_links_in_an_output_directory_are_skipped(local_settings: Settings, tmp_
     assert done.status == JobStatus.SUCCESS, done.status_details
     manifest = read_manifest(service.store, service.jobs.outputs_prefix(done.id))
     assert manifest is not None and [f["path"] for f in manifest["files"]] == ["work/out/d/f.txt"]
+
+
+def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test_image: str) -> None:
+    settings = Settings(
+        store_url="s3://dsjobs-no-such-bucket-anywhere/p",
+        s3_endpoint_url=s3_env["endpoint"],
+        default_image=test_image,
+        home=tmp_path,
+    )
+    with pytest.raises(JobError, match="dsjobs-no-such-bucket-anywhere") as info:
+        _submit(JobService(settings), write_job(tmp_path / "job", "cmd: echo hi\n"))
+    assert "\n" not in str(info.value)
