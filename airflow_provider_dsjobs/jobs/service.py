@@ -887,64 +887,77 @@ class JobService:
         self._save(record)
         return record
 
-    def download_files(self, job_id: str, *, output_dir: Path | None = None, with_logs: bool = False) -> list[Path]:
+    def download_files(
+        self,
+        job_id: str,
+        *,
+        output_dir: Path | None = None,
+        with_logs: bool = False,
+        progress_stream: TextIO | None = None,
+    ) -> list[Path]:
         """Bring outputs (and logs) to their local paths, or flattened into ``output_dir``.
 
         Without ``output_dir`` each output goes to its path from the config (relative to the config's
         directory; directories are recreated). With it, each output lands at ``output_dir/<basename>``.
         Logs go to ``output_dir`` (or the current directory) as ``<job_id>.log.txt``, ``.stdout.txt``,
-        ``.stderr.txt``. Existing files are replaced."""
+        ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
+        ``progress_stream`` shows a download progress bar there."""
+        from airflow_provider_dsjobs.storage.progress import TransferProgress
+
         record = self._load(job_id)
         if record.data_cleared:
             raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
         doc = self._plan_doc(job_id)
         outputs_prefix = self.jobs.outputs_prefix(job_id)
-        written: list[Path] = []
+        transfers: list[tuple[str, Path, int]] = []
+        empty_dirs: list[Path] = []
         try:
             for out in doc.get("outputs", []):
                 key = out["var"] or out["path"]
                 if key not in record.outputs:
                     continue
-                mirror = _mirror(out["container_path"])
                 local = Path(out["local_path"])
                 if output_dir is not None:
                     local = Path(output_dir) / Path(out["path"]).name
-                written.extend(self._download_tree(join_key(outputs_prefix, mirror), local))
+                found = self._plan_download(join_key(outputs_prefix, _mirror(out["container_path"])), local)
+                transfers += found
+                if not found:
+                    empty_dirs.append(local)
             if with_logs and record.logs:
                 target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
                 prefix = self.jobs.logs_prefix(job_id)
                 for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE):
-                    path = target_dir / f"{job_id}.{name}"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self.store.get_file(join_key(prefix, name), path)
-                    written.append(path)
+                    key = join_key(prefix, name)
+                    transfers.append((key, target_dir / f"{job_id}.{name}", int(self.store.size(key) or 0)))
+            progress = TransferProgress("download", progress_stream) if progress_stream is not None else None
+            if progress:
+                progress.start(len(transfers), sum(size for _, _, size in transfers))
+            for key, path, _ in transfers:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.store.get_file(key, path, progress.update if progress else None)
+            if progress:
+                progress.finish()
+            for path in empty_dirs:
+                path.mkdir(parents=True, exist_ok=True)
         except StoreError as exc:
             raise JobError(_one_line(exc)) from None
         except OSError as exc:
             raise JobError(f"cannot write {exc.filename}: {exc.strerror}") from None
-        return written
+        return [path for _, path, _ in transfers]
 
-    def _download_tree(self, key: str, local: Path) -> list[Path]:
-        """``key`` as a file, or every object under ``key/`` into the directory ``local``."""
-        written: list[Path] = []
-        if self.store.exists(key):
+    def _plan_download(self, key: str, local: Path) -> list[tuple[str, Path, int]]:
+        """``(key, local file, size)`` for ``key`` as a file, or for every object under ``key/`` into the
+        directory ``local``."""
+        size = self.store.size(key)
+        if size is not None:
             if local.is_dir():
-                raise JobError(
-                    f"cannot download output to {local}: it is a directory (move it away or use --output-dir)"
-                )
-            local.parent.mkdir(parents=True, exist_ok=True)
-            self.store.get_file(key, local)
-            return [local]
+                raise JobError(f"cannot download output to {local}: it is a directory (move it or use --output-dir)")
+            return [(key, local, size)]
         prefix = key.rstrip("/") + "/"
-        for info in self.store.list(prefix):
-            rel = info.key[len(prefix) :]
-            target = local.joinpath(*rel.split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.store.get_file(info.key, target)
-            written.append(target)
-        if not written:
-            local.mkdir(parents=True, exist_ok=True)
-        return written
+        return [
+            (info.key, local.joinpath(*info.key[len(prefix) :].split("/")), info.size)
+            for info in self.store.list(prefix)
+        ]
 
     def gc(self) -> GcReport:
         """Delete expired job data and blobs no live job references."""
