@@ -28,7 +28,16 @@ Lifecycle and where each step lives:
 
 Cancel: CANCELLING is saved; with ``graceful`` and a ``graceful-shutdown`` section the signal is sent and the
 container gets its timeout before SIGKILL, otherwise it is killed at once; then finalize (outputs and logs are
-collected) ends it CANCELLED.
+collected) ends it CANCELLED. A cancel that arrives while the job is still being submitted ends it CANCELLED
+before it starts.
+
+Store layout of one job (``JobStore``): ``record.json``, ``plan.json``, ``outputs/`` (``work/<relpath>`` for
+var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last), ``logs/``. Output datasets go
+to ``projects/<p>/datasets/<id>/`` with their own ``manifest.json``; a dataset used by ID is every object under
+that prefix except the manifest.
+
+Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
+scratch space) and ``spark``. Links inside output directories are skipped.
 """
 
 from __future__ import annotations
@@ -227,6 +236,10 @@ class JobService:
         except PlanError as exc:
             raise JobError(str(exc)) from None
         self._check_datasets(plan)
+        if config.working_storage is not None:
+            say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
+        if config.spark is not None:
+            say("spark is not supported on Docker: the connector is ignored")
 
         now = utcnow()
         record = JobRecord(
