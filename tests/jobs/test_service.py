@@ -127,6 +127,9 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     # The record keeps env names, never values.
     stored = json.dumps(service.jobs.load(record.id).to_dict())
     assert "tok-123" not in stored
+    for info in service.store.list(service.jobs.job_prefix(record.id)):
+        if info.key.endswith(".json"):
+            assert b"tok-123" not in service.store.get_bytes(info.key), info.key
 
     # Stored logs: stdout, stderr, combined with prefixes.
     assert done.logs and done.logs.endswith("log.txt")
@@ -354,8 +357,8 @@ def test_missing_image_leaves_an_error_record(local_settings: Settings, tmp_path
     assert record.container_id is None
 
 
-def test_unknown_store_scheme_is_one_line_and_writes_nothing(tmp_path: Path, test_image: str) -> None:
-    service = JobService(Settings(store_url="ftp://host/x", default_image=test_image, home=tmp_path))
+def test_unknown_store_scheme_is_one_line(tmp_path: Path) -> None:
+    service = JobService(Settings(store_url="ftp://host/x", default_image="unused:image", home=tmp_path))
     with pytest.raises(JobError, match="unknown store URL scheme 'ftp'") as info:
         _submit(service, write_job(tmp_path / "job", "cmd: echo hi\n"))
     assert "\n" not in str(info.value)
