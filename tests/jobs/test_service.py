@@ -224,7 +224,7 @@ def test_cancel_without_graceful_shutdown_kills_at_once(local_settings: Settings
     service = JobService(local_settings)
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "started") in list(service.logs(record.id)), what="the job to start")
-    with pytest.raises(JobError, match="still running after 0.5 s"):
+    with pytest.raises(JobError, match=r"still running after 0\.5 s"):
         service.wait(record.id, timeout=0.5, poll_interval=0.1)
     assert service.get(record.id).status == JobStatus.EXECUTING
     started = time.monotonic()
