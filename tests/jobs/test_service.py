@@ -35,6 +35,7 @@ cmd: |
   set -e
   mkdir -p results
   cat prep.sh > results/copied.sh
+  ./prep.sh > results/prep-out.txt
   cat ${DATA}/a.txt ${DATA}/sub/b.txt > results/joined.txt
   cat ${PARAMS} > ${SUMMARY}
   echo "$GREETING $SECRET_TOKEN ${EPOCHS}" >> ${SUMMARY}
@@ -79,6 +80,7 @@ def _submit(service: JobService, cfg: Path, **kw: Any) -> Any:
 def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN", "tok-123")
     cfg = write_job(tmp_path / "job", PLAIN, FILES)
+    (tmp_path / "job" / "prep.sh").chmod(0o755)  # ./prep.sh must run in the container
     service = JobService(settings)
     messages: list[str] = []
     lines: list[tuple[str, str]] = []
@@ -110,6 +112,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert _read(service, done.outputs["SUMMARY"] + "") == '{"lr": 0.1}\nhello tok-123 7\n'
     assert _read(service, done.outputs["results"] + "/joined.txt") == "alpha\nbeta\n"
     assert _read(service, done.outputs["results"] + "/copied.sh") == FILES["prep.sh"]
+    assert _read(service, done.outputs["results"] + "/prep-out.txt") == "prep\n"
     env_dump = _read(service, done.outputs["env-dump.txt"])
     assert f"DSJOBS_JOB_ID={record.id}" in env_dump
     assert "DSJOBS_JOB_NAME=plain" in env_dump and f"DSJOBS_PROJECT={settings.project}" in env_dump
@@ -121,6 +124,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert {f["path"] for f in manifest["files"]} == {
         "work/results/joined.txt",
         "work/results/copied.sh",
+        "work/results/prep-out.txt",
         "work/env-dump.txt",
         "vars/SUMMARY/summary.txt",
     }
