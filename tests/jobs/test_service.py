@@ -293,9 +293,17 @@ def test_large_log_streams_with_complete_lines(settings: Settings, tmp_path: Pat
         if not (line.startswith("line ") and len(line) == 73):
             bad += 1
 
-    done = service.wait(record.id, log=sink)
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        done = service.wait(record.id, log=sink)  # streams ~6 MB live, then reads it again to store it
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert (count, bad) == (80000, 0)
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes: the log (6 MB) was held in memory"
     stored = [line for s, line in service.logs(record.id) if s == "stdout"]
     assert len(stored) == 80000 and stored[-1] == "line 0079999 " + "x" * 60
     assert next(iter(service.logs(record.id, tail=2))) == ("stdout", "line 0079999 " + "x" * 60)
