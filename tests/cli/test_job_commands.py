@@ -57,10 +57,14 @@ outputs:
 """
 
 
-def test_execute_success_and_failure(cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_execute_success_and_failure(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSJOBS_CONSOLE_URL", "https://console.example/{project}/jobs/{job_id}")
     cfg = write_job(tmp_path / "ok", JOB)
     assert main(["execute", "-c", str(cfg), *cli_env]) == 0
     out, err = capsys.readouterr()
+    assert f"job link: https://console.example/{cli_env[3]}/jobs/j" in err
     assert "to stdout 1" in out.splitlines() and "to stderr" not in out
     assert "to stderr" in err.splitlines() and "finished: SUCCESS" in err
     assert (tmp_path / "ok" / "result.txt").read_text() == "n=1\n"
