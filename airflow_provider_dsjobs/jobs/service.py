@@ -55,7 +55,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, cast
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.jobs import logs as joblogs
@@ -1144,7 +1144,6 @@ def _s3_mount_entries(
             yield from parents(full)
 
             def open_obj(k: str = key) -> BinaryIO:
-                body: BinaryIO = client.get_object(Bucket=bucket, Key=k)["Body"]
-                return body
+                return cast(BinaryIO, client.get_object(Bucket=bucket, Key=k)["Body"])
 
             yield TarFile(full.lstrip("/"), size=size, opener=open_obj, mode=0o444)
