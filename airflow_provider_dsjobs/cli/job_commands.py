@@ -161,9 +161,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     cols = list(_TABLE_COLUMNS)
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _public(record: JobRecord) -> dict[str, Any]:
@@ -228,8 +228,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     service = _service(args)
     with _job_errors():
-        record = service.submit(config, notify=_info)
-        _info(f"created job {record.id}")
+        record = service.submit(config, notify=_info, progress_stream=sys.stderr)
         if args.is_async:
             print(record.id)
             return EXIT_OK

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from airflow_provider_dsjobs.storage.base import ObjectStore
+from airflow_provider_dsjobs.storage.keys import join_key
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -63,8 +64,8 @@ class LogSpool:
         for fh in self._files.values():
             fh.flush()
         for name in (STDOUT_FILE, STDERR_FILE, COMBINED_FILE):
-            store.put_file(f"{logs_prefix}/{name}", self._dir / name)
-        return f"{logs_prefix}/{COMBINED_FILE}"
+            store.put_file(join_key(logs_prefix, name), self._dir / name)
+        return join_key(logs_prefix, COMBINED_FILE)
 
     def close(self) -> None:
         for fh in self._files.values():

@@ -203,9 +203,7 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
     return _VAR_RE.sub(repl, cmd)
 
 
-def _resolve_image(
-    config: JobConfig, settings: Settings
-) -> tuple[str, str | None, str | None, Any]:
+def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | None, str | None, Any]:
     """(image, username, password, python plan or None)."""
     username: str | None = None
     password: str | None = None
@@ -218,9 +216,10 @@ def _resolve_image(
             secret_id = docker.password.secret_id
             password = settings.secret_resolver(secret_id)
             if password is None:
+                env_name = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
                 raise PlanError(
                     f"{config.source}: env.docker.password: secret {secret_id!r} not found "
-                    f"(define it as an Airflow Variable/Connection or DSJOBS_SECRET_{secret_id.upper().replace('-', '_')})"
+                    f"(define it as an Airflow Variable/Connection, or {env_name} for the CLI)"
                 )
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
@@ -287,26 +286,24 @@ def plan_job(
         outputs.append(OutputPlacement(entry.path, entry.var, cpath, local))
 
     datasets: list[DatasetPlacement] = []
-    for entry in config.datasets:
-        cpath = posixpath.join(DATASETS_DIR, entry.id)
-        values[entry.id] = shlex.quote(cpath)
-        if entry.var:
-            values[entry.var] = shlex.quote(cpath)
-        datasets.append(DatasetPlacement(entry.id, entry.var, cpath))
+    for res in config.datasets:
+        cpath = posixpath.join(DATASETS_DIR, res.id)
+        values[res.id] = shlex.quote(cpath)
+        if res.var:
+            values[res.var] = shlex.quote(cpath)
+        datasets.append(DatasetPlacement(res.id, res.var, cpath))
 
     mounts: list[S3MountPlacement] = []
-    for i, entry in enumerate(config.s3_mounts):
-        env_name = s3_mount_env_name(entry.id)
+    for i, res in enumerate(config.s3_mounts):
+        env_name = s3_mount_env_name(res.id)
         url = environ.get(env_name)
         if not url or not url.startswith("s3://"):
-            raise PlanError(
-                f"{src}: s3-mounts[{i}]: unknown s3-mount {entry.id!r}: set {env_name}=s3://bucket/prefix"
-            )
-        cpath = posixpath.join(S3_MOUNTS_DIR, entry.id)
-        values[entry.id] = shlex.quote(cpath)
-        if entry.var:
-            values[entry.var] = shlex.quote(cpath)
-        mounts.append(S3MountPlacement(entry.id, entry.var, url, cpath))
+            raise PlanError(f"{src}: s3-mounts[{i}]: unknown s3-mount {res.id!r}: set {env_name}=s3://bucket/prefix")
+        cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
+        values[res.id] = shlex.quote(cpath)
+        if res.var:
+            values[res.var] = shlex.quote(cpath)
+        mounts.append(S3MountPlacement(res.id, res.var, url, cpath))
 
     out_datasets: list[OutputDatasetPlacement] = []
     for ds in config.output_datasets:
@@ -327,10 +324,10 @@ def plan_job(
 
     for j, var in enumerate(config.env.vars):
         if var.from_env:
-            value = environ.get(var.name)
-            if value is None:
+            copied = environ.get(var.name)
+            if copied is None:
                 raise PlanError(f"{src}: env.vars[{j}]: environment var `{var.name}` is missing")
-            env[var.name] = value
+            env[var.name] = copied
         else:
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})

@@ -45,7 +45,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.jobs import logs as joblogs
@@ -60,6 +60,7 @@ from airflow_provider_dsjobs.jobs.plan import (
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.keys import join_key
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``.
 LogSink = Callable[[str, str], None]
@@ -67,8 +68,8 @@ LogSink = Callable[[str, str], None]
 Notify = Callable[[str], None]
 
 PLAN_DOC = "plan.json"
+#: The manifest (commit point) of an output set and of a dataset, written last by ``OutputWriter``.
 MANIFEST_NAME = "manifest.json"
-DATASET_MANIFEST = ".dsjobs-dataset.json"
 #: How much of the pyenv failure marker is read into the status details.
 _MARKER_LIMIT = 4096
 #: Cap on the bytes copied from one s3-mount into a container.
@@ -102,8 +103,12 @@ def _dataset_id(job_id: str, name: str) -> str:
 
 
 def _mirror(container_path: str) -> str:
-    """The store-relative name of an in-container path: ``/job/work/out.txt`` → ``work/out.txt``."""
-    return posixpath.normpath(container_path).lstrip("/").removeprefix("job/")
+    """Where an output lives under the job's ``outputs/`` prefix: ``/job/work/out.txt`` → ``work/out.txt``
+    (var-less outputs, at their relative paths) and ``/job/outputs/VAR/x.csv`` → ``vars/VAR/x.csv``."""
+    rel = posixpath.normpath(container_path).lstrip("/").removeprefix("job/")
+    if rel.startswith("outputs/"):
+        rel = "vars/" + rel.removeprefix("outputs/")
+    return rel
 
 
 class JobService:
@@ -182,7 +187,7 @@ class JobService:
             raise JobError(_one_line(exc)) from None
 
     def _plan_key(self, job_id: str) -> str:
-        return f"{self.jobs.job_prefix(job_id)}/{PLAN_DOC}"
+        return join_key(self.jobs.job_prefix(job_id), PLAN_DOC)
 
     def _plan_doc(self, job_id: str) -> dict[str, Any]:
         try:
@@ -201,11 +206,15 @@ class JobService:
         notify: Notify | None = None,
         environ: Mapping[str, str] | None = None,
         parent_job_id: str | None = None,
+        progress_stream: TextIO | None = None,
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
         ``labels`` are added to the container and the record (the Airflow layer passes dag/task/run ids).
-        ``notify`` receives progress lines for a human; ``environ`` replaces ``os.environ`` for ``- NAME`` vars."""
+        ``notify`` receives progress lines for a human; ``environ`` replaces ``os.environ`` for ``- NAME`` vars;
+        ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
+        A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
+        the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say = notify or _noop
         try:
             job_id = self.jobs.new_job_id()
@@ -215,10 +224,6 @@ class JobService:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
         except PlanError as exc:
             raise JobError(str(exc)) from None
-        except Exception as exc:  # config/pyenv errors carry their own one-line message
-            if type(exc).__name__.endswith("Error") and not isinstance(exc, (TypeError, AttributeError)):
-                raise JobError(_one_line(exc)) from None
-            raise
         self._check_datasets(plan)
 
         now = utcnow()
@@ -233,17 +238,19 @@ class JobService:
             raw_config=config.raw_text,
             base_dir=str(config.base_dir),
             image=plan.image,
-            labels={k: v for k, v in plan.labels.items()},
+            labels=dict(plan.labels),
             parent_job_id=parent_job_id,
         )
-        # The env names (never values) are kept for the user to see what was passed.
-        record.config["env-names"] = plan.env_names
         record.set_status(JobStatus.CREATING)
         self._save(record)
+        say(f"created job {job_id}")
+        self._stager: Any = None
         try:
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
-            staged = self._stage_in(plan, record, say)
+            staged = self._stage_in(plan, record, say, progress_stream)
             self._save(record)
+            if self._stager is not None:
+                self._stager.release()  # the record now references the inputs: gc keeps them
             self._launch(plan, record, staged, say)
         except JobError as exc:
             self._fail(record, str(exc))
@@ -270,40 +277,50 @@ class JobService:
             except StoreError as exc:
                 raise JobError(_one_line(exc)) from None
             if found is None:
-                raise JobError(f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix)} in project {plan.project}")
+                raise JobError(
+                    f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix)} in project {plan.project}"
+                )
 
-    def _stage_in(self, plan: JobPlan, record: JobRecord, say: Notify) -> list[tuple[str, Any]]:
+    def _stage_in(
+        self, plan: JobPlan, record: JobRecord, say: Notify, progress_stream: TextIO | None
+    ) -> list[tuple[str, Any]]:
         """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery."""
         from airflow_provider_dsjobs.storage.cas import InputStager
-        from airflow_provider_dsjobs.storage.progress import human_size
+        from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
-        stager = InputStager(self.store, self.project)
-        staged: list[tuple[str, Any]] = []
+        progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
+        stager = InputStager(self.store, self.project, progress)
+        paths = [p.local_path for p in plan.inputs] + [e.local_path for e in plan.extra_files]
         try:
-            for placement in plan.inputs:
-                s = stager.stage(placement.local_path)
-                staged.append((placement.container_path, s))
-                record.inputs.append(
-                    {"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size}
-                )
-            for extra in plan.extra_files:
-                s = stager.stage(extra.local_path)
-                staged.append((extra.container_path, s))
-                record.inputs.append(
-                    {"path": str(extra.local_path), "var": None, "kind": s.kind, "sha256": s.sha256, "size": s.size,
-                     "role": "python-local-module"}
-                )
+            staged_all = stager.stage_all(paths) if paths else []
         except StoreError as exc:
             raise JobError(_one_line(exc)) from None
-        except OSError as exc:
-            raise JobError(f"cannot read input {exc.filename}: {exc.strerror}") from None
-        uploaded = int(getattr(stager.stats, "bytes_uploaded", 0))
+        staged: list[tuple[str, Any]] = []
+        for placement, s in zip(plan.inputs, staged_all[: len(plan.inputs)], strict=True):
+            staged.append((placement.container_path, s))
+            record.inputs.append(
+                {"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size}
+            )
+        for extra, s in zip(plan.extra_files, staged_all[len(plan.inputs) :], strict=True):
+            staged.append((extra.container_path, s))
+            record.inputs.append(
+                {
+                    "path": str(extra.local_path),
+                    "var": None,
+                    "kind": s.kind,
+                    "sha256": s.sha256,
+                    "size": s.size,
+                    "role": "python-local-module",
+                }
+            )
+        self._stager = stager
+        uploaded = int(stager.stats.bytes_uploaded)
         total = sum(int(i["size"]) for i in record.inputs)
         n = len(record.inputs)
         if n and uploaded == 0:
             say(f"uploaded 0 B (all {n} inputs cached)")
         elif n:
-            say(f"uploaded {human_size(uploaded)} of {human_size(total)} in {n} inputs")
+            say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
         record.data_size_bytes = total
         return staged
 
@@ -324,15 +341,14 @@ class JobService:
             spec = ContainerSpec(
                 image=plan.image,
                 command=list(plan.command),
-                name=f"dsjobs-{plan.job_id}",
-                labels=dict(plan.labels),
                 env=dict(plan.env),
+                labels=dict(plan.labels),
                 working_dir=plan.workdir,
-                nano_cpus=choice.nano_cpus,
-                mem_limit=choice.mem_limit,
-                device_requests=list(choice.device_requests),
-                volumes={k: dict(v) for k, v in plan.volumes.items()},
+                name=f"dsjobs-{plan.job_id}",
+                resources=choice,
                 network=self.settings.docker_network,
+                volumes={k: dict(v) for k, v in plan.volumes.items()},
+                stop_signal=plan.graceful_signal,
             )
             container_id = runtime.create(spec)
             record.container_id = str(container_id)
@@ -355,13 +371,12 @@ class JobService:
 
         hints: dict[str, Path] = {}
         for _, s in staged:
-            for sha, path in _local_hints(s):
-                hints[sha] = path
+            hints.update(s.local_hints())
         source = BlobSource(self.store, self.project, hints)
-
         dirs_done: set[str] = set()
 
         def parents(path: str) -> Iterator[Any]:
+            """Directory entries for every missing parent of ``path`` (world-writable: any container user)."""
             parts = path.strip("/").split("/")[:-1]
             for i in range(1, len(parts) + 1):
                 d = "/".join(parts[:i])
@@ -374,19 +389,32 @@ class JobService:
         for cpath, s in staged:
             if s.kind == "file":
                 yield from parents(cpath)
-                yield TarFile(cpath.lstrip("/"), size=int(s.size), opener=_opener(source, s.sha256), mode=0o644)
-            else:
-                yield from parents(cpath + "/x")
-                for rel, sha, size, mode in _tree_entries(self.store, self.project, s):
-                    full = posixpath.join(cpath, rel)
-                    yield from parents(full)
-                    yield TarFile(full.lstrip("/"), size=size, opener=_opener(source, sha), mode=mode)
+                yield TarFile(
+                    cpath.lstrip("/"),
+                    size=int(s.size),
+                    opener=_opener(source, s.sha256, s.size),
+                    mode=s.entries[0].mode if s.entries else 0o644,
+                )
+                continue
+            yield from parents(cpath + "/x")
+            for entry in s.entries:
+                full = posixpath.join(cpath, entry.path)
+                yield from parents(full)
+                if entry.kind == "dir":
+                    yield from parents(full + "/x")
+                elif entry.sha256:
+                    yield TarFile(
+                        full.lstrip("/"),
+                        size=entry.size,
+                        opener=_opener(source, entry.sha256, entry.size),
+                        mode=entry.mode,
+                    )
         for ds in plan.datasets:
             prefix = self.jobs.datasets_prefix(ds.id).rstrip("/") + "/"
             yield from parents(ds.container_path + "/x")
             for info in self.store.list(prefix):
-                rel = info.key[len(prefix):]
-                if not rel or rel == DATASET_MANIFEST:
+                rel = info.key[len(prefix) :]
+                if not rel or rel == MANIFEST_NAME:
                     continue
                 full = posixpath.join(ds.container_path, rel)
                 yield from parents(full)
@@ -410,15 +438,15 @@ class JobService:
 
     def _container_running(self, record: JobRecord) -> bool | None:
         """True/False from the engine; None when the container is gone."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
         try:
             state = self.runtime.state(record.container_id)
-        except ContainerNotFound:
-            return None
         except RuntimeFailure as exc:
             raise JobError(_one_line(exc)) from None
-        return bool(getattr(state, "running", False))
+        if state is None:
+            return None
+        return not state.finished
 
     def wait(
         self,
@@ -479,19 +507,19 @@ class JobService:
         runtime = self.runtime
         try:
             state = runtime.state(record.container_id)
-        except ContainerNotFound:
-            return self._container_lost(job_id)
         except RuntimeFailure as exc:
             raise JobError(_one_line(exc)) from None
-        if getattr(state, "running", False):
+        if state is None:
+            return self._container_lost(job_id)
+        if state.status == "created":
+            # Created but never started: a launch that died half-way (or is still under way elsewhere).
+            return record
+        if not state.finished:
             return record
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
-        exit_code = getattr(state, "exit_code", None)
-        if exit_code is None:
-            try:
-                exit_code = int(runtime.wait(record.container_id, timeout=30))
-            except ContainerNotFound:
-                return self._container_lost(job_id)
+        exit_code = state.exit_code if state.exit_code is not None else -1
+        if state.oom_killed:
+            record.status_details = "the container ran out of memory"
         if not cancelled:
             record.set_status(JobStatus.UPLOADING_OUTPUT)
             self._save(record)
@@ -528,11 +556,10 @@ class JobService:
         return record
 
     def _stage_out(self, record: JobRecord, doc: Mapping[str, Any], exit_code: int, cancelled: bool) -> None:
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
         from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
         runtime = self.runtime
-        cid = record.container_id
+        cid = record.container_id or ""
         outputs_prefix = self.jobs.outputs_prefix(record.id)
         writer = OutputWriter(self.store, outputs_prefix)
         files: list[dict[str, Any]] = []
@@ -547,10 +574,12 @@ class JobService:
                 written = self._export_into(cid, out["container_path"], posixpath.dirname(mirror), writer, files)
                 if written is None:
                     missing.append(key)
-                    spool.write(joblogs.SYSTEM, f"output {out['path']!r} was not written by the job "
-                                                f"(expected at {out['container_path']})")
+                    spool.write(
+                        joblogs.SYSTEM,
+                        f"output {out['path']!r} was not written by the job (expected at {out['container_path']})",
+                    )
                 else:
-                    outputs[key] = self.store.uri(f"{outputs_prefix}/{mirror}")
+                    outputs[key] = self.store.uri(join_key(outputs_prefix, mirror))
             pyenv_error = None
             if exit_code != 0 and doc.get("python_failed_marker"):
                 pyenv_error = self._read_marker(cid, str(doc["python_failed_marker"]))
@@ -568,7 +597,9 @@ class JobService:
                 status, details = JobStatus.SUCCESS, None
             else:
                 status, details = JobStatus.ERROR, f"program exited with code {exit_code}"
-            spool.write(joblogs.SYSTEM, f"exit code {exit_code}; status {status.value}" + (f": {details}" if details else ""))
+            if status == JobStatus.ERROR and record.status_details and exit_code == 137:
+                details = f"{details} ({record.status_details})"
+            spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
             logs_key = spool.upload(self.store, self.jobs.logs_prefix(record.id))
         manifest = {
             "job_id": record.id,
@@ -580,14 +611,13 @@ class JobService:
             "files": files,
         }
         # The commit point: written last, so a reader never sees half an output set.
-        self.store.put_bytes(f"{outputs_prefix}/{MANIFEST_NAME}", json.dumps(manifest, indent=1).encode())
+        writer.write_manifest(manifest)
         record.outputs = outputs
         record.missing_outputs = missing
         record.output_datasets = datasets
         record.logs = self.store.uri(logs_key)
         record.return_code = exit_code
         record.data_size_bytes = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
-        _ = RuntimeFailure
         record.set_status(status, details)
 
     def _export_into(
@@ -595,17 +625,13 @@ class JobService:
     ) -> int | None:
         """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the number of files,
         or None when the path does not exist in the container."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+        from airflow_provider_dsjobs.runtime.errors import PathNotFound
         from airflow_provider_dsjobs.runtime.tarstream import check_member
 
         try:
             reader = self.runtime.export(cid, container_path)
-        except ContainerNotFound:
-            raise
-        except RuntimeFailure as exc:
-            if _is_missing_path(exc):
-                return None
-            raise
+        except PathNotFound:
+            return None
         count = 0
         with reader, reader.open_tar() as archive:
             for member in archive:
@@ -649,7 +675,7 @@ class JobService:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
         self._export_into(record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
         size = sum(int(f["size"]) for f in files)
-        manifest = {
+        manifest: dict[str, Any] = {
             "id": ds_id,
             "name": ds["name"],
             "description": ds.get("description", ""),
@@ -659,9 +685,9 @@ class JobService:
             "job_id": record.id,
             "project": record.project,
             "created_at": utcnow().isoformat(),
-            "files": len(files),
+            "files": files,
         }
-        self.store.put_bytes(f"{prefix}/{DATASET_MANIFEST}", json.dumps(manifest, indent=1).encode())
+        writer.write_manifest(manifest)
         return ds_id
 
     # -- inspection ------------------------------------------------------------------------------------------
@@ -714,7 +740,7 @@ class JobService:
             if sig:
                 self.runtime.stop(record.container_id, signal=str(sig), timeout=float(doc.get("graceful_timeout") or 0))
             else:
-                self.runtime.stop(record.container_id, signal="SIGKILL", timeout=0)
+                self.runtime.stop(record.container_id, signal=None)
         except ContainerNotFound:
             return self._container_lost(job_id)
         except RuntimeFailure as exc:
@@ -737,7 +763,7 @@ class JobService:
                 raise JobError(_one_line(exc)) from None
         if not record.logs:
             return iter(())
-        key = f"{self.jobs.logs_prefix(job_id)}/{joblogs.COMBINED_FILE}"
+        key = join_key(self.jobs.logs_prefix(job_id), joblogs.COMBINED_FILE)
         return joblogs.tail(_guard(joblogs.read_combined(self.store, key)), tail)
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
@@ -777,14 +803,14 @@ class JobService:
                 local = Path(out["local_path"])
                 if output_dir is not None:
                     local = Path(output_dir) / Path(out["path"]).name
-                written.extend(self._download_tree(f"{outputs_prefix}/{mirror}", local))
+                written.extend(self._download_tree(join_key(outputs_prefix, mirror), local))
             if with_logs and record.logs:
                 target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
                 prefix = self.jobs.logs_prefix(job_id)
                 for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE):
                     path = target_dir / f"{job_id}.{name}"
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    self.store.get_file(f"{prefix}/{name}", path)
+                    self.store.get_file(join_key(prefix, name), path)
                     written.append(path)
         except StoreError as exc:
             raise JobError(_one_line(exc)) from None
@@ -803,7 +829,7 @@ class JobService:
             return [local]
         prefix = key.rstrip("/") + "/"
         for info in self.store.list(prefix):
-            rel = info.key[len(prefix):]
+            rel = info.key[len(prefix) :]
             target = local.joinpath(*rel.split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
             self.store.get_file(info.key, target)
@@ -844,30 +870,32 @@ class JobService:
         """Re-run job ``job_id`` from its stored config with overrides (DataSphere's ``fork``)."""
         source = self._load(job_id)
         if source.data_cleared:
-            raise JobError("fork is unavailable – source job data is cleared")
+            raise JobError("fork is unavailable - source job data is cleared")
         if not source.raw_config:
             raise JobError(f"job {job_id} has no stored config to fork")
         from airflow_provider_dsjobs.config import ConfigError, load_config_text
+        from airflow_provider_dsjobs.config.overrides import apply_overrides
 
-        try:
-            from airflow_provider_dsjobs.config.overrides import apply_overrides
-        except ImportError:
-            apply_overrides = None  # type: ignore[assignment]
         base_dir = Path(source.base_dir or ".")
         try:
             config = load_config_text(source.raw_config, base_dir=base_dir, source=f"job {job_id} config")
-            if apply_overrides is not None:
-                config = apply_overrides(
-                    config,
-                    args=dict(args or {}),
-                    vars=dict(vars or {}),
-                    env_vars=None if env_vars is None else dict(env_vars),
-                    name=name,
-                    desc=desc,
-                    cloud_instance_types=cloud_instance_types,
-                )
-            elif args or vars or env_vars or name or desc or cloud_instance_types:
-                raise JobError("fork overrides need the config overrides module, which is not installed")
+            declared_inputs = {e.var for e in config.inputs if e.var}
+            declared_outputs = {e.var for e in config.outputs if e.var}
+            input_vars = {k: v for k, v in (vars or {}).items() if k in declared_inputs}
+            output_vars = {k: v for k, v in (vars or {}).items() if k not in declared_inputs}
+            unknown = [k for k in output_vars if k not in declared_outputs]
+            if unknown:
+                raise JobError(f"No variable path in source job: {unknown[0]}")
+            config = apply_overrides(
+                config,
+                args=dict(args or {}),
+                input_vars=input_vars,
+                output_vars=output_vars,
+                env_vars=None if env_vars is None else dict(env_vars),
+                cloud_instance_types=cloud_instance_types,
+                name=name,
+                desc=desc,
+            )
         except ConfigError as exc:
             raise JobError(str(exc)) from None
         return self.submit(config, labels=labels, notify=notify, parent_job_id=job_id)
@@ -916,14 +944,9 @@ class _StripFirst:
         return result
 
 
-def _is_missing_path(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "no such" in text or "not found" in text or "does not exist" in text
-
-
-def _opener(source: Any, sha: str) -> Callable[[], BinaryIO]:
+def _opener(source: Any, sha: str, size: int | None = None) -> Callable[[], BinaryIO]:
     def open_blob() -> BinaryIO:
-        result: BinaryIO = source.open(sha)
+        result: BinaryIO = source.open(sha, size)
         return result
 
     return open_blob
@@ -931,47 +954,6 @@ def _opener(source: Any, sha: str) -> Callable[[], BinaryIO]:
 
 def _store_opener(store: ObjectStore, key: str) -> Callable[[], BinaryIO]:
     return lambda: store.open_read(key)
-
-
-def _local_hints(staged: Any) -> Iterator[tuple[str, Path]]:
-    """``(sha256, local file)`` pairs of a staged input, so delivery reads local files instead of the store."""
-    local = getattr(staged, "local_path", None)
-    if local is None:
-        return
-    if staged.kind == "file":
-        yield staged.sha256, Path(local)
-        return
-    for entry in getattr(staged, "entries", None) or ():
-        rel, sha = _entry_fields(entry)[:2]
-        yield sha, Path(local).joinpath(*rel.split("/"))
-
-
-def _entry_fields(entry: Any) -> tuple[str, str, int, int]:
-    """(relpath, sha256, size, mode) of a directory entry, whatever its shape."""
-    if isinstance(entry, Mapping):
-        return (
-            str(entry.get("path") or entry.get("relpath")),
-            str(entry["sha256"]),
-            int(entry["size"]),
-            int(entry.get("mode") or 0o644),
-        )
-    if isinstance(entry, tuple | list):
-        rel, sha, size = entry[0], entry[1], entry[2]
-        mode = entry[3] if len(entry) > 3 else 0o644
-        return str(rel), str(sha), int(size), int(mode or 0o644)
-    rel = getattr(entry, "path", None) or getattr(entry, "relpath", None)
-    return str(rel), str(entry.sha256), int(entry.size), int(getattr(entry, "mode", 0o644) or 0o644)
-
-
-def _tree_entries(store: ObjectStore, project: str, staged: Any) -> Iterator[tuple[str, str, int, int]]:
-    entries = getattr(staged, "entries", None)
-    if not entries:
-        from airflow_provider_dsjobs.storage.cas import load_tree
-
-        entries = load_tree(store, project, staged.sha256)
-    for entry in entries:
-        rel, sha, size, mode = _entry_fields(entry)
-        yield rel, sha, size, (mode & 0o777) or 0o644
 
 
 def _guard(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
@@ -984,14 +966,16 @@ def _guard(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         raise JobError(_one_line(exc)) from None
 
 
-def _s3_mount_entries(settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[Any]]) -> Iterator[Any]:
+def _s3_mount_entries(
+    settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[Any]]
+) -> Iterator[Any]:
     """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read with the
     store's S3 settings; the credentials stay on this side."""
     import boto3
 
     from airflow_provider_dsjobs.runtime.tarstream import TarFile
 
-    bucket, _, prefix = url[len("s3://"):].partition("/")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
     prefix = prefix.strip("/")
     client = boto3.client(
         "s3",
@@ -1006,7 +990,7 @@ def _s3_mount_entries(settings: Settings, url: str, container_path: str, parents
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/" if prefix else ""):
         for obj in page.get("Contents", []):
             key = str(obj["Key"])
-            rel = key[len(prefix) + 1:] if prefix else key
+            rel = key[len(prefix) + 1 :] if prefix else key
             if not rel or rel.endswith("/"):
                 continue
             size = int(obj["Size"])
