@@ -165,13 +165,15 @@ class DataSphereJobsHook(BaseHook):
     def secret_resolver(self) -> SecretResolver:
         return self.settings.secret_resolver
 
-    def job_link(self, record: JobRecord) -> str | None:
+    def job_link(self, record: JobRecord) -> str:
         """Where a user looks at a job: the console URL template (``{job_id}``, ``{project}``) when configured,
-        else the job's stored log."""
+        else the job's stored log once it exists, else the job record in the store."""
         template = self.settings.console_url_template
         if template:
             try:
                 return template.format(job_id=record.id, project=record.project)
             except (KeyError, IndexError, ValueError) as exc:
                 self.log.warning("Ignoring console_url_template %r: %s", template, exc)
-        return record.logs
+        if record.logs:
+            return record.logs
+        return self.service.store.uri(self.service.jobs.record_key(record.id))
