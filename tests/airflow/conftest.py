@@ -7,6 +7,7 @@ Docker engine and the store are all real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ PROBE_DIR = JOBS_DIR / "probe"
 # Airflow reads its home at import time: keep it private to the test run.
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / "_work" / "airflow-tests"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parent / "dags"))
 
 _KEEP_ENV = {"DSJOBS_REQUIRE_DOCKER", "DSJOBS_REQUIRE_S3", "DSJOBS_TEST_IMAGE", "DSJOBS_DOCKER_URL"}
 
@@ -88,6 +90,17 @@ def make_context(ti: TaskInstanceStandIn | None = None, store: DictTaskStateStor
     }
 
 
+def submit_probe(service: Any, **args: str) -> str:
+    """Start the probe job directly through the service (args override its ``args``); returns the job id."""
+    from airflow_provider_dsjobs.config import load_config
+    from airflow_provider_dsjobs.config.overrides import apply_overrides
+
+    config = load_config(PROBE_DIR / "config.yaml")
+    if args:
+        config = apply_overrides(config, args=args)
+    return str(service.submit(config).id)
+
+
 def read_uri(uri: str) -> str:
     """Text of a ``file://`` URI from the embedded local store."""
     assert uri.startswith("file://"), uri
@@ -116,8 +129,6 @@ def service(dsjobs_home: Path) -> Iterator[Any]:
     yield svc
     for record in svc.list_jobs():
         if not record.status.terminal:
-            try:
+            with contextlib.suppress(Exception):  # best-effort cleanup of the test's own containers
                 svc.cancel(record.id, graceful=False)
-            except Exception:  # best-effort cleanup of the test's own containers
-                pass
     svc.close()

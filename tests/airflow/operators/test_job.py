@@ -114,7 +114,7 @@ def test_exit_code_not_in_skip_list_still_fails(service: Any) -> None:
 
 def test_invalid_config_fails_at_once_without_retries(service: Any) -> None:
     op = probe_op(config={"name": "no-cmd", "inputs": ["probe.py"]})
-    with pytest.raises(AirflowFailException, match="Invalid job config:.*cmd"):
+    with pytest.raises(AirflowFailException, match=r"Invalid job config:.*cmd"):
         run(op, make_context())
     assert service.list_jobs() == []
 
@@ -128,7 +128,7 @@ def test_unknown_override_fails_at_once_naming_it(service: Any) -> None:
 
 def test_missing_config_file_fails_at_once(service: Any) -> None:
     op = probe_op(config="probe/absent.yaml")
-    with pytest.raises(AirflowFailException, match="absent.yaml.*not found"):
+    with pytest.raises(AirflowFailException, match=r"absent\.yaml.*not found"):
         run(op, make_context())
 
 
