@@ -236,12 +236,17 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    """Follow a job: its output from the first line, then its outputs and exit status. A job that already
+    ended prints its stored output."""
     service = _service(args)
     with _job_errors():
-        record = service.get(args.job_id)
-        if record.status.terminal:
-            return _finish(service, record)
-        return _watch(service, args.job_id)
+        record = service.refresh(args.job_id)
+        if not record.status.terminal:
+            return _watch(service, args.job_id)
+        for stream, line in service.logs(args.job_id):
+            if stream != "system":
+                _sink(stream, line)
+        return _finish(service, record)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ collected) ends it CANCELLED.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import posixpath
@@ -62,7 +63,8 @@ from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
 
-#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``.
+#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
+#: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
 LogSink = Callable[[str, str], None]
 #: Receives the service's progress messages for a human ("uploaded 0 B (all 3 inputs cached)").
 Notify = Callable[[str], None]
@@ -215,7 +217,7 @@ class JobService:
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
         A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
-        say = notify or _noop
+        say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         try:
             job_id = self.jobs.new_job_id()
         except StoreError as exc:
@@ -244,28 +246,34 @@ class JobService:
         record.set_status(JobStatus.CREATING)
         self._save(record)
         say(f"created job {job_id}")
-        self._stager: Any = None
         try:
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
-            staged = self._stage_in(plan, record, say, progress_stream)
+            staged, stager = self._stage_in(plan, record, say, progress_stream)
+            if self._cancelled_meanwhile(record):
+                return record
             self._save(record)
-            if self._stager is not None:
-                self._stager.release()  # the record now references the inputs: gc keeps them
+            stager.release()  # the record now references the inputs: gc keeps them
             self._launch(plan, record, staged, say)
         except JobError as exc:
+            with suppress(JobError):
+                if self._cancelled_meanwhile(record):  # the failure came from a cancel removing the container
+                    return record
             self._fail(record, str(exc))
+            raise
+        except KeyboardInterrupt:
+            self._fail(record, "interrupted while the job was being submitted", JobStatus.CANCELLED)
             raise
         except Exception as exc:
             self._fail(record, _one_line(exc))
             raise JobError(_one_line(exc)) from None
         return record
 
-    def _fail(self, record: JobRecord, reason: str) -> None:
+    def _fail(self, record: JobRecord, reason: str, status: JobStatus = JobStatus.ERROR) -> None:
         """Mark a job that could not be launched ERROR and remove whatever container it got."""
         if record.container_id and self._runtime is not None:
             with suppress(Exception):
                 self._runtime.remove(record.container_id, force=True)
-        record.set_status(JobStatus.ERROR, reason)
+        record.set_status(status, reason)
         with suppress(Exception):
             self.jobs.save(record)
 
@@ -273,18 +281,18 @@ class JobService:
         for ds in plan.datasets:
             prefix = self.jobs.datasets_prefix(ds.id)
             try:
-                found = next(iter(self.store.list(prefix + "/")), None)
+                found = next(iter(self.store.list(prefix)), None)
             except StoreError as exc:
                 raise JobError(_one_line(exc)) from None
             if found is None:
-                raise JobError(
-                    f"unknown dataset {ds.id!r}: nothing at {self.store.uri(prefix)} in project {plan.project}"
-                )
+                where = self.store.uri(prefix.rstrip("/"))
+                raise JobError(f"unknown dataset {ds.id!r}: nothing at {where} in project {plan.project}")
 
     def _stage_in(
         self, plan: JobPlan, record: JobRecord, say: Notify, progress_stream: TextIO | None
-    ) -> list[tuple[str, Any]]:
-        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery."""
+    ) -> tuple[list[tuple[str, Any]], Any]:
+        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
+        (whose lease protects the blobs from ``gc`` until the record referencing them is saved)."""
         from airflow_provider_dsjobs.storage.cas import InputStager
         from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
@@ -313,16 +321,15 @@ class JobService:
                     "role": "python-local-module",
                 }
             )
-        self._stager = stager
         uploaded = int(stager.stats.bytes_uploaded)
         total = sum(int(i["size"]) for i in record.inputs)
         n = len(record.inputs)
         if n and uploaded == 0:
             say(f"uploaded 0 B (all {n} inputs cached)")
-        elif n:
+        elif n and progress is None:
             say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
         record.data_size_bytes = total
-        return staged
+        return staged, stager
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: list[tuple[str, Any]], say: Notify) -> None:
         from airflow_provider_dsjobs.runtime.containers import ContainerSpec
@@ -336,6 +343,10 @@ class JobService:
         self._save(record)
         try:
             ensure_image(self._engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+            if plan.python is not None:
+                self._ensure_volume(plan.python.volume_name, dict(plan.python.volume_labels))
+                for note in plan.python.notes:
+                    say(f"python environment: {note}")
             choice = choose_instance_type(plan.instance_types, self._engine.info())
             record.instance_type = choice.name
             spec = ContainerSpec(
@@ -356,6 +367,8 @@ class JobService:
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
             runtime.put_archive(container_id, "/", tar_stream(self._archive_entries(plan, staged)))
+            if self._cancelled_meanwhile(record):
+                return
             runtime.start(container_id)
         except RuntimeFailure as exc:
             raise JobError(_one_line(exc)) from None
@@ -363,6 +376,32 @@ class JobService:
             raise JobError(_one_line(exc)) from None
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
+
+    def _cancelled_meanwhile(self, record: JobRecord) -> bool:
+        """Whether someone cancelled the job while it was being submitted; if so, end it CANCELLED here
+        (``record`` is updated in place) and remove its container."""
+        latest = self._load(record.id)
+        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            return False
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        record.history = latest.history
+        record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+        self._save(record)
+        return True
+
+    def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if name in self.runtime.list_volumes(labels):
+            return
+        try:
+            self.runtime.create_volume(name, labels)
+        except RuntimeFailure:
+            if name not in self.runtime.list_volumes(labels):
+                raise
 
     def _archive_entries(self, plan: JobPlan, staged: list[tuple[str, Any]]) -> Iterator[Any]:
         """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
@@ -419,6 +458,11 @@ class JobService:
                 full = posixpath.join(ds.container_path, rel)
                 yield from parents(full)
                 yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(self.store, info.key), mode=0o444)
+        for extra in plan.extra_bytes:
+            yield from parents(extra.container_path)
+            yield TarFile(
+                extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content)
+            )
         for mount in plan.s3_mounts:
             yield from parents(mount.container_path + "/x")
             yield from _s3_mount_entries(self.settings, mount.url, mount.container_path, parents)
@@ -469,10 +513,10 @@ class JobService:
                 try:
                     for stream, line in self.runtime.stream_logs(record.container_id, follow=True):
                         log(stream, line)
-                except ContainerNotFound:
+                except (ContainerNotFound, RuntimeFailure):
+                    # Gone (finalized by someone else) or the stream broke: the state poll below decides,
+                    # and the stored log will be complete either way.
                     pass
-                except RuntimeFailure as exc:
-                    raise JobError(_one_line(exc)) from None
             while True:
                 running = self._container_running(record)
                 if not running:
@@ -512,10 +556,18 @@ class JobService:
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
-            # Created but never started: a launch that died half-way (or is still under way elsewhere).
+            # Created but never started: a launch still under way elsewhere (or one that died half-way).
+            if record.status == JobStatus.CANCELLING:
+                with suppress(RuntimeFailure):
+                    runtime.remove(record.container_id, force=True)
+                record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+                self._save(record)
             return record
         if not state.finished:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
         if state.oom_killed:
@@ -538,16 +590,50 @@ class JobService:
             with suppress(Exception):
                 runtime.remove(record.container_id, force=True)
             return record
-        self._save(record)
+        latest = self._load(job_id)
+        if latest.status.terminal:  # another finalizer got there first with the same result
+            record = latest
+        else:
+            self._save(record)
         with suppress(ContainerNotFound, RuntimeFailure):
             runtime.remove(record.container_id, force=True)
         return record
 
+    def _recover_committed(self, record: JobRecord) -> JobRecord | None:
+        """If the output manifest is already committed (another finalizer, or one that crashed right after the
+        commit point), bring the record to the result it recorded; else None."""
+        from airflow_provider_dsjobs.storage.outputs import read_manifest
+
+        try:
+            manifest = read_manifest(self.store, self.jobs.outputs_prefix(record.id))
+        except StoreError:
+            return None
+        if not manifest or "status" not in manifest:
+            return None
+        record.outputs = {
+            str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
+        }
+        record.missing_outputs = list(manifest.get("missing_outputs", []))
+        record.output_datasets = dict(manifest.get("output_datasets", {}))
+        record.return_code = manifest.get("return_code")
+        record.logs = manifest.get("logs")
+        record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
+        record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
+        self._save(record)
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        return record
+
     def _container_lost(self, job_id: str) -> JobRecord:
-        """The container is gone: another finalizer won (the record is terminal), or it vanished."""
+        """The container is gone: another finalizer won (the record is terminal or the manifest committed),
+        or it vanished."""
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         if record.status == JobStatus.CANCELLING:
             record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
         else:
@@ -581,7 +667,7 @@ class JobService:
                 else:
                     outputs[key] = self.store.uri(join_key(outputs_prefix, mirror))
             pyenv_error = None
-            if exit_code != 0 and doc.get("python_failed_marker"):
+            if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
                 pyenv_error = self._read_marker(cid, str(doc["python_failed_marker"]))
             datasets: dict[str, str] = {}
             if exit_code == 0 and not cancelled:
@@ -601,9 +687,14 @@ class JobService:
                 details = f"{details} ({record.status_details})"
             spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
             logs_key = spool.upload(self.store, self.jobs.logs_prefix(record.id))
+        data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
         manifest = {
             "job_id": record.id,
             "project": record.project,
+            "status": status.value,
+            "status_details": details,
+            "logs": self.store.uri(logs_key),
+            "data_size_bytes": data_size,
             "return_code": exit_code,
             "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
             "missing_outputs": missing,
@@ -617,7 +708,7 @@ class JobService:
         record.output_datasets = datasets
         record.logs = self.store.uri(logs_key)
         record.return_code = exit_code
-        record.data_size_bytes = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
+        record.data_size_bytes = data_size
         record.set_status(status, details)
 
     def _export_into(
@@ -660,9 +751,12 @@ class JobService:
                     fh = archive.extractfile(member)
                     if fh is None:
                         continue
-                    text = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip()
-                    lines = [ln for ln in text.splitlines() if ln.strip()]
-                    return " ".join(lines[-3:]) if lines else "pip failed"
+                    lines = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip().splitlines()
+                    first = lines[0] if lines else "pip failed"
+                    _, sep, reason = first.partition("could not be built: ")
+                    reason = (reason if sep else first).strip() or "pip failed"
+                    errors = [ln.strip() for ln in lines[1:] if ln.strip().startswith("ERROR:")]
+                    return f"{reason}: {errors[-1]}" if errors else reason
         return None
 
     def _publish_dataset(self, record: JobRecord, ds: Mapping[str, Any]) -> str:
@@ -927,7 +1021,8 @@ def _plan_to_doc(plan: JobPlan) -> dict[str, Any]:
         "graceful_signal": plan.graceful_signal,
         "graceful_signal_number": SIGNAL_NUMBERS.get(plan.graceful_signal or "", None),
         "graceful_timeout": plan.graceful_timeout,
-        "python_failed_marker": plan.python_failed_marker,
+        "python_failed_marker": plan.python.failed_marker if plan.python else None,
+        "python_failed_exit_code": plan.python.failed_exit_code if plan.python else None,
         "labels": {k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
     }
 
@@ -950,6 +1045,10 @@ def _opener(source: Any, sha: str, size: int | None = None) -> Callable[[], Bina
         return result
 
     return open_blob
+
+
+def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(content)
 
 
 def _store_opener(store: ObjectStore, key: str) -> Callable[[], BinaryIO]:
