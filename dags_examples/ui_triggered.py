@@ -29,5 +29,5 @@ with DAG(
         task_id="greet",
         config="jobs/hello/config.yaml",
         args={"NAME": "{{ params.name }}"},
-        cloud_instance_types=["{{ params.instance_type }}", "c1.4"],
+        cloud_instance_types=["{{ params.instance_type }}"],
     )

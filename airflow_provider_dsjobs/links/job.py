@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 
+_UNKNOWN = object()
+
+
 class DataSphereJobLink(BaseOperatorLink):
     """Links a task to its job: the connection's console URL template formatted with ``{job_id}``/``{project}``,
     or the URI of the job's stored log."""
@@ -30,5 +33,10 @@ class DataSphereJobLink(BaseOperatorLink):
             context["ti"].xcom_push(key=cls().xcom_key, value=url)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        # The operator that just ran knows its link (or that it has none: the task failed before the job
+        # existed), which spares a lookup of an XCom that may not exist.
+        known = getattr(operator, "job_link", _UNKNOWN)
+        if known is not _UNKNOWN:
+            return str(known or "")
         value = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
         return str(value) if value else ""

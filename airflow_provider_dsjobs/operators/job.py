@@ -42,6 +42,7 @@ from airflow_provider_dsjobs.operators.job_result import (
     is_exited,
     job_result,
     log_line,
+    log_outcome,
     log_tail,
 )
 from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger
@@ -166,6 +167,8 @@ class DataSphereJobOperator(BaseOperator):
         self._config_path: Path | None = None
         self._job_config: JobConfig | None = None
         self._job_id: str | None = None
+        #: The job's link once known in this process (DataSphereJobLink reads it at the end of the task).
+        self.job_link: str | None = None
 
     # -- config ----------------------------------------------------------------------------------------------
 
@@ -322,7 +325,11 @@ class DataSphereJobOperator(BaseOperator):
             store.set(STATE_JOB_ID, record.id)
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_JOB_ID, value=record.id)
-        DataSphereJobLink.persist(context, self.hook.job_link(record))
+        self._persist_link(context, record)
+
+    def _persist_link(self, context: Context, record: JobRecord) -> None:
+        self.job_link = self.hook.job_link(record)
+        DataSphereJobLink.persist(context, self.job_link)
 
     def _defer_unless_exited(self, context: Context, service: JobService, job_id: str) -> dict[str, Any]:
         record = service.refresh(job_id)
@@ -362,10 +369,10 @@ class DataSphereJobOperator(BaseOperator):
         """Publish what the job produced, then succeed, skip or fail according to its outcome."""
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_OUTPUT_DATASETS, value=dict(record.output_datasets))
-        DataSphereJobLink.persist(context, self.hook.job_link(record))
+        self._persist_link(context, record)
         if record.status == JobStatus.SUCCESS and self.dataset_alias:
             emit_output_datasets(context, self.dataset_alias, record)
-        self.log.info("Job %s ended %s (exit code %s)", record.id, record.status.value, record.return_code)
+        log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code)
         return job_result(record)
 

@@ -81,6 +81,17 @@ def log_tail(service: JobService, job_id: str, lines: int, log: Any) -> None:
         log_line(log, stream, line)
 
 
+def log_outcome(log: Any, record: JobRecord) -> None:
+    """The job's end state and where its results are, in the task log."""
+    log.info("Job %s ended %s (exit code %s)", record.id, record.status.value, record.return_code)
+    for name, uri in sorted(record.outputs.items()):
+        log.info("Output %s: %s", name, uri)
+    for name, dataset_id in sorted(record.output_datasets.items()):
+        log.info("Output dataset %s: %s", name, dataset_id)
+    if record.logs:
+        log.info("Job log: %s", record.logs)
+
+
 def log_line(log: Any, stream: str, line: str) -> None:
     """One line of job output in the task log; lines not from stdout are tagged with their stream."""
     if stream == "stdout":

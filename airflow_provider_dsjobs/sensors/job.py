@@ -23,6 +23,7 @@ from airflow_provider_dsjobs.operators.job_result import (
     exit_codes,
     is_exited,
     job_result,
+    log_outcome,
     log_tail,
 )
 from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger
@@ -77,7 +78,7 @@ class DataSphereJobSensor(BaseSensorOperator):
         service = self.hook.service
         record = service.finalize(job_id)
         log_tail(service, job_id, self.log_tail_lines, self.log)
-        self.log.info("Job %s ended %s (exit code %s)", job_id, record.status.value, record.return_code)
+        log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code, failure=AirflowFailException)
         return job_result(record)
 

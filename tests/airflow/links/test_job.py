@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_provider_dsjobs.links import DataSphereJobLink
@@ -31,3 +33,11 @@ def test_persist_without_url_pushes_nothing() -> None:
 
 def test_operator_declares_the_link() -> None:
     assert any(isinstance(link, DataSphereJobLink) for link in DataSphereJobOperator.operator_extra_links)
+
+
+def test_get_link_uses_the_link_the_operator_recorded() -> None:
+    op = DataSphereJobOperator(task_id="t", config="x.yaml")
+    key: Any = None  # not consulted: the operator that ran knows its link
+    assert DataSphereJobLink().get_link(op, ti_key=key) == ""  # failed before a job existed: no link, no lookup
+    op.job_link = "https://console/p/jobs/j9"
+    assert DataSphereJobLink().get_link(op, ti_key=key) == "https://console/p/jobs/j9"
