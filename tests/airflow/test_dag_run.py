@@ -57,9 +57,25 @@ def test_dag_run_renders_config_with_upstream_xcom_link_and_asset_events(airflow
     assert xcoms[("probe", "_link_DataSphereJobLink")] == result["logs"]
     assert Path(result["logs"].removeprefix("file://")).is_file()
 
+    # The env value reached the container, yet the rendered fields Airflow stored for the UI hide it.
+    assert ("stdout", "note is tok-dagtest-8675309") in list(service.logs(result["job_id"]))
+    assert rendered_fields(dag.dag_id, "probe", run.run_id)["env_vars"] == {"PROBE_NOTE": "***"}
+
     dataset_id = xcoms[("dataset", "output_datasets")]["probe-rows"]
     events = asset_events("dsjobs://default/datasets/probe-rows")
     assert {"dataset_id": dataset_id, "job_id": xcoms[("dataset", "job_id")], "size": 1 << 20} in events
+
+
+def rendered_fields(dag_id: str, task_id: str, run_id: str) -> dict[str, Any]:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(RTIF).where(RTIF.dag_id == dag_id, RTIF.task_id == task_id, RTIF.run_id == run_id)
+        ).one()
+        return dict(row.rendered_fields)
 
 
 def asset_events(uri: str) -> list[dict[str, Any]]:

@@ -20,6 +20,11 @@ with DAG(
     def pick() -> str:
         return "green"
 
-    probe = DataSphereJobOperator(task_id="probe", config="probe/templated.yaml", poll_interval=0.5)
+    probe = DataSphereJobOperator(
+        task_id="probe",
+        config="probe/templated.yaml",
+        env_vars={"PROBE_NOTE": "tok-dagtest-8675309"},
+        poll_interval=0.5,
+    )
     dataset = DataSphereJobOperator(task_id="dataset", config="probe/dataset.yaml", poll_interval=0.5)
     pick() >> probe >> dataset

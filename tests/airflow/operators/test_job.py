@@ -171,10 +171,10 @@ def test_env_values_are_masked(service: Any) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
     secret = "tok-4815162342-secret"
-    op = probe_op(env_vars={"PROBE_TOKEN": secret})
+    op = probe_op(env_vars={"PROBE_NOTE": secret})
     result = run(op, make_context())
     assert result["status"] == "SUCCESS"
-    assert secret not in str(redact(f"token is {secret}"))
+    assert secret not in str(redact(f"note is {secret}"))
     assert "not-a-secret" not in str(redact("value not-a-secret from the config"))
     assert secret not in str(result)
 

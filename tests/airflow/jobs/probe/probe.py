@@ -22,7 +22,7 @@ def on_term(signum: int, frame: object) -> None:
 
 signal.signal(signal.SIGTERM, on_term)
 print("probe started", flush=True)
-print("token is " + os.environ.get("PROBE_TOKEN", "unset"), flush=True)
+print("note is " + os.environ.get("PROBE_NOTE", "unset"), flush=True)
 deadline = time.monotonic() + args.sleep
 while time.monotonic() < deadline:
     time.sleep(0.1)
