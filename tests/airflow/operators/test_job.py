@@ -168,8 +168,10 @@ def test_mapping_config_resolves_paths_against_dag_folder(service: Any, tmp_path
 
 
 def test_env_values_are_masked(service: Any) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
 
+    reset_secrets_masker()  # nothing masked yet: what follows is masked by this task alone
+    assert str(redact("note is not-a-secret")) == "note is not-a-secret"
     secret = "tok-4815162342-secret"
     op = probe_op(env_vars={"PROBE_EXTRA": secret})  # added by the override; PROBE_NOTE stays from the config
     result = run(op, make_context())
