@@ -6,7 +6,9 @@ All job logic lives in the core ``JobService``; this module only maps Airflow co
   fork-style overrides becomes a validated ``JobConfig``; an invalid config fails the task at once, no retries;
 * the job id goes to ``task_state_store`` (durable: a retry re-attaches instead of starting a second job), to
   XCom (``job_id``) and to the extra link as soon as the job exists; container labels identify the task try as
-  the fallback when the store has nothing;
+  the fallback when the store has nothing. The decisions are ``ResumableJobMixin``'s (running → re-attach,
+  succeeded → reuse its result, failed → submit anew), made explicitly because the mixin covers neither the
+  deferrable path nor a label fallback, and returns different things on its reconnect and fresh paths;
 * the container's output streams into the task log; deferrable mode hands the wait to ``DataSphereJobTrigger``
   and shows the log tail on resume;
 * the end result is the ``return_value`` dict, ``output_datasets`` XCom and one asset event per output dataset.
@@ -310,6 +312,8 @@ class DataSphereJobOperator(BaseOperator):
             if record is not None:
                 self.log.info("Job %s of an earlier try ended %s; starting a new job", record.id, record.status.value)
                 return None
+        if int(getattr(context["ti"], "try_number", 2) or 2) <= 1:
+            return None  # a first try has no earlier try whose job could be running (spares a store scan)
         found = service.find(task_labels(context))
         if found is not None and not found.status.terminal:
             self.log.info("Re-attaching to running job %s found by its task labels", found.id)

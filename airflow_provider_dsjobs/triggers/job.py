@@ -9,7 +9,8 @@ event, then returns:
 
 Stage-out (``finalize``) is left to the task when it resumes on a worker: uploads do not belong in the triggerer.
 When a user kills the deferred task (mark failed/success, clear) ``on_kill`` cancels the job, gracefully by
-default, unless ``on_kill_action="keep"``.
+default, unless ``on_kill_action="keep"``. Airflow bounds ``on_kill`` by ``[triggerer] on_kill_timeout`` (30 s by
+default): a config whose ``graceful-shutdown.timeout`` is longer needs that option raised to finish gracefully.
 """
 
 from __future__ import annotations

@@ -279,8 +279,15 @@ def test_labels_of_another_task_are_not_reattached(service: Any) -> None:
         probe_op(task_id="other", args={"SLEEP": "30"}, wait_for_completion=False),
         make_context(TaskInstanceStandIn(task_id="other")),
     )
-    mine = run(probe_op(), make_context(TaskInstanceStandIn(task_id="mine")))
+    mine = run(probe_op(), make_context(TaskInstanceStandIn(task_id="mine", try_number=2)))
     assert mine["job_id"] != other["job_id"]
+
+
+def test_first_try_does_not_reattach_by_labels(service: Any) -> None:
+    """Try 1 cannot have a crashed predecessor; a running job with the same labels is someone else's run."""
+    first = run(probe_op(args={"SLEEP": "30"}, wait_for_completion=False), make_context())
+    second = run(probe_op(), make_context(TaskInstanceStandIn(try_number=1), DictTaskStateStore()))
+    assert second["job_id"] != first["job_id"]
 
 
 def test_durable_false_always_submits(service: Any) -> None:
