@@ -42,6 +42,7 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
+    job_errors,
     job_result,
     log_line,
     log_outcome,
@@ -271,6 +272,10 @@ class DataSphereJobOperator(BaseOperator):
     # -- run -------------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with job_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         job_config = self._prepare_config()
         service = self.hook.service
         record = self._reattach(context, service)
@@ -364,10 +369,11 @@ class DataSphereJobOperator(BaseOperator):
         self._job_id = job_id
         if event["status"] == "error":
             raise AirflowException(str(event.get("message") or f"job {job_id} could not be watched"))
-        service = self.hook.service
-        record = service.finalize(job_id)
-        log_tail(service, job_id, self.log_tail_lines, self.log)
-        return self._complete(context, record)
+        with job_errors():
+            service = self.hook.service
+            record = service.finalize(job_id)
+            log_tail(service, job_id, self.log_tail_lines, self.log)
+            return self._complete(context, record)
 
     def _complete(self, context: Context, record: JobRecord) -> dict[str, Any]:
         """Publish what the job produced, then succeed, skip or fail according to its outcome."""

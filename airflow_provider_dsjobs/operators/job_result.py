@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
 
 #: XCom keys pushed besides ``return_value``.
 XCOM_JOB_ID = "job_id"
@@ -17,6 +18,15 @@ XCOM_OUTPUT_DATASETS = "output_datasets"
 STATE_JOB_ID = "dsjobs_job_id"
 #: Lines of the job's log shown when a task picks up a job it did not watch (deferral resume, sensor).
 DEFAULT_LOG_TAIL = 100
+
+
+@contextmanager
+def job_errors() -> Iterator[None]:
+    """Turn the core's one-line ``JobError`` into a task failure that shows just that line (retries apply)."""
+    try:
+        yield
+    except JobError as exc:
+        raise AirflowException(str(exc)) from None
 
 
 def job_result(record: JobRecord) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
+    job_errors,
     job_result,
     log_outcome,
     log_tail,
@@ -68,7 +69,8 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         job_id = str(self.job_id)
-        record = self.hook.service.refresh(job_id)
+        with job_errors():
+            record = self.hook.service.refresh(job_id)
         if not is_exited(record):
             self.log.info("Job %s is %s", job_id, record.status.value)
             return PokeReturnValue(is_done=False)
@@ -76,8 +78,9 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def _finish(self, job_id: str) -> dict[str, Any]:
         service = self.hook.service
-        record = service.finalize(job_id)
-        log_tail(service, job_id, self.log_tail_lines, self.log)
+        with job_errors():
+            record = service.finalize(job_id)
+            log_tail(service, job_id, self.log_tail_lines, self.log)
         log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code, failure=AirflowFailException)
         return job_result(record)

@@ -383,3 +383,15 @@ def test_template_fields_are_attributes_and_include_overrides() -> None:
 def test_bad_on_kill_action_is_rejected_at_parse_time() -> None:
     with pytest.raises(ValueError, match="on_kill_action"):
         probe_op(on_kill_action="delete")
+
+
+def test_unreachable_engine_fails_with_one_line_reason(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DSJOBS_BROKEN", '{"conn_type": "dsjobs", "extra": {"docker_url": "tcp://127.0.0.1:9"}}'
+    )
+    op = probe_op(dsjobs_conn_id="dsjobs_broken")
+    with pytest.raises(AirflowException) as err:
+        run(op, make_context())
+    assert type(err.value) is AirflowException  # retried: the engine may come back
+    assert "\n" not in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__

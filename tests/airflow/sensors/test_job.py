@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.sensors import DataSphereJobSensor
@@ -99,3 +99,9 @@ def test_deferrable_returns_inline_when_already_done(service: Any) -> None:
     service.wait(job_id)
     sensor = DataSphereJobSensor(task_id="wait", job_id=job_id, deferrable=True)
     assert sensor.execute(make_context())["status"] == "SUCCESS"
+
+
+def test_unknown_job_fails_with_one_line_reason(service: Any) -> None:
+    with pytest.raises(AirflowException, match=r"j-nope.*not found") as err:
+        DataSphereJobSensor(task_id="wait", job_id="j-nope").poke(make_context())
+    assert type(err.value) is AirflowException
