@@ -88,3 +88,16 @@ def asset_events(uri: str) -> list[dict[str, Any]]:
             select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.uri == uri)
         ).all()
         return [dict(r.extra or {}) for r in rows]
+
+
+def test_retry_after_crash_reattaches_through_real_task_state_store(airflow_db: None, service: Any) -> None:
+    dag = load_test_dag("dsjobs_test_durable")
+    run = dag.test()
+    assert run.state == "success"
+    ti = run.get_task_instance("probe")
+    assert ti.try_number == 2
+    jobs = [r for r in service.list_jobs() if r.labels.get("airflow.run_id") == run.run_id]
+    assert len(jobs) == 1, [j.id for j in jobs]  # the retry did not start a second container
+    result = xcoms_of(dag.dag_id, run.run_id)[("probe", "return_value")]
+    assert result["job_id"] == jobs[0].id
+    assert result["status"] == "SUCCESS"
