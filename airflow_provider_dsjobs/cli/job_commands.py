@@ -177,7 +177,7 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
     """Bring outputs back and turn the terminal record into an exit code."""
     if download and record.outputs:
         try:
-            paths = service.download_files(record.id)
+            paths = service.download_files(record.id, progress_stream=sys.stderr)
             if paths:
                 _info(f"downloaded {len(paths)} output file(s)")
         except JobError as exc:
@@ -352,7 +352,9 @@ def cmd_download_files(args: argparse.Namespace) -> int:
             return EXIT_OK
         if record.status != JobStatus.SUCCESS:
             _info(f"job {record.id} was completed with error ({record.status.value}). Not all files can be downloaded.")
-        paths = service.download_files(args.job_id, output_dir=args.output_dir, with_logs=args.with_logs)
+        paths = service.download_files(
+            args.job_id, output_dir=args.output_dir, with_logs=args.with_logs, progress_stream=sys.stderr
+        )
     for path in paths:
         print(path)
     return EXIT_OK

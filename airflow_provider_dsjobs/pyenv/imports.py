@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import importlib.machinery
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -348,7 +349,7 @@ class _Analyzer:
     def run(self, entry_points: Sequence[EntryPoint], command_site: Path) -> ImportAnalysis:
         for entry in entry_points:
             if entry.kind == "file":
-                path = (self.base_dir / entry.value).resolve()
+                path = Path(os.path.normpath(self.base_dir / entry.value))
                 if not path.is_file():
                     raise PyEnvError(
                         f"entry script '{entry.value}' was not found in the job directory {self.base_dir} "

@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
@@ -89,6 +90,21 @@ class PythonEnvPlan:
     #: informational lines for the job log (skipped optional imports, unpinned aliases ...)
     notes: list[str] = field(default_factory=list)
 
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description for job records and ``--format json`` output (no file contents)."""
+        return {
+            "mode": self.mode,
+            "version": self.version,
+            "image": self.image,
+            "requirements": list(self.requirements),
+            "pip": self.pip.to_dict(),
+            "entry-points": [{"kind": e.kind, "value": e.value} for e in self.entry_points if not e.optional],
+            "local-files": [rel for _, rel in self.local_files],
+            "env-hash": self.env_hash,
+            "volume": self.volume_name,
+            "notes": list(self.notes),
+        }
+
     def container_files(self) -> list[tuple[str, bytes]]:
         """``(absolute container path, content)`` of the builder and its spec."""
         return [(self.builder_path, self.builder_script), (self.spec_path, self.spec_json)]
@@ -116,6 +132,11 @@ def _image_for(version: str, image_template: str, explicit_image: str | None, so
     return image
 
 
+def _normal(path: Path) -> Path:
+    """Absolute and without ``..``, but symlinks kept: a link inside the job directory ships as itself."""
+    return Path(os.path.normpath(path))
+
+
 def _relative_inside(path: Path, base: Path, what: str) -> str:
     try:
         return path.relative_to(base).as_posix()
@@ -136,7 +157,7 @@ def _tree_files(root: Path) -> list[Path]:
 def _local_paths_files(paths: Sequence[str], base: Path, source: str) -> list[Path]:
     files: list[Path] = []
     for entry in paths:
-        path = (base / entry).resolve() if not Path(entry).is_absolute() else Path(entry).resolve()
+        path = _normal(base / entry)
         _relative_inside(path, base, f"{source}: env.python.local-paths entry")
         if not path.exists():
             raise PyEnvError(f"{source}: env.python.local-paths: '{entry}' was not found in {base}")
@@ -287,7 +308,7 @@ def plan_python_env(
                 )
             if resolution.aliased:
                 notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
-        entry_paths = [(base / e.value).resolve() for e in entries if e.kind == "file"]
+        entry_paths = [_normal(base / e.value) for e in entries if e.kind == "file"]
         if py.local_paths is not None:
             files = entry_paths + _local_paths_files(py.local_paths, base, source)
         else:
@@ -311,7 +332,7 @@ def plan_python_env(
 
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
-    workdir = container_workdir.rstrip("/") or "/"
+    workdir = container_workdir.rstrip("/")
     support = f"{workdir}/{SUPPORT_DIR}"
     builder_path, spec_path = f"{support}/pyenv_build.py", f"{support}/pyenv.json"
     failed_marker = f"{support}/pyenv-failed.txt"

@@ -124,6 +124,9 @@ def test_async_attach_ls_get_logs_ttl_download_fork(
     assert main(["fork", "--id", job_id, "--arg", "NOPE=1", *cli_env]) == 1
     assert "NOPE" in capsys.readouterr().err
 
+    assert main(["gc", *cli_env]) == 0
+    assert "cleared 0 job(s)" in capsys.readouterr().err  # nothing has expired yet
+
     assert main(["get", "--id", "j20000101-000000000-nothere0", *cli_env]) == 1
     err = capsys.readouterr().err
     assert err.startswith("dsjobs: ") and "not found" in err and len(err.strip().splitlines()) == 1

@@ -208,6 +208,14 @@ CASES: list[tuple[str, str, int | None, int | None, str, str]] = [
         "`image` is required",
     ),
     (
+        "docker-password-without-username",
+        "cmd: x\nenv:\n  docker:\n    image: r.example/i:1\n    password: {secret-id: REG}\n",
+        5,
+        5,
+        "env.docker.password",
+        "a password needs a `username` too",
+    ),
+    (
         "docker-image-with-space",
         "cmd: x\nenv:\n  docker: python 3.11\n",
         3,

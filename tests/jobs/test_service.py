@@ -35,6 +35,7 @@ cmd: |
   set -e
   mkdir -p results
   cat prep.sh > results/copied.sh
+  ./prep.sh > results/prep-out.txt
   cat ${DATA}/a.txt ${DATA}/sub/b.txt > results/joined.txt
   cat ${PARAMS} > ${SUMMARY}
   echo "$GREETING $SECRET_TOKEN ${EPOCHS}" >> ${SUMMARY}
@@ -79,6 +80,7 @@ def _submit(service: JobService, cfg: Path, **kw: Any) -> Any:
 def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN", "tok-123")
     cfg = write_job(tmp_path / "job", PLAIN, FILES)
+    (tmp_path / "job" / "prep.sh").chmod(0o755)  # ./prep.sh must run in the container
     service = JobService(settings)
     messages: list[str] = []
     lines: list[tuple[str, str]] = []
@@ -110,6 +112,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert _read(service, done.outputs["SUMMARY"] + "") == '{"lr": 0.1}\nhello tok-123 7\n'
     assert _read(service, done.outputs["results"] + "/joined.txt") == "alpha\nbeta\n"
     assert _read(service, done.outputs["results"] + "/copied.sh") == FILES["prep.sh"]
+    assert _read(service, done.outputs["results"] + "/prep-out.txt") == "prep\n"
     env_dump = _read(service, done.outputs["env-dump.txt"])
     assert f"DSJOBS_JOB_ID={record.id}" in env_dump
     assert "DSJOBS_JOB_NAME=plain" in env_dump and f"DSJOBS_PROJECT={settings.project}" in env_dump
@@ -121,12 +124,16 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert {f["path"] for f in manifest["files"]} == {
         "work/results/joined.txt",
         "work/results/copied.sh",
+        "work/results/prep-out.txt",
         "work/env-dump.txt",
         "vars/SUMMARY/summary.txt",
     }
     # The record keeps env names, never values.
     stored = json.dumps(service.jobs.load(record.id).to_dict())
     assert "tok-123" not in stored
+    for info in service.store.list(service.jobs.job_prefix(record.id)):
+        if info.key.endswith(".json"):
+            assert b"tok-123" not in service.store.get_bytes(info.key), info.key
 
     # Stored logs: stdout, stderr, combined with prefixes.
     assert done.logs and done.logs.endswith("log.txt")
@@ -175,6 +182,9 @@ def test_failing_job_keeps_outputs_and_reports_missing(settings: Settings, tmp_p
     assert done.return_code == 3
     assert done.status_details == "program exited with code 3"
     assert _read(service, done.outputs["written.txt"]) == "partial\n"
+    (tmp_path / "job" / "written.txt").mkdir()
+    with pytest.raises(JobError, match="it is a directory"):
+        service.download_files(record.id)
     assert done.missing_outputs == ["never-written.txt"]
     log_lines = list(service.logs(record.id))
     assert ("stderr", "bad things") in log_lines
@@ -204,6 +214,7 @@ def test_graceful_cancel_lets_the_job_save_its_state(settings: Settings, tmp_pat
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "ready") in list(service.logs(record.id)), what="the job to start")
     assert service.refresh(record.id).status == JobStatus.EXECUTING
+    assert service.find({"dsjobs.job_id": record.id}).id == record.id  # type: ignore[union-attr]
     done = service.cancel(record.id, graceful=True)
     assert done.status == JobStatus.CANCELLED
     assert [h.status for h in done.history][-2:] == [JobStatus.CANCELLING, JobStatus.CANCELLED]
@@ -217,6 +228,9 @@ def test_cancel_without_graceful_shutdown_kills_at_once(local_settings: Settings
     service = JobService(local_settings)
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "started") in list(service.logs(record.id)), what="the job to start")
+    with pytest.raises(JobError, match=r"still running after 0\.5 s"):
+        service.wait(record.id, timeout=0.5, poll_interval=0.1)
+    assert service.get(record.id).status == JobStatus.EXECUTING
     started = time.monotonic()
     done = service.cancel(record.id, graceful=True)  # graceful asked, but the config has no graceful-shutdown
     assert time.monotonic() - started < 8
@@ -279,9 +293,17 @@ def test_large_log_streams_with_complete_lines(settings: Settings, tmp_path: Pat
         if not (line.startswith("line ") and len(line) == 73):
             bad += 1
 
-    done = service.wait(record.id, log=sink)
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        done = service.wait(record.id, log=sink)  # streams ~6 MB live, then reads it again to store it
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert (count, bad) == (80000, 0)
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes: the log (6 MB) was held in memory"
     stored = [line for s, line in service.logs(record.id) if s == "stdout"]
     assert len(stored) == 80000 and stored[-1] == "line 0079999 " + "x" * 60
     assert next(iter(service.logs(record.id, tail=2))) == ("stdout", "line 0079999 " + "x" * 60)
@@ -310,6 +332,7 @@ output-datasets:
         {"kind": "test"},
         done.id,
     )
+    assert [f["path"] for f in manifest["files"]] == ["part/rows.csv"] and manifest["size"] == 4
     consumer = f"cmd: cat ${{DS}}/part/rows.csv ${{{ds_id}}}/part/rows.csv\ndatasets:\n  - {ds_id}: DS\n"
     lines: list[tuple[str, str]] = []
     used = service.wait(
@@ -346,8 +369,8 @@ def test_missing_image_leaves_an_error_record(local_settings: Settings, tmp_path
     assert record.container_id is None
 
 
-def test_unknown_store_scheme_is_one_line_and_writes_nothing(tmp_path: Path, test_image: str) -> None:
-    service = JobService(Settings(store_url="ftp://host/x", default_image=test_image, home=tmp_path))
+def test_unknown_store_scheme_is_one_line(tmp_path: Path) -> None:
+    service = JobService(Settings(store_url="ftp://host/x", default_image="unused:image", home=tmp_path))
     with pytest.raises(JobError, match="unknown store URL scheme 'ftp'") as info:
         _submit(service, write_job(tmp_path / "job", "cmd: echo hi\n"))
     assert "\n" not in str(info.value)
@@ -488,3 +511,28 @@ def test_cancel_while_the_job_is_being_submitted(
     assert record.status == JobStatus.CANCELLED
     assert service.get(record.id).status == JobStatus.CANCELLED
     assert not docker_client.containers.list(all=True, filters={"label": f"dsjobs.job_id={record.id}"})
+
+
+def test_links_in_an_output_directory_are_skipped(local_settings: Settings, tmp_path: Path) -> None:
+    cfg = write_job(
+        tmp_path / "job",
+        "cmd: mkdir -p out/d && echo data > out/d/f.txt && ln -s /etc/passwd out/passwd && ln -s d/f.txt out/rel\n"
+        "outputs:\n  - out\n",
+    )
+    service = JobService(local_settings)
+    done = service.wait(_submit(service, cfg).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    manifest = read_manifest(service.store, service.jobs.outputs_prefix(done.id))
+    assert manifest is not None and [f["path"] for f in manifest["files"]] == ["work/out/d/f.txt"]
+
+
+def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test_image: str) -> None:
+    settings = Settings(
+        store_url="s3://dsjobs-no-such-bucket-anywhere/p",
+        s3_endpoint_url=s3_env["endpoint"],
+        default_image=test_image,
+        home=tmp_path,
+    )
+    with pytest.raises(JobError, match="dsjobs-no-such-bucket-anywhere") as info:
+        _submit(JobService(settings), write_job(tmp_path / "job", "cmd: echo hi\n"))
+    assert "\n" not in str(info.value)
