@@ -357,8 +357,12 @@ class JobService:
         self._save(record)
         try:
             ensure_image(self._engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+            for name in plan.volumes:
+                if plan.python is not None and name == plan.python.volume_name:
+                    self._ensure_volume(name, dict(plan.python.volume_labels))
+                else:  # the project disk: created empty on first use, filled by whoever owns the project
+                    self._ensure_volume(name, {LABEL_PROJECT: plan.project, "dsjobs.project-disk": "1"})
             if plan.python is not None:
-                self._ensure_volume(plan.python.volume_name, dict(plan.python.volume_labels))
                 for note in plan.python.notes:
                     say(f"python environment: {note}")
             choice = choose_instance_type(plan.instance_types, self._engine.info())

@@ -536,3 +536,32 @@ def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test
     with pytest.raises(JobError, match="dsjobs-no-such-bucket-anywhere") as info:
         _submit(JobService(settings), write_job(tmp_path / "job", "cmd: echo hi\n"))
     assert "\n" not in str(info.value)
+
+
+def test_project_disk_is_mounted_read_only(
+    local_settings: Settings, tmp_path: Path, docker_client: Any, test_image: str, project: str
+) -> None:
+    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+
+    volume = project_volume_name(project)
+    docker_client.containers.run(
+        test_image,
+        ["sh", "-c", "echo shared > /data/f.txt"],
+        volumes={volume: {"bind": "/data", "mode": "rw"}},
+        labels={"dsjobs.project": project},
+        remove=True,
+    )
+    try:
+        cfg = write_job(
+            tmp_path / "job",
+            "cmd: cat ${DS_PROJECT_HOME}/f.txt; echo $DS_PROJECT_HOME; touch ${DS_PROJECT_HOME}/new || echo read-only\n"
+            "flags:\n  - attach-project-disk\n",
+        )
+        service = JobService(local_settings)
+        lines: list[tuple[str, str]] = []
+        done = service.wait(_submit(service, cfg).id, log=lambda s, line: lines.append((s, line)))
+        assert done.status == JobStatus.SUCCESS, done.status_details
+        assert [line for s, line in lines if s == "stdout"] == ["shared", "/job/project", "read-only"]
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.volumes.get(volume).remove(force=True)
