@@ -29,7 +29,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, emit_output_datasets
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
-from airflow_provider_dsjobs.config.overrides import apply_overrides
+from airflow_provider_dsjobs.config.overrides import apply_overrides, config_to_mapping
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
@@ -169,6 +169,7 @@ class DataSphereJobOperator(BaseOperator):
         )
         self._config_path: Path | None = None
         self._job_config: JobConfig | None = None
+        self._job_environ: dict[str, str] = {}
         self._job_id: str | None = None
         #: The job's link once known in this process (DataSphereJobLink reads it at the end of the task).
         self.job_link: str | None = None
@@ -244,13 +245,18 @@ class DataSphereJobOperator(BaseOperator):
             "name": self.job_name or None,
             "desc": self.job_desc or None,
         }
+        env_overrides = overrides["env_vars"] or {}
         try:
             job_config = self._load_config()
             if any(v is not None for v in overrides.values()):
                 job_config = apply_overrides(job_config, **overrides)
+            if env_overrides:
+                job_config = _env_values_from_environ(job_config, env_overrides)
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
-        _mask_env_values(job_config)
+        # Values given through env_vars reach the container through the submitter's environment only.
+        self._job_environ = {name: "" if value is None else str(value) for name, value in env_overrides.items()}
+        _mask_env_values(job_config, self._job_environ)
         self._job_config = job_config
         return job_config
 
@@ -282,7 +288,13 @@ class DataSphereJobOperator(BaseOperator):
         if record is None:
             self.log.info("Submitting job from %s", job_config.source)
             labels = {**task_labels(context), "airflow.try_number": str(getattr(context["ti"], "try_number", ""))}
-            record = service.submit(job_config, labels=labels, log=self._log_sink, notify=self.log.info)
+            record = service.submit(
+                job_config,
+                labels=labels,
+                log=self._log_sink,
+                notify=self.log.info,
+                environ={**os.environ, **self._job_environ} if self._job_environ else None,
+            )
             self._job_id = record.id
             self.log.info("Job %s is %s", record.id, record.status.value)
             self._remember(context, record)
@@ -414,9 +426,19 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()}
 
 
-def _mask_env_values(job_config: JobConfig) -> None:
+def _env_values_from_environ(job_config: JobConfig, names: Iterable[str]) -> JobConfig:
+    """The same config with env vars ``names`` as ``- NAME`` entries (value taken from the submitter's environment
+    at submit), so values set through ``env_vars`` — often secrets — never reach the job record or stored config."""
+    wanted = set(names)
+    data = config_to_mapping(job_config)
+    env_vars = data.get("env", {}).get("vars", [])
+    data["env"]["vars"] = [next(iter(e)) if isinstance(e, Mapping) and next(iter(e)) in wanted else e for e in env_vars]
+    return config_from_mapping(data, base_dir=job_config.base_dir, source=job_config.source)
+
+
+def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str]) -> None:
     """Register every env var value the job will see with Airflow's secret masker."""
     for var in job_config.env.vars:
-        value = os.environ.get(var.name) if var.from_env else var.value
+        value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:
             mask_secret(value)

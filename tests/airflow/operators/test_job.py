@@ -8,6 +8,7 @@ re-attach from task_state_store and from labels, on_kill (graceful cancel / keep
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from datetime import datetime
@@ -179,6 +180,15 @@ def test_env_values_are_masked(service: Any) -> None:
     assert str(redact(f"extra is {secret}")) == "extra is ***"
     assert str(redact("note is not-a-secret")) == "note is ***"
     assert secret not in str(result)
+
+
+def test_env_override_values_stay_out_of_the_job_record(service: Any) -> None:
+    secret = "s3cr3t-override-2718281828"
+    result = run(probe_op(env_vars={"PROBE_NOTE": secret}), make_context())
+    assert ("stdout", f"note is {secret}") in list(service.logs(result["job_id"]))  # the container got it
+    record = service.get(result["job_id"]).to_dict()
+    assert secret not in json.dumps(record)
+    assert "PROBE_NOTE" in json.dumps(record["config"])  # the name is kept, the value is not
 
 
 def test_no_wait_returns_once_running_and_pushes_job_id(service: Any) -> None:
