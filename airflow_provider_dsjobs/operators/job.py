@@ -202,30 +202,25 @@ class DataSphereJobOperator(BaseOperator):
         self._prepare_config()
 
     def _read_config_file(self, jinja_env: jinja2.Environment | None) -> tuple[Path, str]:
-        """The config file's absolute path and text, found like Airflow finds template files."""
+        """The config file's absolute path and text: an absolute path as is, a relative one looked up like
+        Airflow looks up template files (DAG folder, then ``template_searchpath``)."""
         assert self._config_file is not None
         name = self._config_file
-        candidate = Path(name)
-        loader = getattr(jinja_env, "loader", None) if jinja_env is not None else None
-        if not candidate.is_absolute() and loader is not None:
-            import jinja2
-
+        loader = getattr(jinja_env, "loader", None)
+        if Path(name).is_absolute() or loader is None:
+            path = Path(name) if Path(name).is_absolute() else self._dag_folder() / name
             try:
-                source, filename, _ = loader.get_source(jinja_env, name)
-            except jinja2.TemplateNotFound:
-                searched = getattr(loader, "searchpath", [])
-                raise AirflowFailException(
-                    f"config file {name!r} not found (searched {', '.join(map(str, searched)) or 'nothing'})"
-                ) from None
-            if filename:
-                return Path(filename).resolve(), source
-            candidate = self._dag_folder() / name
-        if not candidate.is_absolute():
-            candidate = self._dag_folder() / candidate
+                return path.resolve(), path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise AirflowFailException(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+        import jinja2
+
         try:
-            return candidate.resolve(), candidate.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise AirflowFailException(f"config file {str(candidate)!r} cannot be read: {exc.strerror}") from None
+            source, filename, _ = loader.get_source(jinja_env, name)
+        except jinja2.TemplateNotFound:
+            searched = ", ".join(map(str, getattr(loader, "searchpath", []))) or "nothing"
+            raise AirflowFailException(f"config file {name!r} not found (searched {searched})") from None
+        return Path(filename or name).resolve(), source
 
     def _dag_folder(self) -> Path:
         if self.has_dag() and self.dag.folder:

@@ -143,6 +143,11 @@ def test_yaml_file_is_rendered_with_xcom_and_keeps_its_directory(service: Any) -
     assert service.get(result["job_id"]).name == "templated-blue"
 
 
+def test_execute_without_rendering_reads_the_file_as_is(service: Any) -> None:
+    op = DataSphereJobOperator(task_id="plain", config=str(PROBE_DIR / "config.yaml"), poll_interval=0.5)
+    assert op.execute(make_context())["status"] == "SUCCESS"
+
+
 def test_absolute_config_path_outside_search_path(service: Any) -> None:
     op = DataSphereJobOperator(task_id="abs", config=str(PROBE_DIR / "config.yaml"), dag=make_dag(), poll_interval=0.5)
     assert run(op, make_context())["status"] == "SUCCESS"
