@@ -290,10 +290,10 @@ class DataSphereJobOperator(BaseOperator):
                 notify=self.log.info,
                 environ={**os.environ, **self._job_environ} if self._job_environ else None,
             )
-            self._job_id = record.id
             self.log.info("Job %s is %s", record.id, record.status.value)
-            self._remember(context, record)
-        elif record.status.terminal:
+        self._job_id = record.id
+        self._remember(context, record)
+        if record.status.terminal:  # an earlier try's job that already succeeded
             log_tail(service, record.id, self.log_tail_lines, self.log)
             return self._complete(context, record)
 
@@ -318,8 +318,6 @@ class DataSphereJobOperator(BaseOperator):
                 record = None
             if record is not None and (not record.status.terminal or record.status == JobStatus.SUCCESS):
                 self.log.info("Re-attaching to job %s (%s) started by an earlier try", record.id, record.status.value)
-                self._job_id = record.id
-                self._remember(context, record)
                 return record
             if record is not None:
                 self.log.info("Job %s of an earlier try ended %s; starting a new job", record.id, record.status.value)
@@ -329,8 +327,6 @@ class DataSphereJobOperator(BaseOperator):
         found = service.find(task_labels(context))
         if found is not None and not found.status.terminal:
             self.log.info("Re-attaching to running job %s found by its task labels", found.id)
-            self._job_id = found.id
-            self._remember(context, found)
             return found
         return None
 
