@@ -20,10 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 JOBS_DIR = Path(__file__).resolve().parent / "jobs"
 PROBE_DIR = JOBS_DIR / "probe"
 
-# Airflow reads its home at import time: keep it private to the test run.
-os.environ.setdefault("AIRFLOW_HOME", str(REPO / "_work" / "airflow-tests"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parent / "dags"))
+# Airflow reads its home at import time: keep it private to the test run (never a user's or CI's own home),
+# with the test DAGs as its DAG folder (dag.test() serializes DAGs from there).
+os.environ["AIRFLOW_HOME"] = str(REPO / "_work" / "airflow-tests")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent / "dags")
 
 _KEEP_ENV = {"DSJOBS_REQUIRE_DOCKER", "DSJOBS_REQUIRE_S3", "DSJOBS_TEST_IMAGE", "DSJOBS_DOCKER_URL"}
 
