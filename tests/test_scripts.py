@@ -1,0 +1,79 @@
+"""Smoke tests of the set-up scripts that are cheap to run: the paths a user hits when something is missing,
+the idempotent paths, and the promise that CI runs exactly the README's test command."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO / "scripts"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_script_is_executable_and_strict() -> None:
+    for path in [*SCRIPTS.glob("*.sh"), REPO / ".ci" / "run", REPO / "bench" / "run.sh"]:
+        if path.name == "lib.sh":  # sourced, not run
+            continue
+        assert os.access(path, os.X_OK), f"{path} is not executable"
+        text = path.read_text()
+        assert text.startswith("#!/usr/bin/env bash\n"), path
+        assert "set -euo pipefail" in text, path
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"^\s*(\./scripts/\S+\.sh)\s*(?:#.*)?$", readme, flags=re.MULTILINE)
+    assert commands[:2] == ["./scripts/run-example.sh", "./scripts/test.sh"], commands
+    ci = (REPO / ".ci" / "run").read_text()
+    assert re.search(r"^\./scripts/test\.sh$", ci, flags=re.MULTILINE), ci
+
+
+def test_unknown_suite_is_one_clear_line() -> None:
+    result = run(SCRIPTS / "build-test-image.sh", "jessie")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "build-test-image.sh: error: unknown suite 'jessie': use bookworm (Python 3.11), "
+        "bullseye (3.9) or trixie (3.13)"
+    ]
+
+
+def test_unreachable_remote_engine_is_reported_not_started(tmp_path: Path) -> None:
+    # A remote engine is never started locally: one line naming it, exit 1, no dockerd log written.
+    result = run(
+        SCRIPTS / "ensure-docker.sh", env={"DSJOBS_DOCKER_URL": "tcp://127.0.0.1:9", "DSJOBS_WORK": str(tmp_path)}
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "ensure-docker.sh: error: the Docker engine at tcp://127.0.0.1:9 does not answer (docker info failed); "
+        "start it or fix DOCKER_HOST"
+    ]
+    assert not (tmp_path / "dockerd.log").exists()
+
+
+@pytest.mark.docker
+def test_running_engine_and_existing_image_are_left_alone(docker_client: object, test_image: str) -> None:
+    # The idempotent paths: an engine that answers and an image that exists cost well under the build time.
+    started = time.monotonic()
+    engine = run(SCRIPTS / "ensure-docker.sh")
+    image = run(SCRIPTS / "build-test-image.sh", "bookworm", test_image)
+    elapsed = time.monotonic() - started
+    assert (engine.returncode, engine.stderr) == (0, "")
+    assert (image.returncode, image.stderr) == (0, "")
+    assert elapsed < 10, f"took {elapsed:.1f} s"
