@@ -1,7 +1,8 @@
 """Quickstart: run one DataSphere Jobs config with no connection and no configuration at all.
 
-The job's data goes to the embedded local store (~/.dsjobs, or $DSJOBS_HOME) and the container runs on the
-local Docker engine. The task's return value holds the job id, status, exit code and output URIs.
+The job (``jobs/quickstart/``) counts the words of a text file. Its data goes to the embedded local store
+(~/.dsjobs, or $DSJOBS_HOME) and the container runs on the local Docker engine. The task's return value holds the
+job id, status, exit code and output URIs; the "DataSphere Job" link on the task points at the job's log.
 """
 
 from __future__ import annotations
@@ -19,4 +20,4 @@ with DAG(
     catchup=False,
     tags=["dsjobs", "example"],
 ):
-    DataSphereJobOperator(task_id="hello", config="jobs/hello/config.yaml")
+    DataSphereJobOperator(task_id="word_count", config="jobs/quickstart/config.yaml")
