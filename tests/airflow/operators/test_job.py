@@ -229,6 +229,19 @@ def test_deferrable_defers_then_resume_finalizes_and_shows_log_tail(service: Any
     assert "probe done" in tail
 
 
+def test_resume_after_job_was_cancelled_fails_with_reason(service: Any) -> None:
+    ti = TaskInstanceStandIn()
+    context = make_context(ti)
+    with pytest.raises(TaskDeferred) as deferred:
+        run(probe_op(args={"SLEEP": "60"}, deferrable=True), context)
+    service.cancel(ti.xcoms["job_id"], graceful=False)  # e.g. cancelled from the dsjobs CLI meanwhile
+    event = drive_trigger(deferred.value.trigger)
+    assert event["job_status"] == "CANCELLED"
+    with pytest.raises(AirflowException, match="ended CANCELLED") as err:
+        probe_op(deferrable=True).execute_complete(context, event=event)
+    assert not isinstance(err.value, AirflowSkipException)
+
+
 def test_execute_complete_rejects_missing_and_error_events(service: Any) -> None:
     op = probe_op()
     with pytest.raises(AirflowException, match="no usable event"):

@@ -97,3 +97,12 @@ def test_on_kill_keep_leaves_job_running(service: Any) -> None:
     job_id = submit_probe(service, SLEEP="60")
     asyncio.run(DataSphereJobTrigger(job_id=job_id, on_kill_action="keep").on_kill())
     assert service.refresh(job_id).status == JobStatus.EXECUTING
+
+
+def test_cancelled_job_yields_one_terminal_event(service: Any) -> None:
+    job_id = submit_probe(service, SLEEP="60")
+    service.cancel(job_id, graceful=False)
+    got = events(DataSphereJobTrigger(job_id=job_id, poll_interval=0.3))
+    assert len(got) == 1
+    assert got[0]["status"] == "terminal"
+    assert got[0]["job_status"] == "CANCELLED"
