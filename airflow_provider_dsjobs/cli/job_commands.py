@@ -173,6 +173,17 @@ def _public(record: JobRecord) -> dict[str, Any]:
     return data
 
 
+def job_link(settings: Settings, record: JobRecord) -> str | None:
+    """The job's page from ``DSJOBS_CONSOLE_URL`` (a template with ``{job_id}`` and ``{project}``), if set."""
+    template = settings.console_url_template
+    if not template:
+        return None
+    try:
+        return template.format(job_id=record.id, project=record.project)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
 def _finish(service: JobService, record: JobRecord, *, download: bool = True) -> int:
     """Bring outputs back and turn the terminal record into an exit code."""
     if download and record.outputs:
@@ -186,6 +197,9 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
         _info("some outputs were not written by the job: " + ", ".join(record.missing_outputs))
     for name, ds_id in record.output_datasets.items():
         _info(f"created dataset {ds_id} ({name})")
+    link = job_link(service.settings, record)
+    if link:
+        _info(f"job link: {link}")
     if record.status == JobStatus.SUCCESS:
         _info(f"job {record.id} finished: SUCCESS")
         return EXIT_OK
