@@ -380,6 +380,11 @@ class DataSphereJobOperator(BaseOperator):
 
     def _complete(self, context: Context, record: JobRecord) -> dict[str, Any]:
         """Publish what the job produced, then succeed, skip or fail according to its outcome."""
+        store = context.get("task_state_store")
+        if self.durable and store is not None:
+            # The job is over: nothing left to re-attach to. Forgetting it makes a user's "clear" run the job
+            # again (Airflow keeps task state across clears) while a failed job is resubmitted either way.
+            store.delete(STATE_JOB_ID)
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_OUTPUT_DATASETS, value=dict(record.output_datasets))
         self._persist_link(context, record)

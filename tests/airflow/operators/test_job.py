@@ -274,31 +274,46 @@ def test_retry_reattaches_to_running_job_from_task_state_store(service: Any) -> 
     assert ti.xcoms["job_id"] == first["job_id"]
 
 
-def test_retry_after_success_reuses_the_result(service: Any) -> None:
+def test_retry_after_crash_past_a_finished_job_reuses_its_result(service: Any) -> None:
+    """The worker died after the job finished but before the task did: the retry returns that job's result."""
+    store = DictTaskStateStore()
+    launched = run(probe_op(wait_for_completion=False), make_context(store=store))
+    service.wait(launched["job_id"])
+    again = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert again["job_id"] == launched["job_id"]
+    assert again["status"] == "SUCCESS"
+    assert len(service.list_jobs()) == 1
+
+
+def test_clearing_a_successful_task_runs_the_job_again(service: Any) -> None:
     store = DictTaskStateStore()
     first = run(probe_op(), make_context(store=store))
-    again = run(probe_op(), make_context(store=store))
-    assert again == first
-    assert len(service.list_jobs()) == 1
+    assert STATE_JOB_ID not in store.data  # forgotten once the task is done with it
+    again = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert again["job_id"] != first["job_id"]
 
 
 def test_retry_after_failed_job_submits_a_new_one(service: Any) -> None:
     store = DictTaskStateStore()
     with pytest.raises(AirflowException):
         run(probe_op(args={"EXIT_CODE": "1"}), make_context(store=store))
-    failed_id = store.data[STATE_JOB_ID]
-    result = run(probe_op(), make_context(store=store))
-    assert result["job_id"] != failed_id
-    assert store.data[STATE_JOB_ID] == result["job_id"]
+    assert STATE_JOB_ID not in store.data
+    result = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert result["status"] == "SUCCESS"
+    assert len(service.list_jobs()) == 2
 
 
 def test_retry_reattaches_by_labels_when_store_is_empty(service: Any) -> None:
     """The worker died before the id reached the store: the container labels find the job."""
     first = run(probe_op(args={"SLEEP": "3"}, wait_for_completion=False), make_context(store=None))
     store = DictTaskStateStore()
-    second = run(probe_op(args={"SLEEP": "3"}), make_context(TaskInstanceStandIn(try_number=2), store))
+    second = run(
+        probe_op(args={"SLEEP": "3"}, wait_for_completion=False), make_context(TaskInstanceStandIn(try_number=2), store)
+    )
     assert second["job_id"] == first["job_id"]
-    assert store.data[STATE_JOB_ID] == first["job_id"]
+    assert store.data[STATE_JOB_ID] == first["job_id"]  # found by its labels, now remembered
+    third = run(probe_op(args={"SLEEP": "3"}), make_context(TaskInstanceStandIn(try_number=3), store))
+    assert (third["job_id"], third["status"]) == (first["job_id"], "SUCCESS")
     assert len(service.list_jobs()) == 1
 
 
