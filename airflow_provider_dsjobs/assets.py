@@ -1,0 +1,67 @@
+"""Output datasets as Airflow assets.
+
+URI scheme: ``dsjobs://<project>/datasets/<dataset name>``. The project is the store namespace from the
+connection (``project`` extra, ``DSJOBS_PROJECT``, default ``default``); the name is the ``output-datasets[].name``
+from the config. A name is stable across runs, so downstream DAGs can schedule on the asset; each run's dataset
+ID travels in the asset event's ``extra`` (``dataset_id``, ``job_id``, ``size``).
+
+Operators declare an ``AssetAlias`` (default name ``dsjobs-output-datasets``) as an outlet and add one event
+per published dataset to it at the end of a successful job.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias
+
+from airflow_provider_dsjobs.jobs.record import JobRecord
+
+SCHEME = "dsjobs"
+#: The alias operators add output dataset events to, unless given another name.
+DEFAULT_ALIAS = "dsjobs-output-datasets"
+
+
+def dataset_uri(project: str, name: str) -> str:
+    return f"{SCHEME}://{urllib.parse.quote(project, safe='')}/datasets/{urllib.parse.quote(name, safe='')}"
+
+
+def create_asset(*, project: str, name: str, extra: dict[str, Any] | None = None) -> Asset:
+    """The asset for output dataset ``name`` of ``project`` (also the provider's ``asset-uris`` factory)."""
+    return Asset(uri=dataset_uri(project, name), extra=extra or {})
+
+
+def sanitize_uri(uri: urllib.parse.SplitResult) -> urllib.parse.SplitResult:
+    """Validate a ``dsjobs://`` asset URI (registered in provider info): ``dsjobs://<project>/datasets/<name>``."""
+    parts = [p for p in uri.path.split("/") if p]
+    if not uri.netloc:
+        raise ValueError(f"{SCHEME} asset URI must name a project: {SCHEME}://<project>/datasets/<name>")
+    if len(parts) != 2 or parts[0] != "datasets":
+        raise ValueError(f"{SCHEME} asset URI path must be /datasets/<name>, got {uri.path!r}")
+    return uri
+
+
+def _declared_sizes(record: JobRecord) -> dict[str, int]:
+    """Each output dataset's declared ``size`` (bytes) from the config stored with the record."""
+    sizes: dict[str, int] = {}
+    for entry in record.config.get("output-datasets") or []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("size"), int):
+            sizes[str(entry.get("name"))] = int(entry["size"])
+    return sizes
+
+
+def emit_output_datasets(context: Mapping[str, Any], alias_name: str, record: JobRecord) -> list[Asset]:
+    """Add one asset event per output dataset of ``record`` to the alias ``alias_name``; returns the assets."""
+    events = context.get("outlet_events")
+    if events is None or not record.output_datasets:
+        return []
+    sizes = _declared_sizes(record)
+    emitted = []
+    for name, dataset_id in sorted(record.output_datasets.items()):
+        asset = create_asset(project=record.project, name=name)
+        extra: dict[str, Any] = {"dataset_id": dataset_id, "job_id": record.id, "size": sizes.get(name)}
+        events[AssetAlias(alias_name)].add(asset, extra=extra)
+        emitted.append(asset)
+    return emitted

@@ -1,0 +1,114 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+Airflow reads ``conn-fields`` and ``ui-field-behaviour`` from here to build the ``dsjobs`` connection form
+(Airflow 3.2+), without importing the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_dsjobs import __version__
+
+INTEGRATION = "DataSphere Jobs"
+
+
+def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["string", "null"], **schema}}
+
+
+def _secret(label: str, description: str) -> dict[str, Any]:
+    return _text(label, description, format="password")
+
+
+CONN_FIELDS: dict[str, Any] = {
+    "store_url": _text(
+        "Store URL",
+        "Where job data lives: s3://bucket/prefix, or file:///path for a local directory. "
+        "Empty: a local directory under DSJOBS_HOME (~/.dsjobs).",
+    ),
+    "project": _text(
+        "Project", "Project name: the namespace of jobs, cache and datasets in the store (default: default)."
+    ),
+    "endpoint_url": _text("S3 endpoint URL", "S3-compatible endpoint, e.g. https://storage.yandexcloud.net."),
+    "region_name": _text("S3 region", "S3 region name, e.g. ru-central1."),
+    "aws_conn_id": _text(
+        "AWS connection ID",
+        "Take S3 credentials (and endpoint/region when not set here) from this existing 'aws' connection "
+        "instead of the login/password fields.",
+    ),
+    "aws_session_token": _secret("S3 session token", "Temporary-credentials session token."),
+    "docker_url": _text(
+        "Docker URL", "Docker engine: unix:///var/run/docker.sock or tcp://host:2376. Empty: DOCKER_HOST or local."
+    ),
+    "docker_tls_ca_cert": _text("Docker TLS CA certificate", "Path of the CA certificate for a tcp:// engine."),
+    "docker_tls_client_cert": _text("Docker TLS client certificate", "Path of the client certificate."),
+    "docker_tls_client_key": _text("Docker TLS client key", "Path of the client key."),
+    "docker_tls_verify": {
+        "label": "Verify Docker TLS",
+        "description": "Verify the engine's certificate against the CA.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+    "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
+    "registry_conn_id": _text(
+        "Registry connection ID", "A connection whose login/password authenticate image pulls from a registry."
+    ),
+    "default_image": _text("Default image", "Image for jobs without env.docker and env.python (python:3.11-slim)."),
+    "python_image_template": _text(
+        "Python image template",
+        "Image for a job's env.python version; {version} is major.minor (python:{version}-slim).",
+    ),
+    "console_url_template": _text(
+        "Console URL template",
+        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}.",
+    ),
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["host", "port", "schema"],
+    "relabeling": {"login": "S3 access key ID", "password": "S3 secret access key"},
+    "placeholders": {
+        "login": "empty: aws_conn_id, or the standard AWS environment/credential chain",
+        "store_url": "s3://my-bucket/dsjobs",
+        "docker_url": "unix:///var/run/docker.sock",
+        "console_url_template": "https://console.example/{project}/jobs/{job_id}",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-dsjobs",
+        "name": "DataSphere Jobs",
+        "description": "Run DataSphere Jobs `config.yaml` files as Docker containers with inputs and outputs "
+        "staged through S3: operator, sensor, deferrable trigger, extra link and output-dataset assets.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://yandex.cloud/docs/datasphere/concepts/jobs/",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.operators.job"]}],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.sensors.job"]}],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.hooks.dsjobs"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.triggers.job"]}],
+        "extra-links": ["airflow_provider_dsjobs.links.job.DataSphereJobLink"],
+        "connection-types": [
+            {
+                "connection-type": "dsjobs",
+                "hook-class-name": "airflow_provider_dsjobs.hooks.dsjobs.DataSphereJobsHook",
+                "hook-name": "DataSphere Jobs",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "asset-uris": [
+            {
+                "schemes": ["dsjobs"],
+                "handler": "airflow_provider_dsjobs.assets.sanitize_uri",
+                "factory": "airflow_provider_dsjobs.assets.create_asset",
+            }
+        ],
+    }

@@ -1,0 +1,110 @@
+"""``DataSphereJobSensor``: wait for a job started elsewhere (e.g. ``wait_for_completion=False``) to finish.
+
+Each poke reads the job's status afresh (``JobService.refresh``), so ``poke`` and ``reschedule`` modes behave the
+same: nothing is kept on the instance between pokes. When the job's program has stopped, the sensor finishes
+stage-out (``finalize``, idempotent: harmless if someone else already did), shows the log tail and returns the
+same result dict as the operator. ``deferrable=True`` waits in the triggerer instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
+from airflow_provider_dsjobs.operators.job_result import (
+    DEFAULT_LOG_TAIL,
+    check_outcome,
+    exit_codes,
+    is_exited,
+    job_errors,
+    job_result,
+    log_outcome,
+    log_tail,
+)
+from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class DataSphereJobSensor(BaseSensorOperator):
+    """Succeed when job ``job_id`` succeeds; fail with its reason on ERROR/CANCELLED (no retries: the job
+    will not change); skip when its exit code is in ``skip_on_exit_code``.
+
+    :param job_id: the job to watch (templated; e.g. ``{{ ti.xcom_pull(task_ids='launch', key='job_id') }}``).
+    :param skip_on_exit_code: exit code(s) that mark the task skipped instead of failed.
+    :param deferrable: wait in the triggerer (killing the deferred sensor leaves the job running).
+    :param log_tail_lines: lines of the job's output shown once it has stopped.
+    :param dsjobs_conn_id: the ``dsjobs`` connection the job was submitted with.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "dsjobs_conn_id")
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        skip_on_exit_code: int | Iterable[int] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        log_tail_lines: int = DEFAULT_LOG_TAIL,
+        dsjobs_conn_id: str = DataSphereJobsHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.skip_on_exit_code = exit_codes(skip_on_exit_code)
+        self.deferrable = deferrable
+        self.log_tail_lines = log_tail_lines
+        self.dsjobs_conn_id = dsjobs_conn_id
+
+    @cached_property
+    def hook(self) -> DataSphereJobsHook:
+        return DataSphereJobsHook(dsjobs_conn_id=self.dsjobs_conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        job_id = str(self.job_id)
+        with job_errors():
+            record = self.hook.service.refresh(job_id)
+        if not is_exited(record):
+            self.log.info("Job %s is %s", job_id, record.status.value)
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(job_id))
+
+    def _finish(self, job_id: str) -> dict[str, Any]:
+        service = self.hook.service
+        with job_errors():
+            record = service.finalize(job_id)
+            log_tail(service, job_id, self.log_tail_lines, self.log)
+        log_outcome(self.log, record)
+        check_outcome(record, self.skip_on_exit_code, failure=AirflowFailException)
+        return job_result(record)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)
+        if result.is_done:
+            return result.xcom_value
+        self.defer(
+            trigger=DataSphereJobTrigger(
+                job_id=str(self.job_id),
+                dsjobs_conn_id=self.dsjobs_conn_id,
+                poll_interval=self.poke_interval,
+                on_kill_action="keep",
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
+            raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
+        if event["status"] == "error":
+            raise AirflowException(str(event.get("message") or f"job {event['job_id']} could not be watched"))
+        return self._finish(str(event["job_id"]))

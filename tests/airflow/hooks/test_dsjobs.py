@@ -1,0 +1,147 @@
+"""DataSphereJobsHook: connection → Settings (env-var connections resolved by Airflow's own secrets backends)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk._shared.secrets_masker import redact
+
+from airflow_provider_dsjobs.hooks import DataSphereJobsHook
+from airflow_provider_dsjobs.hooks.dsjobs import airflow_secret_resolver
+from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.settings import DEFAULT_IMAGE, DEFAULT_PROJECT
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture()
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("DSJOBS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")) or name == "DOCKER_HOST":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DSJOBS_HOME", str(tmp_path / "home"))
+    return monkeypatch
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+def test_class_attributes() -> None:
+    assert DataSphereJobsHook.conn_type == "dsjobs"
+    assert DataSphereJobsHook.default_conn_name == "dsjobs_default"
+    assert DataSphereJobsHook.conn_name_attr == "dsjobs_conn_id"
+    assert DataSphereJobsHook.hook_name == "DataSphere Jobs"
+
+
+def test_no_connection_uses_embedded_defaults(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = DataSphereJobsHook().get_settings()
+    assert settings.store_url is None
+    assert settings.effective_store_url == (tmp_path / "home" / "store").resolve().as_uri()
+    assert settings.project == DEFAULT_PROJECT
+    assert settings.default_image == DEFAULT_IMAGE
+    assert settings.secret_resolver is airflow_secret_resolver
+    assert isinstance(DataSphereJobsHook().get_conn(), JobService)
+
+
+def test_no_connection_uses_dsjobs_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DSJOBS_STORE", "s3://bucket/prefix")
+    clean_env.setenv("DSJOBS_PROJECT", "envproj")
+    clean_env.setenv("DSJOBS_DEFAULT_IMAGE", "img:1")
+    settings = DataSphereJobsHook(dsjobs_conn_id="absent").get_settings()
+    assert (settings.store_url, settings.project, settings.default_image) == ("s3://bucket/prefix", "envproj", "img:1")
+
+
+def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DSJOBS_PROJECT", "envproj")
+    clean_env.setenv("DSJOBS_DEFAULT_IMAGE", "from-env:1")
+    set_conn(
+        clean_env,
+        "ds",
+        conn_type="dsjobs",
+        login="AKID",
+        password="s3cret-key-value",
+        extra={
+            "store_url": "s3://b/p",
+            "project": "connproj",
+            "endpoint_url": "http://127.0.0.1:9000",
+            "region_name": "ru-central1",
+            "docker_url": "tcp://engine:2376",
+            "docker_tls_verify": "false",
+            "docker_tls_ca_cert": "/certs/ca.pem",
+            "extra__dsjobs__python_image_template": "py:{version}",
+            "console_url_template": "https://console/{project}/{job_id}",
+        },
+    )
+    s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert s.store_url == "s3://b/p"
+    assert s.project == "connproj"
+    assert s.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert s.s3_region == "ru-central1"
+    assert (s.aws_access_key_id, s.aws_secret_access_key) == ("AKID", "s3cret-key-value")
+    assert s.docker_url == "tcp://engine:2376"
+    assert s.docker_tls_verify is False
+    assert s.docker_tls_ca_cert == "/certs/ca.pem"
+    assert s.python_image_template == "py:{version}"  # long-form extra name accepted
+    assert s.default_image == "from-env:1"  # not on the connection: the environment still applies
+    assert "s3cret-key-value" not in repr(s)
+    assert "s3cret-key-value" not in str(redact("key s3cret-key-value"))
+
+
+def test_aws_connection_supplies_credentials(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(
+        clean_env,
+        "my_aws",
+        conn_type="aws",
+        login="AWSKEY",
+        password="aws-secret-value",
+        extra={"endpoint_url": "http://s3.local:9000", "region_name": "us-east-1", "aws_session_token": "tok-xyz-123"},
+    )
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"aws_conn_id": "my_aws", "region_name": "eu-1"})
+    s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert (s.aws_access_key_id, s.aws_secret_access_key, s.aws_session_token) == (
+        "AWSKEY",
+        "aws-secret-value",
+        "tok-xyz-123",
+    )
+    assert s.s3_endpoint_url == "http://s3.local:9000"
+    assert s.s3_region == "eu-1"  # set on the dsjobs connection: wins over the aws one
+
+
+def test_registry_connection_supplies_pull_credentials(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "reg", conn_type="docker", host="cr.example", login="robot", password="registry-pass-1")
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"registry_conn_id": "reg"})
+    s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert (s.registry_username, s.registry_password) == ("robot", "registry-pass-1")
+    assert "registry-pass-1" not in str(redact("pw registry-pass-1"))
+
+
+def test_secret_resolver_variable_then_connection_password(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "from-variable-123")
+    set_conn(clean_env, "registry_pw", conn_type="generic", password="from-connection-456")
+    resolve = DataSphereJobsHook().secret_resolver
+    assert resolve("docker_password") == "from-variable-123"
+    assert resolve("registry_pw") == "from-connection-456"
+    assert resolve("nothing_by_this_name") is None
+    assert "from-variable-123" not in str(redact("x from-variable-123"))
+    assert "from-connection-456" not in str(redact("x from-connection-456"))
+
+
+def test_job_link_prefers_console_template(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"console_url_template": "https://c/{project}/jobs/{job_id}"})
+    record = JobRecord(id="j42", project="p1", logs="file:///x/log.txt")
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").job_link(record) == "https://c/p1/jobs/j42"
+
+
+def test_job_link_falls_back_to_logs_then_record(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"console_url_template": "https://c/{unknown}"})
+    hook = DataSphereJobsHook(dsjobs_conn_id="ds")
+    assert hook.job_link(JobRecord(id="j1", project="default", logs="file:///x/log.txt")) == "file:///x/log.txt"
+    link = hook.job_link(JobRecord(id="j1", project="default"))
+    assert link.startswith("file://") and "j1" in link

@@ -1,0 +1,103 @@
+"""Whole DAG runs with ``dag.test()`` (real task runner, metadata DB, XCom, rendering, links, asset events)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.airflow.conftest import read_uri
+
+DAGS_DIR = Path(__file__).resolve().parent / "dags"
+
+pytestmark = [pytest.mark.docker, pytest.mark.airflow]
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The metadata DB of the private AIRFLOW_HOME, migrated once (SQLite)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def xcoms_of(dag_id: str, run_id: str) -> dict[tuple[str, str], Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)).all()
+        return {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
+
+
+def load_test_dag(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def test_dag_run_renders_config_with_upstream_xcom_link_and_asset_events(airflow_db: None, service: Any) -> None:
+    dag = load_test_dag("dsjobs_test_render")
+    run = dag.test()
+    assert run.state == "success"
+    xcoms = xcoms_of(dag.dag_id, run.run_id)
+    result = xcoms[("probe", "return_value")]
+    assert result["status"] == "SUCCESS"
+    assert read_uri(result["outputs"]["RESULT"]) == "picked green\n"
+    assert xcoms[("probe", "job_id")] == result["job_id"]
+    # Airflow's own end-of-task link pass stored what DataSphereJobLink.get_link returned.
+    assert xcoms[("probe", "_link_DataSphereJobLink")] == result["logs"]
+    assert Path(result["logs"].removeprefix("file://")).is_file()
+
+    # The env value reached the container, yet the rendered fields Airflow stored for the UI hide it.
+    assert ("stdout", "note is tok-dagtest-8675309") in list(service.logs(result["job_id"]))
+    assert rendered_fields(dag.dag_id, "probe", run.run_id)["env_vars"] == {"PROBE_NOTE": "***"}
+
+    dataset_id = xcoms[("dataset", "output_datasets")]["probe-rows"]
+    events = asset_events("dsjobs://default/datasets/probe-rows")
+    assert {"dataset_id": dataset_id, "job_id": xcoms[("dataset", "job_id")], "size": 1 << 20} in events
+
+
+def rendered_fields(dag_id: str, task_id: str, run_id: str) -> dict[str, Any]:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(RTIF).where(RTIF.dag_id == dag_id, RTIF.task_id == task_id, RTIF.run_id == run_id)
+        ).one()
+        return dict(row.rendered_fields)
+
+
+def asset_events(uri: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.uri == uri)
+        ).all()
+        return [dict(r.extra or {}) for r in rows]
+
+
+def test_retry_after_crash_reattaches_through_real_task_state_store(airflow_db: None, service: Any) -> None:
+    dag = load_test_dag("dsjobs_test_durable")
+    run = dag.test()
+    assert run.state == "success"
+    ti = run.get_task_instance("probe")
+    assert ti.try_number == 2
+    jobs = [r for r in service.list_jobs() if r.labels.get("airflow.run_id") == run.run_id]
+    assert len(jobs) == 1, [j.id for j in jobs]  # the retry did not start a second container
+    result = xcoms_of(dag.dag_id, run.run_id)[("probe", "return_value")]
+    assert result["job_id"] == jobs[0].id
+    assert result["status"] == "SUCCESS"

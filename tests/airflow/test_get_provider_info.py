@@ -1,0 +1,100 @@
+"""Provider metadata: valid against Airflow's own schema, every class path imports, Airflow discovers it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import import_module
+from importlib.resources import files
+from typing import Any
+
+import jsonschema
+import pytest
+
+from airflow_provider_dsjobs.get_provider_info import get_provider_info
+
+pytestmark = pytest.mark.airflow
+
+
+def import_path(dotted: str) -> Any:
+    module, _, name = dotted.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def test_valid_against_airflow_provider_info_schema() -> None:
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_every_listed_module_and_class_imports() -> None:
+    info = get_provider_info()
+    integrations = {i["integration-name"] for i in info["integrations"]}
+    for section in ("operators", "sensors", "hooks", "triggers"):
+        for entry in info[section]:
+            assert entry["integration-name"] in integrations
+            for module in entry["python-modules"]:
+                import_module(module)
+    for link in info["extra-links"]:
+        assert import_path(link)().name == "DataSphere Job"
+    for conn in info["connection-types"]:
+        hook = import_path(conn["hook-class-name"])
+        assert hook.conn_type == conn["connection-type"] == "dsjobs"
+    for uris in info["asset-uris"]:
+        assert callable(import_path(uris["handler"]))
+        assert callable(import_path(uris["factory"]))
+
+
+def test_public_import_paths() -> None:
+    from airflow_provider_dsjobs.hooks import DataSphereJobsHook
+    from airflow_provider_dsjobs.operators import DataSphereJobOperator
+    from airflow_provider_dsjobs.sensors import DataSphereJobSensor
+    from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
+
+    assert DataSphereJobOperator.__module__ == "airflow_provider_dsjobs.operators.job"
+    assert DataSphereJobSensor.__module__ == "airflow_provider_dsjobs.sensors.job"
+    assert DataSphereJobsHook.__module__ == "airflow_provider_dsjobs.hooks.dsjobs"
+    assert DataSphereJobTrigger.__module__ == "airflow_provider_dsjobs.triggers.job"
+
+
+def test_connection_form_fields() -> None:
+    conn = get_provider_info()["connection-types"][0]
+    fields = conn["conn-fields"]
+    expected = {
+        "store_url", "project", "endpoint_url", "region_name", "aws_conn_id", "aws_session_token", "docker_url",
+        "docker_tls_ca_cert", "docker_tls_client_cert", "docker_tls_client_key", "docker_tls_verify",
+        "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
+    }  # fmt: skip
+    assert set(fields) == expected
+    assert {name for name, f in fields.items() if f["schema"].get("format") == "password"} == {"aws_session_token"}
+    behaviour = conn["ui-field-behaviour"]
+    assert behaviour["relabeling"] == {"login": "S3 access key ID", "password": "S3 secret access key"}
+    assert set(behaviour["hidden-fields"]) == {"host", "port", "schema"}
+
+
+def test_providers_manager_loads_connection_form() -> None:
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    manager = ProvidersManager()
+    assert "airflow-provider-dsjobs" in manager.providers
+    hook = ProvidersManagerTaskRuntime().hooks["dsjobs"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_dsjobs.hooks.dsjobs.DataSphereJobsHook"
+    assert hook.connection_id_attribute_name == "dsjobs_conn_id"
+    widgets = manager.connection_form_widgets
+    assert "extra__dsjobs__store_url" in widgets
+    assert widgets["extra__dsjobs__aws_session_token"].is_sensitive
+
+
+def test_airflow_providers_list_shows_it() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+    ).stdout
+    listed = {p["package_name"]: p for p in json.loads(out[out.index("[") :])}
+    assert listed["airflow-provider-dsjobs"]["version"] == "0.1.0"
