@@ -8,17 +8,12 @@
 # Logs: $DSJOBS_WORK/logs/dag-<id>.log. Exit 0 only when every DAG run succeeded.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORK="${DSJOBS_WORK:-$REPO/_work}"
-VENV="${DSJOBS_VENV:-$REPO/.venv}"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+say() { log "$@"; }
 if [ -x "$VENV/bin/airflow" ]; then
-    export PATH="$VENV/bin:$PATH"
+    use_venv
 fi
-say() { printf 'run-example-dags: %s\n' "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
 command -v airflow >/dev/null 2>&1 || die "airflow not found: run scripts/bootstrap.sh (or activate a venv with apache-airflow)"
 
 if [ "$#" -gt 0 ]; then
@@ -29,13 +24,8 @@ fi
 [ "${#dag_ids[@]}" -gt 0 ] || die "no DAG ids given and none in scripts/example-dags.txt"
 s3_dags=" ${DSJOBS_EXAMPLE_S3_DAGS-dsjobs_pipeline} "
 
-mkdir -p "$WORK/logs"
-export AIRFLOW_HOME="${AIRFLOW_HOME:-$WORK/airflow}"
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags_examples"
-mkdir -p "$AIRFLOW_HOME"
-airflow db migrate >"$WORK/logs/airflow-db-migrate.log" 2>&1 \
-    || { tail -n 20 "$WORK/logs/airflow-db-migrate.log" >&2; die "airflow db migrate failed"; }
+# A private Airflow home in the checkout, migrated once per Airflow version.
+airflow_env
 
 # Hermetic jobs: the locally built image (never pulled), a store inside _work.
 export DSJOBS_HOME="${DSJOBS_HOME:-$WORK/example-dags-home}"
