@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
@@ -175,13 +176,7 @@ def _public(record: JobRecord) -> dict[str, Any]:
 
 def job_link(settings: Settings, record: JobRecord) -> str | None:
     """The job's page from ``DSJOBS_CONSOLE_URL`` (a template with ``{job_id}`` and ``{project}``), if set."""
-    template = settings.console_url_template
-    if not template:
-        return None
-    try:
-        return template.format(job_id=record.id, project=record.project)
-    except (KeyError, IndexError, ValueError):
-        return None
+    return console_link(settings, record)
 
 
 def _finish(service: JobService, record: JobRecord, *, download: bool = True) -> int:

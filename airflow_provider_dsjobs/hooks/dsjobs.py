@@ -20,6 +20,7 @@ from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import SecretResolver, Settings
@@ -168,12 +169,9 @@ class DataSphereJobsHook(BaseHook):
     def job_link(self, record: JobRecord) -> str:
         """Where a user looks at a job: the console URL template (``{job_id}``, ``{project}``) when configured,
         else the job's stored log once it exists, else the job record in the store."""
-        template = self.settings.console_url_template
-        if template:
-            try:
-                return template.format(job_id=record.id, project=record.project)
-            except (KeyError, IndexError, ValueError) as exc:
-                self.log.warning("Ignoring console_url_template %r: %s", template, exc)
+        link = console_link(self.settings, record)
+        if link:
+            return link
         if record.logs:
             return record.logs
         return self.service.store.uri(self.service.jobs.record_key(record.id))
