@@ -16,7 +16,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan
@@ -168,41 +168,36 @@ def archive_entries(
 def s3_mount_entries(
     settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
 ) -> Iterator[TarEntry]:
-    """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read with the
-    store's S3 settings; the credentials stay on this side. ``parents`` yields the missing parent directories."""
-    import boto3
-
+    """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read through an
+    ``S3Store`` with the store's S3 settings; the credentials stay on this side. ``parents`` yields the missing
+    parent directories of a path. A listing failure is a ``JobError`` naming the mount."""
     from airflow_provider_dsjobs.runtime.tarstream import TarFile
+    from airflow_provider_dsjobs.storage.s3 import S3Store
 
     bucket, _, prefix = url[len("s3://") :].partition("/")
-    prefix = prefix.strip("/")
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        aws_session_token=settings.aws_session_token,
-    )
-    total = 0
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/" if prefix else ""):
-        for obj in page.get("Contents", []):
-            key = str(obj["Key"])
-            rel = key[len(prefix) + 1 :] if prefix else key
+    try:
+        mount = S3Store(
+            bucket,
+            prefix,
+            endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
+            region=settings.s3_region,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+            aws_session_token=settings.aws_session_token,
+        )
+        total = 0
+        for info in mount.list(""):
+            rel = info.key  # relative to the mount's prefix
             if not rel or rel.endswith("/"):
-                continue
-            size = int(obj["Size"])
-            total += size
+                continue  # "directory" marker objects
+            total += info.size
             if total > S3_MOUNT_MAX_BYTES:
                 raise JobError(f"s3-mount {url} holds more than {S3_MOUNT_MAX_BYTES >> 30} GiB; it cannot be copied in")
             full = posixpath.join(container_path, rel)
             yield from parents(full)
-
-            def open_obj(k: str = key) -> BinaryIO:
-                return cast(BinaryIO, client.get_object(Bucket=bucket, Key=k)["Body"])
-
-            yield TarFile(full.lstrip("/"), size=size, opener=open_obj, mode=0o444)
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)
+    except StoreError as exc:
+        raise JobError(f"s3-mount {url}: {one_line(exc)}") from None
 
 
 # -- openers: each returns a function the tar stream calls when it reaches the file ------------------------------
