@@ -7,6 +7,7 @@ It is re-exported from ``jobs/service.py``, where callers have always imported i
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -22,6 +23,16 @@ def one_line(exc: BaseException) -> str:
     """``exc``'s message on one line (whitespace collapsed), or its type name when it has none."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+@contextmanager
+def job_errors(*kinds: type[Exception]) -> Iterator[None]:
+    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line ``JobError``."""
+    caught = kinds or (StoreError,)
+    try:
+        yield
+    except caught as exc:
+        raise JobError(one_line(exc)) from None
 
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:

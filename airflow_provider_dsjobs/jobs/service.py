@@ -55,16 +55,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
+from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
@@ -87,13 +86,6 @@ LogSink = Callable[[str, str], None]
 Notify = Callable[[str], None]
 
 
-@dataclass
-class GcReport:
-    jobs_cleared: list[str] = field(default_factory=list)
-    blobs_deleted: int = 0
-    bytes_freed: int = 0
-
-
 def _noop(_: str) -> None:
     return None
 
@@ -104,7 +96,7 @@ class JobService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: ObjectStore | None = None
-        self._jobs: Any = None
+        self._jobs: JobStore | None = None
         self._engine: Any = None
         self._runtime: Any = None
         self._lock = threading.Lock()
@@ -120,10 +112,8 @@ class JobService:
         if self._store is None:
             from airflow_provider_dsjobs.storage.open import open_store
 
-            try:
+            with job_errors():
                 self._store = open_store(self.settings)
-            except StoreError as exc:
-                raise JobError(one_line(exc)) from None
         return self._store
 
     @property
@@ -142,10 +132,8 @@ class JobService:
                 from airflow_provider_dsjobs.runtime.engine import connect_engine
                 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-                try:
+                with job_errors(RuntimeFailure):
                     self._engine = connect_engine(self.settings)
-                except RuntimeFailure as exc:
-                    raise JobError(one_line(exc)) from None
                 self._runtime = Runtime(self._engine)
             return self._runtime
 
@@ -168,10 +156,8 @@ class JobService:
         return record
 
     def _save(self, record: JobRecord) -> None:
-        try:
+        with job_errors():
             self.jobs.save(record)
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
 
     def _plan_doc(self, job_id: str) -> dict[str, Any]:
         return read_plan_doc(self.store, self.jobs, job_id)
@@ -197,10 +183,8 @@ class JobService:
         A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
-        try:
+        with job_errors():
             job_id = self.jobs.new_job_id()
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
         try:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
         except PlanError as exc:
@@ -268,7 +252,7 @@ class JobService:
         runtime = self.runtime
         record.set_status(JobStatus.PREPARING)
         self._save(record)
-        try:
+        with job_errors(RuntimeFailure, StoreError):
             spec, choice = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
             record.instance_type = choice.name
             container_id = runtime.create(spec)
@@ -281,10 +265,6 @@ class JobService:
             if self._cancelled_meanwhile(record):
                 return
             runtime.start(container_id)
-        except RuntimeFailure as exc:
-            raise JobError(one_line(exc)) from None
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
 
@@ -320,10 +300,8 @@ class JobService:
         """True/False from the engine; None when the container is gone."""
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-        try:
+        with job_errors(RuntimeFailure):
             state = self.runtime.state(record.container_id)
-        except RuntimeFailure as exc:
-            raise JobError(one_line(exc)) from None
         if state is None:
             return None
         return not state.finished
@@ -386,10 +364,8 @@ class JobService:
         if not record.container_id:
             return record
         runtime = self.runtime
-        try:
+        with job_errors(RuntimeFailure):
             state = runtime.state(record.container_id)
-        except RuntimeFailure as exc:
-            raise JobError(one_line(exc)) from None
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
@@ -490,10 +466,8 @@ class JobService:
         return best
 
     def list_jobs(self) -> list[JobRecord]:
-        try:
+        with job_errors():
             records = list(self.jobs.list())
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
         return sorted(records, key=lambda r: r.created_at, reverse=True)
 
     def cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
@@ -548,16 +522,9 @@ class JobService:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
-        record = self._load(job_id)
-        try:
-            result = self.jobs.set_data_ttl(job_id, days)
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
-        if isinstance(result, JobRecord):
-            return result
-        record.data_expires_at = None if days is None else utcnow() + timedelta(days=days)
-        self._save(record)
-        return record
+        self._load(job_id)  # "job ... not found in project ..." like every other method
+        with job_errors():
+            return self.jobs.set_data_ttl(job_id, days)
 
     def download_files(
         self,
@@ -589,17 +556,8 @@ class JobService:
 
     def gc(self) -> GcReport:
         """Delete expired job data and blobs no live job references."""
-        from airflow_provider_dsjobs.jobs.gc import collect_garbage
-
-        try:
-            result = collect_garbage(self.jobs)
-        except StoreError as exc:
-            raise JobError(one_line(exc)) from None
-        return GcReport(
-            jobs_cleared=list(getattr(result, "jobs_cleared", [])),
-            blobs_deleted=int(getattr(result, "blobs_deleted", 0)),
-            bytes_freed=int(getattr(result, "bytes_freed", 0)),
-        )
+        with job_errors():
+            return collect_garbage(self.jobs)
 
     # -- fork ------------------------------------------------------------------------------------------------
 
