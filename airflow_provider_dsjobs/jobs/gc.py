@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
-from airflow_provider_dsjobs.jobs.service import GcReport
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectInfo, StoreError
 from airflow_provider_dsjobs.storage.cas import blobs_prefix, leases_prefix, load_tree, trees_prefix
@@ -29,6 +29,15 @@ DEFAULT_GRACE = timedelta(hours=1)
 #: A staging lease protects what it names for this long (a submitter releases it once its record is saved;
 #: this bounds how long a crashed submitter's lease keeps blobs alive).
 DEFAULT_LEASE_TTL = timedelta(days=1)
+
+
+@dataclass
+class GcReport:
+    """What one ``gc`` run did (``JobService.gc`` returns it; re-exported from ``jobs/service.py``)."""
+
+    jobs_cleared: list[str] = field(default_factory=list)
+    blobs_deleted: int = 0
+    bytes_freed: int = 0
 
 
 def _old(info: ObjectInfo, cutoff: datetime) -> bool:

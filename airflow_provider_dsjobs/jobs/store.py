@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TypedDict
 
+from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
-from airflow_provider_dsjobs.jobs.service import JobError
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 

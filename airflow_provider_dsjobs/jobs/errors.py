@@ -1,0 +1,45 @@
+"""The job layer's one error type, and how any lower-level failure becomes its one-line message.
+
+``JobError`` is what the CLI and the Airflow layer catch: its message is a single line a user can act on.
+It is re-exported from ``jobs/service.py``, where callers have always imported it from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from airflow_provider_dsjobs.storage.base import StoreError
+
+T = TypeVar("T")
+
+
+class JobError(Exception):
+    """A job could not be created, run or inspected. The message is one line a user can act on."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (whitespace collapsed), or its type name when it has none."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+@contextmanager
+def job_errors(*kinds: type[Exception]) -> Iterator[None]:
+    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line ``JobError``."""
+    caught = kinds or (StoreError,)
+    try:
+        yield
+    except caught as exc:
+        raise JobError(one_line(exc)) from None
+
+
+def as_job_errors(items: Iterable[T]) -> Iterator[T]:
+    """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
+    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+    try:
+        yield from items
+    except (StoreError, RuntimeFailure) as exc:
+        raise JobError(one_line(exc)) from None

@@ -1,0 +1,219 @@
+"""Stage in: everything a job's container needs before it starts, and the tar stream that delivers it.
+
+1. ``check_datasets`` refuses a config that uses a dataset ID with nothing stored under it (before any upload).
+2. ``stage_inputs`` uploads the inputs (and Python local modules) through the content-addressed cache — only
+   missing blobs travel — and records them in ``record.inputs`` as ``{path, var, kind, sha256, size}``.
+3. ``archive_entries`` lists the tar entries that build the container's workspace: the declared directories,
+   the staged inputs (read from the submitter's file when it is unchanged, else from the store), the datasets
+   used by ID, generated files (``plan.extra_bytes``) and every object of each s3-mount. Each file is opened
+   only when the tar stream reaches it, so nothing large is held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.plan import JobPlan
+from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.jobs.store import JobStore
+    from airflow_provider_dsjobs.runtime.tarstream import TarEntry
+    from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+
+#: Cap on the bytes copied from one s3-mount into a container.
+S3_MOUNT_MAX_BYTES = 1 << 30
+
+#: ``(container_path, staged input)`` pairs, in the order the inputs are delivered.
+Staged = list[tuple[str, "StagedInput"]]
+
+
+def check_datasets(store: ObjectStore, jobs: JobStore, plan: JobPlan) -> None:
+    """Raise ``JobError`` for the first dataset the plan uses by ID that has nothing stored under it."""
+    for ds in plan.datasets:
+        prefix = jobs.datasets_prefix(ds.id)
+        try:
+            found = next(iter(store.list(prefix)), None)
+        except StoreError as exc:
+            raise JobError(one_line(exc)) from None
+        if found is None:
+            where = store.uri(prefix.rstrip("/"))
+            raise JobError(f"unknown dataset {ds.id!r}: nothing at {where} in project {plan.project}")
+
+
+def stage_inputs(
+    store: ObjectStore,
+    project: str,
+    plan: JobPlan,
+    record: JobRecord,
+    say: Callable[[str], None],
+    progress_stream: TextIO | None,
+) -> tuple[Staged, InputStager]:
+    """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
+    (whose lease protects the blobs from ``gc`` until the record referencing them is saved). Appends each
+    input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary."""
+    from airflow_provider_dsjobs.storage.cas import InputStager
+    from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+
+    progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
+    stager = InputStager(store, project, progress)
+    paths = [p.local_path for p in plan.inputs] + [e.local_path for e in plan.extra_files]
+    try:
+        staged_all = stager.stage_all(paths) if paths else []
+    except StoreError as exc:
+        raise JobError(one_line(exc)) from None
+    staged: Staged = []
+    for placement, s in zip(plan.inputs, staged_all[: len(plan.inputs)], strict=True):
+        staged.append((placement.container_path, s))
+        record.inputs.append(
+            {"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size}
+        )
+    for extra, s in zip(plan.extra_files, staged_all[len(plan.inputs) :], strict=True):
+        staged.append((extra.container_path, s))
+        record.inputs.append(
+            {
+                "path": str(extra.local_path),
+                "var": None,
+                "kind": s.kind,
+                "sha256": s.sha256,
+                "size": s.size,
+                "role": "python-local-module",
+            }
+        )
+    uploaded = int(stager.stats.bytes_uploaded)
+    total = sum(int(i["size"]) for i in record.inputs)
+    n = len(record.inputs)
+    if n and uploaded == 0:
+        say(f"uploaded 0 B (all {n} inputs cached)")
+    elif n and progress is None:
+        say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
+    record.data_size_bytes = total
+    return staged, stager
+
+
+def archive_entries(
+    store: ObjectStore, jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged
+) -> Iterator[TarEntry]:
+    """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
+    from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarFile
+    from airflow_provider_dsjobs.storage.cas import BlobSource
+
+    hints: dict[str, Path] = {}
+    for _, s in staged:
+        hints.update(s.local_hints())
+    source = BlobSource(store, jobs.project, hints)
+    dirs_done: set[str] = set()
+
+    def parents(path: str) -> Iterator[TarEntry]:
+        """Directory entries for every missing parent of ``path`` (world-writable: any container user)."""
+        parts = path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in dirs_done:
+                dirs_done.add(d)
+                yield TarDir(d, mode=0o777)
+
+    for d in plan.directories:
+        yield from parents(d + "/x")
+    for cpath, s in staged:
+        if s.kind == "file":
+            yield from parents(cpath)
+            yield TarFile(
+                cpath.lstrip("/"),
+                size=int(s.size),
+                opener=_opener(source, s.sha256, s.size),
+                mode=s.entries[0].mode if s.entries else 0o644,
+            )
+            continue
+        yield from parents(cpath + "/x")
+        for entry in s.entries:
+            full = posixpath.join(cpath, entry.path)
+            yield from parents(full)
+            if entry.kind == "dir":
+                yield from parents(full + "/x")
+            elif entry.sha256:
+                yield TarFile(
+                    full.lstrip("/"),
+                    size=entry.size,
+                    opener=_opener(source, entry.sha256, entry.size),
+                    mode=entry.mode,
+                )
+    for ds in plan.datasets:
+        prefix = jobs.datasets_prefix(ds.id).rstrip("/") + "/"
+        yield from parents(ds.container_path + "/x")
+        for info in store.list(prefix):
+            rel = info.key[len(prefix) :]
+            if not rel or rel == MANIFEST_NAME:
+                continue
+            full = posixpath.join(ds.container_path, rel)
+            yield from parents(full)
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(store, info.key), mode=0o444)
+    for extra in plan.extra_bytes:
+        yield from parents(extra.container_path)
+        yield TarFile(extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content))
+    for mount in plan.s3_mounts:
+        yield from parents(mount.container_path + "/x")
+        yield from s3_mount_entries(settings, mount.url, mount.container_path, parents)
+
+
+def s3_mount_entries(
+    settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
+) -> Iterator[TarEntry]:
+    """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read through an
+    ``S3Store`` with the store's S3 settings; the credentials stay on this side. ``parents`` yields the missing
+    parent directories of a path. A listing failure is a ``JobError`` naming the mount."""
+    from airflow_provider_dsjobs.runtime.tarstream import TarFile
+    from airflow_provider_dsjobs.storage.s3 import S3Store
+
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    try:
+        mount = S3Store(
+            bucket,
+            prefix,
+            endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
+            region=settings.s3_region,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+            aws_session_token=settings.aws_session_token,
+        )
+        total = 0
+        for info in mount.list(""):
+            rel = info.key  # relative to the mount's prefix
+            if not rel or rel.endswith("/"):
+                continue  # "directory" marker objects
+            total += info.size
+            if total > S3_MOUNT_MAX_BYTES:
+                raise JobError(f"s3-mount {url} holds more than {S3_MOUNT_MAX_BYTES >> 30} GiB; it cannot be copied in")
+            full = posixpath.join(container_path, rel)
+            yield from parents(full)
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)
+    except StoreError as exc:
+        raise JobError(f"s3-mount {url}: {one_line(exc)}") from None
+
+
+# -- openers: each returns a function the tar stream calls when it reaches the file ------------------------------
+
+
+def _opener(source: BlobSource, sha: str, size: int | None = None) -> Callable[[], BinaryIO]:
+    def open_blob() -> BinaryIO:
+        result: BinaryIO = source.open(sha, size)
+        return result
+
+    return open_blob
+
+
+def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(content)
+
+
+def _store_opener(store: ObjectStore, key: str) -> Callable[[], BinaryIO]:
+    return lambda: store.open_read(key)
