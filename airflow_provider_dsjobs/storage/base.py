@@ -20,6 +20,10 @@ class StoreError(Exception):
     """A store operation failed; the message is one line a user can act on (no secrets in it)."""
 
 
+class ObjectNotFound(StoreError):
+    """The key does not exist (raised by ``get_bytes``, ``get_file`` and ``open_read``)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str

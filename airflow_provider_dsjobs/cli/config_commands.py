@@ -1,0 +1,73 @@
+"""``dsjobs validate`` and ``dsjobs schema``: check a config.yaml offline, print the config.yaml JSON schema.
+
+``validate`` touches no network, Docker engine or store. Exit codes: 0 valid, 1 invalid, 2 when the file
+cannot be read (or a usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.config.errors import ConfigError
+from airflow_provider_dsjobs.config.loader import load_config_with_warnings
+from airflow_provider_dsjobs.config.schema import schema_text
+
+
+def register(subparsers: Any) -> None:
+    validate = subparsers.add_parser(
+        "validate",
+        help="check a config.yaml offline",
+        description="Check a config.yaml offline: YAML, schema, variables, paths, sizes. "
+        "Exit 0 when valid, 1 when invalid, 2 when the file cannot be read.",
+    )
+    validate.add_argument("config", metavar="CONFIG", help="path to config.yaml")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: 'CONFIG: valid' and warnings; json: the normalized config (or the problems)",
+    )
+    validate.set_defaults(func=run_validate)
+
+    schema = subparsers.add_parser(
+        "schema",
+        help="print the config.yaml JSON schema",
+        description="Print the JSON schema (Draft 2020-12) of config.yaml, e.g. for yaml-language-server.",
+    )
+    schema.set_defaults(func=run_schema)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    path = args.config
+    try:
+        config, warnings = load_config_with_warnings(path)
+    except ConfigError as exc:
+        if args.format == "json":
+            print(json.dumps({"valid": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2))
+        else:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            count = len(exc.problems)
+            print(f"{path}: invalid ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot read config {path}: {reason}", EXIT_USAGE) from None
+    if args.format == "json":
+        print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    else:
+        for warning in warnings:
+            print(f"warning: {warning}")
+        print(f"{path}: valid")
+    return EXIT_OK
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text())
+    return EXIT_OK

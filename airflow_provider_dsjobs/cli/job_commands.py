@@ -1,0 +1,371 @@
+"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, gc.
+
+Every command takes ``--store URL`` (else ``DSJOBS_STORE``), ``--docker-url`` (else ``DSJOBS_DOCKER_URL`` /
+``DOCKER_HOST``) and ``--project`` (else ``DSJOBS_PROJECT``).
+
+Output conventions: the job's stdout lines go to stdout and its stderr lines to stderr, unchanged; the CLI's own
+messages (job id, staging, status) go to stderr, so ``dsjobs execute -c cfg > out.txt`` captures exactly the
+program's output. ``ls``/``get`` print a table or JSON (``--format json``; ``get`` prints one object, ``ls``
+always a list — unlike DataSphere, which prints a bare object for a one-job list).
+
+Ctrl+C during ``execute``/``attach``/``fork``: the first one cancels the job gracefully (its ``graceful-shutdown``
+signal and timeout; a kill when it has none) and waits for outputs and logs to be collected; a second one kills
+at once. The exit code is then 130. A failed job exits 1 after its outputs are brought back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.settings import Settings
+
+_TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="URL", help="object store: s3://bucket/prefix or file:///dir (DSJOBS_STORE)")
+    parser.add_argument("--docker-url", metavar="URL", help="Docker engine (DSJOBS_DOCKER_URL / DOCKER_HOST)")
+    parser.add_argument("--project", help="project name in the store (DSJOBS_PROJECT)")
+
+
+def _id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--id", required=True, dest="job_id", help="job id")
+
+
+def _format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("execute", help="run a config.yaml as a job and wait for it (or --async)")
+    p.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
+    _common(p)
+    p.set_defaults(func=cmd_execute)
+
+    p = subparsers.add_parser("attach", help="follow a running job's output and wait for it")
+    _id(p)
+    _common(p)
+    p.set_defaults(func=cmd_attach)
+
+    p = subparsers.add_parser("fork", help="re-run a job with overrides")
+    _id(p)
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=PATH", help="override an input/output path")
+    p.add_argument("--env-var", action="append", default=[], metavar="NAME=VALUE", help="replace env vars")
+    p.add_argument("--name")
+    p.add_argument("--desc")
+    p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
+    p.add_argument("--async", dest="is_async", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_fork)
+
+    p = subparsers.add_parser("ls", help="list jobs of the project")
+    _format(p)
+    _common(p)
+    p.set_defaults(func=cmd_ls)
+
+    p = subparsers.add_parser("get", help="show one job")
+    _id(p)
+    _format(p)
+    _common(p)
+    p.set_defaults(func=cmd_get)
+
+    p = subparsers.add_parser("logs", help="print a job's output")
+    _id(p)
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    _common(p)
+    p.set_defaults(func=cmd_logs)
+
+    p = subparsers.add_parser("cancel", help="cancel a job")
+    _id(p)
+    p.add_argument("-g", "--graceful", action="store_true", help="send the graceful-shutdown signal first")
+    _common(p)
+    p.set_defaults(func=cmd_cancel)
+
+    p = subparsers.add_parser("set-data-ttl", help="keep a job's data N more days (or forever)")
+    _id(p)
+    p.add_argument("--days", required=True, metavar="N|infinity")
+    _common(p)
+    p.set_defaults(func=cmd_set_data_ttl)
+
+    p = subparsers.add_parser("download-files", help="download a job's outputs (and logs)")
+    _id(p)
+    p.add_argument("--with-logs", action="store_true")
+    p.add_argument("--output-dir", type=Path, metavar="DIR", help="put every file in DIR (flattened to basenames)")
+    _common(p)
+    p.set_defaults(func=cmd_download_files)
+
+    p = subparsers.add_parser("gc", help="delete expired job data and unreferenced blobs")
+    _common(p)
+    p.set_defaults(func=cmd_gc)
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    changes: dict[str, Any] = {}
+    if getattr(args, "store", None):
+        changes["store_url"] = args.store
+    if getattr(args, "docker_url", None):
+        changes["docker_url"] = args.docker_url
+    if getattr(args, "project", None):
+        changes["project"] = args.project
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _service(args: argparse.Namespace) -> JobService:
+    return JobService(settings_from_args(args))
+
+
+@contextmanager
+def _job_errors() -> Iterator[None]:
+    """Turn the core's one-line errors into ``CommandError``."""
+    try:
+        yield
+    except JobError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _info(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _sink(stream: str, line: str) -> None:
+    out = sys.stderr if stream == "stderr" else sys.stdout
+    out.write(line if line.endswith("\n") else line + "\n")
+    out.flush()
+
+
+def _record_row(record: JobRecord) -> dict[str, Any]:
+    data = record.to_dict()
+    row = {k: data.get(k) for k in _TABLE_COLUMNS}
+    if row["data_expires_at"] is None:
+        row["data_expires_at"] = "Never"
+    return row
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    cols = list(_TABLE_COLUMNS)
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _public(record: JobRecord) -> dict[str, Any]:
+    """The record as printed by ``get --format json``: everything except the raw config text."""
+    data = record.to_dict()
+    data.pop("raw_config", None)
+    return data
+
+
+def _finish(service: JobService, record: JobRecord, *, download: bool = True) -> int:
+    """Bring outputs back and turn the terminal record into an exit code."""
+    if download and record.outputs:
+        try:
+            paths = service.download_files(record.id)
+            if paths:
+                _info(f"downloaded {len(paths)} output file(s)")
+        except JobError as exc:
+            _info(f"dsjobs: warning: outputs were not downloaded: {exc}")
+    if record.missing_outputs:
+        _info("some outputs were not written by the job: " + ", ".join(record.missing_outputs))
+    for name, ds_id in record.output_datasets.items():
+        _info(f"created dataset {ds_id} ({name})")
+    if record.status == JobStatus.SUCCESS:
+        _info(f"job {record.id} finished: SUCCESS")
+        return EXIT_OK
+    reason = record.status_details or record.status.value
+    _info(f"job {record.id} finished: {record.status.value}: {reason}")
+    return EXIT_FAILURE
+
+
+def _watch(service: JobService, job_id: str) -> int:
+    """Wait for a job with live output; Ctrl+C cancels gracefully, a second Ctrl+C kills."""
+    try:
+        record = service.wait(job_id, log=_sink)
+    except KeyboardInterrupt:
+        _info(f"interrupted: cancelling job {job_id} gracefully (Ctrl+C again to kill)")
+        try:
+            record = service.cancel(job_id, graceful=True)
+        except KeyboardInterrupt:
+            _info(f"killing job {job_id}")
+            record = service.cancel(job_id, graceful=False)
+        _finish(service, record)
+        return EXIT_INTERRUPTED
+    return _finish(service, record)
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+
+
+def _load_config(path: str) -> Any:
+    from airflow_provider_dsjobs.config import ConfigError, load_config
+
+    try:
+        return load_config(Path(path))
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot read config {path}: {exc.strerror or exc}") from None
+
+
+def cmd_execute(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    service = _service(args)
+    with _job_errors():
+        record = service.submit(config, notify=_info, progress_stream=sys.stderr)
+        if args.is_async:
+            print(record.id)
+            return EXIT_OK
+        return _watch(service, record.id)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """Follow a job: its output from the first line, then its outputs and exit status. A job that already
+    ended prints its stored output."""
+    service = _service(args)
+    with _job_errors():
+        record = service.refresh(args.job_id)
+        if not record.status.terminal:
+            return _watch(service, args.job_id)
+        for stream, line in service.logs(args.job_id):
+            if stream != "system":
+                _sink(stream, line)
+        return _finish(service, record)
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"{what}: invalid name-value pair: {item!r} (use NAME=VALUE)")
+        result[name] = value
+    return result
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        record = service.fork(
+            args.job_id,
+            args=_pairs(args.arg, "--arg"),
+            vars=_pairs(args.var, "--var"),
+            env_vars=_pairs(args.env_var, "--env-var") if args.env_var else None,
+            name=args.name,
+            desc=args.desc,
+            cloud_instance_types=tuple(args.cloud_instance_type) or None,
+            notify=_info,
+        )
+        _info(f"created job {record.id} (fork of {args.job_id})")
+        if args.is_async:
+            print(record.id)
+            return EXIT_OK
+        return _watch(service, record.id)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        records = service.list_jobs()
+    if args.format == "json":
+        print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
+    else:
+        _print_table([_record_row(r) for r in records])
+    return EXIT_OK
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        record = service.get(args.job_id)
+    if args.format == "json":
+        print(json.dumps(_public(record), indent=4, ensure_ascii=False))
+    else:
+        _print_table([_record_row(record)])
+        if record.status_details:
+            print(f"details: {record.status_details}")
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    if args.tail is not None and args.tail < 0:
+        raise CommandError("--tail must be 0 or more")
+    service = _service(args)
+    with _job_errors():
+        for stream, line in service.logs(args.job_id, tail=args.tail):
+            _sink(stream, line)
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        record = service.cancel(args.job_id, graceful=args.graceful)
+    _info(f"job {record.id} is {record.status.value}")
+    return EXIT_OK
+
+
+def parse_ttl_days(text: str) -> int | None:
+    if text.strip().lower() in ("infinity", "inf"):
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise CommandError('TTL should be either number of days or literal "infinity"') from None
+    if days < 1:
+        raise CommandError("TTL days should be positive")
+    return days
+
+
+def cmd_set_data_ttl(args: argparse.Namespace) -> int:
+    days = parse_ttl_days(args.days)
+    service = _service(args)
+    with _job_errors():
+        record = service.set_data_ttl(args.job_id, days)
+    expires = record.data_expires_at.isoformat() if record.data_expires_at else "never"
+    _info(f"data ttl updated: job {record.id} data expires {expires}")
+    return EXIT_OK
+
+
+def cmd_download_files(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        record = service.get(args.job_id)
+        if not record.status.terminal:
+            _info(f"job {record.id} is still running ({record.status.value}), nothing to download yet.")
+            return EXIT_OK
+        if record.status != JobStatus.SUCCESS:
+            _info(f"job {record.id} was completed with error ({record.status.value}). Not all files can be downloaded.")
+        paths = service.download_files(args.job_id, output_dir=args.output_dir, with_logs=args.with_logs)
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        report = service.gc()
+    _info(
+        f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "
+        f"freed {report.bytes_freed} bytes"
+    )
+    for job_id in report.jobs_cleared:
+        print(job_id)
+    return EXIT_OK

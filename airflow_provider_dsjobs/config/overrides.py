@@ -1,0 +1,195 @@
+"""Re-run a validated config with changes, the way ``datasphere project job fork`` does.
+
+Only what a fork may change is accepted: argument values (the argument must exist in ``args``), the paths
+behind existing input/output variables, environment variables (replaced or added by name), instance types,
+name and description. ``cmd`` and the Python environment stay as they are. The result goes through the same
+schema and semantic checks as a freshly loaded config; problems with the overrides themselves have key paths
+like ``overrides.args.FOO``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import ConfigError, Problem
+from .loader import config_from_mapping
+from .model import JobConfig, PathEntry, ResourceEntry
+
+
+def _entry(e: PathEntry | ResourceEntry) -> Any:
+    target = e.path if isinstance(e, PathEntry) else e.id
+    return {target: e.var} if e.var else target
+
+
+def config_to_mapping(config: JobConfig) -> dict[str, Any]:
+    """The config in ``config.yaml`` form (short forms, as a user would write it), for re-validation."""
+    data: dict[str, Any] = {"cmd": config.cmd}
+    if config.name is not None:
+        data["name"] = config.name
+    if config.desc is not None:
+        data["desc"] = config.desc
+    if config.args:
+        data["args"] = dict(config.args)
+    for key, entries in (
+        ("inputs", config.inputs),
+        ("outputs", config.outputs),
+        ("s3-mounts", config.s3_mounts),
+        ("datasets", config.datasets),
+    ):
+        if entries:
+            data[key] = [_entry(e) for e in entries]
+    env: dict[str, Any] = {}
+    if config.env.vars:
+        env["vars"] = [v.name if v.from_env else {v.name: v.value} for v in config.env.vars]
+    docker = config.env.docker
+    if docker is not None:
+        if docker.username is None and docker.password is None:
+            env["docker"] = docker.image
+        else:
+            d: dict[str, Any] = {"image": docker.image}
+            if docker.username is not None:
+                d["username"] = docker.username
+            if docker.password is not None:
+                d["password"] = {"secret-id": docker.password.secret_id}
+            env["docker"] = d
+    py = config.env.python
+    if py is not None:
+        p: dict[str, Any] = {"type": py.type}
+        if py.version_given:
+            p["version"] = py.version
+        if py.requirements_file is not None:
+            p["requirements-file"] = py.requirements_file
+        if py.local_paths is not None:
+            p["local-paths"] = list(py.local_paths)
+        if py.root_paths:
+            p["root-paths"] = list(py.root_paths)
+        pip: dict[str, Any] = {}
+        if py.pip.index_url:
+            pip["index-url"] = py.pip.index_url
+        if py.pip.extra_index_urls:
+            pip["extra-index-urls"] = list(py.pip.extra_index_urls)
+        if py.pip.trusted_hosts:
+            pip["trusted-hosts"] = list(py.pip.trusted_hosts)
+        if py.pip.no_deps:
+            pip["no-deps"] = True
+        if pip:
+            p["pip"] = pip
+        env["python"] = p
+    if env:
+        data["env"] = env
+    if config.flags:
+        data["flags"] = list(config.flags)
+    data["cloud-instance-types"] = list(config.cloud_instance_types)
+    if config.working_storage is not None:
+        data["working-storage"] = {"type": config.working_storage.type, "size": config.working_storage.size_bytes}
+    if config.graceful_shutdown is not None:
+        g: dict[str, Any] = {"signal": config.graceful_shutdown.signal}
+        if config.graceful_shutdown.timeout_seconds:
+            g["timeout"] = f"{round(config.graceful_shutdown.timeout_seconds * 1000)}ms"
+        data["graceful-shutdown"] = g
+    if config.output_datasets:
+        data["output-datasets"] = [
+            {
+                "name": ds.name,
+                "var": ds.var,
+                "size": ds.size_bytes,
+                "description": ds.description,
+                "labels": dict(ds.labels),
+            }
+            for ds in config.output_datasets
+        ]
+    if config.spark is not None:
+        data["spark"] = {"connector": config.spark.connector}
+    return data
+
+
+def apply_overrides(
+    config: JobConfig,
+    *,
+    args: Mapping[str, Any] | None = None,
+    input_vars: Mapping[str, str] | None = None,
+    output_vars: Mapping[str, str] | None = None,
+    env_vars: Mapping[str, Any] | None = None,
+    cloud_instance_types: str | Sequence[str] | None = None,
+    name: str | None = None,
+    desc: str | None = None,
+) -> JobConfig:
+    """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`."""
+    source = config.source
+    problems: list[Problem] = []
+    data = config_to_mapping(config)
+    renamed: dict[str, str] = {}  # key path in the re-validated config -> the override that set it
+
+    def bad(path: str, message: str) -> None:
+        problems.append(Problem(source, None, None, path, message))
+
+    if args:
+        declared = data.get("args", {})
+        for key, value in args.items():
+            if key not in declared:
+                known = ", ".join(declared) or "none"
+                bad(f"overrides.args.{key}", f"no argument `{key}` in the config's `args` (declared: {known})")
+            elif value is None or isinstance(value, (dict, list, tuple)):
+                bad(f"overrides.args.{key}", "the value must be a text or a number")
+            else:
+                declared[key] = value
+                renamed[f"args.{key}"] = f"overrides.args.{key}"
+    for section, param, overrides in (("inputs", "input_vars", input_vars), ("outputs", "output_vars", output_vars)):
+        if not overrides:
+            continue
+        entries: list[Any] = data.get(section, [])
+        by_var = {next(iter(e.values())): i for i, e in enumerate(entries) if isinstance(e, dict)}
+        for var, path in overrides.items():
+            kind = section[:-1]
+            if var not in by_var:
+                known = ", ".join(by_var) or "none"
+                bad(f"overrides.{param}.{var}", f"no {kind} variable `{var}` in the config (declared: {known})")
+            elif not isinstance(path, str) or not path:
+                bad(f"overrides.{param}.{var}", "the value must be a non-empty path")
+            else:
+                entries[by_var[var]] = {path: var}
+                renamed[f"{section}[{by_var[var]}]"] = f"overrides.{param}.{var}"
+    if env_vars:
+        env = data.setdefault("env", {})
+        current: list[Any] = env.get("vars", [])
+        index = {(e if isinstance(e, str) else next(iter(e))): i for i, e in enumerate(current)}
+        for key, value in env_vars.items():
+            item: Any = {key: value if value is not None else ""}
+            if isinstance(value, (dict, list, tuple)):
+                bad(f"overrides.env_vars.{key}", "the value must be a text or a number")
+                continue
+            if key in index:
+                current[index[key]] = item
+                renamed[f"env.vars[{index[key]}]"] = f"overrides.env_vars.{key}"
+            else:
+                index[key] = len(current)
+                renamed[f"env.vars[{len(current)}]"] = f"overrides.env_vars.{key}"
+                current.append(item)
+        env["vars"] = current
+    if cloud_instance_types is not None:
+        types = [cloud_instance_types] if isinstance(cloud_instance_types, str) else list(cloud_instance_types)
+        if not types:
+            bad("overrides.cloud_instance_types", "give at least one instance type")
+        data["cloud-instance-types"] = types
+        renamed["cloud-instance-types"] = "overrides.cloud_instance_types"
+    if name is not None:
+        data["name"] = name
+        renamed["name"] = "overrides.name"
+    if desc is not None:
+        data["desc"] = desc
+        renamed["desc"] = "overrides.desc"
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return config_from_mapping(data, base_dir=config.base_dir, source=source)
+    except ConfigError as exc:
+        raise ConfigError([_blame_override(p, renamed) for p in exc.problems]) from None
+
+
+def _blame_override(problem: Problem, renamed: dict[str, str]) -> Problem:
+    """A re-validation problem reported at the override that caused it, when there is one."""
+    for prefix, override_path in renamed.items():
+        if problem.key_path == prefix or problem.key_path.startswith((prefix + ".", prefix + "[")):
+            return Problem(problem.source, None, None, override_path, problem.message)
+    return problem

@@ -1,0 +1,293 @@
+"""The JSON schema of ``config.yaml`` (Draft 2020-12, shipped as ``schema.json``) and friendly messages for it.
+
+The schema describes the shape of a config for editors (yaml-language-server reads the descriptions and
+examples) and for the loader. What a schema cannot say (variables declared once, paths inside the job
+directory, sizes in range...) lives in :mod:`.checks`.
+
+jsonschema's own messages echo whole values and, for ``oneOf``, say only that nothing matched. Here each error
+becomes a :class:`~.errors.Problem` at the node it is about, worded for a person: an unknown key suggests the
+closest known key; for ``oneOf`` the branch whose type fits the value is the one explained.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import PathPart, Problem, format_key_path
+from .yaml_source import Document, Node
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true/false",
+    "null": "nothing",
+}
+
+
+@lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """The config.yaml JSON schema as a fresh dict."""
+    result: dict[str, Any] = json.loads(_schema_text())
+    return result
+
+
+def schema_text() -> str:
+    """The schema exactly as shipped (what ``dsjobs schema`` prints)."""
+    return _schema_text()
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema())
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """A translated schema error and the key path below which semantic checks should stay silent."""
+
+    problem: Problem
+    blocks: tuple[PathPart, ...]
+
+
+def validate_document(doc: Document) -> list[SchemaProblem]:
+    """Every schema error in ``doc``, translated."""
+    out: list[SchemaProblem] = []
+    for error in _validator().iter_errors(doc.root.to_json()):
+        out.extend(_translate(error, doc))
+    return out
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _show(node: Node | None, path: Sequence[PathPart]) -> str:
+    """The value as the user wrote it, short; never a password."""
+    if any(isinstance(p, str) and "password" in p.lower() for p in path):
+        return "the value"
+    if node is None or node.kind != "scalar":
+        return "the value"
+    raw = node.raw if node.raw is not None else ""
+    if len(raw) > 40:
+        raw = raw[:37] + "..."
+    return f"`{raw}`"
+
+
+def _short_text(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _types_of(schema: Any) -> list[str]:
+    if not isinstance(schema, dict):
+        return []
+    t = schema.get("type")
+    if isinstance(t, str):
+        return [t]
+    if isinstance(t, list):
+        return [x for x in t if isinstance(x, str)]
+    if "enum" in schema:
+        return ["string"]
+    return []
+
+
+def _allowed_types(schema: Any) -> str:
+    names = []
+    for t in _types_of(schema):
+        name = _TYPE_NAMES.get(t, t)
+        if name not in names and not (t == "integer" and "number" in _types_of(schema)):
+            names.append(name)
+    return " or ".join(names) if names else "another form"
+
+
+def _problem(doc: Document, path: Sequence[PathPart], message: str, *, key: str | None = None) -> Problem:
+    """A problem at ``path`` (or at the key ``key`` of the mapping at ``path``)."""
+    node = doc.root.find(path)
+    line = column = None
+    if key is not None and node is not None:
+        key_node = node.key_node(key)
+        if key_node is not None:
+            line, column = key_node.line, key_node.column
+    elif node is not None:
+        line, column = node.line, node.column
+    else:  # the closest existing ancestor
+        for i in range(len(path) - 1, -1, -1):
+            parent = doc.root.find(path[:i])
+            if parent is not None:
+                line, column = parent.line, parent.column
+                break
+    full = [*path, key] if key is not None else list(path)
+    return Problem(doc.source, line, column, format_key_path(full), message)
+
+
+def _resolve(schema: Any) -> Any:
+    """Follow a local ``$ref`` (``#/$defs/x``) so its keywords are visible."""
+    if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
+        target = load_schema()["$defs"].get(schema["$ref"].split("/")[-1], {})
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
+    path = list(error.absolute_path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    node = doc.root.find(path)
+    in_property_names = "propertyNames" in error.absolute_schema_path
+
+    if in_property_names:
+        # The instance is a key of the mapping at ``path``.
+        key = str(error.instance)
+        allowed = schema.get("x-allowed") or f"must match `{schema.get('pattern')}`"
+        message = f"`{_short_text(key)}` is not a valid name ({allowed})"
+        return [SchemaProblem(_problem(doc, path, message, key=key), tuple(path))]
+
+    if keyword in ("oneOf", "anyOf"):
+        return _translate_alternatives(error, doc)
+
+    if keyword == "additionalProperties":
+        props = schema.get("properties", {})
+        extras = [k for k in (error.instance or {}) if k not in props]
+        out = []
+        for key in extras:
+            close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+            if close:
+                message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
+            else:
+                message = f"unknown key `{key}` (allowed here: {', '.join(props)})"
+            out.append(SchemaProblem(_problem(doc, path, message, key=key), (*path, key)))
+        return out
+
+    if keyword == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        out = []
+        for key in error.validator_value:
+            if key not in present:
+                desc = _resolve(schema.get("properties", {}).get(key, {})).get("description", "")
+                message = f"`{key}` is required" + (f" ({_first_sentence(desc)})" if desc else "")
+                out.append(SchemaProblem(_problem(doc, path, message), (*path, key)))
+        return out
+
+    if keyword == "type":
+        if "x-message" in schema:
+            message = f"{schema['x-message']}"
+            if error.instance is None:
+                message = f"is empty: {message}"
+        elif error.instance is None:
+            message = f"is empty (expected {_allowed_types(schema)})"
+        else:
+            message = f"expected {_allowed_types(schema)}, not {_kind(error.instance)}"
+            if "x-allowed" in schema:
+                message += f" ({schema['x-allowed']})"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    if keyword in ("minProperties", "maxProperties") and "x-message" in schema:
+        return [SchemaProblem(_problem(doc, path, schema["x-message"]), tuple(path))]
+
+    if keyword == "enum":
+        allowed = schema.get("x-allowed") or ", ".join(str(v) for v in error.validator_value)
+        message = f"{_show(node, path)} is not allowed (allowed: {allowed})"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    if keyword == "pattern":
+        allowed = schema.get("x-allowed") or f"must match `{error.validator_value}`"
+        message = f"{_show(node, path)} is not valid ({allowed})"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    if keyword == "minLength":
+        return [SchemaProblem(_problem(doc, path, "is empty (write a value)"), tuple(path))]
+
+    if keyword == "maxItems":
+        n = len(error.instance) if isinstance(error.instance, list) else 0
+        message = f"has {n} entries; at most {error.validator_value} are allowed"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    if keyword == "minItems":
+        message = f"needs at least {error.validator_value} entry (an empty list means nothing; remove the key instead)"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    if keyword in ("minProperties", "maxProperties"):
+        message = "has the wrong number of keys"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+
+    # Anything else: jsonschema's own wording, without echoing the value.
+    return [SchemaProblem(_problem(doc, path, f"is not valid ({keyword}: {error.validator_value})"), tuple(path))]
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split(". ")[0].rstrip(".")
+    return head[0].lower() + head[1:] if head else head
+
+
+def _branch_errors(error: ValidationError) -> dict[int, list[ValidationError]]:
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        index = sub.relative_schema_path[0] if sub.relative_schema_path else 0
+        if isinstance(index, int):
+            branches.setdefault(index, []).append(sub)
+    return branches
+
+
+def _rejects_type(errors: Iterable[ValidationError]) -> bool:
+    """The branch failed because the value itself has the wrong type (not something inside it)."""
+    return any(e.validator == "type" and len(e.relative_path) == 0 for e in errors)
+
+
+def _translate_alternatives(error: ValidationError, doc: Document) -> list[SchemaProblem]:
+    path = list(error.absolute_path)
+    branches = _branch_errors(error)
+    options = error.validator_value if isinstance(error.validator_value, list) else []
+    fitting = {i: errs for i, errs in branches.items() if not _rejects_type(errs)}
+    if not error.context:  # oneOf: more than one form matched
+        message = "matches more than one form; write it unambiguously"
+        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
+    if fitting:
+        # The branch whose deepest error goes furthest into the value explains best.
+        best = max(fitting.values(), key=lambda errs: max(len(e.absolute_path) for e in errs))
+        out: list[SchemaProblem] = []
+        for sub in best:
+            out.extend(_translate(sub, doc))
+        return out
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kinds: list[str] = []
+    for option in options:
+        for t in _types_of(_resolve(option)):
+            name = _TYPE_NAMES.get(t, t)
+            if name not in kinds:
+                kinds.append(name)
+    expected = " or ".join(kinds) if kinds else "another form"
+    message = f"expected {expected}, not {_kind(error.instance)}"
+    if schema.get("description"):
+        message += f" ({_first_sentence(schema['description'])})"
+    if error.instance is None:
+        message = f"is empty (expected {expected})"
+    return [SchemaProblem(_problem(doc, path, message), tuple(path))]

@@ -1,0 +1,386 @@
+"""Plan: a validated ``JobConfig`` becomes an immutable ``JobPlan`` — what goes where, which image, which env.
+
+Pure: nothing here touches the network or the store. The only I/O is reading file stats (does an input exist,
+is it a directory).
+
+Workspace inside the container (every path is absolute, POSIX):
+
+==============================  ==========================================================================
+``/job/work``                   the working directory; var-less inputs at their relative paths, var-less
+                                outputs collected from their relative paths
+``/job/inputs/<VAR>/<name>``    an input with a var (``name`` is the basename of its local path)
+``/job/outputs/<VAR>/<name>``   an output with a var (the parent directory is created before start)
+``/job/output-datasets/<ds>/``  the directory of output dataset ``ds`` (its ``${var}``)
+``/job/datasets/<id>/``         dataset ``id`` (materialized from ``projects/<p>/datasets/<id>/`` in the store)
+``/job/s3/<id>/``               s3-mount ``id`` (objects copied in from ``DSJOBS_S3_MOUNT_<ID>``)
+``/job/project``                ``${DS_PROJECT_HOME}``: the named volume ``dsjobs-project-<project>``, read-only
+==============================  ==========================================================================
+
+``cmd`` runs as ``/bin/sh -c <script>`` so ``./run.sh``, ``python main.py`` and pipes work; ``${VAR}`` is replaced
+by the shell-quoted in-container path of inputs, outputs, datasets, s3-mounts and output datasets, and by the
+literal value of ``args`` entries (as DataSphere does: a value may expand to several words, so it is not
+quoted). ``$NAME`` without braces is left to the shell in the container. When a Python environment must be
+built first, its setup command runs before ``cmd`` in the same shell. The runtime's ``shell_command`` wraps the
+script so a graceful-shutdown signal reaches the user's program (tini as PID 1 signals the whole process group;
+see ``runtime/shell.py``).
+
+Environment: ``env.vars`` (``- NAME`` copies the submitter's variable at plan time; a missing one is an error),
+plus ``DSJOBS_JOB_ID``, ``DSJOBS_JOB_NAME``, ``DSJOBS_PROJECT`` (the analogue of ML Lab's ``LAB_*``),
+``DS_PROJECT_HOME`` when the project disk is attached, and ``PYTHONUNBUFFERED=1`` (unless the config sets it) so
+Python output streams live. No object-store credentials are ever added. The record keeps env var *names* only.
+
+s3-mounts: an ID resolves through the submitter's environment variable ``DSJOBS_S3_MOUNT_<ID>`` (ID upper-cased,
+``-`` → ``_``) holding ``s3://bucket/prefix``; an unknown ID is an error. The objects are copied into the
+container at launch with the store's credentials (which stay outside the container).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.runtime.shell import shell_command
+from airflow_provider_dsjobs.settings import Settings
+
+JOB_ROOT = "/job"
+WORK_DIR = "/job/work"
+INPUTS_DIR = "/job/inputs"
+OUTPUTS_DIR = "/job/outputs"
+OUTPUT_DATASETS_DIR = "/job/output-datasets"
+DATASETS_DIR = "/job/datasets"
+S3_MOUNTS_DIR = "/job/s3"
+PROJECT_DIR = "/job/project"
+
+#: Labels every job container carries; ``find`` uses them to re-attach.
+LABEL_JOB_ID = "dsjobs.job_id"
+LABEL_PROJECT = "dsjobs.project"
+
+#: Signals ``graceful-shutdown`` may name, as numbers (DataSphere's table).
+SIGNAL_NUMBERS = {"SIGHUP": 1, "SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15}
+#: Graceful-shutdown wait when the config gives a signal but no timeout.
+DEFAULT_GRACEFUL_TIMEOUT = 10.0
+
+_VAR_RE = re.compile(r"\$\{(.+?)}")
+
+
+class PlanError(Exception):
+    """The config cannot be planned (a missing input, env var, secret...). One line a user can act on."""
+
+
+@dataclass(frozen=True)
+class InputPlacement:
+    """One input: where it is on the submitter's machine and where it goes in the container."""
+
+    path: str  # as written in the config
+    var: str | None
+    local_path: Path
+    container_path: str
+    is_dir: bool
+
+    def describe(self) -> str:
+        return f"{self.path} (${{{self.var}}})" if self.var else self.path
+
+
+@dataclass(frozen=True)
+class OutputPlacement:
+    """One output: where the job writes it and where it is brought back to locally."""
+
+    path: str
+    var: str | None
+    container_path: str
+    local_path: Path
+
+    @property
+    def key(self) -> str:
+        """The name the record's ``outputs`` uses: the var, or the path when there is none."""
+        return self.var or self.path
+
+
+@dataclass(frozen=True)
+class ExtraFile:
+    """A local file or directory shipped into the container besides the inputs (Python local modules)."""
+
+    local_path: Path
+    container_path: str
+
+
+@dataclass(frozen=True)
+class DatasetPlacement:
+    id: str
+    var: str | None
+    container_path: str
+
+
+@dataclass(frozen=True)
+class S3MountPlacement:
+    id: str
+    var: str | None
+    url: str  # s3://bucket/prefix
+    container_path: str
+
+
+@dataclass(frozen=True)
+class OutputDatasetPlacement:
+    name: str
+    var: str
+    container_path: str
+    description: str
+    labels: tuple[tuple[str, str], ...]
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything needed to launch one job; immutable. ``env`` holds values (it may hold secrets copied from
+    the submitter's environment): it goes to the engine and nowhere else; ``registry_password`` likewise."""
+
+    job_id: str
+    project: str
+    name: str | None
+    image: str
+    registry_username: str | None
+    registry_password: str | None = field(repr=False)
+    script: str
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(repr=False)
+    labels: Mapping[str, str]
+    instance_types: tuple[str, ...]
+    graceful_signal: str | None
+    graceful_timeout: float | None
+    inputs: tuple[InputPlacement, ...]
+    outputs: tuple[OutputPlacement, ...]
+    extra_files: tuple[ExtraFile, ...]
+    datasets: tuple[DatasetPlacement, ...]
+    s3_mounts: tuple[S3MountPlacement, ...]
+    output_datasets: tuple[OutputDatasetPlacement, ...]
+    directories: tuple[str, ...]  # created (empty) in the container before start
+    volumes: Mapping[str, Mapping[str, str]]  # named volume -> {"bind": path, "mode": "ro"|"rw"}
+    python_failed_marker: str | None
+    workdir: str = WORK_DIR
+
+    @property
+    def env_names(self) -> list[str]:
+        return sorted(self.env)
+
+
+def _container_relpath(path: str, what: str) -> str:
+    """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if posixpath.isabs(norm) or norm == ".." or norm.startswith("../") or norm == ".":
+        raise PlanError(f"{what} path {path!r} without a variable must be relative and stay in the job directory")
+    return norm
+
+
+def _basename(path: str) -> str:
+    name = posixpath.basename(posixpath.normpath(path.replace("\\", "/")))
+    return name if name not in ("", ".", "..", "/") else "data"
+
+
+def s3_mount_env_name(mount_id: str) -> str:
+    return "DSJOBS_S3_MOUNT_" + mount_id.upper().replace("-", "_")
+
+
+def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config") -> str:
+    """Replace every ``${NAME}`` in ``cmd`` with ``values[NAME]`` (already quoted as needed)."""
+
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            if name == RESERVED_VAR:
+                raise PlanError(
+                    f"{source}: cmd: DS_PROJECT_HOME is unavailable since you did not add `attach-project-disk` option"
+                )
+            raise PlanError(f"{source}: cmd: `cmd` contains variable not presented in config: {name}")
+        return values[name]
+
+    return _VAR_RE.sub(repl, cmd)
+
+
+def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | None, str | None, Any]:
+    """(image, username, password, python plan or None)."""
+    username: str | None = None
+    password: str | None = None
+    explicit: str | None = None
+    docker = config.env.docker
+    if docker is not None:
+        explicit = docker.image
+        username = docker.username or settings.registry_username
+        if docker.password is not None:
+            secret_id = docker.password.secret_id
+            password = settings.secret_resolver(secret_id)
+            if password is None:
+                env_name = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
+                raise PlanError(
+                    f"{config.source}: env.docker.password: secret {secret_id!r} not found "
+                    f"(define it as an Airflow Variable/Connection, or {env_name} for the CLI)"
+                )
+        elif username is not None and username == settings.registry_username:
+            password = settings.registry_password
+    pyplan: Any = None
+    if config.env.python is not None:
+        from airflow_provider_dsjobs.pyenv.plan import plan_python_env
+
+        pyplan = plan_python_env(
+            config,
+            base_dir=config.base_dir,
+            image_template=settings.python_image_template,
+            explicit_image=explicit,
+        )
+    if explicit is not None:
+        image = explicit
+    elif pyplan is not None and getattr(pyplan, "image", None):
+        image = str(pyplan.image)
+    else:
+        image = settings.default_image
+    return image, username, password, pyplan
+
+
+def plan_job(
+    config: JobConfig,
+    settings: Settings,
+    *,
+    job_id: str,
+    project: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> JobPlan:
+    """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
+    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs."""
+    environ = os.environ if environ is None else environ
+    project = project or settings.project
+    src = config.source
+    base = Path(config.base_dir)
+    values: dict[str, str] = {}
+    directories: list[str] = [WORK_DIR]
+
+    inputs: list[InputPlacement] = []
+    for i, entry in enumerate(config.inputs):
+        local = Path(entry.path).expanduser()
+        local = local if local.is_absolute() else base / local
+        if not local.exists():
+            raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
+        if entry.var:
+            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
+            values[entry.var] = shlex.quote(cpath)
+        else:
+            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
+        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, local.is_dir()))
+
+    outputs: list[OutputPlacement] = []
+    for i, entry in enumerate(config.outputs):
+        local = Path(entry.path).expanduser()
+        local = local if local.is_absolute() else base / local
+        if entry.var:
+            cpath = posixpath.join(OUTPUTS_DIR, entry.var, _basename(entry.path))
+            values[entry.var] = shlex.quote(cpath)
+        else:
+            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: outputs[{i}]"))
+        directories.append(posixpath.dirname(cpath))
+        outputs.append(OutputPlacement(entry.path, entry.var, cpath, local))
+
+    datasets: list[DatasetPlacement] = []
+    for res in config.datasets:
+        cpath = posixpath.join(DATASETS_DIR, res.id)
+        values[res.id] = shlex.quote(cpath)
+        if res.var:
+            values[res.var] = shlex.quote(cpath)
+        datasets.append(DatasetPlacement(res.id, res.var, cpath))
+
+    mounts: list[S3MountPlacement] = []
+    for i, res in enumerate(config.s3_mounts):
+        env_name = s3_mount_env_name(res.id)
+        url = environ.get(env_name)
+        if not url or not url.startswith("s3://"):
+            raise PlanError(f"{src}: s3-mounts[{i}]: unknown s3-mount {res.id!r}: set {env_name}=s3://bucket/prefix")
+        cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
+        values[res.id] = shlex.quote(cpath)
+        if res.var:
+            values[res.var] = shlex.quote(cpath)
+        mounts.append(S3MountPlacement(res.id, res.var, url, cpath))
+
+    out_datasets: list[OutputDatasetPlacement] = []
+    for ds in config.output_datasets:
+        cpath = posixpath.join(OUTPUT_DATASETS_DIR, ds.name)
+        values[ds.var] = shlex.quote(cpath)
+        directories.append(cpath)
+        out_datasets.append(OutputDatasetPlacement(ds.name, ds.var, cpath, ds.description, ds.labels, ds.size_bytes))
+
+    for name, value in config.args:
+        values[name] = value
+
+    volumes: dict[str, dict[str, str]] = {}
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
+    if config.attach_project_disk:
+        values[RESERVED_VAR] = PROJECT_DIR
+        volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
+        env[RESERVED_VAR] = PROJECT_DIR
+
+    for j, var in enumerate(config.env.vars):
+        if var.from_env:
+            copied = environ.get(var.name)
+            if copied is None:
+                raise PlanError(f"{src}: env.vars[{j}]: environment var `{var.name}` is missing")
+            env[var.name] = copied
+        else:
+            env[var.name] = var.value or ""
+    env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
+
+    image, username, password, pyplan = _resolve_image(config, settings)
+    user_cmd = resolve_command(config.cmd.strip(), values, src)
+
+    extra: list[ExtraFile] = []
+    setup: str | None = None
+    failed_marker: str | None = None
+    if pyplan is not None:
+        for local, cpath in getattr(pyplan, "local_files", ()) or ():
+            extra.append(ExtraFile(Path(local), str(cpath)))
+        vol = getattr(pyplan, "volume", None)
+        if vol:
+            vname, vpath = vol
+            volumes[str(vname)] = {"bind": str(vpath), "mode": "rw"}
+        setup = getattr(pyplan, "setup_command", None)
+        failed_marker = getattr(pyplan, "failed_marker", None)
+        for key, value in (getattr(pyplan, "env", None) or {}).items():
+            env.setdefault(str(key), str(value))
+
+    script = f"{setup}\n{user_cmd}" if setup else user_cmd
+
+    graceful = config.graceful_shutdown
+    all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
+    return JobPlan(
+        job_id=job_id,
+        project=project,
+        name=config.name,
+        image=image,
+        registry_username=username,
+        registry_password=password,
+        script=script,
+        command=tuple(shell_command(script)),
+        env=env,
+        labels=all_labels,
+        instance_types=tuple(config.cloud_instance_types),
+        graceful_signal=graceful.signal if graceful else None,
+        graceful_timeout=(graceful.timeout_seconds or DEFAULT_GRACEFUL_TIMEOUT) if graceful else None,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        extra_files=tuple(extra),
+        datasets=tuple(datasets),
+        s3_mounts=tuple(mounts),
+        output_datasets=tuple(out_datasets),
+        directories=tuple(dict.fromkeys(directories)),
+        volumes=volumes,
+        python_failed_marker=failed_marker,
+    )
+
+
+def project_volume_name(project: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", project)
+    return f"dsjobs-project-{safe}"

@@ -1,0 +1,350 @@
+"""Plan a job's Python environment: version, image, requirements, local files, and how the container builds it.
+
+The mode matrix (datasphere-cli.md §4.1):
+
+=====================================  ==========  ===============  ===============================
+config                                 version     requirements     local files
+=====================================  ==========  ===============  ===============================
+``python: auto``                       submitter   static analysis  entry scripts + local modules
+manual, some of the three missing      given/auto  file/analysis    entry scripts + local-paths/analysis
+manual with version, requirements-     given       file             local-paths only (nothing is
+file and local-paths ("fully manual")                               analysed, not even ``cmd``)
+=====================================  ==========  ===============  ===============================
+
+The orchestrator puts ``local_files`` into the job's work directory, ``container_files()`` at their container
+paths, mounts the Docker volume ``volume_name`` (created with ``volume_labels``, see
+:func:`airflow_provider_dsjobs.pyenv.cache.ensure_env_volume`) at ``volume_mount``, and runs
+``setup_command`` before ``cmd`` in the same shell. An exit code of ``failed_exit_code`` with a file at
+``failed_marker`` means the environment could not be built; the marker holds pip's message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
+from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
+from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint, find_entry_points, scan_command
+from airflow_provider_dsjobs.pyenv.errors import PyEnvError
+from airflow_provider_dsjobs.pyenv.imports import ImportAnalysis, analyze_imports
+from airflow_provider_dsjobs.pyenv.requirements import RequirementsFile, parse_requirements_file
+from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
+
+#: Where env volumes are mounted in job containers.
+DEFAULT_VOLUME_MOUNT = "/opt/dsjobs/envs"
+#: The job's work directory in the container (the orchestrator's default).
+DEFAULT_CONTAINER_WORKDIR = "/job"
+#: Directory, relative to the work directory, for the builder, its spec and the failed marker.
+SUPPORT_DIR = ".dsjobs"
+VOLUME_PREFIX = "dsjobs-pyenv-"
+#: Bumped when the builder's on-volume layout changes, so old environments are not reused.
+BUILD_FORMAT = 1
+#: Oldest Python the builder runs on.
+MIN_MINOR = 8
+#: Names never shipped from local directories.
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+LABEL_PYENV = "dsjobs.pyenv"
+LABEL_VERSION = "dsjobs.pyenv.version"
+LABEL_IMAGE = "dsjobs.pyenv.image"
+LABEL_HASH = "dsjobs.pyenv.hash"
+
+
+@dataclass(frozen=True)
+class PythonEnvPlan:
+    """Everything the orchestrator needs to give a job its Python environment (see the module docstring)."""
+
+    #: ``"auto"``, ``"manual"`` or ``"fully-manual"``
+    mode: str
+    version: str
+    image: str
+    requirements: list[str]
+    pip: PipOptions
+    #: local file → path relative to the container work dir (layout preserved); entry scripts included
+    local_files: list[tuple[Path, str]]
+    entry_points: list[EntryPoint]
+    env_hash: str
+    volume_name: str
+    volume_mount: str
+    volume_labels: dict[str, str]
+    venv_path: str
+    builder_script: bytes
+    builder_path: str
+    spec_json: bytes
+    spec_path: str
+    setup_command: str
+    failed_marker: str
+    failed_exit_code: int
+    #: informational lines for the job log (skipped optional imports, unpinned aliases ...)
+    notes: list[str] = field(default_factory=list)
+
+    def container_files(self) -> list[tuple[str, bytes]]:
+        """``(absolute container path, content)`` of the builder and its spec."""
+        return [(self.builder_path, self.builder_script), (self.spec_path, self.spec_json)]
+
+
+def _check_version(version: str, source: str) -> None:
+    match = re.fullmatch(r"3\.(\d+)", version)
+    if not match:
+        raise PyEnvError(f"{source}: env.python.version: '{version}' is not a Python version like 3.11")
+    if int(match.group(1)) < MIN_MINOR:
+        raise PyEnvError(f"{source}: env.python.version: Python {version} is not supported (3.{MIN_MINOR} or newer)")
+
+
+def _image_for(version: str, image_template: str, explicit_image: str | None, source: str) -> str:
+    if explicit_image:
+        return explicit_image
+    try:
+        image = image_template.format(version=version).strip()
+    except (KeyError, IndexError, ValueError) as exc:
+        raise PyEnvError(
+            f"the Python image template '{image_template}' is invalid ({exc}); it may use only {{version}}"
+        ) from None
+    if not image:
+        raise PyEnvError(f"{source}: no image for Python {version}: the Python image template gives an empty name")
+    return image
+
+
+def _relative_inside(path: Path, base: Path, what: str) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        raise PyEnvError(f"{what} '{path}' is outside the job directory {base}") from None
+
+
+def _tree_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        found += [Path(directory, f) for f in sorted(files) if not f.endswith(_SKIP_SUFFIXES)]
+    return found
+
+
+def _local_paths_files(paths: Sequence[str], base: Path, source: str) -> list[Path]:
+    files: list[Path] = []
+    for entry in paths:
+        path = (base / entry).resolve() if not Path(entry).is_absolute() else Path(entry).resolve()
+        _relative_inside(path, base, f"{source}: env.python.local-paths entry")
+        if not path.exists():
+            raise PyEnvError(f"{source}: env.python.local-paths: '{entry}' was not found in {base}")
+        files += _tree_files(path)
+    return files
+
+
+def _analysis_files(analysis: ImportAnalysis) -> list[Path]:
+    """Local modules to ship: whole regular packages (their data files too), single modules, and of a
+    namespace package only the files the analysis reached."""
+    files = set(analysis.local_files)
+    for top in analysis.local_tops.values():
+        if top.kind == "package":
+            files.update(_tree_files(top.path))
+        elif top.kind == "module":
+            files.add(top.path)
+    return sorted(files)
+
+
+def _merge_pip(config_pip: PipOptions, req: RequirementsFile | None, source: str) -> PipOptions:
+    if req is None:
+        return config_pip
+    if config_pip.index_url and req.index_url and config_pip.index_url != req.index_url:
+        raise PyEnvError(
+            f"{req.index_url_at}: --index-url differs from env.python.pip.index-url in {source}; keep one of them"
+        )
+    return PipOptions(
+        index_url=config_pip.index_url or req.index_url,
+        extra_index_urls=tuple(dict.fromkeys([*config_pip.extra_index_urls, *req.extra_index_urls])),
+        trusted_hosts=tuple(dict.fromkeys([*config_pip.trusted_hosts, *req.trusted_hosts])),
+        no_deps=config_pip.no_deps or req.no_deps,
+    )
+
+
+def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: PipOptions) -> str:
+    """sha256 naming an environment: image, Python version, requirements, pip options (not local files)."""
+    payload = {
+        "format": BUILD_FORMAT,
+        "image": image,
+        "version": version,
+        "requirements": list(requirements),
+        "pip": pip.to_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _builder_source() -> bytes:
+    return importlib.resources.files("airflow_provider_dsjobs.pyenv").joinpath("container_build.py").read_bytes()
+
+
+def _setup_command(version: str, builder: str, spec: str, marker: str, venv: str) -> str:
+    q = shlex.quote
+    no_python = f"dsjobs-pyenv: the image has no python{version} or python3 to build the environment with"
+    return (
+        f"dsjobs_py=$(command -v python{version} || command -v python3) || "
+        f"{{ mkdir -p {q(str(Path(marker).parent))}; echo {q(no_python)} | tee {q(marker)} >&2; "
+        f"exit {EXIT_ENV_FAILED}; }}; "
+        f'"$dsjobs_py" {q(builder)} {q(spec)} || exit $?; '
+        f"export VIRTUAL_ENV={q(venv)}; "
+        'export PATH="$VIRTUAL_ENV/bin:$PATH"; '
+        "unset PYTHONHOME"
+    )
+
+
+def _entry_files(entries: Sequence[EntryPoint], base: Path, notes: list[str], source: str) -> list[EntryPoint]:
+    """Drop absolute script paths (they live in the image) with a note; reject paths leaving the job dir."""
+    kept: list[EntryPoint] = []
+    for entry in entries:
+        if entry.kind == "file" and entry.value.startswith("/"):
+            notes.append(f"entry script {entry.value} is an absolute path: taken from the image, not analysed")
+            continue
+        if entry.kind == "file" and (entry.value == ".." or entry.value.startswith("../")):
+            raise PyEnvError(f"{source}: entry script '{entry.value}' is outside the job directory")
+        kept.append(entry)
+    return kept
+
+
+def plan_python_env(
+    config: JobConfig,
+    *,
+    base_dir: Path,
+    image_template: str,
+    explicit_image: str | None,
+    container_workdir: str = DEFAULT_CONTAINER_WORKDIR,
+    volume_mount: str = DEFAULT_VOLUME_MOUNT,
+    distributions_path: Sequence[str | Path] | None = None,
+) -> PythonEnvPlan:
+    """Plan ``config.env.python`` (which must be set). ``explicit_image`` (``env.docker``) wins over
+    ``image_template.format(version=...)``. ``distributions_path`` is where installed distributions are
+    looked up (this interpreter's ``sys.path`` by default). Raises :class:`PyEnvError` with a one-line message
+    before anything runs."""
+    py: PythonEnv | None = config.env.python
+    if py is None:
+        raise ValueError("plan_python_env needs a config with env.python")
+    source = config.source
+    base = base_dir.resolve()
+    _check_version(py.version, source)
+    image = _image_for(py.version, image_template, explicit_image, source)
+    notes: list[str] = []
+
+    req_file: RequirementsFile | None = None
+    if py.requirements_file is not None:
+        req_path = Path(py.requirements_file)
+        req_file = parse_requirements_file(req_path if req_path.is_absolute() else base / req_path, display_base=base)
+
+    entries: list[EntryPoint] = []
+    files: list[Path] = []
+    requirements: list[str]
+    if py.fully_manual:
+        mode = "fully-manual"
+        assert req_file is not None and py.local_paths is not None
+        requirements = list(req_file.lines)
+        files = _local_paths_files(py.local_paths, base, source)
+    else:
+        mode = py.type
+        if py.local_paths is not None and py.root_paths:
+            raise PyEnvError(f"{source}: env.python: root-paths and local-paths cannot be used together")
+        scan = scan_command(config.cmd, base)
+        entries = _entry_files(find_entry_points(config.cmd, base, py.root_paths), base, notes, source)
+        if not any(not e.optional for e in entries):
+            if scan.inline_code:
+                raise PyEnvError(
+                    f"{source}: cmd runs inline code (python -c), which has no script to analyse: list the "
+                    "job's scripts in env.python.root-paths, or use env.python type: manual with version, "
+                    "requirements-file and local-paths"
+                )
+            raise PyEnvError(
+                f"{source}: Python root module(-s) was not found automatically or set in config: cmd does not "
+                "run a Python script of the job directory; list the scripts in env.python.root-paths"
+            )
+        index = DistributionIndex(distributions_path) if (req_file is None or py.local_paths is None) else None
+        analysis: ImportAnalysis | None = None
+        if index is not None:
+            analysis = analyze_imports(entries, base, is_installed=index.is_installed, command_site=Path(source))
+        else:
+            for e in entries:
+                if e.kind == "file" and not (base / e.value).is_file():
+                    raise PyEnvError(f"{source}: entry script '{e.value}' was not found in {base}")
+        if req_file is not None:
+            requirements = list(req_file.lines)
+        else:
+            assert analysis is not None and index is not None
+            resolution = resolve_imports(analysis.third_party, index=index, base_dir=base)
+            requirements = resolution.requirements
+            if resolution.skipped_optional:
+                notes.append(
+                    "optional imports not installed locally, left out: " + ", ".join(resolution.skipped_optional)
+                )
+            if resolution.aliased:
+                notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
+        entry_paths = [(base / e.value).resolve() for e in entries if e.kind == "file"]
+        if py.local_paths is not None:
+            files = entry_paths + _local_paths_files(py.local_paths, base, source)
+        else:
+            assert analysis is not None
+            files = entry_paths + _analysis_files(analysis)
+
+    local_files: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+    for path in files:
+        rel = _relative_inside(path, base, "local file")
+        if rel not in seen:
+            seen.add(rel)
+            local_files.append((path, rel))
+    local_files.sort(key=lambda item: item[1])
+
+    pip = _merge_pip(py.pip, req_file, source)
+    env_hash = env_hash_for(image, py.version, requirements, pip)
+    workdir = container_workdir.rstrip("/") or "/"
+    support = f"{workdir}/{SUPPORT_DIR}"
+    builder_path, spec_path = f"{support}/pyenv_build.py", f"{support}/pyenv.json"
+    failed_marker = f"{support}/pyenv-failed.txt"
+    mount = volume_mount.rstrip("/")
+    venv_path = f"{mount}/{env_hash}/venv"
+    spec = {
+        "format": BUILD_FORMAT,
+        "hash": env_hash,
+        "version": py.version,
+        # a version the user wrote must match the image; one filled in from the submitter is advisory
+        "version_strict": py.version_given or explicit_image is None,
+        "image": image,
+        "env_root": mount,
+        "requirements": requirements,
+        "pip": {
+            "index_url": pip.index_url,
+            "extra_index_urls": list(pip.extra_index_urls),
+            "trusted_hosts": list(pip.trusted_hosts),
+            "no_deps": pip.no_deps,
+        },
+        "failed_marker": failed_marker,
+    }
+    return PythonEnvPlan(
+        mode=mode,
+        version=py.version,
+        image=image,
+        requirements=requirements,
+        pip=pip,
+        local_files=local_files,
+        entry_points=entries,
+        env_hash=env_hash,
+        volume_name=f"{VOLUME_PREFIX}{env_hash[:16]}",
+        volume_mount=mount,
+        volume_labels={LABEL_PYENV: "1", LABEL_VERSION: py.version, LABEL_IMAGE: image, LABEL_HASH: env_hash},
+        venv_path=venv_path,
+        builder_script=_builder_source(),
+        builder_path=builder_path,
+        spec_json=json.dumps(spec, indent=1, sort_keys=True).encode("utf-8"),
+        spec_path=spec_path,
+        setup_command=_setup_command(py.version, builder_path, spec_path, failed_marker, venv_path),
+        failed_marker=failed_marker,
+        failed_exit_code=EXIT_ENV_FAILED,
+        notes=notes,
+    )

@@ -1,0 +1,468 @@
+"""Containers for jobs: create, deliver files, start, stream logs, watch, stop gracefully, export, clean up.
+
+This layer runs a :class:`ContainerSpec`; it knows nothing about ``config.yaml``. It works the same with a remote
+engine: files go in with ``put_archive`` and come out with ``get_archive`` (never bind mounts from the submitting
+machine), and logs are read from the engine's log store, so re-attaching after a crash, or reading a container that
+already exited, returns every line from the first one.
+
+Typical use by the orchestrator::
+
+    rt = Runtime(engine)
+    cid = rt.create(ContainerSpec(image, shell_command(script), env, labels, "/job", name=None, resources=choice,
+                                  network=None, volumes={}, stop_signal="SIGTERM"))
+    rt.put_archive(cid, "/", tar_stream(entries))
+    rt.start(cid)
+    for stream, line in rt.stream_logs(cid):   # ends when the container exits
+        ...
+    code = rt.wait(cid)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import docker.errors
+import requests
+from docker.types import DeviceRequest
+
+from airflow_provider_dsjobs.runtime.engine import DockerEngine
+from airflow_provider_dsjobs.runtime.errors import (
+    ContainerNotFound,
+    PathNotFound,
+    RuntimeFailure,
+    WaitTimeout,
+    reason_of,
+)
+from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
+from airflow_provider_dsjobs.runtime.resources import ResourceChoice
+from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
+
+log = logging.getLogger(__name__)
+
+#: Label on everything this runtime creates (containers and volumes).
+MANAGED_LABEL = "dsjobs.managed"
+#: Grace period when ``stop`` is given a signal but no timeout (Docker's own default).
+DEFAULT_STOP_TIMEOUT = 10.0
+#: How long ``stop`` waits for a container to be gone after SIGKILL.
+KILL_WAIT = 30.0
+
+StreamName = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create a job container.
+
+    ``command`` should be :func:`~airflow_provider_dsjobs.runtime.shell.shell_command` of the job's script, with
+    ``init=True`` so graceful-shutdown signals reach the program (see ``runtime/shell.py``). ``volumes`` maps
+    *named* volumes to ``{"bind": "/path/in/container", "mode": "rw"|"ro"}``; host paths are refused because the
+    engine may be remote. ``stop_signal`` is what ``docker stop`` sends (set it to the graceful-shutdown signal).
+    """
+
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    working_dir: str
+    name: str | None = None
+    resources: ResourceChoice | None = None
+    network: str | None = None
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    stop_signal: str | None = None
+    user: str | None = None
+    init: bool = True
+
+    def __repr__(self) -> str:  # env may hold secrets: show only the names
+        return (
+            f"ContainerSpec(image={self.image!r}, command={self.command!r}, env=<{', '.join(sorted(self.env))}>, "
+            f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
+            f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
+            f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r})"
+        )
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """``status`` is Docker's: created, running, paused, restarting, removing, exited or dead.
+    ``exit_code`` is set only once the container has run and stopped (exited/dead)."""
+
+    status: str
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    oom_killed: bool
+    error: str
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("exited", "dead")
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    status: str
+    labels: dict[str, str]
+    image: str
+    created: float
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """How a stop ended: ``"exited"`` (the program exited by itself after the signal), ``"killed"`` (SIGKILL, at once
+    or after the timeout) or ``"not_running"`` (it had already stopped, or never started)."""
+
+    outcome: Literal["exited", "killed", "not_running"]
+    exit_code: int | None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-01-01"):
+        return None
+    text = value.rstrip("Z")
+    offset = ""
+    for sign in ("+", "-"):
+        at = text.rfind(sign)
+        if at > 10:  # past the date's dashes
+            text, offset = text[:at], text[at:]
+            break
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    try:
+        parsed = datetime.fromisoformat(text + (offset or "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc)
+
+
+def _label_filters(labels: dict[str, str]) -> list[str]:
+    return [f"{k}={v}" if v is not None else k for k, v in labels.items()]
+
+
+def _read_exact(raw: Any, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = raw.read(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class Runtime:
+    """Job containers on one Docker engine."""
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self.engine = engine
+        self.api = engine.api
+        # The SDK's own streaming helpers (raw socket, socket timeout) are not in its type stubs.
+        self._sdk: Any = engine.api
+
+    # -- creating and starting -------------------------------------------------------------------------------
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container; returns its id. Labels always include ``dsjobs.managed=1``."""
+        for volume, options in spec.volumes.items():
+            if not volume or volume.startswith((".", "/", "~")) or "/" in volume or "\\" in volume:
+                raise RuntimeFailure(
+                    f"volume {volume!r} looks like a host path: only named volumes are supported, because the Docker "
+                    "engine may run on another machine (files travel with put_archive instead)"
+                )
+            if not str(options.get("bind", "")).startswith("/"):
+                raise RuntimeFailure(f"volume {volume!r} needs an absolute 'bind' path inside the container")
+        env = dict(spec.env)
+        if spec.init:
+            env.setdefault("TINI_KILL_PROCESS_GROUP", "1")
+        resources = spec.resources
+        try:
+            host_config = self.api.create_host_config(
+                binds={k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()} or None,
+                nano_cpus=resources.nano_cpus if resources else None,
+                mem_limit=resources.mem_limit if resources else None,
+                device_requests=[DeviceRequest(**r) for r in resources.device_requests] if resources else None,
+                network_mode=spec.network or None,
+                init=spec.init or None,
+            )
+            created = self.api.create_container(
+                image=spec.image,
+                command=spec.command,
+                environment=env,
+                labels={**spec.labels, MANAGED_LABEL: "1"},
+                working_dir=spec.working_dir or None,
+                name=spec.name,
+                host_config=host_config,
+                stop_signal=spec.stop_signal,
+                user=spec.user,
+                detach=True,
+            )
+        except docker.errors.ImageNotFound:
+            raise RuntimeFailure(f"image {spec.image} is not on the Docker engine (ensure_image first)") from None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise RuntimeFailure(f"a container named {spec.name} already exists on the Docker engine") from None
+            raise RuntimeFailure(f"cannot create a container from {spec.image}: {reason_of(exc)}") from None
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot create a container from {spec.image}: {reason_of(exc)}") from None
+        container_id = str(created["Id"])
+        log.debug("created container %s from %s", container_id[:12], spec.image)
+        return container_id
+
+    def put_archive(self, container_id: str, path: str, chunks: Iterable[bytes]) -> None:
+        """Unpack a tar stream into ``path`` (which must exist in the container; ``/`` always does). The chunks are
+        sent as they are produced, so a large archive never sits in memory."""
+        try:
+            self.api.put_archive(container_id, path, iter(chunks))
+        except RuntimeFailure:
+            raise
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, f"cannot unpack files into {path}")
+        except Exception as exc:  # transport errors while streaming
+            raise RuntimeFailure(f"cannot copy files into container {container_id[:12]}: {reason_of(exc)}") from None
+
+    def start(self, container_id: str) -> None:
+        try:
+            self.api.start(container_id)
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, "cannot start")
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot start container {container_id[:12]}: {reason_of(exc)}") from None
+
+    # -- watching --------------------------------------------------------------------------------------------
+    def stream_logs(
+        self, container_id: str, *, since: float | None = None, follow: bool = True, max_line: int = MAX_LINE
+    ) -> Iterator[tuple[StreamName, str]]:
+        """Yield ``("stdout"|"stderr", line)`` from the container's first line (or from ``since``, epoch seconds).
+
+        With ``follow=True`` the iterator ends when the container stops; on a container that already exited it
+        returns what was logged and ends. Lines carry no trailing newline; a final line without one is still
+        yielded; invalid UTF-8 becomes U+FFFD; a line longer than ``max_line`` characters is yielded in parts.
+        Timestamps are not returned (use ``since`` to resume).
+        """
+        params: dict[str, Any] = {"stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": 0, "tail": "all"}
+        if since is not None and since > 0:
+            params["since"] = f"{since:.9f}"
+        try:
+            tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
+            response = self._sdk._get(self._sdk._url("/containers/{0}/logs", container_id), params=params, stream=True)
+            self._sdk._raise_for_status(response)
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, "cannot read logs")
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot read logs of container {container_id[:12]}: {reason_of(exc)}") from None
+        splitters: dict[StreamName, LineSplitter] = {"stdout": LineSplitter(max_line), "stderr": LineSplitter(max_line)}
+        try:
+            self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
+            raw = response.raw
+            while True:
+                if tty:
+                    data = raw.read(CHUNK_SIZE // 16)
+                    if not data:
+                        break
+                    for line in splitters["stdout"].feed(data):
+                        yield "stdout", line
+                    continue
+                header = _read_exact(raw, 8)
+                if len(header) < 8:
+                    break
+                kind, length = struct.unpack(">BxxxL", header)
+                name: StreamName = "stderr" if kind == 2 else "stdout"
+                while length > 0:
+                    data = raw.read(min(length, 64 * 1024))
+                    if not data:
+                        length = 0
+                        break
+                    length -= len(data)
+                    for line in splitters[name].feed(data):
+                        yield name, line
+        except requests.exceptions.RequestException as exc:
+            raise RuntimeFailure(f"log stream of container {container_id[:12]} broke: {reason_of(exc)}") from None
+        finally:
+            response.close()
+        for stream_name, splitter in splitters.items():
+            for line in splitter.flush():
+                yield stream_name, line
+
+    def state(self, container_id: str) -> ContainerState | None:
+        """The container's state, or ``None`` if it does not exist."""
+        try:
+            raw = self.api.inspect_container(container_id)["State"]
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot inspect container {container_id[:12]}: {reason_of(exc)}") from None
+        status = str(raw.get("Status") or "unknown")
+        finished = status in ("exited", "dead")
+        return ContainerState(
+            status=status,
+            exit_code=int(raw.get("ExitCode", 0)) if finished else None,
+            started_at=_parse_time(raw.get("StartedAt")),
+            finished_at=_parse_time(raw.get("FinishedAt")),
+            oom_killed=bool(raw.get("OOMKilled")),
+            error=str(raw.get("Error") or ""),
+        )
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """Block until the container stops; its exit code. ``WaitTimeout`` after ``timeout`` seconds."""
+        started = time.monotonic()
+        try:
+            result = self.api.wait(container_id, timeout=timeout)  # type: ignore[arg-type]
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, "cannot wait for")
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            if timeout is not None and time.monotonic() - started >= timeout * 0.9:
+                raise WaitTimeout(f"container {container_id[:12]} still running after {timeout:g}s") from None
+            raise RuntimeFailure(f"lost the Docker engine waiting for {container_id[:12]}: {reason_of(exc)}") from None
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot wait for container {container_id[:12]}: {reason_of(exc)}") from None
+        return int(result.get("StatusCode", -1))
+
+    # -- stopping --------------------------------------------------------------------------------------------
+    def stop(self, container_id: str, *, signal: str | None, timeout: float | None = None) -> StopResult:
+        """Graceful shutdown: send ``signal``, give the program ``timeout`` seconds (default 10) to exit, then
+        SIGKILL. With no signal, SIGKILL at once. Stopping a stopped container is a no-op (``"not_running"``)."""
+        state = self.state(container_id)
+        if state is None:
+            raise ContainerNotFound(f"container {container_id[:12]} does not exist")
+        if state.status not in ("running", "paused", "restarting"):
+            return StopResult("not_running", state.exit_code)
+        if signal is not None:
+            if not self._signal(container_id, signal):
+                return StopResult("not_running", self._exit_code(container_id))
+            grace = DEFAULT_STOP_TIMEOUT if timeout is None else max(timeout, 0.0)
+            try:
+                code = self.wait(container_id, timeout=grace) if grace > 0 else None
+            except WaitTimeout:
+                code = None
+            if code is not None:
+                return StopResult("exited", code)
+            log.info("container %s did not exit %gs after %s; killing it", container_id[:12], grace, signal)
+        if not self._signal(container_id, "SIGKILL"):
+            return StopResult("exited" if signal else "not_running", self._exit_code(container_id))
+        return StopResult("killed", self.wait(container_id, timeout=KILL_WAIT))
+
+    def _signal(self, container_id: str, signal: str) -> bool:
+        """Send a signal; False if the container is no longer running."""
+        try:
+            self.api.kill(container_id, signal=signal)
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, f"cannot send {signal} to")
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # "is not running": it exited between our look and the signal
+                return False
+            raise RuntimeFailure(f"cannot send {signal} to container {container_id[:12]}: {reason_of(exc)}") from None
+        return True
+
+    def _exit_code(self, container_id: str) -> int | None:
+        state = self.state(container_id)
+        return state.exit_code if state else None
+
+    # -- getting files out -----------------------------------------------------------------------------------
+    def export(self, container_id: str, path: str) -> TarReader:
+        """Stream ``path`` (file or directory) out of the container as a tar archive, read with
+        ``reader.open_tar()`` or ``extract_stream``. The archive's top entry is ``basename(path)``; the engine's
+        stat of the path is in ``reader.stat``. Close the reader (or use it as a context manager)."""
+        try:
+            response = self._sdk._get(
+                self._sdk._url("/containers/{0}/archive", container_id), params={"path": path}, stream=True
+            )
+            self._sdk._raise_for_status(response)
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, f"cannot export {path} from", path=path)
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot export {path} from container {container_id[:12]}: {reason_of(exc)}") from None
+        self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
+        reader = TarReader(response.iter_content(CHUNK_SIZE), on_close=response.close)
+        header = response.headers.get("X-Docker-Container-Path-Stat")
+        if header:
+            try:
+                reader.stat = json.loads(base64.b64decode(header))
+            except ValueError:
+                reader.stat = {}
+        return reader
+
+    def path_exists(self, container_id: str, path: str) -> bool:
+        """Whether ``path`` exists in the container (running or stopped)."""
+        try:
+            response = self.api.head(
+                self._sdk._url("/containers/{0}/archive", container_id), params={"path": path}, timeout=self.api.timeout
+            )
+        except requests.exceptions.RequestException as exc:
+            raise RuntimeFailure(f"cannot look for {path} in container {container_id[:12]}: {reason_of(exc)}") from None
+        if response.status_code == 404:
+            if self.state(container_id) is None:
+                raise ContainerNotFound(f"container {container_id[:12]} does not exist")
+            return False
+        if response.status_code >= 400:
+            raise RuntimeFailure(f"cannot look for {path} in {container_id[:12]}: HTTP {response.status_code}")
+        return True
+
+    # -- finding and cleaning up -----------------------------------------------------------------------------
+    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        """Containers (running or not) carrying all of ``labels``, newest first."""
+        try:
+            rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot list containers: {reason_of(exc)}") from None
+        found = [
+            ContainerInfo(
+                id=str(row["Id"]),
+                name=str((row.get("Names") or ["/"])[0]).lstrip("/"),
+                status=str(row.get("State") or ""),
+                labels=dict(row.get("Labels") or {}),
+                image=str(row.get("Image") or ""),
+                created=float(row.get("Created") or 0),
+            )
+            for row in rows
+        ]
+        return sorted(found, key=lambda c: c.created, reverse=True)
+
+    def remove(self, container_id: str, force: bool = True) -> None:
+        """Remove the container (killing it if ``force``); a missing container is fine."""
+        try:
+            self.api.remove_container(container_id, force=force, v=False)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in reason_of(exc):
+                return
+            raise RuntimeFailure(f"cannot remove container {container_id[:12]}: {reason_of(exc)}") from None
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> str:
+        try:
+            created = self.api.create_volume(name=name, labels={**labels, MANAGED_LABEL: "1"})
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot create volume {name}: {reason_of(exc)}") from None
+        return str(created["Name"])
+
+    def list_volumes(self, labels: dict[str, str]) -> list[str]:
+        try:
+            result = self.api.volumes(filters={"label": _label_filters(labels)})
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot list volumes: {reason_of(exc)}") from None
+        return sorted(str(v["Name"]) for v in (result.get("Volumes") or []))
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        """Remove a volume; a missing one is fine. A volume still used by a container is an error."""
+        try:
+            self.api.remove_volume(name, force=force)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot remove volume {name}: {reason_of(exc)}") from None
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> Any:
+        if self.state(container_id) is None:
+            raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
+        if path is not None:
+            raise PathNotFound(f"{path} does not exist in container {container_id[:12]}") from None
+        raise RuntimeFailure(f"{action} container {container_id[:12]}: {reason_of(exc)}") from None

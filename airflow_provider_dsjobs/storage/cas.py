@@ -1,0 +1,439 @@
+"""The content-addressed input cache of a project: unchanged inputs are never uploaded twice.
+
+Key layout (relative to the store root; ``<project>`` is the project name):
+
+``projects/<project>/blobs/sha256/<first2>/<sha256>``
+    One file's bytes, named by the SHA-256 of its content (``<first2>`` = its first two hex digits).
+
+``projects/<project>/trees/<tree_id>.json``
+    A directory input's manifest: the canonical JSON (see ``tree_bytes``) of its entries, sorted by path.
+    Each entry is ``{"path", "kind", "sha256", "size", "mode"}``: ``path`` is ``/``-separated and relative
+    to the directory; ``kind`` is ``"file"`` or ``"dir"`` (directories appear only when they are empty,
+    with ``sha256`` null and ``size`` 0); ``mode`` is normalised like git (``0o755`` when any execute bit
+    is set, else ``0o644``; ``0o755`` for directories). ``tree_id`` is the SHA-256 of those exact bytes,
+    so a tree's identity depends only on names, contents and executable bits — never on mtimes, owners
+    or the order a filesystem lists entries in — and the object's own hash equals its name.
+
+``projects/<project>/staging/<lease_id>.json``
+    A lease written while inputs are being staged: the blob and tree ids the stager is about to rely on.
+    ``gc`` keeps everything a recent lease names, so a blob that already existed (and was therefore not
+    uploaded again) cannot be collected between staging and the job record being written.
+
+Symlinks inside a directory are followed (the target's content is staged); a symlink loop or a dangling
+link is an error. Sockets, FIFOs and devices are rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import stat
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashingReader, HashMemo, hash_file_stat, stat_key
+from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+
+GiB = 1024**3
+#: DataSphere's limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB.
+DEFAULT_MAX_FILE_SIZE = 5 * GiB
+DEFAULT_MAX_TOTAL_SIZE = 10 * GiB
+#: Blobs smaller than this are uploaded several at a time; larger ones one by one (each is multipart).
+_SMALL_BLOB = 8 * 1024 * 1024
+_PARALLEL = 8
+
+_PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_project(project: str) -> str:
+    if not _PROJECT_RE.match(project or ""):
+        raise StoreError(
+            f"invalid project name {project!r}: use 1-100 letters, digits, '.', '_' or '-', starting alphanumeric"
+        )
+    return project
+
+
+def _check_sha(sha256: str) -> str:
+    if not _SHA_RE.match(sha256 or ""):
+        raise StoreError(f"invalid content id {sha256!r}: expected 64 lowercase hex digits")
+    return sha256
+
+
+def project_prefix(project: str) -> str:
+    return f"projects/{check_project(project)}/"
+
+
+def blobs_prefix(project: str) -> str:
+    return f"{project_prefix(project)}blobs/sha256/"
+
+
+def trees_prefix(project: str) -> str:
+    return f"{project_prefix(project)}trees/"
+
+
+def leases_prefix(project: str) -> str:
+    return f"{project_prefix(project)}staging/"
+
+
+def blob_key(project: str, sha256: str) -> str:
+    return f"{blobs_prefix(project)}{_check_sha(sha256)[:2]}/{sha256}"
+
+
+def tree_key(project: str, tree_id: str) -> str:
+    return f"{trees_prefix(project)}{_check_sha(tree_id)}.json"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file (or empty directory) of a directory input."""
+
+    path: str
+    kind: str = "file"
+    sha256: str | None = None
+    size: int = 0
+    mode: int = 0o644
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "sha256": self.sha256, "size": self.size, "mode": self.mode}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TreeEntry:
+        return cls(
+            path=str(data["path"]),
+            kind=str(data.get("kind", "file")),
+            sha256=data.get("sha256"),
+            size=int(data.get("size", 0)),
+            mode=int(data.get("mode", 0o644)),
+        )
+
+
+def tree_bytes(entries: Iterable[TreeEntry]) -> bytes:
+    """The canonical JSON of ``entries``: sorted by path, sorted keys, no whitespace, UTF-8."""
+    ordered = sorted(entries, key=lambda e: e.path)
+    return json.dumps([e.to_dict() for e in ordered], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def tree_id(entries: Iterable[TreeEntry]) -> str:
+    return hashlib.sha256(tree_bytes(entries)).hexdigest()
+
+
+def _normal_mode(st_mode: int) -> int:
+    if stat.S_ISDIR(st_mode):
+        return 0o755
+    return 0o755 if st_mode & 0o111 else 0o644
+
+
+@dataclass
+class StagedInput:
+    """One staged input. ``sha256`` is the file's content hash, or the tree id for a directory.
+    ``entries`` for a file holds one entry whose ``path`` is the file's base name; for a directory, its
+    tree entries. ``size`` is the total of the file sizes."""
+
+    kind: str
+    sha256: str
+    size: int
+    entries: list[TreeEntry]
+    local_path: Path
+
+    def local_hints(self) -> dict[str, Path]:
+        """``sha256 → local file`` for every file of this input (for ``BlobSource``)."""
+        if self.kind == "file":
+            return {self.sha256: self.local_path}
+        return {e.sha256: self.local_path / e.path for e in self.entries if e.kind == "file" and e.sha256}
+
+
+@dataclass
+class StageStats:
+    bytes_total: int = 0
+    bytes_uploaded: int = 0
+    files_total: int = 0
+    files_uploaded: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _ScannedFile:
+    relpath: str
+    path: Path
+    size: int
+    mode: int
+    sha256: str = ""
+    hashed_stat: os.stat_result | None = None
+
+
+@dataclass
+class _Scanned:
+    kind: str
+    path: Path
+    files: list[_ScannedFile] = field(default_factory=list)
+    empty_dirs: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise StoreError(f"input {path} is a dangling symlink") from None
+        raise StoreError(f"input {path} does not exist") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read input {path}: {exc.strerror or exc}") from None
+
+
+def _scan(path: Path) -> _Scanned:
+    st = _stat(path)
+    if stat.S_ISREG(st.st_mode):
+        return _Scanned("file", path, [_ScannedFile(path.name, path, st.st_size, _normal_mode(st.st_mode))])
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"input {path} is not a regular file or directory")
+    scanned = _Scanned("dir", path)
+    _walk(path, "", scanned, {(st.st_dev, st.st_ino)})
+    return scanned
+
+
+def _walk(directory: Path, rel: str, scanned: _Scanned, ancestors: set[tuple[int, int]]) -> None:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        raise StoreError(f"cannot list input directory {directory}: {exc.strerror or exc}") from None
+    if not names and rel:
+        scanned.empty_dirs.append(rel)
+    for name in names:
+        child = directory / name
+        child_rel = f"{rel}/{name}" if rel else name
+        st = _stat(child)
+        if stat.S_ISREG(st.st_mode):
+            scanned.files.append(_ScannedFile(child_rel, child, st.st_size, _normal_mode(st.st_mode)))
+        elif stat.S_ISDIR(st.st_mode):
+            ident = (st.st_dev, st.st_ino)
+            if ident in ancestors:
+                raise StoreError(f"input {child} is a symlink loop")
+            _walk(child, child_rel, scanned, ancestors | {ident})
+        else:
+            raise StoreError(f"input {child} is not a regular file or directory (sockets, FIFOs and devices)")
+
+
+class InputStager:
+    """Hashes inputs and uploads the blobs (and trees) the store does not have yet.
+
+    ``progress`` reports the upload (default: none). Limits are checked on the sizes found while
+    scanning, before anything is hashed or uploaded, across everything this stager stages.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        project: str,
+        progress: TransferProgress | None = None,
+        *,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
+        memo: HashMemo | None = DEFAULT_MEMO,
+    ) -> None:
+        self.store = store
+        self.project = check_project(project)
+        self.progress = progress
+        self.max_file_size = max_file_size
+        self.max_total_size = max_total_size
+        self.memo = memo
+        self.stats = StageStats()
+        self.lease_key: str | None = None
+
+    def stage(self, path: Path) -> StagedInput:
+        """Stage one file or directory."""
+        return self.stage_all([path])[0]
+
+    def stage_all(self, paths: Sequence[Path]) -> list[StagedInput]:
+        """Stage several inputs; the limits cover all of them together, before any upload."""
+        started = time.monotonic()
+        scans = [_scan(Path(p)) for p in paths]
+        self._check_limits(scans)
+        for scanned in scans:
+            for f in scanned.files:
+                f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo)
+                f.size = f.hashed_stat.st_size
+        self._check_limits(scans)  # sizes may have grown between the scan and the hashing
+
+        staged: list[StagedInput] = []
+        trees: dict[str, bytes] = {}
+        for scanned in scans:
+            entries = [TreeEntry(f.relpath, "file", f.sha256, f.size, f.mode) for f in scanned.files]
+            if scanned.kind == "file":
+                staged.append(StagedInput("file", entries[0].sha256 or "", entries[0].size, entries, scanned.path))
+                continue
+            entries += [TreeEntry(d, "dir", None, 0, 0o755) for d in scanned.empty_dirs]
+            entries.sort(key=lambda e: e.path)
+            data = tree_bytes(entries)
+            tid = hashlib.sha256(data).hexdigest()
+            trees[tid] = data
+            staged.append(StagedInput("dir", tid, scanned.size, entries, scanned.path))
+
+        # One upload per distinct content, whichever paths share it.
+        blobs: dict[str, _ScannedFile] = {}
+        for scanned in scans:
+            for f in scanned.files:
+                blobs.setdefault(f.sha256, f)
+        self._write_lease(list(blobs) + list(trees))
+        missing = self._missing([blob_key(self.project, sha) for sha in blobs])
+        to_upload = [f for sha, f in blobs.items() if blob_key(self.project, sha) in missing]
+        self._upload(to_upload)
+        for tid, data in trees.items():
+            if not self.store.exists(tree_key(self.project, tid)):
+                self.store.put_bytes(tree_key(self.project, tid), data)
+        self._write_lease(list(blobs) + list(trees))  # refresh: the grace period starts after the uploads
+
+        self.stats.bytes_total += sum(s.size for s in scans)
+        self.stats.files_total += sum(len(s.files) for s in scans)
+        self.stats.seconds += time.monotonic() - started
+        return staged
+
+    def _check_limits(self, scans: Sequence[_Scanned]) -> None:
+        for scanned in scans:
+            for f in scanned.files:
+                if f.size > self.max_file_size:
+                    raise StoreError(
+                        f"input file {f.path} is {human_size(f.size)}, over the limit of "
+                        f"{human_size(self.max_file_size)} per file"
+                    )
+        total = self.stats.bytes_total + sum(s.size for s in scans)
+        if total > self.max_total_size:
+            names = ", ".join(str(s.path) for s in scans[:3]) + (" …" if len(scans) > 3 else "")
+            raise StoreError(
+                f"inputs total {human_size(total)} ({names}), over the limit of {human_size(self.max_total_size)}"
+            )
+
+    def _missing(self, keys: list[str]) -> set[str]:
+        if len(keys) <= 1:
+            return {k for k in keys if not self.store.exists(k)}
+        with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+            present = list(pool.map(self.store.exists, keys))
+        return {k for k, there in zip(keys, present, strict=True) if not there}
+
+    def _upload(self, files: list[_ScannedFile]) -> None:
+        if self.progress:
+            self.progress.start(len(files), sum(f.size for f in files))
+        small = [f for f in files if f.size < _SMALL_BLOB]
+        large = [f for f in files if f.size >= _SMALL_BLOB]
+        if len(small) > 1:
+            with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+                list(pool.map(self._upload_one, small))
+        else:
+            for f in small:
+                self._upload_one(f)
+        for f in large:
+            self._upload_one(f)
+        if self.progress:
+            self.progress.finish()
+
+    def _upload_one(self, f: _ScannedFile) -> None:
+        key = blob_key(self.project, f.sha256)
+        self.store.put_file(key, f.path, self.progress.update if self.progress else None)
+        after = _stat(f.path)
+        # A blob must hold exactly the bytes its name promises; a file rewritten since hashing would break that.
+        assert f.hashed_stat is not None
+        if stat_key(f.path, f.hashed_stat) != stat_key(f.path, after):
+            self.store.delete(key)
+            raise StoreError(f"input {f.path} changed while it was being uploaded: retry when nothing writes to it")
+        self.stats.bytes_uploaded += f.size
+        self.stats.files_uploaded += 1
+
+    def _write_lease(self, ids: list[str]) -> None:
+        if self.lease_key is None:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            self.lease_key = f"{leases_prefix(self.project)}{stamp}-{secrets.token_hex(8)}.json"
+        document = {"created_at": datetime.now(timezone.utc).isoformat(), "ids": sorted(set(ids))}
+        self.store.put_bytes(self.lease_key, json.dumps(document).encode())
+
+    def release(self) -> None:
+        """Drop this stager's lease once the job record (which references the inputs) is saved."""
+        if self.lease_key is not None:
+            self.store.delete(self.lease_key)
+            self.lease_key = None
+
+
+class BlobSource:
+    """Reads blobs for delivery into a container: from the submitter's local file when one is known and
+    still looks the same, else streamed from the store. Store reads are checked against the hash."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        project: str,
+        local_hints: Mapping[str, Path] | None = None,
+        *,
+        memo: HashMemo | None = DEFAULT_MEMO,
+    ) -> None:
+        self.store = store
+        self.project = check_project(project)
+        self.local_hints = dict(local_hints or {})
+        self.memo = memo
+
+    def _local(self, sha256: str, size: int | None) -> Path | None:
+        hint = self.local_hints.get(sha256)
+        if hint is None:
+            return None
+        try:
+            st = os.stat(hint)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if self.memo is not None and self.memo.get(stat_key(Path(hint).absolute(), st)) == sha256:
+            return Path(hint)
+        if size is None:
+            size = self.store.size(blob_key(self.project, sha256))
+            if size is None:  # the store lacks it: the local file is the only copy there is
+                return Path(hint)
+        return Path(hint) if st.st_size == size else None
+
+    def open(self, sha256: str, size: int | None = None) -> BinaryIO:
+        """A reader for the blob (the caller closes it). ``size``, when known, avoids a store request."""
+        local = self._local(_check_sha(sha256), size)
+        if local is not None:
+            try:
+                return open(local, "rb")
+            except OSError:
+                pass
+        key = blob_key(self.project, sha256)
+        try:
+            raw = self.store.open_read(key)
+        except ObjectNotFound:
+            raise StoreError(
+                f"input blob {sha256[:12]}… is missing from {self.store.uri(key)}: was it garbage-collected?"
+            ) from None
+        return io.BufferedReader(HashingReader(raw, sha256, f"input blob {self.store.uri(key)}"))
+
+    def load_tree(self, tree_id: str) -> list[TreeEntry]:
+        return load_tree(self.store, self.project, tree_id)
+
+
+def load_tree(store: ObjectStore, project: str, tree_id: str) -> list[TreeEntry]:
+    """The entries of a stored tree, checked against its id."""
+    key = tree_key(project, tree_id)
+    try:
+        data = store.get_bytes(key)
+    except ObjectNotFound:
+        raise StoreError(f"input tree {tree_id[:12]}… is missing from {store.uri(key)}") from None
+    if hashlib.sha256(data).hexdigest() != tree_id:
+        raise StoreError(f"input tree {store.uri(key)} is corrupt: its content does not match its id")
+    try:
+        return [TreeEntry.from_dict(item) for item in json.loads(data)]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"input tree {store.uri(key)} is not a valid tree: {exc}") from None

@@ -1,0 +1,140 @@
+"""Streaming SHA-256: of local files (with a per-process memo keyed by file identity), and of streams while
+someone else reads them (``HashingReader``), so content is hashed in the same pass that uploads it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from airflow_provider_dsjobs.storage.base import StoreError
+
+CHUNK_SIZE = 1024 * 1024
+#: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
+_RACY_SECONDS = 2.0
+
+#: (absolute path, size, mtime_ns, inode, device)
+StatKey = tuple[str, int, int, int, int]
+
+
+def stat_key(path: Path, st: os.stat_result) -> StatKey:
+    return (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+class HashMemo:
+    """Remembers ``stat key → sha256`` so an unchanged file is read once per process (bounded, LRU)."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: OrderedDict[StatKey, str] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: StatKey) -> str | None:
+        with self._lock:
+            sha = self._entries.get(key)
+            if sha is not None:
+                self._entries.move_to_end(key)
+            return sha
+
+    def put(self, key: StatKey, sha: str) -> None:
+        # Skip files touched within the last moments: a write in the same mtime tick would go unnoticed.
+        if time.time() - key[2] / 1e9 < _RACY_SECONDS:
+            return
+        with self._lock:
+            self._entries[key] = sha
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The memo shared by everything in this process unless a caller passes its own.
+DEFAULT_MEMO = HashMemo()
+
+
+def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, int]:
+    """``(sha256 hex, size)`` of a local file, read in chunks. Raises ``StoreError`` if the file changes
+    while it is read (its size or mtime differ before and after)."""
+    sha, st = hash_file_stat(path, memo)
+    return sha, st.st_size
+
+
+def hash_file_stat(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, os.stat_result]:
+    """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes)."""
+    path = Path(path)
+    try:
+        before = os.stat(path)
+        key = stat_key(path.absolute(), before)
+        if memo is not None and (cached := memo.get(key)) is not None:
+            return cached, before
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK_SIZE):
+                digest.update(chunk)
+                size += len(chunk)
+        after = os.stat(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
+        raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
+    sha = digest.hexdigest()
+    if memo is not None:
+        memo.put(key, sha)
+    return sha, after
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a readable binary stream; hashes and counts every byte read through it.
+
+    It deliberately has no ``seek``: boto3 then reads it strictly in order (the non-seekable upload path),
+    which is what makes the running hash equal the hash of the uploaded object.
+    With ``expected_sha256``, reaching the end of a stream whose content differs raises ``StoreError``.
+    """
+
+    def __init__(self, stream: BinaryIO | Any, expected_sha256: str | None = None, name: str = "stream") -> None:
+        super().__init__()
+        self._stream = stream
+        self._digest = hashlib.sha256()
+        self._expected = expected_sha256
+        self._name = name
+        self.size = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int | None = -1) -> bytes:
+        data: bytes = self._stream.read(-1 if n is None else n)
+        if data:
+            self._digest.update(data)
+            self.size += len(data)
+        elif n != 0 and not self._eof:
+            self._eof = True
+            if self._expected is not None and self._digest.hexdigest() != self._expected:
+                raise StoreError(f"{self._name} is corrupt: its content does not match sha256 {self._expected}")
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()

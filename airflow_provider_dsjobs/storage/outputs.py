@@ -1,0 +1,87 @@
+"""Publishing a job's outputs (or an output dataset) under a plain, human-readable prefix.
+
+Files keep their relative paths under the prefix (``<prefix>/<relpath>``), not content addresses: users
+browse and download them. The set is committed by ``<prefix>/manifest.json``, written **last**: a reader
+that finds no manifest must treat the set as incomplete, and one that finds it sees every file it lists.
+
+Streams are hashed while they upload (``HashingReader``): nothing is read twice and memory stays bounded
+by the transfer's part size, so no spooling to a temporary file is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, ProgressCallback, StoreError
+from airflow_provider_dsjobs.storage.hashing import HashingReader
+from airflow_provider_dsjobs.storage.keys import join_key, safe_relpath
+
+MANIFEST_NAME = "manifest.json"
+
+
+def manifest_key(prefix: str) -> str:
+    return join_key(prefix, MANIFEST_NAME)
+
+
+class OutputWriter:
+    """Writes files under ``prefix`` and then the manifest; refuses writes after the manifest."""
+
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
+        self.store = store
+        self.prefix = prefix.strip("/")
+        self.committed = False
+
+    def key(self, relpath: str) -> str:
+        """The key for ``relpath`` (sanitised: no absolute paths, no ``..``, not the manifest's own name)."""
+        rel = safe_relpath(relpath)
+        if rel == MANIFEST_NAME:
+            raise StoreError(f"invalid output path {relpath!r}: {MANIFEST_NAME} is reserved for the manifest")
+        return join_key(self.prefix, rel)
+
+    def _check_open(self) -> None:
+        if self.committed:
+            raise StoreError(f"outputs under {self.store.uri(self.prefix)} are already committed")
+
+    def put_stream(self, relpath: str, stream: BinaryIO, progress: ProgressCallback | None = None) -> tuple[str, int]:
+        """Upload ``stream`` to ``<prefix>/<relpath>``; returns ``(sha256, size)`` of what was uploaded."""
+        self._check_open()
+        key = self.key(relpath)
+        reader = HashingReader(stream, name=relpath)
+        self.store.put_stream(key, reader, progress)  # type: ignore[arg-type]  # a non-seekable BinaryIO
+        return reader.sha256, reader.size
+
+    def put_file(self, relpath: str, path: Path, progress: ProgressCallback | None = None) -> tuple[str, int]:
+        """Upload a local file to ``<prefix>/<relpath>``; returns ``(sha256, size)``."""
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise StoreError(f"cannot read output {path}: {exc.strerror or exc}") from None
+        with source:
+            return self.put_stream(relpath, source, progress)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> str:
+        """Write ``<prefix>/manifest.json`` atomically: the commit point. Returns its URI."""
+        self._check_open()
+        key = manifest_key(self.prefix)
+        data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")
+        self.store.put_bytes(key, data)
+        self.committed = True
+        return self.store.uri(key)
+
+
+def read_manifest(store: ObjectStore, prefix: str) -> dict[str, Any] | None:
+    """The committed manifest under ``prefix``, or ``None`` when the set is not (yet) committed."""
+    key = manifest_key(prefix.strip("/"))
+    try:
+        data = store.get_bytes(key)
+    except ObjectNotFound:
+        return None
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise StoreError(f"manifest {store.uri(key)} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"manifest {store.uri(key)} is not a JSON object")
+    return manifest

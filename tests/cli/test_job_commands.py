@@ -1,0 +1,196 @@
+"""``dsjobs`` job commands through ``main([...])`` (and one real Ctrl+C in a subprocess), on a real Docker engine."""
+
+# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dsjobs.cli.main import main
+from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.settings import Settings
+from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
+    cleanup_containers,
+    local_settings,
+    project,
+    wait_for,
+    write_job,
+)
+
+pytestmark = [pytest.mark.docker]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def cli_env(local_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Environment for the CLI; returns the common options (``--store``, ``--project``)."""
+    monkeypatch.setenv("DSJOBS_DEFAULT_IMAGE", local_settings.default_image)
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    monkeypatch.delenv("DSJOBS_STORE", raising=False)
+    return ["--store", str(local_settings.store_url), "--project", local_settings.project]
+
+
+JOB = """
+name: cli-job
+cmd: |
+  echo "n=${N}" > ${RESULT}
+  mkdir -p plots && echo png > plots/p1.png
+  echo "to stdout ${N}"
+  echo "to stderr" >&2
+  exit ${CODE}
+args:
+  N: "1"
+  CODE: "0"
+outputs:
+  - result.txt: RESULT
+  - plots
+"""
+
+
+def test_execute_success_and_failure(cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_job(tmp_path / "ok", JOB)
+    assert main(["execute", "-c", str(cfg), *cli_env]) == 0
+    out, err = capsys.readouterr()
+    assert "to stdout 1" in out.splitlines() and "to stderr" not in out
+    assert "to stderr" in err.splitlines() and "finished: SUCCESS" in err
+    assert (tmp_path / "ok" / "result.txt").read_text() == "n=1\n"
+    assert (tmp_path / "ok" / "plots" / "p1.png").read_text() == "png\n"
+
+    bad = write_job(tmp_path / "bad", JOB.replace('CODE: "0"', 'CODE: "4"'))
+    assert main(["execute", "-c", str(bad), *cli_env]) == 1
+    _, err = capsys.readouterr()
+    assert "ERROR: program exited with code 4" in err
+    assert (tmp_path / "bad" / "result.txt").read_text() == "n=1\n"  # outputs come back on failure too
+
+
+def test_async_attach_ls_get_logs_ttl_download_fork(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_job(tmp_path / "job", JOB)
+    assert main(["execute", "-c", str(cfg), "--async", *cli_env]) == 0
+    job_id = capsys.readouterr().out.strip()
+    assert job_id.startswith("j")
+
+    assert main(["attach", "--id", job_id, *cli_env]) == 0
+    out, err = capsys.readouterr()
+    assert "to stdout 1" in out and "finished: SUCCESS" in err
+
+    assert main(["ls", "--format", "json", *cli_env]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [j["id"] for j in listed] == [job_id] and listed[0]["status"] == "SUCCESS"
+
+    assert main(["ls", *cli_env]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["id", "name", "status"] and table[1].split()[:3] == [job_id, "cli-job", "SUCCESS"]
+
+    assert main(["get", "--id", job_id, "--format", "json", *cli_env]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["id"] == job_id and got["return_code"] == 0 and set(got["outputs"]) == {"RESULT", "plots"}
+
+    assert main(["logs", "--id", job_id, *cli_env]) == 0
+    out, err = capsys.readouterr()
+    assert "to stdout 1" in out.splitlines() and "to stderr" in err.splitlines()
+    assert main(["logs", "--id", job_id, "--tail", "1", *cli_env]) == 0
+    out, err = capsys.readouterr()
+    assert out == "exit code 0; SUCCESS\n"
+
+    assert main(["set-data-ttl", "--id", job_id, "--days", "infinity", *cli_env]) == 0
+    assert "expires never" in capsys.readouterr().err
+    assert main(["set-data-ttl", "--id", job_id, "--days", "0", *cli_env]) == 1
+    assert "TTL days should be positive" in capsys.readouterr().err
+    assert main(["set-data-ttl", "--id", job_id, "--days", "30", *cli_env]) == 0
+    capsys.readouterr()
+
+    dest = tmp_path / "dl"
+    assert main(["download-files", "--id", job_id, "--output-dir", str(dest), "--with-logs", *cli_env]) == 0
+    printed = capsys.readouterr().out.split()
+    assert (dest / "result.txt").read_text() == "n=1\n" and (dest / "plots" / "p1.png").exists()
+    assert str(dest / f"{job_id}.log.txt") in printed
+
+    assert main(["fork", "--id", job_id, "--arg", "N=9", "--name", "forked", *cli_env]) == 0
+    out, err = capsys.readouterr()
+    assert "to stdout 9" in out and "fork of " + job_id in err
+    assert (tmp_path / "job" / "result.txt").read_text() == "n=9\n"
+    assert main(["fork", "--id", job_id, "--arg", "NOPE=1", *cli_env]) == 1
+    assert "NOPE" in capsys.readouterr().err
+
+    assert main(["get", "--id", "j20000101-000000000-nothere0", *cli_env]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dsjobs: ") and "not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cancel_command(cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: echo started; sleep 300\n")
+    assert main(["execute", "-c", str(cfg), "--async", *cli_env]) == 0
+    job_id = capsys.readouterr().out.strip()
+    assert main(["cancel", "--id", job_id, *cli_env]) == 0
+    assert f"job {job_id} is CANCELLED" in capsys.readouterr().err
+    assert main(["get", "--id", job_id, "--format", "json", *cli_env]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "CANCELLED"
+
+
+def test_bad_config_and_bad_store_are_one_line(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: echo ${UNDECLARED}\n")
+    assert main(["execute", "-c", str(cfg), *cli_env]) == 1
+    err = capsys.readouterr().err
+    assert "UNDECLARED" in err and "Traceback" not in err
+    good = write_job(tmp_path / "good", "cmd: echo hi\n")
+    assert main(["execute", "-c", str(good), "--store", "ftp://h/x"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()] and "unknown store URL scheme" in err
+    assert main(["execute", "-c", str(tmp_path / "missing.yaml"), *cli_env]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+GRACEFUL = """
+cmd: |
+  trap 'echo bye > state.txt; exit 0' TERM
+  echo ready
+  while true; do sleep 0.2; done
+outputs:
+  - state.txt
+graceful-shutdown:
+  signal: SIGTERM
+  timeout: 20s
+"""
+
+
+def test_ctrl_c_cancels_gracefully_and_exits_130(cli_env: list[str], local_settings: Settings, tmp_path: Path) -> None:
+    cfg = write_job(tmp_path / "job", GRACEFUL)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_dsjobs.cli.main", "execute", "-c", str(cfg), *cli_env],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.strip() == "ready" or not line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "cancelling job" in err
+    assert (tmp_path / "job" / "state.txt").read_text() == "bye\n"
+    (record,) = JobService(local_settings).list_jobs()
+    assert record.status == JobStatus.CANCELLED
