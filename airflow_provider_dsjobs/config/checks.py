@@ -156,6 +156,7 @@ class _Entry:
     target_node: Node
     var: str | None
     var_node: Node | None
+    var_path: Path_  # where the variable is written (for messages about it)
 
 
 def _entries(c: Checker, section: str) -> Iterator[_Entry]:
@@ -164,23 +165,25 @@ def _entries(c: Checker, section: str) -> Iterator[_Entry]:
         path: Path_ = (section, i)
         if item.kind == "scalar":
             if item.raw is not None and item.typed is not None:
-                yield _Entry(path, item.raw, item, None, None)
+                yield _Entry(path, item.raw, item, None, None, path)
             continue
         if item.kind != "map" or len(item.entries) != 1:
             continue
         ((target, value),) = item.entries.items()
         target_node = item.keys[target]
         var_node: Node | None = None
+        var_path: Path_ = (*path, target)
         if value.kind == "scalar":
             var_node = None if value.is_null else value
         elif value.kind == "map" and set(value.entries) == {"var"}:
             var_node = value.entries["var"]
+            var_path = (*var_path, "var")
         else:
             continue
         var = c.text(var_node) if var_node is not None else None
         if var_node is not None and var is None:
             continue
-        yield _Entry(path, target, target_node, var, var_node)
+        yield _Entry(path, target, target_node, var, var_node, var_path)
 
 
 def _escapes(p: str) -> str | None:
@@ -206,7 +209,7 @@ def _exists(path: Path) -> bool:
 
 
 def _local(c: Checker, p: str) -> Path:
-    path = Path(p).expanduser() if p.startswith("~") else Path(p)
+    path = Path(p)
     return path if path.is_absolute() else c.base_dir / path
 
 
@@ -247,8 +250,8 @@ def _path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
     for e in _entries(c, section):
         ok = True
         if e.var is not None and e.var_node is not None:
-            if c.check_var_name(e.path, e.var, e.var_node):
-                c.declare(e.path, e.var, e.var_node)
+            if c.check_var_name(e.var_path, e.var, e.var_node):
+                c.declare(e.var_path, e.var, e.var_node)
         elif (why := _escapes(e.target)) is not None:
             c.error(e.path, f"`{_short(e.target)}` {why}", e.target_node)
             ok = False
@@ -266,8 +269,8 @@ def _resource_entries(c: Checker, section: str) -> tuple[ResourceEntry, ...]:
     for e in _entries(c, section):
         if c.check_var_name(e.path, e.target, e.target_node, "resource ID"):
             c.declare(e.path, e.target, e.target_node)
-        if e.var is not None and e.var_node is not None and c.check_var_name(e.path, e.var, e.var_node):
-            c.declare(e.path, e.var, e.var_node)
+        if e.var is not None and e.var_node is not None and c.check_var_name(e.var_path, e.var, e.var_node):
+            c.declare(e.var_path, e.var, e.var_node)
         out.append(ResourceEntry(e.target, e.var))
     return tuple(out)
 
@@ -428,7 +431,15 @@ def _python(c: Checker) -> PythonEnv | None:
     if kind == "manual" and version_node is not None and version_node.kind == "scalar":
         version_raw = version_node.raw
         match = PYTHON_VERSION_RE.fullmatch(version_raw or "")
-        if version_raw is None or match is None:
+        if c.doc.text is None and isinstance(version_node.typed, float):
+            # A mapping from Python code: the float 3.10 arrived as 3.1 and the text is lost.
+            c.error(
+                (*base, "version"),
+                f"`{version_raw}` is a number, which loses trailing zeros (3.10 becomes 3.1); "
+                "write the version as a string, e.g. '3.10'",
+                version_node,
+            )
+        elif version_raw is None or match is None:
             c.error(
                 (*base, "version"),
                 f"`{_short(version_raw or '')}` is not a supported Python version (write `3.X`, e.g. `3.11`)",

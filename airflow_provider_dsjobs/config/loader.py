@@ -10,6 +10,7 @@ returned by the ``*_with_warnings`` variants.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,8 @@ def read_config_file(path: str | Path) -> str:
 def load_config_with_warnings(path: str | Path) -> tuple[JobConfig, list[Problem]]:
     path = Path(path)
     text = read_config_file(path)
-    return load_config_text_with_warnings(text, source=str(path), base_dir=path.resolve().parent)
+    # abspath, not resolve(): a symlinked config keeps the directory it is linked from
+    return load_config_text_with_warnings(text, source=str(path), base_dir=Path(os.path.abspath(path)).parent)
 
 
 def load_config(path: str | Path) -> JobConfig:
@@ -93,7 +95,7 @@ def config_from_mapping_with_warnings(
     if not isinstance(data, Mapping):
         raise ConfigError([Problem(source, None, None, "", f"a config must be a mapping, not {type(data).__name__}")])
     try:
-        root = node_from_value(data)
+        root = node_from_value(data, source=source)
     except _BadKey as exc:
         message = f"keys must be text, not {type(exc.key).__name__}"
         raise ConfigError([Problem(source, None, None, format_key_path(exc.path), message)]) from None

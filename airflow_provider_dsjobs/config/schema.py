@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +48,12 @@ def load_schema() -> dict[str, Any]:
     return result
 
 
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """The schema, parsed once, for internal read-only use."""
+    return load_schema()
+
+
 def schema_text() -> str:
     """The schema exactly as shipped (what ``dsjobs schema`` prints)."""
     return _schema_text()
@@ -54,7 +61,7 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema())
+    return Draft202012Validator(_schema())
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,13 @@ def _allowed_types(schema: Any) -> str:
         name = _TYPE_NAMES.get(t, t)
         if name not in names and not (t == "integer" and "number" in _types_of(schema)):
             names.append(name)
-    return " or ".join(names) if names else "another form"
+    return _either(names)
+
+
+def _either(names: list[str]) -> str:
+    if not names:
+        return "another form"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _problem(doc: Document, path: Sequence[PathPart], message: str, *, key: str | None = None) -> Problem:
@@ -152,7 +165,7 @@ def _problem(doc: Document, path: Sequence[PathPart], message: str, *, key: str 
 def _resolve(schema: Any) -> Any:
     """Follow a local ``$ref`` (``#/$defs/x``) so its keywords are visible."""
     if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
-        target = load_schema()["$defs"].get(schema["$ref"].split("/")[-1], {})
+        target = _schema()["$defs"].get(schema["$ref"].split("/")[-1], {})
         return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
     return schema
 
@@ -179,7 +192,10 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
         extras = [k for k in (error.instance or {}) if k not in props]
         out = []
         for key in extras:
-            close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+            close = (
+                difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+                or [k for k in props if key.startswith(k) or k.startswith(key)][:1]
+            )
             if close:
                 message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
             else:
@@ -244,7 +260,7 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
 
 
 def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].rstrip(".")
+    head = re.split(r"(?<!e\.g)(?<!i\.e)\.\s", text)[0].rstrip(".")
     return head[0].lower() + head[1:] if head else head
 
 
@@ -284,7 +300,7 @@ def _translate_alternatives(error: ValidationError, doc: Document) -> list[Schem
             name = _TYPE_NAMES.get(t, t)
             if name not in kinds:
                 kinds.append(name)
-    expected = " or ".join(kinds) if kinds else "another form"
+    expected = _either(kinds)
     message = f"expected {expected}, not {_kind(error.instance)}"
     if schema.get("description"):
         message += f" ({_first_sentence(schema['description'])})"

@@ -50,7 +50,9 @@ def parse_size(text: str | int) -> int:
             hint = f": write bytes as digits alone (`{number}`)"
         else:
             hint = f": unknown unit `{match.group('unit')}`"
-        raise ValueError(f"`{_short(s)}` is not a size{hint} (write a unit KB, MB, GB, TB or PB, e.g. `150GB`)")
+        if unit not in ("K", "M", "G", "T", "P", "B"):
+            hint += " (write a unit KB, MB, GB, TB or PB, e.g. `150GB`)"
+        raise ValueError(f"`{_short(s)}` is not a size{hint}")
     try:
         return int(Decimal(number) * SIZE_UNITS[unit])
     except InvalidOperation as exc:  # pragma: no cover - the regex only lets decimals through

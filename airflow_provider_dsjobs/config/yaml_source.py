@@ -224,6 +224,37 @@ def _explicit_str(node: yaml.ScalarNode) -> bool:
     return _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)) != node.tag
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """Nodes after alias expansion, computed once per distinct node: refuses bombs before building anything."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise _Recursive(node)
+    if len(active) > MAX_DEPTH:
+        raise _TooDeep(node)
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, active)
+            if size > MAX_NODES:
+                raise _TooBig(node)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, active) + _expanded_size(v, memo, active)
+            if size > MAX_NODES:
+                raise _TooBig(node)
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+class _Recursive(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
 class _TooBig(Exception):
     def __init__(self, node: yaml.Node) -> None:
         self.node = node
@@ -335,6 +366,7 @@ def parse_document(text: str, source: str = "<string>") -> Document:
         raise ConfigError([Problem(source, None, None, "", "the config is empty (it needs at least `cmd`)")])
     builder = _Builder(source)
     try:
+        _expanded_size(composed, {}, set())
         root = builder.build(composed, 0, [])
     except _TooBig as exc:
         mark = exc.node.start_mark
@@ -349,6 +381,11 @@ def parse_document(text: str, source: str = "<string>") -> Document:
                 )
             ]
         ) from None
+    except _Recursive as exc:
+        line, column = _mark_position(exc.node.start_mark)
+        raise ConfigError(
+            [Problem(source, line, column, "", "an alias (`*name`) refers to a node that contains it (a loop)")]
+        ) from None
     except (_TooDeep, RecursionError) as exc:
         line = column = None
         if isinstance(exc, _TooDeep):
@@ -361,10 +398,12 @@ def parse_document(text: str, source: str = "<string>") -> Document:
     return Document(root=root, source=source, text=text)
 
 
-def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0) -> Node:
+def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0, *, source: str = "<dict>") -> Node:
     """A located-less tree from a Python value (a config passed as a mapping), typed as given."""
     if _depth > MAX_DEPTH:
-        raise ConfigError([Problem("<dict>", None, None, _fmt(path), "nested too deeply")])
+        raise ConfigError(
+            [Problem(source, None, None, _fmt(path), f"nested too deeply (more than {MAX_DEPTH} levels)")]
+        )
     if isinstance(value, Mapping):
         node = Node("map")
         for k, v in value.items():
@@ -372,10 +411,12 @@ def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0) 
                 raise _BadKey(list(path), k)
             key = str(k)
             node.keys[key] = Node("scalar", raw=key, typed=key)
-            node.entries[key] = node_from_value(v, [*path, key], _depth + 1)
+            node.entries[key] = node_from_value(v, [*path, key], _depth + 1, source=source)
         return node
     if isinstance(value, (list, tuple)):
-        return Node("seq", items=[node_from_value(v, [*path, i], _depth + 1) for i, v in enumerate(value)])
+        return Node(
+            "seq", items=[node_from_value(v, [*path, i], _depth + 1, source=source) for i, v in enumerate(value)]
+        )
     if value is None:
         return Node("scalar", raw=None, typed=None)
     if isinstance(value, bool):

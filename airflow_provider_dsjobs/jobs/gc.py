@@ -4,8 +4,9 @@
    outputs, logs and inputs manifest; its record stays (with ``data_cleared=True``) so history survives.
    Jobs still running are left alone whatever their TTL.
 2. Blobs and trees of the input cache are deleted when no job with uncleared data references them (through
-   ``JobRecord.inputs``, see ``jobs/store.py``), no recent staging lease names them, and they are older than
-   the grace period — so inputs being staged right now, before their job record exists, are safe.
+   ``JobRecord.inputs``, see ``jobs/store.py``), no staging lease younger than ``lease_ttl`` names them, and
+   they are older than the grace period — so inputs being staged right now, before their job record exists,
+   are safe, whether they were just uploaded (grace) or already cached and reused (lease).
    If a live job's tree cannot be read, no blob is deleted (we cannot tell which ones it needs).
 """
 
@@ -23,8 +24,11 @@ from airflow_provider_dsjobs.storage.cas import blobs_prefix, leases_prefix, loa
 
 log = logging.getLogger(__name__)
 
-#: Cached inputs (and staging leases) younger than this are never collected.
+#: Cached inputs younger than this are never collected.
 DEFAULT_GRACE = timedelta(hours=1)
+#: A staging lease protects what it names for this long (a submitter releases it once its record is saved;
+#: this bounds how long a crashed submitter's lease keeps blobs alive).
+DEFAULT_LEASE_TTL = timedelta(days=1)
 
 
 def _old(info: ObjectInfo, cutoff: datetime) -> bool:
@@ -47,7 +51,7 @@ def _clear_job_data(job_store: JobStore, record: JobRecord) -> int:
     return freed
 
 
-def _live_references(job_store: JobStore, records: list[JobRecord], cutoff: datetime) -> tuple[set[str], bool]:
+def _live_references(job_store: JobStore, records: list[JobRecord], lease_cutoff: datetime) -> tuple[set[str], bool]:
     """Ids (blob sha256s and tree ids) still needed, and whether that set is complete."""
     store, project = job_store.store, job_store.project
     live: set[str] = set()
@@ -67,7 +71,7 @@ def _live_references(job_store: JobStore, records: list[JobRecord], cutoff: date
                     log.warning("gc: keeping all blobs: job %s: %s", record.id, exc)
                     complete = False
     for info in list(store.list(leases_prefix(project))):
-        if _old(info, cutoff):
+        if _old(info, lease_cutoff):
             store.delete(info.key)
             continue
         try:
@@ -78,7 +82,13 @@ def _live_references(job_store: JobStore, records: list[JobRecord], cutoff: date
     return live, complete
 
 
-def collect_garbage(job_store: JobStore, now: datetime | None = None, *, grace: timedelta = DEFAULT_GRACE) -> GcReport:
+def collect_garbage(
+    job_store: JobStore,
+    now: datetime | None = None,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    lease_ttl: timedelta = DEFAULT_LEASE_TTL,
+) -> GcReport:
     """Run both phases; returns the cleared job ids and the objects/bytes deleted. ``blobs_deleted`` counts
     cached input objects (file blobs and tree manifests); ``bytes_freed`` includes cleared job data."""
     now = now or utcnow()
@@ -97,7 +107,7 @@ def collect_garbage(job_store: JobStore, now: datetime | None = None, *, grace: 
         report.jobs_cleared.append(record.id)
         log.info("gc: cleared data of job %s", record.id)
 
-    live, complete = _live_references(job_store, records, cutoff)
+    live, complete = _live_references(job_store, records, now - lease_ttl)
     if not complete:
         return report
     for info in list(store.list(trees_prefix(project))):

@@ -25,6 +25,7 @@ import json
 import re
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TypedDict
 
@@ -34,6 +35,7 @@ from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, St
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 
 RECORD_NAME = "record.json"
+_LOAD_WORKERS = 8
 _JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -137,21 +139,29 @@ class JobStore:
     def list_ids(self) -> list[str]:
         """Ids of every job in the project, newest first (ids sort by creation time)."""
         prefix = self.jobs_prefix()
-        ids = []
-        for info in self.store.list(prefix):
-            job_id, _, rest = info.key[len(prefix) :].partition("/")
-            if rest == RECORD_NAME:
-                ids.append(job_id)
-        return sorted(ids, reverse=True)
+        list_children = getattr(self.store, "list_children", None)
+        if list_children is not None:
+            # One level only: a job's outputs and logs may be many objects.
+            ids = [name[:-1] for name in list_children(prefix) if name.endswith("/")]
+        else:
+            ids = []
+            for info in self.store.list(prefix):
+                job_id, _, rest = info.key[len(prefix) :].partition("/")
+                if rest == RECORD_NAME:
+                    ids.append(job_id)
+        return sorted((i for i in ids if _JOB_ID_RE.match(i)), reverse=True)
+
+    def _try_load(self, job_id: str) -> JobRecord | None:
+        try:
+            return self.load(job_id)
+        except StoreError:
+            return None  # no record (yet), deleted meanwhile, or corrupt: a listing shows what it can
 
     def list(self) -> list[JobRecord]:
         """Every job record of the project, newest first. Records that cannot be read are skipped."""
-        records = []
-        for job_id in self.list_ids():
-            try:
-                records.append(self.load(job_id))
-            except StoreError:
-                continue  # deleted meanwhile or corrupt: a listing shows what it can
+        with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
+            loaded = list(pool.map(self._try_load, self.list_ids()))
+        records = [r for r in loaded if r is not None]
         records.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return records
 

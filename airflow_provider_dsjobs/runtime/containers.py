@@ -92,7 +92,8 @@ class ContainerSpec:
 @dataclass(frozen=True)
 class ContainerState:
     """``status`` is Docker's: created, running, paused, restarting, removing, exited or dead.
-    ``exit_code`` is set only once the container has run and stopped (exited/dead)."""
+    ``exit_code`` is set only once the container has run and stopped (exited/dead). Times are the engine's, in
+    UTC; Docker stamps ``started_at`` a little late, so a run of a few milliseconds may show ``finished_at`` first."""
 
     status: str
     exit_code: int | None
@@ -149,6 +150,55 @@ def _label_filters(labels: dict[str, str]) -> list[str]:
     return [f"{k}={v}" if v is not None else k for k, v in labels.items()]
 
 
+class _LogCursor:
+    """Where a log stream got to: the last engine timestamp seen and how many frames carried it, so a resumed
+    request (``since`` is inclusive) can skip exactly the frames already delivered."""
+
+    def __init__(self) -> None:
+        self.last: tuple[int, int] | None = None  # (epoch seconds, nanoseconds)
+        self.at_last = 0
+        self.frames = 0
+        self._skip = 0
+
+    def since_param(self) -> str | None:
+        if self.last is None:
+            return None
+        self._skip = self.at_last
+        return f"{self.last[0]}.{self.last[1]:09d}"
+
+    def accept(self, stream: StreamName, frame: bytes) -> tuple[StreamName, bytes]:
+        """The frame's payload without its timestamp, or ``b""`` if it was delivered before."""
+        stamp, sep, payload = frame.partition(b" ")
+        when = _parse_stamp(stamp) if sep else None
+        if when is None:  # not timestamped (should not happen): pass it through
+            return stream, frame
+        if self.last is not None and when < self.last:
+            return stream, b""
+        if when == self.last:
+            if self._skip > 0:
+                self._skip -= 1
+                return stream, b""
+            self.at_last += 1
+        else:
+            self.last, self.at_last, self._skip = when, 1, 0
+        self.frames += 1
+        return stream, payload
+
+
+def _parse_stamp(stamp: bytes) -> tuple[int, int] | None:
+    """``2026-01-02T03:04:05.123456789Z`` → (epoch seconds, nanoseconds)."""
+    try:
+        text = stamp.decode("ascii")
+        if not text.endswith("Z"):
+            return None
+        whole, _, frac = text[:-1].partition(".")
+        moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        nanos = int((frac + "000000000")[:9]) if frac else 0
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return int(moment.timestamp()), nanos
+
+
 def _read_exact(raw: Any, size: int) -> bytes:
     data = b""
     while len(data) < size:
@@ -188,7 +238,7 @@ class Runtime:
                 binds={k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()} or None,
                 nano_cpus=resources.nano_cpus if resources else None,
                 mem_limit=resources.mem_limit if resources else None,
-                device_requests=[DeviceRequest(**r) for r in resources.device_requests] if resources else None,
+                device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
                 network_mode=spec.network or None,
                 init=spec.init or None,
             )
@@ -245,51 +295,82 @@ class Runtime:
         With ``follow=True`` the iterator ends when the container stops; on a container that already exited it
         returns what was logged and ends. Lines carry no trailing newline; a final line without one is still
         yielded; invalid UTF-8 becomes U+FFFD; a line longer than ``max_line`` characters is yielded in parts.
-        Timestamps are not returned (use ``since`` to resume).
+
+        Docker 20.10 may end a follow stream just before it stores the container's last output (a final line
+        without a newline is typically lost), and a connection may drop mid-run. So every frame is requested with
+        its engine timestamp (stripped here, not returned), and when the stream ends the method resumes from the
+        last timestamp seen, skipping frames already yielded: once more after the container has stopped, or again
+        in follow mode while it still runs.
         """
-        params: dict[str, Any] = {"stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": 0, "tail": "all"}
-        if since is not None and since > 0:
-            params["since"] = f"{since:.9f}"
         try:
             tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
+        except docker.errors.NotFound:
+            raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot read logs of container {container_id[:12]}: {reason_of(exc)}") from None
+        splitters: dict[StreamName, LineSplitter] = {"stdout": LineSplitter(max_line), "stderr": LineSplitter(max_line)}
+        cursor = _LogCursor()
+        start_since = f"{since:.9f}" if since is not None and since > 0 else None
+        following = follow
+        reconnects = 0
+        while True:
+            progress = cursor.frames
+            since_param = cursor.since_param() or start_since
+            for stream_name, data in self._log_frames(container_id, follow=following, since=since_param, tty=tty):
+                stream_name, payload = (stream_name, data) if tty else cursor.accept(stream_name, data)
+                if payload:
+                    for line in splitters[stream_name].feed(payload):
+                        yield stream_name, line
+            if not follow or tty or not following:
+                break
+            state = self.state(container_id)
+            if state is None:
+                break
+            if state.finished:
+                following = False  # one last non-following read picks up output stored after the stream ended
+                continue
+            reconnects = 0 if cursor.frames > progress else reconnects + 1
+            if reconnects > 50:
+                raise RuntimeFailure(f"log stream of container {container_id[:12]} keeps ending while it runs")
+            time.sleep(min(0.05 * reconnects, 1.0))
+        for stream_name, splitter in splitters.items():
+            for line in splitter.flush():
+                yield stream_name, line
+
+    def _log_frames(
+        self, container_id: str, *, follow: bool, since: str | None, tty: bool
+    ) -> Iterator[tuple[StreamName, bytes]]:
+        """Raw ``(stream, payload)`` frames of one logs request (payloads start with a timestamp unless ``tty``)."""
+        params: dict[str, Any] = {"stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": int(not tty)}
+        if since is not None:
+            params["since"] = since
+        try:
             response = self._sdk._get(self._sdk._url("/containers/{0}/logs", container_id), params=params, stream=True)
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, "cannot read logs")
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot read logs of container {container_id[:12]}: {reason_of(exc)}") from None
-        splitters: dict[StreamName, LineSplitter] = {"stdout": LineSplitter(max_line), "stderr": LineSplitter(max_line)}
         try:
             self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
             raw = response.raw
             while True:
                 if tty:
-                    data = raw.read(CHUNK_SIZE // 16)
+                    data = raw.read(64 * 1024)
                     if not data:
-                        break
-                    for line in splitters["stdout"].feed(data):
-                        yield "stdout", line
+                        return
+                    yield "stdout", data
                     continue
                 header = _read_exact(raw, 8)
                 if len(header) < 8:
-                    break
+                    return
                 kind, length = struct.unpack(">BxxxL", header)
-                name: StreamName = "stderr" if kind == 2 else "stdout"
-                while length > 0:
-                    data = raw.read(min(length, 64 * 1024))
-                    if not data:
-                        length = 0
-                        break
-                    length -= len(data)
-                    for line in splitters[name].feed(data):
-                        yield name, line
-        except requests.exceptions.RequestException as exc:
-            raise RuntimeFailure(f"log stream of container {container_id[:12]} broke: {reason_of(exc)}") from None
+                # One frame is one stored log message: at most 16 KiB of output plus its timestamp.
+                yield ("stderr" if kind == 2 else "stdout"), _read_exact(raw, length)
+        except (requests.exceptions.RequestException, OSError) as exc:
+            log.info("log stream of container %s broke (%s); resuming", container_id[:12], reason_of(exc))
         finally:
             response.close()
-        for stream_name, splitter in splitters.items():
-            for line in splitter.flush():
-                yield stream_name, line
 
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""

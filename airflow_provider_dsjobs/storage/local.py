@@ -149,6 +149,20 @@ class LocalStore:
         found.sort(key=lambda info: info.key)
         return iter(found)
 
+    def list_children(self, prefix: str) -> Iterator[str]:
+        """Names directly under ``prefix`` (which ends with ``/`` or is empty), sorted: ``name`` for an object,
+        ``name/`` for a deeper level. Cheap where ``list`` would walk everything below (not in the protocol)."""
+        base = prefix.rstrip("/")
+        directory = self.root.joinpath(*check_key(base).split("/")) if base else self.root
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return iter(())
+        except OSError as exc:
+            raise _oserror("list", directory.as_uri(), exc) from None
+        names = [e.name + "/" if e.is_dir() else e.name for e in entries if not e.name.endswith(PARTIAL_SUFFIX)]
+        return iter(sorted(names))
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         try:

@@ -306,6 +306,24 @@ class S3Store:
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, "list")
 
+    def list_children(self, prefix: str) -> Iterator[str]:
+        """Names directly under ``prefix`` (which ends with ``/`` or is empty), sorted: ``name`` for an object,
+        ``name/`` for a deeper level — one delimiter listing instead of every key below (not in the protocol)."""
+        self._check_bucket()
+        base = prefix.strip("/")
+        full_prefix = "/".join(p for p in (self.prefix, base) if p) + "/"
+        if full_prefix == "/":
+            full_prefix = ""
+        names: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix, Delimiter="/"):
+                names.extend(p["Prefix"][len(full_prefix) :] for p in page.get("CommonPrefixes", []))
+                names.extend(item["Key"][len(full_prefix) :] for item in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, "list")
+        return iter(sorted(n for n in names if n))
+
     def delete(self, key: str) -> None:
         self._check_bucket()
         try:

@@ -185,7 +185,7 @@ def test_ctrl_c_cancels_gracefully_and_exits_130(cli_env: list[str], local_setti
             if line.strip() == "ready" or not line:
                 break
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
