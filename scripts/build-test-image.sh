@@ -2,7 +2,8 @@
 # Build a small Debian image with Python, without any registry: debootstrap a minbase root file system and
 # `docker import` it.  Usage: scripts/build-test-image.sh [SUITE] [TAG]
 #   SUITE  bookworm (Python 3.11, default) | bullseye (3.9) | trixie (3.13)
-#   TAG    default dsjobs-test/python:<version>; the image is also tagged dsjobs-local/python:<version>.
+#   TAG    default dsjobs-test/python:<version>. The image is also tagged dsjobs-local/python:<version> (the
+#          main job's offline default), unless a custom TAG is given and that tag exists already.
 # Cached twice: an existing image is not rebuilt, and the root file system tarball is kept in
 # $DSJOBS_WORK/cache/ so that a rebuild (say, after `docker image prune`) is a few-second import.
 # DSJOBS_DEBIAN_MIRROR overrides the Debian mirror (default http://deb.debian.org/debian).
@@ -39,7 +40,11 @@ fi
 
 tarball="$cache/rootfs-$suite-python.tar"
 if [ ! -f "$tarball" ]; then
-    command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+    missing=()
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    # Ubuntu hosts lack the Debian archive key that debootstrap checks the Release file with.
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+    [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
     rootfs="$cache/rootfs-$suite.d"
     build_log="$WORK/logs/debootstrap-$suite.log"
     # Never follow a mount left behind by an interrupted debootstrap (its /proc, /sys) while deleting.

@@ -25,22 +25,28 @@ unix://*) socket="${DOCKER_HOST:-unix:///var/run/docker.sock}" ;;
 *) die "the Docker engine at $DOCKER_HOST does not answer (docker info failed); start it or fix DOCKER_HOST" ;;
 esac
 
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-    apt_install docker.io
-    # The package's init script may have started the engine already.
-    if engine_up; then
-        log "Docker engine installed and running"
-        exit 0
-    fi
+if [ "$(id -u)" -ne 0 ]; then
+    command -v docker >/dev/null 2>&1 || die "Docker is not installed: install it, or run this script as root to install docker.io"
+    die "the Docker engine at $socket does not answer; start it (e.g. 'sudo systemctl start docker') or run this script as root"
 fi
 
-[ "$(id -u)" -eq 0 ] || die "the Docker engine at $socket does not answer; start it (e.g. 'sudo systemctl start docker') or run this script as root"
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+    # The package's postinst starts the service and fails the install when that fails (no init system, say).
+    # A policy-rc.d that denies service starts keeps apt out of it; dockerd is started below, our way.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        trap 'rm -f "$policy"' EXIT
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+    fi
+    apt_install docker.io
+fi
 
 mkdir -p "$WORK"
 dockerd_log="$WORK/dockerd.log"
 socket_path="${socket#unix://}"
 dockerd_pid=""
-if [ -S "$socket_path" ] && pgrep -x dockerd >/dev/null 2>&1; then
+if [ -S "$socket_path" ] && { pgrep -x dockerd || pidof dockerd; } >/dev/null 2>&1; then
     # An engine that is still starting (a service, or ours from an earlier run) gets time; no second one.
     log "dockerd is running but does not answer yet; waiting up to ${wait_seconds} s"
 else

@@ -37,7 +37,7 @@ apt_install() {
         _APT_UPDATED=1
     fi
     log "installing $* (log: $apt_log)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$apt_log" 2>&1 \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >>"$apt_log" 2>&1 \
         || die "apt-get install $* failed; see $apt_log"
 }
 
@@ -54,13 +54,15 @@ now() { date +%s; }
 # Airflow with its state inside the checkout ($DSJOBS_WORK/airflow) and the examples as its only DAGs;
 # migrates the metadata database once per Airflow version. Call after use_venv.
 airflow_env() {
-    export AIRFLOW_HOME="${AIRFLOW_HOME:-$WORK/airflow}"
+    export AIRFLOW_HOME="$WORK/airflow"
     export AIRFLOW__CORE__LOAD_EXAMPLES=False
     export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags_examples"
     mkdir -p "$AIRFLOW_HOME" "$WORK/logs"
     local version migrate_log="$WORK/logs/airflow-db-migrate.log"
     version="$(python -c 'import importlib.metadata as m; print(m.version("apache-airflow-core"))')"
-    if [ ! -f "$AIRFLOW_HOME/.migrated-$version" ]; then
+    # Migrate when this Airflow version has not, or when the default SQLite database was deleted.
+    if [ ! -f "$AIRFLOW_HOME/.migrated-$version" ] \
+        || { [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] && [ ! -f "$AIRFLOW_HOME/airflow.db" ]; }; then
         log "airflow db migrate (log: $migrate_log)"
         airflow db migrate >"$migrate_log" 2>&1 \
             || { tail -n 20 "$migrate_log" >&2; die "airflow db migrate failed; see $migrate_log"; }

@@ -173,11 +173,22 @@ def _public(record: JobRecord) -> dict[str, Any]:
     return data
 
 
+def job_link(settings: Settings, record: JobRecord) -> str | None:
+    """The job's page from ``DSJOBS_CONSOLE_URL`` (a template with ``{job_id}`` and ``{project}``), if set."""
+    template = settings.console_url_template
+    if not template:
+        return None
+    try:
+        return template.format(job_id=record.id, project=record.project)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
 def _finish(service: JobService, record: JobRecord, *, download: bool = True) -> int:
     """Bring outputs back and turn the terminal record into an exit code."""
     if download and record.outputs:
         try:
-            paths = service.download_files(record.id)
+            paths = service.download_files(record.id, progress_stream=sys.stderr)
             if paths:
                 _info(f"downloaded {len(paths)} output file(s)")
         except JobError as exc:
@@ -186,6 +197,9 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
         _info("some outputs were not written by the job: " + ", ".join(record.missing_outputs))
     for name, ds_id in record.output_datasets.items():
         _info(f"created dataset {ds_id} ({name})")
+    link = job_link(service.settings, record)
+    if link:
+        _info(f"job link: {link}")
     if record.status == JobStatus.SUCCESS:
         _info(f"job {record.id} finished: SUCCESS")
         return EXIT_OK
@@ -352,7 +366,9 @@ def cmd_download_files(args: argparse.Namespace) -> int:
             return EXIT_OK
         if record.status != JobStatus.SUCCESS:
             _info(f"job {record.id} was completed with error ({record.status.value}). Not all files can be downloaded.")
-        paths = service.download_files(args.job_id, output_dir=args.output_dir, with_logs=args.with_logs)
+        paths = service.download_files(
+            args.job_id, output_dir=args.output_dir, with_logs=args.with_logs, progress_stream=sys.stderr
+        )
     for path in paths:
         print(path)
     return EXIT_OK

@@ -112,6 +112,26 @@ class ExtraFile:
 
 
 @dataclass(frozen=True)
+class ExtraBytes:
+    """A small generated file put into the container (the Python environment builder and its spec)."""
+
+    container_path: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PythonSetup:
+    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``)."""
+
+    volume_name: str
+    volume_mount: str
+    volume_labels: Mapping[str, str]
+    failed_marker: str
+    failed_exit_code: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DatasetPlacement:
     id: str
     var: str | None
@@ -157,12 +177,13 @@ class JobPlan:
     inputs: tuple[InputPlacement, ...]
     outputs: tuple[OutputPlacement, ...]
     extra_files: tuple[ExtraFile, ...]
+    extra_bytes: tuple[ExtraBytes, ...]
     datasets: tuple[DatasetPlacement, ...]
     s3_mounts: tuple[S3MountPlacement, ...]
     output_datasets: tuple[OutputDatasetPlacement, ...]
     directories: tuple[str, ...]  # created (empty) in the container before start
     volumes: Mapping[str, Mapping[str, str]]  # named volume -> {"bind": path, "mode": "ro"|"rw"}
-    python_failed_marker: str | None
+    python: PythonSetup | None
     workdir: str = WORK_DIR
 
     @property
@@ -225,14 +246,19 @@ def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | No
             password = settings.registry_password
     pyplan: Any = None
     if config.env.python is not None:
+        from airflow_provider_dsjobs.pyenv.errors import PyEnvError
         from airflow_provider_dsjobs.pyenv.plan import plan_python_env
 
-        pyplan = plan_python_env(
-            config,
-            base_dir=config.base_dir,
-            image_template=settings.python_image_template,
-            explicit_image=explicit,
-        )
+        try:
+            pyplan = plan_python_env(
+                config,
+                base_dir=Path(config.base_dir),
+                image_template=settings.python_image_template,
+                explicit_image=explicit,
+                container_workdir=WORK_DIR,
+            )
+        except PyEnvError as exc:
+            raise PlanError(str(exc)) from None
     if explicit is not None:
         image = explicit
     elif pyplan is not None and getattr(pyplan, "image", None):
@@ -336,19 +362,28 @@ def plan_job(
     user_cmd = resolve_command(config.cmd.strip(), values, src)
 
     extra: list[ExtraFile] = []
+    extra_bytes: list[ExtraBytes] = []
     setup: str | None = None
-    failed_marker: str | None = None
+    python: PythonSetup | None = None
     if pyplan is not None:
-        for local, cpath in getattr(pyplan, "local_files", ()) or ():
-            extra.append(ExtraFile(Path(local), str(cpath)))
-        vol = getattr(pyplan, "volume", None)
-        if vol:
-            vname, vpath = vol
-            volumes[str(vname)] = {"bind": str(vpath), "mode": "rw"}
-        setup = getattr(pyplan, "setup_command", None)
-        failed_marker = getattr(pyplan, "failed_marker", None)
-        for key, value in (getattr(pyplan, "env", None) or {}).items():
-            env.setdefault(str(key), str(value))
+        shipped = {i.container_path for i in inputs}
+        input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
+        for local, rel in pyplan.local_files:
+            cpath = posixpath.join(WORK_DIR, rel)
+            # An entry script the config also lists as an input travels once.
+            if cpath not in shipped and not cpath.startswith(input_dirs):
+                extra.append(ExtraFile(Path(local), cpath))
+        extra_bytes = [ExtraBytes(path, content) for path, content in pyplan.container_files()]
+        volumes[pyplan.volume_name] = {"bind": pyplan.volume_mount, "mode": "rw"}
+        setup = pyplan.setup_command
+        python = PythonSetup(
+            volume_name=pyplan.volume_name,
+            volume_mount=pyplan.volume_mount,
+            volume_labels=dict(pyplan.volume_labels),
+            failed_marker=pyplan.failed_marker,
+            failed_exit_code=pyplan.failed_exit_code,
+            notes=tuple(pyplan.notes),
+        )
 
     script = f"{setup}\n{user_cmd}" if setup else user_cmd
 
@@ -372,12 +407,13 @@ def plan_job(
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         extra_files=tuple(extra),
+        extra_bytes=tuple(extra_bytes),
         datasets=tuple(datasets),
         s3_mounts=tuple(mounts),
         output_datasets=tuple(out_datasets),
         directories=tuple(dict.fromkeys(directories)),
         volumes=volumes,
-        python_failed_marker=failed_marker,
+        python=python,
     )
 
 

@@ -28,16 +28,26 @@ Lifecycle and where each step lives:
 
 Cancel: CANCELLING is saved; with ``graceful`` and a ``graceful-shutdown`` section the signal is sent and the
 container gets its timeout before SIGKILL, otherwise it is killed at once; then finalize (outputs and logs are
-collected) ends it CANCELLED.
+collected) ends it CANCELLED. A cancel that arrives while the job is still being submitted ends it CANCELLED
+before it starts.
+
+Store layout of one job (``JobStore``): ``record.json``, ``plan.json``, ``outputs/`` (``work/<relpath>`` for
+var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last), ``logs/``. Output datasets go
+to ``projects/<p>/datasets/<id>/`` with their own ``manifest.json``; a dataset used by ID is every object under
+that prefix except the manifest.
+
+Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
+scratch space) and ``spark``. Links inside output directories are skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import posixpath
-import shutil
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -62,7 +72,8 @@ from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
 
-#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``.
+#: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
+#: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
 LogSink = Callable[[str, str], None]
 #: Receives the service's progress messages for a human ("uploaded 0 B (all 3 inputs cached)").
 Notify = Callable[[str], None]
@@ -215,7 +226,7 @@ class JobService:
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
         A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
-        say = notify or _noop
+        say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         try:
             job_id = self.jobs.new_job_id()
         except StoreError as exc:
@@ -225,6 +236,10 @@ class JobService:
         except PlanError as exc:
             raise JobError(str(exc)) from None
         self._check_datasets(plan)
+        if config.working_storage is not None:
+            say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
+        if config.spark is not None:
+            say("spark is not supported on Docker: the connector is ignored")
 
         now = utcnow()
         record = JobRecord(
@@ -244,15 +259,19 @@ class JobService:
         record.set_status(JobStatus.CREATING)
         self._save(record)
         say(f"created job {job_id}")
-        self._stager: Any = None
         try:
+            self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
             self.store.put_bytes(self._plan_key(job_id), json.dumps(_plan_to_doc(plan), indent=1).encode())
-            staged = self._stage_in(plan, record, say, progress_stream)
+            staged, stager = self._stage_in(plan, record, say, progress_stream)
+            if self._cancelled_meanwhile(record):
+                return record
             self._save(record)
-            if self._stager is not None:
-                self._stager.release()  # the record now references the inputs: gc keeps them
+            stager.release()  # the record now references the inputs: gc keeps them
             self._launch(plan, record, staged, say)
         except JobError as exc:
+            with suppress(JobError):
+                if self._cancelled_meanwhile(record):  # the failure came from a cancel removing the container
+                    return record
             self._fail(record, str(exc))
             raise
         except KeyboardInterrupt:
@@ -285,8 +304,9 @@ class JobService:
 
     def _stage_in(
         self, plan: JobPlan, record: JobRecord, say: Notify, progress_stream: TextIO | None
-    ) -> list[tuple[str, Any]]:
-        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery."""
+    ) -> tuple[list[tuple[str, Any]], Any]:
+        """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
+        (whose lease protects the blobs from ``gc`` until the record referencing them is saved)."""
         from airflow_provider_dsjobs.storage.cas import InputStager
         from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
@@ -315,16 +335,15 @@ class JobService:
                     "role": "python-local-module",
                 }
             )
-        self._stager = stager
         uploaded = int(stager.stats.bytes_uploaded)
         total = sum(int(i["size"]) for i in record.inputs)
         n = len(record.inputs)
         if n and uploaded == 0:
             say(f"uploaded 0 B (all {n} inputs cached)")
-        elif n:
+        elif n and progress is None:
             say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
         record.data_size_bytes = total
-        return staged
+        return staged, stager
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: list[tuple[str, Any]], say: Notify) -> None:
         from airflow_provider_dsjobs.runtime.containers import ContainerSpec
@@ -338,6 +357,14 @@ class JobService:
         self._save(record)
         try:
             ensure_image(self._engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+            for name in plan.volumes:
+                if plan.python is not None and name == plan.python.volume_name:
+                    self._ensure_volume(name, dict(plan.python.volume_labels))
+                else:  # the project disk: created empty on first use, filled by whoever owns the project
+                    self._ensure_volume(name, {LABEL_PROJECT: plan.project, "dsjobs.project-disk": "1"})
+            if plan.python is not None:
+                for note in plan.python.notes:
+                    say(f"python environment: {note}")
             choice = choose_instance_type(plan.instance_types, self._engine.info())
             record.instance_type = choice.name
             spec = ContainerSpec(
@@ -358,6 +385,8 @@ class JobService:
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
             runtime.put_archive(container_id, "/", tar_stream(self._archive_entries(plan, staged)))
+            if self._cancelled_meanwhile(record):
+                return
             runtime.start(container_id)
         except RuntimeFailure as exc:
             raise JobError(_one_line(exc)) from None
@@ -365,6 +394,32 @@ class JobService:
             raise JobError(_one_line(exc)) from None
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
+
+    def _cancelled_meanwhile(self, record: JobRecord) -> bool:
+        """Whether someone cancelled the job while it was being submitted; if so, end it CANCELLED here
+        (``record`` is updated in place) and remove its container."""
+        latest = self._load(record.id)
+        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            return False
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        record.history = latest.history
+        record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+        self._save(record)
+        return True
+
+    def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if name in self.runtime.list_volumes(labels):
+            return
+        try:
+            self.runtime.create_volume(name, labels)
+        except RuntimeFailure:
+            if name not in self.runtime.list_volumes(labels):
+                raise
 
     def _archive_entries(self, plan: JobPlan, staged: list[tuple[str, Any]]) -> Iterator[Any]:
         """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
@@ -421,6 +476,11 @@ class JobService:
                 full = posixpath.join(ds.container_path, rel)
                 yield from parents(full)
                 yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(self.store, info.key), mode=0o444)
+        for extra in plan.extra_bytes:
+            yield from parents(extra.container_path)
+            yield TarFile(
+                extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content)
+            )
         for mount in plan.s3_mounts:
             yield from parents(mount.container_path + "/x")
             yield from _s3_mount_entries(self.settings, mount.url, mount.container_path, parents)
@@ -428,13 +488,14 @@ class JobService:
     # -- watching --------------------------------------------------------------------------------------------
 
     def refresh(self, job_id: str) -> JobRecord:
-        """The record with its status brought up to date from the engine, without staging out.
-        A job whose container has exited but is not finalized is reported as UPLOADING_OUTPUT."""
+        """The record with its status brought up to date from the engine, without staging out (nothing is
+        saved). A job whose container has exited, or is gone, but which is not finalized is reported as
+        UPLOADING_OUTPUT: the caller's cue to call ``finalize``."""
         record = self._load(job_id)
         if record.status.terminal or not record.container_id:
             return record
-        running = self._container_running(record)
-        if running is False and record.status in (JobStatus.EXECUTING, JobStatus.PREPARING):
+        if not self._container_running(record):
+            # Exited (or already removed by a finalizer): ``finalize`` settles the outcome.
             record.status = JobStatus.UPLOADING_OUTPUT
         return record
 
@@ -457,40 +518,41 @@ class JobService:
         log: LogSink | None = None,
         poll_interval: float = 1.0,
         timeout: float | None = None,
+        since: float | None = None,
     ) -> JobRecord:
         """Stream the job's output to ``log`` while it runs, then finalize; returns the terminal record.
-        ``timeout`` (seconds) raises ``JobError`` if the job is still running by then (the job keeps running)."""
+
+        The output starts at the job's first line (or at ``since``, epoch seconds: a re-attaching caller
+        passes the time it last saw output, to avoid repeating lines). ``timeout`` (seconds) raises
+        ``JobError`` if the job still runs by then (the job keeps running); it is checked between polls, so
+        with a ``log`` it applies once the output stream has ended. Safe to call from several processes."""
         from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
 
         record = self._load(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Still being launched by another process: wait for the container or a terminal status.
+        while not record.container_id and not record.status.terminal:
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobError(f"job {job_id} is still being launched after {timeout} s")
+            time.sleep(poll_interval)
+            record = self._load(job_id)
         if record.status.terminal:
             return record
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if record.container_id:
+        while True:
             if log is not None:
                 try:
-                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True):
+                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True, since=since):
                         log(stream, line)
-                except ContainerNotFound:
+                except (ContainerNotFound, RuntimeFailure):
+                    # Gone (finalized by someone else) or the stream broke: the state decides below, and the
+                    # stored log is complete either way.
                     pass
-                except RuntimeFailure as exc:
-                    raise JobError(_one_line(exc)) from None
-            while True:
-                running = self._container_running(record)
-                if not running:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    raise JobError(f"job {job_id} is still running after {timeout} s")
-                time.sleep(poll_interval)
-        else:
-            # Still being launched by another process: wait for the container or a terminal status.
-            while not record.container_id and not record.status.terminal:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise JobError(f"job {job_id} is still being launched after {timeout} s")
-                time.sleep(poll_interval)
-                record = self._load(job_id)
-            if not record.status.terminal:
-                return self.wait(job_id, log=log, poll_interval=poll_interval, timeout=timeout)
+                since = time.time()
+            if not self._container_running(record):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobError(f"job {job_id} is still running after {timeout} s")
+            time.sleep(poll_interval)
         return self.finalize(job_id)
 
     # -- finalize --------------------------------------------------------------------------------------------
@@ -514,23 +576,29 @@ class JobService:
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
-            # Created but never started: a launch that died half-way (or is still under way elsewhere).
+            # Created but never started: a launch still under way elsewhere (or one that died half-way).
+            if record.status == JobStatus.CANCELLING:
+                with suppress(RuntimeFailure):
+                    runtime.remove(record.container_id, force=True)
+                record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+                self._save(record)
             return record
         if not state.finished:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
-        if state.oom_killed:
-            record.status_details = "the container ran out of memory"
         if not cancelled:
             record.set_status(JobStatus.UPLOADING_OUTPUT)
             self._save(record)
         doc = self._plan_doc(job_id)
         try:
-            self._stage_out(record, doc, int(exit_code), cancelled)
+            self._stage_out(record, doc, int(exit_code), cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
-        except (RuntimeFailure, StoreError, OSError) as exc:
+        except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
                 return latest
@@ -540,16 +608,50 @@ class JobService:
             with suppress(Exception):
                 runtime.remove(record.container_id, force=True)
             return record
-        self._save(record)
+        latest = self._load(job_id)
+        if latest.status.terminal:  # another finalizer got there first with the same result
+            record = latest
+        else:
+            self._save(record)
         with suppress(ContainerNotFound, RuntimeFailure):
             runtime.remove(record.container_id, force=True)
         return record
 
+    def _recover_committed(self, record: JobRecord) -> JobRecord | None:
+        """If the output manifest is already committed (another finalizer, or one that crashed right after the
+        commit point), bring the record to the result it recorded; else None."""
+        from airflow_provider_dsjobs.storage.outputs import read_manifest
+
+        try:
+            manifest = read_manifest(self.store, self.jobs.outputs_prefix(record.id))
+        except StoreError:
+            return None
+        if not manifest or "status" not in manifest:
+            return None
+        record.outputs = {
+            str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
+        }
+        record.missing_outputs = list(manifest.get("missing_outputs", []))
+        record.output_datasets = dict(manifest.get("output_datasets", {}))
+        record.return_code = manifest.get("return_code")
+        record.logs = manifest.get("logs")
+        record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
+        record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
+        self._save(record)
+        if record.container_id and self._runtime is not None:
+            with suppress(Exception):
+                self._runtime.remove(record.container_id, force=True)
+        return record
+
     def _container_lost(self, job_id: str) -> JobRecord:
-        """The container is gone: another finalizer won (the record is terminal), or it vanished."""
+        """The container is gone: another finalizer won (the record is terminal or the manifest committed),
+        or it vanished."""
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        recovered = self._recover_committed(record)
+        if recovered is not None:
+            return recovered
         if record.status == JobStatus.CANCELLING:
             record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
         else:
@@ -557,7 +659,10 @@ class JobService:
         self._save(record)
         return record
 
-    def _stage_out(self, record: JobRecord, doc: Mapping[str, Any], exit_code: int, cancelled: bool) -> None:
+    def _stage_out(
+        self, record: JobRecord, doc: Mapping[str, Any], exit_code: int, cancelled: bool, oom_killed: bool = False
+    ) -> None:
+        """Collect logs and outputs, publish datasets, commit the manifest, set the outcome on ``record``."""
         from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
         runtime = self.runtime
@@ -583,7 +688,7 @@ class JobService:
                 else:
                     outputs[key] = self.store.uri(join_key(outputs_prefix, mirror))
             pyenv_error = None
-            if exit_code != 0 and doc.get("python_failed_marker"):
+            if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
                 pyenv_error = self._read_marker(cid, str(doc["python_failed_marker"]))
             datasets: dict[str, str] = {}
             if exit_code == 0 and not cancelled:
@@ -599,13 +704,18 @@ class JobService:
                 status, details = JobStatus.SUCCESS, None
             else:
                 status, details = JobStatus.ERROR, f"program exited with code {exit_code}"
-            if status == JobStatus.ERROR and record.status_details and exit_code == 137:
-                details = f"{details} ({record.status_details})"
+            if status == JobStatus.ERROR and oom_killed:
+                details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
             spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
             logs_key = spool.upload(self.store, self.jobs.logs_prefix(record.id))
+        data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
         manifest = {
             "job_id": record.id,
             "project": record.project,
+            "status": status.value,
+            "status_details": details,
+            "logs": self.store.uri(logs_key),
+            "data_size_bytes": data_size,
             "return_code": exit_code,
             "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
             "missing_outputs": missing,
@@ -619,7 +729,7 @@ class JobService:
         record.output_datasets = datasets
         record.logs = self.store.uri(logs_key)
         record.return_code = exit_code
-        record.data_size_bytes = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
+        record.data_size_bytes = data_size
         record.set_status(status, details)
 
     def _export_into(
@@ -637,9 +747,9 @@ class JobService:
         count = 0
         with reader, reader.open_tar() as archive:
             for member in archive:
-                name = check_member(member)
                 if not member.isfile():
-                    continue
+                    continue  # directories are implied by their files; links and devices are not outputs
+                name = check_member(member)
                 relpath = posixpath.join(rel_parent, name) if rel_parent else name
                 stream = archive.extractfile(member)
                 assert stream is not None
@@ -662,9 +772,12 @@ class JobService:
                     fh = archive.extractfile(member)
                     if fh is None:
                         continue
-                    text = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip()
-                    lines = [ln for ln in text.splitlines() if ln.strip()]
-                    return " ".join(lines[-3:]) if lines else "pip failed"
+                    lines = fh.read(_MARKER_LIMIT).decode("utf-8", "replace").strip().splitlines()
+                    first = lines[0] if lines else "pip failed"
+                    _, sep, reason = first.partition("could not be built: ")
+                    reason = (reason if sep else first).strip() or "pip failed"
+                    errors = [ln.strip() for ln in lines[1:] if ln.strip().startswith("ERROR:")]
+                    return f"{reason}: {errors[-1]}" if errors else reason
         return None
 
     def _publish_dataset(self, record: JobRecord, ds: Mapping[str, Any]) -> str:
@@ -676,6 +789,7 @@ class JobService:
         files: list[dict[str, Any]] = []
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
         self._export_into(record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
+        files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
         size = sum(int(f["size"]) for f in files)
         manifest: dict[str, Any] = {
             "id": ds_id,
@@ -706,6 +820,12 @@ class JobService:
     def find(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
+        # A live container is the cheap answer (one engine query); else scan the project's records.
+        with suppress(JobError, Exception):
+            for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
+                job_id = container.labels.get(LABEL_JOB_ID)
+                if job_id:
+                    return self._load(job_id)
         best: JobRecord | None = None
         for record in self.list_jobs():
             if all(record.labels.get(k) == v for k, v in want.items()) and (
@@ -752,21 +872,22 @@ class JobService:
     def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
         Stored logs also carry the service's own lines as stream ``"system"``."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
+        return joblogs.tail(_guard(self._log_pairs(record)), tail)
+
+    def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
+
         if not record.status.terminal and record.container_id:
             try:
-                pairs: Iterable[tuple[str, str]] = self.runtime.stream_logs(record.container_id, follow=False)
-                return joblogs.tail(_guard(pairs), tail)
-            except ContainerNotFound:
-                record = self._load(job_id)
-            except RuntimeFailure as exc:
-                raise JobError(_one_line(exc)) from None
-        if not record.logs:
-            return iter(())
-        key = join_key(self.jobs.logs_prefix(job_id), joblogs.COMBINED_FILE)
-        return joblogs.tail(_guard(joblogs.read_combined(self.store, key)), tail)
+                yield from self.runtime.stream_logs(record.container_id, follow=False)
+                return
+            except ContainerNotFound:  # finalized meanwhile: read what was stored
+                record = self._load(record.id)
+        if record.logs:
+            yield from joblogs.read_combined(
+                self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
+            )
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
@@ -783,62 +904,77 @@ class JobService:
         self._save(record)
         return record
 
-    def download_files(self, job_id: str, *, output_dir: Path | None = None, with_logs: bool = False) -> list[Path]:
+    def download_files(
+        self,
+        job_id: str,
+        *,
+        output_dir: Path | None = None,
+        with_logs: bool = False,
+        progress_stream: TextIO | None = None,
+    ) -> list[Path]:
         """Bring outputs (and logs) to their local paths, or flattened into ``output_dir``.
 
         Without ``output_dir`` each output goes to its path from the config (relative to the config's
         directory; directories are recreated). With it, each output lands at ``output_dir/<basename>``.
         Logs go to ``output_dir`` (or the current directory) as ``<job_id>.log.txt``, ``.stdout.txt``,
-        ``.stderr.txt``. Existing files are replaced."""
+        ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
+        ``progress_stream`` shows a download progress bar there."""
+        from airflow_provider_dsjobs.storage.progress import TransferProgress
+
         record = self._load(job_id)
         if record.data_cleared:
             raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
         doc = self._plan_doc(job_id)
         outputs_prefix = self.jobs.outputs_prefix(job_id)
-        written: list[Path] = []
+        transfers: list[tuple[str, Path, int]] = []
+        empty_dirs: list[Path] = []
         try:
             for out in doc.get("outputs", []):
                 key = out["var"] or out["path"]
                 if key not in record.outputs:
                     continue
-                mirror = _mirror(out["container_path"])
                 local = Path(out["local_path"])
                 if output_dir is not None:
                     local = Path(output_dir) / Path(out["path"]).name
-                written.extend(self._download_tree(join_key(outputs_prefix, mirror), local))
+                found = self._plan_download(join_key(outputs_prefix, _mirror(out["container_path"])), local)
+                transfers += found
+                if not found:
+                    empty_dirs.append(local)
             if with_logs and record.logs:
                 target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
                 prefix = self.jobs.logs_prefix(job_id)
                 for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE):
-                    path = target_dir / f"{job_id}.{name}"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self.store.get_file(join_key(prefix, name), path)
-                    written.append(path)
+                    key = join_key(prefix, name)
+                    transfers.append((key, target_dir / f"{job_id}.{name}", int(self.store.size(key) or 0)))
+            progress = TransferProgress("download", progress_stream) if progress_stream is not None else None
+            if progress:
+                progress.start(len(transfers), sum(size for _, _, size in transfers))
+            for key, path, _ in transfers:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.store.get_file(key, path, progress.update if progress else None)
+            if progress:
+                progress.finish()
+            for path in empty_dirs:
+                path.mkdir(parents=True, exist_ok=True)
         except StoreError as exc:
             raise JobError(_one_line(exc)) from None
         except OSError as exc:
             raise JobError(f"cannot write {exc.filename}: {exc.strerror}") from None
-        return written
+        return [path for _, path, _ in transfers]
 
-    def _download_tree(self, key: str, local: Path) -> list[Path]:
-        """``key`` as a file, or every object under ``key/`` into the directory ``local``."""
-        written: list[Path] = []
-        if self.store.exists(key):
+    def _plan_download(self, key: str, local: Path) -> list[tuple[str, Path, int]]:
+        """``(key, local file, size)`` for ``key`` as a file, or for every object under ``key/`` into the
+        directory ``local``."""
+        size = self.store.size(key)
+        if size is not None:
             if local.is_dir():
-                shutil.rmtree(local)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            self.store.get_file(key, local)
-            return [local]
+                raise JobError(f"cannot download output to {local}: it is a directory (move it or use --output-dir)")
+            return [(key, local, size)]
         prefix = key.rstrip("/") + "/"
-        for info in self.store.list(prefix):
-            rel = info.key[len(prefix) :]
-            target = local.joinpath(*rel.split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.store.get_file(info.key, target)
-            written.append(target)
-        if not written:
-            local.mkdir(parents=True, exist_ok=True)
-        return written
+        return [
+            (info.key, local.joinpath(*info.key[len(prefix) :].split("/")), info.size)
+            for info in self.store.list(prefix)
+        ]
 
     def gc(self) -> GcReport:
         """Delete expired job data and blobs no live job references."""
@@ -929,7 +1065,8 @@ def _plan_to_doc(plan: JobPlan) -> dict[str, Any]:
         "graceful_signal": plan.graceful_signal,
         "graceful_signal_number": SIGNAL_NUMBERS.get(plan.graceful_signal or "", None),
         "graceful_timeout": plan.graceful_timeout,
-        "python_failed_marker": plan.python_failed_marker,
+        "python_failed_marker": plan.python.failed_marker if plan.python else None,
+        "python_failed_exit_code": plan.python.failed_exit_code if plan.python else None,
         "labels": {k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
     }
 
@@ -952,6 +1089,10 @@ def _opener(source: Any, sha: str, size: int | None = None) -> Callable[[], Bina
         return result
 
     return open_blob
+
+
+def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(content)
 
 
 def _store_opener(store: ObjectStore, key: str) -> Callable[[], BinaryIO]:

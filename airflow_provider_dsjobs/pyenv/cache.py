@@ -25,14 +25,17 @@ class EnvVolume:
     version: str
     image: str
     created_at: str
+    #: bytes used, when asked for (``None`` otherwise or when the engine does not say)
+    size_bytes: int | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | int | None]:
         return {
             "name": self.name,
             "hash": self.env_hash,
             "version": self.version,
             "image": self.image,
             "created_at": self.created_at,
+            "size_bytes": self.size_bytes,
         }
 
 
@@ -61,10 +64,21 @@ def ensure_env_volume(plan: PythonEnvPlan, client: Any | None = None) -> str:
     return plan.volume_name
 
 
-def list_env_volumes(client: Any | None = None) -> list[EnvVolume]:
-    """Every environment volume on the engine, newest first."""
+def _volume_sizes(docker_client: Any) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for volume in docker_client.df().get("Volumes") or []:
+        size = (volume.get("UsageData") or {}).get("Size")
+        if isinstance(size, int) and size >= 0:
+            sizes[volume.get("Name", "")] = size
+    return sizes
+
+
+def list_env_volumes(client: Any | None = None, *, with_size: bool = False) -> list[EnvVolume]:
+    """Every environment volume on the engine, newest first. ``with_size`` asks the engine for disk usage
+    (``docker system df``: it measures every volume, so it can take a while)."""
     docker_client = _client(client)
     volumes = docker_client.volumes.list(filters={"label": f"{LABEL_PYENV}=1"})
+    sizes = _volume_sizes(docker_client) if with_size else {}
     found: list[EnvVolume] = []
     for volume in volumes:
         attrs = volume.attrs or {}
@@ -76,6 +90,7 @@ def list_env_volumes(client: Any | None = None) -> list[EnvVolume]:
                 version=labels.get(LABEL_VERSION, ""),
                 image=labels.get(LABEL_IMAGE, ""),
                 created_at=attrs.get("CreatedAt", ""),
+                size_bytes=sizes.get(volume.name),
             )
         )
     return sorted(found, key=lambda v: v.created_at, reverse=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import importlib.machinery
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -323,6 +324,8 @@ class _Analyzer:
             return  # a relative import in a script fails at run time; nothing to follow
         package_parts = module.name.split(".") if module.is_package else module.name.split(".")[:-1]
         if imp.level - 1 > len(package_parts) - 1 or not package_parts:
+            if imp.optional:
+                return
             raise PyEnvError(f"{site.describe(self.base_dir)}: relative import goes beyond the top-level package")
         base = package_parts[: len(package_parts) - (imp.level - 1)]
         dotted = ".".join([*base, imp.module] if imp.module else base)
@@ -346,7 +349,7 @@ class _Analyzer:
     def run(self, entry_points: Sequence[EntryPoint], command_site: Path) -> ImportAnalysis:
         for entry in entry_points:
             if entry.kind == "file":
-                path = (self.base_dir / entry.value).resolve()
+                path = Path(os.path.normpath(self.base_dir / entry.value))
                 if not path.is_file():
                     raise PyEnvError(
                         f"entry script '{entry.value}' was not found in the job directory {self.base_dir} "

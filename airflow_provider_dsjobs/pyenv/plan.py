@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
@@ -49,6 +50,8 @@ VOLUME_PREFIX = "dsjobs-pyenv-"
 BUILD_FORMAT = 1
 #: Oldest Python the builder runs on.
 MIN_MINOR = 8
+#: Local files above this total get a note in the plan (a data directory mistaken for a package?).
+LARGE_LOCAL_FILES_BYTES = 100 << 20
 #: Names never shipped from local directories.
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -87,6 +90,21 @@ class PythonEnvPlan:
     #: informational lines for the job log (skipped optional imports, unpinned aliases ...)
     notes: list[str] = field(default_factory=list)
 
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description for job records and ``--format json`` output (no file contents)."""
+        return {
+            "mode": self.mode,
+            "version": self.version,
+            "image": self.image,
+            "requirements": list(self.requirements),
+            "pip": self.pip.to_dict(),
+            "entry-points": [{"kind": e.kind, "value": e.value} for e in self.entry_points if not e.optional],
+            "local-files": [rel for _, rel in self.local_files],
+            "env-hash": self.env_hash,
+            "volume": self.volume_name,
+            "notes": list(self.notes),
+        }
+
     def container_files(self) -> list[tuple[str, bytes]]:
         """``(absolute container path, content)`` of the builder and its spec."""
         return [(self.builder_path, self.builder_script), (self.spec_path, self.spec_json)]
@@ -114,6 +132,11 @@ def _image_for(version: str, image_template: str, explicit_image: str | None, so
     return image
 
 
+def _normal(path: Path) -> Path:
+    """Absolute and without ``..``, but symlinks kept: a link inside the job directory ships as itself."""
+    return Path(os.path.normpath(path))
+
+
 def _relative_inside(path: Path, base: Path, what: str) -> str:
     try:
         return path.relative_to(base).as_posix()
@@ -134,7 +157,7 @@ def _tree_files(root: Path) -> list[Path]:
 def _local_paths_files(paths: Sequence[str], base: Path, source: str) -> list[Path]:
     files: list[Path] = []
     for entry in paths:
-        path = (base / entry).resolve() if not Path(entry).is_absolute() else Path(entry).resolve()
+        path = _normal(base / entry)
         _relative_inside(path, base, f"{source}: env.python.local-paths entry")
         if not path.exists():
             raise PyEnvError(f"{source}: env.python.local-paths: '{entry}' was not found in {base}")
@@ -285,7 +308,7 @@ def plan_python_env(
                 )
             if resolution.aliased:
                 notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
-        entry_paths = [(base / e.value).resolve() for e in entries if e.kind == "file"]
+        entry_paths = [_normal(base / e.value) for e in entries if e.kind == "file"]
         if py.local_paths is not None:
             files = entry_paths + _local_paths_files(py.local_paths, base, source)
         else:
@@ -300,10 +323,16 @@ def plan_python_env(
             seen.add(rel)
             local_files.append((path, rel))
     local_files.sort(key=lambda item: item[1])
+    total = sum(path.stat().st_size for path, _ in local_files)
+    if total > LARGE_LOCAL_FILES_BYTES:
+        notes.append(
+            f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
+            "set env.python.local-paths to ship less"
+        )
 
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
-    workdir = container_workdir.rstrip("/") or "/"
+    workdir = container_workdir.rstrip("/")
     support = f"{workdir}/{SUPPORT_DIR}"
     builder_path, spec_path = f"{support}/pyenv_build.py", f"{support}/pyenv.json"
     failed_marker = f"{support}/pyenv-failed.txt"

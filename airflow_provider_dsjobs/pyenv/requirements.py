@@ -12,6 +12,8 @@ option pip would not accept in a requirements file.
 
 Index options become :class:`~airflow_provider_dsjobs.config.model.PipOptions` fields; the requirement and
 pass-through option lines are kept verbatim, in order, and written to a requirements file in the container.
+An index option whose value holds ``${VAR}`` (``--extra-index-url https://${TOKEN}@host/simple``) stays a line
+of that file, because pip expands variables from the container's environment only there.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ _PASSTHROUGH = {
     "--no-binary": True,
 }
 _PER_REQUIREMENT = ("--hash",)
+_INDEX_OPTIONS = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "--trusted-host": "--trusted-host",
+}
 
 
 @dataclass
@@ -143,7 +151,11 @@ class _Parser:
                 )
             if name in ("-c", "--constraint"):
                 raise PyEnvError(f"{where}: constraint files (-c) are not supported; pin versions in this file")
-            if name in ("-i", "--index-url"):
+            if value is not None and "${" in value and name in _INDEX_OPTIONS:
+                # pip expands ${VAR} from the container's environment (env.vars) only inside a requirements
+                # file: keep the line there, so a token never reaches the plan, its hash or a label
+                into.lines.append(f"{_INDEX_OPTIONS[name]} {value}")
+            elif name in ("-i", "--index-url"):
                 assert value is not None
                 if into.index_url and into.index_url != value:
                     raise PyEnvError(f"{where}: a second --index-url (first at {into.index_url_at})")

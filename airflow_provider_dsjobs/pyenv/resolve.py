@@ -5,8 +5,8 @@ The mapping comes from the installed distributions' metadata (``importlib.metada
 import name that differs from its distribution's name (``yaml`` → ``PyYAML``) resolves correctly without a
 hand-kept table. Each requirement is pinned to the installed version: the job gets what was tested locally.
 
-When several distributions share a top-level name (``google`` → ``protobuf``, ``google-auth`` ...), the full
-dotted names imported (``google.protobuf``) pick the ones whose files provide them.
+When several distributions share a top-level name (``google`` → ``protobuf``, ``google-auth`` ...; ``airflow`` →
+core and every provider), the full dotted names imported (``google.protobuf``) pick the ones that ship them.
 
 A short alias table covers the common cases where the package is *not* installed locally but its name is
 well known; those requirements are unpinned. Anything else that cannot be resolved is one clear error.
@@ -52,20 +52,29 @@ class InstalledDistribution:
     version: str
     dist: metadata.Distribution = field(repr=False)
     local_reason: str | None = None
+    _files: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def requirement(self) -> str:
         return f"{self.name}=={self.version}" if self.version else self.name
 
-    def provides(self, module: str) -> bool:
-        """Whether this distribution's files include the module or package ``module`` (dotted)."""
-        parts = module.split(".")
-        prefix = "/".join(parts)
-        for f in self.dist.files or ():
-            posix = PurePosixPath(str(f)).as_posix()
-            if posix.startswith(prefix + "/") or posix.split(".")[0] == prefix:
-                return True
-        return False
+    def _file_set(self) -> frozenset[str]:
+        if self._files is None:
+            self._files = frozenset(PurePosixPath(str(f)).as_posix() for f in self.dist.files or ())
+        return self._files
+
+    def defines(self, module: str) -> bool:
+        """Whether this distribution ships the module itself (``a/b.py``, ``a/b/__init__.py``, an extension)."""
+        prefix = module.replace(".", "/")
+        files = self._file_set()
+        if f"{prefix}.py" in files or f"{prefix}/__init__.py" in files:
+            return True
+        return any(f.startswith(prefix + ".") and f.endswith((".so", ".pyd")) for f in files)
+
+    def contains(self, module: str) -> bool:
+        """Whether any of this distribution's files lie under the package ``module``."""
+        prefix = module.replace(".", "/") + "/"
+        return any(f.startswith(prefix) for f in self._file_set())
 
 
 def _top_levels(dist: metadata.Distribution) -> set[str]:
@@ -122,18 +131,24 @@ class DistributionIndex:
         return top_level in self._by_top
 
     def providers(self, top_level: str, modules: Iterable[str] = ()) -> list[InstalledDistribution]:
-        """Distributions providing ``top_level``; when several do, those that provide the longest of
-        ``modules`` (full dotted names imported), else all of them."""
+        """Distributions providing ``top_level``. When several do (namespace packages such as ``google`` or
+        ``airflow``), for each module imported, the distributions that ship it (``google.protobuf`` →
+        protobuf) or its nearest package; all of them when nothing matches."""
         candidates = self._by_top.get(top_level, [])
         if len(candidates) <= 1:
             return list(candidates)
-        for module in sorted(set(modules), key=lambda m: -m.count(".")):
-            if "." not in module:
-                break
-            matching = [d for d in candidates if d.provides(module)]
-            if matching:
-                return matching
-        return list(candidates)
+        chosen: dict[str, InstalledDistribution] = {}
+        for module in set(modules) or {top_level}:
+            parts = module.split(".")
+            for depth in range(len(parts), 0, -1):  # the module itself, else its nearest package
+                name = ".".join(parts[:depth])
+                found = [d for d in candidates if d.defines(name)]
+                if not found and depth > 1:
+                    found = [d for d in candidates if d.contains(name)]
+                if found:
+                    chosen.update((d.name, d) for d in found)
+                    break
+        return list(chosen.values()) or list(candidates)
 
 
 @dataclass

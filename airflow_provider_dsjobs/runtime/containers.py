@@ -284,7 +284,10 @@ class Runtime:
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, "cannot start")
         except docker.errors.DockerException as exc:
-            raise RuntimeFailure(f"cannot start container {container_id[:12]}: {reason_of(exc)}") from None
+            reason = reason_of(exc)
+            if "docker-init" in reason:
+                reason += " (the engine has no docker-init: create the container with init=False, see runtime/shell.py)"
+            raise RuntimeFailure(f"cannot start container {container_id[:12]}: {reason}") from None
 
     # -- watching --------------------------------------------------------------------------------------------
     def stream_logs(
@@ -324,7 +327,7 @@ class Runtime:
             if not follow or tty or not following:
                 break
             state = self.state(container_id)
-            if state is None:
+            if state is None or state.status == "created":  # gone, or never started: nothing more will come
                 break
             if state.finished:
                 following = False  # one last non-following read picks up output stored after the stream ended
@@ -392,7 +395,8 @@ class Runtime:
         )
 
     def wait(self, container_id: str, timeout: float | None = None) -> int:
-        """Block until the container stops; its exit code. ``WaitTimeout`` after ``timeout`` seconds."""
+        """Block until the container stops; its exit code. ``WaitTimeout`` after ``timeout`` seconds.
+        (Docker answers at once for a container that was created but never started: check ``state`` first.)"""
         started = time.monotonic()
         try:
             result = self.api.wait(container_id, timeout=timeout)  # type: ignore[arg-type]

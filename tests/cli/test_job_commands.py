@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -57,10 +58,14 @@ outputs:
 """
 
 
-def test_execute_success_and_failure(cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_execute_success_and_failure(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSJOBS_CONSOLE_URL", "https://console.example/{project}/jobs/{job_id}")
     cfg = write_job(tmp_path / "ok", JOB)
     assert main(["execute", "-c", str(cfg), *cli_env]) == 0
     out, err = capsys.readouterr()
+    assert f"job link: https://console.example/{cli_env[3]}/jobs/j" in err
     assert "to stdout 1" in out.splitlines() and "to stderr" not in out
     assert "to stderr" in err.splitlines() and "finished: SUCCESS" in err
     assert (tmp_path / "ok" / "result.txt").read_text() == "n=1\n"
@@ -121,8 +126,16 @@ def test_async_attach_ls_get_logs_ttl_download_fork(
     out, err = capsys.readouterr()
     assert "to stdout 9" in out and "fork of " + job_id in err
     assert (tmp_path / "job" / "result.txt").read_text() == "n=9\n"
+    assert main(["fork", "--id", job_id, "--var", "RESULT=renamed.txt", "--arg", "N=3", *cli_env]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "job" / "renamed.txt").read_text() == "n=3\n"
+    forks = JobService(dataclasses.replace(Settings.from_env(), store_url=cli_env[1], project=cli_env[3])).list_jobs()
+    assert [r.parent_job_id for r in forks] == [job_id, job_id, None]
     assert main(["fork", "--id", job_id, "--arg", "NOPE=1", *cli_env]) == 1
     assert "NOPE" in capsys.readouterr().err
+
+    assert main(["gc", *cli_env]) == 0
+    assert "cleared 0 job(s)" in capsys.readouterr().err  # nothing has expired yet
 
     assert main(["get", "--id", "j20000101-000000000-nothere0", *cli_env]) == 1
     err = capsys.readouterr().err

@@ -145,6 +145,8 @@ CASES: list[tuple[str, str, int | None, int | None, str, str]] = [
     ("input-missing", "cmd: x\ninputs:\n  - nope.csv\n", 3, 5, "inputs[0]", "`nope.csv` does not exist"),
     ("input-parent-dir", "cmd: x\ninputs:\n  - ../secret.txt\n", 3, 5, "inputs[0]", "leaves the job directory"),
     ("input-sneaky-parent", "cmd: x\ninputs:\n  - data/../../x\n", 3, 5, "inputs[0]", "leaves the job directory"),
+    ("output-job-dir-itself", "cmd: x\noutputs:\n  - ./\n", 3, 5, "outputs[0]", "names the job directory itself"),
+    ("input-empty-key", "cmd: x\ninputs:\n  - '': DATA\n", 3, 5, "inputs[0]", "the path is empty"),
     ("input-absolute-no-var", "cmd: x\ninputs:\n  - /etc/hostname\n", 3, 5, "inputs[0]", "is absolute"),
     ("output-parent-dir", "cmd: x\noutputs:\n  - ../out.bin\n", 3, 5, "outputs[0]", "leaves the job directory"),
     (
@@ -204,6 +206,14 @@ CASES: list[tuple[str, str, int | None, int | None, str, str]] = [
         5,
         "env.docker",
         "`image` is required",
+    ),
+    (
+        "docker-password-without-username",
+        "cmd: x\nenv:\n  docker:\n    image: r.example/i:1\n    password: {secret-id: REG}\n",
+        5,
+        5,
+        "env.docker.password",
+        "a password needs a `username` too",
     ),
     (
         "docker-image-with-space",

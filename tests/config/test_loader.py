@@ -236,3 +236,31 @@ def test_deep_mapping_is_refused() -> None:
 def test_config_from_mapping_rejects_odd_keys() -> None:
     with pytest.raises(ConfigError, match=r"env: keys must be text, not tuple"):
         config_from_mapping({"cmd": "x", "env": {(1, 2): "y"}})
+
+
+def test_cmd_references_do_not_swallow_neighbours(tmp_path: Path) -> None:
+    text = "args: {A: 1, B: 2}\ncmd: echo ${A}${B} ${} ${A}/x ${C}\n"
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="c.yaml", base_dir=tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        "c.yaml:2:20: cmd: `${}` names no variable (write `${NAME}` with a declared NAME, or `$$` for the shell)",
+        "c.yaml:2:31: cmd: `${C}` is not declared (declared variables: A, B; a shell variable is written `$NAME`)",
+    ]
+
+
+def test_env_from_submitter_environment_is_not_read_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SURELY_NOT_SET_123", raising=False)
+    config = load_config_text("cmd: x\nenv:\n  vars:\n    - SURELY_NOT_SET_123\n", base_dir=tmp_path)
+    assert config.env.vars == (EnvVar("SURELY_NOT_SET_123", from_env=True),)
+    assert config.env.vars[0].to_dict() == {"name": "SURELY_NOT_SET_123", "from-env": True}
+
+
+def test_problems_from_schema_and_checks_are_not_doubled(tmp_path: Path) -> None:
+    text = "cmd: x\noutputs:\n  - a.txt: 'BAD NAME'\nenv:\n  vars:\n    - 1X: y\n"
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, base_dir=tmp_path)
+    assert len(info.value.problems) == 2
+
+
+def test_empty_docker_means_default_image(tmp_path: Path) -> None:
+    assert load_config_text("cmd: x\nenv:\n  docker:\n", base_dir=tmp_path).env.docker is None

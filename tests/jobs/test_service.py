@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ cmd: |
   set -e
   mkdir -p results
   cat prep.sh > results/copied.sh
+  ./prep.sh > results/prep-out.txt
   cat ${DATA}/a.txt ${DATA}/sub/b.txt > results/joined.txt
   cat ${PARAMS} > ${SUMMARY}
   echo "$GREETING $SECRET_TOKEN ${EPOCHS}" >> ${SUMMARY}
@@ -77,6 +80,7 @@ def _submit(service: JobService, cfg: Path, **kw: Any) -> Any:
 def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN", "tok-123")
     cfg = write_job(tmp_path / "job", PLAIN, FILES)
+    (tmp_path / "job" / "prep.sh").chmod(0o755)  # ./prep.sh must run in the container
     service = JobService(settings)
     messages: list[str] = []
     lines: list[tuple[str, str]] = []
@@ -108,6 +112,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert _read(service, done.outputs["SUMMARY"] + "") == '{"lr": 0.1}\nhello tok-123 7\n'
     assert _read(service, done.outputs["results"] + "/joined.txt") == "alpha\nbeta\n"
     assert _read(service, done.outputs["results"] + "/copied.sh") == FILES["prep.sh"]
+    assert _read(service, done.outputs["results"] + "/prep-out.txt") == "prep\n"
     env_dump = _read(service, done.outputs["env-dump.txt"])
     assert f"DSJOBS_JOB_ID={record.id}" in env_dump
     assert "DSJOBS_JOB_NAME=plain" in env_dump and f"DSJOBS_PROJECT={settings.project}" in env_dump
@@ -119,12 +124,16 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert {f["path"] for f in manifest["files"]} == {
         "work/results/joined.txt",
         "work/results/copied.sh",
+        "work/results/prep-out.txt",
         "work/env-dump.txt",
         "vars/SUMMARY/summary.txt",
     }
     # The record keeps env names, never values.
     stored = json.dumps(service.jobs.load(record.id).to_dict())
     assert "tok-123" not in stored
+    for info in service.store.list(service.jobs.job_prefix(record.id)):
+        if info.key.endswith(".json"):
+            assert b"tok-123" not in service.store.get_bytes(info.key), info.key
 
     # Stored logs: stdout, stderr, combined with prefixes.
     assert done.logs and done.logs.endswith("log.txt")
@@ -173,6 +182,9 @@ def test_failing_job_keeps_outputs_and_reports_missing(settings: Settings, tmp_p
     assert done.return_code == 3
     assert done.status_details == "program exited with code 3"
     assert _read(service, done.outputs["written.txt"]) == "partial\n"
+    (tmp_path / "job" / "written.txt").mkdir()
+    with pytest.raises(JobError, match="it is a directory"):
+        service.download_files(record.id)
     assert done.missing_outputs == ["never-written.txt"]
     log_lines = list(service.logs(record.id))
     assert ("stderr", "bad things") in log_lines
@@ -202,6 +214,7 @@ def test_graceful_cancel_lets_the_job_save_its_state(settings: Settings, tmp_pat
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "ready") in list(service.logs(record.id)), what="the job to start")
     assert service.refresh(record.id).status == JobStatus.EXECUTING
+    assert service.find({"dsjobs.job_id": record.id}).id == record.id  # type: ignore[union-attr]
     done = service.cancel(record.id, graceful=True)
     assert done.status == JobStatus.CANCELLED
     assert [h.status for h in done.history][-2:] == [JobStatus.CANCELLING, JobStatus.CANCELLED]
@@ -215,6 +228,9 @@ def test_cancel_without_graceful_shutdown_kills_at_once(local_settings: Settings
     service = JobService(local_settings)
     record = _submit(service, cfg)
     wait_for(lambda: ("stdout", "started") in list(service.logs(record.id)), what="the job to start")
+    with pytest.raises(JobError, match=r"still running after 0\.5 s"):
+        service.wait(record.id, timeout=0.5, poll_interval=0.1)
+    assert service.get(record.id).status == JobStatus.EXECUTING
     started = time.monotonic()
     done = service.cancel(record.id, graceful=True)  # graceful asked, but the config has no graceful-shutdown
     assert time.monotonic() - started < 8
@@ -277,9 +293,17 @@ def test_large_log_streams_with_complete_lines(settings: Settings, tmp_path: Pat
         if not (line.startswith("line ") and len(line) == 73):
             bad += 1
 
-    done = service.wait(record.id, log=sink)
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        done = service.wait(record.id, log=sink)  # streams ~6 MB live, then reads it again to store it
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert (count, bad) == (80000, 0)
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes: the log (6 MB) was held in memory"
     stored = [line for s, line in service.logs(record.id) if s == "stdout"]
     assert len(stored) == 80000 and stored[-1] == "line 0079999 " + "x" * 60
     assert next(iter(service.logs(record.id, tail=2))) == ("stdout", "line 0079999 " + "x" * 60)
@@ -308,6 +332,7 @@ output-datasets:
         {"kind": "test"},
         done.id,
     )
+    assert [f["path"] for f in manifest["files"]] == ["part/rows.csv"] and manifest["size"] == 4
     consumer = f"cmd: cat ${{DS}}/part/rows.csv ${{{ds_id}}}/part/rows.csv\ndatasets:\n  - {ds_id}: DS\n"
     lines: list[tuple[str, str]] = []
     used = service.wait(
@@ -344,8 +369,8 @@ def test_missing_image_leaves_an_error_record(local_settings: Settings, tmp_path
     assert record.container_id is None
 
 
-def test_unknown_store_scheme_is_one_line_and_writes_nothing(tmp_path: Path, test_image: str) -> None:
-    service = JobService(Settings(store_url="ftp://host/x", default_image=test_image, home=tmp_path))
+def test_unknown_store_scheme_is_one_line(tmp_path: Path) -> None:
+    service = JobService(Settings(store_url="ftp://host/x", default_image="unused:image", home=tmp_path))
     with pytest.raises(JobError, match="unknown store URL scheme 'ftp'") as info:
         _submit(service, write_job(tmp_path / "job", "cmd: echo hi\n"))
     assert "\n" not in str(info.value)
@@ -360,3 +385,183 @@ def test_set_data_ttl_and_unknown_job(local_settings: Settings, tmp_path: Path) 
     assert week.data_expires_at is not None and 6 <= (week.data_expires_at - week.finished_at).days <= 7  # type: ignore[operator]
     with pytest.raises(JobError, match="not found"):
         service.get("j20000101-000000000-nothere0")
+
+
+@pytest.fixture()
+def pyenv_settings(local_settings: Settings, docker_client: Any) -> Any:
+    """Settings whose Python image is the test image; removes the env volumes the test created."""
+    import dataclasses
+
+    before = {v.name for v in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"})}
+    yield dataclasses.replace(local_settings, python_image_template=local_settings.default_image)
+    for volume in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"}):
+        if volume.name not in before:
+            with contextlib.suppress(Exception):
+                volume.remove()
+
+
+PYENV = """
+cmd: python main.py
+inputs:
+  - main.py
+env:
+  python:
+    type: manual
+    version: "3.11"
+    requirements-file: requirements.txt
+    local-paths: [lib]
+"""
+
+
+def test_python_environment_is_built_and_used(pyenv_settings: Settings, tmp_path: Path) -> None:
+    files = {
+        "main.py": "import sys\nfrom lib.util import greet\nprint(greet(), sys.prefix)\n",
+        "lib/__init__.py": "",
+        "lib/util.py": "def greet():\n    return 'hi from lib'\n",
+        "requirements.txt": "",
+    }
+    service = JobService(pyenv_settings)
+    lines: list[tuple[str, str]] = []
+    record = _submit(service, write_job(tmp_path / "job", PYENV, files))
+    done = service.wait(record.id, log=lambda s, line: lines.append((s, line)))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    out = [line for s, line in lines if s == "stdout" and not line.startswith("dsjobs-pyenv:")]
+    assert len(out) == 1 and out[0].startswith("hi from lib /opt/dsjobs/envs/") and out[0].endswith("/venv")
+
+
+def test_python_environment_build_failure_is_reported(pyenv_settings: Settings, tmp_path: Path) -> None:
+    config = PYENV + "    pip:\n      index-url: http://127.0.0.1:9/simple\n"
+    files = {
+        "main.py": "print('never runs')\n",
+        "lib/__init__.py": "",
+        "requirements.txt": f"dsjobs-no-such-package-{uuid.uuid4().hex[:8]}==1.0\n",
+    }
+    service = JobService(pyenv_settings)
+    done = service.wait(_submit(service, write_job(tmp_path / "job", config, files)).id)
+    assert done.status == JobStatus.ERROR
+    details = done.status_details or ""
+    assert details.startswith("Python environment build failed: pip install failed")
+    assert "No matching distribution found for dsjobs-no-such-package-" in details
+    assert "never runs" not in [line for _, line in service.logs(done.id)]
+
+
+def test_a_stale_overwrite_after_finalize_is_repaired_from_the_manifest(
+    local_settings: Settings, tmp_path: Path
+) -> None:
+    """A slow second finalizer may save UPLOADING_OUTPUT over the winner's terminal record just before the
+    winner removes the container. The committed output manifest brings the record back to the true result."""
+    cfg = write_job(tmp_path / "job", "cmd: echo 5 > n.txt; exit 2\noutputs:\n  - n.txt\n")
+    service = JobService(local_settings)
+    record = _submit(service, cfg)
+    wait_for(lambda: service.runtime.state(record.container_id).finished, what="the container to exit")
+    stale = service.jobs.load(record.id)
+    stale.set_status(JobStatus.UPLOADING_OUTPUT)
+    done = service.finalize(record.id)
+    assert done.status == JobStatus.ERROR and done.return_code == 2
+    service.jobs.save(stale)  # the loser's late write
+    repaired = JobService(local_settings).finalize(record.id)
+    assert repaired.status == JobStatus.ERROR
+    assert (repaired.return_code, repaired.status_details) == (2, "program exited with code 2")
+    assert repaired.outputs == done.outputs and repaired.logs == done.logs
+    assert service.jobs.load(record.id).status == JobStatus.ERROR
+
+
+def test_s3_mount_objects_are_copied_in_without_credentials(
+    local_settings: Settings, s3_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env["endpoint"], region_name="us-east-1")
+    client.put_object(Bucket=s3_env["bucket"], Key="mounted/x.txt", Body=b"from s3\n")
+    client.put_object(Bucket=s3_env["bucket"], Key="mounted/sub/y.txt", Body=b"nested\n")
+    client.put_object(Bucket=s3_env["bucket"], Key="elsewhere/z.txt", Body=b"not mounted\n")
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_MYDATA", f"s3://{s3_env['bucket']}/mounted")
+    cfg = write_job(
+        tmp_path / "job",
+        "cmd: cat ${M}/x.txt ${mydata}/sub/y.txt; ls -R ${M} | wc -l; env | grep -c '^AWS_' || true\n"
+        "s3-mounts:\n  - mydata: M\n",
+    )
+    service = JobService(local_settings)
+    lines: list[tuple[str, str]] = []
+    done = service.wait(_submit(service, cfg).id, log=lambda s, line: lines.append((s, line)))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    out = [line for s, line in lines if s == "stdout"]
+    assert out[:2] == ["from s3", "nested"]
+    assert out[-1] == "0"  # no AWS_* variable inside the container
+    monkeypatch.delenv("DSJOBS_S3_MOUNT_MYDATA")
+    with pytest.raises(JobError, match="DSJOBS_S3_MOUNT_MYDATA"):
+        _submit(service, cfg)
+
+
+@pytest.mark.parametrize("moment", ["created job", "container dsjobs-"])
+def test_cancel_while_the_job_is_being_submitted(
+    local_settings: Settings, tmp_path: Path, docker_client: Any, moment: str
+) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: echo should-not-run; sleep 60\ninputs:\n  - a.txt\n", {"a.txt": "a"})
+    service = JobService(local_settings)
+    cancelled: list[str] = []
+
+    def notify(message: str) -> None:
+        if message.startswith(moment) and not cancelled:
+            job_id = service.list_jobs()[0].id
+            cancelled.append(JobService(local_settings).cancel(job_id).status.value)
+
+    record = _submit(service, cfg, notify=notify)
+    assert cancelled == ["CANCELLED"]
+    assert record.status == JobStatus.CANCELLED
+    assert service.get(record.id).status == JobStatus.CANCELLED
+    assert not docker_client.containers.list(all=True, filters={"label": f"dsjobs.job_id={record.id}"})
+
+
+def test_links_in_an_output_directory_are_skipped(local_settings: Settings, tmp_path: Path) -> None:
+    cfg = write_job(
+        tmp_path / "job",
+        "cmd: mkdir -p out/d && echo data > out/d/f.txt && ln -s /etc/passwd out/passwd && ln -s d/f.txt out/rel\n"
+        "outputs:\n  - out\n",
+    )
+    service = JobService(local_settings)
+    done = service.wait(_submit(service, cfg).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    manifest = read_manifest(service.store, service.jobs.outputs_prefix(done.id))
+    assert manifest is not None and [f["path"] for f in manifest["files"]] == ["work/out/d/f.txt"]
+
+
+def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test_image: str) -> None:
+    settings = Settings(
+        store_url="s3://dsjobs-no-such-bucket-anywhere/p",
+        s3_endpoint_url=s3_env["endpoint"],
+        default_image=test_image,
+        home=tmp_path,
+    )
+    with pytest.raises(JobError, match="dsjobs-no-such-bucket-anywhere") as info:
+        _submit(JobService(settings), write_job(tmp_path / "job", "cmd: echo hi\n"))
+    assert "\n" not in str(info.value)
+
+
+def test_project_disk_is_mounted_read_only(
+    local_settings: Settings, tmp_path: Path, docker_client: Any, test_image: str, project: str
+) -> None:
+    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+
+    volume = project_volume_name(project)
+    docker_client.containers.run(
+        test_image,
+        ["sh", "-c", "echo shared > /data/f.txt"],
+        volumes={volume: {"bind": "/data", "mode": "rw"}},
+        labels={"dsjobs.project": project},
+        remove=True,
+    )
+    try:
+        cfg = write_job(
+            tmp_path / "job",
+            "cmd: cat ${DS_PROJECT_HOME}/f.txt; echo $DS_PROJECT_HOME; touch ${DS_PROJECT_HOME}/new || echo read-only\n"
+            "flags:\n  - attach-project-disk\n",
+        )
+        service = JobService(local_settings)
+        lines: list[tuple[str, str]] = []
+        done = service.wait(_submit(service, cfg).id, log=lambda s, line: lines.append((s, line)))
+        assert done.status == JobStatus.SUCCESS, done.status_details
+        assert [line for s, line in lines if s == "stdout"] == ["shared", "/job/project", "read-only"]
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.volumes.get(volume).remove(force=True)

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import tarfile
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +110,15 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str) ->
         return ContainerRun(exit_code, output, marker)
     finally:
         container.remove(force=True)
+
+
+def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11") -> Any:
+    """A fully manual plan whose hash is new (a unique requirement line), so no other test shares it."""
+    write(base, {"main.py": "", "requirements.txt": f"pkg-{uuid.uuid4().hex[:8]}==1.0\n"})
+    python = PythonEnv(
+        type="manual", version="3.11", version_given=True, requirements_file="requirements.txt", local_paths=()
+    )
+    config = make_config(base, "python main.py", python)
+    from airflow_provider_dsjobs.pyenv.plan import plan_python_env
+
+    return plan_python_env(config, base_dir=base, image_template="img:{version}", explicit_image=image)

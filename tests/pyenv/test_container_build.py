@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_dsjobs.config.model import DockerImage, PipOptions, PythonEnv
+from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from tests.pyenv.helpers import ContainerRun, make_config, run_in_container, write
@@ -115,6 +117,45 @@ def test_strict_version_mismatch_is_an_env_failure(
     assert result.marker is not None and "image runs Python 3.11 but env.python.version is 3.12" in result.marker
 
 
+def test_builder_waits_for_a_build_in_progress_and_reuses_it(
+    docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    """Deterministic lock check: another container holds the env's lock, then finishes the env."""
+    write(tmp_path, {"main.py": "import tinypkg\n"})
+    plan = _plan(tmp_path, site_dir, test_image, local_index)
+    env_volumes.append(plan.volume_name)
+    ensure_env_volume(plan, docker_client)
+    env_dir = f"{plan.volume_mount}/{plan.env_hash}"
+    holder_code = (
+        "import fcntl, os, time\n"
+        f"f = open('{plan.volume_mount}/.{plan.env_hash}.lock', 'a')\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(4)\n"
+        f"os.makedirs('{env_dir}', exist_ok=True)\n"
+        f"open('{env_dir}/.complete', 'w').close()\n"
+    )
+    holder = docker_client.containers.run(
+        test_image,
+        ["python3", "-c", holder_code],
+        detach=True,
+        labels={"dsjobs.test": "pyenv"},
+        volumes={plan.volume_name: {"bind": plan.volume_mount}},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while b"locked" not in holder.logs() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert b"locked" in holder.logs()
+        result = run_in_container(docker_client, test_image, plan, "true")
+    finally:
+        holder.remove(force=True)
+    assert result.exit_code == 0, result.output
+    assert "another job is building this environment; waiting for it" in result.output
+    assert "built by another job" in result.output
+    assert "building environment" not in result.output
+
+
 def test_two_jobs_building_the_same_env_at_once(
     docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
 ) -> None:
@@ -135,3 +176,18 @@ def test_two_jobs_building_the_same_env_at_once(
     outputs = "\n".join(r.output for r in results)
     assert outputs.count("building environment") == 1, outputs
     assert "cache hit" in outputs
+
+
+def test_image_without_python_is_an_env_failure(
+    docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    write(tmp_path, {"main.py": "import json\n"})
+    plan = _plan(tmp_path, site_dir, test_image, local_index)
+    env_volumes.append(plan.volume_name)
+    # hide every python from the setup command: only mkdir and tee stay on PATH
+    hide = "mkdir -p /tmp/b && ln -s /bin/mkdir /usr/bin/tee /tmp/b/ && PATH=/tmp/b"
+    no_python = PythonEnvPlan(**{**plan.__dict__, "setup_command": f"{hide}; {plan.setup_command}"})
+    result = run_in_container(docker_client, test_image, no_python, "echo USER-CMD-RAN")
+    assert result.exit_code == EXIT_ENV_FAILED, result.output
+    assert "USER-CMD-RAN" not in result.output
+    assert result.marker == "dsjobs-pyenv: the image has no python3.11 or python3 to build the environment with\n"

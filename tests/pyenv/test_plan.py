@@ -79,6 +79,11 @@ def test_auto_mode(job: Path, site_dir: Path) -> None:
     assert plan.builder_script.startswith(b'"""The in-container builder')
     assert [p for p, _ in plan.container_files()] == ["/job/.dsjobs/pyenv_build.py", "/job/.dsjobs/pyenv.json"]
     assert "/job/.dsjobs/pyenv_build.py /job/.dsjobs/pyenv.json" in plan.setup_command
+    summary = json.loads(json.dumps(plan.summary()))
+    assert summary["entry-points"] == [{"kind": "file", "value": "main.py"}]
+    assert summary["requirements"] == plan.requirements
+    assert summary["local-files"] == _shipped(plan)
+    assert summary["volume"] == plan.volume_name
 
 
 def test_hash_ignores_local_files_but_not_requirements_or_pip(job: Path, site_dir: Path) -> None:
@@ -212,3 +217,44 @@ def test_index_url_conflict_between_config_and_file(job: Path, site_dir: Path) -
     )
     with pytest.raises(PyEnvError, match=r"requirements\.txt:1: --index-url differs"):
         _plan(job, site_dir, "python main.py", env)
+
+
+def test_large_local_packages_get_a_note(job: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import airflow_provider_dsjobs.pyenv.plan as plan_module
+
+    env = PythonEnv(type="auto", version="3.11")
+    assert _plan(job, site_dir, "python main.py", env).notes == []
+    monkeypatch.setattr(plan_module, "LARGE_LOCAL_FILES_BYTES", 10)
+    notes = _plan(job, site_dir, "python main.py", env).notes
+    assert len(notes) == 1
+    assert "in 6 files; set env.python.local-paths to ship less" in notes[0]
+
+
+def test_symlinked_script_ships_under_its_own_name(tmp_path: Path, site_dir: Path) -> None:
+    write(tmp_path, {"shared/real_main.py": "import tinypkg\n"})
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "main.py").symlink_to(tmp_path / "shared" / "real_main.py")
+    plan = _plan(job, site_dir, "python main.py", PythonEnv(type="auto", version="3.11"))
+    assert plan.local_files == [(job / "main.py", "main.py")]
+    assert plan.requirements == ["tinypkg==1.0.0"]
+
+
+def test_local_paths_outside_the_job_directory_are_refused(job: Path, site_dir: Path) -> None:
+    env = PythonEnv(type="manual", version="3.11", local_paths=("../elsewhere",))
+    with pytest.raises(PyEnvError, match=r"local-paths entry .* is outside the job directory"):
+        _plan(job, site_dir, "python main.py", env)
+
+
+def test_work_dir_at_the_container_root(job: Path, site_dir: Path) -> None:
+    config = make_config(job, "python other.py", PythonEnv(type="auto", version="3.11"))
+    plan = plan_python_env(
+        config,
+        base_dir=job,
+        image_template=TEMPLATE,
+        explicit_image=None,
+        container_workdir="/",
+        distributions_path=[site_dir],
+    )
+    assert plan.failed_marker == "/.dsjobs/pyenv-failed.txt"
+    assert plan.spec_path == "/.dsjobs/pyenv.json"

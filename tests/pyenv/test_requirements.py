@@ -73,6 +73,12 @@ def test_rejected_lines_name_file_and_line(tmp_path: Path, line: str, message: s
         _parse(tmp_path, f"numpy\n{line}\n")
 
 
+def test_index_url_with_a_variable_stays_in_the_file_for_pip_to_expand(tmp_path: Path) -> None:
+    req = _parse(tmp_path, "--extra-index-url https://${PYPI_TOKEN}@private.example/simple\nprivpkg==1.0\n")
+    assert req.extra_index_urls == []
+    assert req.lines == ["--extra-index-url https://${PYPI_TOKEN}@private.example/simple", "privpkg==1.0"]
+
+
 def test_include_loop_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PyEnvError, match="include each other"):
         _parse(tmp_path, "-r a.txt\n", a__txt="-r requirements.txt\n")

@@ -82,3 +82,24 @@ def test_editable_install_cannot_be_pinned(tmp_path: Path) -> None:
     )
     with pytest.raises(PyEnvError, match=r"mylib .*editable mode"):
         _resolve(tmp_path / "job", site, "import mylib\n")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import nsx\n", ["nsx-core==3.0"]),
+        ("import nsx.models\nfrom nsx.providers.a import hook\n", ["nsx-core==3.0", "nsx-provider-a==1.2"]),
+        ("from nsx.providers.b.hook import run\n", ["nsx-provider-b==0.9"]),
+    ],
+)
+def test_core_package_and_plugins_sharing_a_top_level(tmp_path: Path, source: str, expected: list[str]) -> None:
+    import zipfile
+
+    site = tmp_path / "site"
+    for name, version, files in (
+        ("nsx-core", "3.0", {"nsx/__init__.py": "", "nsx/models.py": ""}),
+        ("nsx-provider-a", "1.2", {"nsx/providers/a/hook.py": ""}),
+        ("nsx-provider-b", "0.9", {"nsx/providers/b/hook.py": ""}),
+    ):
+        zipfile.ZipFile(build_wheel(tmp_path, name, version, files)).extractall(site)
+    assert _resolve(tmp_path / "job", site, source).requirements == expected

@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
-from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarFile, extract_stream, tar_stream
+from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, extract_stream, tar_stream
 from tests.runtime.conftest import TrackingRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
@@ -41,7 +41,7 @@ def test_files_delivered_by_tar_stream_arrive_intact(runtime: TrackingRuntime, t
             fh.write(os.urandom(1024 * 1024))
     small = b"hello from the submitting machine\n"
     nested = os.urandom(70_000)
-    entries = [
+    entries: list[TarEntry] = [
         TarDir("job"),
         TarDir("job/inputs"),
         TarDir("job/inputs/deep"),
@@ -270,3 +270,31 @@ def test_missing_image_is_clear(runtime: TrackingRuntime) -> None:
 def test_spec_repr_hides_env_values() -> None:
     spec = ContainerSpec("img", ["true"], {"TOKEN": "hunter2"}, {}, "/")
     assert "hunter2" not in repr(spec) and "TOKEN" in repr(spec)
+
+
+def test_logs_of_a_container_never_started_end_at_once(runtime: TrackingRuntime) -> None:
+    cid = runtime.create(runtime.spec("echo never"))
+    started = time.monotonic()
+    assert logs(runtime, cid) == []
+    assert time.monotonic() - started < 5
+
+
+def test_log_stream_resumes_after_a_dropped_connection_without_duplicates(
+    runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: every logs request is cut after 3 frames while the container keeps printing."""
+    original = Runtime._log_frames
+    requests_made: list[str | None] = []
+
+    def flaky(self: Runtime, container_id: str, *, follow: bool, since: str | None, tty: bool):  # type: ignore[no-untyped-def]
+        requests_made.append(since)
+        for n, frame in enumerate(original(self, container_id, follow=follow, since=since, tty=tty)):
+            if n == 3:
+                return  # the connection "drops"
+            yield frame
+
+    monkeypatch.setattr(Runtime, "_log_frames", flaky)
+    cid = runtime.run("for i in $(seq 1 20); do echo line-$i; echo same; sleep 0.05; done; printf end")
+    out = [line for _, line in logs(runtime, cid)]
+    assert out == [x for i in range(1, 21) for x in (f"line-{i}", "same")] + ["end"]
+    assert len(requests_made) > 5 and all(since is not None for since in requests_made[1:])

@@ -40,7 +40,7 @@ def test_no_output_gives_no_lines() -> None:
 
 
 @given(
-    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), max_size=20),
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40), max_size=20),
     st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=10),
 )
 def test_any_chunking_gives_the_same_lines(lines: list[str], cuts: list[int]) -> None:

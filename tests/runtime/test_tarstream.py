@@ -7,6 +7,7 @@ import io
 import os
 import tarfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.tarstream import (
     TarDir,
+    TarEntry,
     TarFile,
     TarReader,
     check_member,
@@ -42,7 +44,7 @@ def read_all(chunks: Iterator[bytes]) -> dict[str, bytes | None]:
 
 def test_round_trip_with_dirs_long_and_unicode_names() -> None:
     long_name = "deep/" + "d" * 150 + "/данные_ü.txt"
-    entries = [
+    entries: list[TarEntry] = [
         TarDir("deep"),
         TarFile(long_name, size=5, opener=lambda: io.BytesIO(b"hello"), mode=0o600),
         TarFile("empty.txt", size=0, opener=lambda: io.BytesIO(b"")),
@@ -63,7 +65,7 @@ def test_stream_is_lazy_and_chunked() -> None:
         opened.append(name)
         return io.BytesIO(b"z" * size)
 
-    entries = [TarFile(f"f{i}", size=300_000, opener=lambda i=i: opener(f"f{i}", 300_000)) for i in range(3)]
+    entries = [TarFile(f"f{i}", size=300_000, opener=partial(opener, f"f{i}", 300_000)) for i in range(3)]
     stream = tar_stream(entries, chunk_size=64 * 1024)
     assert opened == []  # nothing read before the consumer asks
     first = next(stream)
@@ -93,7 +95,7 @@ def test_absolute_names_are_made_relative() -> None:
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.binary(max_size=3000), min_size=1, max_size=5), st.integers(min_value=1, max_value=700))
 def test_any_content_round_trips_with_any_read_size(blobs: list[bytes], read_size: int) -> None:
-    entries = [TarFile(f"dir/f{i}", size=len(b), opener=lambda b=b: io.BytesIO(b)) for i, b in enumerate(blobs)]
+    entries = [TarFile(f"dir/f{i}", size=len(b), opener=partial(io.BytesIO, b)) for i, b in enumerate(blobs)]
     raw = b"".join(tar_stream(entries, chunk_size=97))
     # Re-chunk arbitrarily: the reader must not depend on chunk boundaries.
     pieces = [raw[i : i + read_size] for i in range(0, len(raw), read_size)]
@@ -161,7 +163,11 @@ def test_extract_stream_refuses_traversal_and_writes_nothing_outside(tmp_path: P
 
 def test_extract_stream_strips_leading_component(tmp_path: Path) -> None:
     data = os.urandom(200_000)
-    entries = [TarDir("result"), TarDir("result/sub"), TarFile("result/sub/x.bin", len(data), lambda: io.BytesIO(data))]
+    entries: list[TarEntry] = [
+        TarDir("result"),
+        TarDir("result/sub"),
+        TarFile("result/sub/x.bin", len(data), lambda: io.BytesIO(data)),
+    ]
     files = extract_stream(TarReader(tar_stream(entries)), tmp_path, strip_components=1)
     assert files == ["sub/x.bin"]
     assert hashlib.sha256((tmp_path / "sub" / "x.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
