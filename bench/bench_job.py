@@ -71,30 +71,10 @@ class PhaseClock:
             yield item
 
 
-#: Runs ARGV as a grandchild and writes its peak RSS (KiB, from wait4) to the file named first. The measured
-#: process forks from this small interpreter, not from the benchmark: Linux keeps a process's ``ru_maxrss`` across
-#: ``exec``, so a child forked straight from a large parent reports at least the parent's resident size.
-_RSS_LAUNCHER = """
-import os, sys
-out, argv = sys.argv[1], sys.argv[2:]
-pid = os.fork()
-if pid == 0:
-    fd = os.open(os.devnull, os.O_RDWR)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.execvp(argv[0], argv)
-_, status, usage = os.wait4(pid, 0)
-with open(out, "w") as fh:
-    fh.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_peak_rss(args: list[str], env: dict[str, str], work: Path) -> tuple[int, float, int]:
-    """(peak RSS bytes, wall seconds, exit code) of ``args``, measured from a small launcher process."""
-    out = work / "rss.txt"
-    measured = run_measured([sys.executable, "-c", _RSS_LAUNCHER, str(out), *args], env=env, cwd=REPO)
-    return int(out.read_text()) * 1024, measured.seconds, measured.returncode
+    """(peak RSS bytes, wall seconds, exit code) of ``args`` (``work`` is kept for the callers' signature)."""
+    measured = run_measured(args, env=env, cwd=REPO)
+    return measured.peak_rss_bytes, measured.seconds, measured.returncode
 
 
 def _write_config(directory: Path, text: str) -> Path:

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,25 +67,50 @@ class Measurement:
     returncode: int
 
 
+#: Runs ARGV as its child and prints "<peak RSS KiB> <wall seconds> <exit code>". The measured process forks from
+#: this small interpreter, not from the caller: Linux carries ``ru_maxrss`` across ``exec``, so a child forked straight
+#: from a large parent (a benchmark or pytest with Airflow loaded) reports at least the parent's resident size.
+_LAUNCHER = """
+import os, sys, time
+argv = sys.argv[1:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_RDWR)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, time.perf_counter() - started, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Measurement:
     """Run ``args`` to completion, output discarded; return its wall time and peak RSS.
 
-    The RSS comes from ``wait4`` on that one child (Linux reports ``ru_maxrss`` in KiB), so it does not mix in
-    other children of this process. A container's processes are children of the engine, not of ``docker run``:
-    measure them with the engine's own statistics instead.
+    A small launcher forks and execs ``args`` and reads ``wait4`` of that one child (Linux reports ``ru_maxrss`` in
+    KiB), so neither this process's size nor other children are mixed in, and the wall time excludes the launcher's
+    own start. A container's processes are children of the engine, not of ``docker run``: measure them with the
+    engine's own statistics instead.
     """
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        list(args),
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *args],
         env=dict(env) if env is not None else None,
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
+        check=False,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
-    return Measurement(seconds=elapsed, peak_rss_bytes=usage.ru_maxrss * 1024, returncode=proc.returncode)
+    try:
+        rss_kib, seconds, code = proc.stdout.split()
+    except ValueError:
+        raise RuntimeError(f"could not measure {list(args)!r}: the launcher exited with {proc.returncode}") from None
+    return Measurement(seconds=float(seconds), peak_rss_bytes=int(rss_kib) * 1024, returncode=int(code))
 
 
 def time_calls(func: Callable[[], object], runs: int, *, warmup: int = 1) -> list[float]:
