@@ -423,6 +423,15 @@ def test_all_problems_reported_at_once_in_file_order(job_dir: Path) -> None:
     assert lines[0].startswith("c.yaml:1:20: cmd: `${NOPE}` is not declared")
 
 
+def test_a_bad_value_does_not_hide_a_bad_sibling(job_dir: Path) -> None:
+    text = "cmd: x\ngraceful-shutdown:\n  signal: SIGSTOP\n  timeout: 15 s\n"
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="c.yaml", base_dir=job_dir)
+    paths = [p.key_path for p in info.value.problems]
+    assert paths == ["graceful-shutdown.signal", "graceful-shutdown.timeout"]
+    assert "no spaces allowed" in info.value.problems[1].message
+
+
 def test_password_value_is_never_echoed(job_dir: Path) -> None:
     text = "cmd: x\nenv:\n  docker:\n    image: img\n    username: u\n    password: s3cr3t-value\n"
     with pytest.raises(ConfigError) as info:

@@ -94,9 +94,9 @@ def read_graceful_shutdown(c: Checker) -> GracefulShutdown | None:
     if node is None or node.kind != "map":
         return None
     signal = c.text(node.entries.get("signal")) or "SIGTERM"
-    if signal not in SIGNALS:  # the schema says so too; this keeps the model honest for any caller
+    signal_ok = signal in SIGNALS
+    if not signal_ok:  # the schema says so too; this keeps the model honest for any caller
         c.error(("graceful-shutdown", "signal"), f"`{short(signal)}` is not allowed (allowed: {', '.join(SIGNALS)})")
-        return None
     timeout: float | None = None
     timeout_node = node.entries.get("timeout")
     raw = c.text(timeout_node)
@@ -105,4 +105,5 @@ def read_graceful_shutdown(c: Checker) -> GracefulShutdown | None:
             timeout = parse_duration(raw) or None
         except ValueError as exc:
             c.error(("graceful-shutdown", "timeout"), str(exc), timeout_node)
-    return GracefulShutdown(signal=signal, timeout_seconds=timeout)
+    # Both keys are checked before giving up, so a bad signal does not hide a bad timeout.
+    return GracefulShutdown(signal=signal, timeout_seconds=timeout) if signal_ok else None
