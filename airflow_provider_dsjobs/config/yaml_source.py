@@ -305,6 +305,12 @@ def _mark_position(mark: Any) -> tuple[int | None, int | None]:
     return mark.line + 1, mark.column + 1
 
 
+def _document_error(source: str, mark: Any, message: str) -> ConfigError:
+    """An error about the whole document, placed at a parser mark."""
+    line, column = _mark_position(mark)
+    return ConfigError([Problem(source, line, column, "", message)])
+
+
 def _check_depth(text: str, source: str) -> None:
     """Walk the event stream (PyYAML's parser is not recursive) to refuse deep nesting before composing."""
     depth = 0
@@ -313,34 +319,18 @@ def _check_depth(text: str, source: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                line, column = _mark_position(event.start_mark)
-                raise ConfigError(
-                    [
-                        Problem(
-                            source,
-                            line,
-                            column,
-                            "",
-                            f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)",
-                        )
-                    ]
+                raise _document_error(
+                    source, event.start_mark, f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
                 )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
-                line, column = _mark_position(event.start_mark)
-                raise ConfigError(
-                    [
-                        Problem(
-                            source,
-                            line,
-                            column,
-                            "",
-                            "the file holds more than one YAML document (`---`); a config is one document",
-                        )
-                    ]
+                raise _document_error(
+                    source,
+                    event.start_mark,
+                    "the file holds more than one YAML document (`---`); a config is one document",
                 )
 
 
