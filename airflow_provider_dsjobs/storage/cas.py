@@ -274,6 +274,8 @@ class InputStager:
             for f in scanned.files:
                 f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo)
                 f.size = f.hashed_stat.st_size
+        if self.memo is not None:
+            self.memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
         self._check_limits(scans)  # sizes may have grown between the scan and the hashing
 
         staged: list[StagedInput] = []
