@@ -39,6 +39,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ CACHE_FILE = "hashes-v1.sqlite"
 DEFAULT_MAX_ENTRIES = 100_000
 #: Writes are batched: ``put`` flushes once this many rows wait (and ``flush``/exit write the rest).
 _BATCH = 500
+#: Paths per ``IN (...)`` query when preloading (under SQLite's oldest limit of 999 parameters).
+_QUERY_CHUNK = 500
 #: How long a writer waits for another process's transaction before skipping its own write.
 _BUSY_TIMEOUT_S = 5.0
 #: A hit refreshes the row's "last used" time only when it is older than this (most hits then write nothing).
@@ -104,6 +107,8 @@ class PersistentHashMemo(HashMemo):
         self._warned = False
         self._pending: dict[bytes, tuple[Any, ...]] = {}
         self._touch: set[bytes] = set()
+        #: Rows fetched by ``preload`` (``None``: no row), consumed by ``get``.
+        self._preloaded: dict[bytes, tuple[Any, ...] | None] = {}
 
     # -- HashMemo ----------------------------------------------------------------------------------------------
 
@@ -111,12 +116,16 @@ class PersistentHashMemo(HashMemo):
         sha = super().get(key)
         if sha is not None:
             return sha
-        row = self._run(
-            lambda conn: conn.execute(
-                "SELECT size, mtime_ns, ino, dev, ctime_ns, sha256, used FROM hashes WHERE path = ?",
-                (os.fsencode(key[0]),),
-            ).fetchone()
-        )
+        path = os.fsencode(key[0])
+        with self._db_lock:
+            preloaded = path in self._preloaded
+            row = self._preloaded.pop(path, None)
+        if not preloaded:
+            row = self._run(
+                lambda conn: conn.execute(
+                    "SELECT size, mtime_ns, ino, dev, ctime_ns, sha256, used FROM hashes WHERE path = ?", (path,)
+                ).fetchone()
+            )
         if not row or tuple(row[:5]) != key[1:] or not isinstance(row[5], bytes) or len(row[5]) != 32:
             return None
         sha = row[5].hex()
@@ -127,8 +136,29 @@ class PersistentHashMemo(HashMemo):
             self.disk_hits += 1
         if isinstance(row[6], int) and row[6] < time.time() - _TOUCH_AFTER_S:
             with self._db_lock:
-                self._touch.add(os.fsencode(key[0]))
+                self._touch.add(path)
         return sha
+
+    def preload(self, paths: Sequence[Path]) -> None:
+        """Fetch the rows of all these files in a few queries (a directory of 1000 files: 2 instead of 1000);
+        ``get`` then answers from them. Replaces the previous preload."""
+        names = [os.fsencode(str((p if isinstance(p, Path) else Path(p)).absolute())) for p in paths]
+        found: dict[bytes, tuple[Any, ...]] = {}
+
+        def query(conn: sqlite3.Connection) -> bool:
+            for i in range(0, len(names), _QUERY_CHUNK):
+                chunk = names[i : i + _QUERY_CHUNK]
+                for row in conn.execute(
+                    "SELECT path, size, mtime_ns, ino, dev, ctime_ns, sha256, used FROM hashes "
+                    f"WHERE path IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    found[bytes(row[0])] = tuple(row[1:])
+            return True
+
+        ok = self._run(query)
+        with self._db_lock:
+            self._preloaded = {name: found.get(name) for name in names} if ok else {}
 
     def put(self, key: StatKey, sha: str, observed_at: float | None = None) -> None:
         if is_racy(key, time.time() if observed_at is None else observed_at):

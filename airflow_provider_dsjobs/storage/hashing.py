@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -73,6 +74,9 @@ class HashMemo:
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
+    def preload(self, paths: Sequence[Path]) -> None:
+        """Hint that these files are about to be looked up (a no-op here: everything is in memory already)."""
+
     def flush(self) -> None:
         """Make what was ``put`` durable (a no-op here: this memo lives and dies with the process)."""
 
@@ -91,14 +95,17 @@ def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, in
     return sha, st.st_size
 
 
-def hash_file_stat(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, os.stat_result]:
-    """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes)."""
-    path = Path(path)
+def hash_file_stat(
+    path: Path, memo: HashMemo | None = DEFAULT_MEMO, *, lookup: bool = True
+) -> tuple[str, os.stat_result]:
+    """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes).
+    ``lookup=False``: the caller already asked the memo; read the file, then record its hash."""
+    path = path if isinstance(path, Path) else Path(path)
     observed_at = time.time()
     try:
         before = os.stat(path)
         key = stat_key(path.absolute(), before)
-        if memo is not None and (cached := memo.get(key)) is not None:
+        if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
         digest = hashlib.sha256()
         size = 0
