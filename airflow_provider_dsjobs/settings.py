@@ -63,6 +63,9 @@ class Settings:
     python_image_template: str = DEFAULT_PYTHON_IMAGE_TEMPLATE
     console_url_template: str | None = None
     home: Path = field(default_factory=default_home)
+    #: Remember input files' hashes across processes in ``<home>/cache`` (``DSJOBS_HASH_CACHE=0`` turns it off:
+    #: every run then re-reads its inputs to hash them, as a fresh process did before).
+    hash_cache: bool = True
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
 
     @property
@@ -95,5 +98,6 @@ class Settings:
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),
             home=default_home(e),
+            hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             secret_resolver=env_secret_resolver(e),
         )

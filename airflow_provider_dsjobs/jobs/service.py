@@ -216,7 +216,10 @@ class JobService:
         try:
             self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
             write_plan_doc(self.store, self.jobs, plan)
-            staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream)
+            from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
+
+            memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
+            staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
             if self._cancelled_meanwhile(record):
                 return record
             self._save(record)

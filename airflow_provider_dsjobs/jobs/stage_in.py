@@ -23,6 +23,7 @@ from airflow_provider_dsjobs.jobs.plan import JobPlan
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -57,15 +58,17 @@ def stage_inputs(
     record: JobRecord,
     say: Callable[[str], None],
     progress_stream: TextIO | None,
+    memo: HashMemo | None = DEFAULT_MEMO,
 ) -> tuple[Staged, InputStager]:
     """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
     (whose lease protects the blobs from ``gc`` until the record referencing them is saved). Appends each
-    input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary."""
+    input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary. ``memo``
+    remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across processes)."""
     from airflow_provider_dsjobs.storage.cas import InputStager
     from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
-    stager = InputStager(store, project, progress)
+    stager = InputStager(store, project, progress, memo=memo)
     paths = [p.local_path for p in plan.inputs] + [e.local_path for e in plan.extra_files]
     try:
         staged_all = stager.stage_all(paths) if paths else []
@@ -106,11 +109,12 @@ def archive_entries(
     """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
     from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarFile
     from airflow_provider_dsjobs.storage.cas import BlobSource
+    from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 
     hints: dict[str, Path] = {}
     for _, s in staged:
         hints.update(s.local_hints())
-    source = BlobSource(store, jobs.project, hints)
+    source = BlobSource(store, jobs.project, hints, memo=hash_memo_for(settings))
     dirs_done: set[str] = set()
 
     def parents(path: str) -> Iterator[TarEntry]:

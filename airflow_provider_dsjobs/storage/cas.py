@@ -51,6 +51,8 @@ DEFAULT_MAX_TOTAL_SIZE = 10 * GiB
 #: Blobs smaller than this are uploaded several at a time; larger ones one by one (each is multipart).
 _SMALL_BLOB = 8 * 1024 * 1024
 _PARALLEL = 8
+#: Existence checks run one by one for this long; whatever remains then is checked in parallel.
+_SEQUENTIAL_EXISTS_SECONDS = 0.02
 
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -175,6 +177,7 @@ class _ScannedFile:
     path: Path
     size: int
     mode: int
+    scanned_stat: os.stat_result | None = None
     sha256: str = ""
     hashed_stat: os.stat_result | None = None
 
@@ -205,7 +208,7 @@ def _stat(path: Path) -> os.stat_result:
 def _scan(path: Path) -> _Scanned:
     st = _stat(path)
     if stat.S_ISREG(st.st_mode):
-        return _Scanned("file", path, [_ScannedFile(path.name, path, st.st_size, _normal_mode(st.st_mode))])
+        return _Scanned("file", path, [_ScannedFile(path.name, path, st.st_size, _normal_mode(st.st_mode), st)])
     if not stat.S_ISDIR(st.st_mode):
         raise StoreError(f"input {path} is not a regular file or directory")
     scanned = _Scanned("dir", path)
@@ -225,7 +228,7 @@ def _walk(directory: Path, rel: str, scanned: _Scanned, ancestors: set[tuple[int
         child_rel = f"{rel}/{name}" if rel else name
         st = _stat(child)
         if stat.S_ISREG(st.st_mode):
-            scanned.files.append(_ScannedFile(child_rel, child, st.st_size, _normal_mode(st.st_mode)))
+            scanned.files.append(_ScannedFile(child_rel, child, st.st_size, _normal_mode(st.st_mode), st))
         elif stat.S_ISDIR(st.st_mode):
             ident = (st.st_dev, st.st_ino)
             if ident in ancestors:
@@ -270,10 +273,13 @@ class InputStager:
         started = time.monotonic()
         scans = [_scan(Path(p)) for p in paths]
         self._check_limits(scans)
+        if self.memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
+            self.memo.preload([f.path for scanned in scans for f in scanned.files])
         for scanned in scans:
             for f in scanned.files:
-                f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo)
-                f.size = f.hashed_stat.st_size
+                self._hash(f)
+        if self.memo is not None:
+            self.memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
         self._check_limits(scans)  # sizes may have grown between the scan and the hashing
 
         staged: list[StagedInput] = []
@@ -296,18 +302,34 @@ class InputStager:
             for f in scanned.files:
                 blobs.setdefault(f.sha256, f)
         self._write_lease(list(blobs) + list(trees))
-        missing = self._missing([blob_key(self.project, sha) for sha in blobs])
-        to_upload = [f for sha, f in blobs.items() if blob_key(self.project, sha) in missing]
+        keys = {sha: blob_key(self.project, sha) for sha in blobs}
+        missing = self._missing(list(keys.values()))
+        to_upload = [f for sha, f in blobs.items() if keys[sha] in missing]
         self._upload(to_upload)
+        wrote_trees = False
         for tid, data in trees.items():
             if not self.store.exists(tree_key(self.project, tid)):
                 self.store.put_bytes(tree_key(self.project, tid), data)
-        self._write_lease(list(blobs) + list(trees))  # refresh: the grace period starts after the uploads
+                wrote_trees = True
+        if to_upload or wrote_trees:  # refresh: the lease's life starts after the uploads (nothing to wait for
+            self._write_lease(list(blobs) + list(trees))  # in a cached re-run: the first write is moments old)
 
         self.stats.bytes_total += sum(s.size for s in scans)
         self.stats.files_total += sum(len(s.files) for s in scans)
         self.stats.seconds += time.monotonic() - started
         return staged
+
+    def _hash(self, f: _ScannedFile) -> None:
+        """Set ``f.sha256``: from the memo when the file's stat from the scan (moments ago) is known there, which
+        spares a second ``stat`` per file in a cached re-run; else by reading it (the memo checked again)."""
+        st = f.scanned_stat
+        if self.memo is not None and st is not None:
+            sha = self.memo.get(stat_key(f.path.absolute(), st))
+            if sha is not None:
+                f.sha256, f.hashed_stat = sha, st
+                return
+        f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo, lookup=st is None)
+        f.size = f.hashed_stat.st_size
 
     def _check_limits(self, scans: Sequence[_Scanned]) -> None:
         for scanned in scans:
@@ -325,11 +347,20 @@ class InputStager:
             )
 
     def _missing(self, keys: list[str]) -> set[str]:
-        if len(keys) <= 1:
-            return {k for k in keys if not self.store.exists(k)}
-        with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
-            present = list(pool.map(self.store.exists, keys))
-        return {k for k, there in zip(keys, present, strict=True) if not there}
+        """The keys the store lacks. Checked one after another while that is quick (a local store: a stat each,
+        where a thread pool would cost more than the checks), in parallel once the checks prove slow (S3: one
+        request each)."""
+        missing: set[str] = set()
+        deadline = time.monotonic() + _SEQUENTIAL_EXISTS_SECONDS
+        for i, key in enumerate(keys):
+            if time.monotonic() > deadline and len(keys) - i > 1:
+                rest = keys[i:]
+                with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+                    present = list(pool.map(self.store.exists, rest))
+                return missing | {k for k, there in zip(rest, present, strict=True) if not there}
+            if not self.store.exists(key):
+                missing.add(key)
+        return missing
 
     def _upload(self, files: list[_ScannedFile]) -> None:
         if self.progress:

@@ -1,5 +1,9 @@
-"""Streaming SHA-256: of local files (with a per-process memo keyed by file identity), and of streams while
-someone else reads them (``HashingReader``), so content is hashed in the same pass that uploads it."""
+"""Streaming SHA-256: of local files (with a memo keyed by file identity), and of streams while someone else
+reads them (``HashingReader``), so content is hashed in the same pass that uploads it.
+
+``HashMemo`` lives in one process; ``storage/hash_cache.py`` adds one that persists across processes.
+Correctness never depends on a memo: it only skips reading a file whose stat key (path, size, mtime, inode,
+device, ctime) is exactly the one recorded when its content was hashed; any other stat is hashed again."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,38 +23,62 @@ CHUNK_SIZE = 1024 * 1024
 #: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
 _RACY_SECONDS = 2.0
 
-#: (absolute path, size, mtime_ns, inode, device)
-StatKey = tuple[str, int, int, int, int]
+#: (absolute path, size, mtime_ns, inode, device, ctime_ns). ``ctime`` cannot be set by a user (unlike mtime,
+#: which ``touch -d``/``os.utime`` or a copy tool preserving times can put back), and any write updates it.
+StatKey = tuple[str, int, int, int, int, int]
 
 
 def stat_key(path: Path, st: os.stat_result) -> StatKey:
-    return (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    return (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_ctime_ns)
+
+
+def is_racy(key: StatKey, observed_at: float) -> bool:
+    """Whether the file was modified so shortly before ``observed_at`` (when its stat was taken, before reading)
+    that a later write in the same mtime tick could leave the stat unchanged (git's "racy" entries)."""
+    return observed_at - key[2] / 1e9 < _RACY_SECONDS
 
 
 class HashMemo:
-    """Remembers ``stat key → sha256`` so an unchanged file is read once per process (bounded, LRU)."""
+    """Remembers ``stat key → sha256`` so an unchanged file is read once per process (bounded, LRU).
+
+    ``hits`` and ``misses`` count lookups (to see what a memo saved)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: OrderedDict[StatKey, str] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: StatKey) -> str | None:
         with self._lock:
             sha = self._entries.get(key)
             if sha is not None:
                 self._entries.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
             return sha
 
-    def put(self, key: StatKey, sha: str) -> None:
-        # Skip files touched within the last moments: a write in the same mtime tick would go unnoticed.
-        if time.time() - key[2] / 1e9 < _RACY_SECONDS:
+    def put(self, key: StatKey, sha: str, observed_at: float | None = None) -> None:
+        """Remember ``sha`` for ``key``, unless the file was modified within moments of ``observed_at`` (the
+        time its stat was taken, before it was read; default: now), where a same-tick write would go unnoticed."""
+        if is_racy(key, time.time() if observed_at is None else observed_at):
             return
+        self._remember(key, sha)
+
+    def _remember(self, key: StatKey, sha: str) -> None:
         with self._lock:
             self._entries[key] = sha
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+    def preload(self, paths: Sequence[Path]) -> None:
+        """Hint that these files are about to be looked up (a no-op here: everything is in memory already)."""
+
+    def flush(self) -> None:
+        """Make what was ``put`` durable (a no-op here: this memo lives and dies with the process)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -61,18 +90,22 @@ DEFAULT_MEMO = HashMemo()
 
 def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, int]:
     """``(sha256 hex, size)`` of a local file, read in chunks. Raises ``StoreError`` if the file changes
-    while it is read (its size or mtime differ before and after)."""
+    while it is read (its stat key differs before and after)."""
     sha, st = hash_file_stat(path, memo)
     return sha, st.st_size
 
 
-def hash_file_stat(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, os.stat_result]:
-    """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes)."""
-    path = Path(path)
+def hash_file_stat(
+    path: Path, memo: HashMemo | None = DEFAULT_MEMO, *, lookup: bool = True
+) -> tuple[str, os.stat_result]:
+    """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes).
+    ``lookup=False``: the caller already asked the memo; read the file, then record its hash."""
+    path = path if isinstance(path, Path) else Path(path)
+    observed_at = time.time()
     try:
         before = os.stat(path)
         key = stat_key(path.absolute(), before)
-        if memo is not None and (cached := memo.get(key)) is not None:
+        if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
         digest = hashlib.sha256()
         size = 0
@@ -83,11 +116,11 @@ def hash_file_stat(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[st
         after = os.stat(path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
+    if stat_key(path, after) != stat_key(path, before) or size != after.st_size:
         raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
     sha = digest.hexdigest()
     if memo is not None:
-        memo.put(key, sha)
+        memo.put(key, sha, observed_at)
     return sha, after
 
 

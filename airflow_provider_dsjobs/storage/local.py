@@ -68,7 +68,8 @@ class LocalStore:
     # -- ObjectStore ---------------------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        # os.path rather than pathlib: a cached re-run of a large directory checks thousands of blobs.
+        return os.path.isfile(os.path.join(self.root, check_key(key)))  # a checked key: relative, "/"-separated
 
     def size(self, key: str) -> int | None:
         try:

@@ -129,6 +129,11 @@ class S3Store:
             "max_pool_connections": max(10, max_concurrency + 2),
             "s3": s3_options,
             # S3-compatible stores often reject the newer default CRC trailers; send checksums only when needed.
+            # Kept deliberately although uploads to moto are ~20 % slower with it (128 MiB, 8-10 alternating runs:
+            # put_file 1.13 s vs 0.92 s; raw boto3 1.09 s vs 0.86 s): our side spends *less* CPU without the CRCs
+            # (0.17 s vs 0.20 s); the extra time is moto's own (server CPU 0.95 s vs 0.76 s), which says nothing of
+            # a real store. Working with Yandex Object Storage / MinIO matters more, and content integrity does not
+            # rest on these CRCs: blobs are named by SHA-256 and every read from the store is checked against it.
             "request_checksum_calculation": "when_required",
             "response_checksum_validation": "when_required",
         }

@@ -565,3 +565,24 @@ def test_project_disk_is_mounted_read_only(
     finally:
         with contextlib.suppress(Exception):
             docker_client.volumes.get(volume).remove(force=True)
+
+
+def test_input_hashes_are_kept_in_the_home_for_the_next_process(local_settings: Settings, tmp_path: Path) -> None:
+    import dataclasses
+    import hashlib
+    import os
+
+    from airflow_provider_dsjobs.storage.hash_cache import CACHE_FILE, PersistentHashMemo
+    from airflow_provider_dsjobs.storage.hashing import stat_key
+
+    cfg = write_job(tmp_path / "job", "cmd: cat data.txt\ninputs:\n  - data.txt\n", {"data.txt": "remember me\n"})
+    data = (tmp_path / "job" / "data.txt").absolute()
+    os.utime(data, (1_000_000, 1_000_000))  # not modified moments ago: its hash may be recorded
+    off = dataclasses.replace(local_settings, home=tmp_path / "home-off", hash_cache=False)
+    assert JobService(off).wait(_submit(JobService(off), cfg).id).status == JobStatus.SUCCESS
+    assert not (tmp_path / "home-off" / "cache").exists()
+
+    assert JobService(local_settings).wait(_submit(JobService(local_settings), cfg).id).status == JobStatus.SUCCESS
+    fresh = PersistentHashMemo(local_settings.home / "cache" / CACHE_FILE)  # what a new process would open
+    assert fresh.get(stat_key(data, data.stat())) == hashlib.sha256(b"remember me\n").hexdigest()
+    assert fresh.disk_hits == 1
