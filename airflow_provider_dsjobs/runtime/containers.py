@@ -53,6 +53,10 @@ MANAGED_LABEL = "dsjobs.managed"
 DEFAULT_STOP_TIMEOUT = 10.0
 #: How long ``stop`` waits for a container to be gone after SIGKILL.
 KILL_WAIT = 30.0
+#: Headers for raw streams read from the engine (archives, logs). requests would send ``Accept-Encoding: gzip,
+#: deflate`` and the engine then gzips an archive on the fly (8x slower on a 2-core machine: 2.6 s instead of 0.4 s
+#: for 128 MiB) only for us to gunzip it again; the docker SDK's own ``get_archive`` asks for identity too.
+RAW_STREAM_HEADERS = {"Accept-Encoding": "identity"}
 
 StreamName = Literal["stdout", "stderr"]
 
@@ -457,7 +461,10 @@ class Runtime:
         stat of the path is in ``reader.stat``. Close the reader (or use it as a context manager)."""
         try:
             response = self._sdk._get(
-                self._sdk._url("/containers/{0}/archive", container_id), params={"path": path}, stream=True
+                self._sdk._url("/containers/{0}/archive", container_id),
+                params={"path": path},
+                headers=RAW_STREAM_HEADERS,
+                stream=True,
             )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:

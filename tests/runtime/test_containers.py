@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
@@ -182,6 +183,28 @@ def test_export_directory_written_by_container(runtime: TrackingRuntime, tmp_pat
     assert sorted(files) == ["a.txt", "sub/b.bin"]
     assert (tmp_path / "got" / "a.txt").read_text() == "hello\n"
     assert hashlib.sha256((tmp_path / "got" / "sub" / "b.bin").read_bytes()).hexdigest() == printed["sub/b.bin"]
+
+
+def test_export_is_not_compressed_on_the_wire(runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine gzips an archive when the client accepts gzip, which made export 8x slower: the request must ask
+    for identity, so what crosses the wire is the plain tar (observed with a requests response hook)."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    def record(response: requests.Response, *args: object, **kwargs: object) -> None:
+        request = response.request
+        seen.append(
+            (request.path_url, str(request.headers.get("Accept-Encoding")), response.headers.get("Content-Encoding"))
+        )
+
+    monkeypatch.setitem(runtime.api.hooks, "response", [record])
+    cid = runtime.run("mkdir -p /out && yes compressible | head -c 2000000 > /out/text.txt")
+    assert runtime.wait(cid) == 0
+    with runtime.export(cid, "/out/text.txt") as reader, reader.open_tar() as archive:
+        member = archive.next()
+        assert member is not None and member.size == 2_000_000
+    archive_requests = [row for row in seen if "/archive?" in row[0]]
+    assert archive_requests, seen
+    assert all(accept == "identity" and encoding is None for _, accept, encoding in archive_requests), archive_requests
 
 
 def test_export_of_missing_path(runtime: TrackingRuntime) -> None:
