@@ -156,10 +156,15 @@ def _label_filters(labels: dict[str, str]) -> list[str]:
 
 class _LogCursor:
     """Where a log stream got to: the last engine timestamp seen and how many frames carried it, so a resumed
-    request (``since`` is inclusive) can skip exactly the frames already delivered."""
+    request (``since`` is inclusive) can skip exactly the frames already delivered.
+
+    Timestamps are compared as bytes, never parsed per frame: Docker writes them as RFC 3339 in UTC with a
+    fixed-width nanosecond fraction (``2026-01-02T03:04:05.123456789Z``), whose byte order is time order. Any other
+    spelling (an offset, a short fraction) is first rewritten into that form (:func:`_canonical_stamp`). The stamp
+    is parsed only to build ``since`` when a dropped stream is resumed."""
 
     def __init__(self) -> None:
-        self.last: tuple[int, int] | None = None  # (epoch seconds, nanoseconds)
+        self.last: bytes | None = None  # canonical stamp, see _canonical_stamp
         self.at_last = 0
         self.frames = 0
         self._skip = 0
@@ -168,49 +173,73 @@ class _LogCursor:
         if self.last is None:
             return None
         self._skip = self.at_last
-        return f"{self.last[0]}.{self.last[1]:09d}"
+        return _since_of(self.last)
 
     def accept(self, stream: StreamName, frame: bytes) -> tuple[StreamName, bytes]:
         """The frame's payload without its timestamp, or ``b""`` if it was delivered before."""
         stamp, sep, payload = frame.partition(b" ")
-        when = _parse_stamp(stamp) if sep else None
-        if when is None:  # not timestamped (should not happen): pass it through
+        if not sep:  # not timestamped (should not happen): pass it through
             return stream, frame
-        if self.last is not None and when < self.last:
-            return stream, b""
-        if when == self.last:
+        if len(stamp) != _STAMP_SIZE or stamp[-1:] != b"Z" or stamp[10:11] != b"T":
+            canonical = _canonical_stamp(stamp)
+            if canonical is None:
+                return stream, frame
+            stamp = canonical
+        last = self.last
+        if last is not None and stamp <= last:
+            if stamp < last:
+                return stream, b""
             if self._skip > 0:
                 self._skip -= 1
                 return stream, b""
             self.at_last += 1
         else:
-            self.last, self.at_last, self._skip = when, 1, 0
+            self.last, self.at_last, self._skip = stamp, 1, 0
         self.frames += 1
         return stream, payload
 
 
-def _parse_stamp(stamp: bytes) -> tuple[int, int] | None:
-    """``2026-01-02T03:04:05.123456789Z`` → (epoch seconds, nanoseconds)."""
+#: Length of a canonical stamp, ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``.
+_STAMP_SIZE = 30
+
+
+def _canonical_stamp(stamp: bytes) -> bytes | None:
+    """Any RFC 3339 stamp → ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` in UTC (byte order = time order); None if not one."""
     try:
         text = stamp.decode("ascii")
-        if not text.endswith("Z"):
-            return None
-        whole, _, frac = text[:-1].partition(".")
-        moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-        nanos = int((frac + "000000000")[:9]) if frac else 0
-    except (UnicodeDecodeError, ValueError):
+    except UnicodeDecodeError:
         return None
-    return int(moment.timestamp()), nanos
+    if len(text) < 20 or text[10:11] not in ("T", "t"):
+        return None
+    head, rest = text[:19], text[19:]
+    frac = ""
+    if rest.startswith("."):
+        digits = len(rest) - len(rest[1:].lstrip("0123456789"))
+        frac, rest = rest[1:digits], rest[digits:]
+    if rest in ("Z", "z"):
+        rest = "+00:00"
+    if len(frac) > 9:
+        return None
+    try:
+        moment = datetime.fromisoformat(head + rest).astimezone(timezone.utc)
+    except ValueError:
+        return None
+    nanos = (frac + "000000000")[:9]
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos}Z".encode("ascii")
 
 
-def _read_exact(raw: Any, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = raw.read(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
+def _since_of(stamp: bytes) -> str:
+    """A canonical stamp → the logs API's ``since``: epoch seconds with nanoseconds."""
+    text = stamp.decode("ascii")
+    moment = datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc)
+    return f"{int(moment.timestamp())}.{text[20:29]}"
+
+
+#: How much of a logs response is read at once (HTTP chunks arrive one log message each; a read returns the chunk
+#: as soon as it is there, never waiting for the block to fill, so a followed stream is not delayed).
+_LOG_READ_SIZE = 64 * 1024
+#: Docker's frame header: stream kind (1 stdout, 2 stderr), 3 zero bytes, payload length (big-endian).
+_FRAME_HEADER = struct.Struct(">BxxxL")
 
 
 class Runtime:
@@ -352,7 +381,12 @@ class Runtime:
         if since is not None:
             params["since"] = since
         try:
-            response = self._sdk._get(self._sdk._url("/containers/{0}/logs", container_id), params=params, stream=True)
+            response = self._sdk._get(
+                self._sdk._url("/containers/{0}/logs", container_id),
+                params=params,
+                headers=RAW_STREAM_HEADERS,
+                stream=True,
+            )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, "cannot read logs")
@@ -361,19 +395,34 @@ class Runtime:
         try:
             self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
             raw = response.raw
-            while True:
-                if tty:
-                    data = raw.read(64 * 1024)
-                    if not data:
-                        return
-                    yield "stdout", data
-                    continue
-                header = _read_exact(raw, 8)
-                if len(header) < 8:
-                    return
-                kind, length = struct.unpack(">BxxxL", header)
-                # One frame is one stored log message: at most 16 KiB of output plus its timestamp.
-                yield ("stderr" if kind == 2 else "stdout"), _read_exact(raw, length)
+            # The engine sends each log message as one HTTP chunk; stream() hands over each chunk as it arrives.
+            # Without chunked encoding read1() likewise returns what is there instead of waiting for a full block.
+            if raw.chunked:
+                blocks: Iterator[bytes] = raw.stream(_LOG_READ_SIZE)
+            else:
+                blocks = iter(lambda: raw.read1(_LOG_READ_SIZE), b"")
+            if tty:
+                for data in blocks:
+                    if data:
+                        yield "stdout", data
+                return
+            # Frames are cut out of a buffer that holds at most one partial frame plus one block.
+            header_size = _FRAME_HEADER.size
+            unpack = _FRAME_HEADER.unpack_from
+            pending = b""
+            for block in blocks:
+                pending = pending + block if pending else block
+                end = len(pending)
+                at = 0
+                while end - at >= header_size:
+                    kind, length = unpack(pending, at)
+                    stop = at + header_size + length
+                    if stop > end:
+                        break
+                    # One frame is one stored log message: at most 16 KiB of output plus its timestamp.
+                    yield ("stderr" if kind == 2 else "stdout"), pending[at + header_size : stop]
+                    at = stop
+                pending = pending[at:]
         except (requests.exceptions.RequestException, OSError) as exc:
             log.info("log stream of container %s broke (%s); resuming", container_id[:12], reason_of(exc))
         finally:

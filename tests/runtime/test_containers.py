@@ -6,12 +6,15 @@ import hashlib
 import io
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime, _canonical_stamp, _since_of
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, extract_stream, tar_stream
@@ -321,3 +324,44 @@ def test_log_stream_resumes_after_a_dropped_connection_without_duplicates(
     out = [line for _, line in logs(runtime, cid)]
     assert out == [x for i in range(1, 21) for x in (f"line-{i}", "same")] + ["end"]
     assert len(requests_made) > 5 and all(since is not None for since in requests_made[1:])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
+            st.integers(0, 999_999_999),
+            st.integers(-14 * 60, 14 * 60),
+        ),
+        min_size=2,
+        max_size=20,
+    )
+)
+def test_log_stamps_compare_as_bytes_in_time_order(moments: list[tuple[datetime, int, int]]) -> None:
+    """The log cursor compares engine timestamps as bytes, so their canonical form must sort like the times they
+    name, whatever offset or fraction width the engine wrote."""
+    expected, canonical = [], []
+    for naive, nanos, offset_minutes in moments:
+        zone = timezone(timedelta(minutes=offset_minutes))
+        local = naive.replace(microsecond=0, tzinfo=timezone.utc).astimezone(zone)
+        sign = "+" if offset_minutes >= 0 else "-"
+        spelled = f"{local:%Y-%m-%dT%H:%M:%S}.{nanos:09d}".rstrip("0").rstrip(".")
+        spelled += f"{sign}{abs(offset_minutes) // 60:02d}:{abs(offset_minutes) % 60:02d}"
+        stamp = _canonical_stamp(spelled.encode())
+        assert stamp is not None and len(stamp) == 30 and stamp.endswith(b"Z")
+        epoch = int(local.timestamp())
+        assert _since_of(stamp) == f"{epoch}.{nanos:09d}"
+        expected.append((epoch, nanos))
+        canonical.append(stamp)
+    assert sorted(range(len(moments)), key=lambda i: canonical[i]) == sorted(
+        range(len(moments)), key=lambda i: (expected[i], canonical[i])
+    )
+
+
+def test_docker_stamps_are_already_canonical_and_junk_is_refused() -> None:
+    docker_stamp = b"2026-11-21T08:45:35.000120300Z"  # RFC3339NanoFixed in UTC, as the engine writes it
+    assert _canonical_stamp(docker_stamp) == docker_stamp
+    assert _canonical_stamp(b"2026-11-21T08:45:35Z") == b"2026-11-21T08:45:35.000000000Z"
+    assert _canonical_stamp(b"2026-11-21T11:45:35.5+03:00") == b"2026-11-21T08:45:35.500000000Z"
+    for junk in (b"hello", b"2026-13-21T08:45:35Z", b"2026-11-21T08:45:35.1234567891Z", b"\xff" * 30):
+        assert _canonical_stamp(junk) is None
