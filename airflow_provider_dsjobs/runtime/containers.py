@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import docker.errors
 import requests
+import urllib3.exceptions
 from docker.types import DeviceRequest
 
 from airflow_provider_dsjobs.runtime.engine import DockerEngine
@@ -155,25 +156,40 @@ def _label_filters(labels: dict[str, str]) -> list[str]:
 
 
 class _LogCursor:
-    """Where a log stream got to: the last engine timestamp seen and how many frames carried it, so a resumed
-    request (``since`` is inclusive) can skip exactly the frames already delivered.
+    """Where a log stream got to, per output stream: the last engine timestamp seen and how many frames carried it,
+    so a resumed request (``since`` is inclusive) can skip exactly the frames already delivered.
+
+    Each stream is tracked on its own: the engine stamps stdout and stderr in separate goroutines, so in the stored
+    log a stderr message may follow a stdout message stamped a little later. Within one stream stamps only grow.
+    So a resumed request starts a little (``RESUME_OVERLAP_NS``, more than that skew) before the newest stamp seen,
+    or at the older stream's last stamp if that is later; what it repeats is skipped, per stream. It never starts
+    further back: a stream quiet for long must not make every resume re-read the log since its last message.
 
     Timestamps are compared as bytes, never parsed per frame: Docker writes them as RFC 3339 in UTC with a
     fixed-width nanosecond fraction (``2026-01-02T03:04:05.123456789Z``), whose byte order is time order. Any other
-    spelling (an offset, a short fraction) is first rewritten into that form (:func:`_canonical_stamp`). The stamp
-    is parsed only to build ``since`` when a dropped stream is resumed."""
+    spelling (an offset, a short fraction) is first rewritten into that form (:func:`_canonical_stamp`). A stamp
+    is parsed only to build ``since`` when a stream is resumed."""
+
+    #: How far before the newest stamp seen a resumed request starts: more than the engine's skew between the two
+    #: streams' stamps, less than the gap between bursts of output (a resume repeats what lies in between).
+    RESUME_OVERLAP_NS = 20_000_000
 
     def __init__(self) -> None:
-        self.last: bytes | None = None  # canonical stamp, see _canonical_stamp
-        self.at_last = 0
+        self.last: dict[StreamName, bytes] = {}  # canonical stamps, see _canonical_stamp
+        self.at_last: dict[StreamName, int] = {}
         self.frames = 0
-        self._skip = 0
+        self._skip: dict[StreamName, int] = {}
 
     def since_param(self) -> str | None:
-        if self.last is None:
+        if not self.last:
             return None
-        self._skip = self.at_last
-        return _since_of(self.last)
+        self._skip = dict(self.at_last)
+        seconds, nanos = _epoch_of(max(self.last.values()))
+        start = seconds * 1_000_000_000 + nanos - self.RESUME_OVERLAP_NS
+        if len(self.last) == 2:
+            seconds, nanos = _epoch_of(min(self.last.values()))
+            start = max(start, seconds * 1_000_000_000 + nanos)
+        return f"{start // 1_000_000_000}.{start % 1_000_000_000:09d}"
 
     def accept(self, stream: StreamName, frame: bytes) -> tuple[StreamName, bytes]:
         """The frame's payload without its timestamp, or ``b""`` if it was delivered before."""
@@ -185,16 +201,17 @@ class _LogCursor:
             if canonical is None:
                 return stream, frame
             stamp = canonical
-        last = self.last
+        last = self.last.get(stream)
         if last is not None and stamp <= last:
             if stamp < last:
                 return stream, b""
-            if self._skip > 0:
-                self._skip -= 1
+            skip = self._skip.get(stream, 0)
+            if skip > 0:
+                self._skip[stream] = skip - 1
                 return stream, b""
-            self.at_last += 1
+            self.at_last[stream] += 1
         else:
-            self.last, self.at_last, self._skip = stamp, 1, 0
+            self.last[stream], self.at_last[stream], self._skip[stream] = stamp, 1, 0
         self.frames += 1
         return stream, payload
 
@@ -228,11 +245,17 @@ def _canonical_stamp(stamp: bytes) -> bytes | None:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos}Z".encode("ascii")
 
 
-def _since_of(stamp: bytes) -> str:
-    """A canonical stamp → the logs API's ``since``: epoch seconds with nanoseconds."""
+def _epoch_of(stamp: bytes) -> tuple[int, int]:
+    """A canonical stamp → (epoch seconds, nanoseconds)."""
     text = stamp.decode("ascii")
     moment = datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc)
-    return f"{int(moment.timestamp())}.{text[20:29]}"
+    return int(moment.timestamp()), int(text[20:29])
+
+
+def _since_of(stamp: bytes) -> str:
+    """A canonical stamp → the logs API's ``since``: epoch seconds with nanoseconds."""
+    seconds, nanos = _epoch_of(stamp)
+    return f"{seconds}.{nanos:09d}"
 
 
 #: How much of a logs response is read at once (HTTP chunks arrive one log message each; a read returns the chunk
@@ -336,7 +359,7 @@ class Runtime:
         without a newline is typically lost), and a connection may drop mid-run. So every frame is requested with
         its engine timestamp (stripped here, not returned), and when the stream ends the method resumes from the
         last timestamp seen, skipping frames already yielded: once more after the container has stopped, or again
-        in follow mode while it still runs.
+        in follow mode while it still runs. A non-following read that breaks off is resumed the same way.
         """
         try:
             tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
@@ -351,23 +374,31 @@ class Runtime:
         reconnects = 0
         while True:
             progress = cursor.frames
+            complete = False
             since_param = cursor.since_param() or start_since
             for stream_name, data in self._log_frames(container_id, follow=following, since=since_param, tty=tty):
+                if not data:  # _log_frames' marker: the engine ended the response normally
+                    complete = True
+                    continue
                 stream_name, payload = (stream_name, data) if tty else cursor.accept(stream_name, data)
                 if payload:
                     for line in splitters[stream_name].feed(payload):
                         yield stream_name, line
-            if not follow or tty or not following:
+            if tty:  # no timestamps to resume from
                 break
-            state = self.state(container_id)
-            if state is None or state.status == "created":  # gone, or never started: nothing more will come
+            if following:
+                state = self.state(container_id)
+                if state is None or state.status == "created":  # gone, or never started: nothing more will come
+                    break
+                if state.finished:
+                    following = False  # one last non-following read picks up output stored after the stream ended
+                    continue
+            elif complete:
                 break
-            if state.finished:
-                following = False  # one last non-following read picks up output stored after the stream ended
-                continue
+            # A follow stream ended while the container runs, or a non-following read was cut short: resume.
             reconnects = 0 if cursor.frames > progress else reconnects + 1
             if reconnects > 50:
-                raise RuntimeFailure(f"log stream of container {container_id[:12]} keeps ending while it runs")
+                raise RuntimeFailure(f"log stream of container {container_id[:12]} keeps ending early")
             time.sleep(min(0.05 * reconnects, 1.0))
         for stream_name, splitter in splitters.items():
             for line in splitter.flush():
@@ -376,7 +407,8 @@ class Runtime:
     def _log_frames(
         self, container_id: str, *, follow: bool, since: str | None, tty: bool
     ) -> Iterator[tuple[StreamName, bytes]]:
-        """Raw ``(stream, payload)`` frames of one logs request (payloads start with a timestamp unless ``tty``)."""
+        """Raw ``(stream, payload)`` frames of one logs request (payloads start with a timestamp unless ``tty``),
+        then ``("stdout", b"")`` if the engine ended the response normally (no real frame is empty)."""
         params: dict[str, Any] = {"stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": int(not tty)}
         if since is not None:
             params["since"] = since
@@ -405,6 +437,7 @@ class Runtime:
                 for data in blocks:
                     if data:
                         yield "stdout", data
+                yield "stdout", b""  # the end marker
                 return
             # Frames are cut out of a buffer that holds at most one partial frame plus one block.
             header_size = _FRAME_HEADER.size
@@ -423,7 +456,9 @@ class Runtime:
                     yield ("stderr" if kind == 2 else "stdout"), pending[at + header_size : stop]
                     at = stop
                 pending = pending[at:]
-        except (requests.exceptions.RequestException, OSError) as exc:
+            if not pending:  # a response cut inside a frame did not end normally
+                yield "stdout", b""  # the end marker
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             log.info("log stream of container %s broke (%s); resuming", container_id[:12], reason_of(exc))
         finally:
             response.close()

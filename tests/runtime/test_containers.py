@@ -14,7 +14,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime, _canonical_stamp, _since_of
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime, _canonical_stamp, _LogCursor, _since_of
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, extract_stream, tar_stream
@@ -365,3 +365,55 @@ def test_docker_stamps_are_already_canonical_and_junk_is_refused() -> None:
     assert _canonical_stamp(b"2026-11-21T11:45:35.5+03:00") == b"2026-11-21T08:45:35.500000000Z"
     for junk in (b"hello", b"2026-13-21T08:45:35Z", b"2026-11-21T08:45:35.1234567891Z", b"\xff" * 30):
         assert _canonical_stamp(junk) is None
+
+
+def stamped(stamp: str, text: str) -> bytes:
+    return f"{stamp} {text}".encode()
+
+
+def test_log_cursor_keeps_a_stderr_message_stored_after_a_later_stdout_one() -> None:
+    """The engine stamps stdout and stderr in separate goroutines, so the stored log is not in stamp order across
+    streams; a message must not be taken for a duplicate because the other stream is ahead."""
+    cursor = _LogCursor()
+    assert cursor.accept("stdout", stamped("2026-11-21T08:00:00.100000002Z", "out-1\n")) == ("stdout", b"out-1\n")
+    assert cursor.accept("stderr", stamped("2026-11-21T08:00:00.100000001Z", "err-1\n")) == ("stderr", b"err-1\n")
+    # Resuming starts a little before the newest stamp; what was delivered is skipped, per stream.
+    assert cursor.since_param() == "1795248000.100000001"
+    assert cursor.accept("stderr", stamped("2026-11-21T08:00:00.100000001Z", "err-1\n")) == ("stderr", b"")
+    assert cursor.accept("stdout", stamped("2026-11-21T08:00:00.100000002Z", "out-1\n")) == ("stdout", b"")
+    assert cursor.accept("stdout", stamped("2026-11-21T08:00:00.100000002Z", "out-2\n")) == ("stdout", b"out-2\n")
+    assert cursor.accept("stderr", stamped("2026-11-21T08:00:00.100000003Z", "err-2\n")) == ("stderr", b"err-2\n")
+    assert cursor.frames == 4
+
+
+def test_log_cursor_resume_does_not_reread_a_long_quiet_stream() -> None:
+    cursor = _LogCursor()
+    cursor.accept("stderr", stamped("2026-11-21T08:00:00.000000000Z", "warning at start\n"))
+    cursor.accept("stdout", stamped("2026-11-21T09:00:00.500000000Z", "an hour later\n"))
+    assert cursor.since_param() == "1795251600.480000000"
+    only_stdout = _LogCursor()
+    only_stdout.accept("stdout", stamped("2026-11-21T09:00:00.000000000Z", "x\n"))
+    assert only_stdout.since_param() == "1795251599.980000000"
+
+
+def test_a_non_following_read_that_breaks_off_is_resumed(
+    runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: reading an exited container's log, every request is cut after 3 frames."""
+    original = Runtime._log_frames
+    requests_made: list[str | None] = []
+
+    def flaky(self: Runtime, container_id: str, *, follow: bool, since: str | None, tty: bool):  # type: ignore[no-untyped-def]
+        requests_made.append(since)
+        for n, frame in enumerate(original(self, container_id, follow=follow, since=since, tty=tty)):
+            if n == 3:
+                return
+            yield frame
+
+    cid = runtime.run("for i in $(seq 1 10); do echo out-$i; echo err-$i >&2; sleep 0.05; done; printf end")
+    wait_exited(runtime, cid)
+    monkeypatch.setattr(Runtime, "_log_frames", flaky)
+    out = logs(runtime, cid, follow=False)
+    assert [line for stream, line in out if stream == "stdout"] == [f"out-{i}" for i in range(1, 11)] + ["end"]
+    assert [line for stream, line in out if stream == "stderr"] == [f"err-{i}" for i in range(1, 11)]
+    assert len(requests_made) > 5
