@@ -263,6 +263,8 @@ def _since_of(stamp: bytes) -> str:
 _LOG_READ_SIZE = 64 * 1024
 #: Docker's frame header: stream kind (1 stdout, 2 stderr), 3 zero bytes, payload length (big-endian).
 _FRAME_HEADER = struct.Struct(">BxxxL")
+#: Larger than any frame Docker sends (one log message: at most 16 KiB of output plus its timestamp).
+_MAX_FRAME = 1024 * 1024
 
 
 class Runtime:
@@ -449,10 +451,13 @@ class Runtime:
                 at = 0
                 while end - at >= header_size:
                     kind, length = unpack(pending, at)
+                    if length > _MAX_FRAME:  # not Docker's framing: do not buffer gigabytes waiting for its end
+                        raise RuntimeFailure(
+                            f"log stream of container {container_id[:12]} is garbled (a frame of {length} bytes)"
+                        )
                     stop = at + header_size + length
                     if stop > end:
                         break
-                    # One frame is one stored log message: at most 16 KiB of output plus its timestamp.
                     yield ("stderr" if kind == 2 else "stdout"), pending[at + header_size : stop]
                     at = stop
                 pending = pending[at:]
