@@ -40,6 +40,9 @@ class LineSplitter:
         return text
 
     def _split(self, text: str) -> list[str]:
+        if not self._size and len(text) <= self._max and text.endswith("\n"):
+            # The usual case (Docker sends one message per line): whole lines, none too long, nothing pending.
+            return [line.removesuffix("\r") for line in text[:-1].split("\n")]
         lines: list[str] = []
         start = 0
         while start < len(text):

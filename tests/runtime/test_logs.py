@@ -56,3 +56,14 @@ def test_any_chunking_gives_the_same_lines(lines: list[str], cuts: list[int]) ->
     for line in lines:  # a line longer than 16 characters comes out in 16-character parts
         expected.extend([line[j : j + 16] for j in range(0, len(line), 16)] or [""])
     assert split_all(chunks, max_line=16) == expected
+
+
+@given(st.lists(st.sampled_from(["", "a", "é", "x" * 15, "y" * 16, "z" * 17, "w\r", "\r"]), max_size=12))
+def test_whole_lines_per_chunk_give_the_same_lines(lines: list[str]) -> None:
+    """Docker sends one message per line: whole lines per chunk, around the length limit, with CRLF endings."""
+    expected: list[str] = []
+    for line in lines:
+        text = line.removesuffix("\r")
+        expected.extend([text[j : j + 16] for j in range(0, len(text), 16)] or [""])
+    assert split_all([(line + "\n").encode() for line in lines], max_line=16) == expected
+    assert split_all(["".join(line + "\n" for line in lines).encode()], max_line=16) == expected
