@@ -91,14 +91,15 @@ def run_service_job(config_path: Path, settings: Any) -> tuple[float, dict[str, 
     from airflow_provider_dsjobs.jobs.record import JobStatus
 
     clock = PhaseClock()
-    original_plan = service_module.plan_job
+    original_plan, original_stage = service_module.plan_job, service_module.stage_inputs
     clock.wrap(service_module, "plan_job", "plan")
+    clock.wrap(service_module, "stage_inputs", "stage inputs")
     try:
         started = time.perf_counter()
         config = load_config(config_path)
         clock.seconds["load config"] += time.perf_counter() - started
         service = service_module.JobService(settings)
-        for attribute, phase in (("_stage_in", "stage inputs"), ("_save", "record saves"), ("finalize", "finalize")):
+        for attribute, phase in (("_save", "record saves"), ("finalize", "finalize")):
             clock.wrap(service, attribute, phase)
         connect_started = time.perf_counter()
         runtime = service.runtime
@@ -120,7 +121,7 @@ def run_service_job(config_path: Path, settings: Any) -> tuple[float, dict[str, 
         total = time.perf_counter() - started
         service.close()
     finally:
-        service_module.plan_job = original_plan
+        service_module.plan_job, service_module.stage_inputs = original_plan, original_stage
     if record.status != JobStatus.SUCCESS:
         raise RuntimeError(f"trivial job ended {record.status.value}: {record.status_details}")
     return total, dict(clock.seconds)
