@@ -305,21 +305,28 @@ def test_logs_of_a_container_never_started_end_at_once(runtime: TrackingRuntime)
     assert time.monotonic() - started < 5
 
 
-def test_log_stream_resumes_after_a_dropped_connection_without_duplicates(
-    runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fault injection: every logs request is cut after 3 frames while the container keeps printing."""
+def _cut_log_requests_after(frames: int, monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Fault injection: every log request the runtime makes "drops" after ``frames`` frames. Returns the ``since``
+    of each request made, so a test can check the reads were resumed rather than restarted."""
     original = Runtime._log_frames
     requests_made: list[str | None] = []
 
     def flaky(self: Runtime, container_id: str, *, follow: bool, since: str | None, tty: bool):  # type: ignore[no-untyped-def]
         requests_made.append(since)
         for n, frame in enumerate(original(self, container_id, follow=follow, since=since, tty=tty)):
-            if n == 3:
-                return  # the connection "drops"
+            if n == frames:
+                return  # the connection drops
             yield frame
 
     monkeypatch.setattr(Runtime, "_log_frames", flaky)
+    return requests_made
+
+
+def test_log_stream_resumes_after_a_dropped_connection_without_duplicates(
+    runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: every logs request is cut after 3 frames while the container keeps printing."""
+    requests_made = _cut_log_requests_after(3, monkeypatch)
     cid = runtime.run("for i in $(seq 1 20); do echo line-$i; echo same; sleep 0.05; done; printf end")
     out = [line for _, line in logs(runtime, cid)]
     assert out == [x for i in range(1, 21) for x in (f"line-{i}", "same")] + ["end"]
@@ -400,19 +407,9 @@ def test_a_non_following_read_that_breaks_off_is_resumed(
     runtime: TrackingRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fault injection: reading an exited container's log, every request is cut after 3 frames."""
-    original = Runtime._log_frames
-    requests_made: list[str | None] = []
-
-    def flaky(self: Runtime, container_id: str, *, follow: bool, since: str | None, tty: bool):  # type: ignore[no-untyped-def]
-        requests_made.append(since)
-        for n, frame in enumerate(original(self, container_id, follow=follow, since=since, tty=tty)):
-            if n == 3:
-                return
-            yield frame
-
     cid = runtime.run("for i in $(seq 1 10); do echo out-$i; echo err-$i >&2; sleep 0.05; done; printf end")
     wait_exited(runtime, cid)
-    monkeypatch.setattr(Runtime, "_log_frames", flaky)
+    requests_made = _cut_log_requests_after(3, monkeypatch)
     out = logs(runtime, cid, follow=False)
     assert [line for stream, line in out if stream == "stdout"] == [f"out-{i}" for i in range(1, 11)] + ["end"]
     assert [line for stream, line in out if stream == "stderr"] == [f"err-{i}" for i in range(1, 11)]
