@@ -57,11 +57,17 @@ _BATCH = 500
 _QUERY_CHUNK = 500
 #: How long a writer waits for another process's transaction before skipping its own write.
 _BUSY_TIMEOUT_S = 5.0
+#: First and longest pause between tries when SQLite answers "busy" at once, without waiting itself.
+_BUSY_RETRY_FIRST_S = 0.005
+_BUSY_RETRY_MAX_S = 0.2
 #: A hit refreshes the row's "last used" time only when it is older than this (most hits then write nothing).
 _TOUCH_AFTER_S = 24 * 3600
-#: SQLite's primary result codes for a damaged file and for a file that is not a database.
+#: SQLite's primary result codes for a damaged file and for a file that is not a database...
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
+#: ... and for a lock held by another connection (in another process, or in this one).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
@@ -87,6 +93,14 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
         return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
     text = str(exc).lower()
     return "not a database" in text or "malformed" in text
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds a lock (``SQLITE_BUSY``/``SQLITE_LOCKED`` and their extended codes)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
 
 
 class PersistentHashMemo(HashMemo):
@@ -209,7 +223,11 @@ class PersistentHashMemo(HashMemo):
         try:
             # WAL lets readers and one writer work at once; NORMAL syncs at checkpoints only (a crash can lose
             # the last rows, never corrupt the file — fine for a cache).
-            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+            # The mode is stored in the file: only its first user switches it (switching needs an exclusive lock).
+            if (
+                conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal"
+                and conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal"
+            ):
                 log.debug("hash cache %s: WAL not available, using the rollback journal", self.path)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
@@ -228,19 +246,31 @@ class PersistentHashMemo(HashMemo):
         return self._conn
 
     def _run(self, operation: Any) -> Any:
-        """``operation(connection)``, or ``None`` when the cache cannot be used (never raises)."""
+        """``operation(connection)``, or ``None`` when the cache cannot be used (never raises).
+
+        "Busy" is retried until ``_BUSY_TIMEOUT_S`` has passed, then the operation is skipped. SQLite's own busy
+        timeout covers most waits, but some busy answers come back at once without it (opening a file that
+        other processes are creating or switching to WAL, a WAL being recovered); those are retried here."""
         with self._db_lock:
             if self._disabled:
                 return None
-            for attempt in (1, 2):
+            rebuilt = False
+            deadline = time.monotonic() + _BUSY_TIMEOUT_S
+            pause = _BUSY_RETRY_FIRST_S
+            while True:
                 try:
                     return operation(self._db())
                 except sqlite3.Error as exc:
-                    if attempt == 1 and _is_corruption(exc):
+                    if not rebuilt and _is_corruption(exc):
+                        rebuilt = True
                         self._warn(f"hash cache {self.path} is damaged ({exc}): rebuilding it")
                         self._discard_file()
                         continue
-                    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower():
+                    if _is_busy(exc):
+                        if time.monotonic() + pause < deadline:
+                            time.sleep(pause)
+                            pause = min(pause * 2, _BUSY_RETRY_MAX_S)
+                            continue
                         log.debug("hash cache %s busy: skipped (%s)", self.path, exc)
                         return None
                     self._warn(f"hash cache {self.path} unusable ({exc}): hashing without it")
@@ -249,7 +279,6 @@ class PersistentHashMemo(HashMemo):
                 self._disabled = True
                 self._close()
                 return None
-            return None
 
     def _discard_file(self) -> None:
         self._close()

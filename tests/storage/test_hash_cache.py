@@ -224,6 +224,47 @@ def test_concurrent_writers_do_not_corrupt_the_cache(tmp_path: Path) -> None:
     assert reader.get(("/w2/777", 777, 10**18, 777, 2, 777)) == f"{2:02x}{777 % 256:02x}" * 16
 
 
+def _busy_error() -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError("database is locked")
+    exc.sqlite_errorcode = 5  # type: ignore[attr-defined]  # SQLITE_BUSY, as the module reads it
+    return exc
+
+
+def test_a_busy_answer_without_sqlite_waiting_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Opening a cache that other processes are creating can answer "busy" at once, skipping SQLite's own busy
+    # timeout (seen in CI as one lost row out of 6000). The write must wait and land, not be dropped.
+    import airflow_provider_dsjobs.storage.hash_cache as hash_cache
+
+    db = tmp_path / "cache" / CACHE_FILE
+    memo = PersistentHashMemo(db)
+    real_connect = memo._connect
+    refusals = iter(range(3))
+
+    def refusing_connect() -> sqlite3.Connection:
+        if next(refusals, None) is not None:
+            raise _busy_error()
+        return real_connect()
+
+    monkeypatch.setattr(memo, "_connect", refusing_connect)
+    memo.put(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0), "ab" * 32)
+    memo.flush()
+    assert _rows(db) == 1
+    assert PersistentHashMemo(db).get(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0)) == "ab" * 32
+
+    # A lock that outlasts the busy timeout: the batch is skipped (never an error), and the cache stays usable.
+    monkeypatch.setattr(hash_cache, "_BUSY_TIMEOUT_S", 0.05)
+    with sqlite3.connect(db, isolation_level=None) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        stuck = PersistentHashMemo(db)
+        stuck.put(("/nowhere/b", 1, OLD[1] * 10**9, 2, 1, 0), "cd" * 32)
+        stuck.flush()
+        holder.execute("ROLLBACK")
+    assert _rows(db) == 1
+    stuck.put(("/nowhere/c", 1, OLD[1] * 10**9, 3, 1, 0), "ef" * 32)
+    stuck.flush()
+    assert _rows(db) == 2
+
+
 def test_settings_choose_the_memo(tmp_path: Path) -> None:
     memo = hash_memo_for(Settings(home=tmp_path / "home"))
     assert isinstance(memo, PersistentHashMemo)
