@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,15 @@ def submit_probe(service: Any, **args: str) -> str:
     if args:
         config = apply_overrides(config, args=args)
     return str(service.submit(config).id)
+
+
+def wait_for_probe_started(service: Any, job_id: str, timeout: float = 60.0) -> None:
+    """Wait until the probe has printed "probe started", which it does after installing its SIGTERM handler
+    (a fixed sleep instead loses the signal on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while ("stdout", "probe started") not in list(service.logs(job_id)):
+        assert time.monotonic() < deadline, f"the probe job {job_id} never printed 'probe started'"
+        time.sleep(0.2)
 
 
 def read_uri(uri: str) -> str:

@@ -30,6 +30,7 @@ from tests.airflow.conftest import (
     TaskInstanceStandIn,
     make_context,
     read_uri,
+    wait_for_probe_started,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
@@ -360,7 +361,7 @@ def test_on_kill_cancels_gracefully_with_config_signal(service: Any) -> None:
     op = probe_op(args={"SLEEP": "60"})
     thread, outcome = _execute_in_thread(op, make_context(ti))
     wait_until(lambda: "job_id" in ti.xcoms and service.refresh(ti.xcoms["job_id"]).status == JobStatus.EXECUTING)
-    time.sleep(1)  # let the probe install its SIGTERM handler
+    wait_for_probe_started(service, ti.xcoms["job_id"])
 
     op.on_kill()
     thread.join(timeout=60)

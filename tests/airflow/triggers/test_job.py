@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.conftest import submit_probe
+from tests.airflow.conftest import submit_probe, wait_for_probe_started
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
@@ -86,7 +85,7 @@ def test_unknown_job_yields_one_error_event(service: Any) -> None:
 
 def test_on_kill_cancels_gracefully(service: Any) -> None:
     job_id = submit_probe(service, SLEEP="60")
-    time.sleep(1)  # the probe installs its SIGTERM handler
+    wait_for_probe_started(service, job_id)
     asyncio.run(DataSphereJobTrigger(job_id=job_id).on_kill())
     record = service.get(job_id)
     assert record.status == JobStatus.CANCELLED
