@@ -7,6 +7,7 @@ path; any other must be a declared output variable (else ``No variable path in s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,8 +25,12 @@ def fork_config(
     name: str | None = None,
     desc: str | None = None,
     cloud_instance_types: tuple[str, ...] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> JobConfig:
-    """The source job's config with the overrides; ``JobError`` when it cannot be forked or an override is bad."""
+    """The source job's config with the overrides; ``JobError`` when it cannot be forked or an override is bad.
+
+    Secret env values the record does not keep (see ``config.redact``) come from ``env_vars`` or, as
+    ``- NAME`` entries, from ``environ`` (default ``os.environ``) when the fork is submitted."""
     job_id = source.id
     if source.data_cleared:
         raise JobError("fork is unavailable - source job data is cleared")
@@ -44,6 +49,7 @@ def fork_config(
         unknown = [k for k in output_vars if k not in declared_outputs]
         if unknown:
             raise JobError(f"No variable path in source job: {unknown[0]}")
+        config = _redacted_env_from_environ(config, job_id, env_vars or {}, os.environ if environ is None else environ)
         return apply_overrides(
             config,
             args=dict(args or {}),
@@ -56,3 +62,30 @@ def fork_config(
         )
     except ConfigError as exc:
         raise JobError(str(exc)) from None
+
+
+def _redacted_env_from_environ(
+    config: JobConfig, job_id: str, overrides: Mapping[str, str], environ: Mapping[str, str]
+) -> JobConfig:
+    """The config with each redacted env var taken from the environment (overridden ones are left to the
+    override); ``JobError`` naming those that neither gives."""
+    from airflow_provider_dsjobs.config import config_from_mapping
+    from airflow_provider_dsjobs.config.overrides import config_to_mapping
+    from airflow_provider_dsjobs.config.redact import redacted_env_names
+
+    redacted = [name for name in redacted_env_names(config) if name not in overrides]
+    if not redacted:
+        return config
+    missing = [name for name in redacted if name not in environ]
+    if missing:
+        names = ", ".join(missing)
+        raise JobError(
+            f"job {job_id} does not keep the value of env var {names} (it looks like a secret): set it in the "
+            f"environment or pass it with --env-var {missing[0]}=VALUE"
+        )
+    data = config_to_mapping(config)
+    data["env"]["vars"] = [
+        name if isinstance(var, Mapping) and (name := next(iter(var))) in redacted else var
+        for var in data["env"]["vars"]
+    ]
+    return config_from_mapping(data, base_dir=config.base_dir, source=config.source)

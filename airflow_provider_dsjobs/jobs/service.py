@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
@@ -194,6 +195,17 @@ class JobService:
             say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
         if config.spark is not None:
             say("spark is not supported on Docker: the connector is ignored")
+        secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
+        if secret_names:
+            which = (
+                f"env var {secret_names[0]} has"
+                if len(secret_names) == 1
+                else f"env vars {', '.join(secret_names)} have"
+            )
+            say(
+                f"{which} a literal value that looks secret: the job record keeps '***' instead (a fork takes the "
+                "value from the environment); prefer '- NAME' in config.yaml to copy it from there"
+            )
 
         now = utcnow()
         record = JobRecord(
@@ -203,8 +215,8 @@ class JobService:
             desc=config.desc,
             created_at=now,
             data_expires_at=now + DEFAULT_DATA_TTL,
-            config=config.to_dict(),
-            raw_config=config.raw_text,
+            config=redact_config_dict(config.to_dict()),
+            raw_config=redacted_raw_config(config),
             base_dir=str(config.base_dir),
             image=plan.image,
             labels=dict(plan.labels),

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 import uuid
@@ -586,3 +587,54 @@ def test_input_hashes_are_kept_in_the_home_for_the_next_process(local_settings: 
     fresh = PersistentHashMemo(local_settings.home / "cache" / CACHE_FILE)  # what a new process would open
     assert fresh.get(stat_key(data, data.stat())) == hashlib.sha256(b"remember me\n").hexdigest()
     assert fresh.disk_hits == 1
+
+
+HF_SECRET = "hf_Zq8vL2notreallysecret"
+
+SECRET_ENV = f"""
+name: secret-env
+cmd: |
+  printf %s "$HF_TOKEN" | sha256sum | cut -c1-64 > token.sha
+  echo "greeting $GREETING"
+outputs:
+  - token.sha
+env:
+  vars:
+    - HF_TOKEN: {HF_SECRET}  # pasted by the user
+    - GREETING: hello
+"""
+
+
+def _store_holds(service: JobService, needle: bytes) -> list[str]:
+    """Keys of every object in the store whose bytes contain ``needle``."""
+    return [info.key for info in service.store.list("") if needle in service.store.get_bytes(info.key)]
+
+
+def test_literal_secret_env_value_reaches_the_job_but_no_record(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_job(tmp_path / "job", SECRET_ENV)
+    service = JobService(settings)
+    said: list[str] = []
+    done = service.wait(_submit(service, cfg, notify=said.append).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    expected = hashlib.sha256(HF_SECRET.encode()).hexdigest()
+    assert _read(service, done.outputs["token.sha"]).strip() == expected  # the container had the real value
+    assert any("HF_TOKEN has a literal value that looks secret" in line for line in said)
+
+    record = service.get(done.id)
+    assert {v["name"]: v.get("value") for v in record.config["env"]["vars"]} == {"HF_TOKEN": "***", "GREETING": "hello"}
+    assert "HF_TOKEN: '***'  # pasted by the user" in (record.raw_config or "")
+    assert _store_holds(service, HF_SECRET.encode()) == []  # not in the record, plan, logs or anywhere else
+
+    # A fork needs the value again: from the forker's environment, or it says which variable is missing.
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(JobError, match=r"does not keep the value of env var HF_TOKEN .*--env-var HF_TOKEN=VALUE"):
+        service.fork(done.id)
+    monkeypatch.setenv("HF_TOKEN", HF_SECRET)
+    forked = service.wait(service.fork(done.id).id)
+    assert forked.status == JobStatus.SUCCESS
+    assert _read(service, forked.outputs["token.sha"]).strip() == expected
+    other = service.wait(service.fork(done.id, env_vars={"HF_TOKEN": "another"}).id)
+    assert _read(service, other.outputs["token.sha"]).strip() == hashlib.sha256(b"another").hexdigest()
+    assert _store_holds(service, HF_SECRET.encode()) == []
