@@ -66,6 +66,7 @@ from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_err
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
+from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
@@ -223,23 +224,26 @@ class JobService:
             parent_job_id=parent_job_id,
         )
         record.set_status(JobStatus.CREATING)
+        lease = LaunchLease(self.jobs, job_id)
+        lease.beat()  # before the record: nobody sees the job without a fresh lease
         self._save(record)
         say(f"created job {job_id}")
         try:
-            self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
-            write_plan_doc(self.store, self.jobs, plan)
-            from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
+            with lease:
+                self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
+                write_plan_doc(self.store, self.jobs, plan)
+                from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 
-            memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
-            staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
-            if self._cancelled_meanwhile(record):
-                return record
-            self._save(record)
-            stager.release()  # the record now references the inputs: gc keeps them
-            self._launch(plan, record, staged, say)
+                memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
+                staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
+                if self._ended_meanwhile(record):
+                    return record
+                self._save(record)
+                stager.release()  # the record now references the inputs: gc keeps them
+                self._launch(plan, record, staged, say)
         except JobError as exc:
             with suppress(JobError):
-                if self._cancelled_meanwhile(record):  # the failure came from a cancel removing the container
+                if self._ended_meanwhile(record):  # the failure came from a cancel removing the container
                     return record
             self._fail(record, str(exc))
             raise
@@ -277,25 +281,54 @@ class JobService:
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
             entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
             runtime.put_archive(container_id, "/", tar_stream(entries))
-            if self._cancelled_meanwhile(record):
+            if self._ended_meanwhile(record):
                 return
             runtime.start(container_id)
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
 
-    def _cancelled_meanwhile(self, record: JobRecord) -> bool:
-        """Whether someone cancelled the job while it was being submitted; if so, end it CANCELLED here
-        (``record`` is updated in place) and remove its container."""
+    def _ended_meanwhile(self, record: JobRecord) -> bool:
+        """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
+        otherwise (taken as abandoned by a process that lost sight of this one: its ERROR stands). Either way
+        ``record`` is updated in place and the container removed."""
         latest = self._load(record.id)
-        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED) and not latest.status.terminal:
             return False
         if record.container_id and self._runtime is not None:
             with suppress(Exception):
                 self._runtime.remove(record.container_id, force=True)
         record.history = latest.history
-        record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
-        self._save(record)
+        if latest.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+            self._save(record)
+        else:
+            record.status, record.status_details = latest.status, latest.status_details
+            record.finished_at = latest.finished_at
         return True
+
+    def _settle_abandoned(self, record: JobRecord) -> JobRecord | None:
+        """If the job has not started and its launcher is gone (``jobs.lease``), end it ERROR, remove its
+        container and return the record; ``None`` while the launch may still be under way (or has started)."""
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
+            return None
+        reason = abandoned_reason(self.jobs, record)
+        if reason is None:
+            return None
+        if record.container_id:
+            with job_errors(RuntimeFailure):
+                state = self.runtime.state(record.container_id)
+            if state is not None and state.status != "created":
+                return None  # started: the launcher died after start, the job runs (finalize settles it)
+            with suppress(RuntimeFailure):
+                self.runtime.remove(record.container_id, force=True)
+        latest = self._load(record.id)
+        if latest.status != record.status:  # moved on meanwhile
+            return latest if latest.status.terminal else None
+        latest.set_status(JobStatus.ERROR, reason)
+        self._save(latest)
+        return latest
 
     # -- watching --------------------------------------------------------------------------------------------
 
@@ -304,6 +337,9 @@ class JobService:
         saved). A job whose container has exited, or is gone, but which is not finalized is reported as
         UPLOADING_OUTPUT: the caller's cue to call ``finalize``."""
         record = self._load(job_id)
+        settled = self._settle_abandoned(record)
+        if settled is not None:
+            return settled
         if record.status.terminal or not record.container_id:
             return record
         if not self._container_running(record):
@@ -342,6 +378,9 @@ class JobService:
         deadline = None if timeout is None else time.monotonic() + timeout
         # Still being launched by another process: wait for the container or a terminal status.
         while not record.container_id and not record.status.terminal:
+            settled = self._settle_abandoned(record)
+            if settled is not None:
+                return settled
             if deadline is not None and time.monotonic() > deadline:
                 raise JobError(f"job {job_id} is still being launched after {timeout} s")
             time.sleep(poll_interval)
@@ -360,6 +399,11 @@ class JobService:
                 since = time.time()
             if not self._container_running(record):
                 break
+            if record.status in (JobStatus.CREATING, JobStatus.PREPARING):  # not started when we last looked
+                record = self._load(job_id)
+                settled = self._settle_abandoned(record)
+                if settled is not None:
+                    return settled
             if deadline is not None and time.monotonic() > deadline:
                 raise JobError(f"job {job_id} is still running after {timeout} s")
             time.sleep(poll_interval)
@@ -390,7 +434,8 @@ class JobService:
                     runtime.remove(record.container_id, force=True)
                 record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
                 self._save(record)
-            return record
+                return record
+            return self._settle_abandoned(record) or record
         if not state.finished:
             return record
         recovered = self._recover_committed(record)
@@ -455,9 +500,15 @@ class JobService:
     # -- inspection ------------------------------------------------------------------------------------------
 
     def get(self, job_id: str) -> JobRecord:
-        """The record; a job whose container has exited is finalized first."""
+        """The record; a job whose container has exited is finalized first, and one whose launcher died before
+        starting it is ended ERROR (``jobs.lease``)."""
         record = self._load(job_id)
-        if record.status.terminal or not record.container_id:
+        if record.status.terminal:
+            return record
+        settled = self._settle_abandoned(record)
+        if settled is not None:
+            return settled
+        if not record.container_id:
             return record
         if self._container_running(record) is True:
             return record

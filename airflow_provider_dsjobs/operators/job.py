@@ -325,6 +325,8 @@ class DataSphereJobOperator(BaseOperator):
         if int(getattr(context["ti"], "try_number", 2) or 2) <= 1:
             return None  # a first try has no earlier try whose job could be running (spares a store scan)
         found = service.find(task_labels(context))
+        if found is not None:
+            found = service.refresh(found.id)  # a launch whose launcher died ends ERROR here, not re-attached
         if found is not None and not found.status.terminal:
             self.log.info("Re-attaching to running job %s found by its task labels", found.id)
             return found

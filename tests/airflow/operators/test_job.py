@@ -318,6 +318,32 @@ def test_retry_reattaches_by_labels_when_store_is_empty(service: Any) -> None:
     assert len(service.list_jobs()) == 1
 
 
+def test_retry_after_a_try_died_while_launching_starts_a_new_job(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Try 1's worker died while staging (the record says CREATING and nobody will move it on): try 2 finds it
+    by its labels, sees its launch lease go stale, ends it ERROR and runs the job afresh instead of waiting on it."""
+    from airflow_provider_dsjobs.jobs import lease as lease_module
+    from airflow_provider_dsjobs.jobs.service import JobService
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed")  # not an Exception: the submit's own error handling never runs
+
+    with monkeypatch.context() as patch:
+        patch.setattr(JobService, "_launch", die)
+        with pytest.raises(SystemExit):
+            run(probe_op(), make_context(store=None))
+    [dead] = service.list_jobs()
+    assert dead.status == JobStatus.CREATING
+
+    monkeypatch.setattr(lease_module, "STALE_AFTER_S", 0.5)  # instead of a minute
+    time.sleep(1)
+    store = DictTaskStateStore()
+    second = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert second["job_id"] != dead.id and second["status"] == "SUCCESS"
+    abandoned = service.get(dead.id)
+    assert abandoned.status == JobStatus.ERROR
+    assert abandoned.status_details.startswith("the process launching the job stopped before the job started")
+
+
 def test_labels_of_another_task_are_not_reattached(service: Any) -> None:
     other = run(
         probe_op(task_id="other", args={"SLEEP": "30"}, wait_for_completion=False),
