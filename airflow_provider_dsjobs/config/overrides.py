@@ -9,7 +9,7 @@ like ``overrides.args.FOO``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError, Problem
@@ -102,6 +102,19 @@ def config_to_mapping(config: JobConfig) -> dict[str, Any]:
     if config.spark is not None:
         data["spark"] = {"connector": config.spark.connector}
     return data
+
+
+def env_from_environ(config: JobConfig, names: Collection[str]) -> JobConfig:
+    """The same config with the literal env vars ``names`` turned into ``- NAME`` entries, whose values are
+    copied from the submitter's environment at submit (so they never reach a job record)."""
+    data = config_to_mapping(config)
+    env_vars = data.get("env", {}).get("vars", [])
+    if not env_vars:
+        return config
+    data["env"]["vars"] = [
+        name if isinstance(var, Mapping) and (name := next(iter(var))) in names else var for var in env_vars
+    ]
+    return config_from_mapping(data, base_dir=config.base_dir, source=config.source)
 
 
 def apply_overrides(

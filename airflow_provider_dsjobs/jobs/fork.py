@@ -69,8 +69,7 @@ def _redacted_env_from_environ(
 ) -> JobConfig:
     """The config with each redacted env var taken from the environment (overridden ones are left to the
     override); ``JobError`` naming those that neither gives."""
-    from airflow_provider_dsjobs.config import config_from_mapping
-    from airflow_provider_dsjobs.config.overrides import config_to_mapping
+    from airflow_provider_dsjobs.config.overrides import env_from_environ
     from airflow_provider_dsjobs.config.redact import redacted_env_names
 
     redacted = [name for name in redacted_env_names(config) if name not in overrides]
@@ -83,9 +82,4 @@ def _redacted_env_from_environ(
             f"job {job_id} does not keep the value of env var {names} (it looks like a secret): set it in the "
             f"environment or pass it with --env-var {missing[0]}=VALUE"
         )
-    data = config_to_mapping(config)
-    data["env"]["vars"] = [
-        name if isinstance(var, Mapping) and (name := next(iter(var))) in redacted else var
-        for var in data["env"]["vars"]
-    ]
-    return config_from_mapping(data, base_dir=config.base_dir, source=config.source)
+    return env_from_environ(config, redacted)

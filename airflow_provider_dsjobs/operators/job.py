@@ -29,7 +29,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, emit_output_datasets
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
-from airflow_provider_dsjobs.config.overrides import apply_overrides, config_to_mapping
+from airflow_provider_dsjobs.config.overrides import apply_overrides, env_from_environ
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
@@ -246,10 +246,11 @@ class DataSphereJobOperator(BaseOperator):
             if any(v is not None for v in overrides.values()):
                 job_config = apply_overrides(job_config, **overrides)
             if env_overrides:
-                job_config = _env_values_from_environ(job_config, env_overrides)
+                # Values given through env_vars (often secrets) reach the container through the submitter's
+                # environment only, never the job record or stored config.
+                job_config = env_from_environ(job_config, set(env_overrides))
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
-        # Values given through env_vars reach the container through the submitter's environment only.
         self._job_environ = {name: "" if value is None else str(value) for name, value in env_overrides.items()}
         _mask_env_values(job_config, self._job_environ)
         self._job_config = job_config
@@ -422,16 +423,6 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise AirflowFailException(f"expected a mapping of names to values, got {type(value).__name__}")
     return {str(k): v for k, v in value.items()}
-
-
-def _env_values_from_environ(job_config: JobConfig, names: Iterable[str]) -> JobConfig:
-    """The same config with env vars ``names`` as ``- NAME`` entries (value taken from the submitter's environment
-    at submit), so values set through ``env_vars`` — often secrets — never reach the job record or stored config."""
-    wanted = set(names)
-    data = config_to_mapping(job_config)
-    env_vars = data.get("env", {}).get("vars", [])
-    data["env"]["vars"] = [next(iter(e)) if isinstance(e, Mapping) and next(iter(e)) in wanted else e for e in env_vars]
-    return config_from_mapping(data, base_dir=job_config.base_dir, source=job_config.source)
 
 
 def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str]) -> None:
