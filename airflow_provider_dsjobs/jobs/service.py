@@ -72,6 +72,7 @@ from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
+from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
@@ -188,7 +189,15 @@ class JobService:
         with job_errors():
             job_id = self.jobs.new_job_id()
         try:
-            plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
+            plan = plan_job(
+                config,
+                self.settings,
+                job_id=job_id,
+                project=self.project,
+                labels=labels,
+                environ=environ,
+                image_lookup=ImageRegistry(self.store, self.project).resolve,
+            )
         except PlanError as exc:
             raise JobError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
