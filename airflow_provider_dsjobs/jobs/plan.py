@@ -62,8 +62,6 @@ PROJECT_DIR = "/job/project"
 LABEL_JOB_ID = "dsjobs.job_id"
 LABEL_PROJECT = "dsjobs.project"
 
-#: Signals ``graceful-shutdown`` may name, as numbers (DataSphere's table).
-SIGNAL_NUMBERS = {"SIGHUP": 1, "SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15}
 #: Graceful-shutdown wait when the config gives a signal but no timeout.
 DEFAULT_GRACEFUL_TIMEOUT = 10.0
 

@@ -68,7 +68,7 @@ from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
-from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
@@ -161,8 +161,9 @@ class JobService:
         with job_errors():
             self.jobs.save(record)
 
-    def _plan_doc(self, job_id: str) -> dict[str, Any]:
-        return read_plan_doc(self.store, self.jobs, job_id)
+    def _plan_doc(self, job_id: str) -> PlanDoc:
+        with job_errors():
+            return read_plan_doc(self.jobs, job_id)
 
     # -- submit ----------------------------------------------------------------------------------------------
 
@@ -231,7 +232,7 @@ class JobService:
         try:
             with lease:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
-                write_plan_doc(self.store, self.jobs, plan)
+                write_plan_doc(self.jobs, plan)
                 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
@@ -552,10 +553,10 @@ class JobService:
             self._save(record)
             return record
         doc = self._plan_doc(job_id)
-        sig = doc.get("graceful_signal") if graceful else None
+        sig = doc.graceful_signal if graceful else None
         try:
             if sig:
-                self.runtime.stop(record.container_id, signal=str(sig), timeout=float(doc.get("graceful_timeout") or 0))
+                self.runtime.stop(record.container_id, signal=sig, timeout=doc.graceful_timeout or 0.0)
             else:
                 self.runtime.stop(record.container_id, signal=None)
         except ContainerNotFound:

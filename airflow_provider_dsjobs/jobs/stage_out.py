@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
@@ -56,7 +57,7 @@ def stage_out(
     jobs: JobStore,
     runtime: Runtime,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
@@ -74,27 +75,26 @@ def stage_out(
     with joblogs.LogSpool() as spool:
         for stream, line in runtime.stream_logs(cid, follow=False):
             spool.write(stream, line)
-        for out in doc.get("outputs", []):
-            key = out["var"] or out["path"]
-            rel = mirror(out["container_path"])
-            written = export_into(runtime, cid, out["container_path"], posixpath.dirname(rel), writer, files)
+        for out in doc.outputs:
+            rel = mirror(out.container_path)
+            written = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer, files)
             if written is None:
-                missing.append(key)
+                missing.append(out.key)
                 spool.write(
                     joblogs.SYSTEM,
-                    f"output {out['path']!r} was not written by the job (expected at {out['container_path']})",
+                    f"output {out.path!r} was not written by the job (expected at {out.container_path})",
                 )
             else:
-                outputs[key] = store.uri(join_key(outputs_prefix, rel))
+                outputs[out.key] = store.uri(join_key(outputs_prefix, rel))
         pyenv_error = None
-        if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
-            pyenv_error = read_marker(runtime, cid, str(doc["python_failed_marker"]))
+        if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
+            pyenv_error = read_marker(runtime, cid, doc.python_failed_marker)
         datasets: dict[str, str] = {}
         if exit_code == 0 and not cancelled:
-            for ds in doc.get("output_datasets", []):
+            for ds in doc.output_datasets:
                 ds_id = publish_dataset(store, jobs, runtime, record, ds)
-                datasets[ds["name"]] = ds_id
-                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds['name']})")
+                datasets[ds.name] = ds_id
+                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
         if cancelled:
             status, details = JobStatus.CANCELLED, "cancelled by user"
         elif pyenv_error is not None:
@@ -116,7 +116,7 @@ def stage_out(
         "logs": store.uri(logs_key),
         "data_size_bytes": data_size,
         "return_code": exit_code,
-        "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
+        "outputs": [dict(output_to_json(o), uri=outputs.get(o.key)) for o in doc.outputs],
         "missing_outputs": missing,
         "output_datasets": datasets,
         "files": files,
@@ -214,27 +214,27 @@ def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
 
 
 def publish_dataset(
-    store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: Mapping[str, Any]
+    store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: OutputDatasetPlacement
 ) -> str:
-    """Export output dataset ``ds`` (an entry of ``plan.json``'s ``output_datasets``) from the container into
+    """Export output dataset ``ds`` from the container into
     ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID."""
     from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
-    ds_id = dataset_id(record.id, str(ds["name"]))
+    ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(store, prefix)
     files: list[dict[str, Any]] = []
     # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    export_into(runtime, record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
+    export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer), files)
     files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,
-        "name": ds["name"],
-        "description": ds.get("description", ""),
-        "labels": dict(ds.get("labels", {})),
+        "name": ds.name,
+        "description": ds.description,
+        "labels": dict(ds.labels),
         "size": size,
-        "declared_size": ds.get("size_bytes"),
+        "declared_size": ds.size_bytes,
         "job_id": record.id,
         "project": record.project,
         "created_at": utcnow().isoformat(),
