@@ -9,25 +9,23 @@ recreated empty.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 #: One planned download: ``(key, local file, size)``.
 Transfer = tuple[str, Path, int]
 
 
 def download_files(
-    store: ObjectStore,
     jobs: JobStore,
     record: JobRecord,
     doc: PlanDoc,
@@ -38,8 +36,7 @@ def download_files(
 ) -> list[Path]:
     """Download ``record``'s outputs (as declared in its ``plan.json`` ``doc``) and, ``with_logs``, its logs;
     returns the local files written. See ``JobService.download_files`` for where each file lands."""
-    from airflow_provider_dsjobs.storage.progress import TransferProgress
-
+    store = jobs.store
     job_id = record.id
     outputs_prefix = jobs.outputs_prefix(job_id)
     transfers: list[Transfer] = []

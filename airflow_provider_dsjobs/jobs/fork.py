@@ -11,7 +11,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import apply_overrides, env_from_environ
+from airflow_provider_dsjobs.config.redact import redacted_env_names
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord
 
@@ -36,8 +39,6 @@ def fork_config(
         raise JobError("fork is unavailable - source job data is cleared")
     if not source.raw_config:
         raise JobError(f"job {job_id} has no stored config to fork")
-    from airflow_provider_dsjobs.config import ConfigError, load_config_text
-    from airflow_provider_dsjobs.config.overrides import apply_overrides
 
     base_dir = Path(source.base_dir or ".")
     try:
@@ -69,8 +70,6 @@ def _redacted_env_from_environ(
 ) -> JobConfig:
     """The config with each redacted env var taken from the environment (overridden ones are left to the
     override); ``JobError`` naming those that neither gives."""
-    from airflow_provider_dsjobs.config.overrides import env_from_environ
-    from airflow_provider_dsjobs.config.redact import redacted_env_names
 
     redacted = [name for name in redacted_env_names(config) if name not in overrides]
     if not redacted:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_dsjobs.jobs.plan import (
     LABEL_JOB_ID,
@@ -24,11 +24,9 @@ from airflow_provider_dsjobs.jobs.plan import (
     OutputDatasetPlacement,
     OutputPlacement,
 )
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
 
 PLAN_DOC = "plan.json"
 

@@ -57,7 +57,7 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
             OutputPlacement("never.txt", None, "/job/work/never.txt", cfg / "never.txt"),
         ),
     )
-    written = download_files(store, jobs, record, doc)
+    written = download_files(jobs, record, doc)
     assert sorted(written) == [tmp_path / "cfg" / "res" / "out.txt", tmp_path / "cfg" / "table.csv"]
     assert (tmp_path / "cfg" / "res" / "out.txt").read_bytes() == b"result\n"
     assert (tmp_path / "cfg" / "table.csv").read_bytes() == b"x\n1\n"
@@ -65,6 +65,6 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
     assert not (tmp_path / "cfg" / "never.txt").exists()  # not in record.outputs: the job did not write it
 
     flat = tmp_path / "flat"
-    written = download_files(store, jobs, record, doc, output_dir=flat)
+    written = download_files(jobs, record, doc, output_dir=flat)
     assert sorted(written) == [flat / "out.txt", flat / "table.csv"]
     assert (flat / "out.txt").read_bytes() == b"result\n"

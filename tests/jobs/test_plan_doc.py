@@ -47,7 +47,7 @@ def test_the_plan_round_trips_through_plan_json(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     config = config_from_mapping(
         {
-            "cmd": "echo \"$API_TOKEN\" > ${TABLE}",
+            "cmd": 'echo "$API_TOKEN" > ${TABLE}',
             "outputs": ["res/out.txt", {"t.csv": "TABLE"}],
             "output-datasets": [{"name": "set", "var": "SET", "size": "1KB", "description": "d"}],
             "graceful-shutdown": {"signal": "SIGUSR1", "timeout": "1m30s"},
