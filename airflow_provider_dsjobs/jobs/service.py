@@ -50,6 +50,7 @@ scratch space) and ``spark``. Links inside output directories are skipped.
 
 from __future__ import annotations
 
+import os
 import tarfile
 import threading
 import time
@@ -59,6 +60,7 @@ from pathlib import Path
 from typing import TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
@@ -599,27 +601,16 @@ class JobService:
     def fork(
         self,
         job_id: str,
+        overrides: Overrides | None = None,
         *,
-        args: Mapping[str, str] | None = None,
-        vars: Mapping[str, str] | None = None,
-        env_vars: Mapping[str, str] | None = None,
-        name: str | None = None,
-        desc: str | None = None,
-        cloud_instance_types: tuple[str, ...] | None = None,
         labels: Mapping[str, str] | None = None,
         notify: Notify | None = None,
     ) -> JobRecord:
-        """Re-run job ``job_id`` from its stored config with overrides (DataSphere's ``fork``)."""
-        config = fork_config(
-            self._load(job_id),
-            args=args,
-            vars=vars,
-            env_vars=env_vars,
-            name=name,
-            desc=desc,
-            cloud_instance_types=cloud_instance_types,
-        )
-        return self.submit(config, labels=labels, notify=notify, parent_job_id=job_id)
+        """Re-run job ``job_id`` from its stored config with ``overrides`` (DataSphere's ``fork``)."""
+        over = overrides or Overrides()
+        config = fork_config(self._load(job_id), over)
+        environ = {**os.environ, **over.environ} if over.env_vars else None
+        return self.submit(config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id)
 
 
 def _unsupported_notes(config: JobConfig) -> Iterator[str]:
