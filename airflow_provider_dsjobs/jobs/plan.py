@@ -185,10 +185,6 @@ class JobPlan:
     python: PythonSetup | None
     workdir: str = WORK_DIR
 
-    @property
-    def env_names(self) -> list[str]:
-        return sorted(self.env)
-
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
