@@ -43,9 +43,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.pyenv.errors import PyEnvError
+from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
@@ -68,8 +69,6 @@ PROJECT_DIR = "/job/project"
 LABEL_JOB_ID = "dsjobs.job_id"
 LABEL_PROJECT = "dsjobs.project"
 
-#: Signals ``graceful-shutdown`` may name, as numbers (DataSphere's table).
-SIGNAL_NUMBERS = {"SIGHUP": 1, "SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15}
 #: Graceful-shutdown wait when the config gives a signal but no timeout.
 DEFAULT_GRACEFUL_TIMEOUT = 10.0
 
@@ -192,10 +191,6 @@ class JobPlan:
     python: PythonSetup | None
     workdir: str = WORK_DIR
 
-    @property
-    def env_names(self) -> list[str]:
-        return sorted(self.env)
-
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
@@ -254,7 +249,7 @@ def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> Proje
 
 def _resolve_image(
     config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None
-) -> tuple[str, str | None, str | None, Any]:
+) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
     """(image, username, password, python plan or None)."""
     username: str | None = None
     password: str | None = None
@@ -273,11 +268,8 @@ def _resolve_image(
             password = _registry_password(config, settings, docker.password.secret_id)
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
-    pyplan: Any = None
+    pyplan: PythonEnvPlan | None = None
     if config.env.python is not None:
-        from airflow_provider_dsjobs.pyenv.errors import PyEnvError
-        from airflow_provider_dsjobs.pyenv.plan import plan_python_env
-
         try:
             pyplan = plan_python_env(
                 config,
@@ -290,8 +282,8 @@ def _resolve_image(
             raise PlanError(str(exc)) from None
     if explicit is not None:
         image = explicit
-    elif pyplan is not None and getattr(pyplan, "image", None):
-        image = str(pyplan.image)
+    elif pyplan is not None and pyplan.image:
+        image = pyplan.image
     else:
         image = settings.default_image
     return image, username, password, pyplan

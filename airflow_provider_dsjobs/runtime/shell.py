@@ -26,9 +26,12 @@ import re
 import shlex
 from collections.abc import Mapping
 
-#: Signals a graceful shutdown may send (DataSphere's set); the wrapper keeps the shell alive for each of them.
-GRACEFUL_SIGNALS = ("SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGTERM")
-_WRAPPER = "trap 'exit' HUP INT TERM USR1 USR2\n"
+from airflow_provider_dsjobs.config.model import GRACEFUL_SIGNALS
+
+__all__ = ["ENV_NAMES_VAR", "GRACEFUL_SIGNALS", "portable_env", "shell_command"]
+
+#: The wrapper keeps the shell alive for each signal a graceful shutdown may send.
+_WRAPPER = "trap 'exit' " + " ".join(name.removeprefix("SIG") for name in GRACEFUL_SIGNALS) + "\n"
 
 
 def shell_command(script: str, *, restore_env: bool = False) -> list[str]:
