@@ -1,4 +1,5 @@
-"""``dsjobs secret set|ls|rm`` (project secrets) and ``dsjobs docker-image add|ls|rm`` (project images).
+"""``dsjobs secret set|ls|rm`` (project secrets), ``dsjobs docker-image add|ls|rm`` (project images) and
+``dsjobs dataset create|ls|get|rm`` (project datasets).
 
 A secret's value is read from standard input (typed without echo on a terminal), never from an argument, so it
 stays out of shell history and ``ps``; nothing here prints a value.
@@ -11,10 +12,13 @@ import dataclasses
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.job_commands import _common, _print_table, settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
+from airflow_provider_dsjobs.cli.main import EXIT_OK, EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.resources.datasets import Dataset, DatasetCatalog, directory_files, store_files
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -61,6 +65,32 @@ def register(subparsers: Any) -> None:
     p.add_argument("image_id", metavar="ID")
     _common(p)
     p.set_defaults(func=cmd_image_rm)
+
+    _register_datasets(subparsers)
+
+
+def _register_datasets(subparsers: Any) -> None:
+    datasets = subparsers.add_parser("dataset", help="project datasets: read-only data a config uses by ID")
+    sub = datasets.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("create", help="create a dataset from a local directory or an S3 prefix")
+    p.add_argument("--name", required=True)
+    p.add_argument("--from", dest="source", required=True, metavar="DIR|s3://bucket/prefix")
+    p.add_argument("--id", dest="dataset_id", help="keep an ID your configs already use (default: a new one)")
+    p.add_argument("--description", default="")
+    p.add_argument("--label", action="append", default=[], metavar="K=V")
+    _common(p)
+    _format(p)
+    p.set_defaults(func=cmd_dataset_create)
+    p = sub.add_parser("ls", help="list the project's datasets (created and output datasets), newest first")
+    _common(p)
+    _format(p)
+    p.set_defaults(func=cmd_dataset_ls)
+    for name, func, text in (("get", cmd_dataset_get, "show one dataset"), ("rm", cmd_dataset_rm, "delete one")):
+        p = sub.add_parser(name, help=text + " (rm is refused while a running job uses it)")
+        p.add_argument("--id", dest="dataset_id", required=True)
+        _common(p)
+        _format(p)
+        p.set_defaults(func=func)
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +171,7 @@ def cmd_image_add(args: argparse.Namespace) -> int:
 
 def cmd_image_ls(args: argparse.Namespace) -> int:
     try:
-        entries = _registry(args).list()
+        entries = _registry(args).all()
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     rows = [dataclasses.asdict(e) for e in entries]
@@ -160,4 +190,88 @@ def cmd_image_rm(args: argparse.Namespace) -> int:
     if not removed:
         raise CommandError(f"no image {args.image_id!r} in the project")
     print(f"image {args.image_id} removed", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- datasets ----------------------------------------------------------------------------------------------
+
+_DATASET_COLUMNS = ("id", "name", "size", "files", "created_at", "job_id", "source")
+
+
+def _catalog(args: argparse.Namespace) -> DatasetCatalog:
+    settings = settings_from_args(args)
+    try:
+        return DatasetCatalog(JobStore(open_store(settings), settings.project))
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _show(datasets: list[Dataset], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps([d.to_dict() for d in datasets], indent=4))
+    else:
+        _print_table([d.to_dict() for d in datasets], _DATASET_COLUMNS)
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--label {pair!r}: use KEY=VALUE", EXIT_USAGE)
+        labels[key] = value
+    return labels
+
+
+def cmd_dataset_create(args: argparse.Namespace) -> int:
+    catalog = _catalog(args)
+    labels = _labels(args.label)
+    settings = settings_from_args(args)
+    try:
+        if args.source.startswith("s3://"):
+            files = store_files(open_store(dataclasses.replace(settings, store_url=args.source)))
+        else:
+            files = directory_files(Path(args.source).expanduser())
+        dataset = catalog.create(
+            args.name, files, source=args.source, dataset_id=args.dataset_id,
+            description=args.description, labels=labels,
+        )  # fmt: skip
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(dataset.to_dict(), indent=4))
+    else:
+        print(f"Created dataset {dataset.id} ({dataset.name}): {dataset.files} file(s), {dataset.size} B")
+    return EXIT_OK
+
+
+def cmd_dataset_ls(args: argparse.Namespace) -> int:
+    try:
+        datasets = _catalog(args).all()
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    _show(datasets, args.format)
+    return EXIT_OK
+
+
+def cmd_dataset_get(args: argparse.Namespace) -> int:
+    try:
+        dataset = _catalog(args).get(args.dataset_id)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if dataset is None:
+        raise CommandError(f"no dataset {args.dataset_id!r} in project {settings_from_args(args).project}")
+    if args.format == "json":
+        print(json.dumps(dataset.to_dict(), indent=4))
+    else:
+        _show([dataset], args.format)
+    return EXIT_OK
+
+
+def cmd_dataset_rm(args: argparse.Namespace) -> int:
+    try:
+        dataset = _catalog(args).remove(args.dataset_id)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"dataset {dataset.id} ({dataset.name}) removed", file=sys.stderr)
     return EXIT_OK

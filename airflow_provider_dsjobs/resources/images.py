@@ -109,7 +109,7 @@ class ImageRegistry:
             return None
         return ProjectImage.from_json(data, self.store.uri(key))
 
-    def list(self) -> list[ProjectImage]:
+    def all(self) -> list[ProjectImage]:
         entries = []
         for info in self.store.list(self.prefix + "/"):
             if info.key.endswith(".json"):

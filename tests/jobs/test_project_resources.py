@@ -92,3 +92,50 @@ def test_an_unknown_image_id_is_one_clear_error_and_no_job(local_settings: Setti
     with pytest.raises(JobError, match=r"env.docker: unknown project image 'b1gmissingimage00001'.*docker-image add"):
         service.submit(load_config(cfg))
     assert service.list_jobs() == []
+
+
+USES_DATASET = """
+name: reads-dataset
+cmd: cat ${DATA}/a.txt ${DATA}/sub/b.txt > out.txt && mkdir -p ${FEATURES} && cp out.txt ${FEATURES}/f.txt
+datasets:
+  - DATASET_ID: DATA
+outputs:
+  - out.txt
+output-datasets:
+  - name: derived
+    var: FEATURES
+    size: 1Mb
+"""
+
+
+def test_a_dataset_created_from_s3_is_what_a_job_reads_by_id(
+    settings: Settings, tmp_path: Path, s3_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    from airflow_provider_dsjobs.cli.main import main
+
+    s3 = boto3.client("s3", endpoint_url=s3_env["endpoint"], region_name="us-east-1")
+    s3.put_object(Bucket=s3_env["bucket"], Key="raw/v1/a.txt", Body=b"alpha\n")
+    s3.put_object(Bucket=s3_env["bucket"], Key="raw/v1/sub/b.txt", Body=b"beta\n")
+    common = ["--store", str(settings.store_url), "--project", settings.project]
+    assert main(["dataset", "create", "--name", "raw", "--from", f"s3://{s3_env['bucket']}/raw/v1",
+                 "--label", "src=s3", "--format", "json", *common]) == 0  # fmt: skip
+    import json
+
+    created = json.loads(capsys.readouterr().out)
+    assert (created["name"], created["files"], created["labels"]) == ("raw", 2, {"src": "s3"})
+
+    service = JobService(settings)
+    cfg = write_job(tmp_path / "job", USES_DATASET.replace("DATASET_ID", created["id"]))
+    done = service.wait(service.submit(load_config(cfg)).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert _read(service, done.outputs["out.txt"]) == "alpha\nbeta\n"
+
+    assert main(["dataset", "ls", "--format", "json", *common]) == 0
+    listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
+    assert set(listed) == {"raw", "derived"}  # output datasets are in the same list
+    assert listed["derived"]["job_id"] == done.id and listed["derived"]["id"] == done.output_datasets["derived"]
+    assert main(["dataset", "rm", "--id", created["id"], *common]) == 0
+    assert main(["dataset", "get", "--id", created["id"], *common]) == 1
+    assert f"no dataset '{created['id']}'" in capsys.readouterr().err
