@@ -1,5 +1,5 @@
 """``dsjobs secret set|ls|rm`` (project secrets), ``dsjobs docker-image add|ls|rm`` (project images) and
-``dsjobs dataset create|ls|get|rm`` (project datasets).
+``dsjobs dataset create|ls|get|rm`` (project datasets) and ``dsjobs project-disk put|ls|rm``.
 
 A secret's value is read from standard input (typed without echo on a terminal), never from an argument, so it
 stays out of shell history and ``ps``; nothing here prints a value.
@@ -20,7 +20,10 @@ from airflow_provider_dsjobs.cli.main import EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.datasets import Dataset, DatasetCatalog, directory_files, store_files
 from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.project_disk import ProjectDisk
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError
+from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.open import open_store
 
@@ -67,6 +70,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_image_rm)
 
     _register_datasets(subparsers)
+    _register_project_disk(subparsers)
 
 
 def _register_datasets(subparsers: Any) -> None:
@@ -91,6 +95,25 @@ def _register_datasets(subparsers: Any) -> None:
         _common(p)
         _format(p)
         p.set_defaults(func=func)
+
+
+def _register_project_disk(subparsers: Any) -> None:
+    disk = subparsers.add_parser("project-disk", help="the project disk: ${DS_PROJECT_HOME} with attach-project-disk")
+    sub = disk.add_subparsers(dest="disk_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("put", help="copy a local file or directory into DIR of the project disk")
+    p.add_argument("local", metavar="LOCAL")
+    p.add_argument("directory", metavar="DIR", nargs="?", default="")
+    _common(p)
+    p.set_defaults(func=cmd_disk_put)
+    p = sub.add_parser("ls", help="list the files under DIR of the project disk, with sizes")
+    p.add_argument("directory", metavar="DIR", nargs="?", default="")
+    _common(p)
+    _format(p)
+    p.set_defaults(func=cmd_disk_ls)
+    p = sub.add_parser("rm", help="delete a file or directory of the project disk")
+    p.add_argument("path", metavar="PATH")
+    _common(p)
+    p.set_defaults(func=cmd_disk_rm)
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
@@ -274,4 +297,45 @@ def cmd_dataset_rm(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     print(f"dataset {dataset.id} ({dataset.name}) removed", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- project disk ------------------------------------------------------------------------------------------
+
+
+def _disk(args: argparse.Namespace) -> ProjectDisk:
+    settings = settings_from_args(args)
+    try:
+        return ProjectDisk(Runtime.connect(settings), settings.project, settings.default_image)
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_disk_put(args: argparse.Namespace) -> int:
+    try:
+        count = _disk(args).put(Path(args.local).expanduser(), args.directory)
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
+    print(f"copied {count} file(s) to the project disk", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_disk_ls(args: argparse.Namespace) -> int:
+    try:
+        files = _disk(args).ls(args.directory)
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(f) for f in files], indent=4))
+    else:
+        _print_table([dataclasses.asdict(f) for f in files], ("path", "size"))
+    return EXIT_OK
+
+
+def cmd_disk_rm(args: argparse.Namespace) -> int:
+    try:
+        _disk(args).rm(args.path)
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
+    print(f"removed {args.path} from the project disk", file=sys.stderr)
     return EXIT_OK

@@ -5,8 +5,10 @@ and ``env.docker: <image ID>`` resolving through the project's image registry.""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,56 @@ def test_a_dataset_created_from_s3_is_what_a_job_reads_by_id(
     assert main(["dataset", "rm", "--id", created["id"], *common]) == 0
     assert main(["dataset", "get", "--id", created["id"], *common]) == 1
     assert f"no dataset '{created['id']}'" in capsys.readouterr().err
+
+
+def test_project_disk_put_ls_rm_and_a_job_reads_it(
+    local_settings: Settings,
+    tmp_path: Path,
+    docker_client: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from airflow_provider_dsjobs.cli.main import main
+    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+
+    data = tmp_path / "weights"
+    (data / "v1").mkdir(parents=True)
+    (data / "v1" / "model.bin").write_bytes(b"w" * 100)
+    (tmp_path / "notes.txt").write_text("hello disk\n")
+    monkeypatch.setenv("DSJOBS_DEFAULT_IMAGE", local_settings.default_image)  # the helper containers' image
+    common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
+    try:
+        assert main(["project-disk", "put", str(data), "models", *common]) == 0
+        assert main(["project-disk", "put", str(tmp_path / "notes.txt"), *common]) == 0
+        capsys.readouterr()
+        assert main(["project-disk", "ls", "--format", "json", *common]) == 0
+        assert json.loads(capsys.readouterr().out) == [
+            {"path": "models/weights/v1/model.bin", "size": 100},
+            {"path": "notes.txt", "size": 11},
+        ]
+        cfg = write_job(
+            tmp_path / "job",
+            "cmd: cat ${DS_PROJECT_HOME}/notes.txt && wc -c < ${DS_PROJECT_HOME}/models/weights/v1/model.bin\n"
+            "flags: [attach-project-disk]\n",
+        )
+        service = JobService(local_settings)
+        lines: list[str] = []
+        done = service.wait(service.submit(load_config(cfg)).id, log=lambda _s, line: lines.append(line))
+        assert done.status == JobStatus.SUCCESS, done.status_details
+        assert "hello disk" in lines and "100" in lines
+        assert main(["project-disk", "rm", "models", *common]) == 0
+        assert main(["project-disk", "rm", "models", *common]) == 1
+        assert "no such path on the project disk: models" in capsys.readouterr().err
+        assert main(["project-disk", "rm", "../x", *common]) == 1
+        assert "invalid project-disk path '../x'" in capsys.readouterr().err
+        assert main(["project-disk", "ls", *common]) == 0
+        assert capsys.readouterr().out.splitlines()[1:] == ["notes.txt  11"]
+        helpers = docker_client.containers.list(
+            all=True, filters={"label": [f"dsjobs.project={local_settings.project}", "dsjobs.helper=project-disk"]}
+        )
+        assert helpers == []  # every helper container is gone
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.volumes.get(project_volume_name(local_settings.project)).remove(force=True)
