@@ -21,6 +21,7 @@ from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.datasets import Dataset, DatasetCatalog, directory_files, store_files
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.project_disk import ProjectDisk
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
@@ -71,6 +72,7 @@ def register(subparsers: Any) -> None:
 
     _register_datasets(subparsers)
     _register_project_disk(subparsers)
+    _register_s3_connectors(subparsers)
 
 
 def _register_datasets(subparsers: Any) -> None:
@@ -114,6 +116,30 @@ def _register_project_disk(subparsers: Any) -> None:
     p.add_argument("path", metavar="PATH")
     _common(p)
     p.set_defaults(func=cmd_disk_rm)
+
+
+def _register_s3_connectors(subparsers: Any) -> None:
+    conn = subparsers.add_parser("s3-connector", help="S3 connectors: what an s3-mounts ID names")
+    sub = conn.add_subparsers(dest="connector_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("add", help="register (or replace) connector ID → s3://bucket/prefix with its own endpoint")
+    p.add_argument("connector_id", metavar="ID")
+    p.add_argument("url", metavar="s3://bucket/prefix")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    p.add_argument("--region")
+    p.add_argument("--access-key-id")
+    p.add_argument("--secret-key-secret-id", help="project secret holding the secret access key")
+    p.add_argument("--max-bytes", type=int, help="refuse to copy in more than this (default: no limit)")
+    p.add_argument("--description", default="")
+    _common(p)
+    p.set_defaults(func=cmd_connector_add)
+    p = sub.add_parser("ls", help="list the project's S3 connectors (no secret values)")
+    _common(p)
+    _format(p)
+    p.set_defaults(func=cmd_connector_ls)
+    p = sub.add_parser("rm", help="unregister a connector (the bucket is not touched)")
+    p.add_argument("connector_id", metavar="ID")
+    _common(p)
+    p.set_defaults(func=cmd_connector_rm)
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
@@ -338,4 +364,54 @@ def cmd_disk_rm(args: argparse.Namespace) -> int:
     except RuntimeFailure as exc:
         raise CommandError(str(exc)) from None
     print(f"removed {args.path} from the project disk", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- S3 connectors -----------------------------------------------------------------------------------------
+
+_CONNECTOR_COLUMNS = ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes")
+
+
+def _connectors(args: argparse.Namespace) -> ConnectorRegistry:
+    settings = settings_from_args(args)
+    try:
+        return ConnectorRegistry(open_store(settings), settings.project)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_connector_add(args: argparse.Namespace) -> int:
+    registry = _connectors(args)
+    try:
+        entry = registry.add(
+            args.connector_id, args.url, endpoint_url=args.endpoint_url, region=args.region,
+            access_key_id=args.access_key_id, secret_key_secret_id=args.secret_key_secret_id,
+            max_bytes=args.max_bytes, description=args.description,
+        )  # fmt: skip
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"s3-connector {entry.id} → {entry.url}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_connector_ls(args: argparse.Namespace) -> int:
+    try:
+        rows = [dataclasses.asdict(e) for e in _connectors(args).all()]
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(rows, indent=4))
+    else:
+        _print_table(rows, _CONNECTOR_COLUMNS)
+    return EXIT_OK
+
+
+def cmd_connector_rm(args: argparse.Namespace) -> int:
+    try:
+        removed = _connectors(args).remove(args.connector_id)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if not removed:
+        raise CommandError(f"no s3-connector {args.connector_id!r} in the project")
+    print(f"s3-connector {args.connector_id} removed", file=sys.stderr)
     return EXIT_OK

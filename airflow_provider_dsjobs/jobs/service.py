@@ -76,6 +76,7 @@ from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
@@ -226,6 +227,7 @@ class JobService:
                 labels=labels,
                 environ=environ,
                 image_lookup=ImageRegistry(self.store, self.project).resolve,
+                connector_lookup=ConnectorRegistry(self.store, self.project).get,
             )
         except PlanError as exc:
             raise JobError(str(exc)) from None

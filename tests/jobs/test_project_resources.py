@@ -194,3 +194,46 @@ def test_project_disk_put_ls_rm_and_a_job_reads_it(
     finally:
         with contextlib.suppress(Exception):
             docker_client.volumes.get(project_volume_name(local_settings.project)).remove(force=True)
+
+
+def test_an_s3_connector_brings_its_own_endpoint_and_credentials(
+    local_settings: Settings,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    import boto3
+
+    from airflow_provider_dsjobs.cli.main import main
+
+    client = boto3.client("s3", endpoint_url=s3_env["endpoint"], region_name="us-east-1")
+    client.put_object(Bucket=s3_env["bucket"], Key="lake/x.txt", Body=b"from the lake\n")
+    # Nothing but the connector knows where that bucket is or how to sign for it: the store is local.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DSJOBS_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    FileSecretStore(local_settings.home, local_settings.project).set("LAKE-KEY", "lake-secret-key")
+    common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    assert main(["s3-connector", "add", "lake", f"s3://{s3_env['bucket']}/lake", "--endpoint-url", s3_env["endpoint"],
+                 "--region", "us-east-1", "--access-key-id", "lake-key-id", "--secret-key-secret-id", "LAKE-KEY",
+                 *common]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["s3-connector", "ls", "--format", "json", *common]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert (entry["id"], entry["secret_key_secret_id"]) == ("lake", "LAKE-KEY")
+    assert "lake-secret-key" not in json.dumps(entry)
+
+    cfg = write_job(tmp_path / "job", "cmd: cat ${L}/x.txt; env | grep -c '^AWS_' || true\ns3-mounts:\n  - lake: L\n")
+    service = JobService(local_settings)
+    lines: list[str] = []
+    done = service.wait(service.submit(load_config(cfg)).id, log=lambda _s, line: lines.append(line))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert lines[:2] == ["from the lake", "0"]  # copied in; no credential inside the container
+    assert [i.key for i in service.store.list("") if b"lake-secret-key" in service.store.get_bytes(i.key)] == []
+
+    assert main(["s3-connector", "rm", "lake", *common]) == 0
+    with pytest.raises(JobError, match=r"unknown s3-mount 'lake': add it with `dsjobs s3-connector add lake"):
+        service.submit(load_config(cfg))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_dsjobs.resources.images import ImageRegistry, ImageRegistryError
+from airflow_provider_dsjobs.resources.registry import RegistryError
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from tests.storage.stores import local_store, s3_store, store  # noqa: F401  (fixtures)
 
@@ -42,6 +43,6 @@ def test_resolve_tells_ids_from_image_references(store: ObjectStore) -> None:  #
     ],
 )
 def test_bad_entries_are_refused(store: ObjectStore, image_id: str, image: str, kw: dict, message: str) -> None:  # noqa: F811
-    with pytest.raises(ImageRegistryError, match=message):
+    with pytest.raises(RegistryError, match=message):
         ImageRegistry(store, "p1").add(image_id, image, **kw)
     assert ImageRegistry(store, "p1").all() == []
