@@ -23,6 +23,7 @@ from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.project_disk import ProjectDisk
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError
+from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -73,6 +74,7 @@ def register(subparsers: Any) -> None:
     _register_datasets(subparsers)
     _register_project_disk(subparsers)
     _register_s3_connectors(subparsers)
+    _register_spark_connectors(subparsers)
 
 
 def _register_datasets(subparsers: Any) -> None:
@@ -140,6 +142,27 @@ def _register_s3_connectors(subparsers: Any) -> None:
     p.add_argument("connector_id", metavar="ID")
     _common(p)
     p.set_defaults(func=cmd_connector_rm)
+
+
+def _register_spark_connectors(subparsers: Any) -> None:
+    conn = subparsers.add_parser("spark-connector", help="Spark connectors: what spark.connector names")
+    sub = conn.add_subparsers(dest="spark_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("add", help="register (or replace) connector ID → a Spark Connect endpoint sc://host:port")
+    p.add_argument("connector_id", metavar="ID")
+    p.add_argument("remote", metavar="sc://host:port")
+    p.add_argument("--conf", action="append", default=[], metavar="K=V", help="a Spark session parameter")
+    p.add_argument("--token-secret-id", help="project secret holding the endpoint's token")
+    p.add_argument("--description", default="")
+    _common(p)
+    p.set_defaults(func=cmd_spark_add)
+    p = sub.add_parser("ls", help="list the project's Spark connectors")
+    _common(p)
+    _format(p)
+    p.set_defaults(func=cmd_spark_ls)
+    p = sub.add_parser("rm", help="unregister a Spark connector")
+    p.add_argument("connector_id", metavar="ID")
+    _common(p)
+    p.set_defaults(func=cmd_spark_rm)
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
@@ -262,12 +285,12 @@ def _show(datasets: list[Dataset], fmt: str) -> None:
         _print_table([d.to_dict() for d in datasets], _DATASET_COLUMNS)
 
 
-def _labels(pairs: list[str]) -> dict[str, str]:
+def _labels(pairs: list[str], option: str = "--label") -> dict[str, str]:
     labels = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CommandError(f"--label {pair!r}: use KEY=VALUE", EXIT_USAGE)
+            raise CommandError(f"{option} {pair!r}: use KEY=VALUE", EXIT_USAGE)
         labels[key] = value
     return labels
 
@@ -414,4 +437,52 @@ def cmd_connector_rm(args: argparse.Namespace) -> int:
     if not removed:
         raise CommandError(f"no s3-connector {args.connector_id!r} in the project")
     print(f"s3-connector {args.connector_id} removed", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- Spark connectors --------------------------------------------------------------------------------------
+
+
+def _spark(args: argparse.Namespace) -> SparkRegistry:
+    settings = settings_from_args(args)
+    try:
+        return SparkRegistry(open_store(settings), settings.project)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_spark_add(args: argparse.Namespace) -> int:
+    registry = _spark(args)
+    params = _labels(args.conf, "--conf")
+    try:
+        entry = registry.add(
+            args.connector_id, args.remote, session_params=params, token_secret_id=args.token_secret_id,
+            description=args.description,
+        )  # fmt: skip
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"spark-connector {entry.id} → {entry.remote}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_spark_ls(args: argparse.Namespace) -> int:
+    try:
+        rows = [dict(dataclasses.asdict(e), session_params=dict(e.session_params)) for e in _spark(args).all()]
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(rows, indent=4))
+    else:
+        _print_table(rows, ("id", "remote", "session_params", "token_secret_id", "created_at"))
+    return EXIT_OK
+
+
+def cmd_spark_rm(args: argparse.Namespace) -> int:
+    try:
+        removed = _spark(args).remove(args.connector_id)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if not removed:
+        raise CommandError(f"no spark-connector {args.connector_id!r} in the project")
+    print(f"spark-connector {args.connector_id} removed", file=sys.stderr)
     return EXIT_OK

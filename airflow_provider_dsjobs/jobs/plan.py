@@ -50,6 +50,8 @@ from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
+from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
+from airflow_provider_dsjobs.resources.spark import SparkConnector
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -58,6 +60,8 @@ from airflow_provider_dsjobs.storage.base import StoreError
 ImageLookup = Callable[[str], "ProjectImage | None"]
 #: Finds a registered S3 connector by ID (same contract).
 ConnectorLookup = Callable[[str], "S3Connector | None"]
+#: Finds a registered Spark connector by ID (same contract).
+SparkLookup = Callable[[str], "SparkConnector | None"]
 
 JOB_ROOT = "/job"
 WORK_DIR = "/job/work"
@@ -339,6 +343,32 @@ def _resolve_image(
     return image, username, password, pyplan
 
 
+def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | None) -> SparkConnector | None:
+    """The Spark connector ``spark.connector`` names (an unknown one is a ``PlanError``)."""
+    if config.spark is None:
+        return None
+    where = f"{config.source}: spark.connector"
+    try:
+        found = spark_lookup(config.spark.connector) if spark_lookup else None
+    except StoreError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    if found is None:
+        raise PlanError(
+            f"{where}: unknown Spark connector {config.spark.connector!r}: add it with "
+            f"`dsjobs spark-connector add {config.spark.connector} sc://host:port`"
+        )
+    return found
+
+
+def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
+    if not connector.token_secret_id:
+        return None
+    token = settings.resolve_secret(connector.token_secret_id)
+    if token is None:
+        raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
+    return token
+
+
 def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
     try:
         return settings.project_secrets(settings)
@@ -356,6 +386,7 @@ def plan_job(
     environ: Mapping[str, str] | None = None,
     image_lookup: ImageLookup | None = None,
     connector_lookup: ConnectorLookup | None = None,
+    spark_lookup: SparkLookup | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
     (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
@@ -471,6 +502,10 @@ def plan_job(
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
+    spark = _spark(config, settings, spark_lookup)
+    if spark is not None:
+        env.update(spark.job_env(_spark_token(spark, settings, src)))
+        extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
     env = portable_env(env)
     return JobPlan(
         job_id=job_id,

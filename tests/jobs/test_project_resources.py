@@ -237,3 +237,41 @@ def test_an_s3_connector_brings_its_own_endpoint_and_credentials(
     assert main(["s3-connector", "rm", "lake", *common]) == 0
     with pytest.raises(JobError, match=r"unknown s3-mount 'lake': add it with `dsjobs s3-connector add lake"):
         service.submit(load_config(cfg))
+
+
+SPARK_JOB = """
+cmd: |
+  echo "remote=$SPARK_REMOTE"
+  cat "$JOB_DATAPROC_CONNECTION_CONFIG"
+spark:
+  connector: SPARK_CONN
+"""
+
+
+def test_a_spark_connector_gives_the_job_its_spark_connect_endpoint(
+    local_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from airflow_provider_dsjobs.cli.main import main
+
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    FileSecretStore(local_settings.home, local_settings.project).set("SPARK-TOKEN", "spark-tok-123")
+    common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
+    assert main(["spark-connector", "add", "b1gsparkconn00000001", "sc://spark.example:15002", "--conf",
+                 "spark.sql.shuffle.partitions=4", "--token-secret-id", "SPARK-TOKEN", *common]) == 0  # fmt: skip
+    cfg = write_job(tmp_path / "job", SPARK_JOB.replace("SPARK_CONN", "b1gsparkconn00000001"))
+    service = JobService(local_settings)
+    lines: list[str] = []
+    done = service.wait(service.submit(load_config(cfg)).id, log=lambda _s, line: lines.append(line))
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert lines[0] == "remote=sc://spark.example:15002;token=spark-tok-123"
+    assert json.loads("\n".join(lines[1:])) == {
+        "master_node_host": "spark.example:15002",
+        "connection_mode": "SPARK_CONNECT",
+        "session_params": {"spark.sql.shuffle.partitions": "4"},
+    }  # what DataSphere's connect_to_spark() reads
+    assert main(["spark-connector", "rm", "b1gsparkconn00000001", *common]) == 0
+    capsys.readouterr()
+    with pytest.raises(JobError, match=r"spark.connector: unknown Spark connector 'b1gsparkconn00000001'"):
+        service.submit(load_config(cfg))
