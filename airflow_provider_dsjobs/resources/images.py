@@ -49,11 +49,11 @@ class ProjectImage:
         )
 
 
-class ImageRegistry:
+class ImageRegistry(JsonRegistry[ProjectImage]):
     """The project's registered images in ``store``."""
 
     def __init__(self, store: ObjectStore, project: str) -> None:
-        self.entries = JsonRegistry(store, project, "docker-images", "image", asdict, ProjectImage.from_dict)
+        super().__init__(store, project, "docker-images", "image", asdict, ProjectImage.from_dict)
 
     def add(
         self,
@@ -76,13 +76,7 @@ class ImageRegistry:
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        return self.entries.put(image_id, entry)
-
-    def get(self, image_id: str) -> ProjectImage | None:
-        return self.entries.get(image_id)
-
-    def all(self) -> list[ProjectImage]:
-        return sorted(self.entries.all(), key=lambda e: e.id)
+        return self.put(image_id, entry)
 
     def resolve(self, value: str) -> ProjectImage | None:
         """The registered image ``value`` (an ``env.docker`` string) names; ``None`` when it is an image
@@ -95,6 +89,3 @@ class ImageRegistry:
                 f"unknown project image {value!r}: register it with `dsjobs docker-image add {value} IMAGE_REF`"
             )
         return found
-
-    def remove(self, image_id: str) -> bool:
-        return self.entries.remove(image_id)

@@ -29,8 +29,9 @@ def check_entry_id(entry_id: str, what: str) -> str:
 
 
 class JsonRegistry(Generic[T]):
-    """Entries of one ``kind`` (``docker-images``, ``s3-connectors``) of a project, turned into ``T`` by
-    ``decode`` (a ``dict`` → ``T`` that raises ``KeyError``/``TypeError``/``ValueError`` on a bad document)."""
+    """Entries of one ``kind`` (``docker-images``, ``s3-connectors``, ``spark-connectors``) of a project, turned
+    into ``T`` by ``decode`` (a ``dict`` → ``T`` that raises ``KeyError``/``TypeError``/``ValueError`` on a bad
+    document). Each kind subclasses it with its own validating ``add``."""
 
     def __init__(
         self,
@@ -66,14 +67,15 @@ class JsonRegistry(Generic[T]):
             raise RegistryError(f"{self.store.uri(key)} is not a {self.what} entry written by dsjobs") from None
 
     def all(self) -> list[T]:
+        """Every entry, in ID order."""
         found = []
         for info in self.store.list(self.prefix + "/"):
             name = info.key[len(self.prefix) + 1 :]
             if name.endswith(".json") and "/" not in name:
                 entry = self.get(name[: -len(".json")])
                 if entry is not None:
-                    found.append(entry)
-        return found
+                    found.append((name, entry))
+        return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
 
     def remove(self, entry_id: str) -> bool:
         key = self._key(entry_id)

@@ -68,9 +68,9 @@ class S3Source:
     max_bytes: int | None = None
 
 
-class ConnectorRegistry:
+class ConnectorRegistry(JsonRegistry[S3Connector]):
     def __init__(self, store: ObjectStore, project: str) -> None:
-        self.entries = JsonRegistry(store, project, "s3-connectors", "s3-connector", asdict, S3Connector.from_dict)
+        super().__init__(store, project, "s3-connectors", "s3-connector", asdict, S3Connector.from_dict)
 
     def add(
         self,
@@ -104,13 +104,4 @@ class ConnectorRegistry:
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        return self.entries.put(connector_id, entry)
-
-    def get(self, connector_id: str) -> S3Connector | None:
-        return self.entries.get(connector_id)
-
-    def all(self) -> list[S3Connector]:
-        return sorted(self.entries.all(), key=lambda e: e.id)
-
-    def remove(self, connector_id: str) -> bool:
-        return self.entries.remove(connector_id)
+        return self.put(connector_id, entry)

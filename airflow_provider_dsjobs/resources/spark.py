@@ -71,11 +71,9 @@ def _encode(entry: SparkConnector) -> dict[str, Any]:
     return out
 
 
-class SparkRegistry:
+class SparkRegistry(JsonRegistry[SparkConnector]):
     def __init__(self, store: ObjectStore, project: str) -> None:
-        self.entries = JsonRegistry(
-            store, project, "spark-connectors", "spark-connector", _encode, SparkConnector.from_dict
-        )
+        super().__init__(store, project, "spark-connectors", "spark-connector", _encode, SparkConnector.from_dict)
 
     def add(
         self,
@@ -96,13 +94,4 @@ class SparkRegistry:
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        return self.entries.put(connector_id, entry)
-
-    def get(self, connector_id: str) -> SparkConnector | None:
-        return self.entries.get(connector_id)
-
-    def all(self) -> list[SparkConnector]:
-        return sorted(self.entries.all(), key=lambda e: e.id)
-
-    def remove(self, connector_id: str) -> bool:
-        return self.entries.remove(connector_id)
+        return self.put(connector_id, entry)
