@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_dsjobs.storage.base import StoreError
-from airflow_provider_dsjobs.storage.keys import check_key, join_key, safe_relpath
+from airflow_provider_dsjobs.storage.keys import check_key, join_key, local_parts, safe_relpath
 
 
 def test_safe_relpath_normalises() -> None:
@@ -13,10 +13,23 @@ def test_safe_relpath_normalises() -> None:
     assert safe_relpath("file..name") == "file..name"
 
 
-@pytest.mark.parametrize("bad", ["/a", "..", "a/../b", "", "./", "a\x00b", "a\\b"])
+@pytest.mark.parametrize("bad", ["/a", "..", "a/../b", "", "./", "a\x00b"])
 def test_safe_relpath_rejects(bad: str) -> None:
     with pytest.raises(StoreError):
         safe_relpath(bad)
+
+
+def test_a_backslash_is_an_ordinary_character_of_a_name() -> None:
+    """As in a Linux file name: ``..\\x`` is one name, not a way up, and ``a\\b`` never becomes ``a/b``."""
+    assert safe_relpath("a\\b.txt") == "a\\b.txt"
+    assert check_key("out/..\\..\\esc.txt") == "out/..\\..\\esc.txt"
+    assert local_parts("out/..\\..\\esc.txt") == ["out", "..\\..\\esc.txt"]
+
+
+@pytest.mark.parametrize("bad", ["/a", "..", "a/../b", "a//b", "./a", "a/", "", "a\x00b"])
+def test_local_parts_refuse_what_is_no_local_name(bad: str) -> None:
+    with pytest.raises(StoreError):
+        local_parts(bad)
 
 
 def test_check_key_and_join() -> None:
