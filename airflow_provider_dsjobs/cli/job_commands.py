@@ -27,7 +27,7 @@ from typing import Any
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
@@ -203,10 +203,20 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
     return EXIT_FAILURE
 
 
+def _engine_lost(job_id: str, exc: EngineLost) -> CommandError:
+    """One line for a job whose engine stopped answering: its state is unknown, and how to pick it up again."""
+    return CommandError(
+        f"{exc}; the state of job {job_id} is unknown until the engine is back: then `dsjobs attach --id {job_id}`"
+        f" follows it again (or `dsjobs get --id {job_id}` settles it)"
+    )
+
+
 def _watch(service: JobService, job_id: str) -> int:
     """Wait for a job with live output; Ctrl+C cancels gracefully, a second Ctrl+C kills."""
     try:
         record = service.wait(job_id, log=_sink)
+    except EngineLost as exc:
+        raise _engine_lost(job_id, exc) from None
     except KeyboardInterrupt:
         _info(f"interrupted: cancelling job {job_id} gracefully (Ctrl+C again to kill)")
         try:

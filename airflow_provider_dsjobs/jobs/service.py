@@ -45,7 +45,9 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 used by ID is every object under that prefix except the manifest.
 
 Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space) and ``spark``. Links inside output directories are skipped.
+scratch space) and ``spark``. Links, FIFOs and devices inside output directories are skipped (and listed in the
+log); an output that is a symbolic link is missing. A lost engine raises ``EngineLost`` and leaves the record as it
+was: ``get``/``wait`` settle the job once the engine answers again.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import EngineLost, JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
@@ -79,7 +81,7 @@ from airflow_provider_dsjobs.storage.keys import join_key
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.jobs.store import JobStore
 
-__all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
+__all__ = ["EngineLost", "GcReport", "JobError", "JobService", "LogSink", "Notify"]
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
 #: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
@@ -415,7 +417,7 @@ class JobService:
         """Stage outputs out, publish output datasets, write the manifest last, set the terminal status,
         remove the container. Idempotent: on a terminal job it changes nothing. On a job still running it
         changes nothing either and returns the current record."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 
         record = self._load(job_id)
         if record.status.terminal:
@@ -451,6 +453,8 @@ class JobService:
             stage_out(self.store, self.jobs, runtime, record, doc, int(exit_code), cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
+        except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
+            raise EngineLost(one_line(exc)) from None
         except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
@@ -606,7 +610,8 @@ class JobService:
         directory; directories are recreated). With it, each output lands at ``output_dir/<basename>``.
         Logs go to ``output_dir`` (or the current directory) as ``<job_id>.log.txt``, ``.stdout.txt``,
         ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
-        ``progress_stream`` shows a download progress bar there."""
+        Nothing read from the store is trusted as a local path, and a download cut off half-way changes
+        nothing locally (``jobs/downloads.py``). ``progress_stream`` shows a download progress bar there."""
         record = self._load(job_id)
         if record.data_cleared:
             raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
