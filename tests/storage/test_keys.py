@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import check_key, join_key, local_parts, safe_relpath
@@ -38,3 +42,16 @@ def test_check_key_and_join() -> None:
     assert join_key("", "x") == "x"
     with pytest.raises(StoreError):
         check_key("a/./b")
+
+
+@settings(max_examples=300, deadline=None)
+@given(relpath=st.text(alphabet=st.sampled_from(["a", "é", ".", "/", "\\", "\x00", " ", "~", ":"]), max_size=24))
+def test_local_parts_never_lead_outside_the_root(relpath: str) -> None:
+    """Whatever a store holds as a key, the parts it yields stay below the directory they are joined to."""
+    try:
+        parts = local_parts(relpath)
+    except StoreError:
+        return
+    root = "/nonexistent/root"
+    target = os.path.normpath(os.path.join(root, *parts))
+    assert target.startswith(root + os.sep) and "/".join(parts) == relpath
