@@ -132,10 +132,12 @@ def _service(args: argparse.Namespace) -> JobService:
 
 
 @contextmanager
-def _job_errors() -> Iterator[None]:
-    """Turn the core's one-line errors into ``CommandError``."""
+def _job_errors(job_id: str | None = None) -> Iterator[None]:
+    """Turn the core's one-line errors into ``CommandError`` (a lost engine says how to pick ``job_id`` up)."""
     try:
         yield
+    except EngineLost as exc:
+        raise (_engine_lost(job_id, exc) if job_id else CommandError(str(exc))) from None
     except JobError as exc:
         raise CommandError(str(exc)) from None
 
@@ -258,7 +260,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job: its output from the first line, then its outputs and exit status. A job that already
     ended prints its stored output."""
     service = _service(args)
-    with _job_errors():
+    with _job_errors(args.job_id):
         record = service.refresh(args.job_id)
         if not record.status.terminal:
             return _watch(service, args.job_id)
@@ -311,7 +313,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_errors(args.job_id):
         record = service.get(args.job_id)
     if args.format == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))

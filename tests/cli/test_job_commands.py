@@ -255,7 +255,8 @@ def test_a_lost_engine_leaves_the_job_unknown_until_it_is_back(
 
         container.stop(timeout=2)  # what the engine does to its containers when it stops
         assert main(["get", "--id", job_id, *cli_env]) == 1  # the engine is still unreachable
-        assert f"the Docker engine at {proxy.url}" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"the Docker engine at {proxy.url}" in err and "is unknown until the engine is back: then `dsjobs" in err
         proxy.restore()
         assert main(["get", "--id", job_id, "--format", "json", *cli_env]) == 0
         record = json.loads(capsys.readouterr().out)
