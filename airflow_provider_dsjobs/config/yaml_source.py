@@ -32,7 +32,7 @@ MAX_TEXT_CHARS = 1 << 20  # a config.yaml is small; 1 MiB of text is already abs
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: LibYAML's parser when PyYAML was built with it (the wheels are): 30 times faster than the pure-Python one,
 #: so a file at the size cap is parsed in well under a second. Same nodes, marks and errors (worded by LibYAML).
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # YAML 1.2 core schema, plain scalars only.
 _NULL_RE = re.compile(r"~|null|Null|NULL|")
@@ -321,7 +321,7 @@ def _check_events(text: str, source: str) -> None:
     depth = 0
     documents = 0
     nodes = 0
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=LOADER):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.ScalarEvent)):
             nodes += 1
             if nodes > MAX_NODES:
@@ -354,7 +354,7 @@ def parse_document(text: str, source: str = "<string>") -> Document:
     _check_text(text, source)
     try:
         _check_events(text, source)
-        composed = yaml.compose(text, Loader=_LOADER)
+        composed = yaml.compose(text, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
