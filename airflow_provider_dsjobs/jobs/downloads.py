@@ -23,20 +23,20 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TextIO
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.plan import OutputPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key, local_parts
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 #: One planned download: ``(key, local file, size)``.
 Transfer = tuple[str, Path, int]
@@ -62,10 +62,9 @@ class _Placement:
 
 
 def download_files(
-    store: ObjectStore,
     jobs: JobStore,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     *,
     output_dir: Path | None = None,
     with_logs: bool = False,
@@ -73,14 +72,11 @@ def download_files(
 ) -> list[Path]:
     """Download ``record``'s outputs (as declared in its ``plan.json`` ``doc``) and, ``with_logs``, its logs;
     returns the local files written. See ``JobService.download_files`` for where each file lands."""
+    store = jobs.store
     try:
-        placements = [
-            _plan_output(store, jobs, record, out, output_dir)
-            for out in doc.get("outputs", [])
-            if isinstance(out, Mapping) and (out.get("var") or out.get("path")) in record.outputs
-        ]
+        placements = [_plan_output(jobs, record, out, output_dir) for out in doc.outputs if out.key in record.outputs]
         if with_logs and record.logs:
-            placements += _plan_logs(store, jobs, record, output_dir)
+            placements += _plan_logs(jobs, record, output_dir)
     except StoreError as exc:
         raise JobError(one_line(exc)) from None
     _fetch(store, record.id, placements, progress_stream)
@@ -94,10 +90,8 @@ def _refuse(record: JobRecord, what: str, why: str) -> JobError:
     )
 
 
-def _plan_output(
-    store: ObjectStore, jobs: JobStore, record: JobRecord, out: Mapping[str, Any], output_dir: Path | None
-) -> _Placement:
-    path, container_path = str(out.get("path") or ""), str(out.get("container_path") or "")
+def _plan_output(jobs: JobStore, record: JobRecord, out: OutputPlacement, output_dir: Path | None) -> _Placement:
+    path, container_path = out.path, out.container_path
     what = f"output {path!r}"
     rel = mirror(container_path)
     if not container_path.startswith(_CONTAINER_ROOTS) or os.path.normpath(container_path) != container_path:
@@ -108,9 +102,9 @@ def _plan_output(
             raise _refuse(record, what, f"its name {name!r} is not a file name, so it has no place in {output_dir}")
         dest, root = Path(output_dir) / name, Path(output_dir)
     else:
-        dest = _config_destination(record, what, path, str(out.get("local_path") or ""))
+        dest = _config_destination(record, what, path, str(out.local_path))
         root = dest
-    placement = plan_placement(store, join_key(jobs.outputs_prefix(record.id), rel), dest, what)
+    placement = plan_placement(jobs.store, join_key(jobs.outputs_prefix(record.id), rel), dest, what)
     _check_contained(record, placement, root)
     return placement
 
@@ -173,7 +167,7 @@ def _check_contained(record: JobRecord, placement: _Placement, root: Path) -> No
             raise _refuse(record, placement.what, f"{where} would be written at {target}, outside {root}")
 
 
-def _plan_logs(store: ObjectStore, jobs: JobStore, record: JobRecord, output_dir: Path | None) -> list[_Placement]:
+def _plan_logs(jobs: JobStore, record: JobRecord, output_dir: Path | None) -> list[_Placement]:
     target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
     if not _is_file_name(f"{record.id}.log"):
         raise _refuse(record, "the logs", f"the job id {record.id!r} is not a file name")
@@ -184,14 +178,12 @@ def _plan_logs(store: ObjectStore, jobs: JobStore, record: JobRecord, output_dir
         dest = target_dir / f"{record.id}.{name}"
         if dest.is_dir():
             raise JobError(f"cannot download the logs to {dest}: it is a directory")
-        placements.append(_Placement("the logs", dest, False, [(key, (), int(store.size(key) or 0))]))
+        placements.append(_Placement("the logs", dest, False, [(key, (), int(jobs.store.size(key) or 0))]))
     return placements
 
 
 def _fetch(store: ObjectStore, job_id: str, placements: list[_Placement], progress_stream: TextIO | None) -> None:
     """Download every file into its placement's temporary sibling; on any failure remove them all and raise."""
-    from airflow_provider_dsjobs.storage.progress import TransferProgress
-
     files = [(p, key, parts, size) for p in placements for key, parts, size in p.files]
     progress = TransferProgress("download", progress_stream) if progress_stream is not None else None
     done = 0

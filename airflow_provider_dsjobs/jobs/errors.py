@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from airflow_provider_dsjobs.runtime.errors import EngineUnreachable
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
 
 T = TypeVar("T")
@@ -45,7 +45,6 @@ def job_errors(*kinds: type[Exception]) -> Iterator[None]:
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:
     """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
     with job_errors(StoreError, RuntimeFailure):
         yield from items

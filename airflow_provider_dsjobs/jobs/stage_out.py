@@ -17,21 +17,27 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tarfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import one_line
+from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
-from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
-from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.errors import (
+    ContainerNotFound,
+    EngineUnreachable,
+    PathNotFound,
+    RuntimeFailure,
+    UnsafeMember,
+)
+from airflow_provider_dsjobs.runtime.tarstream import check_member
+from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-    from airflow_provider_dsjobs.runtime.containers import Runtime
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
+from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
@@ -61,6 +67,10 @@ def mirror(container_path: str) -> str:
     return rel
 
 
+#: A job's outcome: its terminal status and the reason (``status_details``).
+Outcome = tuple[JobStatus, "str | None"]
+
+
 @dataclass
 class _Collected:
     """What stage-out gathered from the container besides its logs."""
@@ -74,29 +84,28 @@ class _Collected:
 
 
 def stage_out(
-    store: ObjectStore,
     jobs: JobStore,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
-) -> None:
-    """Collect logs and outputs, publish datasets, commit the manifest, set the outcome on ``record``
-    (nothing is saved: the caller saves the record). ``doc`` is the job's ``plan.json``.
+) -> Outcome:
+    """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
+    sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
+    ``doc`` is the job's ``plan.json``.
 
     The logs are stored and the manifest committed even when collecting an output fails half-way (the
     outcome is then ERROR with the reason); only a lost container or engine leaves nothing committed."""
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
+    store = jobs.store
     writer = OutputWriter(store, jobs.outputs_prefix(record.id))
     with joblogs.LogSpool() as spool:
         for stream, line in runtime.stream_logs(record.container_id or "", follow=False):
             spool.write(stream, line)
-        got = _collect(store, jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
-        if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
-            got.pyenv_error = read_marker(runtime, record.container_id or "", str(doc["python_failed_marker"]))
+        got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
+        if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
+            got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
         status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, got.failure)
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
@@ -109,7 +118,7 @@ def stage_out(
         "logs": store.uri(logs_key),
         "data_size_bytes": data_size,
         "return_code": exit_code,
-        "outputs": [dict(o, uri=got.outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
+        "outputs": [dict(output_to_json(o), uri=got.outputs.get(o.key)) for o in doc.outputs],
         "missing_outputs": got.missing,
         "output_datasets": got.datasets,
         "files": got.files,
@@ -122,15 +131,14 @@ def stage_out(
     record.logs = store.uri(logs_key)
     record.return_code = exit_code
     record.data_size_bytes = data_size
-    record.set_status(status, details)
+    return status, details
 
 
 def _collect(
-    store: ObjectStore,
     jobs: JobStore,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     writer: OutputWriter,
     spool: joblogs.LogSpool,
     publish: bool,
@@ -140,23 +148,22 @@ def _collect(
     got = _Collected()
     cid = record.container_id or ""
     try:
-        for out in doc.get("outputs", []):
-            key = out["var"] or out["path"]
-            rel = mirror(out["container_path"])
-            exported = export_into(runtime, cid, out["container_path"], posixpath.dirname(rel), writer)
+        for out in doc.outputs:
+            rel = mirror(out.container_path)
+            exported = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer)
             for line in exported.skipped if exported is not None else ():
-                spool.write(joblogs.SYSTEM, f"output {out['path']!r}: {line}")
+                spool.write(joblogs.SYSTEM, f"output {out.path!r}: {line}")
             if exported is None or exported.refused is not None:
-                got.missing.append(key)
+                got.missing.append(out.key)
                 why = "was not written by the job" if exported is None else exported.refused
-                spool.write(joblogs.SYSTEM, f"output {out['path']!r} {why} (expected at {out['container_path']})")
+                spool.write(joblogs.SYSTEM, f"output {out.path!r} {why} (expected at {out.container_path})")
                 continue
             got.files += exported.files
-            got.outputs[key] = store.uri(join_key(writer.prefix, rel))
-        for ds in doc.get("output_datasets", []) if publish else ():
-            ds_id = publish_dataset(store, jobs, runtime, record, ds)
-            got.datasets[ds["name"]] = ds_id
-            spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds['name']})")
+            got.outputs[out.key] = jobs.store.uri(join_key(writer.prefix, rel))
+        for ds in doc.output_datasets if publish else ():
+            ds_id = publish_dataset(jobs, runtime, record, ds)
+            got.datasets[ds.name] = ds_id
+            spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
     except _COLLECTION_ERRORS as exc:
         if isinstance(exc, (ContainerNotFound, EngineUnreachable)):
             raise  # another finalizer removed it, or try again once the engine is back: nothing to commit here
@@ -167,7 +174,7 @@ def _collect(
 
 def _outcome(
     exit_code: int, cancelled: bool, oom_killed: bool, pyenv_error: str | None, failure: str | None
-) -> tuple[JobStatus, str | None]:
+) -> Outcome:
     """The terminal status and its details."""
     if cancelled:
         return JobStatus.CANCELLED, "cancelled by user"
@@ -189,17 +196,15 @@ def _outcome(
     return JobStatus.ERROR, details
 
 
-def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord) -> bool:
-    """If the job's output manifest is committed, set on ``record`` the outcome it recorded and return True
-    (the caller saves the record); else False."""
-    from airflow_provider_dsjobs.storage.outputs import read_manifest
-
+def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
+    """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
+    them and return its outcome (the caller sets the status and saves the record); else None."""
     try:
-        manifest = read_manifest(store, jobs.outputs_prefix(record.id))
+        manifest = read_manifest(jobs.store, jobs.outputs_prefix(record.id))
     except StoreError:
-        return False
+        return None
     if not manifest or "status" not in manifest:
-        return False
+        return None
     record.outputs = {
         str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
     }
@@ -208,8 +213,7 @@ def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord)
     record.return_code = manifest.get("return_code")
     record.logs = manifest.get("logs")
     record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
-    record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
-    return True
+    return JobStatus(manifest["status"]), manifest.get("status_details")
 
 
 @dataclass
@@ -225,16 +229,13 @@ class Exported:
 
 
 def export_into(
-    runtime: Runtime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
+    runtime: ContainerRuntime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
 ) -> Exported | None:
     """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
     not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
     link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
     and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
     container's, not an output)."""
-    from airflow_provider_dsjobs.runtime.errors import PathNotFound, UnsafeMember
-    from airflow_provider_dsjobs.runtime.tarstream import check_member
-
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
@@ -270,7 +271,7 @@ def export_into(
 
 
 def _export_file(
-    runtime: Runtime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
+    runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
 ) -> list[dict[str, Any]]:
     """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
     with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
@@ -284,11 +285,9 @@ def _export_file(
     return []
 
 
-def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
+def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
     """The reason in the pyenv failure marker at ``path`` (its first line, plus pip's last ``ERROR:`` line),
     or None when the container has no such file."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
     try:
         reader = runtime.export(cid, path)
     except RuntimeFailure:
@@ -308,28 +307,24 @@ def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
     return None
 
 
-def publish_dataset(
-    store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: Mapping[str, Any]
-) -> str:
-    """Export output dataset ``ds`` (an entry of ``plan.json``'s ``output_datasets``) from the container into
+def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord, ds: OutputDatasetPlacement) -> str:
+    """Export output dataset ``ds`` from the container into
     ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID."""
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
-    ds_id = dataset_id(record.id, str(ds["name"]))
+    ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
-    writer = OutputWriter(store, prefix)
+    writer = OutputWriter(jobs.store, prefix)
     # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    exported = export_into(runtime, record.container_id or "", ds["container_path"], "", _StripFirst(writer))
+    exported = export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer))
     collected = exported.files if exported is not None and exported.refused is None else []
     files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,
-        "name": ds["name"],
-        "description": ds.get("description", ""),
-        "labels": dict(ds.get("labels", {})),
+        "name": ds.name,
+        "description": ds.description,
+        "labels": dict(ds.labels),
         "size": size,
-        "declared_size": ds.get("size_bytes"),
+        "declared_size": ds.size_bytes,
         "job_id": record.id,
         "project": record.project,
         "created_at": utcnow().isoformat(),

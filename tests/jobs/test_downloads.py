@@ -8,6 +8,8 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.downloads import download_files, plan_placement
 from airflow_provider_dsjobs.jobs.errors import JobError
+from airflow_provider_dsjobs.jobs.plan import OutputPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -46,35 +48,17 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
     store.put_bytes(f"{prefix}work/res/out.txt", b"result\n")
     store.put_bytes(f"{prefix}vars/TABLE/table.csv", b"x\n1\n")
     record.outputs = {"res/out.txt": "uri-1", "TABLE": "uri-2", "EMPTY": "uri-3"}
-    doc = {
-        "outputs": [
-            {
-                "path": "res/out.txt",
-                "var": None,
-                "container_path": "/job/work/res/out.txt",
-                "local_path": str(tmp_path / "cfg" / "res" / "out.txt"),
-            },
-            {
-                "path": "table.csv",
-                "var": "TABLE",
-                "container_path": "/job/outputs/TABLE/table.csv",
-                "local_path": str(tmp_path / "cfg" / "table.csv"),
-            },
-            {
-                "path": "empty",
-                "var": "EMPTY",
-                "container_path": "/job/outputs/EMPTY/empty",
-                "local_path": str(tmp_path / "cfg" / "empty"),
-            },
-            {
-                "path": "never.txt",
-                "var": None,
-                "container_path": "/job/work/never.txt",
-                "local_path": str(tmp_path / "cfg" / "never.txt"),
-            },
-        ]
-    }
-    written = download_files(store, jobs, record, doc)
+    cfg = tmp_path / "cfg"
+    doc = PlanDoc(
+        job_id=record.id,
+        outputs=(
+            OutputPlacement("res/out.txt", None, "/job/work/res/out.txt", cfg / "res" / "out.txt"),
+            OutputPlacement("table.csv", "TABLE", "/job/outputs/TABLE/table.csv", cfg / "table.csv"),
+            OutputPlacement("empty", "EMPTY", "/job/outputs/EMPTY/empty", cfg / "empty"),
+            OutputPlacement("never.txt", None, "/job/work/never.txt", cfg / "never.txt"),
+        ),
+    )
+    written = download_files(jobs, record, doc)
     assert sorted(written) == [tmp_path / "cfg" / "res" / "out.txt", tmp_path / "cfg" / "table.csv"]
     assert (tmp_path / "cfg" / "res" / "out.txt").read_bytes() == b"result\n"
     assert (tmp_path / "cfg" / "table.csv").read_bytes() == b"x\n1\n"
@@ -82,7 +66,7 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
     assert not (tmp_path / "cfg" / "never.txt").exists()  # not in record.outputs: the job did not write it
 
     flat = tmp_path / "flat"
-    written = download_files(store, jobs, record, doc, output_dir=flat)
+    written = download_files(jobs, record, doc, output_dir=flat)
     assert sorted(written) == [flat / "out.txt", flat / "table.csv"]
     assert (flat / "out.txt").read_bytes() == b"result\n"
 
@@ -90,11 +74,15 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
 # -- a tampered store never makes a reader write outside the destination (issue 14) ------------------------------
 
 
-def _job(store: ObjectStore, base: Path, outputs: list[dict[str, str | None]]) -> tuple[JobStore, JobRecord, dict]:
+def _job(store: ObjectStore, base: Path, outputs: list[dict[str, str | None]]) -> tuple[JobStore, JobRecord, PlanDoc]:
+    """A job whose plan.json (as a tampering writer left it) declares ``outputs``."""
     jobs = JobStore(store, "proj")
     record = JobRecord(id=jobs.new_job_id(), project="proj", base_dir=str(base))
     record.outputs = {str(o["var"] or o["path"]): "uri" for o in outputs}
-    return jobs, record, {"outputs": outputs}
+    placements = tuple(
+        OutputPlacement(str(o["path"]), o["var"], str(o["container_path"]), Path(str(o["local_path"]))) for o in outputs
+    )
+    return jobs, record, PlanDoc(job_id=record.id, outputs=placements)
 
 
 def _tree(root: Path) -> list[str]:
@@ -107,7 +95,7 @@ def test_an_output_named_dotdot_is_refused_with_output_dir(store: ObjectStore, t
     jobs, record, doc = _job(store, base, [out])
     store.put_bytes(f"{jobs.outputs_prefix(record.id)}vars/UP/data/x.txt", b"x")
     with pytest.raises(JobError) as err:
-        download_files(store, jobs, record, doc, output_dir=dest)
+        download_files(jobs, record, doc, output_dir=dest)
     assert str(err.value) == (
         f"refusing to download output '..' of job {record.id}: its name '..' is not a file name, so it has no place"
         f" in {dest} (the job's store entries may have been tampered with); nothing was downloaded"
@@ -121,7 +109,7 @@ def test_a_tampered_local_path_is_refused(store: ObjectStore, tmp_path: Path) ->
     jobs, record, doc = _job(store, tmp_path / "cfg", [out])
     store.put_bytes(f"{jobs.outputs_prefix(record.id)}work/out.txt", b"x")
     with pytest.raises(JobError, match=r"refusing to download output 'out.txt' .*: its recorded local path"):
-        download_files(store, jobs, record, doc)
+        download_files(jobs, record, doc)
     assert not elsewhere.parent.exists() and not (tmp_path / "cfg").exists()
 
 
@@ -129,7 +117,7 @@ def test_a_container_path_outside_the_job_is_refused(store: ObjectStore, tmp_pat
     out = {"path": "x", "var": None, "container_path": "/job/work/../../x", "local_path": str(tmp_path / "cfg/x")}
     jobs, record, doc = _job(store, tmp_path / "cfg", [out])
     with pytest.raises(JobError, match=r"its container path '/job/work/\.\./\.\./x' is not under /job/work"):
-        download_files(store, jobs, record, doc, output_dir=tmp_path / "d")
+        download_files(jobs, record, doc, output_dir=tmp_path / "d")
 
 
 def test_a_symlink_in_the_destination_does_not_lead_the_files_out(store: ObjectStore, tmp_path: Path) -> None:
@@ -141,7 +129,7 @@ def test_a_symlink_in_the_destination_does_not_lead_the_files_out(store: ObjectS
     jobs, record, doc = _job(store, tmp_path / "c", [out])
     store.put_bytes(f"{jobs.outputs_prefix(record.id)}work/outdir/sub/planted.txt", b"x")
     with pytest.raises(JobError, match=r"outdir/sub/planted.txt would be written at .*outside/planted.txt, outside"):
-        download_files(store, jobs, record, doc, output_dir=dest)
+        download_files(jobs, record, doc, output_dir=dest)
     assert list(outside.iterdir()) == []
 
 
@@ -160,7 +148,7 @@ def test_s3_keys_with_dotdot_parts_are_refused_before_any_directory_is_made(
     client.put_object(Bucket=s3_env["bucket"], Key=bad_key, Body=b"bad")
     dest = tmp_path / "area" / "dest"
     with pytest.raises(JobError) as err:
-        download_files(store, jobs, record, doc, output_dir=dest)
+        download_files(jobs, record, doc, output_dir=dest)
     assert "refusing to download output 'outdir'" in str(err.value)
     assert f"{prefix}a/../../../../esc/planted.txt" in str(err.value) and "'..' part" in str(err.value)
     assert not (tmp_path / "area").exists() and not list(tmp_path.rglob("esc"))
@@ -169,7 +157,7 @@ def test_s3_keys_with_dotdot_parts_are_refused_before_any_directory_is_made(
 # -- a download cut off half-way changes nothing locally (issue 14) ----------------------------------------------
 
 
-def _three_file_output(store: ObjectStore, tmp_path: Path, size: int) -> tuple[JobStore, JobRecord, dict]:
+def _three_file_output(store: ObjectStore, tmp_path: Path, size: int) -> tuple[JobStore, JobRecord, PlanDoc]:
     base = tmp_path / "cfg"
     outputs = [
         {"path": "model", "var": None, "container_path": "/job/work/model", "local_path": str(base / "model")},
@@ -212,13 +200,13 @@ def test_a_failing_download_leaves_every_output_as_it_was(
 
     monkeypatch.setattr(store, "get_file", failing_get_file)
     with pytest.raises(JobError) as err:
-        download_files(store, jobs, record, doc)
+        download_files(jobs, record, doc)
     assert f"download of job {record.id} stopped after 2 of 4 file(s): cannot download" in str(err.value)
     assert "no output was changed locally" in str(err.value)
     _unchanged(tmp_path / "cfg")
 
     monkeypatch.undo()
-    written = download_files(store, jobs, record, doc)
+    written = download_files(jobs, record, doc)
     assert len(written) == 4 and (tmp_path / "cfg" / "score.txt").read_bytes() == b"new score\n"
     assert (tmp_path / "cfg" / "model" / "mine.txt").exists() and (tmp_path / "cfg" / "model" / "c.bin").exists()
 
@@ -232,5 +220,5 @@ def test_a_connection_cut_mid_download_leaves_every_output_as_it_was(s3_env: dic
         jobs, record, doc = _three_file_output(store, tmp_path, 200_000)
         proxy.cut_after(300_000)
         with pytest.raises(JobError, match=f"download of job {record.id} stopped after [0-3] of 4 file"):
-            download_files(store, jobs, record, doc)
+            download_files(jobs, record, doc)
         _unchanged(tmp_path / "cfg")
