@@ -29,7 +29,7 @@ from typing import TextIO
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
-from airflow_provider_dsjobs.jobs.plan import OutputPlacement
+from airflow_provider_dsjobs.jobs.plan import OUTPUTS_DIR, WORK_DIR, OutputPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
@@ -38,12 +38,10 @@ from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key, local_parts
 from airflow_provider_dsjobs.storage.progress import TransferProgress
 
-#: One planned download: ``(key, local file, size)``.
-Transfer = tuple[str, Path, int]
 #: Suffix of the temporary sibling an output is downloaded into before it is renamed into place.
 PARTIAL_SUFFIX = ".dsjobs-partial"
-#: The container directories outputs come from (``jobs/plan.py``): var-less outputs and var outputs.
-_CONTAINER_ROOTS = ("/job/work/", "/job/outputs/")
+#: The container directories outputs come from: var-less outputs and var outputs.
+_CONTAINER_ROOTS = (WORK_DIR + "/", OUTPUTS_DIR + "/")
 
 
 @dataclass
