@@ -205,14 +205,14 @@ class JobPlan:
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
-    norm = posixpath.normpath(path.replace("\\", "/"))
+    norm = posixpath.normpath(path)  # a backslash is part of a name, as on Linux (storage/keys.py)
     if posixpath.isabs(norm) or norm == ".." or norm.startswith("../") or norm == ".":
         raise PlanError(f"{what} path {path!r} without a variable must be relative and stay in the job directory")
     return norm
 
 
 def _basename(path: str) -> str:
-    name = posixpath.basename(posixpath.normpath(path.replace("\\", "/")))
+    name = posixpath.basename(posixpath.normpath(path))
     return name if name not in ("", ".", "..", "/") else "data"
 
 
