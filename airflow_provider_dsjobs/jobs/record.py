@@ -93,6 +93,8 @@ class JobRecord:
     logs: str | None = None
     parent_job_id: str | None = None
     history: list[StatusChange] = field(default_factory=list)
+    #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
+    kind: str = "config"
 
     def set_status(self, status: JobStatus, details: str | None = None) -> None:
         """Move to ``status`` and stamp the time; terminal statuses also set ``finished_at``."""
