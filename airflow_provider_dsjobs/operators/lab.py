@@ -53,10 +53,11 @@ class LabJobOperator(JobOperatorBase):
         requirements_only: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        job_params, dag_params = _split_params(params)
+        super().__init__(params=dag_params, **kwargs)
         self.image = image
         self.job_name = name
-        self.job_params = params
+        self.job_params = job_params
         self.execute_code = execute_code
         self.requirements_only = requirements_only
         self._lab_config: LabJobConfig | None = None
@@ -93,3 +94,23 @@ class LabJobOperator(JobOperatorBase):
         if self.has_dag() and self.dag.folder:
             return Path(self.dag.folder)
         return Path.cwd()
+
+
+def _split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(job params, DAG params)``. Airflow merges an operator's ``params=`` into the DAG's Params before
+    ``__init__`` runs (a ``ParamsDict``); the ones the task gave (source ``task``) are the job's, as plain values
+    (templated later), and the DAG's stay the task's Params."""
+    if params is None:
+        return None, None
+    get_param = getattr(params, "get_param", None)
+    if get_param is None:
+        return dict(params), None
+    job: dict[str, Any] = {}
+    dag: dict[str, Any] = {}
+    for key in params:
+        param = get_param(key)
+        if getattr(param, "source", None) == "dag":
+            dag[key] = param
+        else:
+            job[key] = param.value
+    return job, dag or None
