@@ -113,3 +113,59 @@ def test_bad_code_stores_nothing(handler: LabJobHandler, lab_image: str, code: s
         handler.run_job(LabJobConfig(image=lab_image, execute_code=code))
     assert "\n" not in str(info.value)
     assert handler.service.list_jobs() == []
+
+
+#: A stand-in for conda in the test image (which has none, and no network to install it): ``conda env create -p
+#: PREFIX -f FILE`` makes PREFIX an environment whose ``python`` is the image's, and logs the call; everything else
+#: about the run — the order of the steps, PATH, the cache in the env volume — is the real runner's.
+FAKE_CONDA = """\
+#!/bin/sh
+echo "fake-conda $*"
+[ "$1 $2" = "env create" ] || exit 2
+while [ $# -gt 0 ]; do [ "$1" = "-p" ] && prefix=$2; shift; done
+mkdir -p "$prefix/bin" && ln -s "$(command -v python3)" "$prefix/bin/python" && echo conda >> /tmp/order
+"""
+
+ORDER_MAIN = """\
+import sys, tinylab
+print("order", open("/tmp/order").read().split())
+print("interpreter", sys.executable)
+"""
+
+
+@pytest.fixture(scope="module")
+def conda_image(docker_client: object, lab_image: str) -> object:
+    import contextlib
+    import uuid
+
+    from tests.lab.helpers import build_image
+
+    tag = f"dsjobs-test-lab/conda:{uuid.uuid4().hex[:10]}"
+    build_image(docker_client, lab_image, tag, "COPY conda /usr/local/bin/conda\n", {"conda": FAKE_CONDA})
+    yield tag
+    with contextlib.suppress(Exception):
+        docker_client.images.remove(tag, force=True)  # type: ignore[attr-defined]
+
+
+def test_dependency_files_run_in_the_seeds_order(handler: LabJobHandler, conda_image: str, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    _code_dir(code)
+    write(
+        code,
+        {
+            "__main__.py": ORDER_MAIN,
+            "environment.yml": "name: job\ndependencies: [python]\n",
+            "setup.sh": "echo setup >> /tmp/order\n",
+            "requirements.txt": "./wheels/tinylab-1.0-py3-none-any.whl\n",
+        },
+    )
+    job = handler.run_job(LabJobConfig(image=conda_image, execute_code=str(code)))
+    out = _output(handler, job.id)
+    assert job.status == JobStatus.SUCCESS, out
+    assert "order ['conda', 'setup']" in out  # environment.yml, then setup.sh, then requirements and the code
+    assert any(line.startswith("fake-conda env create -q -p /opt/dsjobs/envs/conda-") for line in out)
+    assert any(line.startswith("interpreter /opt/dsjobs/envs/") and "/venv/" in line for line in out)
+    again = handler.run_job(LabJobConfig(image=conda_image, execute_code=str(code)))
+    out = _output(handler, again.id)
+    assert "dsjobs-lab: conda environment cache hit" in out and not any("fake-conda" in line for line in out)
+    assert "order ['setup']" in out
