@@ -25,6 +25,7 @@ from airflow_provider_dsjobs.pyenv.plan import (
     _builder_source,
     _setup_command,
     env_hash_for,
+    pip_spec,
 )
 
 
@@ -70,12 +71,7 @@ def cached_env(
         "image": image,
         "env_root": mount,
         "requirements": list(requirements),
-        "pip": {
-            "index_url": pip.index_url,
-            "extra_index_urls": list(pip.extra_index_urls),
-            "trusted_hosts": list(pip.trusted_hosts),
-            "no_deps": pip.no_deps,
-        },
+        "pip": pip_spec(pip),
         "failed_marker": failed_marker,
     }
     name, labels = volume_for(env_hash, image, mount)

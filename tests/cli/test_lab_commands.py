@@ -4,11 +4,6 @@ Ctrl+C in a subprocess, on a real Docker engine: the same output, exit codes and
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +12,8 @@ from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
+from tests.cli.interrupt import interrupt_when_ready
 from tests.lab.helpers import make_repo, write
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -90,28 +84,9 @@ def test_env_build_warms_the_cache(
 
 def test_ctrl_c_cancels_and_exits_130(cli: list[str], lab_settings: Settings, lab_image: str, tmp_path: Path) -> None:
     write(tmp_path / "code", {"__main__.py": "import time\nprint('ready', flush=True)\ntime.sleep(120)\n"})
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     argv = ["run", "--image", lab_image, "--execute-code", str(tmp_path / "code"), *cli]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_dsjobs.cli.main", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.strip() == "ready" or not line:
-                break
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    code, err = interrupt_when_ready(argv)
+    assert code == 130, err
     assert "cancelling job" in err
     (record,) = JobService(lab_settings).list_jobs()
     assert record.status == JobStatus.CANCELLED
