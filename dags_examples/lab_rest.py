@@ -8,13 +8,12 @@
 The run's ``conf`` overrides the DAG's Params, and the Params become the job's params (environment variables).
 With a ``schedule`` (a cron string) instead of ``None`` this is ML Lab's scheduled job.
 
-The job is code from ``jobs/lab_hello/`` run in the default image (``EXECUTE_CODE``); for an image that does its own
-work, drop ``execute_code`` and give that image.
+The job is code from ``jobs/lab_hello/`` (``EXECUTE_CODE``) run in the connection's default image (no ``image``
+given); for an image that does its own work, give ``image="registry/your-job:1"`` and drop ``execute_code``.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 from airflow.sdk import DAG, Param
@@ -31,7 +30,6 @@ with DAG(
 ):
     LabJobOperator(
         task_id="my_job",
-        image=os.environ.get("DSJOBS_DEFAULT_IMAGE", "python:3.11-slim"),
         name="my-job",
         params={"EXAMPLE_PARAMETER": "{{ params.EXAMPLE_PARAMETER }}"},
         execute_code="jobs/lab_hello",

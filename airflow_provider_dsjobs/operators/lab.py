@@ -26,7 +26,7 @@ from airflow_provider_dsjobs.operators.base import JobOperatorBase
 class LabJobOperator(JobOperatorBase):
     """Run ``image`` as a job: its own ENTRYPOINT/CMD, ``params`` as environment variables over its ``ENV``.
 
-    :param image: the job's Docker image.
+    :param image: the job's Docker image (None: the connection's ``default_image``, else ``DSJOBS_DEFAULT_IMAGE``).
     :param name: job name (default: generated). Runs with the same name in a project share ``/data``.
     :param params: environment variables for the job (``{NAME: value}``); ``EXECUTE_CODE`` among them names code.
         Values under secret-looking names (``*TOKEN*``, ``*PASSWORD*`` ...) are masked in logs.
@@ -46,7 +46,7 @@ class LabJobOperator(JobOperatorBase):
     def __init__(
         self,
         *,
-        image: str,
+        image: str | None = None,
         name: str | None = None,
         params: Mapping[str, Any] | None = None,
         execute_code: str | None = None,
@@ -69,7 +69,7 @@ class LabJobOperator(JobOperatorBase):
         if self._lab_config is None:
             try:
                 self._lab_config = LabJobConfig(
-                    image=self.image,
+                    image=self.image or self.hook.settings.default_image,
                     name=self.job_name or None,
                     params=self.job_params or {},
                     execute_code=self.execute_code or None,
