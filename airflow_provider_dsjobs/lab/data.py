@@ -2,8 +2,9 @@
 
 The volume lives on the Docker engine that runs the job (``/var/lib/docker/volumes/<name>/_data`` on a Linux
 engine's host), named ``dsjobs-lab-data-<name>-<hash>`` and labelled ``dsjobs.project`` / ``dsjobs.lab-data``
-(the job name). A job without a name gets a generated one and so a fresh, empty ``/data`` that is removed with
-its container. On a remote engine the data stays on that engine: another engine starts with an empty ``/data``.
+(the job name). A job without a name gets no volume: its ``/data`` is the container's own directory, gone with
+the container (an image that declares ``VOLUME /data`` gets Docker's anonymous volume, which Docker keeps).
+On a remote engine the data stays on that engine: another engine starts with an empty ``/data``.
 ``dsjobs lab-data ls`` lists the volumes of a project, ``dsjobs lab-data clear NAME`` (or ``--all``) removes them.
 """
 
