@@ -19,12 +19,13 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
@@ -158,8 +159,8 @@ def _record_row(record: JobRecord) -> dict[str, Any]:
     return row
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    cols = list(_TABLE_COLUMNS)
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str] = _TABLE_COLUMNS) -> None:
+    cols = list(columns)
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
@@ -271,16 +272,15 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 def cmd_fork(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_errors():
-        record = service.fork(
-            args.job_id,
+        overrides = Overrides(
             args=_pairs(args.arg, "--arg"),
             vars=_pairs(args.var, "--var"),
             env_vars=_pairs(args.env_var, "--env-var") if args.env_var else None,
             name=args.name,
             desc=args.desc,
             cloud_instance_types=tuple(args.cloud_instance_type) or None,
-            notify=_info,
         )
+        record = service.fork(args.job_id, overrides, notify=_info)
         _info(f"created job {record.id} (fork of {args.job_id})")
         if args.is_async:
             print(record.id)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dsjobs.cli.job_commands import _common, _info, _job_errors, _pairs, _service, _watch
 from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.runtime.containers import Runtime
 
 
 def register(subparsers: Any) -> None:
@@ -88,15 +91,30 @@ def cmd_env_build(args: argparse.Namespace) -> int:
     return _run(args, args.code)
 
 
+def _docker(args: argparse.Namespace) -> tuple[Runtime, str]:
+    """The Docker engine's runtime (volumes are Docker's) and the project, from the command's settings."""
+    from airflow_provider_dsjobs.cli.job_commands import settings_from_args
+    from airflow_provider_dsjobs.runtime.containers import Runtime
+    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+    settings = settings_from_args(args)
+    try:
+        return Runtime.connect(settings), settings.project
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
+
+
 def cmd_lab_data_ls(args: argparse.Namespace) -> int:
     from airflow_provider_dsjobs.lab.data import list_data_volumes
     from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-    service = _service(args)
+    runtime, project = _docker(args)
     try:
-        volumes = list_data_volumes(service.runtime, service.project)
+        volumes = list_data_volumes(runtime, project)
     except RuntimeFailure as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        runtime.close()
     for name, volume in volumes.items():
         print(f"{name}\t{volume}")
     return EXIT_OK
@@ -108,16 +126,16 @@ def cmd_lab_data_clear(args: argparse.Namespace) -> int:
 
     if bool(args.name) == bool(args.all):
         raise CommandError("give a job name or --all", code=2)
-    service = _service(args)
-    with _job_errors():
-        runtime = service.runtime
+    runtime, project = _docker(args)
     try:
-        names = list(list_data_volumes(runtime, service.project)) if args.all else [args.name]
+        names = list(list_data_volumes(runtime, project)) if args.all else [args.name]
         for name in names:
-            if clear_data_volume(runtime, service.project, name):
+            if clear_data_volume(runtime, project, name):
                 _info(f"cleared /data of job name {name!r}")
             else:
-                _info(f"no /data volume for job name {name!r} in project {service.project}")
+                _info(f"no /data volume for job name {name!r} in project {project}")
     except RuntimeFailure as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        runtime.close()
     return EXIT_OK
