@@ -3,6 +3,7 @@ as DataSphereJobOperator (XCom, durable re-attach, deferral, on_kill), with an M
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,26 @@ def sleeper(tmp_path: Path) -> str:
     return str(tmp_path / "sleeper.py")
 
 
-def test_success_pushes_job_id_and_result_with_templated_params(service: Any, lab_image: str) -> None:  # noqa: F811
+@pytest.fixture()
+def data_volumes(service: Any) -> Iterator[list[str]]:
+    """Job names whose ``/data`` volume the test creates; removed afterwards (the project is the shared default)."""
+    from airflow_provider_dsjobs.lab.data import clear_data_volume
+    from airflow_provider_dsjobs.runtime.containers import Runtime
+
+    names: list[str] = []
+    yield names
+    runtime = Runtime.connect(service.settings)
+    for name in names:
+        clear_data_volume(runtime, service.project, name)
+    runtime.close()
+
+
+def test_success_pushes_job_id_and_result_with_templated_params(
+    service: Any,
+    lab_image: str,  # noqa: F811
+    data_volumes: list[str],
+) -> None:
+    data_volumes.append("lab-2026-12-01")
     ti = TaskInstanceStandIn()
     context = {**make_context(ti), "ds": "2026-12-01"}
     op = lab_op(lab_image, name="lab-{{ ds }}", params={"TARGET": "{{ ds }}"})
