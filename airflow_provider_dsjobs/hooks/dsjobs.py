@@ -45,6 +45,8 @@ _EXTRA_TO_SETTING = {
     "default_image": "default_image",
     "python_image_template": "python_image_template",
     "console_url_template": "console_url_template",
+    "lab_endpoint": "lab_endpoint",
+    "lab_api_token": "lab_api_token",
 }
 
 
@@ -158,7 +160,7 @@ class DataSphereJobsHook(BaseHook):
             registry = self.get_connection(str(registry_conn_id))
             changes["registry_username"] = registry.login
             changes["registry_password"] = registry.password
-        for secret in ("aws_secret_access_key", "aws_session_token", "registry_password"):
+        for secret in ("aws_secret_access_key", "aws_session_token", "registry_password", "lab_api_token"):
             if changes.get(secret):
                 mask_secret(changes[secret])
         return dataclasses.replace(base, **changes)

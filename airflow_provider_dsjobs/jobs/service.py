@@ -240,6 +240,18 @@ class JobService:
         for note in _unsupported_notes(config):
             say(note)
         record = self._new_record(config, plan, parent_job_id)
+        return self.submit_plan(plan, record, say=say, progress_stream=progress_stream)
+
+    def new_job_id(self) -> str:
+        with job_errors():
+            return self.jobs.new_job_id()
+
+    def submit_plan(
+        self, plan: JobPlan, record: JobRecord, *, say: Notify, progress_stream: TextIO | None = None
+    ) -> JobRecord:
+        """Store ``record`` (CREATING) and launch ``plan``: the part of ``submit`` after planning, shared with
+        ML Lab jobs (``lab/``), which plan from an image instead of a config. Same guarantees as ``submit``."""
+        job_id = record.id
         lease = LaunchLease(self.jobs, job_id)
         lease.beat()  # before the record: nobody sees the job without a fresh lease
         self._move(record, JobStatus.CREATING, by="submit")
