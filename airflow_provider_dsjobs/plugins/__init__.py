@@ -1,5 +1,4 @@
-"""The provider's Airflow plugin: the Jobs page and its JSON API, served by the api-server under ``/dsjobs``."""
+"""The provider's Airflow plugin: the Jobs page and its JSON API, served by the api-server under ``/dsjobs``.
 
-from airflow_provider_dsjobs.plugins.plugin import DataSphereJobsPlugin
-
-__all__ = ["DataSphereJobsPlugin"]
+``plugin.py`` holds the plugin class (entry point ``airflow.plugins``); importing this package alone builds no app.
+"""

@@ -7,8 +7,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-#: Where the api-server mounts the app; the page links and the operator's extra link start here.
-URL_PREFIX = "/dsjobs"
+from airflow_provider_dsjobs.plugins.urls import URL_PREFIX
 
 
 def _app() -> Any:

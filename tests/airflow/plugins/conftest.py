@@ -123,17 +123,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
     pytest.fail(f"the api-server did not answer within {timeout:.0f} s: {log.read_text(errors='replace')[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def api_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[ApiServer]:
-    """``airflow api-server`` on a free port, with its own home, database and job store."""
-    airflow = shutil.which("airflow") or str(Path(sys.executable).with_name("airflow"))
-    if not Path(airflow).exists():
-        _unavailable("airflow CLI", "DSJOBS_REQUIRE_DOCKER", "apache-airflow is not installed")
-    home = tmp_path_factory.mktemp("api-server")
-    env = _server_env(home, test_image)
-    log = home / "api-server.log"
-    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
-    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+@contextlib.contextmanager
+def _serving(airflow: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """``airflow api-server`` on a free port with ``env``; yields its URL and stops it afterwards."""
     port = _free_port()
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
@@ -146,7 +138,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Ite
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
-        yield ApiServer(url=url, env=env, log=log)
+        yield url
     finally:
         proc.terminate()
         try:
@@ -154,6 +146,35 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def _airflow() -> str:
+    airflow = shutil.which("airflow") or str(Path(sys.executable).with_name("airflow"))
+    if not Path(airflow).exists():
+        _unavailable("airflow CLI", "DSJOBS_REQUIRE_DOCKER", "apache-airflow is not installed")
+    return airflow
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[ApiServer]:
+    """``airflow api-server`` on a free port, with its own home, database and job store; logins required."""
+    airflow = _airflow()
+    home = tmp_path_factory.mktemp("api-server")
+    env = _server_env(home, test_image)
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+    log = home / "api-server.log"
+    with _serving(airflow, env, log) as url:
+        yield ApiServer(url=url, env=env, log=log)
+
+
+@pytest.fixture(scope="session")
+def all_admins_server(api_server: ApiServer) -> Iterator[ApiServer]:
+    """A second api-server on the same database and store with ``simple_auth_manager_all_admins`` on."""
+    env = {**api_server.env, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    log = api_server.log.with_name("api-server-all-admins.log")
+    with _serving(_airflow(), env, log) as url:
+        yield ApiServer(url=url, env=env, log=log)
 
 
 @pytest.fixture()

@@ -56,6 +56,13 @@ def test_anonymous_requests_get_no_job_data(api_server: ApiServer, finished: Job
     assert status == 401
 
 
+def test_with_all_admins_no_login_is_needed(all_admins_server: ApiServer, finished: JobRecord) -> None:
+    listing = all_admins_server.json("/dsjobs/api/jobs", user=None)
+    assert finished.id in [j["id"] for j in listing["jobs"]]
+    status, _, body = all_admins_server.request(f"/dsjobs/jobs/{finished.id}", user=None)
+    assert status == 200 and b"plugin-echo" in body and b"Set TTL" in body
+
+
 def test_a_forged_token_gets_no_job_data(api_server: ApiServer, finished: JobRecord) -> None:
     status, _, body = api_server.request("/dsjobs/api/jobs", user=None, Authorization="Bearer not.a.token")
     assert status in (401, 403) and finished.id.encode() not in body
@@ -129,11 +136,13 @@ def test_set_data_ttl(api_server: ApiServer, finished: JobRecord) -> None:
     assert job["data_expires_at"] is None
     job = api_server.json(f"/dsjobs/api/jobs/{finished.id}/data-ttl", method="POST", body={"days": 30})
     assert job["data_expires_at"] is not None
-    # A form post (what a page on another site could make a logged-in browser send) is refused.
-    status, _, _ = api_server.request(
-        f"/dsjobs/api/jobs/{finished.id}/data-ttl", method="POST", body={"days": 1}, **{"Content-Type": "text/plain"}
-    )
-    assert status == 415
+    # A non-JSON post (what a page on another site could make a logged-in browser send) changes nothing.
+    for action, body in (("data-ttl", {"days": 1}), ("cancel", {})):
+        status, _, _ = api_server.request(
+            f"/dsjobs/api/jobs/{finished.id}/{action}", method="POST", body=body, **{"Content-Type": "text/plain"}
+        )
+        assert status in (415, 422), (action, status)
+    assert api_server.json(f"/dsjobs/api/jobs/{finished.id}")["data_expires_at"] == job["data_expires_at"]
 
 
 def test_cancel_a_running_job(api_server: ApiServer, server_service: JobService) -> None:
