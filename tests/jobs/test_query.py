@@ -9,7 +9,6 @@ import pytest
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses, select_jobs
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 
-
 JOBS = [
     ("Train", JobStatus.EXECUTING),
     ("score", JobStatus.SUCCESS),
