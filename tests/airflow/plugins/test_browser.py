@@ -95,6 +95,14 @@ def test_list_job_and_live_log_in_chromium(
     out = screenshot_dir(tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / "job-page.png"))
-    page.goto(f"{api_server.url}/dsjobs/")
-    page.screenshot(path=str(out / "jobs-list.png"))
+    page.emulate_media(color_scheme="dark")  # outside Airflow's UI the page follows the system's theme
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.screenshot(path=str(out / "job-page-dark.png"))
     assert (out / "job-page.png").stat().st_size > 10_000
+
+    # The nav entry: Airflow's UI shows the list inside its own frame, in its own theme.
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{api_server.url}/plugin/dsjobs")
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("table.jobs")).to_contain_text(record.id)
+    page.screenshot(path=str(out / "jobs-in-airflow.png"))
