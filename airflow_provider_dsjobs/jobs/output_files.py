@@ -40,11 +40,12 @@ def _owner(record: JobRecord, store: ObjectStore, outputs_prefix: str, path: str
     return ""
 
 
-def list_output_files(store: ObjectStore, jobs: JobStore, record: JobRecord) -> list[OutputFile]:
+def list_output_files(jobs: JobStore, record: JobRecord) -> list[OutputFile]:
     """The job's stored output files, in manifest order; empty until the outputs are committed or after the
     job's data was cleared."""
     if record.data_cleared:
         return []
+    store = jobs.store
     prefix = jobs.outputs_prefix(record.id)
     manifest = read_manifest(store, prefix)
     if manifest is None:
@@ -63,15 +64,15 @@ def list_output_files(store: ObjectStore, jobs: JobStore, record: JobRecord) -> 
     return files
 
 
-def open_output_file(store: ObjectStore, jobs: JobStore, record: JobRecord, path: str) -> tuple[OutputFile, BinaryIO]:
+def open_output_file(jobs: JobStore, record: JobRecord, path: str) -> tuple[OutputFile, BinaryIO]:
     """A streaming reader of the output file ``path`` (as listed by ``list_output_files``); the caller closes
     it. Only listed files can be opened, so no path reaches outside the job's outputs."""
     if record.data_cleared:
         raise JobError(f"job {record.id} data is cleared")
-    for item in list_output_files(store, jobs, record):
+    for item in list_output_files(jobs, record):
         if item.path == path:
             try:
-                return item, store.open_read(join_key(jobs.outputs_prefix(record.id), path))
+                return item, jobs.store.open_read(join_key(jobs.outputs_prefix(record.id), path))
             except ObjectNotFound:
                 break
     raise JobError(f"job {record.id} has no output file {path!r}")

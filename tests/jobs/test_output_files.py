@@ -38,13 +38,13 @@ def stored_job(store: ObjectStore, *, commit: bool = True) -> tuple[JobStore, Jo
 
 def test_files_come_from_the_manifest_under_their_outputs(store: ObjectStore) -> None:
     jobs, record = stored_job(store)
-    files = list_output_files(store, jobs, record)
+    files = list_output_files(jobs, record)
     assert [(f.output, f.path, f.size) for f in files] == [
         ("MODEL", "vars/MODEL/model.bin", 7),
         ("REPORT", "vars/REPORT/a/b.txt", 6),
         ("notes.txt", "work/notes.txt", 5),
     ]
-    item, reader = open_output_file(store, jobs, record, "vars/REPORT/a/b.txt")
+    item, reader = open_output_file(jobs, record, "vars/REPORT/a/b.txt")
     with reader:
         assert reader.read() == b"report"
     assert isinstance(item, OutputFile) and item.uri.endswith("/vars/REPORT/a/b.txt")
@@ -52,19 +52,19 @@ def test_files_come_from_the_manifest_under_their_outputs(store: ObjectStore) ->
 
 def test_uncommitted_outputs_list_nothing(store: ObjectStore) -> None:
     jobs, record = stored_job(store, commit=False)
-    assert list_output_files(store, jobs, record) == []
+    assert list_output_files(jobs, record) == []
 
 
 @pytest.mark.parametrize("path", ["../record.json", "manifest.json", "vars/MODEL", "vars/MODEL/other.bin"])
 def test_only_listed_files_open(store: ObjectStore, path: str) -> None:
     jobs, record = stored_job(store)
     with pytest.raises(JobError, match="has no output file"):
-        open_output_file(store, jobs, record, path)
+        open_output_file(jobs, record, path)
 
 
 def test_cleared_data_lists_and_opens_nothing(store: ObjectStore) -> None:
     jobs, record = stored_job(store)
     record.data_cleared = True
-    assert list_output_files(store, jobs, record) == []
+    assert list_output_files(jobs, record) == []
     with pytest.raises(JobError, match="data is cleared"):
-        open_output_file(store, jobs, record, "work/notes.txt")
+        open_output_file(jobs, record, "work/notes.txt")
