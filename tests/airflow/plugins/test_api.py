@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.config.overrides import apply_overrides
+from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.conftest import ApiServer
@@ -19,10 +19,11 @@ pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
 
 
-def run_echo(service: JobService, *, wait: bool = True, **env: str) -> JobRecord:
+def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecord:
+    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause)."""
     config = load_config(ECHO)
-    if env:
-        config = apply_overrides(config, env_vars=env)
+    if args:
+        config = apply_overrides(config, Overrides(args=args))
     record = service.submit(config)
     return service.wait(record.id) if wait else record
 

@@ -1,5 +1,5 @@
-"""End to end in headless Chromium (Debian's, driven by Playwright; no browser is downloaded): log in, find a
-running job in the list, open it, watch its log arrive live, see it succeed, and keep a screenshot."""
+"""End to end in headless Chromium (Debian's, driven by Playwright; no browser is downloaded): log in, find jobs in
+the list, watch a running job's log arrive live and cancel it, open a finished one, and keep screenshots."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
     if not chromium:
         _unavailable("Chromium", "DSJOBS_REQUIRE_BROWSER", "install Debian's chromium (scripts/test.sh does)")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("Playwright", "DSJOBS_REQUIRE_BROWSER", "pip install playwright (the test extras have it)")
     with sync_playwright() as pw:
@@ -49,6 +49,7 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             color_scheme="light",
         )
         context.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)  # a loaded machine: outcomes matter here, not speed
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
@@ -67,7 +68,8 @@ def test_list_job_and_live_log_in_chromium(
     from playwright.sync_api import expect
 
     page = browser_page
-    record = run_echo(server_service, wait=False, SLEEP="1", LINES="12")
+    done = run_echo(server_service)  # finished before the browser looks
+    live = run_echo(server_service, wait=False, SLEEP="0.1", LINES="1200")  # runs until cancelled below
 
     page.goto(f"{api_server.url}/dsjobs/")
     page.wait_for_url("**/auth/login**")  # no session yet: the auth manager's login page
@@ -76,20 +78,32 @@ def test_list_job_and_live_log_in_chromium(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/dsjobs/**")
 
-    row = page.locator("table.jobs tbody tr", has_text=record.id)
-    expect(row).to_contain_text("plugin-echo")
-    row.get_by_role("link", name="plugin-echo").click()
-    page.wait_for_url(f"**/dsjobs/jobs/{record.id}**")
+    # The list, newest first: the running job, then the finished one.
+    rows = page.locator("table.jobs tbody tr")
+    expect(rows.nth(0)).to_contain_text(live.id)
+    expect(rows.nth(1)).to_contain_text(done.id)
+    expect(rows.nth(1).locator(".badge")).to_have_text("success")
 
-    # While it runs the log streams in live.
+    # A running job: its log streams in live, and the page's Cancel button ends it.
+    rows.nth(0).get_by_role("link", name="plugin-echo").click()
+    page.wait_for_url(f"**/dsjobs/jobs/{live.id}**")
     expect(page.locator("#job")).to_have_attribute("data-status", "EXECUTING")
-    expect(page.locator("#log")).to_contain_text("hello from the plugin job, line 0")
     expect(page.locator("#log-state")).to_contain_text("live")
-    # When it ends the page shows the outcome, the whole log and the output to download.
-    expect(page.locator("#job")).to_have_attribute("data-status", "SUCCESS", timeout=120_000)
+    expect(page.locator("#log")).to_contain_text("hello from the plugin job, line 0")
+    expect(page.locator("#log")).to_contain_text("hello from the plugin job, line 5")  # arrived after the page loaded
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel job").click()
+    expect(page.locator("#job")).to_have_attribute("data-status", "CANCELLED", timeout=120_000)
+
+    # A finished job: outcome, the whole log, the output to download, the config without its secret.
+    page.goto(f"{api_server.url}/dsjobs/")
+    page.locator("table.jobs tbody tr", has_text=done.id).get_by_role("link", name="plugin-echo").click()
+    page.wait_for_url(f"**/dsjobs/jobs/{done.id}**")
+    expect(page.locator("#job")).to_have_attribute("data-status", "SUCCESS")
     expect(page.locator("#log")).to_contain_text("a warning on stderr")
     expect(page.locator("#log")).to_contain_text("exit code 0; SUCCESS")
     expect(page.get_by_role("link", name="vars/RESULT/result.txt")).to_be_visible()
+    expect(page.locator("pre.config")).to_contain_text("GREETING")
     expect(page.locator("pre.config")).not_to_contain_text("not-for-anyone-s-eyes")
 
     out = screenshot_dir(tmp_path)
@@ -100,9 +114,8 @@ def test_list_job_and_live_log_in_chromium(
     page.screenshot(path=str(out / "job-page-dark.png"))
     assert (out / "job-page.png").stat().st_size > 10_000
 
-    # The nav entry: Airflow's UI shows the list inside its own frame, in its own theme.
+    # The nav entry: Airflow's UI shows the list inside its own frame.
     page.emulate_media(color_scheme="light")
     page.goto(f"{api_server.url}/plugin/dsjobs")
-    frame = page.frame_locator("iframe")
-    expect(frame.locator("table.jobs")).to_contain_text(record.id)
+    expect(page.frame_locator("iframe").locator("table.jobs")).to_contain_text(done.id)
     page.screenshot(path=str(out / "jobs-in-airflow.png"))

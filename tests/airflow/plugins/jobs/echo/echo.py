@@ -1,11 +1,11 @@
-"""Prints lines (stdout and stderr), sleeps ``SLEEP`` seconds in between, and writes its output file."""
+"""``echo.py RESULT LINES SLEEP``: prints LINES lines (and one on stderr), SLEEP seconds apart, then writes RESULT."""
 
 import os
 import sys
 import time
 
-pause = float(os.environ.get("SLEEP", "0"))
-for i in range(int(os.environ.get("LINES", "3"))):
+pause = float(sys.argv[3])
+for i in range(int(sys.argv[2])):
     print(f"{os.environ['GREETING']} from the plugin job, line {i}", flush=True)
     time.sleep(pause)
 print("a warning on stderr", file=sys.stderr, flush=True)
