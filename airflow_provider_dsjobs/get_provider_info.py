@@ -60,7 +60,8 @@ CONN_FIELDS: dict[str, Any] = {
     ),
     "console_url_template": _text(
         "Console URL template",
-        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}.",
+        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}. "
+        "Empty: the job's page in this Airflow UI (/dsjobs/jobs/<id>).",
     ),
 }
 
