@@ -47,7 +47,8 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 used by ID is every object under that prefix except the manifest.
 
 Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space) and ``spark``. Links inside output directories are skipped.
+scratch space). ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links
+inside output directories are skipped.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
@@ -231,6 +234,8 @@ class JobService:
                 labels=labels,
                 environ=environ,
                 image_lookup=ImageRegistry(self.store, self.project).resolve,
+                connector_lookup=ConnectorRegistry(self.store, self.project).get,
+                spark_lookup=SparkRegistry(self.store, self.project).get,
             )
         except PlanError as exc:
             raise JobError(str(exc)) from None
@@ -656,8 +661,6 @@ def _unsupported_notes(config: JobConfig) -> Iterator[str]:
     """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
     if config.working_storage is not None:
         yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
-    if config.spark is not None:
-        yield "spark is not supported on Docker: the connector is ignored"
     secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
     if secret_names:
         which = (
