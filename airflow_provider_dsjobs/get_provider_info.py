@@ -65,7 +65,8 @@ CONN_FIELDS: dict[str, Any] = {
     ),
     "console_url_template": _text(
         "Console URL template",
-        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}.",
+        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}. "
+        "Empty: the job's page in this Airflow UI (/dsjobs/jobs/<id>).",
     ),
     "lab_endpoint": _text("ML Lab endpoint", "Given to ML Lab jobs as LAB_ENDPOINT (LabJobOperator)."),
     "lab_api_token": _secret("ML Lab API token", "Given to ML Lab jobs as LAB_API_TOKEN; masked, never stored."),

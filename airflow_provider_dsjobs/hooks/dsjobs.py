@@ -27,6 +27,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
 from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings
 
@@ -212,10 +213,8 @@ class DataSphereJobsHook(BaseHook):
 
     def job_link(self, record: JobRecord) -> str:
         """Where a user looks at a job: the console URL template (``{job_id}``, ``{project}``) when configured,
-        else the job's stored log once it exists, else the job record in the store."""
+        else the job's page in this Airflow's UI (``/dsjobs/jobs/<id>``, under ``[api] base_url`` when set)."""
         link = console_link(self.settings, record)
         if link:
             return link
-        if record.logs:
-            return record.logs
-        return self.service.store.uri(self.service.jobs.record_key(record.id))
+        return job_page_url(record.id, self.dsjobs_conn_id)
