@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 
 def prepare_container(
-    engine: DockerEngine, runtime: Runtime, plan: JobPlan, network: str | None, say: Callable[[str], None]
+    engine: DockerEngine,
+    runtime: Runtime,
+    plan: JobPlan,
+    network: str | None,
+    say: Callable[[str], None],
+    pull_policy: str = "if-missing",
 ) -> tuple[ContainerSpec, ResourceChoice]:
     """Ensure the image and volumes, choose the instance type; the container's spec and that choice.
     Engine failures raise ``RuntimeFailure``."""
@@ -28,7 +33,9 @@ def prepare_container(
     from airflow_provider_dsjobs.runtime.images import ensure_image
     from airflow_provider_dsjobs.runtime.resources import choose_instance_type
 
-    ensure_image(engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+    ensure_image(
+        engine, plan.image, username=plan.registry_username, password=plan.registry_password, policy=pull_policy
+    )
     for name in plan.volumes:
         if plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))

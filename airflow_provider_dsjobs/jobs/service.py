@@ -95,8 +95,11 @@ def _noop(_: str) -> None:
 class JobService:
     """Runs configs as Docker containers with inputs and outputs staged through the store."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, engine_factory: Callable[[], Any] | None = None) -> None:
+        """``engine_factory`` returns a ``runtime.engine.DockerEngine`` (default: ``connect_engine(settings)``);
+        the Airflow hook passes one built from a ``docker`` connection."""
         self.settings = settings
+        self._engine_factory = engine_factory
         self._store: ObjectStore | None = None
         self._jobs: JobStore | None = None
         self._engine: Any = None
@@ -135,7 +138,7 @@ class JobService:
                 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
                 with job_errors(RuntimeFailure):
-                    self._engine = connect_engine(self.settings)
+                    self._engine = self._engine_factory() if self._engine_factory else connect_engine(self.settings)
                 self._runtime = Runtime(self._engine)
             return self._runtime
 
@@ -272,7 +275,9 @@ class JobService:
         record.set_status(JobStatus.PREPARING)
         self._save(record)
         with job_errors(RuntimeFailure, StoreError):
-            spec, choice = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
+            spec, choice = prepare_container(
+                self._engine, runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
+            )
             record.instance_type = choice.name
             container_id = runtime.create(spec)
             record.container_id = str(container_id)
