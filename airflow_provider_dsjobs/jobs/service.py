@@ -62,7 +62,14 @@ from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import (
+    InfrastructureError,
+    JobConfigError,
+    JobError,
+    as_job_errors,
+    job_errors,
+    one_line,
+)
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
@@ -79,7 +86,7 @@ from airflow_provider_dsjobs.storage.keys import join_key
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.jobs.store import JobStore
 
-__all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
+__all__ = ["GcReport", "InfrastructureError", "JobConfigError", "JobError", "JobService", "LogSink", "Notify"]
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
 #: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
@@ -179,21 +186,24 @@ class JobService:
         environ: Mapping[str, str] | None = None,
         parent_job_id: str | None = None,
         progress_stream: TextIO | None = None,
+        on_created: Callable[[JobRecord], None] | None = None,
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
         ``labels`` are added to the container and the record (the Airflow layer passes dag/task/run ids).
         ``notify`` receives progress lines for a human; ``environ`` replaces ``os.environ`` for ``- NAME`` vars;
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
-        A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
-        the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
+        ``on_created`` is called with the record as soon as it is stored (CREATING), before the long phases
+        (input upload, image pull), so a caller can remember the id and cancel the job while it is submitted.
+        A config that cannot be planned raises ``JobConfigError`` before anything is stored; a failure later
+        leaves the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         with job_errors():
             job_id = self.jobs.new_job_id()
         try:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
         except PlanError as exc:
-            raise JobError(str(exc)) from None
+            raise JobConfigError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
         if config.working_storage is not None:
             say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
@@ -232,6 +242,8 @@ class JobService:
         self._save(record)
         say(f"created job {job_id}")
         try:
+            if on_created is not None:
+                on_created(record)
             with lease:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
                 write_plan_doc(self.store, self.jobs, plan)
@@ -316,8 +328,10 @@ class JobService:
         container and return the record; ``None`` while the launch may still be under way (or has started)."""
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-        if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
+        if record.status not in (JobStatus.CREATING, JobStatus.PREPARING, JobStatus.CANCELLING):
             return None
+        if record.status == JobStatus.CANCELLING and not self._launch_unfinished(record):
+            return None  # a cancel of a started job: the container's state decides
         reason = abandoned_reason(self.jobs, record)
         if reason is None:
             return None
@@ -331,9 +345,22 @@ class JobService:
         latest = self._load(record.id)
         if latest.status != record.status:  # moved on meanwhile
             return latest if latest.status.terminal else None
-        latest.set_status(JobStatus.ERROR, reason)
+        if latest.status == JobStatus.CANCELLING:  # cancelled while its submitter was cut off (on_kill)
+            latest.set_status(JobStatus.CANCELLED, "cancelled before the job started")
+        else:
+            latest.set_status(JobStatus.ERROR, reason)
         self._save(latest)
         return latest
+
+    def _launch_unfinished(self, record: JobRecord) -> bool:
+        """Whether the job's container was never started (none yet, or only created)."""
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if not record.container_id:
+            return True
+        with job_errors(RuntimeFailure):
+            state = self.runtime.state(record.container_id)
+        return state is None or state.status == "created"
 
     # -- watching --------------------------------------------------------------------------------------------
 
@@ -353,14 +380,27 @@ class JobService:
         return record
 
     def _container_running(self, record: JobRecord) -> bool | None:
-        """True/False from the engine; None when the container is gone."""
+        """True/False from the engine; None when the container is gone. A job cancelled without waiting
+        (``request_cancel``) whose container outlives its graceful-shutdown timeout is killed here."""
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
         with job_errors(RuntimeFailure):
             state = self.runtime.state(record.container_id)
+            if state is not None and not state.finished and self._cancel_overdue(record):
+                self.runtime.stop(record.container_id, signal=None)
+                state = self.runtime.state(record.container_id)
         if state is None:
             return None
         return not state.finished
+
+    def _cancel_overdue(self, record: JobRecord) -> bool:
+        if record.status != JobStatus.CANCELLING:
+            return False
+        asked = next((h.at for h in reversed(record.history) if h.status == JobStatus.CANCELLING), None)
+        if asked is None:
+            return True
+        grace = float(self._plan_doc(record.id).get("graceful_timeout") or 0)
+        return (utcnow() - asked).total_seconds() > grace
 
     def wait(
         self,
@@ -568,6 +608,26 @@ class JobService:
         except RuntimeFailure as exc:
             raise JobError(one_line(exc)) from None
         return self.finalize(job_id)
+
+    def request_cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
+        """Cancel without waiting (a SIGTERM handler's budget): save CANCELLING and send the graceful-shutdown
+        signal (or SIGKILL). Whoever reads the job next finishes it: ``refresh``/``get``/``wait`` kill a container
+        that outlives its graceful timeout, ``finalize`` stages out and ends it CANCELLED, a submit still under
+        way ends it CANCELLED before it starts."""
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+
+        record = self._load(job_id)
+        if record.status.terminal:
+            return record
+        if record.status != JobStatus.CANCELLING:
+            record.set_status(JobStatus.CANCELLING)
+            self._save(record)
+        if not record.container_id:
+            return record
+        sig = self._plan_doc(job_id).get("graceful_signal") if graceful else None
+        with suppress(ContainerNotFound), job_errors(RuntimeFailure):
+            self.runtime.signal(record.container_id, str(sig or "SIGKILL"))
+        return record
 
     def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
