@@ -25,15 +25,15 @@ def check_store(service: JobService) -> str:
 
 
 def check_engine(service: JobService) -> str:
-    from airflow_provider_dsjobs.runtime.images import local_image_id
+    from airflow_provider_dsjobs.runtime.engine import DEFAULT_LOCAL_URL
 
-    engine = service.runtime.engine
-    info = engine.info()
-    line = f"Docker engine {engine.url} answers (version {info.server_version}, {info.cpus} CPUs)"
+    runtime = service.runtime
+    info = runtime.engine_info()
+    url = service.settings.docker_url or DEFAULT_LOCAL_URL
     policy, image = service.settings.image_pull_policy, service.settings.default_image
-    if policy == "never" and local_image_id(engine, image) is None:
-        raise JobError(f"image pull policy is 'never' but the default image {image} is not on the engine")
-    return f"{line}; image pull policy {policy}"
+    if policy == "never":
+        runtime.ensure_image(image, policy="never")  # fails with one line when the engine lacks it
+    return f"Docker engine {url} answers (version {info.server_version}, {info.cpus} CPUs); image pull policy {policy}"
 
 
 def check_connection(service: JobService) -> tuple[bool, str]:

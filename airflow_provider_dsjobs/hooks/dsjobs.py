@@ -27,7 +27,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
-from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import SecretResolver, Settings
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
@@ -183,9 +183,12 @@ class DataSphereJobsHook(BaseHook):
     def service(self) -> JobService:
         settings = self.settings  # first: reading the connection may set docker_conn_id
         if self.docker_conn_id:
-            from airflow_provider_dsjobs.hooks.docker_engine import docker_hook_engine
+            from airflow_provider_dsjobs.hooks.docker_engine import docker_hook_runtime
+            from airflow_provider_dsjobs.jobs.errors import job_errors
+            from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-            return JobService(settings, engine_factory=docker_hook_engine(settings, self.docker_conn_id))
+            with job_errors(RuntimeFailure):  # an InfrastructureError, like any engine failure
+                return JobService(settings, runtime=docker_hook_runtime(settings, self.docker_conn_id))
         return JobService(settings)
 
     def get_conn(self) -> JobService:
@@ -204,6 +207,8 @@ class DataSphereJobsHook(BaseHook):
             service = self.service
         except AirflowFailException as exc:
             return False, str(exc)
+        except JobError as exc:  # the docker connection's engine or registry refused
+            return False, f"engine check failed: {exc}"
         return check_connection(service)
 
     def job_link(self, record: JobRecord) -> str:

@@ -70,7 +70,7 @@ def test_pull_policy_never_without_the_image_fails(clean_env: pytest.MonkeyPatch
     )
     ok, message = DataSphereJobsHook(dsjobs_conn_id="ds").test_connection()
     assert not ok
-    assert "image pull policy is 'never' but the default image dsjobs-issue8/absent:1 is not on the engine" in message
+    assert "image dsjobs-issue8/absent:1 is not on the Docker engine and the image pull policy is 'never'" in message
 
 
 def test_missing_connection_fails_the_test_naming_it(clean_env: pytest.MonkeyPatch) -> None:

@@ -64,12 +64,12 @@ def crashed_try(service: Any, store: DictTaskStateStore | None, **args: str) -> 
     """A first try that submitted the probe (its record, labels and task_state_store entry exist, as
     ``on_created`` leaves them) and then died; returns the job id."""
     from airflow_provider_dsjobs.config import load_config
-    from airflow_provider_dsjobs.config.overrides import apply_overrides
+    from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
     from airflow_provider_dsjobs.operators.job import task_labels
 
     config = load_config(PROBE_DIR / "config.yaml")
     if args:
-        config = apply_overrides(config, args=args)
+        config = apply_overrides(config, Overrides(args=args))
     labels = {**task_labels(make_context()), "airflow.try_number": "1"}
     job_id = str(service.submit(config, labels=labels).id)
     if store is not None:
