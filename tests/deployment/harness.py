@@ -148,8 +148,19 @@ class Deployment:
         return True
 
     def down(self) -> None:
-        """Stop every process of the deployment by its recorded PID (state and logs are kept)."""
-        run_script("down.sh", timeout=300)
+        """Cancel the jobs still active in the deployment's store (their containers are on the shared engine),
+        then stop every process of the deployment by its recorded PID (state and logs are kept)."""
+        try:
+            self.cancel_active_jobs()
+        finally:
+            run_script("down.sh", timeout=300)
+
+    def cancel_active_jobs(self) -> list[str]:
+        """Cancel (at once, no grace period) every job of the store that has not ended; returns their ids."""
+        active = [r.id for r in self.jobs.list_jobs() if not r.status.terminal]
+        for job_id in active:
+            self.jobs.cancel(job_id, graceful=False)
+        return active
 
     def pid(self, service: str) -> int | None:
         """The recorded PID (also the process group) of a service, or None when it is not running."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
@@ -13,12 +15,16 @@ DAG_ID = "deploy_timeout"
 
 
 @pytest.fixture(scope="module")
-def timed_out_run(deployment: Deployment) -> str:
+def timed_out_run(deployment: Deployment) -> Iterator[str]:
     """One run of deploy_timeout (a deferrable and a sync task, 20 s timeout, 600 s job)."""
     run_id = deployment.trigger(DAG_ID)
     # Well before the jobs' own 600 s: only the timeouts can end this run in time.
     assert deployment.wait_for_run(DAG_ID, run_id, timeout=400) == "failed"
-    return run_id
+    yield run_id
+    # A job the timeout failed to cancel must not go on holding the shared engine.
+    for record in deployment.run_jobs(DAG_ID, run_id):
+        if not record.status.terminal:
+            deployment.jobs.cancel(record.id, graceful=False)
 
 
 @pytest.mark.parametrize("task_id", ["deferred", "sync"])
