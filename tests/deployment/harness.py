@@ -333,8 +333,17 @@ class Deployment:
         """Containers (running or not) whose labels include ``labels``, e.g. ``containers(**{"airflow.dag_id":
         "deploy_kill"})``; job containers carry ``airflow.dag_id``, ``airflow.task_id``, ``airflow.run_id`` and
         ``airflow.map_index``."""
+        import docker.errors
+
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        return list(self.docker.containers.list(all=True, filters=filters))
+        found = []
+        # Listed sparse, then inspected one by one: a container removed in between is simply gone.
+        for sparse in self.docker.containers.list(all=True, filters=filters, sparse=True):
+            try:
+                found.append(self.docker.containers.get(sparse.id))
+            except docker.errors.NotFound:
+                continue
+        return found
 
     def settings(self) -> Any:
         """Core ``Settings`` for the deployment's store and engine, as the connection gives them."""
