@@ -40,6 +40,7 @@ _EXTRA_TO_SETTING = {
     "default_image": "default_image",
     "python_image_template": "python_image_template",
     "console_url_template": "console_url_template",
+    "python_interpreter": "python_interpreter",
 }
 
 
