@@ -68,6 +68,9 @@ class Settings:
     console_url_template: str | None = None
     #: One of ``IMAGE_PULL_POLICIES``.
     image_pull_policy: str = DEFAULT_IMAGE_PULL_POLICY
+    #: Python installation (an interpreter or a virtualenv) whose packages pin ``python: auto`` imports; ``None``:
+    #: the one running this process. On an Airflow worker: the project's environment, not Airflow's.
+    python_interpreter: str | None = None
     home: Path = field(default_factory=default_home)
     #: Remember input files' hashes across processes in ``<home>/cache`` (``DSJOBS_HASH_CACHE=0`` turns it off:
     #: every run then re-reads its inputs to hash them, as a fresh process did before).
@@ -107,6 +110,7 @@ class Settings:
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),
             image_pull_policy=get("DSJOBS_IMAGE_PULL_POLICY") or DEFAULT_IMAGE_PULL_POLICY,
+            python_interpreter=get("DSJOBS_PYTHON_INTERPRETER"),
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             secret_resolver=env_secret_resolver(e),

@@ -48,6 +48,15 @@ def _pull(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _python_interpreter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--python-interpreter",
+        metavar="PATH",
+        help="interpreter or virtualenv whose installed packages pin env.python: auto imports; it is not run "
+        "(DSJOBS_PYTHON_INTERPRETER; default: the one running dsjobs)",
+    )
+
+
 def _id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", required=True, dest="job_id", help="job id")
 
@@ -62,6 +71,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
     _pull(p)
     _common(p)
+    _python_interpreter(p)
     p.set_defaults(func=cmd_execute)
 
     p = subparsers.add_parser("attach", help="follow a running job's output and wait for it")
@@ -71,6 +81,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("fork", help="re-run a job with overrides")
     _id(p)
+    _python_interpreter(p)
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
     p.add_argument("--var", action="append", default=[], metavar="NAME=PATH", help="override an input/output path")
     p.add_argument("--env-var", action="append", default=[], metavar="NAME=VALUE", help="replace env vars")
@@ -140,6 +151,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         changes["project"] = args.project
     if getattr(args, "pull", None):
         changes["image_pull_policy"] = args.pull
+    if getattr(args, "python_interpreter", None):
+        changes["python_interpreter"] = args.python_interpreter
     return dataclasses.replace(settings, **changes) if changes else settings
 
 

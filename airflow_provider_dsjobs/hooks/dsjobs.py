@@ -46,6 +46,7 @@ _EXTRA_TO_SETTING = {
     "python_image_template": "python_image_template",
     "console_url_template": "console_url_template",
     "image_pull_policy": "image_pull_policy",
+    "python_interpreter": "python_interpreter",
 }
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
+from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.runtime.shell import shell_command
 from airflow_provider_dsjobs.settings import Settings
@@ -248,6 +249,7 @@ def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | No
                 image_template=settings.python_image_template,
                 explicit_image=explicit,
                 container_workdir=WORK_DIR,
+                installation=find_installation(settings.python_interpreter) if settings.python_interpreter else None,
             )
         except PyEnvError as exc:
             raise PlanError(str(exc)) from None

@@ -213,15 +213,25 @@ class DataSphereJobOperator(BaseOperator):
         finally:
             self.config = config
 
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        if jinja_env is None:
-            jinja_env = self.get_template_env()
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Every task renders through here: BaseOperator.render_template_fields, and for a mapped task the
+        # MappedOperator, which calls this on the unmapped operator and never its render_template_fields.
+        if parent is not self:
+            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+            return
         if self._config_file is not None:
             path, source = self._read_config_file(jinja_env)
             self._config_path = path
             # A file whose text ends in ".yaml" (no final newline) must not be taken for a file name again.
             self.config = source if not source.endswith(CONFIG_FILE_SUFFIXES) else source + "\n"
-        super().render_template_fields(context, jinja_env)
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         self._job_config = None
         # Validate now, so env values are masked before Airflow stores the rendered fields.
         self._prepare_config()

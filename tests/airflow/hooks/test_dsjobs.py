@@ -63,9 +63,11 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
             "docker_tls_ca_cert": "/certs/ca.pem",
             "extra__dsjobs__python_image_template": "py:{version}",
             "console_url_template": "https://console/{project}/{job_id}",
+            "python_interpreter": "/srv/project/.venv/bin/python",
         },
     )
     s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert s.python_interpreter == "/srv/project/.venv/bin/python"
     assert s.store_url == "s3://b/p"
     assert s.project == "connproj"
     assert s.s3_endpoint_url == "http://127.0.0.1:9000"
