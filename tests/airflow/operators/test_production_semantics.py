@@ -154,6 +154,21 @@ def test_trigger_streams_each_new_line_once_and_bounded(service: Any, monkeypatc
     assert "probe started" in lines
 
 
+def test_trigger_masks_secret_env_values_in_its_own_process(service: Any) -> None:
+    """The triggerer did not see the worker register the job's secrets: the trigger masks them itself."""
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    reset_secrets_masker()
+    job_id = submit_probe(service, SLEEP="1")  # PROBE_NOTE=not-a-secret in the config
+    assert str(redact("note is not-a-secret")) == "note is not-a-secret"
+    trigger = DataSphereJobTrigger(job_id=job_id, poll_interval=0.2, secret_env_names=["PROBE_NOTE"])
+    lines: list[str] = []
+    trigger.log.info = lambda msg, *a, **k: lines.append(msg % a if a else msg)  # type: ignore[method-assign]
+    drive_trigger(trigger)
+    assert "note is not-a-secret" in lines  # streamed (our stand-in logger does not redact)
+    assert str(redact("note is not-a-secret")) == "note is ***"  # what Airflow's log pipeline will show
+
+
 # -- on_kill ------------------------------------------------------------------------------------------------
 
 
