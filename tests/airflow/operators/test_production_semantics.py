@@ -292,3 +292,27 @@ def test_trigger_runs_in_an_event_loop_without_blocking_it(service: Any) -> None
 
     assert asyncio.run(asyncio.wait_for(main(), 120))["status"] == "exited"
     assert ticks > 10
+
+
+def test_cancel_requested_while_the_submitter_died_ends_cancelled(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_kill marked the job CANCELLING, then the worker was SIGKILLed mid-submit: once its launch lease is stale,
+    the next reader ends the job CANCELLED (not ERROR, not CANCELLING forever)."""
+    from airflow_provider_dsjobs.jobs import lease as lease_module
+    from airflow_provider_dsjobs.jobs.service import JobService
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed")
+
+    store = DictTaskStateStore()
+    with monkeypatch.context() as patch:
+        patch.setattr(JobService, "_launch", die)
+        with pytest.raises(SystemExit):
+            run(probe_op(), make_context(store=store))
+    job_id = store.data[STATE_JOB_ID]
+    assert service.request_cancel(job_id).status == JobStatus.CANCELLING
+    monkeypatch.setattr(lease_module, "STALE_AFTER_S", 0.5)
+    time.sleep(1)
+    record = service.refresh(job_id)
+    assert (record.status, record.status_details) == (JobStatus.CANCELLED, "cancelled before the job started")
