@@ -43,6 +43,8 @@ from airflow_provider_dsjobs.jobs.service import JobService
 ON_KILL_ACTIONS = ("cancel", "keep")
 #: Job output lines written to the task log per poll at most (the rest follows at the next poll).
 MAX_LINES_PER_POLL = 1000
+#: Seconds the trigger waits, after writing job output, before its final event (see ``run``).
+FINAL_LOG_GRACE = 2.0
 #: Longest wait between two attempts of a failing poll.
 MAX_BACKOFF = 60.0
 
@@ -222,8 +224,13 @@ class DataSphereJobTrigger(BaseTrigger):
             record = polled
             await stream(record.container_id)
             if record.status.terminal or record.status == JobStatus.UPLOADING_OUTPUT:
-                while await stream(record.container_id) >= MAX_LINES_PER_POLL:  # the rest of a finished log
-                    pass
+                drained = await stream(record.container_id)
+                while drained >= MAX_LINES_PER_POLL:  # the rest of a finished log
+                    drained = await stream(record.container_id)
+                if self._streamed:
+                    # The triggerer ships a trigger's log lines to the task log asynchronously and stops once the
+                    # trigger is done: give the last lines time to get there (lines were lost without this).
+                    await asyncio.sleep(FINAL_LOG_GRACE)
                 yield self._event("terminal" if record.status.terminal else "exited", record)
                 return
             if self.deadline is not None and time.time() >= self.deadline:

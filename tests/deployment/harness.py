@@ -305,6 +305,18 @@ class Deployment:
                 parts.append(path.read_text(errors="replace"))
         return "".join(parts)
 
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """What the triggerer wrote into one try's log while the task was deferred (its own
+        ``attempt=N.log.trigger.<id>.log`` file next to the worker's, in the triggerer's ``AIRFLOW_HOME/logs``)."""
+        relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
+        if map_index >= 0:
+            relative /= f"map_index={map_index}"
+        parts = []
+        for home in sorted((self.directory / "homes").iterdir()):
+            folder = home / "airflow" / "logs" / relative
+            parts += [p.read_text(errors="replace") for p in sorted(folder.glob(f"attempt={try_number}.log.trigger.*"))]
+        return "".join(parts)
+
     def service_log(self, service: str) -> str:
         """A service's own output (``logs/<service>.log``)."""
         return (self.directory / "logs" / f"{service}.log").read_text(errors="replace")
