@@ -282,6 +282,11 @@ class Deployment:
         body = self._request("GET", path)
         return sorted(body["task_instances"], key=lambda t: t["try_number"])
 
+    def mark_task(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Set a task instance's state as a user does in the UI (``failed``, ``success``)."""
+        path = f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}"
+        self._request("PATCH", path, {"new_state": state})
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value, deserialized (a dict stays a dict); DeploymentError when there is none."""
         query = urllib.parse.urlencode({"map_index": map_index, "deserialize": "true", "stringify": "false"})

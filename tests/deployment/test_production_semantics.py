@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deployment.harness import Deployment
+from tests.deployment.harness import Deployment, DeploymentError, wait_until
 
 pytestmark = pytest.mark.deployment
 
@@ -18,8 +18,27 @@ DAG_ID = "deploy_semantics"
 def semantics_run(deployment: Deployment) -> str:
     """One finished run of deploy_semantics (it fails: typo_connection must)."""
     run_id = deployment.trigger(DAG_ID)
+    job_id = wait_until(
+        lambda: (
+            deployment.task_instance(DAG_ID, run_id, "killed")["state"] == "running"
+            and _xcom_or_none(deployment, run_id, "killed", "job_id")
+        ),
+        timeout=300,
+        what="the killed task's job to exist",
+    )
+    wait_until(
+        lambda: any(line == "tick 2" for _, line in deployment.jobs.logs(job_id)), timeout=120, what="the job to run"
+    )
+    deployment.mark_task(DAG_ID, run_id, "killed", "failed")  # a user's "mark failed": SIGTERM, on_kill
     assert deployment.wait_for_run(DAG_ID, run_id, timeout=600) == "failed"
     return run_id
+
+
+def _xcom_or_none(deployment: Deployment, run_id: str, task_id: str, key: str) -> str | None:
+    try:
+        return str(deployment.xcom(DAG_ID, run_id, task_id, key=key))
+    except DeploymentError:
+        return None
 
 
 def test_deferred_output_streams_into_the_task_log_masked(deployment: Deployment, semantics_run: str) -> None:
@@ -47,3 +66,16 @@ def test_missing_named_connection_fails_at_once_without_retries(deployment: Depl
     log = deployment.task_log(DAG_ID, run_id, "typo_connection", try_number=last)
     assert "The dsjobs connection 'dsjobs_prod_typo' does not exist" in log
     assert not [r for r in deployment.run_jobs(DAG_ID, run_id) if r.labels.get("airflow.task_id") == "typo_connection"]
+
+
+def test_kill_signals_the_job_and_the_next_reader_finishes_it(deployment: Deployment, semantics_run: str) -> None:
+    job_id = str(deployment.xcom(DAG_ID, semantics_run, "killed", key="job_id"))
+    log = deployment.task_log(DAG_ID, semantics_run, "killed")
+    assert f"Task killed; cancelling job {job_id} (graceful shutdown signal sent)" in log
+    # on_kill only asked; reading the job (here: dsjobs get) finishes it: stage-out, CANCELLED, no container.
+    record = wait_until(
+        lambda: (r := deployment.jobs.get(job_id)).status.terminal and r, timeout=120, what=f"job {job_id} to end"
+    )
+    assert record.status.value == "CANCELLED", record.status_details
+    labels = {"airflow.dag_id": DAG_ID, "airflow.run_id": semantics_run, "airflow.task_id": "killed"}
+    assert wait_until(lambda: deployment.containers(**labels) == [], timeout=60, what="the container to go")

@@ -32,6 +32,13 @@ with DAG(
         poll_interval=1,
     )
     DataSphereJobOperator(
+        task_id="killed",  # the scenario marks it failed while its job runs: the runner SIGTERMs it (on_kill)
+        config=PROBE,
+        args={"SECONDS": "600"},
+        deferrable=False,
+        poll_interval=1,
+    )
+    DataSphereJobOperator(
         task_id="typo_connection",
         config=PROBE,
         dsjobs_conn_id="dsjobs_prod_typo",
