@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
 
 T = TypeVar("T")
@@ -28,6 +28,11 @@ class JobConfigError(JobError):
     """The config cannot be run as given (a missing input, env var, secret or s3-mount): retrying cannot help."""
 
 
+class EngineLost(InfrastructureError):
+    """The Docker engine stopped answering: what a job's container does is unknown until the engine is back
+    (then ``JobService.get`` or ``wait`` settles it). The message says which engine and why."""
+
+
 def one_line(exc: BaseException) -> str:
     """``exc``'s message on one line (whitespace collapsed), or its type name when it has none."""
     text = " ".join(str(exc).split())
@@ -42,13 +47,13 @@ def job_errors(*kinds: type[Exception]) -> Iterator[None]:
     try:
         yield
     except caught as exc:
+        if isinstance(exc, EngineUnreachable):
+            raise EngineLost(one_line(exc)) from None
         raise InfrastructureError(one_line(exc)) from None
 
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:
     """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
 
-    try:
+    with job_errors(StoreError, RuntimeFailure):
         yield from items
-    except (StoreError, RuntimeFailure) as exc:
-        raise InfrastructureError(one_line(exc)) from None
