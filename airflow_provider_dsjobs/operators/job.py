@@ -466,13 +466,21 @@ class DataSphereJobOperator(BaseOperator):
         return started + self.execution_timeout.total_seconds()
 
     def _cancel_after_timeout(self) -> None:
-        """The task timed out: cancel the job with its graceful shutdown, collect what it produced, forget it."""
+        """The task timed out: cancel the job with its graceful shutdown and collect what it produced."""
+        self._cancel_job("Task timed out; cancelling job %s (graceful shutdown, then outputs are collected)", True)
+
+    def _cancel_job(self, message: str, wait: bool) -> None:
+        """Cancel this task's job unless ``on_kill_action="keep"``: all the way (``wait``) or only ask."""
         job_id = self._job_id
-        if not job_id or self.on_kill_action == "keep":
+        if not job_id:
             return
-        self.log.error("Task timed out; cancelling job %s (graceful shutdown, then outputs are collected)", job_id)
+        if self.on_kill_action == "keep":
+            self.log.info("Task killed or timed out; job %s keeps running (on_kill_action=keep)", job_id)
+            return
+        self.log.info(message, job_id)
+        service = self.hook.service
         try:
-            record = self.hook.service.cancel(job_id, graceful=True)
+            record = service.cancel(job_id, graceful=True) if wait else service.request_cancel(job_id, graceful=True)
         except JobError as exc:
             self.log.error("Could not cancel job %s: %s", job_id, exc)
             return
@@ -505,19 +513,7 @@ class DataSphereJobOperator(BaseOperator):
         this task, a sensor, ``dsjobs get``/``attach``, a trigger) finishes it: kills it past its graceful
         timeout, collects outputs and logs, ends it CANCELLED. A job still being submitted is cancelled too:
         its id is known from the moment its record exists."""
-        job_id = self._job_id
-        if not job_id:
-            return
-        if self.on_kill_action == "keep":
-            self.log.info("Task killed; job %s keeps running (on_kill_action=keep)", job_id)
-            return
-        self.log.info("Task killed; cancelling job %s (graceful shutdown signal sent)", job_id)
-        try:
-            record = self.hook.service.request_cancel(job_id, graceful=True)
-        except JobError as exc:
-            self.log.error("Could not cancel job %s: %s", job_id, exc)
-            return
-        self.log.info("Job %s is %s", job_id, record.status.value)
+        self._cancel_job("Task killed; cancelling job %s (graceful shutdown signal sent)", False)
 
 
 def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
 from tests.airflow.conftest import DictTaskStateStore, TaskInstanceStandIn, make_context, submit_probe
-from tests.airflow.operators.test_job import drive_trigger, probe_op, run, wait_until
+from tests.airflow.operators.test_job import _execute_in_thread, drive_trigger, probe_op, run, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
@@ -170,20 +170,6 @@ def test_trigger_masks_secret_env_values_in_its_own_process(service: Any) -> Non
 
 
 # -- on_kill ------------------------------------------------------------------------------------------------
-
-
-def _execute_in_thread(op: Any, context: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = run(op, context)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 def test_on_kill_returns_at_once_and_the_next_reader_finishes_the_job(service: Any) -> None:
