@@ -13,6 +13,7 @@ from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.imports import analyze_imports
+from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
 from airflow_provider_dsjobs.settings import Settings
 
@@ -98,9 +99,12 @@ def _generate_requirements(args: argparse.Namespace) -> int:
     base = Path.cwd()
     entries = [EntryPoint("file", str(Path(s))) for s in args.scripts]
     try:
-        index = DistributionIndex()
+        installation = find_installation(args.python_interpreter or Settings.from_env().python_interpreter)
+        index = DistributionIndex(installation.search_path)
         analysis = analyze_imports(entries, base, is_installed=index.is_installed)
-        resolution = resolve_imports(analysis.third_party, index=index, base_dir=base.resolve())
+        resolution = resolve_imports(
+            analysis.third_party, index=index, base_dir=base.resolve(), interpreter=installation.interpreter
+        )
     except PyEnvError as exc:
         raise CommandError(str(exc)) from None
     if resolution.skipped_optional:
@@ -136,8 +140,15 @@ def register(subparsers: Any) -> None:
         "generate-requirements",
         help="print the pinned requirements auto mode would install for SCRIPT...",
         description="Analyse the imports of the scripts statically (nothing is run) and print pinned "
-        "requirements from this Python environment, as env.python: auto would install them.",
+        "requirements from this Python environment (or --python-interpreter's), as env.python: auto would "
+        "install them.",
     )
     gen.add_argument("scripts", nargs="+", metavar="SCRIPT")
     gen.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    gen.add_argument(
+        "--python-interpreter",
+        metavar="PATH",
+        help="interpreter or virtualenv whose installed packages pin the imports; it is not run "
+        "(DSJOBS_PYTHON_INTERPRETER; default: the one running dsjobs)",
+    )
     gen.set_defaults(func=_generate_requirements)

@@ -24,12 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
-from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
 
@@ -38,6 +38,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="URL", help="object store: s3://bucket/prefix or file:///dir (DSJOBS_STORE)")
     parser.add_argument("--docker-url", metavar="URL", help="Docker engine (DSJOBS_DOCKER_URL / DOCKER_HOST)")
     parser.add_argument("--project", help="project name in the store (DSJOBS_PROJECT)")
+
+
+def _pull(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pull",
+        choices=IMAGE_PULL_POLICIES,
+        help="when to pull the job's image (DSJOBS_IMAGE_PULL_POLICY; default if-missing)",
+    )
+
+
+def _python_interpreter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--python-interpreter",
+        metavar="PATH",
+        help="interpreter or virtualenv whose installed packages pin env.python: auto imports; it is not run "
+        "(DSJOBS_PYTHON_INTERPRETER; default: the one running dsjobs)",
+    )
 
 
 def _id(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +69,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("execute", help="run a config.yaml as a job and wait for it (or --async)")
     p.add_argument("-c", "--config", required=True, help="path to config.yaml")
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
+    _pull(p)
     _common(p)
+    _python_interpreter(p)
     p.set_defaults(func=cmd_execute)
 
     p = subparsers.add_parser("attach", help="follow a running job's output and wait for it")
@@ -62,6 +81,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("fork", help="re-run a job with overrides")
     _id(p)
+    _python_interpreter(p)
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
     p.add_argument("--var", action="append", default=[], metavar="NAME=PATH", help="override an input/output path")
     p.add_argument("--env-var", action="append", default=[], metavar="NAME=VALUE", help="replace env vars")
@@ -69,6 +89,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--desc")
     p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
     p.add_argument("--async", dest="is_async", action="store_true")
+    _pull(p)
     _common(p)
     p.set_defaults(func=cmd_fork)
 
@@ -117,7 +138,10 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # e.g. DSJOBS_IMAGE_PULL_POLICY=sometimes
+        raise CommandError(f"invalid environment: {exc}", EXIT_USAGE) from None
     changes: dict[str, Any] = {}
     if getattr(args, "store", None):
         changes["store_url"] = args.store
@@ -125,6 +149,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         changes["docker_url"] = args.docker_url
     if getattr(args, "project", None):
         changes["project"] = args.project
+    if getattr(args, "pull", None):
+        changes["image_pull_policy"] = args.pull
+    if getattr(args, "python_interpreter", None):
+        changes["python_interpreter"] = args.python_interpreter
     return dataclasses.replace(settings, **changes) if changes else settings
 
 

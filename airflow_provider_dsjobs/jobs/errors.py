@@ -20,7 +20,15 @@ class JobError(Exception):
     """A job could not be created, run or inspected. The message is one line a user can act on."""
 
 
-class EngineLost(JobError):
+class InfrastructureError(JobError):
+    """The store or the Docker engine failed (unreachable, refused, broke off): retrying may help."""
+
+
+class JobConfigError(JobError):
+    """The config cannot be run as given (a missing input, env var, secret or s3-mount): retrying cannot help."""
+
+
+class EngineLost(InfrastructureError):
     """The Docker engine stopped answering: what a job's container does is unknown until the engine is back
     (then ``JobService.get`` or ``wait`` settles it). The message says which engine and why."""
 
@@ -33,14 +41,15 @@ def one_line(exc: BaseException) -> str:
 
 @contextmanager
 def job_errors(*kinds: type[Exception]) -> Iterator[None]:
-    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line ``JobError``."""
+    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line
+    ``InfrastructureError``."""
     caught = kinds or (StoreError,)
     try:
         yield
     except caught as exc:
         if isinstance(exc, EngineUnreachable):
             raise EngineLost(one_line(exc)) from None
-        raise JobError(one_line(exc)) from None
+        raise InfrastructureError(one_line(exc)) from None
 
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
+from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
@@ -335,6 +336,7 @@ def _resolve_image(
                 image_template=settings.python_image_template,
                 explicit_image=explicit,
                 container_workdir=WORK_DIR,
+                installation=find_installation(settings.python_interpreter) if settings.python_interpreter else None,
             )
         except PyEnvError as exc:
             raise PlanError(str(exc)) from None

@@ -18,7 +18,7 @@ After that a lab job is a job like any other: ``wait``, ``cancel``, ``logs``, ``
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -51,9 +51,10 @@ def submit_lab_job(
     notify: Notify | None = None,
     base_dir: Path | None = None,
     progress_stream: TextIO | None = None,
+    on_created: Callable[[JobRecord], None] | None = None,
 ) -> JobRecord:
     """Resolve the code, plan and launch; returns once the container runs. ``LabError``/``JobError`` on failure
-    (before anything is stored when the config or the code is bad)."""
+    (before anything is stored when the config or the code is bad). ``on_created`` as in ``JobService.submit``."""
     say: Notify = notify or (lambda _: None)
     scratch = Path(tempfile.mkdtemp(prefix="dsjobs-lab-"))
     try:
@@ -81,7 +82,7 @@ def submit_lab_job(
             labels=dict(plan.labels),
             kind="lab",
         )
-        return service.submit_plan(plan, record, say=say, progress_stream=progress_stream)
+        return service.submit_plan(plan, record, say=say, progress_stream=progress_stream, on_created=on_created)
     finally:
         remove_scratch(scratch)
 

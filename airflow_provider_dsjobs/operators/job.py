@@ -9,7 +9,7 @@ config fails the task at once, no retries.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,10 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
+from airflow_provider_dsjobs.config.redact import is_sensitive_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.operators.base import JobOperatorBase
+from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
 
 if TYPE_CHECKING:
     import jinja2
@@ -40,14 +41,17 @@ class DataSphereJobOperator(JobOperatorBase):
     :param args: override values of ``args`` (``{NAME: value}``; each NAME must exist in the config).
     :param input_vars: override the paths of input vars (``{VAR: path}``).
     :param output_vars: override the paths of output vars (``{VAR: path}``).
-    :param env_vars: replace ``env.vars`` (``{NAME: value}``). Values are masked in logs.
+    :param env_vars: replace ``env.vars`` (``{NAME: value}``). Values reach the container only (never the job
+        record); those whose name looks secret (``TOKEN``, ``PASSWORD``, ``KEY``...) are masked in logs.
+    :param secret_env_vars: names of ``env_vars`` entries to mask in logs whatever their names.
     :param cloud_instance_types: replace ``cloud-instance-types`` (priority order).
     :param job_name: override ``name``.
     :param job_desc: override ``desc``.
 
     The run parameters (``wait_for_completion``, ``deferrable``, ``poll_interval``, ``skip_on_exit_code``,
     ``on_kill_action`` — ``cancel`` uses the config's ``graceful-shutdown`` —, ``durable``, ``log_tail_lines``,
-    ``dataset_alias``, ``dsjobs_conn_id``) are ``JobOperatorBase``'s.
+    ``dataset_alias``, ``image_pull_policy``, ``stream_logs``, ``docker_conn_id``, ``dsjobs_conn_id``) are
+    ``JobOperatorBase``'s.
     """
 
     template_fields: Sequence[str] = (
@@ -60,6 +64,8 @@ class DataSphereJobOperator(JobOperatorBase):
         "job_name",
         "job_desc",
         "dsjobs_conn_id",
+        "docker_conn_id",
+        "image_pull_policy",
     )
     template_ext: Sequence[str] = CONFIG_FILE_SUFFIXES
     template_fields_renderers = {
@@ -78,6 +84,7 @@ class DataSphereJobOperator(JobOperatorBase):
         input_vars: Mapping[str, str] | None = None,
         output_vars: Mapping[str, str] | None = None,
         env_vars: Mapping[str, Any] | None = None,
+        secret_env_vars: Collection[str] | None = None,
         cloud_instance_types: str | Sequence[str] | None = None,
         job_name: str | None = None,
         job_desc: str | None = None,
@@ -89,6 +96,7 @@ class DataSphereJobOperator(JobOperatorBase):
         self.input_vars = input_vars
         self.output_vars = output_vars
         self.env_vars = env_vars
+        self.secret_env_vars = frozenset(secret_env_vars or ())
         self.cloud_instance_types = cloud_instance_types
         self.job_name = job_name
         self.job_desc = job_desc
@@ -110,15 +118,25 @@ class DataSphereJobOperator(JobOperatorBase):
         finally:
             self.config = config
 
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        if jinja_env is None:
-            jinja_env = self.get_template_env()
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Every task renders through here: BaseOperator.render_template_fields, and for a mapped task the
+        # MappedOperator, which calls this on the unmapped operator and never its render_template_fields.
+        if parent is not self:
+            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+            return
         if self._config_file is not None:
             path, source = self._read_config_file(jinja_env)
             self._config_path = path
             # A file whose text ends in ".yaml" (no final newline) must not be taken for a file name again.
             self.config = source if not source.endswith(CONFIG_FILE_SUFFIXES) else source + "\n"
-        super().render_template_fields(context, jinja_env)
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         self._job_config = None
         # Validate now, so env values are masked before Airflow stores the rendered fields.
         self._prepare_config()
@@ -162,6 +180,9 @@ class DataSphereJobOperator(JobOperatorBase):
             name=self.job_name or None,
             desc=self.job_desc or None,
         )
+        unknown = sorted(self.secret_env_vars - set(overrides.env_vars or {}))
+        if unknown:
+            raise AirflowFailException(f"secret_env_vars names {', '.join(unknown)}, which env_vars does not set")
         try:
             # Values given through env_vars (often secrets) reach the container through the submitter's
             # environment only, never the job record or stored config.
@@ -169,7 +190,7 @@ class DataSphereJobOperator(JobOperatorBase):
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
         self._job_environ = overrides.environ
-        _mask_env_values(job_config, self._job_environ)
+        _mask_env_values(job_config, self._job_environ, self.secret_env_vars)
         self._job_config = job_config
         return job_config
 
@@ -191,7 +212,7 @@ class DataSphereJobOperator(JobOperatorBase):
     def _prepare_job(self) -> None:
         self._prepare_config()
 
-    def _submit_job(self, service: JobService, labels: Mapping[str, str]) -> JobRecord:
+    def _submit_job(self, service: JobService, labels: Mapping[str, str], on_created: OnCreated) -> JobRecord:
         job_config = self._prepare_config()
         self.log.info("Submitting job from %s", job_config.source)
         return service.submit(
@@ -200,7 +221,11 @@ class DataSphereJobOperator(JobOperatorBase):
             log=self._log_sink,
             notify=self.log.info,
             environ={**os.environ, **self._job_environ} if self._job_environ else None,
+            on_created=on_created,
         )
+
+    def _secret_env_names(self) -> list[str]:
+        return sorted(self.secret_env_vars)
 
 
 def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -211,9 +236,13 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()}
 
 
-def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str]) -> None:
-    """Register every env var value the job will see with Airflow's secret masker."""
+def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> None:
+    """Register the secret env values the job will see with Airflow's secret masker: those whose name looks
+    sensitive (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values
+    stay readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
     for var in job_config.env.vars:
+        if not (var.name in secret_names or is_sensitive_name(var.name)):
+            continue
         value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:
-            mask_secret(value)
+            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive

@@ -20,7 +20,7 @@ from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.handler import submit_lab_job
-from airflow_provider_dsjobs.operators.base import JobOperatorBase
+from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
 
 
 class LabJobOperator(JobOperatorBase):
@@ -82,13 +82,15 @@ class LabJobOperator(JobOperatorBase):
                     mask_secret(value, name=key)
         return self._lab_config
 
-    def _submit_job(self, service: JobService, labels: Mapping[str, str]) -> JobRecord:
+    def _submit_job(self, service: JobService, labels: Mapping[str, str], on_created: OnCreated) -> JobRecord:
         config = self._config()
         self.log.info("Submitting ML Lab job from image %s", config.image)
         token = service.settings.lab_api_token
         if token:
             mask_secret(token, name="LAB_API_TOKEN")
-        return submit_lab_job(service, config, labels=labels, notify=self.log.info, base_dir=self._dag_folder())
+        return submit_lab_job(
+            service, config, labels=labels, notify=self.log.info, base_dir=self._dag_folder(), on_created=on_created
+        )
 
     def _dag_folder(self) -> Path:
         if self.has_dag() and self.dag.folder:

@@ -20,6 +20,7 @@ paths, mounts the Docker volume ``volume_name`` (created with ``volume_labels``,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.resources
 import json
@@ -36,6 +37,7 @@ from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint, find_entry_points, scan_command
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.imports import ImportAnalysis, analyze_imports
+from airflow_provider_dsjobs.pyenv.interpreter import PythonInstallation
 from airflow_provider_dsjobs.pyenv.requirements import RequirementsFile, parse_requirements_file
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
 
@@ -254,16 +256,23 @@ def plan_python_env(
     container_workdir: str = DEFAULT_CONTAINER_WORKDIR,
     volume_mount: str = DEFAULT_VOLUME_MOUNT,
     distributions_path: Sequence[str | Path] | None = None,
+    installation: PythonInstallation | None = None,
 ) -> PythonEnvPlan:
     """Plan ``config.env.python`` (which must be set). ``explicit_image`` (``env.docker``) wins over
     ``image_template.format(version=...)``. ``distributions_path`` is where installed distributions are
-    looked up (this interpreter's ``sys.path`` by default). Raises :class:`PyEnvError` with a one-line message
-    before anything runs."""
+    looked up (this interpreter's ``sys.path`` by default); ``installation`` names another Python installation
+    whose packages pin the imports and whose version an auto env gets when the config gives none. Raises
+    :class:`PyEnvError` with a one-line message before anything runs."""
     py: PythonEnv | None = config.env.python
     if py is None:
         raise ValueError("plan_python_env needs a config with env.python")
     source = config.source
     base = base_dir.resolve()
+    if installation is not None:
+        if distributions_path is None:
+            distributions_path = installation.search_path
+        if not py.version_given:
+            py = dataclasses.replace(py, version=installation.version)
     _check_version(py.version, source)
     image = _image_for(py.version, image_template, explicit_image, source)
     notes: list[str] = []
@@ -310,7 +319,12 @@ def plan_python_env(
             requirements = list(req_file.lines)
         else:
             assert analysis is not None and index is not None
-            resolution = resolve_imports(analysis.third_party, index=index, base_dir=base)
+            resolution = resolve_imports(
+                analysis.third_party,
+                index=index,
+                base_dir=base,
+                interpreter=installation.interpreter if installation is not None else None,
+            )
             requirements = resolution.requirements
             if resolution.skipped_optional:
                 notes.append(

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.imports import ThirdPartyImport
+from airflow_provider_dsjobs.pyenv.interpreter import HOW_TO_NAME
 
 #: Import names whose distribution has another name, used only when metadata cannot resolve them.
 ALIASES: Mapping[str, str] = {
@@ -169,9 +170,11 @@ def resolve_imports(
     *,
     index: DistributionIndex,
     base_dir: Path,
+    interpreter: str | None = None,
 ) -> Resolution:
     """Map each third-party import to pinned requirements. Raises one :class:`PyEnvError` listing every
-    required name that cannot be resolved (with where it is imported)."""
+    required name that cannot be resolved (with where it is imported), naming ``interpreter`` (the Python
+    installation whose packages were looked at; this process's when None) and how to name another."""
     result = Resolution()
     unresolved: list[str] = []
     requirements: dict[str, str] = {}
@@ -197,11 +200,12 @@ def resolve_imports(
         why = f"; {providers[0].name} is {providers[0].local_reason}" if providers else ""
         unresolved.append(f"{name} (imported at {where}{why})")
     if unresolved:
+        looked_at = interpreter or sys.executable or "python"
         raise PyEnvError(
             "cannot determine the pip packages for these imports: "
             + "; ".join(unresolved)
-            + ". Install them in the Python environment that submits the job, or list the packages in a "
-            "requirements file and set env.python to type: manual with requirements-file"
+            + f". Looked at the packages installed for {looked_at}: install them there, or {HOW_TO_NAME}, "
+            "or list the packages in a requirements file and set env.python to type: manual with requirements-file"
         )
     result.requirements = sorted(requirements.values(), key=str.lower)
     return result

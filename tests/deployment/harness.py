@@ -148,8 +148,19 @@ class Deployment:
         return True
 
     def down(self) -> None:
-        """Stop every process of the deployment by its recorded PID (state and logs are kept)."""
-        run_script("down.sh", timeout=300)
+        """Cancel the jobs still active in the deployment's store (their containers are on the shared engine),
+        then stop every process of the deployment by its recorded PID (state and logs are kept)."""
+        try:
+            self.cancel_active_jobs()
+        finally:
+            run_script("down.sh", timeout=300)
+
+    def cancel_active_jobs(self) -> list[str]:
+        """Cancel (at once, no grace period) every job of the store that has not ended; returns their ids."""
+        active = [r.id for r in self.jobs.list_jobs() if not r.status.terminal]
+        for job_id in active:
+            self.jobs.cancel(job_id, graceful=False)
+        return active
 
     def pid(self, service: str) -> int | None:
         """The recorded PID (also the process group) of a service, or None when it is not running."""
@@ -271,6 +282,11 @@ class Deployment:
         body = self._request("GET", path)
         return sorted(body["task_instances"], key=lambda t: t["try_number"])
 
+    def mark_task(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Set a task instance's state as a user does in the UI (``failed``, ``success``)."""
+        path = f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}"
+        self._request("PATCH", path, {"new_state": state})
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value, deserialized (a dict stays a dict); DeploymentError when there is none."""
         query = urllib.parse.urlencode({"map_index": map_index, "deserialize": "true", "stringify": "false"})
@@ -292,6 +308,18 @@ class Deployment:
             path = home / "airflow" / "logs" / relative
             if path.exists():
                 parts.append(path.read_text(errors="replace"))
+        return "".join(parts)
+
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """What the triggerer wrote into one try's log while the task was deferred (its own
+        ``attempt=N.log.trigger.<id>.log`` file next to the worker's, in the triggerer's ``AIRFLOW_HOME/logs``)."""
+        relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
+        if map_index >= 0:
+            relative /= f"map_index={map_index}"
+        parts = []
+        for home in sorted((self.directory / "homes").iterdir()):
+            folder = home / "airflow" / "logs" / relative
+            parts += [p.read_text(errors="replace") for p in sorted(folder.glob(f"attempt={try_number}.log.trigger.*"))]
         return "".join(parts)
 
     def service_log(self, service: str) -> str:
@@ -322,8 +350,17 @@ class Deployment:
         """Containers (running or not) whose labels include ``labels``, e.g. ``containers(**{"airflow.dag_id":
         "deploy_kill"})``; job containers carry ``airflow.dag_id``, ``airflow.task_id``, ``airflow.run_id`` and
         ``airflow.map_index``."""
+        import docker.errors
+
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-        return list(self.docker.containers.list(all=True, filters=filters))
+        found = []
+        # Listed sparse, then inspected one by one: a container removed in between is simply gone.
+        for sparse in self.docker.containers.list(all=True, filters=filters, sparse=True):
+            try:
+                found.append(self.docker.containers.get(sparse.id))
+            except docker.errors.NotFound:
+                continue
+        return found
 
     def settings(self) -> Any:
         """Core ``Settings`` for the deployment's store and engine, as the connection gives them."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
@@ -13,12 +15,16 @@ DAG_ID = "deploy_timeout"
 
 
 @pytest.fixture(scope="module")
-def timed_out_run(deployment: Deployment) -> str:
+def timed_out_run(deployment: Deployment) -> Iterator[str]:
     """One run of deploy_timeout (a deferrable and a sync task, 20 s timeout, 600 s job)."""
     run_id = deployment.trigger(DAG_ID)
     # Well before the jobs' own 600 s: only the timeouts can end this run in time.
     assert deployment.wait_for_run(DAG_ID, run_id, timeout=400) == "failed"
-    return run_id
+    yield run_id
+    # A job the timeout failed to cancel must not go on holding the shared engine.
+    for record in deployment.run_jobs(DAG_ID, run_id):
+        if not record.status.terminal:
+            deployment.jobs.cancel(record.id, graceful=False)
 
 
 @pytest.mark.parametrize("task_id", ["deferred", "sync"])
@@ -36,3 +42,9 @@ def test_timeout_fails_task_and_cancels_job(deployment: Deployment, timed_out_ru
     labels = {"airflow.dag_id": DAG_ID, "airflow.run_id": timed_out_run, "airflow.task_id": task_id}
     assert wait_until(lambda: deployment.containers(**labels) == [], timeout=60, what="the container to go")
     assert "tick 600" not in "".join(line for _, line in deployment.jobs.logs(job_id))
+    # Both paths fail with AirflowTaskTimeout after the job was cancelled (the deferred one from the trigger's
+    # deadline, counted from the task's start).
+    log = deployment.task_log(DAG_ID, timed_out_run, task_id)
+    assert "AirflowTaskTimeout" in log
+    if task_id == "deferred":
+        assert f"Job {job_id} cancelled: the task's execution_timeout (0:00:20) passed while it was deferred" in log
