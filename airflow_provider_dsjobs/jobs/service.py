@@ -220,7 +220,7 @@ class JobService:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
         except PlanError as exc:
             raise JobError(str(exc)) from None
-        check_datasets(self.store, self.jobs, plan)
+        check_datasets(self.jobs, plan)
         for note in _unsupported_notes(config):
             say(note)
         record = self._new_record(config, plan, parent_job_id)
@@ -233,12 +233,13 @@ class JobService:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
                 write_plan_doc(self.jobs, plan)
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
-                staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
+                staged = stage_inputs(self.jobs, plan, say, progress_stream, memo)
+                record.inputs, record.data_size_bytes = staged.refs, staged.total_size
                 if self._ended_meanwhile(record):
                     return record
                 self._save(record)
-                stager.release()  # the record now references the inputs: gc keeps them
-                self._launch(plan, record, staged, say)
+                staged.stager.release()  # the record now references the inputs: gc keeps them
+                self._launch(plan, record, staged.delivery, say)
         except JobError as exc:
             with suppress(JobError):
                 if self._ended_meanwhile(record):  # the failure came from a cancel removing the container
@@ -288,7 +289,7 @@ class JobService:
             record.container_name = spec.name
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
-            entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
+            entries = archive_entries(self.jobs, self.settings, plan, staged)
             runtime.put_archive(container_id, "/", tar_stream(entries))
             if self._ended_meanwhile(record):
                 return

@@ -81,7 +81,7 @@ def stage_out(
             spool.write(stream, line)
         for out in doc.outputs:
             rel = mirror(out.container_path)
-            written = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer, files)
+            written = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer)
             if written is None:
                 missing.append(out.key)
                 spool.write(
@@ -89,6 +89,7 @@ def stage_out(
                     f"output {out.path!r} was not written by the job (expected at {out.container_path})",
                 )
             else:
+                files += written
                 outputs[out.key] = store.uri(join_key(outputs_prefix, rel))
         pyenv_error = None
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
@@ -162,16 +163,14 @@ def export_into(
     container_path: str,
     rel_parent: str,
     writer: _StreamWriter,
-    files: list[dict[str, Any]],
-) -> int | None:
-    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the number of files,
-    or None when the path does not exist in the container. Each file is appended to ``files`` as
-    ``{path, sha256, size}``."""
+) -> list[dict[str, Any]] | None:
+    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the files written, each
+    ``{path, sha256, size}``, or None when the path does not exist in the container."""
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
         return None
-    count = 0
+    files: list[dict[str, Any]] = []
     with reader, reader.open_tar() as archive:
         for member in archive:
             if not member.isfile():
@@ -183,8 +182,7 @@ def export_into(
             with stream:
                 sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
             files.append({"path": relpath, "sha256": sha, "size": size})
-            count += 1
-    return count
+    return files
 
 
 def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
@@ -215,10 +213,9 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
     ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
-    files: list[dict[str, Any]] = []
     # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer), files)
-    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
+    exported = export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer)) or []
+    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in exported]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,
