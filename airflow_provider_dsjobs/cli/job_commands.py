@@ -133,7 +133,7 @@ def _service(args: argparse.Namespace) -> JobService:
 
 
 @contextmanager
-def _job_errors() -> Iterator[None]:
+def _job_error_into_command_error() -> Iterator[None]:
     """Turn the core's one-line errors into ``CommandError``."""
     try:
         yield
@@ -237,7 +237,7 @@ def _load_config(path: str) -> Any:
 def cmd_execute(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.submit(config, notify=_info, progress_stream=sys.stderr)
         if args.is_async:
             print(record.id)
@@ -249,7 +249,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job: its output from the first line, then its outputs and exit status. A job that already
     ended prints its stored output."""
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.refresh(args.job_id)
         if not record.status.terminal:
             return _watch(service, args.job_id)
@@ -271,7 +271,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 def cmd_fork(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         overrides = Overrides(
             args=_pairs(args.arg, "--arg"),
             vars=_pairs(args.var, "--var"),
@@ -290,7 +290,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         records = service.list_jobs()
     if args.format == "json":
         print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
@@ -301,7 +301,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.get(args.job_id)
     if args.format == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))
@@ -316,7 +316,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.tail is not None and args.tail < 0:
         raise CommandError("--tail must be 0 or more")
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         for stream, line in service.logs(args.job_id, tail=args.tail):
             _sink(stream, line)
     return EXIT_OK
@@ -324,7 +324,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.cancel(args.job_id, graceful=args.graceful)
     _info(f"job {record.id} is {record.status.value}")
     return EXIT_OK
@@ -345,7 +345,7 @@ def parse_ttl_days(text: str) -> int | None:
 def cmd_set_data_ttl(args: argparse.Namespace) -> int:
     days = parse_ttl_days(args.days)
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.set_data_ttl(args.job_id, days)
     expires = record.data_expires_at.isoformat() if record.data_expires_at else "never"
     _info(f"data ttl updated: job {record.id} data expires {expires}")
@@ -354,7 +354,7 @@ def cmd_set_data_ttl(args: argparse.Namespace) -> int:
 
 def cmd_download_files(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.get(args.job_id)
         if not record.status.terminal:
             _info(f"job {record.id} is still running ({record.status.value}), nothing to download yet.")
@@ -371,7 +371,7 @@ def cmd_download_files(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         report = service.gc()
     _info(
         f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "

@@ -64,7 +64,7 @@ from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import JobError, into_job_error, iter_into_job_error, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
@@ -127,7 +127,7 @@ class JobService:
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            with job_errors():
+            with into_job_error():
                 self._store = open_store(self.settings)
         return self._store
 
@@ -141,7 +141,7 @@ class JobService:
     def runtime(self) -> ContainerRuntime:
         with self._lock:
             if self._runtime is None:
-                with job_errors(RuntimeFailure):
+                with into_job_error(RuntimeFailure):
                     self._runtime = Runtime.connect(self.settings)
             return self._runtime
 
@@ -160,11 +160,11 @@ class JobService:
             raise JobError(one_line(exc)) from None
 
     def _save(self, record: JobRecord) -> None:
-        with job_errors():
+        with into_job_error():
             self.jobs.save(record)
 
     def _plan_doc(self, job_id: str) -> PlanDoc:
-        with job_errors():
+        with into_job_error():
             return read_plan_doc(self.jobs, job_id)
 
     # -- transitions: every status change of a job goes through here ------------------------------------------
@@ -214,7 +214,7 @@ class JobService:
         A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
-        with job_errors():
+        with into_job_error():
             job_id = self.jobs.new_job_id()
         try:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
@@ -281,7 +281,7 @@ class JobService:
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
         runtime = self.runtime
         self._move(record, JobStatus.PREPARING, by="submit")
-        with job_errors(RuntimeFailure, StoreError):
+        with into_job_error(RuntimeFailure, StoreError):
             spec, choice = prepare_container(runtime, plan, self.settings.docker_network, say)
             record.instance_type = choice.name
             container_id = runtime.create(spec)
@@ -321,7 +321,7 @@ class JobService:
         if reason is None:
             return None
         if record.container_id:
-            with job_errors(RuntimeFailure):
+            with into_job_error(RuntimeFailure):
                 state = self.runtime.state(record.container_id)
             if state is not None and state.status != "created":
                 return None  # started: the launcher died after start, the job runs (finalize settles it)
@@ -350,7 +350,7 @@ class JobService:
 
     def _container_running(self, record: JobRecord) -> bool | None:
         """True/False from the engine; None when the container is gone."""
-        with job_errors(RuntimeFailure):
+        with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id or "")
         if state is None:
             return None
@@ -416,7 +416,7 @@ class JobService:
         record = self._load(job_id)
         if record.status.terminal or not record.container_id:
             return record
-        with job_errors(RuntimeFailure):
+        with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id)
         if state is None:
             return self._container_lost(job_id)
@@ -512,7 +512,7 @@ class JobService:
         return best
 
     def list_jobs(self) -> list[JobRecord]:
-        with job_errors():
+        with into_job_error():
             records = list(self.jobs.list())
         return sorted(records, key=lambda r: r.created_at, reverse=True)
 
@@ -543,7 +543,7 @@ class JobService:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
         Stored logs also carry the service's own lines as stream ``"system"``."""
         record = self._load(job_id)
-        return joblogs.tail(as_job_errors(self._log_pairs(record)), tail)
+        return joblogs.tail(iter_into_job_error(self._log_pairs(record)), tail)
 
     def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
@@ -562,7 +562,7 @@ class JobService:
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
         self._load(job_id)  # "job ... not found in project ..." like every other method
-        with job_errors():
+        with into_job_error():
             return self.jobs.set_data_ttl(job_id, days)
 
     def download_files(
@@ -594,7 +594,7 @@ class JobService:
 
     def gc(self) -> GcReport:
         """Delete expired job data and blobs no live job references."""
-        with job_errors():
+        with into_job_error():
             return collect_garbage(self.jobs)
 
     # -- fork ------------------------------------------------------------------------------------------------

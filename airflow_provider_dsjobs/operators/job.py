@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import AssetAlias, BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, emit_output_datasets
@@ -42,13 +42,13 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
-    job_errors,
+    job_error_into_airflow,
     job_result,
     log_line,
     log_outcome,
     log_tail,
 )
-from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger
+from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
     import jinja2
@@ -269,7 +269,7 @@ class DataSphereJobOperator(BaseOperator):
     # -- run -------------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with job_errors():
+        with job_error_into_airflow():
             return self._execute(context)
 
     def _execute(self, context: Context) -> dict[str, Any]:
@@ -364,13 +364,10 @@ class DataSphereJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: finalize (stage out), show the log tail, return the result."""
-        if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
-            raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
-        job_id = str(event["job_id"])
-        self._job_id = job_id
-        if event["status"] == "error":
-            raise AirflowException(str(event.get("message") or f"job {job_id} could not be watched"))
-        with job_errors():
+        if isinstance(event, Mapping) and event.get("job_id"):
+            self._job_id = str(event["job_id"])  # on_kill can cancel it even when the event says "error"
+        job_id = watched_job_id(event)
+        with job_error_into_airflow():
             service = self.hook.service
             record = service.finalize(job_id)
             log_tail(service, job_id, self.log_tail_lines, self.log)

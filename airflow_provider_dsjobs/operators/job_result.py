@@ -21,7 +21,7 @@ DEFAULT_LOG_TAIL = 100
 
 
 @contextmanager
-def job_errors() -> Iterator[None]:
+def job_error_into_airflow() -> Iterator[None]:
     """Turn the core's one-line ``JobError`` into a task failure that shows just that line (retries apply)."""
     try:
         yield

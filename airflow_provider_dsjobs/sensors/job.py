@@ -8,13 +8,13 @@ same result dict as the operator. ``deferrable=True`` waits in the triggerer ins
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.operators.job_result import (
@@ -22,12 +22,12 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
-    job_errors,
+    job_error_into_airflow,
     job_result,
     log_outcome,
     log_tail,
 )
-from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger
+from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -69,7 +69,7 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         job_id = str(self.job_id)
-        with job_errors():
+        with job_error_into_airflow():
             record = self.hook.service.refresh(job_id)
         if not is_exited(record):
             self.log.info("Job %s is %s", job_id, record.status.value)
@@ -78,7 +78,7 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def _finish(self, job_id: str) -> dict[str, Any]:
         service = self.hook.service
-        with job_errors():
+        with job_error_into_airflow():
             record = service.finalize(job_id)
             log_tail(service, job_id, self.log_tail_lines, self.log)
         log_outcome(self.log, record)
@@ -103,8 +103,4 @@ class DataSphereJobSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
-            raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
-        if event["status"] == "error":
-            raise AirflowException(str(event.get("message") or f"job {event['job_id']} could not be watched"))
-        return self._finish(str(event["job_id"]))
+        return self._finish(watched_job_id(event))

@@ -16,9 +16,10 @@ default): a config whose ``graceful-shutdown.timeout`` is longer needs that opti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
@@ -27,6 +28,17 @@ from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 
 ON_KILL_ACTIONS = ("cancel", "keep")
+
+
+def watched_job_id(event: object) -> str:
+    """The job id of an event this trigger emitted, for the task resuming on it (operator and sensor alike):
+    ``AirflowException`` for an event that is not one of ours, or that says the job could not be watched."""
+    if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
+        raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
+    job_id = str(event["job_id"])
+    if event["status"] == "error":
+        raise AirflowException(str(event.get("message") or f"job {job_id} could not be watched"))
+    return job_id
 
 
 class DataSphereJobTrigger(BaseTrigger):
