@@ -221,7 +221,8 @@ def _explicit_str(node: yaml.ScalarNode) -> bool:
     """A plain scalar tagged ``!!str`` by the user (PyYAML would not resolve it to str by itself)."""
     if node.tag != "tag:yaml.org,2002:str":
         return False
-    return _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)) != node.tag
+    resolved: str = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    return resolved != node.tag
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
