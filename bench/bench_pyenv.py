@@ -154,13 +154,14 @@ def _stamp(text: str) -> datetime:
 def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]:
     """One container doing what a job with ``plan`` does; env seconds (from log stamps), total seconds, output."""
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
+    from airflow_provider_dsjobs.runtime.engine import DockerEngine
     from airflow_provider_dsjobs.runtime.tarstream import TarFile, tar_stream
 
     def blob(data: bytes) -> Any:
         return lambda: io.BytesIO(data)
 
     started = time.perf_counter()
-    ensure_env_volume(plan, client)
+    ensure_env_volume(plan, DockerEngine(client.api, str(client.api.base_url)))
     entries = [TarFile(path.lstrip("/"), len(data), blob(data)) for path, data in plan.container_files()]
     for local, rel in plan.local_files:
         data = Path(local).read_bytes()

@@ -49,6 +49,17 @@ def docker_client() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def docker_engine(docker_client: object) -> object:
+    """The same engine as ``docker_client``, as the core reaches it (``runtime.engine.DockerEngine``)."""
+    import docker
+
+    from airflow_provider_dsjobs.runtime.engine import DockerEngine
+
+    assert isinstance(docker_client, docker.DockerClient)
+    return DockerEngine(docker_client.api, str(docker_client.api.base_url))
+
+
+@pytest.fixture(scope="session")
 def test_image(docker_client: object) -> str:
     """The locally built image tests run plain jobs in; its absence is an error, not a skip, in CI."""
     import docker
