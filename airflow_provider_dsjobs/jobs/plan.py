@@ -40,15 +40,21 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
-from airflow_provider_dsjobs.runtime.shell import shell_command
+from airflow_provider_dsjobs.resources.images import ProjectImage
+from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
+from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.base import StoreError
+
+#: Finds a registered project image by ID (``None``: not registered; raises ``StoreError`` when it cannot tell).
+ImageLookup = Callable[[str], "ProjectImage | None"]
 
 JOB_ROOT = "/job"
 WORK_DIR = "/job/work"
@@ -219,24 +225,47 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
     return _VAR_RE.sub(repl, cmd)
 
 
-def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
+def _registry_password(config: JobConfig, settings: Settings, secret_id: str) -> str:
+    password = settings.resolve_secret(secret_id)
+    if password is None:
+        raise PlanError(
+            f"{config.source}: env.docker.password: secret {secret_id!r} not found (add it with "
+            f"`dsjobs secret set {secret_id}`, define it as an Airflow Variable/Connection, "
+            f"or {env_var_secret_name(secret_id)} for the CLI)"
+        )
+    return password
+
+
+def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> ProjectImage | None:
+    """The registered project image ``env.docker`` names (only a value without credentials can be an ID)."""
+    docker = config.env.docker
+    if image_lookup is None or docker is None or docker.username or docker.password:
+        return None
+    try:
+        return image_lookup(docker.image)
+    except StoreError as exc:
+        raise PlanError(f"{config.source}: env.docker: {exc}") from None
+
+
+def _resolve_image(
+    config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None
+) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
     """(image, username, password, python plan or None)."""
     username: str | None = None
     password: str | None = None
     explicit: str | None = None
     docker = config.env.docker
-    if docker is not None:
+    registered = _project_image(config, image_lookup)
+    if registered is not None:
+        explicit = registered.image
+        username = registered.username
+        if registered.password_secret_id:
+            password = _registry_password(config, settings, registered.password_secret_id)
+    elif docker is not None:
         explicit = docker.image
         username = docker.username or settings.registry_username
         if docker.password is not None:
-            secret_id = docker.password.secret_id
-            password = settings.secret_resolver(secret_id)
-            if password is None:
-                env_name = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
-                raise PlanError(
-                    f"{config.source}: env.docker.password: secret {secret_id!r} not found "
-                    f"(define it as an Airflow Variable/Connection, or {env_name} for the CLI)"
-                )
+            password = _registry_password(config, settings, docker.password.secret_id)
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
     pyplan: PythonEnvPlan | None = None
@@ -260,6 +289,13 @@ def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | No
     return image, username, password, pyplan
 
 
+def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
+    try:
+        return settings.project_secrets(settings)
+    except SecretsError as exc:
+        raise PlanError(f"{src}: project secrets: {exc}") from None
+
+
 def plan_job(
     config: JobConfig,
     settings: Settings,
@@ -268,9 +304,11 @@ def plan_job(
     project: str | None = None,
     labels: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    image_lookup: ImageLookup | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
-    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs."""
+    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
+    images by ID (``resources/images.py``); the project's secrets come from ``settings.project_secrets``."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     src = config.source
@@ -335,6 +373,8 @@ def plan_job(
 
     volumes: dict[str, dict[str, str]] = {}
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
+    # Every project secret reaches the job under its own name; the config's own env vars take precedence.
+    env.update(_project_secrets(settings, src))
     if config.attach_project_disk:
         values[RESERVED_VAR] = PROJECT_DIR
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
@@ -350,7 +390,7 @@ def plan_job(
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
 
-    image, username, password, pyplan = _resolve_image(config, settings)
+    image, username, password, pyplan = _resolve_image(config, settings, image_lookup)
     user_cmd = resolve_command(config.cmd.strip(), values, src)
 
     extra: list[ExtraFile] = []
@@ -382,6 +422,7 @@ def plan_job(
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
+    env = portable_env(env)
     return JobPlan(
         job_id=job_id,
         project=project,
@@ -390,7 +431,7 @@ def plan_job(
         registry_username=username,
         registry_password=password,
         script=script,
-        command=tuple(shell_command(script)),
+        command=tuple(shell_command(script, restore_env=ENV_NAMES_VAR in env)),
         env=env,
         labels=all_labels,
         instance_types=tuple(config.cloud_instance_types),

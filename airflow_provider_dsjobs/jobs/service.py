@@ -75,6 +75,7 @@ from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, Job
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
@@ -217,7 +218,15 @@ class JobService:
         with into_job_error():
             job_id = self.jobs.new_job_id()
         try:
-            plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
+            plan = plan_job(
+                config,
+                self.settings,
+                job_id=job_id,
+                project=self.project,
+                labels=labels,
+                environ=environ,
+                image_lookup=ImageRegistry(self.store, self.project).resolve,
+            )
         except PlanError as exc:
             raise JobError(str(exc)) from None
         check_datasets(self.jobs, plan)
