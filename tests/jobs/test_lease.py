@@ -1,8 +1,6 @@
 """The launch lease: a job whose launching process died before starting it ends ERROR instead of hanging its
 waiters; a launcher that is alive is never judged dead; one that was only slow stops when it finds the ERROR."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import json
@@ -24,12 +22,7 @@ from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    write_job,
-)
+from tests.jobs.service_helpers import write_job
 
 REPO = Path(__file__).resolve().parents[2]
 

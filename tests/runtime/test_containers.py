@@ -15,7 +15,7 @@ from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, extract_stream, tar_stream
-from tests.runtime.conftest import TrackingRuntime
+from tests.runtime.helpers import TrackingRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
