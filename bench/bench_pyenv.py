@@ -41,8 +41,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from bench.bench_staging import _free_port, row
-from bench.common import BENCH_LABEL, write_results
+from bench.common import BENCH_LABEL, free_port, row, write_results
 
 IMAGE_TEMPLATE = os.environ.get("DSJOBS_BENCH_PYTHON_IMAGE", "dsjobs-test/python:{version}")
 LABELS = {"dsjobs.test": "bench", BENCH_LABEL: "bench_pyenv"}
@@ -91,7 +90,7 @@ class WheelIndex:
         self.root = root
         for name, (source, requires) in PACKAGES.items():
             build_wheel(root / "simple" / name, name, "1.0", source, requires)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/simple/"
         self._proc: subprocess.Popen[bytes] | None = None
 
