@@ -28,7 +28,7 @@ from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXI
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
@@ -133,10 +133,12 @@ def _service(args: argparse.Namespace) -> JobService:
 
 
 @contextmanager
-def _job_error_into_command_error() -> Iterator[None]:
-    """Turn the core's one-line errors into ``CommandError``."""
+def _job_error_into_command_error(job_id: str | None = None) -> Iterator[None]:
+    """Turn the core's one-line errors into ``CommandError`` (a lost engine says how to pick ``job_id`` up)."""
     try:
         yield
+    except EngineLost as exc:
+        raise (_engine_lost(job_id, exc) if job_id else CommandError(str(exc))) from None
     except JobError as exc:
         raise CommandError(str(exc)) from None
 
@@ -204,10 +206,20 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
     return EXIT_FAILURE
 
 
+def _engine_lost(job_id: str, exc: EngineLost) -> CommandError:
+    """One line for a job whose engine stopped answering: its state is unknown, and how to pick it up again."""
+    return CommandError(
+        f"{exc}; the state of job {job_id} is unknown until the engine is back: then `dsjobs attach --id {job_id}`"
+        f" follows it again (or `dsjobs get --id {job_id}` settles it)"
+    )
+
+
 def _watch(service: JobService, job_id: str) -> int:
     """Wait for a job with live output; Ctrl+C cancels gracefully, a second Ctrl+C kills."""
     try:
         record = service.wait(job_id, log=_sink)
+    except EngineLost as exc:
+        raise _engine_lost(job_id, exc) from None
     except KeyboardInterrupt:
         _info(f"interrupted: cancelling job {job_id} gracefully (Ctrl+C again to kill)")
         try:
@@ -249,7 +261,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job: its output from the first line, then its outputs and exit status. A job that already
     ended prints its stored output."""
     service = _service(args)
-    with _job_error_into_command_error():
+    with _job_error_into_command_error(args.job_id):
         record = service.refresh(args.job_id)
         if not record.status.terminal:
             return _watch(service, args.job_id)
@@ -301,7 +313,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_error_into_command_error():
+    with _job_error_into_command_error(args.job_id):
         record = service.get(args.job_id)
     if args.format == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))

@@ -48,13 +48,20 @@ from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage
+from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
+from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
+from airflow_provider_dsjobs.resources.spark import SparkConnector
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
 
 #: Finds a registered project image by ID (``None``: not registered; raises ``StoreError`` when it cannot tell).
 ImageLookup = Callable[[str], "ProjectImage | None"]
+#: Finds a registered S3 connector by ID (same contract).
+ConnectorLookup = Callable[[str], "S3Connector | None"]
+#: Finds a registered Spark connector by ID (same contract).
+SparkLookup = Callable[[str], "SparkConnector | None"]
 
 JOB_ROOT = "/job"
 WORK_DIR = "/job/work"
@@ -147,8 +154,12 @@ class DatasetPlacement:
 class S3MountPlacement:
     id: str
     var: str | None
-    url: str  # s3://bucket/prefix
+    source: S3Source  # bucket/prefix, endpoint and resolved credentials (never stored)
     container_path: str
+
+    @property
+    def url(self) -> str:
+        return self.source.url
 
 
 @dataclass(frozen=True)
@@ -194,19 +205,62 @@ class JobPlan:
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
-    norm = posixpath.normpath(path.replace("\\", "/"))
+    norm = posixpath.normpath(path)  # a backslash is part of a name, as on Linux (storage/keys.py)
     if posixpath.isabs(norm) or norm == ".." or norm.startswith("../") or norm == ".":
         raise PlanError(f"{what} path {path!r} without a variable must be relative and stay in the job directory")
     return norm
 
 
 def _basename(path: str) -> str:
-    name = posixpath.basename(posixpath.normpath(path.replace("\\", "/")))
+    name = posixpath.basename(posixpath.normpath(path))
     return name if name not in ("", ".", "..", "/") else "data"
 
 
 def s3_mount_env_name(mount_id: str) -> str:
     return "DSJOBS_S3_MOUNT_" + mount_id.upper().replace("-", "_")
+
+
+def _s3_source(
+    mount_id: str,
+    where: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    connector_lookup: ConnectorLookup | None,
+) -> S3Source:
+    """A registered S3 connector (its own endpoint and credentials), else ``DSJOBS_S3_MOUNT_<ID>`` with the
+    job store's S3 settings."""
+    try:
+        connector = connector_lookup(mount_id) if connector_lookup else None
+    except StoreError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    if connector is not None:
+        secret = None
+        if connector.secret_key_secret_id:
+            secret = settings.resolve_secret(connector.secret_key_secret_id)
+            if secret is None:
+                raise PlanError(
+                    f"{where}: s3-connector {mount_id!r} names secret {connector.secret_key_secret_id!r}, which "
+                    f"does not exist (`dsjobs secret set {connector.secret_key_secret_id}`)"
+                )
+        return S3Source(
+            connector.url, connector.endpoint_url, connector.region, connector.access_key_id, secret,
+            max_bytes=connector.max_bytes,
+        )  # fmt: skip
+    env_name = s3_mount_env_name(mount_id)
+    url = environ.get(env_name)
+    if not url or not url.startswith("s3://"):
+        raise PlanError(
+            f"{where}: unknown s3-mount {mount_id!r}: add it with `dsjobs s3-connector add {mount_id} "
+            f"s3://bucket/prefix ...` or set {env_name}=s3://bucket/prefix"
+        )
+    return S3Source(
+        url,
+        settings.s3_endpoint_url or environ.get("DSJOBS_S3_ENDPOINT_URL"),
+        settings.s3_region,
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        settings.aws_session_token,
+    )
 
 
 def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config") -> str:
@@ -289,6 +343,32 @@ def _resolve_image(
     return image, username, password, pyplan
 
 
+def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | None) -> SparkConnector | None:
+    """The Spark connector ``spark.connector`` names (an unknown one is a ``PlanError``)."""
+    if config.spark is None:
+        return None
+    where = f"{config.source}: spark.connector"
+    try:
+        found = spark_lookup(config.spark.connector) if spark_lookup else None
+    except StoreError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    if found is None:
+        raise PlanError(
+            f"{where}: unknown Spark connector {config.spark.connector!r}: add it with "
+            f"`dsjobs spark-connector add {config.spark.connector} sc://host:port`"
+        )
+    return found
+
+
+def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
+    if not connector.token_secret_id:
+        return None
+    token = settings.resolve_secret(connector.token_secret_id)
+    if token is None:
+        raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
+    return token
+
+
 def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
     try:
         return settings.project_secrets(settings)
@@ -352,20 +432,21 @@ def _place_datasets(config: JobConfig, placing: _Placing) -> list[DatasetPlaceme
     return datasets
 
 
-def _place_s3_mounts(config: JobConfig, placing: _Placing, environ: Mapping[str, str]) -> list[S3MountPlacement]:
+def _place_s3_mounts(
+    config: JobConfig,
+    placing: _Placing,
+    settings: Settings,
+    environ: Mapping[str, str],
+    connector_lookup: ConnectorLookup | None,
+) -> list[S3MountPlacement]:
     mounts: list[S3MountPlacement] = []
     for i, res in enumerate(config.s3_mounts):
-        env_name = s3_mount_env_name(res.id)
-        url = environ.get(env_name)
-        if not url or not url.startswith("s3://"):
-            raise PlanError(
-                f"{config.source}: s3-mounts[{i}]: unknown s3-mount {res.id!r}: set {env_name}=s3://bucket/prefix"
-            )
+        source = _s3_source(res.id, f"{config.source}: s3-mounts[{i}]", settings, environ, connector_lookup)
         cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
         placing.values[res.id] = shlex.quote(cpath)
         if res.var:
             placing.values[res.var] = shlex.quote(cpath)
-        mounts.append(S3MountPlacement(res.id, res.var, url, cpath))
+        mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
     return mounts
 
 
@@ -434,17 +515,20 @@ def plan_job(
     labels: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     image_lookup: ImageLookup | None = None,
+    connector_lookup: ConnectorLookup | None = None,
+    spark_lookup: SparkLookup | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
     (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
-    images by ID (``resources/images.py``); the project's secrets come from ``settings.project_secrets``."""
+    images by ID (``resources/images.py``), ``connector_lookup`` S3 connectors (``resources/s3_connectors.py``);
+    the project's secrets come from ``settings.project_secrets``."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     placing = _Placing()
     inputs = _place_inputs(config, placing)
     outputs = _place_outputs(config, placing)
     datasets = _place_datasets(config, placing)
-    mounts = _place_s3_mounts(config, placing, environ)
+    mounts = _place_s3_mounts(config, placing, settings, environ, connector_lookup)
     out_datasets = _place_output_datasets(config, placing)
     placing.values.update(config.args)
     volumes: dict[str, dict[str, str]] = {}
@@ -466,6 +550,10 @@ def plan_job(
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
+    spark = _spark(config, settings, spark_lookup)
+    if spark is not None:
+        env.update(spark.job_env(_spark_token(spark, settings, config.source)))
+        extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
     env = portable_env(env)
     return JobPlan(
         job_id=job_id,
