@@ -75,6 +75,9 @@ class Settings:
     #: Remember input files' hashes across processes in ``<home>/cache`` (``DSJOBS_HASH_CACHE=0`` turns it off:
     #: every run then re-reads its inputs to hash them, as a fresh process did before).
     hash_cache: bool = True
+    #: ML Lab jobs see these as ``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` (the token is never stored).
+    lab_endpoint: str | None = None
+    lab_api_token: str | None = field(default=None, repr=False)
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -117,4 +120,6 @@ class Settings:
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             secret_resolver=env_secret_resolver(e),
+            lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
+            lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
         )

@@ -200,7 +200,11 @@ class JobPlan:
     directories: tuple[str, ...]  # created (empty) in the container before start
     volumes: Mapping[str, Mapping[str, str]]  # named volume -> {"bind": path, "mode": "ro"|"rw"}
     python: PythonSetup | None
-    workdir: str = WORK_DIR
+    workdir: str = WORK_DIR  # "": the image's own WORKDIR
+    #: replaces the image's ENTRYPOINT (``None``: the image's own); an empty ``command`` runs the image's CMD
+    entrypoint: tuple[str, ...] | None = None
+    #: labels of named volumes other than the pyenv cache and the project disk (ML Lab ``/data``)
+    volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _container_relpath(path: str, what: str) -> str:
