@@ -28,8 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.bench_staging import MiB, row, write_random_file
-from bench.common import BENCH_LABEL, run_measured, write_results
+from bench.common import BENCH_LABEL, MiB, row, run_measured, write_random_file, write_results
 
 DEFAULT_IMAGE = os.environ.get("DSJOBS_TEST_IMAGE", "dsjobs-test/python:3.11")
 REPO = Path(__file__).resolve().parent.parent

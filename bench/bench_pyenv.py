@@ -41,8 +41,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from bench.bench_staging import _free_port, row
-from bench.common import BENCH_LABEL, write_results
+from bench.common import BENCH_LABEL, free_port, row, write_results
 
 IMAGE_TEMPLATE = os.environ.get("DSJOBS_BENCH_PYTHON_IMAGE", "dsjobs-test/python:{version}")
 LABELS = {"dsjobs.test": "bench", BENCH_LABEL: "bench_pyenv"}
@@ -91,7 +90,7 @@ class WheelIndex:
         self.root = root
         for name, (source, requires) in PACKAGES.items():
             build_wheel(root / "simple" / name, name, "1.0", source, requires)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/simple/"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -154,13 +153,14 @@ def _stamp(text: str) -> datetime:
 def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]:
     """One container doing what a job with ``plan`` does; env seconds (from log stamps), total seconds, output."""
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
+    from airflow_provider_dsjobs.runtime.engine import DockerEngine
     from airflow_provider_dsjobs.runtime.tarstream import TarFile, tar_stream
 
     def blob(data: bytes) -> Any:
         return lambda: io.BytesIO(data)
 
     started = time.perf_counter()
-    ensure_env_volume(plan, client)
+    ensure_env_volume(plan, DockerEngine(client.api, str(client.api.base_url)))
     entries = [TarFile(path.lstrip("/"), len(data), blob(data)) for path, data in plan.container_files()]
     for local, rel in plan.local_files:
         data = Path(local).read_bytes()

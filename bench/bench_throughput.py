@@ -30,8 +30,7 @@ from typing import Any
 
 import docker
 
-from bench.bench_staging import MOTO_ENV, MiB, MotoServer, row, write_random_file
-from bench.common import BENCH_LABEL, write_results
+from bench.common import BENCH_LABEL, MOTO_ENV, MiB, MotoServer, row, write_random_file, write_results
 
 DEFAULT_IMAGE = os.environ.get("DSJOBS_TEST_IMAGE", "dsjobs-test/python:3.11")
 LABELS = {"dsjobs.test": "bench", BENCH_LABEL: "bench_throughput"}

@@ -1,18 +1,24 @@
 """Helpers shared by the benchmarks: machine details, timing and peak memory of child processes, and a
-Markdown results writer. Each ``bench/bench_<name>.py`` measures one thing and calls :func:`write_results`."""
+Markdown results writer, a results row, a moto S3 server and a random input file. Each ``bench/bench_<name>.py``
+measures one thing and calls :func:`write_results`."""
 
 from __future__ import annotations
 
 import datetime
 import os
 import platform
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -177,3 +183,123 @@ def write_results(
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(target)
     return target
+
+
+MiB = 1024 * 1024
+#: Fake credentials for the moto server (it accepts any).
+MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def row(
+    metric: str,
+    value: float | str,
+    baseline: float | str | None = None,
+    *,
+    unit: str = "s",
+    target: str = "",
+    ok: bool | None = None,
+    ratio: float | None = None,
+    detail: str = "",
+) -> dict[str, str]:
+    """One line of a results table: metric, value, baseline, ratio (value / baseline), target, pass/fail, and a
+    free-text detail (spread of the runs, the reason for a failure)."""
+
+    def fmt(v: float | str | None) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, str):
+            return v
+        if unit == "B":
+            return f"{int(v):,} B"
+        if unit == "MB":
+            return f"{v / 1e6:.1f} MB"
+        if unit == "MB/s":
+            return f"{v:.1f} MB/s"
+        return f"{v:.3f} {unit}"
+
+    if ratio is None and isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline:
+        ratio = value / baseline
+    return {
+        "metric": metric,
+        "value": fmt(value),
+        "baseline": fmt(baseline),
+        "ratio": "—" if ratio is None else f"{ratio:.3f}",
+        "target": target or "—",
+        "result": "—" if ok is None else ("pass" if ok else "**FAIL**"),
+        "detail": detail,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MotoServer:
+    """A moto S3 server process on 127.0.0.1 (``with MotoServer() as moto: moto.endpoint``)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+
+    def __enter__(self) -> MotoServer:
+        exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+        self._proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("moto_server did not start (is moto[server] installed?)")
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def new_bucket(self) -> str:
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._log.close()
+
+
+def write_random_file(path: Path, size: int, *, age_seconds: float = 3600) -> Path:
+    """``size`` bytes of random data, its mtime set ``age_seconds`` in the past (an input that is not being
+    written: the hash memo refuses files modified in the last 2 seconds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chunk = 16 * MiB
+    with open(path, "wb") as fh:
+        left = size
+        while left > 0:
+            n = min(chunk, left)
+            fh.write(os.urandom(n))
+            left -= n
+    past = time.time() - age_seconds
+    os.utime(path, (past, past))
+    return path

@@ -6,6 +6,7 @@ When ``DSJOBS_REQUIRE_DOCKER=1`` (CI sets it) a missing engine is a test failure
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -15,8 +16,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from airflow_provider_dsjobs.settings import Settings
+from tests.jobs.service_helpers import STORES, make_settings
 
 #: Image used by tests for plain jobs; built locally by scripts/build-test-image.sh.
 TEST_IMAGE = os.environ.get("DSJOBS_TEST_IMAGE", "dsjobs-test/python:3.11")
@@ -46,6 +51,17 @@ def docker_client() -> Iterator[object]:
         _unavailable("Docker engine", "DSJOBS_REQUIRE_DOCKER", str(exc).splitlines()[0] if str(exc) else repr(exc))
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(docker_client: object) -> object:
+    """The same engine as ``docker_client``, as the core reaches it (``runtime.engine.DockerEngine``)."""
+    import docker
+
+    from airflow_provider_dsjobs.runtime.engine import DockerEngine
+
+    assert isinstance(docker_client, docker.DockerClient)
+    return DockerEngine(docker_client.api, str(docker_client.api.base_url))
 
 
 @pytest.fixture(scope="session")
@@ -112,3 +128,35 @@ def s3_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     bucket = f"dsjobs-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=bucket)
     return {"endpoint": moto_server, "bucket": bucket, "url": f"s3://{bucket}/tests"}
+
+
+# -- a fresh project for job service and job CLI tests (tests/jobs, tests/cli) -----------------------------
+# Every container a test creates carries the label ``dsjobs.project=<the test's project>`` and is removed at
+# the end; ``settings`` runs a test with both stores, ``local_settings`` with the local one.
+
+
+@pytest.fixture()
+def project() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+def cleanup_containers(docker_client: Any, project: str) -> Iterator[None]:
+    yield
+    for c in docker_client.containers.list(all=True, filters={"label": f"dsjobs.project={project}"}):
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+
+
+@pytest.fixture(params=STORES)
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
+) -> Settings:
+    return make_settings(request.param, request, tmp_path, test_image, project)
+
+
+@pytest.fixture()
+def local_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
+) -> Settings:
+    return make_settings("local", request, tmp_path, test_image, project)

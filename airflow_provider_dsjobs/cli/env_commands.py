@@ -10,42 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.pyenv.cache import clear_env_volumes, list_env_volumes
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.imports import analyze_imports
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, connect_engine
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.settings import Settings
 
 
-def docker_client_from_settings(settings: Settings) -> Any:
-    """A docker SDK client for the engine the settings name (local socket / DOCKER_HOST by default)."""
-    import docker
-    import docker.tls
-
-    if not settings.docker_url:
-        return docker.from_env()
-    tls: docker.tls.TLSConfig | bool = False
-    if settings.docker_tls_client_cert or settings.docker_tls_ca_cert:
-        client_cert = None
-        if settings.docker_tls_client_cert and settings.docker_tls_client_key:
-            client_cert = (settings.docker_tls_client_cert, settings.docker_tls_client_key)
-        tls = docker.tls.TLSConfig(
-            client_cert=client_cert,
-            ca_cert=settings.docker_tls_ca_cert,
-            verify=settings.docker_tls_verify,
-        )
-    return docker.DockerClient(base_url=settings.docker_url, tls=tls)
-
-
-def _engine() -> Any:
+def _engine() -> DockerEngine:
+    """The Docker engine the settings name, reached the way jobs reach it (``connect_engine``)."""
     try:
-        client = docker_client_from_settings(Settings.from_env())
-        client.ping()
-    except Exception as exc:  # any failure to reach the engine is one line for the user
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CommandError(f"cannot reach the Docker engine: {first}") from None
-    return client
+        return connect_engine(Settings.from_env())
+    except RuntimeFailure as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _human(size: int | None) -> str:
@@ -60,9 +41,8 @@ def _human(size: int | None) -> str:
 
 
 def _env_ls(args: argparse.Namespace) -> int:
-    from airflow_provider_dsjobs.pyenv.cache import list_env_volumes
-
-    envs = list_env_volumes(_engine(), with_size=args.size)
+    with _engine() as engine:
+        envs = list_env_volumes(engine, with_size=args.size)
     if args.format == "json":
         print(json.dumps([e.to_dict() for e in envs], indent=2))
         return 0
@@ -79,13 +59,12 @@ def _env_ls(args: argparse.Namespace) -> int:
 
 
 def _env_clear(args: argparse.Namespace) -> int:
-    from airflow_provider_dsjobs.pyenv.cache import clear_env_volumes
-
     if not args.hash and not args.all:
         raise CommandError("name the environment to remove with --hash H, or remove all with --all", EXIT_USAGE)
     if args.hash and args.all:
         raise CommandError("--hash and --all cannot be used together", EXIT_USAGE)
-    report = clear_env_volumes(_engine(), env_hash=args.hash, clear_all=args.all)
+    with _engine() as engine:
+        report = clear_env_volumes(engine, env_hash=args.hash, clear_all=args.all)
     for name in report.removed:
         print(f"removed {name}")
     for name, reason in report.kept:

@@ -161,7 +161,7 @@ def _service(args: argparse.Namespace) -> JobService:
 
 
 @contextmanager
-def _job_errors(job_id: str | None = None) -> Iterator[None]:
+def _job_error_into_command_error(job_id: str | None = None) -> Iterator[None]:
     """Turn the core's one-line errors into ``CommandError`` (a lost engine says how to pick ``job_id`` up)."""
     try:
         yield
@@ -277,7 +277,7 @@ def _load_config(path: str) -> Any:
 def cmd_execute(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.submit(config, notify=_info, progress_stream=sys.stderr)
         if args.is_async:
             print(record.id)
@@ -289,7 +289,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job: its output from the first line, then its outputs and exit status. A job that already
     ended prints its stored output."""
     service = _service(args)
-    with _job_errors(args.job_id):
+    with _job_error_into_command_error(args.job_id):
         record = service.refresh(args.job_id)
         if not record.status.terminal:
             return _watch(service, args.job_id)
@@ -311,7 +311,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 def cmd_fork(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         overrides = Overrides(
             args=_pairs(args.arg, "--arg"),
             vars=_pairs(args.var, "--var"),
@@ -330,7 +330,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         records = service.list_jobs()
     if args.format == "json":
         print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
@@ -341,7 +341,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors(args.job_id):
+    with _job_error_into_command_error(args.job_id):
         record = service.get(args.job_id)
     if args.format == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))
@@ -356,7 +356,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.tail is not None and args.tail < 0:
         raise CommandError("--tail must be 0 or more")
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         for stream, line in service.logs(args.job_id, tail=args.tail):
             _sink(stream, line)
     return EXIT_OK
@@ -364,7 +364,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.cancel(args.job_id, graceful=args.graceful)
     _info(f"job {record.id} is {record.status.value}")
     return EXIT_OK
@@ -385,7 +385,7 @@ def parse_ttl_days(text: str) -> int | None:
 def cmd_set_data_ttl(args: argparse.Namespace) -> int:
     days = parse_ttl_days(args.days)
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.set_data_ttl(args.job_id, days)
     expires = record.data_expires_at.isoformat() if record.data_expires_at else "never"
     _info(f"data ttl updated: job {record.id} data expires {expires}")
@@ -394,7 +394,7 @@ def cmd_set_data_ttl(args: argparse.Namespace) -> int:
 
 def cmd_download_files(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = service.get(args.job_id)
         if not record.status.terminal:
             _info(f"job {record.id} is still running ({record.status.value}), nothing to download yet.")
@@ -411,7 +411,7 @@ def cmd_download_files(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         report = service.gc()
     _info(
         f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "

@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dsjobs.cli.job_commands import _common, _info, _job_errors, _pairs, _service, _watch
+from airflow_provider_dsjobs.cli.job_commands import (
+    _common,
+    _info,
+    _job_error_into_command_error,
+    _pairs,
+    _service,
+    _watch,
+)
 from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
 
 if TYPE_CHECKING:
@@ -75,7 +82,7 @@ def _run(args: argparse.Namespace, code: str | None) -> int:
 
     config = _config(args, code)
     service = _service(args)
-    with _job_errors():
+    with _job_error_into_command_error():
         record = submit_lab_job(service, config, notify=_info, base_dir=Path.cwd(), progress_stream=sys.stderr)
         if args.is_async:
             print(record.id)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .loader import config_from_mapping
-from .model import JobConfig, PathEntry, ResourceEntry
+from .model import DockerImage, JobConfig, PathEntry, PythonEnv, ResourceEntry
 
 
 def _entry(e: PathEntry | ResourceEntry) -> Any:
@@ -23,65 +23,55 @@ def _entry(e: PathEntry | ResourceEntry) -> Any:
     return {target: e.var} if e.var else target
 
 
-def config_to_mapping(config: JobConfig) -> dict[str, Any]:
-    """The config in ``config.yaml`` form (short forms, as a user would write it), for re-validation."""
-    data: dict[str, Any] = {"cmd": config.cmd}
-    if config.name is not None:
-        data["name"] = config.name
-    if config.desc is not None:
-        data["desc"] = config.desc
-    if config.args:
-        data["args"] = dict(config.args)
-    for key, entries in (
-        ("inputs", config.inputs),
-        ("outputs", config.outputs),
-        ("s3-mounts", config.s3_mounts),
-        ("datasets", config.datasets),
-    ):
-        if entries:
-            data[key] = [_entry(e) for e in entries]
+def _docker_mapping(docker: DockerImage) -> Any:
+    if docker.username is None and docker.password is None:
+        return docker.image
+    d: dict[str, Any] = {"image": docker.image}
+    if docker.username is not None:
+        d["username"] = docker.username
+    if docker.password is not None:
+        d["password"] = {"secret-id": docker.password.secret_id}
+    return d
+
+
+def _python_mapping(py: PythonEnv) -> dict[str, Any]:
+    p: dict[str, Any] = {"type": py.type}
+    if py.version_given:
+        p["version"] = py.version
+    if py.requirements_file is not None:
+        p["requirements-file"] = py.requirements_file
+    if py.local_paths is not None:
+        p["local-paths"] = list(py.local_paths)
+    if py.root_paths:
+        p["root-paths"] = list(py.root_paths)
+    pip: dict[str, Any] = {}
+    if py.pip.index_url:
+        pip["index-url"] = py.pip.index_url
+    if py.pip.extra_index_urls:
+        pip["extra-index-urls"] = list(py.pip.extra_index_urls)
+    if py.pip.trusted_hosts:
+        pip["trusted-hosts"] = list(py.pip.trusted_hosts)
+    if py.pip.no_deps:
+        pip["no-deps"] = True
+    if pip:
+        p["pip"] = pip
+    return p
+
+
+def _env_mapping(config: JobConfig) -> dict[str, Any]:
     env: dict[str, Any] = {}
     if config.env.vars:
         env["vars"] = [v.name if v.from_env else {v.name: v.value} for v in config.env.vars]
-    docker = config.env.docker
-    if docker is not None:
-        if docker.username is None and docker.password is None:
-            env["docker"] = docker.image
-        else:
-            d: dict[str, Any] = {"image": docker.image}
-            if docker.username is not None:
-                d["username"] = docker.username
-            if docker.password is not None:
-                d["password"] = {"secret-id": docker.password.secret_id}
-            env["docker"] = d
-    py = config.env.python
-    if py is not None:
-        p: dict[str, Any] = {"type": py.type}
-        if py.version_given:
-            p["version"] = py.version
-        if py.requirements_file is not None:
-            p["requirements-file"] = py.requirements_file
-        if py.local_paths is not None:
-            p["local-paths"] = list(py.local_paths)
-        if py.root_paths:
-            p["root-paths"] = list(py.root_paths)
-        pip: dict[str, Any] = {}
-        if py.pip.index_url:
-            pip["index-url"] = py.pip.index_url
-        if py.pip.extra_index_urls:
-            pip["extra-index-urls"] = list(py.pip.extra_index_urls)
-        if py.pip.trusted_hosts:
-            pip["trusted-hosts"] = list(py.pip.trusted_hosts)
-        if py.pip.no_deps:
-            pip["no-deps"] = True
-        if pip:
-            p["pip"] = pip
-        env["python"] = p
-    if env:
-        data["env"] = env
-    if config.flags:
-        data["flags"] = list(config.flags)
-    data["cloud-instance-types"] = list(config.cloud_instance_types)
+    if config.env.docker is not None:
+        env["docker"] = _docker_mapping(config.env.docker)
+    if config.env.python is not None:
+        env["python"] = _python_mapping(config.env.python)
+    return env
+
+
+def _sections_mapping(config: JobConfig) -> dict[str, Any]:
+    """The optional sections after ``flags``, in ``config.yaml`` form."""
+    data: dict[str, Any] = {}
     if config.working_storage is not None:
         data["working-storage"] = {"type": config.working_storage.type, "size": config.working_storage.size_bytes}
     if config.graceful_shutdown is not None:
@@ -102,6 +92,33 @@ def config_to_mapping(config: JobConfig) -> dict[str, Any]:
         ]
     if config.spark is not None:
         data["spark"] = {"connector": config.spark.connector}
+    return data
+
+
+def config_to_mapping(config: JobConfig) -> dict[str, Any]:
+    """The config in ``config.yaml`` form (short forms, as a user would write it), for re-validation."""
+    data: dict[str, Any] = {"cmd": config.cmd}
+    if config.name is not None:
+        data["name"] = config.name
+    if config.desc is not None:
+        data["desc"] = config.desc
+    if config.args:
+        data["args"] = dict(config.args)
+    for key, entries in (
+        ("inputs", config.inputs),
+        ("outputs", config.outputs),
+        ("s3-mounts", config.s3_mounts),
+        ("datasets", config.datasets),
+    ):
+        if entries:
+            data[key] = [_entry(e) for e in entries]
+    env = _env_mapping(config)
+    if env:
+        data["env"] = env
+    if config.flags:
+        data["flags"] = list(config.flags)
+    data["cloud-instance-types"] = list(config.cloud_instance_types)
+    data.update(_sections_mapping(config))
     return data
 
 

@@ -168,5 +168,5 @@ def _mapping_value(node: yaml.Node | None, key: str) -> yaml.Node | None:
         return None
     for k, v in node.value:
         if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return v
+            return v if isinstance(v, yaml.Node) else None
     return None

@@ -152,27 +152,28 @@ class _Builder:
             raise _TooBig(node)
         if depth > MAX_DEPTH:
             raise _TooDeep(node)
-        mark, end = node.start_mark, node.end_mark
-
-        def located(kind: str, raw: str | None = None, typed: Any = None) -> Node:
-            return Node(kind, mark.line + 1, mark.column + 1, mark.index, end.index, raw=raw, typed=typed)
-
         if isinstance(node, yaml.ScalarNode):
-            text = str(node.value)
-            plain = not node.style  # None from PyYAML's parser, "" from LibYAML's
-            if plain and text == "" and node.tag != "tag:yaml.org,2002:str":
-                return located("scalar")
-            if plain and not _explicit_str(node):
-                typed = core_schema_value(text)
-                return located("scalar", None if typed is None else text, typed)
-            return located("scalar", text, text)
+            return self._scalar(node)
         if isinstance(node, yaml.SequenceNode):
-            seq = located("seq")
+            seq = _located(node, "seq")
             for i, item in enumerate(node.value):
                 seq.items.append(self.build(item, depth + 1, [*path, i]))
             return seq
         assert isinstance(node, yaml.MappingNode)
-        result = located("map")
+        return self._mapping(node, depth, path)
+
+    def _scalar(self, node: yaml.ScalarNode) -> Node:
+        text = str(node.value)
+        plain = not node.style  # None from PyYAML's parser, "" from LibYAML's
+        if plain and text == "" and node.tag != "tag:yaml.org,2002:str":
+            return _located(node, "scalar")
+        if plain and not _explicit_str(node):
+            typed = core_schema_value(text)
+            return _located(node, "scalar", None if typed is None else text, typed)
+        return _located(node, "scalar", text, text)
+
+    def _mapping(self, node: yaml.MappingNode, depth: int, path: list[PathPart]) -> Node:
+        result = _located(node, "map")
         merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG and isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<":
@@ -193,29 +194,30 @@ class _Builder:
                     _fmt([*path, key]),
                 )
                 continue
-            kmark = key_node.start_mark
-            result.keys[key] = Node(
-                "scalar",
-                raw=key,
-                typed=key,
-                line=kmark.line + 1,
-                column=kmark.column + 1,
-                start=kmark.index,
-                end=key_node.end_mark.index,
-            )
+            result.keys[key] = _located(key_node, "scalar", key, key)
             result.entries[key] = self.build(value_node, depth + 1, [*path, key])
-        for merge in merges:  # YAML 1.1 merge keys: explicit keys win, earlier merges win over later ones
-            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
-            for src in sources:
-                if not isinstance(src, yaml.MappingNode):
-                    self.problem(merge, "`<<` merges only mappings", _fmt(path))
-                    continue
-                merged = self.build(src, depth + 1, path)
-                for key, value in merged.entries.items():
-                    if key not in result.entries:
-                        result.entries[key] = value
-                        result.keys[key] = merged.keys[key]
+        for merge in merges:
+            self._merge(merge, result, depth, path)
         return result
+
+    def _merge(self, merge: yaml.Node, result: Node, depth: int, path: list[PathPart]) -> None:
+        """YAML 1.1 merge keys: explicit keys win, earlier merges win over later ones."""
+        sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
+                self.problem(merge, "`<<` merges only mappings", _fmt(path))
+                continue
+            merged = self.build(src, depth + 1, path)
+            for key, value in merged.entries.items():
+                if key not in result.entries:
+                    result.entries[key] = value
+                    result.keys[key] = merged.keys[key]
+
+
+def _located(node: yaml.Node, kind: str, raw: str | None = None, typed: Any = None) -> Node:
+    """A ``Node`` of ``kind`` at ``node``'s place in the text (1-based line and column, character offsets)."""
+    mark, end = node.start_mark, node.end_mark
+    return Node(kind, mark.line + 1, mark.column + 1, mark.index, end.index, raw=raw, typed=typed)
 
 
 _RESOLVER = yaml.resolver.Resolver()
@@ -225,7 +227,8 @@ def _explicit_str(node: yaml.ScalarNode) -> bool:
     """A plain scalar tagged ``!!str`` by the user (PyYAML would not resolve it to str by itself)."""
     if node.tag != "tag:yaml.org,2002:str":
         return False
-    return _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)) != node.tag
+    resolved: str = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    return resolved != node.tag
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:

@@ -230,10 +230,10 @@ class DataSphereJobsHook(BaseHook):
         settings = self.settings  # first: reading the connection may set docker_conn_id
         if self.docker_conn_id:
             from airflow_provider_dsjobs.hooks.docker_engine import docker_hook_runtime
-            from airflow_provider_dsjobs.jobs.errors import job_errors
+            from airflow_provider_dsjobs.jobs.errors import into_job_error
             from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
-            with job_errors(RuntimeFailure):  # an InfrastructureError, like any engine failure
+            with into_job_error(RuntimeFailure):  # an InfrastructureError, like any engine failure
                 return JobService(settings, runtime=docker_hook_runtime(settings, self.docker_conn_id))
         return JobService(settings)
 

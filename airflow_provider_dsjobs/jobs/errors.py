@@ -40,7 +40,7 @@ def one_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def job_errors(*kinds: type[Exception]) -> Iterator[None]:
+def into_job_error(*kinds: type[Exception]) -> Iterator[None]:
     """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line
     ``InfrastructureError``."""
     caught = kinds or (StoreError,)
@@ -52,8 +52,7 @@ def job_errors(*kinds: type[Exception]) -> Iterator[None]:
         raise InfrastructureError(one_line(exc)) from None
 
 
-def as_job_errors(items: Iterable[T]) -> Iterator[T]:
+def iter_into_job_error(items: Iterable[T]) -> Iterator[T]:
     """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
-
-    with job_errors(StoreError, RuntimeFailure):
+    with into_job_error(StoreError, RuntimeFailure):
         yield from items

@@ -4,11 +4,12 @@ Between its record being written (CREATING) and its container starting (EXECUTIN
 process that submits it: staging inputs can take minutes. If that process dies (an Airflow worker killed, a
 laptop closed), nothing would ever move the job on, and a retry that re-attaches to it would wait forever.
 
-So the submitting process keeps ``jobs/<id>/launch-lease.json`` fresh (every :data:`HEARTBEAT_S` seconds, from
-a daemon thread) until the launch ends. A job not yet started whose lease is older than :data:`STALE_AFTER_S`
-(or which never got one, and was created that long ago) has been abandoned: whoever notices — ``wait``,
-``refresh``, ``finalize``, a re-attaching retry — ends it ERROR with the time its launcher was last seen and
-removes its container. A launcher that was only slow finds the ERROR before it starts the container, and stops.
+So the submitting process keeps ``jobs/<id>/launch-lease.json`` (``JobStore.lease_key``) fresh (every
+:data:`HEARTBEAT_S` seconds, from a daemon thread) until the launch ends. A job not yet started whose lease is older
+than :data:`STALE_AFTER_S` (or which never got one, and was created that long ago) has been abandoned: whoever
+notices — ``wait``, ``refresh``, ``finalize``, a re-attaching retry — ends it ERROR with the time its launcher was
+last seen and removes its container. A launcher that was only slow finds the ERROR before it starts the container,
+and stops.
 """
 
 from __future__ import annotations
@@ -23,19 +24,13 @@ from datetime import datetime, timezone
 
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.storage.keys import join_key
 
 log = logging.getLogger(__name__)
 
-LEASE_FILE = "launch-lease.json"
 #: How often the launcher refreshes its lease.
 HEARTBEAT_S = 10.0
 #: A lease older than this means the launcher is gone (several missed beats, so a slow store is not a death).
 STALE_AFTER_S = 60.0
-
-
-def lease_key(jobs: JobStore, job_id: str) -> str:
-    return join_key(jobs.job_prefix(job_id), LEASE_FILE)
 
 
 class LaunchLease:
@@ -43,7 +38,7 @@ class LaunchLease:
 
     def __init__(self, jobs: JobStore, job_id: str, heartbeat_s: float = HEARTBEAT_S) -> None:
         self._jobs = jobs
-        self._key = lease_key(jobs, job_id)
+        self._key = jobs.lease_key(job_id)
         self._heartbeat_s = heartbeat_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,7 +71,7 @@ class LaunchLease:
 def last_seen(jobs: JobStore, record: JobRecord) -> float:
     """When the job's launcher was last known alive (epoch seconds): its lease, else the record's creation."""
     try:
-        lease = json.loads(jobs.store.get_bytes(lease_key(jobs, record.id)))
+        lease = json.loads(jobs.store.get_bytes(jobs.lease_key(record.id)))
         return float(lease["heartbeat_at"])
     except Exception:
         created = record.created_at

@@ -382,6 +382,136 @@ def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
         raise PlanError(f"{src}: project secrets: {exc}") from None
 
 
+@dataclass
+class _Placing:
+    """What planning collects while it places each part of the config: the ``${VAR}`` values for ``cmd``
+    (already shell-quoted where they are paths) and the directories created before start."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    directories: list[str] = field(default_factory=lambda: [WORK_DIR])
+
+
+def _local(entry_path: str, base: Path) -> Path:
+    local = Path(entry_path).expanduser()
+    return local if local.is_absolute() else base / local
+
+
+def _place_inputs(config: JobConfig, placing: _Placing) -> list[InputPlacement]:
+    src, base = config.source, Path(config.base_dir)
+    inputs: list[InputPlacement] = []
+    for i, entry in enumerate(config.inputs):
+        local = _local(entry.path, base)
+        if not local.exists():
+            raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
+        if entry.var:
+            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
+            placing.values[entry.var] = shlex.quote(cpath)
+        else:
+            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
+        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, local.is_dir()))
+    return inputs
+
+
+def _place_outputs(config: JobConfig, placing: _Placing) -> list[OutputPlacement]:
+    src, base = config.source, Path(config.base_dir)
+    outputs: list[OutputPlacement] = []
+    for i, entry in enumerate(config.outputs):
+        local = _local(entry.path, base)
+        if entry.var:
+            cpath = posixpath.join(OUTPUTS_DIR, entry.var, _basename(entry.path))
+            placing.values[entry.var] = shlex.quote(cpath)
+        else:
+            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: outputs[{i}]"))
+        placing.directories.append(posixpath.dirname(cpath))
+        outputs.append(OutputPlacement(entry.path, entry.var, cpath, local))
+    return outputs
+
+
+def _place_datasets(config: JobConfig, placing: _Placing) -> list[DatasetPlacement]:
+    datasets: list[DatasetPlacement] = []
+    for res in config.datasets:
+        cpath = posixpath.join(DATASETS_DIR, res.id)
+        placing.values[res.id] = shlex.quote(cpath)
+        if res.var:
+            placing.values[res.var] = shlex.quote(cpath)
+        datasets.append(DatasetPlacement(res.id, res.var, cpath))
+    return datasets
+
+
+def _place_s3_mounts(
+    config: JobConfig,
+    placing: _Placing,
+    settings: Settings,
+    environ: Mapping[str, str],
+    connector_lookup: ConnectorLookup | None,
+) -> list[S3MountPlacement]:
+    mounts: list[S3MountPlacement] = []
+    for i, res in enumerate(config.s3_mounts):
+        source = _s3_source(res.id, f"{config.source}: s3-mounts[{i}]", settings, environ, connector_lookup)
+        cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
+        placing.values[res.id] = shlex.quote(cpath)
+        if res.var:
+            placing.values[res.var] = shlex.quote(cpath)
+        mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
+    return mounts
+
+
+def _place_output_datasets(config: JobConfig, placing: _Placing) -> list[OutputDatasetPlacement]:
+    out_datasets: list[OutputDatasetPlacement] = []
+    for ds in config.output_datasets:
+        cpath = posixpath.join(OUTPUT_DATASETS_DIR, ds.name)
+        placing.values[ds.var] = shlex.quote(cpath)
+        placing.directories.append(cpath)
+        out_datasets.append(OutputDatasetPlacement(ds.name, ds.var, cpath, ds.description, ds.labels, ds.size_bytes))
+    return out_datasets
+
+
+def _job_env(
+    config: JobConfig, settings: Settings, job_id: str, project: str, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The container's environment: the project's secrets, ``env.vars`` (``- NAME`` copied from ``environ``;
+    they take precedence) and the job's own."""
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
+    # Every project secret reaches the job under its own name; the config's own env vars take precedence.
+    env.update(_project_secrets(settings, config.source))
+    if config.attach_project_disk:
+        env[RESERVED_VAR] = PROJECT_DIR
+    for j, var in enumerate(config.env.vars):
+        if var.from_env:
+            copied = environ.get(var.name)
+            if copied is None:
+                raise PlanError(f"{config.source}: env.vars[{j}]: environment var `{var.name}` is missing")
+            env[var.name] = copied
+        else:
+            env[var.name] = var.value or ""
+    env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
+    return env
+
+
+def _python_setup(
+    pyplan: PythonEnvPlan, inputs: list[InputPlacement]
+) -> tuple[PythonSetup, list[ExtraFile], list[ExtraBytes]]:
+    """The Python environment's part of the plan: its setup, the local modules to ship (an entry script the
+    config also lists as an input travels once) and the builder's generated files."""
+    shipped = {i.container_path for i in inputs}
+    input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
+    extra: list[ExtraFile] = []
+    for local, rel in pyplan.local_files:
+        cpath = posixpath.join(WORK_DIR, rel)
+        if cpath not in shipped and not cpath.startswith(input_dirs):
+            extra.append(ExtraFile(Path(local), cpath))
+    extra_bytes = [ExtraBytes(path, content) for path, content in pyplan.container_files()]
+    setup = PythonSetup(
+        volume_name=pyplan.volume_name,
+        volume_mount=pyplan.volume_mount,
+        volume_labels=dict(pyplan.volume_labels),
+        failed_marker=pyplan.failed_marker,
+        failed_exit_code=pyplan.failed_exit_code,
+        notes=tuple(pyplan.notes),
+    )
+    return setup, extra, extra_bytes
+
+
 def plan_job(
     config: JobConfig,
     settings: Settings,
@@ -400,117 +530,35 @@ def plan_job(
     the project's secrets come from ``settings.project_secrets``."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
-    src = config.source
-    base = Path(config.base_dir)
-    values: dict[str, str] = {}
-    directories: list[str] = [WORK_DIR]
-
-    inputs: list[InputPlacement] = []
-    for i, entry in enumerate(config.inputs):
-        local = Path(entry.path).expanduser()
-        local = local if local.is_absolute() else base / local
-        if not local.exists():
-            raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
-        if entry.var:
-            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
-            values[entry.var] = shlex.quote(cpath)
-        else:
-            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
-        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, local.is_dir()))
-
-    outputs: list[OutputPlacement] = []
-    for i, entry in enumerate(config.outputs):
-        local = Path(entry.path).expanduser()
-        local = local if local.is_absolute() else base / local
-        if entry.var:
-            cpath = posixpath.join(OUTPUTS_DIR, entry.var, _basename(entry.path))
-            values[entry.var] = shlex.quote(cpath)
-        else:
-            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: outputs[{i}]"))
-        directories.append(posixpath.dirname(cpath))
-        outputs.append(OutputPlacement(entry.path, entry.var, cpath, local))
-
-    datasets: list[DatasetPlacement] = []
-    for res in config.datasets:
-        cpath = posixpath.join(DATASETS_DIR, res.id)
-        values[res.id] = shlex.quote(cpath)
-        if res.var:
-            values[res.var] = shlex.quote(cpath)
-        datasets.append(DatasetPlacement(res.id, res.var, cpath))
-
-    mounts: list[S3MountPlacement] = []
-    for i, res in enumerate(config.s3_mounts):
-        source = _s3_source(res.id, f"{src}: s3-mounts[{i}]", settings, environ, connector_lookup)
-        cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
-        values[res.id] = shlex.quote(cpath)
-        if res.var:
-            values[res.var] = shlex.quote(cpath)
-        mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
-
-    out_datasets: list[OutputDatasetPlacement] = []
-    for ds in config.output_datasets:
-        cpath = posixpath.join(OUTPUT_DATASETS_DIR, ds.name)
-        values[ds.var] = shlex.quote(cpath)
-        directories.append(cpath)
-        out_datasets.append(OutputDatasetPlacement(ds.name, ds.var, cpath, ds.description, ds.labels, ds.size_bytes))
-
-    for name, value in config.args:
-        values[name] = value
-
+    placing = _Placing()
+    inputs = _place_inputs(config, placing)
+    outputs = _place_outputs(config, placing)
+    datasets = _place_datasets(config, placing)
+    mounts = _place_s3_mounts(config, placing, settings, environ, connector_lookup)
+    out_datasets = _place_output_datasets(config, placing)
+    placing.values.update(config.args)
     volumes: dict[str, dict[str, str]] = {}
-    env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
-    # Every project secret reaches the job under its own name; the config's own env vars take precedence.
-    env.update(_project_secrets(settings, src))
     if config.attach_project_disk:
-        values[RESERVED_VAR] = PROJECT_DIR
+        placing.values[RESERVED_VAR] = PROJECT_DIR
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
-        env[RESERVED_VAR] = PROJECT_DIR
-
-    for j, var in enumerate(config.env.vars):
-        if var.from_env:
-            copied = environ.get(var.name)
-            if copied is None:
-                raise PlanError(f"{src}: env.vars[{j}]: environment var `{var.name}` is missing")
-            env[var.name] = copied
-        else:
-            env[var.name] = var.value or ""
-    env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
+    env = _job_env(config, settings, job_id, project, environ)
 
     image, username, password, pyplan = _resolve_image(config, settings, image_lookup)
-    user_cmd = resolve_command(config.cmd.strip(), values, src)
-
+    script = resolve_command(config.cmd.strip(), placing.values, config.source)
+    python: PythonSetup | None = None
     extra: list[ExtraFile] = []
     extra_bytes: list[ExtraBytes] = []
-    setup: str | None = None
-    python: PythonSetup | None = None
     if pyplan is not None:
-        shipped = {i.container_path for i in inputs}
-        input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
-        for local, rel in pyplan.local_files:
-            cpath = posixpath.join(WORK_DIR, rel)
-            # An entry script the config also lists as an input travels once.
-            if cpath not in shipped and not cpath.startswith(input_dirs):
-                extra.append(ExtraFile(Path(local), cpath))
-        extra_bytes = [ExtraBytes(path, content) for path, content in pyplan.container_files()]
+        python, extra, extra_bytes = _python_setup(pyplan, inputs)
         volumes[pyplan.volume_name] = {"bind": pyplan.volume_mount, "mode": "rw"}
-        setup = pyplan.setup_command
-        python = PythonSetup(
-            volume_name=pyplan.volume_name,
-            volume_mount=pyplan.volume_mount,
-            volume_labels=dict(pyplan.volume_labels),
-            failed_marker=pyplan.failed_marker,
-            failed_exit_code=pyplan.failed_exit_code,
-            notes=tuple(pyplan.notes),
-        )
-
-    script = f"{setup}\n{user_cmd}" if setup else user_cmd
+        script = f"{pyplan.setup_command}\n{script}" if pyplan.setup_command else script
 
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
     spark = _spark(config, settings, spark_lookup)
     if spark is not None:
-        env.update(spark.job_env(_spark_token(spark, settings, src)))
+        env.update(spark.job_env(_spark_token(spark, settings, config.source)))
         extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
     env = portable_env(env)
     return JobPlan(
@@ -534,7 +582,7 @@ def plan_job(
         datasets=tuple(datasets),
         s3_mounts=tuple(mounts),
         output_datasets=tuple(out_datasets),
-        directories=tuple(dict.fromkeys(directories)),
+        directories=tuple(dict.fromkeys(placing.directories)),
         volumes=volumes,
         python=python,
     )

@@ -26,13 +26,6 @@ from airflow_provider_dsjobs.jobs.plan import (
 )
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
-from airflow_provider_dsjobs.storage.keys import join_key
-
-PLAN_DOC = "plan.json"
-
-
-def plan_key(jobs: JobStore, job_id: str) -> str:
-    return join_key(jobs.job_prefix(job_id), PLAN_DOC)
 
 
 def output_to_json(out: OutputPlacement) -> dict[str, Any]:
@@ -141,13 +134,13 @@ class PlanDoc:
 
 
 def write_plan_doc(jobs: JobStore, plan: JobPlan) -> None:
-    jobs.store.put_bytes(plan_key(jobs, plan.job_id), PlanDoc.from_plan(plan).to_json())
+    jobs.store.put_bytes(jobs.plan_key(plan.job_id), PlanDoc.from_plan(plan).to_json())
 
 
 def read_plan_doc(jobs: JobStore, job_id: str) -> PlanDoc:
     """The job's ``plan.json``; one without outputs or signal when the job has none (it never got that far).
     A corrupt one raises ``StoreError``."""
-    key = plan_key(jobs, job_id)
+    key = jobs.plan_key(job_id)
     try:
         data = jobs.store.get_bytes(key)
     except ObjectNotFound:

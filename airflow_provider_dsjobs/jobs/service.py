@@ -74,8 +74,8 @@ from airflow_provider_dsjobs.jobs.errors import (
     InfrastructureError,
     JobConfigError,
     JobError,
-    as_job_errors,
-    job_errors,
+    into_job_error,
+    iter_into_job_error,
     one_line,
 )
 from airflow_provider_dsjobs.jobs.fork import fork_config
@@ -154,7 +154,7 @@ class JobService:
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            with job_errors():
+            with into_job_error():
                 self._store = open_store(self.settings)
         return self._store
 
@@ -168,7 +168,7 @@ class JobService:
     def runtime(self) -> ContainerRuntime:
         with self._lock:
             if self._runtime is None:
-                with job_errors(RuntimeFailure):
+                with into_job_error(RuntimeFailure):
                     self._runtime = Runtime.connect(self.settings)
             return self._runtime
 
@@ -188,11 +188,11 @@ class JobService:
             raise JobError(one_line(exc)) from None
 
     def _save(self, record: JobRecord) -> None:
-        with job_errors():
+        with into_job_error():
             self.jobs.save(record)
 
     def _plan_doc(self, job_id: str) -> PlanDoc:
-        with job_errors():
+        with into_job_error():
             return read_plan_doc(self.jobs, job_id)
 
     # -- transitions: every status change of a job goes through here ------------------------------------------
@@ -245,7 +245,7 @@ class JobService:
         A config that cannot be planned raises ``JobConfigError`` before anything is stored; a failure later
         leaves the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
-        with job_errors():
+        with into_job_error():
             job_id = self.jobs.new_job_id()
         try:
             plan = plan_job(
@@ -261,14 +261,14 @@ class JobService:
             )
         except PlanError as exc:
             raise JobConfigError(str(exc)) from None
-        check_datasets(self.store, self.jobs, plan)
+        check_datasets(self.jobs, plan)
         for note in _unsupported_notes(config):
             say(note)
         record = self._new_record(config, plan, parent_job_id)
         return self.submit_plan(plan, record, say=say, progress_stream=progress_stream, on_created=on_created)
 
     def new_job_id(self) -> str:
-        with job_errors():
+        with into_job_error():
             return self.jobs.new_job_id()
 
     def submit_plan(
@@ -294,12 +294,13 @@ class JobService:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
                 write_plan_doc(self.jobs, plan)
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
-                staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
+                staged = stage_inputs(self.jobs, plan, say, progress_stream, memo)
+                record.inputs, record.data_size_bytes = staged.refs, staged.total_size
                 if self._ended_meanwhile(record):
                     return record
                 self._save(record)
-                stager.release()  # the record now references the inputs: gc keeps them
-                self._launch(plan, record, staged, say)
+                staged.stager.release()  # the record now references the inputs: gc keeps them
+                self._launch(plan, record, staged.delivery, say)
         except JobError as exc:
             with suppress(JobError):
                 if self._ended_meanwhile(record):  # the failure came from a cancel removing the container
@@ -341,7 +342,7 @@ class JobService:
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
         runtime = self.runtime
         self._move(record, JobStatus.PREPARING, by="submit")
-        with job_errors(RuntimeFailure, StoreError):
+        with into_job_error(RuntimeFailure, StoreError):
             spec, choice = prepare_container(
                 runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
             )
@@ -351,7 +352,7 @@ class JobService:
             record.container_name = spec.name
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
-            entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
+            entries = archive_entries(self.jobs, self.settings, plan, staged)
             runtime.put_archive(container_id, "/", tar_stream(entries))
             if self._ended_meanwhile(record):
                 return
@@ -385,7 +386,7 @@ class JobService:
         if reason is None:
             return None
         if record.container_id:
-            with job_errors(RuntimeFailure):
+            with into_job_error(RuntimeFailure):
                 state = self.runtime.state(record.container_id)
             if state is not None and state.status != "created":
                 return None  # started: the launcher died after start, the job runs (finalize settles it)
@@ -400,7 +401,7 @@ class JobService:
         """Whether the job's container was never started (none yet, or only created)."""
         if not record.container_id:
             return True
-        with job_errors(RuntimeFailure):
+        with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id)
         return state is None or state.status == "created"
 
@@ -425,7 +426,7 @@ class JobService:
     def _container_running(self, record: JobRecord) -> bool | None:
         """True/False from the engine; None when the container is gone. A job cancelled without waiting
         (``request_cancel``) whose container outlives its graceful-shutdown timeout is killed here."""
-        with job_errors(RuntimeFailure):
+        with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id or "")
             if state is not None and not state.finished and self._cancel_overdue(record):
                 self.runtime.stop(record.container_id or "", signal=None)
@@ -503,7 +504,7 @@ class JobService:
         record = self._load(job_id)
         if record.status.terminal or not record.container_id:
             return record
-        with job_errors(RuntimeFailure):
+        with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id)
         if state is None:
             return self._container_lost(job_id)
@@ -601,7 +602,7 @@ class JobService:
         return best
 
     def list_jobs(self) -> list[JobRecord]:
-        with job_errors():
+        with into_job_error():
             records = list(self.jobs.list())
         return sorted(records, key=lambda r: r.created_at, reverse=True)
 
@@ -641,7 +642,7 @@ class JobService:
         if not record.container_id:
             return record
         signal = self._plan_doc(job_id).graceful_signal if graceful else None
-        with suppress(ContainerNotFound), job_errors(RuntimeFailure):
+        with suppress(ContainerNotFound), into_job_error(RuntimeFailure):
             self.runtime.signal(record.container_id, signal or "SIGKILL")
         return record
 
@@ -650,7 +651,7 @@ class JobService:
         Stored logs also carry the service's own lines as stream ``"system"``. With ``follow`` a running job's
         output keeps coming until its container stops."""
         record = self._load(job_id)
-        return joblogs.tail(as_job_errors(self._log_pairs(record, follow)), tail)
+        return joblogs.tail(iter_into_job_error(self._log_pairs(record, follow)), tail)
 
     def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
@@ -679,13 +680,13 @@ class JobService:
     def output_files(self, job_id: str) -> list[OutputFile]:
         """The job's stored output files (empty until its outputs are committed, or once its data is cleared)."""
         record = self._load(job_id)
-        with job_errors():
+        with into_job_error():
             return list_output_files(self.jobs, record)
 
     def open_output(self, job_id: str, path: str) -> tuple[OutputFile, BinaryIO]:
         """A streaming reader of one listed output file; the caller closes it."""
         record = self._load(job_id)
-        with job_errors():
+        with into_job_error():
             return open_output_file(self.jobs, record, path)
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
@@ -693,7 +694,7 @@ class JobService:
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
         self._load(job_id)  # "job ... not found in project ..." like every other method
-        with job_errors():
+        with into_job_error():
             return self.jobs.set_data_ttl(job_id, days)
 
     def download_files(
@@ -726,7 +727,7 @@ class JobService:
 
     def gc(self) -> GcReport:
         """Delete expired job data and blobs no live job references."""
-        with job_errors():
+        with into_job_error():
             return collect_garbage(self.jobs)
 
     # -- fork ------------------------------------------------------------------------------------------------

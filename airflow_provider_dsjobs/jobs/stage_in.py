@@ -2,7 +2,8 @@
 
 1. ``check_datasets`` refuses a config that uses a dataset ID with nothing stored under it (before any upload).
 2. ``stage_inputs`` uploads the inputs (and Python local modules) through the content-addressed cache — only
-   missing blobs travel — and records them in ``record.inputs`` as ``{path, var, kind, sha256, size}``.
+   missing blobs travel — and returns what it staged, with the ``record.inputs`` entries
+   ``{path, var, kind, sha256, size}``.
 3. ``archive_entries`` lists the tar entries that build the container's workspace: the declared directories,
    the staged inputs (read from the submitter's file when it is unchanged, else from the store), the datasets
    used by ID, generated files (``plan.extra_bytes``) and every object of each s3-mount. Each file is opened
@@ -14,12 +15,12 @@ from __future__ import annotations
 import io
 import posixpath
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
@@ -38,8 +39,9 @@ from airflow_provider_dsjobs.storage.s3 import S3Store
 Staged = list[tuple[str, "StagedInput"]]
 
 
-def check_datasets(store: ObjectStore, jobs: JobStore, plan: JobPlan) -> None:
+def check_datasets(jobs: JobStore, plan: JobPlan) -> None:
     """Raise ``JobError`` for the first dataset the plan uses by ID that has nothing stored under it."""
+    store = jobs.store
     for ds in plan.datasets:
         prefix = jobs.datasets_prefix(ds.id)
         try:
@@ -51,36 +53,43 @@ def check_datasets(store: ObjectStore, jobs: JobStore, plan: JobPlan) -> None:
             raise JobError(f"unknown dataset {ds.id!r}: nothing at {where} in project {plan.project}")
 
 
+@dataclass
+class StagedInputs:
+    """What ``stage_inputs`` staged: ``delivery`` (what goes where in the container), the record's ``inputs``
+    entries (``refs``) and their ``total_size``, and the ``stager`` whose lease protects the blobs from ``gc``
+    until the record referencing them is saved (then ``stager.release()``)."""
+
+    delivery: Staged
+    refs: list[dict[str, Any]]
+    total_size: int
+    stager: InputStager
+
+
 def stage_inputs(
-    store: ObjectStore,
-    project: str,
+    jobs: JobStore,
     plan: JobPlan,
-    record: JobRecord,
     say: Callable[[str], None],
     progress_stream: TextIO | None,
     memo: HashMemo | None = DEFAULT_MEMO,
-) -> tuple[Staged, InputStager]:
-    """Upload missing input blobs; returns ``(container_path, staged)`` pairs for delivery, and the stager
-    (whose lease protects the blobs from ``gc`` until the record referencing them is saved). Appends each
-    input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary. ``memo``
-    remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across processes)."""
-
+) -> StagedInputs:
+    """Upload missing input blobs (and Python local modules) through the content-addressed cache; ``say`` gets
+    the upload summary. ``memo`` remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across
+    processes)."""
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
-    stager = InputStager(store, project, progress, memo=memo)
+    stager = InputStager(jobs.store, jobs.project, progress, memo=memo)
     paths = [p.local_path for p in plan.inputs] + [e.local_path for e in plan.extra_files]
     try:
         staged_all = stager.stage_all(paths) if paths else []
     except StoreError as exc:
         raise JobError(one_line(exc)) from None
-    staged: Staged = []
+    delivery: Staged = []
+    refs: list[dict[str, Any]] = []
     for placement, s in zip(plan.inputs, staged_all[: len(plan.inputs)], strict=True):
-        staged.append((placement.container_path, s))
-        record.inputs.append(
-            {"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size}
-        )
+        delivery.append((placement.container_path, s))
+        refs.append({"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size})
     for extra, s in zip(plan.extra_files, staged_all[len(plan.inputs) :], strict=True):
-        staged.append((extra.container_path, s))
-        record.inputs.append(
+        delivery.append((extra.container_path, s))
+        refs.append(
             {
                 "path": str(extra.local_path),
                 "var": None,
@@ -91,20 +100,18 @@ def stage_inputs(
             }
         )
     uploaded = int(stager.stats.bytes_uploaded)
-    total = sum(int(i["size"]) for i in record.inputs)
-    n = len(record.inputs)
+    total = sum(int(i["size"]) for i in refs)
+    n = len(refs)
     if n and uploaded == 0:
         say(f"uploaded 0 B (all {n} inputs cached)")
     elif n and progress is None:
         say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
-    record.data_size_bytes = total
-    return staged, stager
+    return StagedInputs(delivery, refs, total, stager)
 
 
-def archive_entries(
-    store: ObjectStore, jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged
-) -> Iterator[TarEntry]:
+def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged) -> Iterator[TarEntry]:
     """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
+    store = jobs.store
 
     hints: dict[str, Path] = {}
     for _, s in staged:

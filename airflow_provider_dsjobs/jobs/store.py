@@ -1,8 +1,10 @@
-"""Job records in the object store, and where each job's data lives.
+"""Job records in the object store, and where each job's data lives: ``JobStore`` owns every per-job key.
 
 Key layout (relative to the store root)::
 
     projects/<project>/jobs/<job_id>/record.json      the JobRecord (JSON), replaced atomically on save
+    projects/<project>/jobs/<job_id>/plan.json        what finalize/cancel/download need of the plan (plan_doc.py)
+    projects/<project>/jobs/<job_id>/launch-lease.json the launcher's heartbeat until the job starts (lease.py)
     projects/<project>/jobs/<job_id>/inputs.json      the inputs manifest (written by the orchestrator)
     projects/<project>/jobs/<job_id>/outputs/...      published outputs (+ outputs/manifest.json, written last)
     projects/<project>/jobs/<job_id>/logs/...         stored logs
@@ -35,6 +37,8 @@ from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, St
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 
 RECORD_NAME = "record.json"
+PLAN_NAME = "plan.json"
+LEASE_NAME = "launch-lease.json"
 _LOAD_WORKERS = 8
 _JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -95,6 +99,12 @@ class JobStore:
 
     def record_key(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}{RECORD_NAME}"
+
+    def plan_key(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}{PLAN_NAME}"
+
+    def lease_key(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}{LEASE_NAME}"
 
     def outputs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}outputs/"

@@ -23,10 +23,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
+from airflow.sdk.exceptions import AirflowTaskTimeout
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
-from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
@@ -40,13 +39,13 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
-    job_errors,
+    job_error_into_airflow,
     job_result,
     log_line,
     log_outcome,
     log_tail,
 )
-from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger
+from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -156,7 +155,7 @@ class JobOperatorBase(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            with job_errors(self._job_id):
+            with job_error_into_airflow(self._job_id):
                 return self._execute(context)
         except AirflowTaskTimeout:
             # execution_timeout on the worker (the runner calls on_kill next, which then has nothing to do):
@@ -275,15 +274,11 @@ class JobOperatorBase(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: finalize (stage out), show the log tail, return the result."""
-        if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
-            raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
-        job_id = str(event["job_id"])
-        self._job_id = job_id
-        if event["status"] == "error":
-            # The job is left as it is (task_state_store still names it): the next try re-attaches to it.
-            message = str(event.get("message") or f"job {job_id} could not be watched")
-            raise DataSphereInfrastructureError(message, job_id=job_id)
-        with job_errors(job_id):
+        if isinstance(event, Mapping) and event.get("job_id"):
+            self._job_id = str(event["job_id"])  # on_kill can cancel it even when the event says "error"
+        job_id = watched_job_id(event)
+        assert event is not None  # watched_job_id refuses anything but one of the trigger's events
+        with job_error_into_airflow(job_id):
             service = self.hook.service
             if event["status"] == "timeout":
                 self._cancel_after_timeout()

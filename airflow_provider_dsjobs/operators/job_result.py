@@ -31,7 +31,7 @@ DEFAULT_LOG_TAIL = 100
 
 
 @contextmanager
-def job_errors(job_id: str | None = None) -> Iterator[None]:
+def job_error_into_airflow(job_id: str | None = None) -> Iterator[None]:
     """Turn the core's one-line ``JobError`` into a task failure that shows just that line: a store or engine
     failure is ``DataSphereInfrastructureError`` (retries apply), a config that cannot run fails at once
     (``AirflowFailException``), anything else is ``AirflowException``."""

@@ -2,18 +2,18 @@
 
 A volume is named ``dsjobs-pyenv-<hash[:16]>`` and labelled ``dsjobs.pyenv=1``, ``dsjobs.pyenv.version``,
 ``dsjobs.pyenv.image`` and ``dsjobs.pyenv.hash``. Volumes live on the engine, so the cache works the same
-with a remote engine (no shared filesystem with the submitting machine).
+with a remote engine (no shared filesystem with the submitting machine). The engine is the one
+``runtime.engine.connect_engine`` reaches, as for jobs (``dsjobs env`` uses it too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import docker
 import docker.errors
 
 from airflow_provider_dsjobs.pyenv.plan import LABEL_HASH, LABEL_IMAGE, LABEL_PYENV, LABEL_VERSION, PythonEnvPlan
+from airflow_provider_dsjobs.runtime.engine import DockerEngine
 
 
 @dataclass(frozen=True)
@@ -46,70 +46,62 @@ class ClearReport:
     kept: list[tuple[str, str]]
 
 
-def _client(client: Any | None) -> Any:
-    return client if client is not None else docker.from_env()
-
-
-def ensure_env_volume(plan: PythonEnvPlan, client: Any | None = None) -> str:
+def ensure_env_volume(plan: PythonEnvPlan, engine: DockerEngine) -> str:
     """Create the plan's volume with its labels unless it exists; returns its name. Call it before creating
     the job container (a volume Docker creates implicitly would have no labels, and ``env ls`` would miss it)."""
-    docker_client = _client(client)
+    api = engine.api
     try:
-        docker_client.volumes.get(plan.volume_name)
+        api.inspect_volume(plan.volume_name)
     except docker.errors.NotFound:
         try:
-            docker_client.volumes.create(name=plan.volume_name, labels=dict(plan.volume_labels))
+            api.create_volume(name=plan.volume_name, labels=dict(plan.volume_labels))
         except docker.errors.APIError:  # created concurrently by another job: fine if it is there now
-            docker_client.volumes.get(plan.volume_name)
+            api.inspect_volume(plan.volume_name)
     return plan.volume_name
 
 
-def _volume_sizes(docker_client: Any) -> dict[str, int]:
+def _volume_sizes(engine: DockerEngine) -> dict[str, int]:
     sizes: dict[str, int] = {}
-    for volume in docker_client.df().get("Volumes") or []:
+    for volume in engine.api.df().get("Volumes") or []:
         size = (volume.get("UsageData") or {}).get("Size")
         if isinstance(size, int) and size >= 0:
             sizes[volume.get("Name", "")] = size
     return sizes
 
 
-def list_env_volumes(client: Any | None = None, *, with_size: bool = False) -> list[EnvVolume]:
+def list_env_volumes(engine: DockerEngine, *, with_size: bool = False) -> list[EnvVolume]:
     """Every environment volume on the engine, newest first. ``with_size`` asks the engine for disk usage
     (``docker system df``: it measures every volume, so it can take a while)."""
-    docker_client = _client(client)
-    volumes = docker_client.volumes.list(filters={"label": f"{LABEL_PYENV}=1"})
-    sizes = _volume_sizes(docker_client) if with_size else {}
+    volumes = engine.api.volumes(filters={"label": f"{LABEL_PYENV}=1"}).get("Volumes") or []
+    sizes = _volume_sizes(engine) if with_size else {}
     found: list[EnvVolume] = []
     for volume in volumes:
-        attrs = volume.attrs or {}
-        labels = attrs.get("Labels") or {}
+        labels = volume.get("Labels") or {}
+        name = str(volume.get("Name", ""))
         found.append(
             EnvVolume(
-                name=volume.name,
+                name=name,
                 env_hash=labels.get(LABEL_HASH, ""),
                 version=labels.get(LABEL_VERSION, ""),
                 image=labels.get(LABEL_IMAGE, ""),
-                created_at=attrs.get("CreatedAt", ""),
-                size_bytes=sizes.get(volume.name),
+                created_at=volume.get("CreatedAt", ""),
+                size_bytes=sizes.get(name),
             )
         )
     return sorted(found, key=lambda v: v.created_at, reverse=True)
 
 
-def clear_env_volumes(
-    client: Any | None = None, *, env_hash: str | None = None, clear_all: bool = False
-) -> ClearReport:
+def clear_env_volumes(engine: DockerEngine, *, env_hash: str | None = None, clear_all: bool = False) -> ClearReport:
     """Remove environment volumes: those whose hash starts with ``env_hash``, or all with ``clear_all``.
     A volume in use by a container is kept and reported."""
     if not env_hash and not clear_all:
         raise ValueError("name an environment hash or ask for all")
-    docker_client = _client(client)
     report = ClearReport([], [])
-    for env in list_env_volumes(docker_client):
+    for env in list_env_volumes(engine):
         if not clear_all and not (env_hash and env.env_hash.startswith(env_hash)):
             continue
         try:
-            docker_client.volumes.get(env.name).remove()
+            engine.api.remove_volume(env.name)
             report.removed.append(env.name)
         except docker.errors.NotFound:
             continue

@@ -283,8 +283,6 @@ def plan_python_env(
         req_file = parse_requirements_file(req_path if req_path.is_absolute() else base / req_path, display_base=base)
 
     entries: list[EntryPoint] = []
-    files: list[Path] = []
-    requirements: list[str]
     if py.fully_manual:
         mode = "fully-manual"
         assert req_file is not None and py.local_paths is not None
@@ -292,68 +290,8 @@ def plan_python_env(
         files = _local_paths_files(py.local_paths, base, source)
     else:
         mode = py.type
-        if py.local_paths is not None and py.root_paths:
-            raise PyEnvError(f"{source}: env.python: root-paths and local-paths cannot be used together")
-        scan = scan_command(config.cmd, base)
-        entries = _entry_files(find_entry_points(config.cmd, base, py.root_paths), base, notes, source)
-        if not any(not e.optional for e in entries):
-            if scan.inline_code:
-                raise PyEnvError(
-                    f"{source}: cmd runs inline code (python -c), which has no script to analyse: list the "
-                    "job's scripts in env.python.root-paths, or use env.python type: manual with version, "
-                    "requirements-file and local-paths"
-                )
-            raise PyEnvError(
-                f"{source}: Python root module(-s) was not found automatically or set in config: cmd does not "
-                "run a Python script of the job directory; list the scripts in env.python.root-paths"
-            )
-        index = DistributionIndex(distributions_path) if (req_file is None or py.local_paths is None) else None
-        analysis: ImportAnalysis | None = None
-        if index is not None:
-            analysis = analyze_imports(entries, base, is_installed=index.is_installed, command_site=Path(source))
-        else:
-            for e in entries:
-                if e.kind == "file" and not (base / e.value).is_file():
-                    raise PyEnvError(f"{source}: entry script '{e.value}' was not found in {base}")
-        if req_file is not None:
-            requirements = list(req_file.lines)
-        else:
-            assert analysis is not None and index is not None
-            resolution = resolve_imports(
-                analysis.third_party,
-                index=index,
-                base_dir=base,
-                interpreter=installation.interpreter if installation is not None else None,
-            )
-            requirements = resolution.requirements
-            if resolution.skipped_optional:
-                notes.append(
-                    "optional imports not installed locally, left out: " + ", ".join(resolution.skipped_optional)
-                )
-            if resolution.aliased:
-                notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
-        entry_paths = [_normal(base / e.value) for e in entries if e.kind == "file"]
-        if py.local_paths is not None:
-            files = entry_paths + _local_paths_files(py.local_paths, base, source)
-        else:
-            assert analysis is not None
-            files = entry_paths + _analysis_files(analysis)
-
-    local_files: list[tuple[Path, str]] = []
-    seen: set[str] = set()
-    for path in files:
-        rel = _relative_inside(path, base, "local file")
-        if rel not in seen:
-            seen.add(rel)
-            local_files.append((path, rel))
-    local_files.sort(key=lambda item: item[1])
-    total = sum(path.stat().st_size for path, _ in local_files)
-    if total > LARGE_LOCAL_FILES_BYTES:
-        notes.append(
-            f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
-            "set env.python.local-paths to ship less"
-        )
-
+        entries, requirements, files = _analysed(config, py, base, req_file, distributions_path, notes, installation)
+    local_files = _local_files(files, base, notes)
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
     workdir = container_workdir.rstrip("/")
@@ -396,3 +334,81 @@ def plan_python_env(
         failed_exit_code=EXIT_ENV_FAILED,
         notes=notes,
     )
+
+
+def _analysed(
+    config: JobConfig,
+    py: PythonEnv,
+    base: Path,
+    req_file: RequirementsFile | None,
+    distributions_path: Sequence[str | Path] | None,
+    notes: list[str],
+    installation: PythonInstallation | None,
+) -> tuple[list[EntryPoint], list[str], list[Path]]:
+    """``auto``/``manual``: the entry points found in ``cmd``, the requirements (the file's, else resolved from
+    the analysed imports) and the local files to ship (``local-paths``, else the analysis'). Adds notes."""
+    source = config.source
+    if py.local_paths is not None and py.root_paths:
+        raise PyEnvError(f"{source}: env.python: root-paths and local-paths cannot be used together")
+    scan = scan_command(config.cmd, base)
+    entries = _entry_files(find_entry_points(config.cmd, base, py.root_paths), base, notes, source)
+    if not any(not e.optional for e in entries):
+        if scan.inline_code:
+            raise PyEnvError(
+                f"{source}: cmd runs inline code (python -c), which has no script to analyse: list the "
+                "job's scripts in env.python.root-paths, or use env.python type: manual with version, "
+                "requirements-file and local-paths"
+            )
+        raise PyEnvError(
+            f"{source}: Python root module(-s) was not found automatically or set in config: cmd does not "
+            "run a Python script of the job directory; list the scripts in env.python.root-paths"
+        )
+    index = DistributionIndex(distributions_path) if (req_file is None or py.local_paths is None) else None
+    analysis: ImportAnalysis | None = None
+    if index is not None:
+        analysis = analyze_imports(entries, base, is_installed=index.is_installed, command_site=Path(source))
+    else:
+        for e in entries:
+            if e.kind == "file" and not (base / e.value).is_file():
+                raise PyEnvError(f"{source}: entry script '{e.value}' was not found in {base}")
+    if req_file is not None:
+        requirements = list(req_file.lines)
+    else:
+        assert analysis is not None and index is not None
+        resolution = resolve_imports(
+            analysis.third_party,
+            index=index,
+            base_dir=base,
+            interpreter=installation.interpreter if installation is not None else None,
+        )
+        requirements = resolution.requirements
+        if resolution.skipped_optional:
+            notes.append("optional imports not installed locally, left out: " + ", ".join(resolution.skipped_optional))
+        if resolution.aliased:
+            notes.append("not installed locally, installed unpinned: " + ", ".join(resolution.aliased))
+    entry_paths = [_normal(base / e.value) for e in entries if e.kind == "file"]
+    if py.local_paths is not None:
+        files = entry_paths + _local_paths_files(py.local_paths, base, source)
+    else:
+        assert analysis is not None
+        files = entry_paths + _analysis_files(analysis)
+    return entries, requirements, files
+
+
+def _local_files(files: list[Path], base: Path, notes: list[str]) -> list[tuple[Path, str]]:
+    """``(file, path relative to the job directory)`` once each, sorted; a note when they are large."""
+    local_files: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+    for path in files:
+        rel = _relative_inside(path, base, "local file")
+        if rel not in seen:
+            seen.add(rel)
+            local_files.append((path, rel))
+    local_files.sort(key=lambda item: item[1])
+    total = sum(path.stat().st_size for path, _ in local_files)
+    if total > LARGE_LOCAL_FILES_BYTES:
+        notes.append(
+            f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
+            "set env.python.local-paths to ship less"
+        )
+    return local_files

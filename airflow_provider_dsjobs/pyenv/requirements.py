@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,68 +125,53 @@ class _Parser:
         self.stack.pop()
 
     def _option(self, path: Path, where: str, text: str, into: RequirementsFile) -> None:
-        try:
-            words = shlex.split(text)
-        except ValueError as exc:
-            raise PyEnvError(f"{where}: cannot parse '{text}': {exc}") from None
-        i = 0
-        while i < len(words):
-            word = words[i]
-            name, eq, inline = word.partition("=")
-            if name.startswith("-") and not name.startswith("--") and len(name) > 2:  # -ihttps://... / -rfile
-                name, inline, eq = name[:2], name[2:] + eq + inline, "="
-            takes_value = name in ("-i", "--index-url", "--extra-index-url", "--trusted-host", "-r", "--requirement")
-            takes_value = takes_value or name in ("-f", "--find-links", "-c", "--constraint", "-e", "--editable")
-            takes_value = takes_value or _PASSTHROUGH.get(name, False)
-            value = inline if eq else None
-            if takes_value and value is None:
-                if i + 1 >= len(words):
-                    raise PyEnvError(f"{where}: option {name} needs a value")
-                value = words[i + 1]
-                i += 1
-            i += 1
-            if name in ("-e", "--editable"):
-                raise PyEnvError(
-                    f"{where}: editable requirements (-e) are not supported: the container cannot see local "
-                    "directories; add the sources to env.python.local-paths or install the package from an index"
-                )
-            if name in ("-c", "--constraint"):
-                raise PyEnvError(f"{where}: constraint files (-c) are not supported; pin versions in this file")
-            if value is not None and "${" in value and name in _INDEX_OPTIONS:
-                # pip expands ${VAR} from the container's environment (env.vars) only inside a requirements
-                # file: keep the line there, so a token never reaches the plan, its hash or a label
-                into.lines.append(f"{_INDEX_OPTIONS[name]} {value}")
-            elif name in ("-i", "--index-url"):
-                assert value is not None
-                if into.index_url and into.index_url != value:
-                    raise PyEnvError(f"{where}: a second --index-url (first at {into.index_url_at})")
-                into.index_url, into.index_url_at = value, where
-            elif name == "--extra-index-url":
-                assert value is not None
-                if value not in into.extra_index_urls:
-                    into.extra_index_urls.append(value)
-            elif name == "--trusted-host":
-                assert value is not None
-                if value not in into.trusted_hosts:
-                    into.trusted_hosts.append(value)
-            elif name == "--no-deps":
-                into.no_deps = True
-            elif name in ("-r", "--requirement"):
-                assert value is not None
-                self._include(path, where, value, into)
-            elif name in ("-f", "--find-links"):
-                assert value is not None
-                if not _REMOTE.match(value):
-                    raise PyEnvError(f"{where}: --find-links must be an http(s) URL, not a local path ({value})")
-                into.lines.append(f"--find-links {value}")
-            elif name in _PASSTHROUGH:
-                into.lines.append(f"{name} {value}" if value is not None else name)
-            else:
-                raise PyEnvError(
-                    f"{where}: unsupported option {name} (allowed: -i/--index-url, --extra-index-url, "
-                    "--trusted-host, --no-deps, --pre, --prefer-binary, --only-binary, --no-binary, --no-index, "
-                    "-f/--find-links URL, -r FILE)"
-                )
+        for name, value in _option_words(where, text):
+            self._apply_option(path, where, name, value, into)
+
+    def _apply_option(self, path: Path, where: str, name: str, value: str | None, into: RequirementsFile) -> None:
+        """Record one option (``name``, its value or None) of a requirements file line in ``into``."""
+        if name in ("-e", "--editable"):
+            raise PyEnvError(
+                f"{where}: editable requirements (-e) are not supported: the container cannot see local "
+                "directories; add the sources to env.python.local-paths or install the package from an index"
+            )
+        if name in ("-c", "--constraint"):
+            raise PyEnvError(f"{where}: constraint files (-c) are not supported; pin versions in this file")
+        if value is not None and "${" in value and name in _INDEX_OPTIONS:
+            # pip expands ${VAR} from the container's environment (env.vars) only inside a requirements
+            # file: keep the line there, so a token never reaches the plan, its hash or a label
+            into.lines.append(f"{_INDEX_OPTIONS[name]} {value}")
+        elif name in ("-i", "--index-url"):
+            assert value is not None
+            if into.index_url and into.index_url != value:
+                raise PyEnvError(f"{where}: a second --index-url (first at {into.index_url_at})")
+            into.index_url, into.index_url_at = value, where
+        elif name == "--extra-index-url":
+            assert value is not None
+            if value not in into.extra_index_urls:
+                into.extra_index_urls.append(value)
+        elif name == "--trusted-host":
+            assert value is not None
+            if value not in into.trusted_hosts:
+                into.trusted_hosts.append(value)
+        elif name == "--no-deps":
+            into.no_deps = True
+        elif name in ("-r", "--requirement"):
+            assert value is not None
+            self._include(path, where, value, into)
+        elif name in ("-f", "--find-links"):
+            assert value is not None
+            if not _REMOTE.match(value):
+                raise PyEnvError(f"{where}: --find-links must be an http(s) URL, not a local path ({value})")
+            into.lines.append(f"--find-links {value}")
+        elif name in _PASSTHROUGH:
+            into.lines.append(f"{name} {value}" if value is not None else name)
+        else:
+            raise PyEnvError(
+                f"{where}: unsupported option {name} (allowed: -i/--index-url, --extra-index-url, "
+                "--trusted-host, --no-deps, --pre, --prefer-binary, --only-binary, --no-binary, --no-index, "
+                "-f/--find-links URL, -r FILE)"
+            )
 
     def _include(self, path: Path, where: str, value: str, into: RequirementsFile) -> None:
         target = Path(value)
@@ -229,3 +215,29 @@ def parse_requirements_file(path: Path, *, display_base: Path | None = None) -> 
     result = RequirementsFile(path)
     _Parser(display_base or path.parent).parse(path, result)
     return result
+
+
+def _option_words(where: str, text: str) -> Iterator[tuple[str, str | None]]:
+    """``(option, value or None)`` for each option on a requirements file line (``-ihttps://…``, ``--opt=v`` and
+    ``--opt v`` alike); ``PyEnvError`` for a line that cannot be split or an option missing its value."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise PyEnvError(f"{where}: cannot parse '{text}': {exc}") from None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        name, eq, inline = word.partition("=")
+        if name.startswith("-") and not name.startswith("--") and len(name) > 2:  # -ihttps://... / -rfile
+            name, inline, eq = name[:2], name[2:] + eq + inline, "="
+        takes_value = name in ("-i", "--index-url", "--extra-index-url", "--trusted-host", "-r", "--requirement")
+        takes_value = takes_value or name in ("-f", "--find-links", "-c", "--constraint", "-e", "--editable")
+        takes_value = takes_value or _PASSTHROUGH.get(name, False)
+        value = inline if eq else None
+        if takes_value and value is None:
+            if i + 1 >= len(words):
+                raise PyEnvError(f"{where}: option {name} needs a value")
+            value = words[i + 1]
+            i += 1
+        i += 1
+        yield name, value

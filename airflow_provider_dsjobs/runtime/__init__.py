@@ -7,10 +7,11 @@ Modules, one concept each:
 * ``resources``  — ``choose_instance_type(names, engine_info) -> ResourceChoice`` (caps, GPU check)
 * ``tarstream``  — ``tar_stream(entries)`` lazily, ``TarReader`` / ``extract_stream`` safely back
 * ``logs``       — ``LineSplitter``: bytes → bounded, UTF-8-safe lines
+* ``log_stream`` — the engine's log protocol: ``cut_frames`` (Docker's frames) and ``LogCursor`` (resuming)
 * ``shell``      — ``shell_command(script)``: ``/bin/sh -c`` that lets graceful-shutdown signals reach the program
 * ``base``       — ``ContainerRuntime``: the protocol the job core uses (``JobService(settings, runtime=...)``)
 * ``containers`` — ``ContainerSpec`` and ``Runtime`` (``ContainerRuntime`` on Docker; ``Runtime.connect(settings)``):
-  create, put_archive, start, stream_logs, state, wait, stop, export, path_exists, find, remove, volumes
+  create, put_archive, start, stream_logs, state, wait, stop, export, find, remove, volumes
 * ``errors``     — ``RuntimeFailure`` (one-line message) and its subclasses
 """
 

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
         ContainerInfo,
         ContainerSpec,
         ContainerState,
-        LogCursor,
         StopResult,
     )
     from airflow_provider_dsjobs.runtime.engine import EngineInfo
+    from airflow_provider_dsjobs.runtime.log_stream import LogCursor
     from airflow_provider_dsjobs.runtime.tarstream import TarReader
 
 StreamName = Literal["stdout", "stderr"]

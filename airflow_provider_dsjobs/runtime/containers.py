@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,6 +45,7 @@ from airflow_provider_dsjobs.runtime.errors import (
     reason_of,
 )
 from airflow_provider_dsjobs.runtime.images import ensure_image
+from airflow_provider_dsjobs.runtime.log_stream import LogCursor, cut_frames
 from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
 from airflow_provider_dsjobs.runtime.resources import ResourceChoice
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
@@ -161,116 +161,9 @@ def _label_filters(labels: dict[str, str]) -> list[str]:
     return [f"{k}={v}" if v is not None else k for k, v in labels.items()]
 
 
-class LogCursor:
-    """Where a log stream got to, per output stream: the last engine timestamp seen and how many frames carried it,
-    so a resumed request (``since`` is inclusive) can skip exactly the frames already delivered.
-
-    Each stream is tracked on its own: the engine stamps stdout and stderr in separate goroutines, so in the stored
-    log a stderr message may follow a stdout message stamped a little later. Within one stream stamps only grow.
-    So a resumed request starts a little (``RESUME_OVERLAP_NS``, more than that skew) before the newest stamp seen,
-    or at the older stream's last stamp if that is later; what it repeats is skipped, per stream. It never starts
-    further back: a stream quiet for long must not make every resume re-read the log since its last message.
-
-    Timestamps are compared as bytes, never parsed per frame: Docker writes them as RFC 3339 in UTC with a
-    fixed-width nanosecond fraction (``2026-01-02T03:04:05.123456789Z``), whose byte order is time order. Any other
-    spelling (an offset, a short fraction) is first rewritten into that form (:func:`_canonical_stamp`). A stamp
-    is parsed only to build ``since`` when a stream is resumed."""
-
-    #: How far before the newest stamp seen a resumed request starts: more than the engine's skew between the two
-    #: streams' stamps, less than the gap between bursts of output (a resume repeats what lies in between).
-    RESUME_OVERLAP_NS = 20_000_000
-
-    def __init__(self) -> None:
-        self.last: dict[StreamName, bytes] = {}  # canonical stamps, see _canonical_stamp
-        self.at_last: dict[StreamName, int] = {}
-        self.frames = 0
-        self._skip: dict[StreamName, int] = {}
-
-    def since_param(self) -> str | None:
-        if not self.last:
-            return None
-        self._skip = dict(self.at_last)
-        seconds, nanos = _epoch_of(max(self.last.values()))
-        start = seconds * 1_000_000_000 + nanos - self.RESUME_OVERLAP_NS
-        if len(self.last) == 2:
-            seconds, nanos = _epoch_of(min(self.last.values()))
-            start = max(start, seconds * 1_000_000_000 + nanos)
-        return f"{start // 1_000_000_000}.{start % 1_000_000_000:09d}"
-
-    def accept(self, stream: StreamName, frame: bytes) -> tuple[StreamName, bytes]:
-        """The frame's payload without its timestamp, or ``b""`` if it was delivered before."""
-        stamp, sep, payload = frame.partition(b" ")
-        if not sep:  # not timestamped (should not happen): pass it through
-            return stream, frame
-        if len(stamp) != _STAMP_SIZE or stamp[-1:] != b"Z" or stamp[10:11] != b"T":
-            canonical = _canonical_stamp(stamp)
-            if canonical is None:
-                return stream, frame
-            stamp = canonical
-        last = self.last.get(stream)
-        if last is not None and stamp <= last:
-            if stamp < last:
-                return stream, b""
-            skip = self._skip.get(stream, 0)
-            if skip > 0:
-                self._skip[stream] = skip - 1
-                return stream, b""
-            self.at_last[stream] += 1
-        else:
-            self.last[stream], self.at_last[stream], self._skip[stream] = stamp, 1, 0
-        self.frames += 1
-        return stream, payload
-
-
-#: Length of a canonical stamp, ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``.
-_STAMP_SIZE = 30
-
-
-def _canonical_stamp(stamp: bytes) -> bytes | None:
-    """Any RFC 3339 stamp → ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` in UTC (byte order = time order); None if not one."""
-    try:
-        text = stamp.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if len(text) < 20 or text[10:11] not in ("T", "t"):
-        return None
-    head, rest = text[:19], text[19:]
-    frac = ""
-    if rest.startswith("."):
-        digits = len(rest) - len(rest[1:].lstrip("0123456789"))
-        frac, rest = rest[1:digits], rest[digits:]
-    if rest in ("Z", "z"):
-        rest = "+00:00"
-    if len(frac) > 9:
-        return None
-    try:
-        moment = datetime.fromisoformat(head + rest).astimezone(timezone.utc)
-    except ValueError:
-        return None
-    nanos = (frac + "000000000")[:9]
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos}Z".encode("ascii")
-
-
-def _epoch_of(stamp: bytes) -> tuple[int, int]:
-    """A canonical stamp → (epoch seconds, nanoseconds)."""
-    text = stamp.decode("ascii")
-    moment = datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc)
-    return int(moment.timestamp()), int(text[20:29])
-
-
-def _since_of(stamp: bytes) -> str:
-    """A canonical stamp → the logs API's ``since``: epoch seconds with nanoseconds."""
-    seconds, nanos = _epoch_of(stamp)
-    return f"{seconds}.{nanos:09d}"
-
-
 #: How much of a logs response is read at once (HTTP chunks arrive one log message each; a read returns the chunk
 #: as soon as it is there, never waiting for the block to fill, so a followed stream is not delayed).
 _LOG_READ_SIZE = 64 * 1024
-#: Docker's frame header: stream kind (1 stdout, 2 stderr), 3 zero bytes, payload length (big-endian).
-_FRAME_HEADER = struct.Struct(">BxxxL")
-#: Larger than any frame Docker sends (one log message: at most 16 KiB of output plus its timestamp).
-_MAX_FRAME = 1024 * 1024
 
 
 class Runtime:
@@ -490,28 +383,7 @@ class Runtime:
                         yield "stdout", data
                 yield "stdout", b""  # the end marker
                 return
-            # Frames are cut out of a buffer that holds at most one partial frame plus one block.
-            header_size = _FRAME_HEADER.size
-            unpack = _FRAME_HEADER.unpack_from
-            pending = b""
-            for block in blocks:
-                pending = pending + block if pending else block
-                end = len(pending)
-                at = 0
-                while end - at >= header_size:
-                    kind, length = unpack(pending, at)
-                    if length > _MAX_FRAME:  # not Docker's framing: do not buffer gigabytes waiting for its end
-                        raise RuntimeFailure(
-                            f"log stream of container {container_id[:12]} is garbled (a frame of {length} bytes)"
-                        )
-                    stop = at + header_size + length
-                    if stop > end:
-                        break
-                    yield ("stderr" if kind == 2 else "stdout"), pending[at + header_size : stop]
-                    at = stop
-                pending = pending[at:]
-            if not pending:  # a response cut inside a frame did not end normally
-                yield "stdout", b""  # the end marker
+            yield from cut_frames(blocks, f"log stream of container {container_id[:12]}")
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             log.info("log stream of container %s broke (%s); resuming", container_id[:12], reason_of(exc))
         finally:
@@ -637,22 +509,6 @@ class Runtime:
             except ValueError:
                 reader.stat = {}
         return reader
-
-    def path_exists(self, container_id: str, path: str) -> bool:
-        """Whether ``path`` exists in the container (running or stopped)."""
-        try:
-            response = self.api.head(
-                self._sdk._url("/containers/{0}/archive", container_id), params={"path": path}, timeout=self.api.timeout
-            )
-        except requests.exceptions.RequestException as exc:
-            raise RuntimeFailure(f"cannot look for {path} in container {container_id[:12]}: {reason_of(exc)}") from None
-        if response.status_code == 404:
-            if self.state(container_id) is None:
-                raise ContainerNotFound(f"container {container_id[:12]} does not exist")
-            return False
-        if response.status_code >= 400:
-            raise RuntimeFailure(f"cannot look for {path} in {container_id[:12]}: HTTP {response.status_code}")
-        return True
 
     # -- finding and cleaning up -----------------------------------------------------------------------------
     def find(self, labels: dict[str, str]) -> list[ContainerInfo]:

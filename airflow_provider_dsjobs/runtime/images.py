@@ -28,7 +28,7 @@ def _hide(text: str, secret: str | None) -> str:
 def local_image_id(engine: DockerEngine, ref: str) -> str | None:
     """The id of ``ref`` if the engine already has it."""
     try:
-        return str(engine.api.inspect_image(ref)["Id"])
+        return str(engine.api.inspect_image(ref)["Id"])  # type: ignore[no-untyped-call]
     except docker.errors.ImageNotFound:
         return None
     except docker.errors.DockerException as exc:

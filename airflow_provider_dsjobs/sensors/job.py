@@ -9,16 +9,14 @@ same result dict as the operator, and publishes one asset event per output datas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
-from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import (
@@ -26,12 +24,12 @@ from airflow_provider_dsjobs.operators.job_result import (
     check_outcome,
     exit_codes,
     is_exited,
-    job_errors,
+    job_error_into_airflow,
     job_result,
     log_outcome,
     log_tail,
 )
-from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger
+from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -77,7 +75,7 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         job_id = str(self.job_id)
-        with job_errors():
+        with job_error_into_airflow():
             record = self.hook.service.refresh(job_id)
         if not is_exited(record):
             self.log.info("Job %s is %s", job_id, record.status.value)
@@ -86,7 +84,7 @@ class DataSphereJobSensor(BaseSensorOperator):
 
     def _finish(self, context: Context, job_id: str, *, show_tail: bool = True) -> dict[str, Any]:
         service = self.hook.service
-        with job_errors(job_id):
+        with job_error_into_airflow(job_id):
             record = service.finalize(job_id)
             if show_tail:
                 log_tail(service, job_id, self.log_tail_lines, self.log)
@@ -114,10 +112,6 @@ class DataSphereJobSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
-            raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
-        job_id = str(event["job_id"])
-        if event["status"] == "error":
-            message = str(event.get("message") or f"job {job_id} could not be watched")
-            raise DataSphereInfrastructureError(message, job_id=job_id)
+        job_id = watched_job_id(event)
+        assert event is not None  # watched_job_id refuses anything but one of the trigger's events
         return self._finish(context, job_id, show_tail=not event.get("log_streamed"))

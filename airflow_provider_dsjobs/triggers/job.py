@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.errors import InfrastructureError, JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
@@ -47,6 +49,19 @@ MAX_LINES_PER_POLL = 1000
 FINAL_LOG_GRACE = 2.0
 #: Longest wait between two attempts of a failing poll.
 MAX_BACKOFF = 60.0
+
+
+def watched_job_id(event: object) -> str:
+    """The job id of an event this trigger emitted, for the task resuming on it (operator and sensor alike):
+    ``AirflowException`` for an event that is not one of ours, ``DataSphereInfrastructureError`` (retries apply:
+    the job is left as it is, the next try re-attaches) for one that says the job could not be watched."""
+    if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
+        raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
+    job_id = str(event["job_id"])
+    if event["status"] == "error":
+        message = str(event.get("message") or f"job {job_id} could not be watched")
+        raise DataSphereInfrastructureError(message, job_id=job_id)
+    return job_id
 
 
 class DataSphereJobTrigger(BaseTrigger):
@@ -136,8 +151,8 @@ class DataSphereJobTrigger(BaseTrigger):
             if not self._masked:
                 return 0
         from airflow_provider_dsjobs.operators.job_result import log_line  # that package imports this module
-        from airflow_provider_dsjobs.runtime.containers import LogCursor
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+        from airflow_provider_dsjobs.runtime.log_stream import LogCursor
 
         if self._cursor is None:
             self._cursor = LogCursor()

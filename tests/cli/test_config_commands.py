@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from airflow_provider_dsjobs.cli.main import main
 
-from ..config.conftest import make_job_dir, write_fixture
+from ..config.helpers import make_job_dir, write_fixture
 
 
 @pytest.fixture

@@ -15,12 +15,16 @@ from tests.pyenv.helpers import build_wheel, unique_plan, write
 
 @pytest.mark.docker
 def test_env_ls_and_clear(
-    docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    docker_client: Any,
+    docker_engine: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import docker.errors
 
     plan = unique_plan(tmp_path)
-    ensure_env_volume(plan, docker_client)
+    ensure_env_volume(plan, docker_engine)
     try:
         assert main(["env", "ls", "--format", "json"]) == 0
         listed = json.loads(capsys.readouterr().out)
@@ -67,7 +71,7 @@ def test_env_ls_with_unreachable_engine_is_one_line(
     monkeypatch.setenv("DSJOBS_DOCKER_URL", "unix:///nonexistent/docker.sock")
     assert main(["env", "ls"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("dsjobs: cannot reach the Docker engine:")
+    assert err.startswith("dsjobs: cannot reach the Docker engine at unix:///nonexistent/docker.sock: ")
     assert len(err.strip().splitlines()) == 1
 
 

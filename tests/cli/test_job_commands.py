@@ -1,7 +1,5 @@
 """``dsjobs`` job commands through ``main([...])`` (and one real Ctrl+C in a subprocess), on a real Docker engine."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import dataclasses
@@ -17,13 +15,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.cli.interrupt import interrupt_when_ready
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    wait_for,
-    write_job,
-)
+from tests.jobs.service_helpers import wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
 

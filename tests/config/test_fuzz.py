@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from airflow_provider_dsjobs.config import ConfigError, JobConfig, config_from_mapping, load_config_text
 from airflow_provider_dsjobs.config.yaml_source import decode_text
 
-from .conftest import FIXTURES, make_job_dir
+from .helpers import FIXTURES, make_job_dir
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -10,7 +10,7 @@ from airflow_provider_dsjobs.config import ConfigError, load_config
 from airflow_provider_dsjobs.config.model import EnvVar, JobConfig, PathEntry
 from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides, config_to_mapping
 
-from .conftest import write_fixture
+from .helpers import write_fixture
 
 TEXT = """
 name: train

@@ -12,7 +12,7 @@ from airflow_provider_dsjobs.config.instance_types import KNOWN_INSTANCE_TYPES
 from airflow_provider_dsjobs.config.model import GRACEFUL_SIGNALS
 from airflow_provider_dsjobs.config.schema import load_schema
 
-from .conftest import FIXTURES
+from .helpers import FIXTURES
 
 
 def test_schema_is_valid_draft_2020_12() -> None:

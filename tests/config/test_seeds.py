@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.model import EnvVar, PathEntry, ResourceEntry
 
-from .conftest import FIXTURES, write_fixture
+from .helpers import FIXTURES, write_fixture
 
 ALL_SEED_FIXTURES = sorted(p.name for p in FIXTURES.glob("seed*.yaml"))
 LOCAL_PY = f"{sys.version_info.major}.{sys.version_info.minor}"

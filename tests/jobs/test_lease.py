@@ -1,8 +1,6 @@
 """The launch lease: a job whose launching process died before starting it ends ERROR instead of hanging its
 waiters; a launcher that is alive is never judged dead; one that was only slow stops when it finds the ERROR."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import json
@@ -18,18 +16,13 @@ import pytest
 
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.jobs import lease as lease_module
-from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason, lease_key
+from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    write_job,
-)
+from tests.jobs.service_helpers import write_job
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,14 +47,14 @@ def test_a_stale_lease_or_an_old_record_without_one_is_abandoned(tmp_path: Path)
     lease = LaunchLease(jobs, old.id)
     lease.beat()
     assert abandoned_reason(jobs, old) is None  # the lease, not the creation time, says when it was last seen
-    seen = json.loads(jobs.store.get_bytes(lease_key(jobs, old.id)))["heartbeat_at"]
+    seen = json.loads(jobs.store.get_bytes(jobs.lease_key(old.id)))["heartbeat_at"]
     later = abandoned_reason(jobs, old, now=seen + lease_module.STALE_AFTER_S + 1)
     assert later is not None and "last seen" in later
 
 
 def test_the_lease_is_refreshed_while_held_and_not_after(tmp_path: Path) -> None:
     jobs = _jobs(tmp_path)
-    key = lease_key(jobs, "j1")
+    key = jobs.lease_key("j1")
 
     def beat_time() -> float:
         return float(json.loads(jobs.store.get_bytes(key))["heartbeat_at"])

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.jobs.plan import plan_job
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, plan_key, read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -82,7 +82,7 @@ def test_a_first_version_plan_json_still_reads() -> None:
 def test_a_missing_plan_has_no_outputs_and_a_corrupt_one_is_one_line(tmp_path: Path) -> None:
     jobs = JobStore(LocalStore(tmp_path / "store"), "p")
     assert read_plan_doc(jobs, "j2") == PlanDoc(job_id="j2")
-    jobs.store.put_bytes(plan_key(jobs, "j3"), b'{"outputs": [{"path": "x"}]}')
+    jobs.store.put_bytes(jobs.plan_key("j3"), b'{"outputs": [{"path": "x"}]}')
     with pytest.raises(StoreError, match=r"job plan .*plan.json is corrupt"):
         read_plan_doc(jobs, "j3")
     config = config_from_mapping({"cmd": "true", "outputs": ["o.txt"]}, base_dir=tmp_path)

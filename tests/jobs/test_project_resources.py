@@ -1,8 +1,6 @@
 """Project resources reaching a real job: every project secret as an env var of its own name (never stored),
 and ``env.docker: <image ID>`` resolving through the project's image registry."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import contextlib
@@ -19,13 +17,7 @@ from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
 from airflow_provider_dsjobs.settings import Settings
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    settings,
-    write_job,
-)
+from tests.jobs.service_helpers import write_job
 
 pytestmark = [pytest.mark.docker]
 

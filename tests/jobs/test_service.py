@@ -1,7 +1,5 @@
 """The job service end to end on a real Docker engine, with both stores (local directory and moto S3)."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import contextlib
@@ -19,14 +17,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.outputs import read_manifest
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    settings,
-    wait_for,
-    write_job,
-)
+from tests.jobs.service_helpers import wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
 

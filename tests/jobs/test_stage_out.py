@@ -2,8 +2,6 @@
 names, links, FIFOs, and (injected) archive members that would leave the destination. Whatever is there, the
 logs are stored, every regular file is committed with the manifest, and what was skipped is said in the log."""
 
-# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
-
 from __future__ import annotations
 
 import io
@@ -20,13 +18,7 @@ from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.outputs import read_manifest
-from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
-    cleanup_containers,
-    local_settings,
-    project,
-    settings,
-    write_job,
-)
+from tests.jobs.service_helpers import write_job
 
 pytestmark = [pytest.mark.docker]
 

@@ -82,8 +82,9 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str) ->
     """What the orchestrator does: labelled volume, builder + spec + local files in the work dir, setup
     command before ``command``, host networking (to reach the local index); the container is removed after."""
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
+    from airflow_provider_dsjobs.runtime.engine import DockerEngine
 
-    ensure_env_volume(plan, docker_client)
+    ensure_env_volume(plan, DockerEngine(docker_client.api, str(docker_client.api.base_url)))
     container = docker_client.containers.create(
         image,
         command=["sh", "-c", f"{plan.setup_command} && {command}"],

@@ -14,6 +14,7 @@ from airflow_provider_dsjobs.config.model import DockerImage, PipOptions, Python
 from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
+from airflow_provider_dsjobs.runtime.engine import DockerEngine
 from tests.pyenv.helpers import ContainerRun, make_config, run_in_container, write
 
 pytestmark = pytest.mark.docker
@@ -124,7 +125,7 @@ def test_builder_waits_for_a_build_in_progress_and_reuses_it(
     write(tmp_path, {"main.py": "import tinypkg\n"})
     plan = _plan(tmp_path, site_dir, test_image, local_index)
     env_volumes.append(plan.volume_name)
-    ensure_env_volume(plan, docker_client)
+    ensure_env_volume(plan, DockerEngine(docker_client.api, str(docker_client.api.base_url)))
     env_dir = f"{plan.volume_mount}/{plan.env_hash}"
     holder_code = (
         "import fcntl, os, time\n"

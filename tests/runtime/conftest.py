@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, connect_engine
-from airflow_provider_dsjobs.runtime.shell import shell_command
 from airflow_provider_dsjobs.settings import Settings
-
-TEST_LABEL = "dsjobs.test"
+from tests.runtime.helpers import TrackingRuntime
 
 
 @pytest.fixture(scope="session")
@@ -22,51 +18,6 @@ def engine(docker_client: object) -> Iterator[DockerEngine]:
     eng = connect_engine(Settings(docker_url=url))
     yield eng
     eng.close()
-
-
-class TrackingRuntime(Runtime):
-    """A Runtime that labels its containers for this test and cleans them up afterwards."""
-
-    def __init__(self, engine: DockerEngine, image: str) -> None:
-        super().__init__(engine)
-        self.image = image
-        self.run_id = uuid.uuid4().hex[:12]
-        self.labels = {TEST_LABEL: "runtime", "dsjobs.test.run": self.run_id}
-        self.created: list[str] = []
-        self.volumes: list[str] = []
-
-    def create(self, spec: ContainerSpec) -> str:
-        container_id = super().create(spec)
-        self.created.append(container_id)
-        return container_id
-
-    def create_volume(self, name: str, labels: dict[str, str]) -> str:
-        self.volumes.append(name)
-        return super().create_volume(name, labels)
-
-    def spec(self, script: str, **overrides: object) -> ContainerSpec:
-        fields: dict[str, object] = {
-            "image": self.image,
-            "command": shell_command(script),
-            "env": {},
-            "labels": dict(self.labels),
-            "working_dir": "/",
-            "stop_signal": "SIGTERM",
-        }
-        fields.update(overrides)
-        return ContainerSpec(**fields)  # type: ignore[arg-type]
-
-    def run(self, script: str, **overrides: object) -> str:
-        """Create and start a container running ``script``; returns its id."""
-        container_id = self.create(self.spec(script, **overrides))
-        self.start(container_id)
-        return container_id
-
-    def cleanup(self) -> None:
-        for container_id in self.created:
-            self.remove(container_id, force=True)
-        for name in self.volumes:
-            self.remove_volume(name, force=True)
 
 
 @pytest.fixture()

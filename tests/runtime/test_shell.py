@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_provider_dsjobs.runtime.shell import GRACEFUL_SIGNALS, portable_env, shell_command
-from tests.runtime.conftest import TrackingRuntime
+from tests.runtime.helpers import TrackingRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 

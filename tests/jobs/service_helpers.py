@@ -1,34 +1,18 @@
-"""Fixtures shared by the job service and job CLI tests: settings for a fresh project on a real Docker engine,
-with the store either a local directory or the moto S3 server. Every container a test creates carries the
-label ``dsjobs.project=<the test's project>`` and is removed at the end."""
+"""Helpers for the job service and job CLI tests: settings for a fresh project on a real Docker engine with the
+store either a local directory or the moto S3 server (``make_settings``; the ``settings``/``local_settings``
+fixtures in ``tests/conftest.py`` use it), a job directory, a polling wait."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_dsjobs.settings import Settings
 
 STORES = ["local", "s3"]
-
-
-@pytest.fixture()
-def project() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture()
-def cleanup_containers(docker_client: Any, project: str) -> Iterator[None]:
-    yield
-    for c in docker_client.containers.list(all=True, filters={"label": f"dsjobs.project={project}"}):
-        with contextlib.suppress(Exception):
-            c.remove(force=True)
 
 
 def make_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path, image: str, project: str) -> Settings:
@@ -44,20 +28,6 @@ def make_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path, ima
     return Settings(
         store_url=(tmp_path / "store").as_uri(), project=project, default_image=image, home=tmp_path / "home"
     )
-
-
-@pytest.fixture(params=STORES)
-def settings(
-    request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
-) -> Settings:
-    return make_settings(request.param, request, tmp_path, test_image, project)
-
-
-@pytest.fixture()
-def local_settings(
-    request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
-) -> Settings:
-    return make_settings("local", request, tmp_path, test_image, project)
 
 
 def write_job(directory: Path, config: str, files: dict[str, str] | None = None) -> Path:
