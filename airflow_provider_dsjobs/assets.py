@@ -5,14 +5,18 @@ connection (``project`` extra, ``DSJOBS_PROJECT``, default ``default``); the nam
 from the config. A name is stable across runs, so downstream DAGs can schedule on the asset; each run's dataset
 ID travels in the asset event's ``extra`` (``dataset_id``, ``job_id``, ``size``).
 
-Operators declare an ``AssetAlias`` (default name ``dsjobs-output-datasets``) as an outlet and add one event
-per published dataset to it at the end of a successful job.
+The operator and the sensor declare an ``AssetAlias`` (default name ``dsjobs-output-datasets``) as an outlet
+and add one event per published dataset to it when a job they finish succeeds. The default alias is shared by
+every task that keeps it, so a downstream DAG should schedule on the concrete asset
+(``schedule=[create_asset(project=..., name=...)]``, i.e. ``Asset("dsjobs://<project>/datasets/<name>")``),
+which only the job publishing that dataset updates; scheduling on the alias fires on any task's datasets. A task
+that wants its own alias passes ``dataset_alias="..."``.
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from airflow.sdk import Asset, AssetAlias
@@ -65,3 +69,13 @@ def emit_output_datasets(context: Mapping[str, Any], alias_name: str, record: Jo
         events[AssetAlias(alias_name)].add(asset, extra=extra)
         emitted.append(asset)
     return emitted
+
+
+def add_alias_outlet(kwargs: MutableMapping[str, Any], alias_name: str | None) -> None:
+    """Add ``AssetAlias(alias_name)`` to the ``outlets`` in an operator's ``kwargs`` (once; nothing if None)."""
+    if not alias_name:
+        return
+    outlets = list(kwargs.pop("outlets", None) or [])
+    if not any(isinstance(o, AssetAlias) and o.name == alias_name for o in outlets):
+        outlets.append(AssetAlias(alias_name))
+    kwargs["outlets"] = outlets

@@ -35,7 +35,8 @@ CONN_FIELDS: dict[str, Any] = {
     "aws_conn_id": _text(
         "AWS connection ID",
         "Take S3 credentials (and endpoint/region when not set here) from this existing 'aws' connection "
-        "instead of the login/password fields.",
+        "instead of the login/password fields. With apache-airflow-providers-amazon installed the whole "
+        "connection is honoured (role_arn, profile, assume-role) through its AwsBaseHook.",
     ),
     "aws_session_token": _secret("S3 session token", "Temporary-credentials session token."),
     "docker_url": _text(
@@ -50,6 +51,16 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["boolean", "null"], "default": True},
     },
     "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
+    "docker_conn_id": _text(
+        "Docker connection ID",
+        "An Airflow 'docker' connection (registry URL, login, password, reauth, email) read through the docker "
+        "provider's DockerHook, which logs the engine in to that registry before image pulls.",
+    ),
+    "image_pull_policy": {
+        "label": "Image pull policy",
+        "description": "When to pull a job's image: always, if-missing (default) or never.",
+        "schema": {"type": ["string", "null"], "enum": ["always", "if-missing", "never", None]},
+    },
     "registry_conn_id": _text(
         "Registry connection ID", "A connection whose login/password authenticate image pulls from a registry."
     ),

@@ -18,6 +18,10 @@ DEFAULT_IMAGE = "python:3.11-slim"
 #: Image for a job whose ``env.python`` asks for Python ``{version}`` (``"major.minor"``).
 DEFAULT_PYTHON_IMAGE_TEMPLATE = "python:{version}-slim"
 DEFAULT_PROJECT = "default"
+#: When a job's image is pulled: ``always`` (before every job, like DockerOperator's ``force_pull``), ``if-missing``
+#: (only when the engine lacks it) or ``never`` (a missing image fails the job).
+IMAGE_PULL_POLICIES = ("always", "if-missing", "never")
+DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 
 #: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret.
 SecretResolver = Callable[[str], "str | None"]
@@ -62,6 +66,8 @@ class Settings:
     default_image: str = DEFAULT_IMAGE
     python_image_template: str = DEFAULT_PYTHON_IMAGE_TEMPLATE
     console_url_template: str | None = None
+    #: One of ``IMAGE_PULL_POLICIES``.
+    image_pull_policy: str = DEFAULT_IMAGE_PULL_POLICY
     #: Python installation (an interpreter or a virtualenv) whose packages pin ``python: auto`` imports; ``None``:
     #: the one running this process. On an Airflow worker: the project's environment, not Airflow's.
     python_interpreter: str | None = None
@@ -70,6 +76,9 @@ class Settings:
     #: every run then re-reads its inputs to hash them, as a fresh process did before).
     hash_cache: bool = True
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_pull_policy(self.image_pull_policy)
 
     @property
     def effective_store_url(self) -> str:
@@ -100,8 +109,16 @@ class Settings:
             default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),
+            image_pull_policy=get("DSJOBS_IMAGE_PULL_POLICY") or DEFAULT_IMAGE_PULL_POLICY,
             python_interpreter=get("DSJOBS_PYTHON_INTERPRETER"),
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             secret_resolver=env_secret_resolver(e),
         )
+
+
+def check_pull_policy(policy: str) -> str:
+    """``policy`` if it is one of ``IMAGE_PULL_POLICIES``, else ``ValueError`` naming the allowed ones."""
+    if policy not in IMAGE_PULL_POLICIES:
+        raise ValueError(f"image pull policy must be one of {', '.join(IMAGE_PULL_POLICIES)}, got {policy!r}")
+    return policy

@@ -24,12 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
-from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
 
@@ -38,6 +38,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="URL", help="object store: s3://bucket/prefix or file:///dir (DSJOBS_STORE)")
     parser.add_argument("--docker-url", metavar="URL", help="Docker engine (DSJOBS_DOCKER_URL / DOCKER_HOST)")
     parser.add_argument("--project", help="project name in the store (DSJOBS_PROJECT)")
+
+
+def _pull(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pull",
+        choices=IMAGE_PULL_POLICIES,
+        help="when to pull the job's image (DSJOBS_IMAGE_PULL_POLICY; default if-missing)",
+    )
 
 
 def _python_interpreter(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +69,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("execute", help="run a config.yaml as a job and wait for it (or --async)")
     p.add_argument("-c", "--config", required=True, help="path to config.yaml")
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
+    _pull(p)
     _common(p)
     _python_interpreter(p)
     p.set_defaults(func=cmd_execute)
@@ -80,6 +89,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--desc")
     p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
     p.add_argument("--async", dest="is_async", action="store_true")
+    _pull(p)
     _common(p)
     p.set_defaults(func=cmd_fork)
 
@@ -128,7 +138,10 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # e.g. DSJOBS_IMAGE_PULL_POLICY=sometimes
+        raise CommandError(f"invalid environment: {exc}", EXIT_USAGE) from None
     changes: dict[str, Any] = {}
     if getattr(args, "store", None):
         changes["store_url"] = args.store
@@ -136,6 +149,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         changes["docker_url"] = args.docker_url
     if getattr(args, "project", None):
         changes["project"] = args.project
+    if getattr(args, "pull", None):
+        changes["image_pull_policy"] = args.pull
     if getattr(args, "python_interpreter", None):
         changes["python_interpreter"] = args.python_interpreter
     return dataclasses.replace(settings, **changes) if changes else settings

@@ -6,6 +6,10 @@ Resolution order, so example DAGs run with zero configuration:
 2. the CLI's ``DSJOBS_*`` environment variables (``Settings.from_env``);
 3. the embedded defaults (a local-directory store, the local Docker engine, a public image).
 
+Only the default connection ``dsjobs_default`` may be absent (a WARNING says the fallback is used); any other
+missing connection id is a typo or a missing deployment step and fails the task at once, without retries,
+instead of silently running the job somewhere else.
+
 Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of that name, else to the password of
 an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
 """
@@ -17,12 +21,13 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook, Variable
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
-from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import SecretResolver, Settings
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
@@ -40,6 +45,7 @@ _EXTRA_TO_SETTING = {
     "default_image": "default_image",
     "python_image_template": "python_image_template",
     "console_url_template": "console_url_template",
+    "image_pull_policy": "image_pull_policy",
     "python_interpreter": "python_interpreter",
 }
 
@@ -71,8 +77,12 @@ def airflow_secret_resolver(secret_id: str) -> str | None:
 class DataSphereJobsHook(BaseHook):
     """Connection → ``Settings`` → ``JobService``.
 
-    :param dsjobs_conn_id: a connection of type ``dsjobs``. When it does not exist the hook uses the
-        ``DSJOBS_*`` environment variables and the embedded defaults instead, so it never fails for that reason.
+    :param dsjobs_conn_id: a connection of type ``dsjobs``. When ``dsjobs_default`` does not exist the hook
+        uses the ``DSJOBS_*`` environment variables and the embedded defaults (with a WARNING); any other id that
+        does not exist raises ``AirflowFailException`` naming it.
+    :param image_pull_policy: overrides the connection's (``always``, ``if-missing``, ``never``).
+    :param docker_conn_id: overrides the connection's ``docker_conn_id`` extra: a ``docker`` connection read
+        through the docker provider's ``DockerHook`` (registry login before pulls, as DockerOperator does).
     """
 
     conn_name_attr = "dsjobs_conn_id"
@@ -80,20 +90,51 @@ class DataSphereJobsHook(BaseHook):
     conn_type = "dsjobs"
     hook_name = "DataSphere Jobs"
 
-    def __init__(self, dsjobs_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        dsjobs_conn_id: str = default_conn_name,
+        image_pull_policy: str | None = None,
+        docker_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.dsjobs_conn_id = dsjobs_conn_id
+        self.image_pull_policy = image_pull_policy
+        #: The ``docker`` connection whose DockerHook connects the engine (else the ``docker_conn_id`` extra).
+        self.docker_conn_id: str | None = docker_conn_id
 
     # -- connection → settings -------------------------------------------------------------------------------
 
     def get_settings(self) -> Settings:
         """Build the core settings (connection extras over ``DSJOBS_*`` variables over embedded defaults)."""
-        base = dataclasses.replace(Settings.from_env(), secret_resolver=airflow_secret_resolver)
+        settings = self._settings_from_connection()
+        if self.image_pull_policy:
+            settings = self._replace(settings, image_pull_policy=self.image_pull_policy)
+        return settings
+
+    def _replace(self, settings: Settings, **changes: Any) -> Settings:
+        try:
+            return dataclasses.replace(settings, **changes)
+        except ValueError as exc:  # an image pull policy that does not exist
+            raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
+
+    def _settings_from_connection(self) -> Settings:
+        try:
+            base = dataclasses.replace(Settings.from_env(), secret_resolver=airflow_secret_resolver)
+        except ValueError as exc:
+            raise AirflowFailException(f"DSJOBS_* environment: {exc}") from None
         try:
             conn = self.get_connection(self.dsjobs_conn_id)
         except AirflowNotFoundException:
-            self.log.info(
-                "No connection %r: using DSJOBS_* environment variables and embedded defaults", self.dsjobs_conn_id
+            if self.dsjobs_conn_id != self.default_conn_name:
+                raise AirflowFailException(
+                    f"The dsjobs connection {self.dsjobs_conn_id!r} does not exist (create it, or leave "
+                    f"dsjobs_conn_id unset to use {self.default_conn_name!r} or the DSJOBS_* defaults)"
+                ) from None
+            self.log.warning(
+                "No connection %r: using the DSJOBS_* environment variables and embedded defaults (store %s)",
+                self.dsjobs_conn_id,
+                base.effective_store_url,
             )
             return base
         extra = conn.extra_dejson
@@ -111,7 +152,10 @@ class DataSphereJobsHook(BaseHook):
             changes["aws_secret_access_key"] = conn.password
         aws_conn_id = self._extra(extra, "aws_conn_id")
         if aws_conn_id:
-            changes.update(self._aws_settings(str(aws_conn_id), explicit=changes))
+            changes.update(aws_settings(str(aws_conn_id), explicit=changes))
+        docker_conn_id = self._extra(extra, "docker_conn_id")
+        if docker_conn_id and not self.docker_conn_id:
+            self.docker_conn_id = str(docker_conn_id)
         registry_conn_id = self._extra(extra, "registry_conn_id")
         if registry_conn_id:
             registry = self.get_connection(str(registry_conn_id))
@@ -120,7 +164,7 @@ class DataSphereJobsHook(BaseHook):
         for secret in ("aws_secret_access_key", "aws_session_token", "registry_password"):
             if changes.get(secret):
                 mask_secret(changes[secret])
-        return dataclasses.replace(base, **changes)
+        return self._replace(base, **changes)
 
     @staticmethod
     def _extra(extra: dict[str, Any], name: str) -> Any:
@@ -130,26 +174,6 @@ class DataSphereJobsHook(BaseHook):
             value = extra.get(f"extra__dsjobs__{name}")
         return value
 
-    def _aws_settings(self, aws_conn_id: str, explicit: dict[str, Any]) -> dict[str, Any]:
-        """S3 credentials (and endpoint/region when not set on the dsjobs connection) from an ``aws`` connection.
-
-        Reads only login, password and extras, so the amazon provider does not have to be installed."""
-        aws = self.get_connection(aws_conn_id)
-        extra = aws.extra_dejson
-        out: dict[str, Any] = {}
-        if aws.login:
-            out["aws_access_key_id"] = aws.login
-        if aws.password:
-            out["aws_secret_access_key"] = aws.password
-        if extra.get("aws_session_token"):
-            out["aws_session_token"] = extra["aws_session_token"]
-        endpoint = extra.get("endpoint_url") or (extra.get("service_config") or {}).get("s3", {}).get("endpoint_url")
-        if endpoint and "s3_endpoint_url" not in explicit:
-            out["s3_endpoint_url"] = endpoint
-        if extra.get("region_name") and "s3_region" not in explicit:
-            out["s3_region"] = extra["region_name"]
-        return out
-
     # -- core objects ----------------------------------------------------------------------------------------
 
     @cached_property
@@ -158,7 +182,15 @@ class DataSphereJobsHook(BaseHook):
 
     @cached_property
     def service(self) -> JobService:
-        return JobService(self.settings)
+        settings = self.settings  # first: reading the connection may set docker_conn_id
+        if self.docker_conn_id:
+            from airflow_provider_dsjobs.hooks.docker_engine import docker_hook_runtime
+            from airflow_provider_dsjobs.jobs.errors import job_errors
+            from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+            with job_errors(RuntimeFailure):  # an InfrastructureError, like any engine failure
+                return JobService(settings, runtime=docker_hook_runtime(settings, self.docker_conn_id))
+        return JobService(settings)
 
     def get_conn(self) -> JobService:
         return self.service
@@ -166,6 +198,19 @@ class DataSphereJobsHook(BaseHook):
     @property
     def secret_resolver(self) -> SecretResolver:
         return self.settings.secret_resolver
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: the store is reachable and writable, the engine answers, the image pull policy
+        holds for the default image. ``(ok, one line per check)``."""
+        from airflow_provider_dsjobs.hooks.connection_check import check_connection
+
+        try:
+            service = self.service
+        except AirflowFailException as exc:
+            return False, str(exc)
+        except JobError as exc:  # the docker connection's engine or registry refused
+            return False, f"engine check failed: {exc}"
+        return check_connection(service)
 
     def job_link(self, record: JobRecord) -> str:
         """Where a user looks at a job: the console URL template (``{job_id}``, ``{project}``) when configured,

@@ -20,6 +20,14 @@ class JobError(Exception):
     """A job could not be created, run or inspected. The message is one line a user can act on."""
 
 
+class InfrastructureError(JobError):
+    """The store or the Docker engine failed (unreachable, refused, broke off): retrying may help."""
+
+
+class JobConfigError(JobError):
+    """The config cannot be run as given (a missing input, env var, secret or s3-mount): retrying cannot help."""
+
+
 def one_line(exc: BaseException) -> str:
     """``exc``'s message on one line (whitespace collapsed), or its type name when it has none."""
     text = " ".join(str(exc).split())
@@ -28,12 +36,13 @@ def one_line(exc: BaseException) -> str:
 
 @contextmanager
 def job_errors(*kinds: type[Exception]) -> Iterator[None]:
-    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line ``JobError``."""
+    """Inside the block, an exception of ``kinds`` (by default ``StoreError``) becomes a one-line
+    ``InfrastructureError``."""
     caught = kinds or (StoreError,)
     try:
         yield
     except caught as exc:
-        raise JobError(one_line(exc)) from None
+        raise InfrastructureError(one_line(exc)) from None
 
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:
@@ -42,4 +51,4 @@ def as_job_errors(items: Iterable[T]) -> Iterator[T]:
     try:
         yield from items
     except (StoreError, RuntimeFailure) as exc:
-        raise JobError(one_line(exc)) from None
+        raise InfrastructureError(one_line(exc)) from None

@@ -18,11 +18,17 @@ from airflow_provider_dsjobs.runtime.resources import ResourceChoice, choose_ins
 
 
 def prepare_container(
-    runtime: ContainerRuntime, plan: JobPlan, network: str | None, say: Callable[[str], None]
+    runtime: ContainerRuntime,
+    plan: JobPlan,
+    network: str | None,
+    say: Callable[[str], None],
+    pull_policy: str = "if-missing",
 ) -> tuple[ContainerSpec, ResourceChoice]:
-    """Ensure the image and volumes, choose the instance type; the container's spec and that choice.
-    Engine failures raise ``RuntimeFailure``."""
-    runtime.ensure_image(plan.image, username=plan.registry_username, password=plan.registry_password)
+    """Ensure the image (as the pull policy says) and volumes, choose the instance type; the container's spec
+    and that choice. Engine failures raise ``RuntimeFailure``."""
+    runtime.ensure_image(
+        plan.image, username=plan.registry_username, password=plan.registry_password, policy=pull_policy
+    )
     for name in plan.volumes:
         if plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))

@@ -64,7 +64,14 @@ from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import (
+    InfrastructureError,
+    JobConfigError,
+    JobError,
+    as_job_errors,
+    job_errors,
+    one_line,
+)
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
@@ -85,7 +92,7 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.open import open_store
 
-__all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
+__all__ = ["GcReport", "InfrastructureError", "JobConfigError", "JobError", "JobService", "LogSink", "Notify"]
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
 #: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
@@ -205,21 +212,24 @@ class JobService:
         environ: Mapping[str, str] | None = None,
         parent_job_id: str | None = None,
         progress_stream: TextIO | None = None,
+        on_created: Callable[[JobRecord], None] | None = None,
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
         ``labels`` are added to the container and the record (the Airflow layer passes dag/task/run ids).
         ``notify`` receives progress lines for a human; ``environ`` replaces ``os.environ`` for ``- NAME`` vars;
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
-        A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
-        the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
+        ``on_created`` is called with the record as soon as it is stored (CREATING), before the long phases
+        (input upload, image pull), so a caller can remember the id and cancel the job while it is submitted.
+        A config that cannot be planned raises ``JobConfigError`` before anything is stored; a failure later
+        leaves the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         with job_errors():
             job_id = self.jobs.new_job_id()
         try:
             plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
         except PlanError as exc:
-            raise JobError(str(exc)) from None
+            raise JobConfigError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
         for note in _unsupported_notes(config):
             say(note)
@@ -229,6 +239,8 @@ class JobService:
         self._move(record, JobStatus.CREATING, by="submit")
         say(f"created job {job_id}")
         try:
+            if on_created is not None:
+                on_created(record)
             with lease:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
                 write_plan_doc(self.jobs, plan)
@@ -281,7 +293,9 @@ class JobService:
         runtime = self.runtime
         self._move(record, JobStatus.PREPARING, by="submit")
         with job_errors(RuntimeFailure, StoreError):
-            spec, choice = prepare_container(runtime, plan, self.settings.docker_network, say)
+            spec, choice = prepare_container(
+                runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
+            )
             record.instance_type = choice.name
             container_id = runtime.create(spec)
             record.container_id = container_id
@@ -314,8 +328,10 @@ class JobService:
     def _settle_abandoned(self, record: JobRecord) -> JobRecord | None:
         """If the job has not started and its launcher is gone (``jobs.lease``), end it ERROR, remove its
         container and return the record; ``None`` while the launch may still be under way (or has started)."""
-        if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
+        if record.status not in (JobStatus.CREATING, JobStatus.PREPARING, JobStatus.CANCELLING):
             return None
+        if record.status == JobStatus.CANCELLING and not self._launch_unfinished(record):
+            return None  # a cancel of a started job: the container's state decides
         reason = abandoned_reason(self.jobs, record)
         if reason is None:
             return None
@@ -327,7 +343,17 @@ class JobService:
         latest = self._load(record.id)
         if latest.status != record.status:  # moved on meanwhile
             return latest if latest.status.terminal else None
+        if latest.status == JobStatus.CANCELLING:  # cancelled while its submitter was cut off (on_kill)
+            return self._cancel_unstarted(latest, by="lease")
         return self._move(latest, JobStatus.ERROR, reason, by="lease", discard=True)
+
+    def _launch_unfinished(self, record: JobRecord) -> bool:
+        """Whether the job's container was never started (none yet, or only created)."""
+        if not record.container_id:
+            return True
+        with job_errors(RuntimeFailure):
+            state = self.runtime.state(record.container_id)
+        return state is None or state.status == "created"
 
     # -- watching --------------------------------------------------------------------------------------------
 
@@ -348,12 +374,25 @@ class JobService:
         return record
 
     def _container_running(self, record: JobRecord) -> bool | None:
-        """True/False from the engine; None when the container is gone."""
+        """True/False from the engine; None when the container is gone. A job cancelled without waiting
+        (``request_cancel``) whose container outlives its graceful-shutdown timeout is killed here."""
         with job_errors(RuntimeFailure):
             state = self.runtime.state(record.container_id or "")
+            if state is not None and not state.finished and self._cancel_overdue(record):
+                self.runtime.stop(record.container_id or "", signal=None)
+                state = self.runtime.state(record.container_id or "")
         if state is None:
             return None
         return not state.finished
+
+    def _cancel_overdue(self, record: JobRecord) -> bool:
+        if record.status != JobStatus.CANCELLING:
+            return False
+        asked = next((h.at for h in reversed(record.history) if h.status == JobStatus.CANCELLING), None)
+        if asked is None:
+            return True
+        grace = self._plan_doc(record.id).graceful_timeout or 0.0
+        return (utcnow() - asked).total_seconds() > grace
 
     def wait(
         self,
@@ -537,6 +576,23 @@ class JobService:
         except RuntimeFailure as exc:
             raise JobError(one_line(exc)) from None
         return self.finalize(job_id)
+
+    def request_cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
+        """Cancel without waiting (a SIGTERM handler's budget): save CANCELLING and send the graceful-shutdown
+        signal (or SIGKILL). Whoever reads the job next finishes it: ``refresh``/``get``/``wait`` kill a container
+        that outlives its graceful timeout, ``finalize`` stages out and ends it CANCELLED, a submit still under
+        way ends it CANCELLED before it starts (or, if its process died, the next reader once its lease is stale)."""
+        record = self._load(job_id)
+        if record.status.terminal:
+            return record
+        if record.status != JobStatus.CANCELLING:
+            self._move(record, JobStatus.CANCELLING, by="request_cancel")
+        if not record.container_id:
+            return record
+        signal = self._plan_doc(job_id).graceful_signal if graceful else None
+        with suppress(ContainerNotFound), job_errors(RuntimeFailure):
+            self.runtime.signal(record.container_id, signal or "SIGKILL")
+        return record
 
     def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.

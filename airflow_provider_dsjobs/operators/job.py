@@ -17,25 +17,30 @@ All job logic lives in the core ``JobService``; this module only maps Airflow co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import AssetAlias, BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 from airflow.sdk.log import mask_secret
 
-from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, emit_output_datasets
+from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
+from airflow_provider_dsjobs.config.redact import is_sensitive_name
+from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.links.job import DataSphereJobLink
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
+    STATE_HANDED_OFF,
     STATE_JOB_ID,
     XCOM_JOB_ID,
     XCOM_OUTPUT_DATASETS,
@@ -55,6 +60,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 CONFIG_FILE_SUFFIXES = (".yaml", ".yml")
+#: How long past the trigger's own deadline Airflow's deferral timeout waits (the trigger should fire first).
+DEFER_TIMEOUT_PADDING = timedelta(seconds=120)
 
 
 def task_labels(context: Mapping[str, Any]) -> dict[str, str]:
@@ -77,7 +84,9 @@ class DataSphereJobOperator(BaseOperator):
     :param args: override values of ``args`` (``{NAME: value}``; each NAME must exist in the config).
     :param input_vars: override the paths of input vars (``{VAR: path}``).
     :param output_vars: override the paths of output vars (``{VAR: path}``).
-    :param env_vars: replace ``env.vars`` (``{NAME: value}``). Values are masked in logs.
+    :param env_vars: replace ``env.vars`` (``{NAME: value}``). Values reach the container only (never the job
+        record); those whose name looks secret (``TOKEN``, ``PASSWORD``, ``KEY``...) are masked in logs.
+    :param secret_env_vars: names of ``env_vars`` entries to mask in logs whatever their names.
     :param cloud_instance_types: replace ``cloud-instance-types`` (priority order).
     :param job_name: override ``name``.
     :param job_desc: override ``desc``.
@@ -91,7 +100,13 @@ class DataSphereJobOperator(BaseOperator):
     :param durable: remember the job id across tries and re-attach to a running job instead of starting another.
     :param log_tail_lines: lines of output shown when the task picks up a job it did not watch.
     :param dataset_alias: asset alias that receives one event per output dataset (None: no asset events).
-    :param dsjobs_conn_id: the ``dsjobs`` connection (absent: ``DSJOBS_*`` variables and embedded defaults).
+    :param image_pull_policy: ``always``, ``if-missing`` or ``never`` (default: the connection's, else
+        ``if-missing``).
+    :param stream_logs: while deferred, write the job's new output into the task log as it comes.
+    :param docker_conn_id: a ``docker`` connection (registry login) used through DockerHook; overrides the
+        ``dsjobs`` connection's ``docker_conn_id`` extra.
+    :param dsjobs_conn_id: the ``dsjobs`` connection. ``dsjobs_default`` may be absent (``DSJOBS_*`` variables and
+        embedded defaults, with a warning); any other id must exist or the task fails at once.
     """
 
     template_fields: Sequence[str] = (
@@ -104,6 +119,8 @@ class DataSphereJobOperator(BaseOperator):
         "job_name",
         "job_desc",
         "dsjobs_conn_id",
+        "docker_conn_id",
+        "image_pull_policy",
     )
     template_ext: Sequence[str] = CONFIG_FILE_SUFFIXES
     template_fields_renderers = {
@@ -124,6 +141,7 @@ class DataSphereJobOperator(BaseOperator):
         input_vars: Mapping[str, str] | None = None,
         output_vars: Mapping[str, str] | None = None,
         env_vars: Mapping[str, Any] | None = None,
+        secret_env_vars: Collection[str] | None = None,
         cloud_instance_types: str | Sequence[str] | None = None,
         job_name: str | None = None,
         job_desc: str | None = None,
@@ -135,22 +153,22 @@ class DataSphereJobOperator(BaseOperator):
         durable: bool = True,
         log_tail_lines: int = DEFAULT_LOG_TAIL,
         dataset_alias: str | None = DEFAULT_ALIAS,
+        image_pull_policy: str | None = None,
+        stream_logs: bool = True,
+        docker_conn_id: str | None = None,
         dsjobs_conn_id: str = DataSphereJobsHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         if on_kill_action not in ON_KILL_ACTIONS:
             raise ValueError(f"on_kill_action must be one of {ON_KILL_ACTIONS}, got {on_kill_action!r}")
-        if dataset_alias:
-            outlets = list(kwargs.pop("outlets", None) or [])
-            if not any(isinstance(o, AssetAlias) and o.name == dataset_alias for o in outlets):
-                outlets.append(AssetAlias(dataset_alias))
-            kwargs["outlets"] = outlets
+        add_alias_outlet(kwargs, dataset_alias)
         super().__init__(**kwargs)
         self.config = config
         self.args = args
         self.input_vars = input_vars
         self.output_vars = output_vars
         self.env_vars = env_vars
+        self.secret_env_vars = frozenset(secret_env_vars or ())
         self.cloud_instance_types = cloud_instance_types
         self.job_name = job_name
         self.job_desc = job_desc
@@ -162,6 +180,9 @@ class DataSphereJobOperator(BaseOperator):
         self.durable = durable
         self.log_tail_lines = log_tail_lines
         self.dataset_alias = dataset_alias
+        self.image_pull_policy = image_pull_policy
+        self.stream_logs = stream_logs
+        self.docker_conn_id = docker_conn_id
         self.dsjobs_conn_id = dsjobs_conn_id
         # Airflow replaces a template file path by its rendered content; keep the path to know its directory.
         self._config_file: str | None = (
@@ -178,7 +199,11 @@ class DataSphereJobOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> DataSphereJobsHook:
-        return DataSphereJobsHook(dsjobs_conn_id=self.dsjobs_conn_id)
+        return DataSphereJobsHook(
+            dsjobs_conn_id=self.dsjobs_conn_id,
+            image_pull_policy=self.image_pull_policy or None,
+            docker_conn_id=self.docker_conn_id or None,
+        )
 
     def resolve_template_files(self) -> None:
         # The config file is read when the task renders (render_template_fields), where its path is kept too.
@@ -250,6 +275,9 @@ class DataSphereJobOperator(BaseOperator):
             name=self.job_name or None,
             desc=self.job_desc or None,
         )
+        unknown = sorted(self.secret_env_vars - set(overrides.env_vars or {}))
+        if unknown:
+            raise AirflowFailException(f"secret_env_vars names {', '.join(unknown)}, which env_vars does not set")
         try:
             # Values given through env_vars (often secrets) reach the container through the submitter's
             # environment only, never the job record or stored config.
@@ -257,7 +285,7 @@ class DataSphereJobOperator(BaseOperator):
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
         self._job_environ = overrides.environ
-        _mask_env_values(job_config, self._job_environ)
+        _mask_env_values(job_config, self._job_environ, self.secret_env_vars)
         self._job_config = job_config
         return job_config
 
@@ -279,8 +307,14 @@ class DataSphereJobOperator(BaseOperator):
     # -- run -------------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with job_errors():
-            return self._execute(context)
+        try:
+            with job_errors(self._job_id):
+                return self._execute(context)
+        except AirflowTaskTimeout:
+            # execution_timeout on the worker (the runner calls on_kill next, which then has nothing to do):
+            # here there is time for the whole graceful cancel and stage-out.
+            self._cancel_after_timeout()
+            raise
 
     def _execute(self, context: Context) -> dict[str, Any]:
         job_config = self._prepare_config()
@@ -295,6 +329,7 @@ class DataSphereJobOperator(BaseOperator):
                 log=self._log_sink,
                 notify=self.log.info,
                 environ={**os.environ, **self._job_environ} if self._job_environ else None,
+                on_created=lambda created: self._remember(context, created),
             )
             self.log.info("Job %s is %s", record.id, record.status.value)
         self._job_id = record.id
@@ -304,6 +339,7 @@ class DataSphereJobOperator(BaseOperator):
             return self._complete(context, record)
 
         if not self.wait_for_completion:
+            self._hand_off(context, record)
             return job_result(record)
         if self.deferrable:
             return self._defer_unless_exited(context, service, record.id)
@@ -322,6 +358,9 @@ class DataSphereJobOperator(BaseOperator):
             except JobError as exc:
                 self.log.warning("Job %s from an earlier try cannot be read (%s); starting a new job", job_id, exc)
                 record = None
+            if record is not None and record.status == JobStatus.CANCELLING:
+                self.log.info("Job %s of an earlier try was being cancelled; finishing that first", record.id)
+                record = service.cancel(record.id, graceful=True)
             if record is not None and (not record.status.terminal or record.status == JobStatus.SUCCESS):
                 self.log.info("Re-attaching to job %s (%s) started by an earlier try", record.id, record.status.value)
                 return record
@@ -331,6 +370,8 @@ class DataSphereJobOperator(BaseOperator):
         if int(getattr(context["ti"], "try_number", 2) or 2) <= 1:
             return None  # a first try has no earlier try whose job could be running (spares a store scan)
         found = service.find(task_labels(context))
+        if found is not None and store is not None and found.id == store.get(STATE_HANDED_OFF):
+            return None  # a job an earlier run handed off (wait_for_completion=False): a clear runs a new one
         if found is not None:
             found = service.refresh(found.id)  # a launch whose launcher died ends ERROR here, not re-attached
         if found is not None and not found.status.terminal:
@@ -339,13 +380,24 @@ class DataSphereJobOperator(BaseOperator):
         return None
 
     def _remember(self, context: Context, record: JobRecord) -> None:
-        """Make the job findable: task_state_store (for retries), XCom ``job_id`` and the extra link."""
+        """Make the job findable: task_state_store (for retries), XCom ``job_id`` and the extra link. Called as
+        soon as the job's record exists, before its inputs are uploaded and its image pulled, so ``on_kill``
+        can cancel a job that is still being submitted."""
+        self._job_id = record.id
         store = context.get("task_state_store")
         if self.durable and store is not None:
             store.set(STATE_JOB_ID, record.id)
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_JOB_ID, value=record.id)
         self._persist_link(context, record)
+
+    def _hand_off(self, context: Context, record: JobRecord) -> None:
+        """``wait_for_completion=False`` ends the task with the job running: the job now belongs to whoever
+        watches it (a sensor), so a later clear of this task starts a new job instead of re-attaching."""
+        store = context.get("task_state_store")
+        if self.durable and store is not None:
+            store.delete(STATE_JOB_ID)
+            store.set(STATE_HANDED_OFF, record.id)
 
     def _persist_link(self, context: Context, record: JobRecord) -> None:
         self.job_link = self.hook.job_link(record)
@@ -358,6 +410,7 @@ class DataSphereJobOperator(BaseOperator):
             record = service.finalize(job_id)
             log_tail(service, job_id, self.log_tail_lines, self.log)
             return self._complete(context, record)
+        deadline = self._deadline(context)
         self.log.info("Deferring until job %s stops", job_id)
         self.defer(
             trigger=DataSphereJobTrigger(
@@ -366,9 +419,16 @@ class DataSphereJobOperator(BaseOperator):
                 poll_interval=self.poll_interval,
                 graceful_cancel=True,
                 on_kill_action=self.on_kill_action,
+                deadline=deadline,
+                stream_logs=self.stream_logs,
+                docker_conn_id=self.docker_conn_id or None,
             ),
             method_name="execute_complete",
-            timeout=self.execution_timeout,
+            # Airflow's own deferral timeout only fails the task (nothing cancels the job): it comes later than
+            # the trigger's deadline, whose ``timeout`` event makes execute_complete cancel the job first.
+            timeout=None
+            if deadline is None
+            else timedelta(seconds=max(0.0, deadline - time.time())) + DEFER_TIMEOUT_PADDING,
         )
         raise AssertionError("defer() returned")  # pragma: no cover - defer always raises TaskDeferred
 
@@ -379,12 +439,43 @@ class DataSphereJobOperator(BaseOperator):
         job_id = str(event["job_id"])
         self._job_id = job_id
         if event["status"] == "error":
-            raise AirflowException(str(event.get("message") or f"job {job_id} could not be watched"))
-        with job_errors():
+            # The job is left as it is (task_state_store still names it): the next try re-attaches to it.
+            message = str(event.get("message") or f"job {job_id} could not be watched")
+            raise DataSphereInfrastructureError(message, job_id=job_id)
+        with job_errors(job_id):
             service = self.hook.service
+            if event["status"] == "timeout":
+                self._cancel_after_timeout()
+                raise AirflowTaskTimeout(
+                    f"Job {job_id} cancelled: the task's execution_timeout ({self.execution_timeout}) passed "
+                    "while it was deferred"
+                )
             record = service.finalize(job_id)
-            log_tail(service, job_id, self.log_tail_lines, self.log)
+            if not event.get("log_streamed"):
+                log_tail(service, job_id, self.log_tail_lines, self.log)
             return self._complete(context, record)
+
+    def _deadline(self, context: Context) -> float | None:
+        """When ``execution_timeout`` ends, in epoch seconds, counted from the task's start (as the Kubernetes
+        pod operator does), not from the deferral."""
+        if self.execution_timeout is None:
+            return None
+        start = getattr(context["ti"], "start_date", None)
+        started = start.timestamp() if start is not None else time.time()
+        return started + self.execution_timeout.total_seconds()
+
+    def _cancel_after_timeout(self) -> None:
+        """The task timed out: cancel the job with its graceful shutdown, collect what it produced, forget it."""
+        job_id = self._job_id
+        if not job_id or self.on_kill_action == "keep":
+            return
+        self.log.error("Task timed out; cancelling job %s (graceful shutdown, then outputs are collected)", job_id)
+        try:
+            record = self.hook.service.cancel(job_id, graceful=True)
+        except JobError as exc:
+            self.log.error("Could not cancel job %s: %s", job_id, exc)
+            return
+        self.log.info("Job %s is %s", job_id, record.status.value)
 
     def _complete(self, context: Context, record: JobRecord) -> dict[str, Any]:
         """Publish what the job produced, then succeed, skip or fail according to its outcome."""
@@ -406,16 +497,22 @@ class DataSphereJobOperator(BaseOperator):
         log_line(self.log, stream, line)
 
     def on_kill(self) -> None:
-        """Task killed (user action, timeout, worker shutdown): cancel the job unless ``on_kill_action="keep"``."""
+        """Task killed (user action, timeout, worker shutdown): cancel the job unless ``on_kill_action="keep"``.
+
+        Runs inside the SIGTERM handler, which the supervisor follows with SIGKILL a few seconds later, so it
+        only sends the graceful-shutdown signal and records CANCELLING. The next reader of the job (a retry of
+        this task, a sensor, ``dsjobs get``/``attach``, a trigger) finishes it: kills it past its graceful
+        timeout, collects outputs and logs, ends it CANCELLED. A job still being submitted is cancelled too:
+        its id is known from the moment its record exists."""
         job_id = self._job_id
         if not job_id:
             return
         if self.on_kill_action == "keep":
             self.log.info("Task killed; job %s keeps running (on_kill_action=keep)", job_id)
             return
-        self.log.info("Task killed; cancelling job %s", job_id)
+        self.log.info("Task killed; cancelling job %s (graceful shutdown signal sent)", job_id)
         try:
-            record = self.hook.service.cancel(job_id, graceful=True)
+            record = self.hook.service.request_cancel(job_id, graceful=True)
         except JobError as exc:
             self.log.error("Could not cancel job %s: %s", job_id, exc)
             return
@@ -430,9 +527,13 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()}
 
 
-def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str]) -> None:
-    """Register every env var value the job will see with Airflow's secret masker."""
+def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> None:
+    """Register the secret env values the job will see with Airflow's secret masker: those whose name looks
+    sensitive (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values
+    stay readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
     for var in job_config.env.vars:
+        if not (var.name in secret_names or is_sensitive_name(var.name)):
+            continue
         value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:
-            mask_secret(value)
+            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive

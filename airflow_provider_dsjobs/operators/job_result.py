@@ -6,8 +6,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from airflow_provider_dsjobs.exceptions import (
+    DataSphereInfrastructureError,
+    DataSphereJobCancelled,
+    DataSphereJobCancelledFinal,
+    DataSphereJobFailed,
+    DataSphereJobFailedFinal,
+)
+from airflow_provider_dsjobs.jobs.errors import InfrastructureError, JobConfigError
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 
@@ -16,15 +24,23 @@ XCOM_JOB_ID = "job_id"
 XCOM_OUTPUT_DATASETS = "output_datasets"
 #: task_state_store key holding the job id across retries (renaming it breaks in-flight retries).
 STATE_JOB_ID = "dsjobs_job_id"
+#: task_state_store key of the job a ``wait_for_completion=False`` task handed off (never re-attached by labels).
+STATE_HANDED_OFF = "dsjobs_handed_off_job_id"
 #: Lines of the job's log shown when a task picks up a job it did not watch (deferral resume, sensor).
 DEFAULT_LOG_TAIL = 100
 
 
 @contextmanager
-def job_errors() -> Iterator[None]:
-    """Turn the core's one-line ``JobError`` into a task failure that shows just that line (retries apply)."""
+def job_errors(job_id: str | None = None) -> Iterator[None]:
+    """Turn the core's one-line ``JobError`` into a task failure that shows just that line: a store or engine
+    failure is ``DataSphereInfrastructureError`` (retries apply), a config that cannot run fails at once
+    (``AirflowFailException``), anything else is ``AirflowException``."""
     try:
         yield
+    except InfrastructureError as exc:
+        raise DataSphereInfrastructureError(str(exc), job_id=job_id) from None
+    except JobConfigError as exc:
+        raise AirflowFailException(str(exc)) from None
     except JobError as exc:
         raise AirflowException(str(exc)) from None
 
@@ -57,12 +73,9 @@ def job_failure_message(record: JobRecord) -> str:
     return f"Job {record.id} ended {record.status.value}: {detail}"
 
 
-def check_outcome(
-    record: JobRecord,
-    skip_on_exit_code: frozenset[int],
-    failure: type[Exception] = AirflowException,
-) -> None:
-    """Raise unless the job succeeded: skip when its exit code is listed, else ``failure`` with the reason.
+def check_outcome(record: JobRecord, skip_on_exit_code: frozenset[int], *, retry: bool = True) -> None:
+    """Raise unless the job succeeded: skip when its exit code is listed, else ``DataSphereJobFailed`` (with the
+    exit code) or ``DataSphereJobCancelled`` with the reason; ``retry=False`` raises their ``*Final`` variants.
 
     Only a job that ran to the end (SUCCESS or ERROR) is skipped by exit code; a cancelled job always fails."""
     if not record.status.terminal:
@@ -73,8 +86,14 @@ def check_outcome(
         and record.return_code in skip_on_exit_code
     ):
         raise AirflowSkipException(f"Job {record.id} exited with code {record.return_code} (in skip_on_exit_code)")
+    if record.status == JobStatus.CANCELLED:
+        raise (DataSphereJobCancelled if retry else DataSphereJobCancelledFinal)(
+            job_failure_message(record), job_id=record.id
+        )
     if record.status != JobStatus.SUCCESS:
-        raise failure(job_failure_message(record))
+        raise (DataSphereJobFailed if retry else DataSphereJobFailedFinal)(
+            job_failure_message(record), job_id=record.id, exit_code=record.return_code
+        )
 
 
 def is_exited(record: JobRecord) -> bool:

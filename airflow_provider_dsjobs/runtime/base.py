@@ -18,7 +18,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
+    from airflow_provider_dsjobs.runtime.containers import (
+        ContainerInfo,
+        ContainerSpec,
+        ContainerState,
+        LogCursor,
+        StopResult,
+    )
     from airflow_provider_dsjobs.runtime.engine import EngineInfo
     from airflow_provider_dsjobs.runtime.tarstream import TarReader
 
@@ -32,8 +38,11 @@ class ContainerRuntime(Protocol):
         """What the engine can give a job (CPUs, memory, GPUs): ``choose_instance_type`` reads it."""
         ...
 
-    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
-        """The image id of ``ref``, pulled (with the credentials) when the engine does not have it."""
+    def ensure_image(
+        self, ref: str, *, username: str | None = None, password: str | None = None, policy: str = "if-missing"
+    ) -> str:
+        """The image id of ``ref``, pulled (with the credentials) as the pull ``policy`` says
+        (``settings.IMAGE_PULL_POLICIES``: ``always``, ``if-missing``, ``never``)."""
         ...
 
     def create(self, spec: ContainerSpec) -> str:
@@ -47,8 +56,14 @@ class ContainerRuntime(Protocol):
     def start(self, container_id: str) -> None: ...
 
     def stream_logs(
-        self, container_id: str, *, since: float | None = None, follow: bool = True
-    ) -> Iterator[tuple[StreamName, str]]: ...
+        self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: LogCursor | None = None
+    ) -> Iterator[tuple[StreamName, str]]:
+        """``cursor``, kept across calls, makes each call yield only what earlier ones did not."""
+        ...
+
+    def signal(self, container_id: str, signal: str) -> bool:
+        """Send ``signal`` without waiting; False if the container is not running."""
+        ...
 
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""

@@ -156,7 +156,7 @@ def _label_filters(labels: dict[str, str]) -> list[str]:
     return [f"{k}={v}" if v is not None else k for k, v in labels.items()]
 
 
-class _LogCursor:
+class LogCursor:
     """Where a log stream got to, per output stream: the last engine timestamp seen and how many frames carried it,
     so a resumed request (``since`` is inclusive) can skip exactly the frames already delivered.
 
@@ -285,8 +285,10 @@ class Runtime:
     def engine_info(self) -> EngineInfo:
         return self.engine.info()
 
-    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
-        return ensure_image(self.engine, ref, username=username, password=password)
+    def ensure_image(
+        self, ref: str, *, username: str | None = None, password: str | None = None, policy: str = "if-missing"
+    ) -> str:
+        return ensure_image(self.engine, ref, username=username, password=password, policy=policy)
 
     def close(self) -> None:
         self.engine.close()
@@ -364,7 +366,13 @@ class Runtime:
 
     # -- watching --------------------------------------------------------------------------------------------
     def stream_logs(
-        self, container_id: str, *, since: float | None = None, follow: bool = True, max_line: int = MAX_LINE
+        self,
+        container_id: str,
+        *,
+        since: float | None = None,
+        follow: bool = True,
+        max_line: int = MAX_LINE,
+        cursor: LogCursor | None = None,
     ) -> Iterator[tuple[StreamName, str]]:
         """Yield ``("stdout"|"stderr", line)`` from the container's first line (or from ``since``, epoch seconds).
 
@@ -377,6 +385,10 @@ class Runtime:
         its engine timestamp (stripped here, not returned), and when the stream ends the method resumes from the
         last timestamp seen, skipping frames already yielded: once more after the container has stopped, or again
         in follow mode while it still runs. A non-following read that breaks off is resumed the same way.
+
+        A ``cursor`` (``LogCursor()``) kept by the caller across calls makes each call yield only what the previous
+        ones did not (a poller reading new output with ``follow=False``; stop iterating at any point to bound one
+        read, the next call resumes there).
         """
         try:
             tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
@@ -385,7 +397,7 @@ class Runtime:
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot read logs of container {container_id[:12]}: {reason_of(exc)}") from None
         splitters: dict[StreamName, LineSplitter] = {"stdout": LineSplitter(max_line), "stderr": LineSplitter(max_line)}
-        cursor = _LogCursor()
+        cursor = LogCursor() if cursor is None else cursor
         start_since = f"{since:.9f}" if since is not None and since > 0 else None
         following = follow
         reconnects = 0
@@ -541,6 +553,10 @@ class Runtime:
         if not self._signal(container_id, "SIGKILL"):
             return StopResult("exited" if signal else "not_running", self._exit_code(container_id))
         return StopResult("killed", self.wait(container_id, timeout=KILL_WAIT))
+
+    def signal(self, container_id: str, signal: str) -> bool:
+        """Send ``signal`` without waiting; False if the container is not running."""
+        return self._signal(container_id, signal)
 
     def _signal(self, container_id: str, signal: str) -> bool:
         """Send a signal; False if the container is no longer running."""

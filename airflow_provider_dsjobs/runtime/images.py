@@ -35,11 +35,35 @@ def local_image_id(engine: DockerEngine, ref: str) -> str | None:
         raise RuntimeFailure(f"cannot inspect image {ref}: {reason_of(exc)}") from None
 
 
-def ensure_image(engine: DockerEngine, ref: str, *, username: str | None = None, password: str | None = None) -> str:
-    """Return the image id of ``ref``, pulling it when the engine does not have it."""
+def ensure_image(
+    engine: DockerEngine,
+    ref: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    policy: str = "if-missing",
+) -> str:
+    """Return the image id of ``ref``. ``policy`` (``settings.IMAGE_PULL_POLICIES``): ``if-missing`` pulls only
+    when the engine lacks it, ``always`` pulls every time (like DockerOperator's ``force_pull``: a pull that fails
+    fails, even when the engine has an older copy), ``never`` fails when it is missing."""
     image_id = local_image_id(engine, ref)
-    if image_id is not None:
+    if policy == "never":
+        if image_id is None:
+            raise RuntimeFailure(f"image {ref} is not on the Docker engine and the image pull policy is 'never'")
         return image_id
+    if image_id is not None and policy != "always":
+        return image_id
+    return _pull(engine, ref, username, password, fresh=image_id is not None)
+
+
+def _pull(engine: DockerEngine, ref: str, username: str | None, password: str | None, *, fresh: bool) -> str:
+    """Pull ``ref`` (logging in first with the credentials); its image id. ``fresh``: the engine has a copy and
+    the pull is for a newer one (the message says so)."""
+    failed = (
+        f"image {ref} could not be pulled (image pull policy 'always')"
+        if fresh
+        else (f"image {ref} not found locally and could not be pulled")
+    )
     auth: dict[str, Any] | None = None
     if username and password:
         registry = registry_of(ref)
@@ -61,9 +85,7 @@ def ensure_image(engine: DockerEngine, ref: str, *, username: str | None = None,
             if not isinstance(event, dict):
                 continue
             if event.get("error"):
-                raise RuntimeFailure(
-                    f"image {ref} not found locally and could not be pulled: {_hide(str(event['error']), password)}"
-                )
+                raise RuntimeFailure(f"{failed}: {_hide(str(event['error']), password)}")
             status = str(event.get("status") or "")
             if status and status != last_status and "id" not in event:
                 log.info("%s", _hide(status, password))
@@ -72,8 +94,8 @@ def ensure_image(engine: DockerEngine, ref: str, *, username: str | None = None,
         raise
     except Exception as exc:
         reason = _hide(reason_of(exc), password)
-        raise RuntimeFailure(f"image {ref} not found locally and could not be pulled: {reason}") from None
+        raise RuntimeFailure(f"{failed}: {reason}") from None
     image_id = local_image_id(engine, ref)
     if image_id is None:
-        raise RuntimeFailure(f"image {ref} not found locally and could not be pulled: the pull finished without it")
+        raise RuntimeFailure(f"{failed}: the pull finished without it")
     return image_id

@@ -3,7 +3,8 @@
 Each poke reads the job's status afresh (``JobService.refresh``), so ``poke`` and ``reschedule`` modes behave the
 same: nothing is kept on the instance between pokes. When the job's program has stopped, the sensor finishes
 stage-out (``finalize``, idempotent: harmless if someone else already did), shows the log tail and returns the
-same result dict as the operator. ``deferrable=True`` waits in the triggerer instead.
+same result dict as the operator, and publishes one asset event per output dataset of a job that succeeded
+(to ``dataset_alias``, like the operator; see ``assets.py``). ``deferrable=True`` waits in the triggerer instead.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
+from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
+from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
     check_outcome,
@@ -41,6 +45,7 @@ class DataSphereJobSensor(BaseSensorOperator):
     :param skip_on_exit_code: exit code(s) that mark the task skipped instead of failed.
     :param deferrable: wait in the triggerer (killing the deferred sensor leaves the job running).
     :param log_tail_lines: lines of the job's output shown once it has stopped.
+    :param dataset_alias: asset alias that receives one event per output dataset of the job (None: none).
     :param dsjobs_conn_id: the ``dsjobs`` connection the job was submitted with.
     """
 
@@ -53,10 +58,13 @@ class DataSphereJobSensor(BaseSensorOperator):
         skip_on_exit_code: int | Iterable[int] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         log_tail_lines: int = DEFAULT_LOG_TAIL,
+        dataset_alias: str | None = DEFAULT_ALIAS,
         dsjobs_conn_id: str = DataSphereJobsHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
+        add_alias_outlet(kwargs, dataset_alias)
         super().__init__(**kwargs)
+        self.dataset_alias = dataset_alias
         self.job_id = job_id
         self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         self.deferrable = deferrable
@@ -74,15 +82,18 @@ class DataSphereJobSensor(BaseSensorOperator):
         if not is_exited(record):
             self.log.info("Job %s is %s", job_id, record.status.value)
             return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(job_id))
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, job_id))
 
-    def _finish(self, job_id: str) -> dict[str, Any]:
+    def _finish(self, context: Context, job_id: str, *, show_tail: bool = True) -> dict[str, Any]:
         service = self.hook.service
-        with job_errors():
+        with job_errors(job_id):
             record = service.finalize(job_id)
-            log_tail(service, job_id, self.log_tail_lines, self.log)
+            if show_tail:
+                log_tail(service, job_id, self.log_tail_lines, self.log)
+        if record.status == JobStatus.SUCCESS and self.dataset_alias:
+            emit_output_datasets(context, self.dataset_alias, record)
         log_outcome(self.log, record)
-        check_outcome(record, self.skip_on_exit_code, failure=AirflowFailException)
+        check_outcome(record, self.skip_on_exit_code, retry=False)
         return job_result(record)
 
     def execute(self, context: Context) -> Any:
@@ -105,6 +116,8 @@ class DataSphereJobSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(event, Mapping) or not event.get("job_id") or event.get("status") is None:
             raise AirflowException(f"DataSphere job trigger sent no usable event: {event!r}")
+        job_id = str(event["job_id"])
         if event["status"] == "error":
-            raise AirflowException(str(event.get("message") or f"job {event['job_id']} could not be watched"))
-        return self._finish(str(event["job_id"]))
+            message = str(event.get("message") or f"job {job_id} could not be watched")
+            raise DataSphereInfrastructureError(message, job_id=job_id)
+        return self._finish(context, job_id, show_tail=not event.get("log_streamed"))

@@ -5,7 +5,16 @@ event, then returns:
 
 * ``{"status": "exited", ...}``   the container exited; the job awaits stage-out (``UPLOADING_OUTPUT``);
 * ``{"status": "terminal", ...}`` the job already has a terminal status (SUCCESS, ERROR, CANCELLED);
-* ``{"status": "error", ...}``    the job could not be inspected (``message`` says why).
+* ``{"status": "timeout", ...}``  the task's deadline (its start plus ``execution_timeout``) passed first;
+* ``{"status": "error", ...}``    the job could not be inspected (``message`` and ``failed_call`` say why).
+
+A failed poll (an engine API blip, an S3 5xx) is retried with exponential backoff; the trigger gives up with an
+``error`` event after ``max_poll_failures`` consecutive failures or ``max_failure_seconds``, whichever comes
+first. The job is left as it was (its record untouched, the container running): the task's next try
+re-attaches to it. A job that does not exist is an ``error`` at once.
+
+While it waits, the job's new output lines go into the task log (Airflow routes a trigger's log there), read
+incrementally with an engine-side cursor: at most ``MAX_LINES_PER_POLL`` lines per poll, nothing accumulated.
 
 Stage-out (``finalize``) is left to the task when it resumes on a worker: uploads do not belong in the triggerer.
 When a user kills the deferred task (mark failed/success, clear) ``on_kill`` cancels the job, gracefully by
@@ -16,6 +25,7 @@ default): a config whose ``graceful-shutdown.timeout`` is longer needs that opti
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,20 +33,30 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
+from airflow_provider_dsjobs.jobs.errors import InfrastructureError, JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 
 ON_KILL_ACTIONS = ("cancel", "keep")
+#: Job output lines written to the task log per poll at most (the rest follows at the next poll).
+MAX_LINES_PER_POLL = 1000
+#: Longest wait between two attempts of a failing poll.
+MAX_BACKOFF = 60.0
 
 
 class DataSphereJobTrigger(BaseTrigger):
-    """Fires once when job ``job_id`` stops running.
+    """Fires once when job ``job_id`` stops running, or when ``deadline`` passes.
 
     :param job_id: the job to watch.
     :param dsjobs_conn_id: connection the job was submitted with.
     :param poll_interval: seconds between status checks.
     :param graceful_cancel: on a user kill, cancel with the config's ``graceful-shutdown`` (signal, wait, kill).
     :param on_kill_action: ``cancel`` (default) or ``keep`` the job running when the user kills the task.
+    :param deadline: epoch seconds (UTC) after which a ``timeout`` event is sent (None: no deadline).
+    :param stream_logs: write the job's new output lines into the task log while waiting.
+    :param max_poll_failures: consecutive failed polls before giving up.
+    :param max_failure_seconds: seconds of consecutive failures before giving up.
+    :param docker_conn_id: the ``docker`` connection the job's engine is reached with, if any.
     """
 
     def __init__(
@@ -46,6 +66,11 @@ class DataSphereJobTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         graceful_cancel: bool = True,
         on_kill_action: str = "cancel",
+        deadline: float | None = None,
+        stream_logs: bool = True,
+        max_poll_failures: int = 5,
+        max_failure_seconds: float = 300.0,
+        docker_conn_id: str | None = None,
     ) -> None:
         super().__init__()
         if on_kill_action not in ON_KILL_ACTIONS:
@@ -55,7 +80,14 @@ class DataSphereJobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.graceful_cancel = bool(graceful_cancel)
         self.on_kill_action = on_kill_action
+        self.deadline = None if deadline is None else float(deadline)
+        self.stream_logs = bool(stream_logs)
+        self.max_poll_failures = max(1, int(max_poll_failures))
+        self.max_failure_seconds = float(max_failure_seconds)
+        self.docker_conn_id = docker_conn_id
         self._service: JobService | None = None
+        self._cursor: Any = None
+        self._streamed = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -66,20 +98,49 @@ class DataSphereJobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "graceful_cancel": self.graceful_cancel,
                 "on_kill_action": self.on_kill_action,
+                "deadline": self.deadline,
+                "stream_logs": self.stream_logs,
+                "max_poll_failures": self.max_poll_failures,
+                "max_failure_seconds": self.max_failure_seconds,
+                "docker_conn_id": self.docker_conn_id,
             },
         )
 
     def _get_service(self) -> JobService:
         """The service, built once per trigger instance (connection lookup is blocking: call in a thread)."""
         if self._service is None:
-            self._service = DataSphereJobsHook(dsjobs_conn_id=self.dsjobs_conn_id).get_conn()
+            hook = DataSphereJobsHook(dsjobs_conn_id=self.dsjobs_conn_id, docker_conn_id=self.docker_conn_id)
+            self._service = hook.get_conn()
         return self._service
 
     def _refresh(self) -> JobRecord:
         return self._get_service().refresh(self.job_id)
 
+    def _stream_new_output(self, container_id: str | None, limit: int = MAX_LINES_PER_POLL) -> int:
+        """Write up to ``limit`` new output lines of the job into the log; how many were written."""
+        if not self.stream_logs or not container_id:
+            return 0
+        from airflow_provider_dsjobs.operators.job_result import log_line  # that package imports this module
+        from airflow_provider_dsjobs.runtime.containers import LogCursor
+        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+
+        if self._cursor is None:
+            self._cursor = LogCursor()
+        written = 0
+        try:
+            lines = self._get_service().runtime.stream_logs(container_id, follow=False, cursor=self._cursor)
+            for stream, line in lines:
+                log_line(self.log, stream, line)
+                written += 1
+                if written >= limit:
+                    break
+        except (RuntimeFailure, JobError) as exc:  # the container went away or the read broke: status decides
+            self.log.debug("Reading the output of job %s stopped: %s", self.job_id, exc)
+        self._streamed += written
+        return written
+
     def _event(self, status: str, record: JobRecord | None = None, message: str | None = None) -> TriggerEvent:
-        payload: dict[str, Any] = {"status": status, "job_id": self.job_id}
+        payload: dict[str, Any] = {"status": status, "job_id": self.job_id, "log_streamed": self._streamed > 0}
         if record is not None:
             payload["job_status"] = record.status.value
             payload["return_code"] = record.return_code
@@ -87,23 +148,61 @@ class DataSphereJobTrigger(BaseTrigger):
             payload["message"] = message
         return TriggerEvent(payload)
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    async def _poll(self) -> JobRecord | TriggerEvent:
+        """One status read, retried with backoff while it fails transiently; an ``error`` event on giving up."""
         refresh = sync_to_async(self._refresh, thread_sensitive=False)
+        failures, first_failure = 0, time.monotonic()
         while True:
             try:
-                record = await refresh()
-            except Exception as exc:
-                self.log.error("Cannot read the status of job %s: %s", self.job_id, exc)
-                yield self._event("error", message=f"cannot read the status of job {self.job_id}: {exc}")
+                return await refresh()
+            except JobError as exc:
+                if not isinstance(exc, InfrastructureError):  # e.g. the job does not exist: retrying cannot help
+                    return self._give_up(exc, 1)
+                error: Exception = exc
+            except Exception as exc:  # a transport error the core did not wrap
+                error = exc
+            failures += 1
+            elapsed = time.monotonic() - first_failure
+            if failures >= self.max_poll_failures or elapsed >= self.max_failure_seconds:
+                return self._give_up(error, failures)
+            delay = min(self.poll_interval * 2**failures, MAX_BACKOFF)
+            self.log.warning(
+                "Reading the status of job %s failed (attempt %d of %d): %s; retrying in %.1fs",
+                self.job_id, failures, self.max_poll_failures, error, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+
+    def _give_up(self, error: Exception, attempts: int) -> TriggerEvent:
+        message = (
+            f"cannot read the status of job {self.job_id} (JobService.refresh failed"
+            f"{f' {attempts} times' if attempts > 1 else ''}): {error}"
+        )
+        self.log.error("%s", message)
+        return self._event("error", message=message)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        stream = sync_to_async(self._stream_new_output, thread_sensitive=False)
+        while True:
+            polled = await self._poll()
+            if isinstance(polled, TriggerEvent):
+                yield polled
                 return
-            if record.status.terminal:
-                yield self._event("terminal", record)
+            record = polled
+            await stream(record.container_id)
+            if record.status.terminal or record.status == JobStatus.UPLOADING_OUTPUT:
+                while await stream(record.container_id) >= MAX_LINES_PER_POLL:  # the rest of a finished log
+                    pass
+                yield self._event("terminal" if record.status.terminal else "exited", record)
                 return
-            if record.status == JobStatus.UPLOADING_OUTPUT:
-                yield self._event("exited", record)
+            if self.deadline is not None and time.time() >= self.deadline:
+                self.log.error("Job %s is still %s at the task's deadline", self.job_id, record.status.value)
+                yield self._event("timeout", record, message=f"job {self.job_id} did not finish before the deadline")
                 return
             self.log.debug("Job %s is %s; next check in %.1fs", self.job_id, record.status.value, self.poll_interval)
-            await asyncio.sleep(self.poll_interval)
+            wait = self.poll_interval
+            if self.deadline is not None:
+                wait = max(0.0, min(wait, self.deadline - time.time()))
+            await asyncio.sleep(wait)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: cancel the job unless told to keep it."""

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,14 @@ class TaskInstanceStandIn:
         map_index: int = -1,
         try_number: int = 1,
         upstream: dict[str, Any] | None = None,
+        start_date: datetime | None = None,
     ) -> None:
         self.dag_id = dag_id
         self.task_id = task_id
         self.run_id = run_id
         self.map_index = map_index
         self.try_number = try_number
+        self.start_date = start_date or datetime.now(timezone.utc)  # when this try started
         self.xcoms: dict[str, Any] = {}
         self.upstream = upstream or {}
 

@@ -207,3 +207,21 @@ def test_ctrl_c_cancels_gracefully_and_exits_130(cli_env: list[str], local_setti
     assert (tmp_path / "job" / "state.txt").read_text() == "bye\n"
     (record,) = JobService(local_settings).list_jobs()
     assert record.status == JobStatus.CANCELLED
+
+
+def test_pull_policy_never_refuses_a_missing_image_and_bad_env_is_usage(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_job(
+        tmp_path / "never", JOB.replace("name: cli-job", "name: cli-job\nenv:\n  docker: dsjobs-issue8/absent:1")
+    )
+    assert main(["execute", "-c", str(cfg), "--pull", "never", *cli_env]) == 1
+    _, err = capsys.readouterr()
+    assert "image dsjobs-issue8/absent:1 is not on the Docker engine and the image pull policy is 'never'" in err
+    ok = write_job(tmp_path / "ok", JOB)
+    assert main(["execute", "-c", str(ok), "--pull", "never", *cli_env]) == 0  # the test image is local
+    capsys.readouterr()
+    monkeypatch.setenv("DSJOBS_IMAGE_PULL_POLICY", "sometimes")
+    assert main(["execute", "-c", str(ok), *cli_env]) == 2
+    _, err = capsys.readouterr()
+    assert "image pull policy must be one of always, if-missing, never, got 'sometimes'" in err

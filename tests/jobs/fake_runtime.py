@@ -62,7 +62,9 @@ class FakeRuntime:
     def engine_info(self) -> EngineInfo:
         return EngineInfo(cpus=2, memory_bytes=8 << 30, gpu_support=False, runtimes=("runc",), server_version="fake")
 
-    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
+    def ensure_image(
+        self, ref: str, *, username: str | None = None, password: str | None = None, policy: str = "if-missing"
+    ) -> str:
         return f"sha256:{ref}"
 
     def create(self, spec: ContainerSpec) -> str:
@@ -85,7 +87,7 @@ class FakeRuntime:
         self.started.append(container_id)
 
     def stream_logs(
-        self, container_id: str, *, since: float | None = None, follow: bool = True
+        self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: object = None
     ) -> Iterator[tuple[StreamName, str]]:
         yield from list(self._get(container_id).logs)
 
@@ -102,6 +104,11 @@ class FakeRuntime:
             return StopResult("not_running", box.exit_code)
         box.status, box.exit_code = "exited", 137
         return StopResult("killed", 137)
+
+    def signal(self, container_id: str, signal: str) -> bool:
+        box = self._get(container_id)
+        box.signals.append(signal)
+        return box.status == "running"
 
     def export(self, container_id: str, path: str) -> TarReader:
         box = self._get(container_id)

@@ -14,7 +14,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime, _canonical_stamp, _LogCursor, _since_of
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, LogCursor, Runtime, _canonical_stamp, _since_of
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, extract_stream, tar_stream
@@ -381,7 +381,7 @@ def stamped(stamp: str, text: str) -> bytes:
 def test_log_cursor_keeps_a_stderr_message_stored_after_a_later_stdout_one() -> None:
     """The engine stamps stdout and stderr in separate goroutines, so the stored log is not in stamp order across
     streams; a message must not be taken for a duplicate because the other stream is ahead."""
-    cursor = _LogCursor()
+    cursor = LogCursor()
     assert cursor.accept("stdout", stamped("2026-11-21T08:00:00.100000002Z", "out-1\n")) == ("stdout", b"out-1\n")
     assert cursor.accept("stderr", stamped("2026-11-21T08:00:00.100000001Z", "err-1\n")) == ("stderr", b"err-1\n")
     # Resuming starts a little before the newest stamp; what was delivered is skipped, per stream.
@@ -394,11 +394,11 @@ def test_log_cursor_keeps_a_stderr_message_stored_after_a_later_stdout_one() -> 
 
 
 def test_log_cursor_resume_does_not_reread_a_long_quiet_stream() -> None:
-    cursor = _LogCursor()
+    cursor = LogCursor()
     cursor.accept("stderr", stamped("2026-11-21T08:00:00.000000000Z", "warning at start\n"))
     cursor.accept("stdout", stamped("2026-11-21T09:00:00.500000000Z", "an hour later\n"))
     assert cursor.since_param() == "1795251600.480000000"
-    only_stdout = _LogCursor()
+    only_stdout = LogCursor()
     only_stdout.accept("stdout", stamped("2026-11-21T09:00:00.000000000Z", "x\n"))
     assert only_stdout.since_param() == "1795251599.980000000"
 

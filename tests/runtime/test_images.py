@@ -54,3 +54,35 @@ def test_failed_login_names_registry_and_user_never_the_password(
 )
 def test_registry_of_reference(ref: str, registry: str) -> None:
     assert registry_of(ref) == registry
+
+
+@pytest.fixture()
+def local_only_image(docker_client: object, test_image: str) -> object:
+    """The test image under a name whose registry does not exist: present on the engine, never pullable."""
+    import uuid
+
+    ref = f"127.0.0.1:1/dsjobs-issue8-pull/img:{uuid.uuid4().hex[:8]}"
+    image = docker_client.images.get(test_image)  # type: ignore[attr-defined]
+    repo, tag = ref.rsplit(":", 1)
+    image.tag(repo, tag)
+    yield ref
+    docker_client.images.remove(ref)  # type: ignore[attr-defined]  # only the tag this fixture added
+
+
+def test_pull_policy_if_missing_uses_the_local_copy(engine: DockerEngine, local_only_image: str) -> None:
+    assert ensure_image(engine, local_only_image, policy="if-missing").startswith("sha256:")
+
+
+def test_pull_policy_always_pulls_even_when_the_engine_has_it(engine: DockerEngine, local_only_image: str) -> None:
+    with pytest.raises(RuntimeFailure) as caught:
+        ensure_image(engine, local_only_image, policy="always")
+    assert str(caught.value).startswith(f"image {local_only_image} could not be pulled (image pull policy 'always'): ")
+
+
+def test_pull_policy_never_uses_the_local_copy_and_never_pulls(engine: DockerEngine, local_only_image: str) -> None:
+    assert ensure_image(engine, local_only_image, policy="never").startswith("sha256:")
+    with pytest.raises(RuntimeFailure) as caught:
+        ensure_image(engine, "dsjobs-issue8/absent:never", policy="never")
+    assert str(caught.value) == (
+        "image dsjobs-issue8/absent:never is not on the Docker engine and the image pull policy is 'never'"
+    )

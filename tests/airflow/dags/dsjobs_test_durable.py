@@ -17,7 +17,8 @@ from airflow_provider_dsjobs.operators import DataSphereJobOperator
 class DiesAfterSubmitOnFirstTry(DataSphereJobOperator):
     def _remember(self, context: Any, record: JobRecord) -> None:
         super()._remember(context, record)
-        if context["ti"].try_number == 1:
+        # Called once when the record exists (CREATING) and again once the job runs: crash at the second.
+        if context["ti"].try_number == 1 and record.status.value == "EXECUTING":
             raise RuntimeError("simulated worker crash right after the job started")
 
 

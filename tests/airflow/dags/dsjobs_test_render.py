@@ -24,6 +24,7 @@ with DAG(
         task_id="probe",
         config="probe/templated.yaml",
         env_vars={"PROBE_NOTE": "tok-dagtest-8675309"},
+        secret_env_vars=["PROBE_NOTE"],  # an ordinary name: masked because marked secret
         poll_interval=0.5,
     )
     dataset = DataSphereJobOperator(task_id="dataset", config="probe/dataset.yaml", poll_interval=0.5)

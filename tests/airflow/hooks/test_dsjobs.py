@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
 from airflow_provider_dsjobs.hooks.dsjobs import airflow_secret_resolver
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import DEFAULT_IMAGE, DEFAULT_PROJECT
+from tests.airflow.hooks.conftest import set_conn
 
 pytestmark = pytest.mark.airflow
-
-
-@pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("DSJOBS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")) or name == "DOCKER_HOST":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("DSJOBS_HOME", str(tmp_path / "home"))
-    return monkeypatch
-
-
-def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
 
 
 def test_class_attributes() -> None:
@@ -54,7 +40,7 @@ def test_no_connection_uses_dsjobs_environment(clean_env: pytest.MonkeyPatch) ->
     clean_env.setenv("DSJOBS_STORE", "s3://bucket/prefix")
     clean_env.setenv("DSJOBS_PROJECT", "envproj")
     clean_env.setenv("DSJOBS_DEFAULT_IMAGE", "img:1")
-    settings = DataSphereJobsHook(dsjobs_conn_id="absent").get_settings()
+    settings = DataSphereJobsHook().get_settings()
     assert (settings.store_url, settings.project, settings.default_image) == ("s3://bucket/prefix", "envproj", "img:1")
 
 
@@ -96,6 +82,34 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
     assert "s3cret-key-value" not in str(redact("key s3cret-key-value"))
 
 
+def test_missing_named_connection_fails_at_once_naming_it(clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="dsjobs_prod_typo").get_settings()
+    assert "'dsjobs_prod_typo' does not exist" in str(caught.value)
+
+
+def test_missing_default_connection_falls_back_with_a_warning(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    DataSphereJobsHook().get_settings()
+    out = capsys.readouterr().out  # Airflow's structlog writes the hook's log lines there
+    line = next(line for line in out.splitlines() if "No connection 'dsjobs_default'" in line)
+    assert "[warning" in line
+
+
+def test_image_pull_policy_from_connection_and_override(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"image_pull_policy": "always"})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().image_pull_policy == "always"
+    assert DataSphereJobsHook(dsjobs_conn_id="ds", image_pull_policy="never").get_settings().image_pull_policy == (
+        "never"
+    )
+    assert DataSphereJobsHook().get_settings().image_pull_policy == "if-missing"
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={"image_pull_policy": "sometimes"})
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert "image pull policy must be one of always, if-missing, never, got 'sometimes'" in str(caught.value)
+
+
 def test_aws_connection_supplies_credentials(clean_env: pytest.MonkeyPatch) -> None:
     set_conn(
         clean_env,
@@ -114,6 +128,46 @@ def test_aws_connection_supplies_credentials(clean_env: pytest.MonkeyPatch) -> N
     )
     assert s.s3_endpoint_url == "http://s3.local:9000"
     assert s.s3_region == "eu-1"  # set on the dsjobs connection: wins over the aws one
+
+
+def test_aws_role_arn_is_assumed_through_the_amazon_providers_hook(
+    clean_env: pytest.MonkeyPatch, moto_server: str
+) -> None:
+    pytest.importorskip("airflow.providers.amazon", reason="needs apache-airflow-providers-amazon (dev extra)")
+    endpoints = {"sts": {"endpoint_url": moto_server}, "s3": {"endpoint_url": moto_server}}
+    set_conn(
+        clean_env,
+        "role_aws",
+        conn_type="aws",
+        login="AKIDBASE0000",
+        password="base-secret",
+        extra={
+            "role_arn": "arn:aws:iam::123456789012:role/dsjobs",
+            "region_name": "us-east-1",
+            "service_config": endpoints,
+        },
+    )
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"aws_conn_id": "role_aws", "store_url": "s3://role-bucket/x"})
+    s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    # The assumed role's temporary credentials, not the connection's own keys.
+    assert s.aws_access_key_id and s.aws_access_key_id != "AKIDBASE0000"
+    assert s.aws_session_token
+    assert (s.s3_endpoint_url, s.s3_region) == (moto_server, "us-east-1")
+    assert s.aws_secret_access_key not in str(redact(f"k {s.aws_secret_access_key}"))
+
+
+def test_aws_extras_needing_the_amazon_provider_are_refused_without_it(clean_env: pytest.MonkeyPatch) -> None:
+    for name in ("airflow.providers.amazon", "airflow.providers.amazon.aws.hooks.base_aws"):
+        clean_env.setitem(sys.modules, name, None)  # as if the amazon provider were not installed
+    set_conn(clean_env, "role_aws", conn_type="aws", extra={"role_arn": "arn:aws:iam::1:role/r", "profile_name": "p"})
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"aws_conn_id": "role_aws"})
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert str(caught.value).startswith("aws connection 'role_aws' uses role_arn, profile_name, which only the amazon")
+    set_conn(clean_env, "plain_aws", conn_type="aws", login="AK", password="plain-secret-1")
+    set_conn(clean_env, "ds2", conn_type="dsjobs", extra={"aws_conn_id": "plain_aws"})
+    s = DataSphereJobsHook(dsjobs_conn_id="ds2").get_settings()
+    assert (s.aws_access_key_id, s.aws_secret_access_key) == ("AK", "plain-secret-1")
 
 
 def test_registry_connection_supplies_pull_credentials(clean_env: pytest.MonkeyPatch) -> None:

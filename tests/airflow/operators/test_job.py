@@ -19,6 +19,7 @@ import pytest
 from airflow.sdk import DAG, AssetAlias
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
+from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
@@ -57,6 +58,23 @@ def wait_until(predicate: Any, timeout: float = 60.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.2)
+
+
+def crashed_try(service: Any, store: DictTaskStateStore | None, **args: str) -> str:
+    """A first try that submitted the probe (its record, labels and task_state_store entry exist, as
+    ``on_created`` leaves them) and then died; returns the job id."""
+    from airflow_provider_dsjobs.config import load_config
+    from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
+    from airflow_provider_dsjobs.operators.job import task_labels
+
+    config = load_config(PROBE_DIR / "config.yaml")
+    if args:
+        config = apply_overrides(config, Overrides(args=args))
+    labels = {**task_labels(make_context()), "airflow.try_number": "1"}
+    job_id = str(service.submit(config, labels=labels).id)
+    if store is not None:
+        store.set(STATE_JOB_ID, job_id)
+    return job_id
 
 
 def drive_trigger(trigger: DataSphereJobTrigger) -> dict[str, Any]:
@@ -174,18 +192,48 @@ def test_mapping_config_resolves_paths_against_dag_folder(service: Any, tmp_path
     assert read_uri(result["outputs"]["RESULT"]) == "mapped\n"
 
 
-def test_env_values_are_masked(service: Any) -> None:
+def test_only_secret_env_values_are_masked(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
 
     reset_secrets_masker()  # nothing masked yet: what follows is masked by this task alone
-    assert str(redact("note is not-a-secret")) == "note is not-a-secret"
-    secret = "tok-4815162342-secret"
-    op = probe_op(env_vars={"PROBE_EXTRA": secret})  # added by the override; PROBE_NOTE stays from the config
+    monkeypatch.setenv("PROBE_API_TOKEN", "copied-token-11235813")
+    monkeypatch.setenv("PROBE_REGION", "europe")
+    config = {
+        "cmd": "python3 probe.py --out ${RESULT}",
+        "inputs": ["probe.py"],
+        "outputs": [{"result.txt": "RESULT"}],
+        "env": {
+            "vars": [
+                {"PROBE_NOTE": "not-a-secret"},
+                {"DB_PASSWORD": "literal-pass-31415"},
+                "PROBE_API_TOKEN",
+                "PROBE_REGION",
+            ]
+        },
+    }
+    dag = make_dag()
+    dag.fileloc = str(PROBE_DIR / "some_dag.py")  # relative inputs resolve against the probe's directory
+    op = DataSphereJobOperator(
+        task_id="mask",
+        config=config,
+        dag=dag,
+        env_vars={"PROBE_EXTRA": "override-secret-2718", "PROBE_MODE": "fast", "CLIENT_SECRET": "cs-9999-abc"},
+        secret_env_vars=["PROBE_EXTRA"],
+        poll_interval=0.5,
+    )
     result = run(op, make_context())
     assert result["status"] == "SUCCESS"
-    assert str(redact(f"extra is {secret}")) == "extra is ***"
-    assert str(redact("note is not-a-secret")) == "note is ***"
-    assert secret not in str(result)
+    for secret in ("literal-pass-31415", "copied-token-11235813", "override-secret-2718", "cs-9999-abc"):
+        assert str(redact(f"value {secret}")) == "value ***", secret
+    # Ordinary values stay readable, also inside longer words.
+    for plain in ("not-a-secret", "europe-west", "fast"):
+        assert str(redact(f"value {plain}")) == f"value {plain}", plain
+
+
+def test_secret_env_vars_must_name_env_vars_entries(service: Any) -> None:
+    op = probe_op(env_vars={"A": "1"}, secret_env_vars=["B"])
+    with pytest.raises(AirflowFailException, match="secret_env_vars names B, which env_vars does not set"):
+        run(op, make_context())
 
 
 def test_env_override_values_stay_out_of_the_job_record(service: Any) -> None:
@@ -218,16 +266,21 @@ def test_deferrable_defers_then_resume_finalizes_and_shows_log_tail(service: Any
     assert trigger.job_id == job_id
     assert deferred.value.method_name == "execute_complete"
 
+    streamed: list[str] = []
+    trigger.log.info = lambda msg, *a, **k: streamed.append(msg % a if a else msg)  # type: ignore[method-assign]
     event = drive_trigger(trigger)
     assert event["status"] in ("exited", "terminal")
+    assert "probe started" in streamed  # the job's output reached the (trigger's) task log while deferred
 
-    resumed = probe_op(args={"SLEEP": "2"}, deferrable=True, log_tail_lines=5)
-    tail: list[str] = []
-    resumed.log.info = lambda msg, *a, **k: tail.append(msg % a if a else msg)  # type: ignore[method-assign]
-    result = resumed.execute_complete(context, event=event)
-    assert result["status"] == "SUCCESS"
-    assert read_uri(result["outputs"]["RESULT"]) == "probe done\n"
-    assert "probe done" in tail
+    for stream_logs in (True, False):
+        resumed = probe_op(args={"SLEEP": "2"}, deferrable=True, log_tail_lines=5)
+        tail: list[str] = []
+        resumed.log.info = lambda msg, *a, _tail=tail, **k: _tail.append(msg % a if a else msg)  # type: ignore[method-assign]
+        result = resumed.execute_complete(context, event={**event, "log_streamed": stream_logs})
+        assert result["status"] == "SUCCESS"
+        assert read_uri(result["outputs"]["RESULT"]) == "probe done\n"
+        # The tail is shown on resume only when the trigger did not stream the output already.
+        assert ("probe done" in tail) is (not stream_logs)
 
 
 def test_resume_after_job_was_cancelled_fails_with_reason(service: Any) -> None:
@@ -254,34 +307,33 @@ def test_execute_complete_rejects_missing_and_error_events(service: Any) -> None
 def test_deferrable_does_not_defer_when_job_already_stopped(service: Any) -> None:
     """Retry of a deferrable task whose job exited meanwhile: finishes inline, no TaskDeferred."""
     store = DictTaskStateStore()
-    launched = run(probe_op(wait_for_completion=False), make_context(store=store))
-    wait_until(lambda: service.refresh(launched["job_id"]).status == JobStatus.UPLOADING_OUTPUT)
+    launched = crashed_try(service, store)
+    wait_until(lambda: service.refresh(launched).status == JobStatus.UPLOADING_OUTPUT)
 
-    result = run(probe_op(deferrable=True), make_context(store=store))
-    assert result["job_id"] == launched["job_id"]
+    result = run(probe_op(deferrable=True), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert result["job_id"] == launched
     assert result["status"] == "SUCCESS"
 
 
 def test_retry_reattaches_to_running_job_from_task_state_store(service: Any) -> None:
     store = DictTaskStateStore()
-    first = run(probe_op(args={"SLEEP": "3"}, wait_for_completion=False), make_context(store=store))
-    assert store.data[STATE_JOB_ID] == first["job_id"]
+    first = crashed_try(service, store, SLEEP="3")
 
     ti = TaskInstanceStandIn(try_number=2)
     second = run(probe_op(args={"SLEEP": "3"}), make_context(ti, store))
-    assert second["job_id"] == first["job_id"]
+    assert second["job_id"] == first
     assert second["status"] == "SUCCESS"
-    assert [r.id for r in service.list_jobs()] == [first["job_id"]]  # no second job
-    assert ti.xcoms["job_id"] == first["job_id"]
+    assert [r.id for r in service.list_jobs()] == [first]  # no second job
+    assert ti.xcoms["job_id"] == first
 
 
 def test_retry_after_crash_past_a_finished_job_reuses_its_result(service: Any) -> None:
     """The worker died after the job finished but before the task did: the retry returns that job's result."""
     store = DictTaskStateStore()
-    launched = run(probe_op(wait_for_completion=False), make_context(store=store))
-    service.wait(launched["job_id"])
+    launched = crashed_try(service, store)
+    service.wait(launched)
     again = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
-    assert again["job_id"] == launched["job_id"]
+    assert again["job_id"] == launched
     assert again["status"] == "SUCCESS"
     assert len(service.list_jobs()) == 1
 
@@ -306,16 +358,27 @@ def test_retry_after_failed_job_submits_a_new_one(service: Any) -> None:
 
 def test_retry_reattaches_by_labels_when_store_is_empty(service: Any) -> None:
     """The worker died before the id reached the store: the container labels find the job."""
-    first = run(probe_op(args={"SLEEP": "3"}, wait_for_completion=False), make_context(store=None))
+    first = crashed_try(service, None, SLEEP="3")
     store = DictTaskStateStore()
-    second = run(
-        probe_op(args={"SLEEP": "3"}, wait_for_completion=False), make_context(TaskInstanceStandIn(try_number=2), store)
-    )
-    assert second["job_id"] == first["job_id"]
-    assert store.data[STATE_JOB_ID] == first["job_id"]  # found by its labels, now remembered
-    third = run(probe_op(args={"SLEEP": "3"}), make_context(TaskInstanceStandIn(try_number=3), store))
-    assert (third["job_id"], third["status"]) == (first["job_id"], "SUCCESS")
+    second = run(probe_op(args={"SLEEP": "3"}), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert (second["job_id"], second["status"]) == (first, "SUCCESS")
     assert len(service.list_jobs()) == 1
+
+
+@pytest.mark.parametrize("job_still_running", [True, False])
+def test_clearing_a_no_wait_task_runs_the_job_again(service: Any, job_still_running: bool) -> None:
+    """wait_for_completion=False hands the job off; a clear (the next try) must launch a new one, neither
+    re-attaching through task_state_store nor through the container labels."""
+    store = DictTaskStateStore()
+    first = run(
+        probe_op(args={"SLEEP": "30" if job_still_running else "0"}, wait_for_completion=False),
+        make_context(store=store),
+    )
+    if not job_still_running:
+        service.wait(first["job_id"])
+    again = run(probe_op(wait_for_completion=False), make_context(TaskInstanceStandIn(try_number=2), store))
+    assert again["job_id"] != first["job_id"]
+    assert len(service.list_jobs()) == 2
 
 
 def test_retry_after_a_try_died_while_launching_starts_a_new_job(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -462,6 +525,7 @@ def test_unreachable_engine_fails_with_one_line_reason(service: Any, monkeypatch
     op = probe_op(dsjobs_conn_id="dsjobs_broken")
     with pytest.raises(AirflowException) as err:
         run(op, make_context())
-    assert type(err.value) is AirflowException  # retried: the engine may come back
+    assert isinstance(err.value, DataSphereInfrastructureError)  # retried: the engine may come back
+    assert not isinstance(err.value, AirflowFailException)
     assert "\n" not in str(err.value)
     assert err.value.__cause__ is None and err.value.__suppress_context__

@@ -105,3 +105,24 @@ def test_unknown_job_fails_with_one_line_reason(service: Any) -> None:
     with pytest.raises(AirflowException, match=r"j-nope.*not found") as err:
         DataSphereJobSensor(task_id="wait", job_id="j-nope").poke(make_context())
     assert type(err.value) is AirflowException
+
+
+def test_sensor_publishes_output_dataset_asset_events_like_the_operator(service: Any) -> None:
+    from airflow.sdk import AssetAlias
+
+    from airflow_provider_dsjobs.config import load_config
+    from tests.airflow.conftest import PROBE_DIR
+
+    job_id = str(service.submit(load_config(PROBE_DIR / "dataset.yaml")).id)
+    sensor = DataSphereJobSensor(task_id="watch", job_id=job_id, dataset_alias="watch-alias", poke_interval=0.2)
+    assert AssetAlias("watch-alias") in sensor.outlets
+    deadline = time.monotonic() + 60
+    context = make_context()
+    while not (result := sensor.poke(context)).is_done:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    dataset_id = result.xcom_value["output_datasets"]["probe-rows"]
+    events = context["outlet_events"][AssetAlias("watch-alias")].asset_alias_events
+    assert [(e.dest_asset_key.uri, e.extra) for e in events] == [
+        ("dsjobs://default/datasets/probe-rows", {"dataset_id": dataset_id, "job_id": job_id, "size": 1 << 20})
+    ]

@@ -30,7 +30,16 @@ def events(trigger: DataSphereJobTrigger, timeout: float = 120) -> list[dict[str
 
 def test_serialize_exact_and_round_trip() -> None:
     trigger = DataSphereJobTrigger(
-        job_id="j1", dsjobs_conn_id="my_conn", poll_interval=2, graceful_cancel=False, on_kill_action="keep"
+        job_id="j1",
+        dsjobs_conn_id="my_conn",
+        poll_interval=2,
+        graceful_cancel=False,
+        on_kill_action="keep",
+        deadline=1767225600.5,
+        stream_logs=False,
+        max_poll_failures=3,
+        max_failure_seconds=30,
+        docker_conn_id="docker_reg",
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_dsjobs.triggers.job.DataSphereJobTrigger"
@@ -40,6 +49,11 @@ def test_serialize_exact_and_round_trip() -> None:
         "poll_interval": 2.0,
         "graceful_cancel": False,
         "on_kill_action": "keep",
+        "deadline": 1767225600.5,
+        "stream_logs": False,
+        "max_poll_failures": 3,
+        "max_failure_seconds": 30.0,
+        "docker_conn_id": "docker_reg",
     }
     from airflow.sdk.module_loading import import_string
 
@@ -54,6 +68,11 @@ def test_defaults_serialize() -> None:
         "poll_interval": 5.0,
         "graceful_cancel": True,
         "on_kill_action": "cancel",
+        "deadline": None,
+        "stream_logs": True,
+        "max_poll_failures": 5,
+        "max_failure_seconds": 300.0,
+        "docker_conn_id": None,
     }
 
 
@@ -65,7 +84,15 @@ def test_rejects_unknown_on_kill_action() -> None:
 def test_running_job_yields_one_exited_event(service: Any) -> None:
     job_id = submit_probe(service, SLEEP="2", EXIT_CODE="4")
     got = events(DataSphereJobTrigger(job_id=job_id, poll_interval=0.3))
-    assert got == [{"status": "exited", "job_id": job_id, "job_status": "UPLOADING_OUTPUT", "return_code": None}]
+    assert got == [
+        {
+            "status": "exited",
+            "job_id": job_id,
+            "job_status": "UPLOADING_OUTPUT",
+            "return_code": None,
+            "log_streamed": True,  # the probe's lines went into the task log while it ran
+        }
+    ]
     assert service.get(job_id).return_code == 4  # the trigger leaves stage-out to the task
 
 
@@ -73,7 +100,15 @@ def test_terminal_job_yields_one_terminal_event(service: Any) -> None:
     job_id = submit_probe(service)
     record = service.wait(job_id)
     got = events(DataSphereJobTrigger(job_id=job_id, poll_interval=0.3))
-    assert got == [{"status": "terminal", "job_id": job_id, "job_status": "SUCCESS", "return_code": record.return_code}]
+    assert got == [
+        {
+            "status": "terminal",
+            "job_id": job_id,
+            "job_status": "SUCCESS",
+            "return_code": record.return_code,
+            "log_streamed": False,  # the container is gone: the task shows the stored log's tail
+        }
+    ]
 
 
 def test_unknown_job_yields_one_error_event(service: Any) -> None:
