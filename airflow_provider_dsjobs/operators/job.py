@@ -191,6 +191,8 @@ class DataSphereJobOperator(BaseOperator):
         self._config_path: Path | None = None
         self._job_config: JobConfig | None = None
         self._job_environ: dict[str, str] = {}
+        #: Secret env values of the job, masked here and handed to the trigger, which masks them in the triggerer.
+        self._secret_values: list[str] = []
         self._job_id: str | None = None
         #: The job's link once known in this process (DataSphereJobLink reads it at the end of the task).
         self.job_link: str | None = None
@@ -285,7 +287,9 @@ class DataSphereJobOperator(BaseOperator):
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
         self._job_environ = overrides.environ
-        _mask_env_values(job_config, self._job_environ, self.secret_env_vars)
+        self._secret_values = _secret_env_values(job_config, self._job_environ, self.secret_env_vars)
+        for value in self._secret_values:
+            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive
         self._job_config = job_config
         return job_config
 
@@ -422,6 +426,7 @@ class DataSphereJobOperator(BaseOperator):
                 deadline=deadline,
                 stream_logs=self.stream_logs,
                 docker_conn_id=self.docker_conn_id or None,
+                mask_values=self._secret_values,
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout only fails the task (nothing cancels the job): it comes later than
@@ -527,13 +532,15 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()}
 
 
-def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> None:
-    """Register the secret env values the job will see with Airflow's secret masker: those whose name looks
-    sensitive (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values
-    stay readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
+def _secret_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> list[str]:
+    """The secret env values the job will see, for Airflow's secret masker: those whose name looks sensitive
+    (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values stay
+    readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
+    values: list[str] = []
     for var in job_config.env.vars:
         if not (var.name in secret_names or is_sensitive_name(var.name)):
             continue
         value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:
-            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive
+            values.append(value)
+    return values
