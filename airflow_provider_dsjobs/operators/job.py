@@ -191,8 +191,6 @@ class DataSphereJobOperator(BaseOperator):
         self._config_path: Path | None = None
         self._job_config: JobConfig | None = None
         self._job_environ: dict[str, str] = {}
-        #: Secret env values of the job, masked here and handed to the trigger, which masks them in the triggerer.
-        self._secret_values: list[str] = []
         self._job_id: str | None = None
         #: The job's link once known in this process (DataSphereJobLink reads it at the end of the task).
         self.job_link: str | None = None
@@ -287,9 +285,7 @@ class DataSphereJobOperator(BaseOperator):
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
         self._job_environ = overrides.environ
-        self._secret_values = _secret_env_values(job_config, self._job_environ, self.secret_env_vars)
-        for value in self._secret_values:
-            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive
+        _mask_env_values(job_config, self._job_environ, self.secret_env_vars)
         self._job_config = job_config
         return job_config
 
@@ -426,7 +422,6 @@ class DataSphereJobOperator(BaseOperator):
                 deadline=deadline,
                 stream_logs=self.stream_logs,
                 docker_conn_id=self.docker_conn_id or None,
-                mask_values=self._secret_values,
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout only fails the task (nothing cancels the job): it comes later than
@@ -532,15 +527,13 @@ def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()}
 
 
-def _secret_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> list[str]:
-    """The secret env values the job will see, for Airflow's secret masker: those whose name looks sensitive
-    (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values stay
-    readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
-    values: list[str] = []
+def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_names: Collection[str]) -> None:
+    """Register the secret env values the job will see with Airflow's secret masker: those whose name looks
+    sensitive (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values
+    stay readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
     for var in job_config.env.vars:
         if not (var.name in secret_names or is_sensitive_name(var.name)):
             continue
         value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:
-            values.append(value)
-    return values
+            mask_secret(value)  # with a name the masker would skip names it does not itself deem sensitive

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
@@ -58,9 +57,6 @@ class DataSphereJobTrigger(BaseTrigger):
     :param max_poll_failures: consecutive failed polls before giving up.
     :param max_failure_seconds: seconds of consecutive failures before giving up.
     :param docker_conn_id: the ``docker`` connection the job's engine is reached with, if any.
-    :param mask_values: the job's secret env values, masked in the output streamed into the task log (the
-        triggerer is another process than the task's, with a masker of its own; trigger kwargs are stored
-        encrypted).
     """
 
     def __init__(
@@ -75,7 +71,6 @@ class DataSphereJobTrigger(BaseTrigger):
         max_poll_failures: int = 5,
         max_failure_seconds: float = 300.0,
         docker_conn_id: str | None = None,
-        mask_values: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if on_kill_action not in ON_KILL_ACTIONS:
@@ -90,7 +85,6 @@ class DataSphereJobTrigger(BaseTrigger):
         self.max_poll_failures = max(1, int(max_poll_failures))
         self.max_failure_seconds = float(max_failure_seconds)
         self.docker_conn_id = docker_conn_id
-        self.mask_values = [str(v) for v in mask_values if v]
         self._service: JobService | None = None
         self._cursor: Any = None
         self._streamed = 0
@@ -109,7 +103,6 @@ class DataSphereJobTrigger(BaseTrigger):
                 "max_poll_failures": self.max_poll_failures,
                 "max_failure_seconds": self.max_failure_seconds,
                 "docker_conn_id": self.docker_conn_id,
-                "mask_values": self.mask_values,
             },
         )
 
@@ -188,8 +181,6 @@ class DataSphereJobTrigger(BaseTrigger):
         return self._event("error", message=message)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        for value in self.mask_values:
-            mask_secret(value)
         stream = sync_to_async(self._stream_new_output, thread_sensitive=False)
         while True:
             polled = await self._poll()

@@ -40,7 +40,6 @@ def test_serialize_exact_and_round_trip() -> None:
         max_poll_failures=3,
         max_failure_seconds=30,
         docker_conn_id="docker_reg",
-        mask_values=["s3cr3t"],
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_dsjobs.triggers.job.DataSphereJobTrigger"
@@ -55,7 +54,6 @@ def test_serialize_exact_and_round_trip() -> None:
         "max_poll_failures": 3,
         "max_failure_seconds": 30.0,
         "docker_conn_id": "docker_reg",
-        "mask_values": ["s3cr3t"],
     }
     from airflow.sdk.module_loading import import_string
 
@@ -75,7 +73,6 @@ def test_defaults_serialize() -> None:
         "max_poll_failures": 5,
         "max_failure_seconds": 300.0,
         "docker_conn_id": None,
-        "mask_values": [],
     }
 
 
