@@ -422,6 +422,7 @@ class DataSphereJobOperator(BaseOperator):
                 deadline=deadline,
                 stream_logs=self.stream_logs,
                 docker_conn_id=self.docker_conn_id or None,
+                secret_env_names=sorted(self.secret_env_vars),
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout only fails the task (nothing cancels the job): it comes later than

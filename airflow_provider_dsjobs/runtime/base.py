@@ -61,6 +61,10 @@ class ContainerRuntime(Protocol):
         """``cursor``, kept across calls, makes each call yield only what earlier ones did not."""
         ...
 
+    def environment(self, container_id: str) -> dict[str, str]:
+        """The container's environment variables (the trigger masks the secret ones in its log)."""
+        ...
+
     def signal(self, container_id: str, signal: str) -> bool:
         """Send ``signal`` without waiting; False if the container is not running."""
         ...

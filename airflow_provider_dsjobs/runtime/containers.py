@@ -554,6 +554,16 @@ class Runtime:
             return StopResult("exited" if signal else "not_running", self._exit_code(container_id))
         return StopResult("killed", self.wait(container_id, timeout=KILL_WAIT))
 
+    def environment(self, container_id: str) -> dict[str, str]:
+        """The container's environment variables (``NAME -> value``)."""
+        try:
+            env = self.api.inspect_container(container_id)["Config"].get("Env") or []
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, "cannot inspect")
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot inspect container {container_id[:12]}: {reason_of(exc)}") from None
+        return dict(item.split("=", 1) for item in env if "=" in item)
+
     def signal(self, container_id: str, signal: str) -> bool:
         """Send ``signal`` without waiting; False if the container is not running."""
         return self._signal(container_id, signal)

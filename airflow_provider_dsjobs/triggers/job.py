@@ -15,6 +15,9 @@ re-attaches to it. A job that does not exist is an ``error`` at once.
 
 While it waits, the job's new output lines go into the task log (Airflow routes a trigger's log there), read
 incrementally with an engine-side cursor: at most ``MAX_LINES_PER_POLL`` lines per poll, nothing accumulated.
+The triggerer is another process than the worker that masked the job's secrets, so before the first line the
+trigger registers with its own secret masker the values of the container's env vars that are secret (a name
+that looks sensitive, or one of ``secret_env_names``); only names travel in the trigger's kwargs.
 
 Stage-out (``finalize``) is left to the task when it resumes on a worker: uploads do not belong in the triggerer.
 When a user kills the deferred task (mark failed/success, clear) ``on_kill`` cancels the job, gracefully by
@@ -40,6 +43,8 @@ from airflow_provider_dsjobs.jobs.service import JobService
 ON_KILL_ACTIONS = ("cancel", "keep")
 #: Job output lines written to the task log per poll at most (the rest follows at the next poll).
 MAX_LINES_PER_POLL = 1000
+#: Seconds the trigger waits, after writing job output, before its final event (see ``run``).
+FINAL_LOG_GRACE = 2.0
 #: Longest wait between two attempts of a failing poll.
 MAX_BACKOFF = 60.0
 
@@ -57,6 +62,8 @@ class DataSphereJobTrigger(BaseTrigger):
     :param max_poll_failures: consecutive failed polls before giving up.
     :param max_failure_seconds: seconds of consecutive failures before giving up.
     :param docker_conn_id: the ``docker`` connection the job's engine is reached with, if any.
+    :param secret_env_names: env var names whose values are masked in the streamed output besides the names
+        that look sensitive (the operator's ``secret_env_vars``).
     """
 
     def __init__(
@@ -71,6 +78,7 @@ class DataSphereJobTrigger(BaseTrigger):
         max_poll_failures: int = 5,
         max_failure_seconds: float = 300.0,
         docker_conn_id: str | None = None,
+        secret_env_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         if on_kill_action not in ON_KILL_ACTIONS:
@@ -85,6 +93,8 @@ class DataSphereJobTrigger(BaseTrigger):
         self.max_poll_failures = max(1, int(max_poll_failures))
         self.max_failure_seconds = float(max_failure_seconds)
         self.docker_conn_id = docker_conn_id
+        self.secret_env_names = sorted(secret_env_names or [])
+        self._masked = False
         self._service: JobService | None = None
         self._cursor: Any = None
         self._streamed = 0
@@ -103,6 +113,7 @@ class DataSphereJobTrigger(BaseTrigger):
                 "max_poll_failures": self.max_poll_failures,
                 "max_failure_seconds": self.max_failure_seconds,
                 "docker_conn_id": self.docker_conn_id,
+                "secret_env_names": self.secret_env_names,
             },
         )
 
@@ -120,6 +131,10 @@ class DataSphereJobTrigger(BaseTrigger):
         """Write up to ``limit`` new output lines of the job into the log; how many were written."""
         if not self.stream_logs or not container_id:
             return 0
+        if not self._masked:
+            self._mask_secret_env(container_id)
+            if not self._masked:
+                return 0
         from airflow_provider_dsjobs.operators.job_result import log_line  # that package imports this module
         from airflow_provider_dsjobs.runtime.containers import LogCursor
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
@@ -138,6 +153,25 @@ class DataSphereJobTrigger(BaseTrigger):
             self.log.debug("Reading the output of job %s stopped: %s", self.job_id, exc)
         self._streamed += written
         return written
+
+    def _mask_secret_env(self, container_id: str) -> None:
+        from airflow.sdk.log import mask_secret
+
+        from airflow_provider_dsjobs.config.redact import is_sensitive_name
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
+
+        try:
+            environment = self._get_service().runtime.environment(container_id)
+        except ContainerNotFound:  # finalized already: there is nothing to stream
+            return
+        except Exception as exc:  # without the values nothing can be masked: stream nothing rather than leak
+            self.log.warning("Not streaming job %s output: its environment cannot be read (%s)", self.job_id, exc)
+            self.stream_logs = False
+            return
+        for name, value in environment.items():
+            if value and (name in self.secret_env_names or is_sensitive_name(name)):
+                mask_secret(value)
+        self._masked = True
 
     def _event(self, status: str, record: JobRecord | None = None, message: str | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": status, "job_id": self.job_id, "log_streamed": self._streamed > 0}
@@ -190,8 +224,13 @@ class DataSphereJobTrigger(BaseTrigger):
             record = polled
             await stream(record.container_id)
             if record.status.terminal or record.status == JobStatus.UPLOADING_OUTPUT:
-                while await stream(record.container_id) >= MAX_LINES_PER_POLL:  # the rest of a finished log
-                    pass
+                drained = await stream(record.container_id)
+                while drained >= MAX_LINES_PER_POLL:  # the rest of a finished log
+                    drained = await stream(record.container_id)
+                if self._streamed:
+                    # The triggerer ships a trigger's log lines to the task log asynchronously and stops once the
+                    # trigger is done: give the last lines time to get there (lines were lost without this).
+                    await asyncio.sleep(FINAL_LOG_GRACE)
                 yield self._event("terminal" if record.status.terminal else "exited", record)
                 return
             if self.deadline is not None and time.time() >= self.deadline:

@@ -294,6 +294,11 @@ class Deployment:
         body = self._request("GET", path)
         return sorted(body["task_instances"], key=lambda t: t["try_number"])
 
+    def mark_task(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Set a task instance's state as a user does in the UI (``failed``, ``success``)."""
+        path = f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}"
+        self._request("PATCH", path, {"new_state": state})
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value, deserialized (a dict stays a dict); DeploymentError when there is none."""
         query = urllib.parse.urlencode({"map_index": map_index, "deserialize": "true", "stringify": "false"})
@@ -316,6 +321,18 @@ class Deployment:
             folder = home / "airflow" / "logs" / relative
             for path in sorted(folder.glob(f"attempt={try_number}.log*")):
                 parts.append(path.read_text(errors="replace"))
+        return "".join(parts)
+
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """What the triggerer wrote into one try's log while the task was deferred (its own
+        ``attempt=N.log.trigger.<id>.log`` file next to the worker's, in the triggerer's ``AIRFLOW_HOME/logs``)."""
+        relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
+        if map_index >= 0:
+            relative /= f"map_index={map_index}"
+        parts = []
+        for home in sorted((self.directory / "homes").iterdir()):
+            folder = home / "airflow" / "logs" / relative
+            parts += [p.read_text(errors="replace") for p in sorted(folder.glob(f"attempt={try_number}.log.trigger.*"))]
         return "".join(parts)
 
     def service_log(self, service: str) -> str:

@@ -42,3 +42,9 @@ def test_timeout_fails_task_and_cancels_job(deployment: Deployment, timed_out_ru
     labels = {"airflow.dag_id": DAG_ID, "airflow.run_id": timed_out_run, "airflow.task_id": task_id}
     assert wait_until(lambda: deployment.containers(**labels) == [], timeout=60, what="the container to go")
     assert "tick 600" not in "".join(line for _, line in deployment.jobs.logs(job_id))
+    # Both paths fail with AirflowTaskTimeout after the job was cancelled (the deferred one from the trigger's
+    # deadline, counted from the task's start).
+    log = deployment.task_log(DAG_ID, timed_out_run, task_id)
+    assert "AirflowTaskTimeout" in log
+    if task_id == "deferred":
+        assert f"Job {job_id} cancelled: the task's execution_timeout (0:00:20) passed while it was deferred" in log

@@ -105,6 +105,9 @@ class FakeRuntime:
         box.status, box.exit_code = "exited", 137
         return StopResult("killed", 137)
 
+    def environment(self, container_id: str) -> dict[str, str]:
+        return dict(getattr(self._get(container_id), "env", {}) or {})
+
     def signal(self, container_id: str, signal: str) -> bool:
         box = self._get(container_id)
         box.signals.append(signal)

@@ -154,6 +154,21 @@ def test_trigger_streams_each_new_line_once_and_bounded(service: Any, monkeypatc
     assert "probe started" in lines
 
 
+def test_trigger_masks_secret_env_values_in_its_own_process(service: Any) -> None:
+    """The triggerer did not see the worker register the job's secrets: the trigger masks them itself."""
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    reset_secrets_masker()
+    job_id = submit_probe(service, SLEEP="1")  # PROBE_NOTE=not-a-secret in the config
+    assert str(redact("note is not-a-secret")) == "note is not-a-secret"
+    trigger = DataSphereJobTrigger(job_id=job_id, poll_interval=0.2, secret_env_names=["PROBE_NOTE"])
+    lines: list[str] = []
+    trigger.log.info = lambda msg, *a, **k: lines.append(msg % a if a else msg)  # type: ignore[method-assign]
+    drive_trigger(trigger)
+    assert "note is not-a-secret" in lines  # streamed (our stand-in logger does not redact)
+    assert str(redact("note is not-a-secret")) == "note is ***"  # what Airflow's log pipeline will show
+
+
 # -- on_kill ------------------------------------------------------------------------------------------------
 
 
@@ -277,3 +292,27 @@ def test_trigger_runs_in_an_event_loop_without_blocking_it(service: Any) -> None
 
     assert asyncio.run(asyncio.wait_for(main(), 120))["status"] == "exited"
     assert ticks > 10
+
+
+def test_cancel_requested_while_the_submitter_died_ends_cancelled(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_kill marked the job CANCELLING, then the worker was SIGKILLed mid-submit: once its launch lease is stale,
+    the next reader ends the job CANCELLED (not ERROR, not CANCELLING forever)."""
+    from airflow_provider_dsjobs.jobs import lease as lease_module
+    from airflow_provider_dsjobs.jobs.service import JobService
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed")
+
+    store = DictTaskStateStore()
+    with monkeypatch.context() as patch:
+        patch.setattr(JobService, "_launch", die)
+        with pytest.raises(SystemExit):
+            run(probe_op(), make_context(store=store))
+    job_id = store.data[STATE_JOB_ID]
+    assert service.request_cancel(job_id).status == JobStatus.CANCELLING
+    monkeypatch.setattr(lease_module, "STALE_AFTER_S", 0.5)
+    time.sleep(1)
+    record = service.refresh(job_id)
+    assert (record.status, record.status_details) == (JobStatus.CANCELLED, "cancelled before the job started")

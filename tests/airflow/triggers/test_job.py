@@ -40,6 +40,7 @@ def test_serialize_exact_and_round_trip() -> None:
         max_poll_failures=3,
         max_failure_seconds=30,
         docker_conn_id="docker_reg",
+        secret_env_names=["PROBE_NOTE"],
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_dsjobs.triggers.job.DataSphereJobTrigger"
@@ -54,6 +55,7 @@ def test_serialize_exact_and_round_trip() -> None:
         "max_poll_failures": 3,
         "max_failure_seconds": 30.0,
         "docker_conn_id": "docker_reg",
+        "secret_env_names": ["PROBE_NOTE"],
     }
     from airflow.sdk.module_loading import import_string
 
@@ -73,6 +75,7 @@ def test_defaults_serialize() -> None:
         "max_poll_failures": 5,
         "max_failure_seconds": 300.0,
         "docker_conn_id": None,
+        "secret_env_names": [],
     }
 
 
