@@ -103,6 +103,10 @@ airflow_common_env() {
     export AIRFLOW__API__PORT="$API_PORT"
     export AIRFLOW__API__WORKERS=1
     export AIRFLOW__API_AUTH__JWT_SECRET="$JWT_SECRET"
+    # On a machine shared with other work the api-server can take seconds to answer: task processes wait up to
+    # 60 s per call and retry, instead of being killed by their supervisor after ~30 s.
+    export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
+    export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
     # A killed worker's task is noticed within ~30 s instead of 5 min, so the retry scenario stays short.
     export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=20
     export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL=5

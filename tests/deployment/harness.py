@@ -23,9 +23,9 @@ Typical use (the ``deployment`` fixture in ``conftest.py`` gives one instance to
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shlex
 import subprocess
 import time
 import urllib.error
@@ -34,6 +34,7 @@ import urllib.request
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -88,14 +89,17 @@ def run_script(name: str, *args: str, timeout: float = 900) -> str:
     return done.stdout
 
 
-def read_state(path: Path) -> dict[str, str]:
-    """``state.env`` (``KEY='value'`` lines written by up.sh) as a dict."""
-    state: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            state[key] = shlex.split(value)[0] if value else ""
-    return state
+def _load_script_module(name: str) -> ModuleType:
+    """A module of scripts/deployment/ (which is not a package), e.g. ``wait_ready``."""
+    spec = importlib.util.spec_from_file_location(f"dsjobs_deployment_{name}", SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: ``state.env`` (``KEY='value'`` lines written by up.sh) as a dict; the one reader, shared with wait_ready.py.
+read_state: Callable[[Path], dict[str, str]] = _load_script_module("wait_ready").read_state
 
 
 class Deployment:
@@ -203,17 +207,25 @@ class Deployment:
 
     # -- REST API --------------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, timeout: float = 60, attempts: int = 3) -> Any:
+        """One REST call; a timeout or refused connection (the api-server is slow on a loaded machine) is tried
+        again, ``attempts`` times in all; an HTTP error status is a DeploymentError at once."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.api_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:1000]
-            raise DeploymentError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        for attempt in range(1, attempts + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    payload = response.read()
+                break
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:1000]
+                raise DeploymentError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+            except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+                if attempt == attempts:
+                    raise DeploymentError(f"{method} {path}: no answer after {attempts} tries: {exc}") from None
+                time.sleep(2)
         return json.loads(payload) if payload else None
 
     def dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -296,17 +308,18 @@ class Deployment:
     # -- logs ------------------------------------------------------------------------------------------------
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
-        """The log of one try exactly as the task runner wrote it on the worker(s) that ran it (JSON lines, one
-        event each), read from the workers' own ``AIRFLOW_HOME/logs``. A deferred try that resumed on the other
-        worker has a part on each; they are joined in worker order. Empty when no worker has it."""
+        """The log of one try exactly as Airflow wrote it (JSON lines, one event each), read from the services'
+        own ``AIRFLOW_HOME/logs``: the task runner's part on the worker(s) that ran it — a deferred try that
+        resumed on the other worker has a part on each — and, for a deferred try, the triggerer's part
+        (``attempt=N.log.trigger.<id>.log``), which the UI shows within the task's log. Parts are joined in
+        service-name order. Empty when no service has it."""
         relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
         if map_index >= 0:
             relative /= f"map_index={map_index}"
-        relative /= f"attempt={try_number}.log"
         parts = []
         for home in sorted((self.directory / "homes").iterdir()):
-            path = home / "airflow" / "logs" / relative
-            if path.exists():
+            folder = home / "airflow" / "logs" / relative
+            for path in sorted(folder.glob(f"attempt={try_number}.log*")):
                 parts.append(path.read_text(errors="replace"))
         return "".join(parts)
 
