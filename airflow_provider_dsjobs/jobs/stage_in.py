@@ -185,6 +185,7 @@ def s3_mount_entries(
             prefix,
             endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
             region=settings.s3_region,
+            checksums=settings.s3_checksums,
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=settings.aws_secret_access_key,
             aws_session_token=settings.aws_session_token,

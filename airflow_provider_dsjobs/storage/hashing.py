@@ -19,7 +19,9 @@ from typing import Any, BinaryIO
 
 from airflow_provider_dsjobs.storage.base import StoreError
 
-CHUNK_SIZE = 1024 * 1024
+#: Files are hashed by reading into one reusable buffer of this size (no new ``bytes`` per chunk; hashlib
+#: releases the GIL on each update, so another thread can upload meanwhile).
+FILE_BUFFER_SIZE = 8 * 1024 * 1024
 #: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
 _RACY_SECONDS = 2.0
 
@@ -107,12 +109,7 @@ def hash_file_stat(
         key = stat_key(path.absolute(), before)
         if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
-        digest = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK_SIZE):
-                digest.update(chunk)
-                size += len(chunk)
+        digest, size = _sha256_of(path)
         after = os.stat(path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -122,6 +119,19 @@ def hash_file_stat(
     if memo is not None:
         memo.put(key, sha, observed_at)
     return sha, after
+
+
+def _sha256_of(path: Path) -> tuple[Any, int]:
+    """The running SHA-256 of a file's content and its length, read sequentially in large blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(FILE_BUFFER_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+            size += n
+    return digest, size
 
 
 class HashingReader(io.RawIOBase):

@@ -7,6 +7,7 @@ content, never a mix, and a crash leaves at most a stray partial file that ``lis
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
@@ -20,11 +21,36 @@ from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, Pro
 from airflow_provider_dsjobs.storage.keys import check_key
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = 4 * 1024 * 1024
+#: ``put_file`` copies in the kernel (``copy_file_range``, what ``cp`` does) in steps of this size, one progress
+#: report each: no byte passes through Python, so the copy costs about what ``cp`` costs.
+KERNEL_COPY_STEP = 64 * 1024 * 1024
 
 
 def _oserror(action: str, where: str, exc: OSError) -> StoreError:
     return StoreError(f"cannot {action} {where}: {exc.strerror or exc}")
+
+
+def _copy_in_kernel(source: BinaryIO, out: BinaryIO, progress: ProgressCallback | None) -> bool:
+    """Copy the rest of ``source`` to ``out`` with ``copy_file_range``; ``False`` (nothing copied) when the kernel
+    or the filesystems cannot, so the caller falls back to reading and writing."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return False
+    src, dst = source.fileno(), out.fileno()
+    first = True
+    while True:
+        try:
+            n = copy(src, dst, KERNEL_COPY_STEP)
+        except OSError as exc:
+            if first and exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+                return False
+            raise
+        first = False
+        if n == 0:
+            return True
+        if progress:
+            progress(n)
 
 
 class LocalStore:
@@ -45,16 +71,19 @@ class LocalStore:
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
-    def _write_atomically(self, key: str, source: BinaryIO, progress: ProgressCallback | None) -> None:
+    def _write_atomically(
+        self, key: str, source: BinaryIO, progress: ProgressCallback | None, *, kernel_copy: bool = False
+    ) -> None:
         target = self._path(key)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as out:
-                while chunk := source.read(CHUNK_SIZE):
-                    out.write(chunk)
-                    if progress:
-                        progress(len(chunk))
+                if not (kernel_copy and _copy_in_kernel(source, out, progress)):
+                    while chunk := source.read(CHUNK_SIZE):
+                        out.write(chunk)
+                        if progress:
+                            progress(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, target)
@@ -86,7 +115,7 @@ class LocalStore:
         except OSError as exc:
             raise _oserror("read", str(path), exc) from None
         with source:
-            self._write_atomically(key, source, progress)
+            self._write_atomically(key, source, progress, kernel_copy=True)
 
     def put_stream(self, key: str, stream: BinaryIO, progress: ProgressCallback | None = None) -> None:
         self._write_atomically(key, stream, progress)
