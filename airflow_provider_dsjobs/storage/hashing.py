@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -98,10 +99,16 @@ def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, in
 
 
 def hash_file_stat(
-    path: Path, memo: HashMemo | None = DEFAULT_MEMO, *, lookup: bool = True
+    path: Path,
+    memo: HashMemo | None = DEFAULT_MEMO,
+    *,
+    lookup: bool = True,
+    alongside: Callable[[], object] | None = None,
 ) -> tuple[str, os.stat_result]:
     """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes).
-    ``lookup=False``: the caller already asked the memo; read the file, then record its hash."""
+    ``lookup=False``: the caller already asked the memo; read the file, then record its hash.
+    ``alongside`` (say, a copy of the file): run in this thread while another hashes the file (hashlib releases
+    the GIL), both inside the stat check, so a change during either is caught; its exception propagates."""
     path = path if isinstance(path, Path) else Path(path)
     observed_at = time.time()
     try:
@@ -109,7 +116,15 @@ def hash_file_stat(
         key = stat_key(path.absolute(), before)
         if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
-        digest, size = _sha256_of(path)
+        if alongside is None:
+            digest, size = _sha256_of(path)
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash") as pool:
+                hashing = pool.submit(_sha256_of, path)
+                try:
+                    alongside()
+                finally:
+                    digest, size = hashing.result()
         after = os.stat(path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None

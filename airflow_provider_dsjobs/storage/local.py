@@ -94,6 +94,41 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    # -- copies named after they are made (not in the protocol) ---------------------------------------------------
+
+    def copy_in(self, path: Path) -> Path:
+        """Copy ``path`` into a partial file under the root (``list`` ignores it), flushed and fsync'ed, for
+        ``commit_copy`` to name once its content hash is known: the stager hashes while this copies."""
+        tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(path, "rb") as source, open(tmp, "wb") as out:
+                if not _copy_in_kernel(source, out, None):
+                    while chunk := source.read(CHUNK_SIZE):
+                        out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _oserror("copy", str(path), exc) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def commit_copy(self, copy: Path, key: str) -> None:
+        """Rename a ``copy_in`` file to ``key`` (atomically replacing whatever is there)."""
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(copy, target)
+        except OSError as exc:
+            copy.unlink(missing_ok=True)
+            raise _oserror("write", self.uri(key), exc) from None
+
+    def drop_copy(self, copy: Path) -> None:
+        copy.unlink(missing_ok=True)
+
     # -- ObjectStore ---------------------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
