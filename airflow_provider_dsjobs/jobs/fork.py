@@ -11,55 +11,40 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
+from airflow_provider_dsjobs.config.redact import redacted_env_names
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord
 
 
 def fork_config(
-    source: JobRecord,
-    *,
-    args: Mapping[str, str] | None = None,
-    vars: Mapping[str, str] | None = None,
-    env_vars: Mapping[str, str] | None = None,
-    name: str | None = None,
-    desc: str | None = None,
-    cloud_instance_types: tuple[str, ...] | None = None,
-    environ: Mapping[str, str] | None = None,
+    source: JobRecord, overrides: Overrides | None = None, *, environ: Mapping[str, str] | None = None
 ) -> JobConfig:
-    """The source job's config with the overrides; ``JobError`` when it cannot be forked or an override is bad.
+    """The source job's config with the overrides, as it is submitted (``Overrides.submitted_config``: the
+    job gets env-var override values from ``overrides.environ``); ``JobError`` when it cannot be forked or an
+    override is bad.
 
-    Secret env values the record does not keep (see ``config.redact``) come from ``env_vars`` or, as
+    Secret env values the record does not keep (see ``config.redact``) come from the overrides or, as
     ``- NAME`` entries, from ``environ`` (default ``os.environ``) when the fork is submitted."""
     job_id = source.id
     if source.data_cleared:
         raise JobError("fork is unavailable - source job data is cleared")
     if not source.raw_config:
         raise JobError(f"job {job_id} has no stored config to fork")
-    from airflow_provider_dsjobs.config import ConfigError, load_config_text
-    from airflow_provider_dsjobs.config.overrides import apply_overrides
-
+    over = overrides or Overrides()
     base_dir = Path(source.base_dir or ".")
     try:
         config = load_config_text(source.raw_config, base_dir=base_dir, source=f"job {job_id} config")
-        declared_inputs = {e.var for e in config.inputs if e.var}
-        declared_outputs = {e.var for e in config.outputs if e.var}
-        input_vars = {k: v for k, v in (vars or {}).items() if k in declared_inputs}
-        output_vars = {k: v for k, v in (vars or {}).items() if k not in declared_inputs}
-        unknown = [k for k in output_vars if k not in declared_outputs]
+        declared = {e.var for e in (*config.inputs, *config.outputs) if e.var}
+        unknown = [k for k in (over.vars or {}) if k not in declared]
         if unknown:
             raise JobError(f"No variable path in source job: {unknown[0]}")
-        config = _redacted_env_from_environ(config, job_id, env_vars or {}, os.environ if environ is None else environ)
-        return apply_overrides(
-            config,
-            args=dict(args or {}),
-            input_vars=input_vars,
-            output_vars=output_vars,
-            env_vars=None if env_vars is None else dict(env_vars),
-            cloud_instance_types=cloud_instance_types,
-            name=name,
-            desc=desc,
+        config = _redacted_env_from_environ(
+            config, job_id, over.env_vars or {}, os.environ if environ is None else environ
         )
+        return over.submitted_config(config)
     except ConfigError as exc:
         raise JobError(str(exc)) from None
 
@@ -69,8 +54,6 @@ def _redacted_env_from_environ(
 ) -> JobConfig:
     """The config with each redacted env var taken from the environment (overridden ones are left to the
     override); ``JobError`` naming those that neither gives."""
-    from airflow_provider_dsjobs.config.overrides import env_from_environ
-    from airflow_provider_dsjobs.config.redact import redacted_env_names
 
     redacted = [name for name in redacted_env_names(config) if name not in overrides]
     if not redacted:

@@ -9,38 +9,35 @@ delivers the inputs (``jobs/stage_in.py``) and starts it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
-    from airflow_provider_dsjobs.runtime.engine import DockerEngine
-    from airflow_provider_dsjobs.runtime.resources import ResourceChoice
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.resources import ResourceChoice, choose_instance_type
 
 
 def prepare_container(
-    engine: DockerEngine, runtime: Runtime, plan: JobPlan, network: str | None, say: Callable[[str], None]
+    runtime: ContainerRuntime, plan: JobPlan, network: str | None, say: Callable[[str], None]
 ) -> tuple[ContainerSpec, ResourceChoice]:
     """Ensure the image and volumes, choose the instance type; the container's spec and that choice.
     Engine failures raise ``RuntimeFailure``."""
-    from airflow_provider_dsjobs.runtime.containers import ContainerSpec
-    from airflow_provider_dsjobs.runtime.images import ensure_image
-    from airflow_provider_dsjobs.runtime.resources import choose_instance_type
-
-    ensure_image(engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+    runtime.ensure_image(plan.image, username=plan.registry_username, password=plan.registry_password)
     for name in plan.volumes:
-        if plan.python is not None and name == plan.python.volume_name:
+        if name in plan.volume_labels:
+            ensure_volume(runtime, name, {LABEL_PROJECT: plan.project, **plan.volume_labels[name]})
+        elif plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))
         else:  # the project disk: created empty on first use, filled by whoever owns the project
             ensure_volume(runtime, name, {LABEL_PROJECT: plan.project, "dsjobs.project-disk": "1"})
     if plan.python is not None:
         for note in plan.python.notes:
             say(f"python environment: {note}")
-    choice = choose_instance_type(plan.instance_types, engine.info())
+    choice = choose_instance_type(plan.instance_types, runtime.engine_info())
     spec = ContainerSpec(
         image=plan.image,
-        command=list(plan.command),
+        command=list(plan.command) or None,
+        entrypoint=list(plan.entrypoint) if plan.entrypoint is not None else None,
         env=dict(plan.env),
         labels=dict(plan.labels),
         working_dir=plan.workdir,
@@ -53,10 +50,8 @@ def prepare_container(
     return spec, choice
 
 
-def ensure_volume(runtime: Runtime, name: str, labels: dict[str, str]) -> None:
+def ensure_volume(runtime: ContainerRuntime, name: str, labels: dict[str, str]) -> None:
     """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
     if name in runtime.list_volumes(labels):
         return
     try:

@@ -38,6 +38,8 @@ before it starts.
 
 Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs to local files; ``fork``
 (``jobs/fork.py``) re-runs a stored config with overrides; ``gc`` (``jobs/gc.py``) deletes expired data.
+Browsing (the Airflow plugin's Jobs page) is read-only: ``read``, ``query_jobs`` (``jobs/query.py``),
+``output_files``/``open_output`` (``jobs/output_files.py``) and ``logs(follow=True)`` change nothing.
 
 Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``plan.json``, ``outputs/``
 (``work/<relpath>`` for var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last),
@@ -45,41 +47,55 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 used by ID is every object under that prefix except the manifest.
 
 Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space) and ``spark``. Links inside output directories are skipped.
+scratch space). ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
+FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
+link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
+job once the engine answers again.
 """
 
 from __future__ import annotations
 
+import os
 import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import EngineLost, JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
+from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
-from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
+from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.spark import SparkRegistry
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
+from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.keys import join_key
+from airflow_provider_dsjobs.storage.open import open_store
 
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-
-__all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
+__all__ = ["EngineLost", "GcReport", "JobError", "JobService", "LogSink", "Notify"]
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
 #: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
@@ -87,20 +103,29 @@ LogSink = Callable[[str, str], None]
 #: Receives the service's progress messages for a human ("uploaded 0 B (all 3 inputs cached)").
 Notify = Callable[[str], None]
 
+#: The one reason a job cancelled before its container started ends with.
+CANCELLED_BEFORE_START = "cancelled before the job started"
+
 
 def _noop(_: str) -> None:
     return None
 
 
 class JobService:
-    """Runs configs as Docker containers with inputs and outputs staged through the store."""
+    """Runs configs as containers with inputs and outputs staged through the store.
 
-    def __init__(self, settings: Settings) -> None:
+    ``runtime`` (a ``runtime.base.ContainerRuntime``) and ``store`` are what the service works on; by default it
+    connects to the Docker engine and opens the store that ``settings`` name, each on first use (listing jobs
+    needs no engine). A runtime passed in belongs to the caller: ``close`` leaves it open."""
+
+    def __init__(
+        self, settings: Settings, *, runtime: ContainerRuntime | None = None, store: ObjectStore | None = None
+    ) -> None:
         self.settings = settings
-        self._store: ObjectStore | None = None
+        self._store = store
         self._jobs: JobStore | None = None
-        self._engine: Any = None
-        self._runtime: Any = None
+        self._runtime = runtime
+        self._owns_runtime = runtime is None
         self._lock = threading.Lock()
 
     # -- wiring ----------------------------------------------------------------------------------------------
@@ -112,8 +137,6 @@ class JobService:
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            from airflow_provider_dsjobs.storage.open import open_store
-
             with job_errors():
                 self._store = open_store(self.settings)
         return self._store
@@ -121,48 +144,65 @@ class JobService:
     @property
     def jobs(self) -> JobStore:
         if self._jobs is None:
-            from airflow_provider_dsjobs.jobs.store import JobStore
-
             self._jobs = JobStore(self.store, self.project)
         return self._jobs
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> ContainerRuntime:
         with self._lock:
             if self._runtime is None:
-                from airflow_provider_dsjobs.runtime.containers import Runtime
-                from airflow_provider_dsjobs.runtime.engine import connect_engine
-                from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
                 with job_errors(RuntimeFailure):
-                    self._engine = connect_engine(self.settings)
-                self._runtime = Runtime(self._engine)
+                    self._runtime = Runtime.connect(self.settings)
             return self._runtime
 
     def close(self) -> None:
-        if self._engine is not None:
-            with suppress(Exception):
-                self._engine.close()
-            self._engine = None
+        if self._owns_runtime and self._runtime is not None:
+            with suppress(OSError):
+                self._runtime.close()
             self._runtime = None
 
     def _load(self, job_id: str) -> JobRecord:
-        from airflow_provider_dsjobs.jobs.store import JobNotFound
-
         try:
-            record: JobRecord = self.jobs.load(job_id)
+            return self.jobs.load(job_id)
         except JobNotFound:
-            raise JobError(f"job {job_id} not found in project {self.project}") from None
+            # Still a JobError to every caller; JobNotFound lets a web API answer 404.
+            raise JobNotFound(f"job {job_id} not found in project {self.project}") from None
         except StoreError as exc:
             raise JobError(one_line(exc)) from None
-        return record
 
     def _save(self, record: JobRecord) -> None:
         with job_errors():
             self.jobs.save(record)
 
-    def _plan_doc(self, job_id: str) -> dict[str, Any]:
-        return read_plan_doc(self.store, self.jobs, job_id)
+    def _plan_doc(self, job_id: str) -> PlanDoc:
+        with job_errors():
+            return read_plan_doc(self.jobs, job_id)
+
+    # -- transitions: every status change of a job goes through here ------------------------------------------
+
+    def _move(
+        self, record: JobRecord, status: JobStatus, reason: str | None = None, *, by: str, discard: bool = False
+    ) -> JobRecord:
+        """Set ``status`` (with ``reason`` and which step observed it, ``by``) and save the record; with
+        ``discard`` then remove the job's container (also when the save fails: the record is what counts)."""
+        record.set_status(status, reason, by=by)
+        try:
+            self._save(record)
+        finally:
+            if discard:
+                self._discard(record)
+        return record
+
+    def _discard(self, record: JobRecord) -> None:
+        """Remove the job's container, if it got one on an engine this service reached; an engine failing now
+        leaves it to the next finalizer or ``gc``."""
+        if record.container_id and self._runtime is not None:
+            with suppress(RuntimeFailure):
+                self._runtime.remove(record.container_id, force=True)
+
+    def _cancel_unstarted(self, record: JobRecord, by: str) -> JobRecord:
+        """A job cancelled before its container started: CANCELLED, the container (if any) removed."""
+        return self._move(record, JobStatus.CANCELLED, CANCELLED_BEFORE_START, by=by, discard=True)
 
     # -- submit ----------------------------------------------------------------------------------------------
 
@@ -188,52 +228,43 @@ class JobService:
         with job_errors():
             job_id = self.jobs.new_job_id()
         try:
-            plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
+            plan = plan_job(
+                config,
+                self.settings,
+                job_id=job_id,
+                project=self.project,
+                labels=labels,
+                environ=environ,
+                image_lookup=ImageRegistry(self.store, self.project).resolve,
+                connector_lookup=ConnectorRegistry(self.store, self.project).get,
+                spark_lookup=SparkRegistry(self.store, self.project).get,
+            )
         except PlanError as exc:
             raise JobError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
-        if config.working_storage is not None:
-            say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
-        if config.spark is not None:
-            say("spark is not supported on Docker: the connector is ignored")
-        secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
-        if secret_names:
-            which = (
-                f"env var {secret_names[0]} has"
-                if len(secret_names) == 1
-                else f"env vars {', '.join(secret_names)} have"
-            )
-            say(
-                f"{which} a literal value that looks secret: the job record keeps '***' instead (a fork takes the "
-                "value from the environment); prefer '- NAME' in config.yaml to copy it from there"
-            )
+        for note in _unsupported_notes(config):
+            say(note)
+        record = self._new_record(config, plan, parent_job_id)
+        return self.submit_plan(plan, record, say=say, progress_stream=progress_stream)
 
-        now = utcnow()
-        record = JobRecord(
-            id=job_id,
-            project=self.project,
-            name=config.name,
-            desc=config.desc,
-            created_at=now,
-            data_expires_at=now + DEFAULT_DATA_TTL,
-            config=redact_config_dict(config.to_dict()),
-            raw_config=redacted_raw_config(config),
-            base_dir=str(config.base_dir),
-            image=plan.image,
-            labels=dict(plan.labels),
-            parent_job_id=parent_job_id,
-        )
-        record.set_status(JobStatus.CREATING)
+    def new_job_id(self) -> str:
+        with job_errors():
+            return self.jobs.new_job_id()
+
+    def submit_plan(
+        self, plan: JobPlan, record: JobRecord, *, say: Notify, progress_stream: TextIO | None = None
+    ) -> JobRecord:
+        """Store ``record`` (CREATING) and launch ``plan``: the part of ``submit`` after planning, shared with
+        ML Lab jobs (``lab/``), which plan from an image instead of a config. Same guarantees as ``submit``."""
+        job_id = record.id
         lease = LaunchLease(self.jobs, job_id)
         lease.beat()  # before the record: nobody sees the job without a fresh lease
-        self._save(record)
+        self._move(record, JobStatus.CREATING, by="submit")
         say(f"created job {job_id}")
         try:
             with lease:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
-                write_plan_doc(self.store, self.jobs, plan)
-                from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
-
+                write_plan_doc(self.jobs, plan)
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
                 staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
                 if self._ended_meanwhile(record):
@@ -255,27 +286,38 @@ class JobService:
             raise JobError(one_line(exc)) from None
         return record
 
+    def _new_record(self, config: JobConfig, plan: JobPlan, parent_job_id: str | None) -> JobRecord:
+        """The record of a job about to be launched (not saved yet): redacted config, labels, the data TTL."""
+        now = utcnow()
+        return JobRecord(
+            id=plan.job_id,
+            project=self.project,
+            name=config.name,
+            desc=config.desc,
+            created_at=now,
+            data_expires_at=now + DEFAULT_DATA_TTL,
+            config=redact_config_dict(config.to_dict()),
+            raw_config=redacted_raw_config(config),
+            base_dir=str(config.base_dir),
+            image=plan.image,
+            labels=dict(plan.labels),
+            parent_job_id=parent_job_id,
+        )
+
     def _fail(self, record: JobRecord, reason: str, status: JobStatus = JobStatus.ERROR) -> None:
-        """Mark a job that could not be launched ERROR and remove whatever container it got."""
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
-        record.set_status(status, reason)
-        with suppress(Exception):
-            self.jobs.save(record)
+        """End a job that could not be launched (ERROR, or CANCELLED when interrupted) and remove whatever
+        container it got; a store that fails now leaves the record as it was."""
+        with suppress(JobError):
+            self._move(record, status, reason, by="submit", discard=True)
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-        from airflow_provider_dsjobs.runtime.tarstream import tar_stream
-
         runtime = self.runtime
-        record.set_status(JobStatus.PREPARING)
-        self._save(record)
+        self._move(record, JobStatus.PREPARING, by="submit")
         with job_errors(RuntimeFailure, StoreError):
-            spec, choice = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
+            spec, choice = prepare_container(runtime, plan, self.settings.docker_network, say)
             record.instance_type = choice.name
             container_id = runtime.create(spec)
-            record.container_id = str(container_id)
+            record.container_id = container_id
             record.container_name = spec.name
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({choice.name})")
@@ -284,33 +326,27 @@ class JobService:
             if self._ended_meanwhile(record):
                 return
             runtime.start(container_id)
-        record.set_status(JobStatus.EXECUTING)
-        self._save(record)
+        self._move(record, JobStatus.EXECUTING, by="submit")
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
         otherwise (taken as abandoned by a process that lost sight of this one: its ERROR stands). Either way
         ``record`` is updated in place and the container removed."""
         latest = self._load(record.id)
-        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED) and not latest.status.terminal:
+        if latest.status != JobStatus.CANCELLING and not latest.status.terminal:
             return False
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
         record.history = latest.history
         if latest.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
-            record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
-            self._save(record)
+            self._cancel_unstarted(record, by="submit")
         else:
             record.status, record.status_details = latest.status, latest.status_details
             record.finished_at = latest.finished_at
+            self._discard(record)
         return True
 
     def _settle_abandoned(self, record: JobRecord) -> JobRecord | None:
         """If the job has not started and its launcher is gone (``jobs.lease``), end it ERROR, remove its
         container and return the record; ``None`` while the launch may still be under way (or has started)."""
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
         if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
             return None
         reason = abandoned_reason(self.jobs, record)
@@ -321,21 +357,19 @@ class JobService:
                 state = self.runtime.state(record.container_id)
             if state is not None and state.status != "created":
                 return None  # started: the launcher died after start, the job runs (finalize settles it)
-            with suppress(RuntimeFailure):
-                self.runtime.remove(record.container_id, force=True)
         latest = self._load(record.id)
         if latest.status != record.status:  # moved on meanwhile
             return latest if latest.status.terminal else None
-        latest.set_status(JobStatus.ERROR, reason)
-        self._save(latest)
-        return latest
+        return self._move(latest, JobStatus.ERROR, reason, by="lease", discard=True)
 
     # -- watching --------------------------------------------------------------------------------------------
 
     def refresh(self, job_id: str) -> JobRecord:
-        """The record with its status brought up to date from the engine, without staging out (nothing is
-        saved). A job whose container has exited, or is gone, but which is not finalized is reported as
-        UPLOADING_OUTPUT: the caller's cue to call ``finalize``."""
+        """The record with its status brought up to date from the engine, without staging out.
+
+        Saves only one thing: a launch whose launcher died ends ERROR (``jobs.lease``). Otherwise nothing is
+        saved, and a job whose container has exited (or is gone) but which is not finalized is *reported* as
+        UPLOADING_OUTPUT — a status the store does not hold yet: the caller's cue to call ``finalize``."""
         record = self._load(job_id)
         settled = self._settle_abandoned(record)
         if settled is not None:
@@ -343,16 +377,13 @@ class JobService:
         if record.status.terminal or not record.container_id:
             return record
         if not self._container_running(record):
-            # Exited (or already removed by a finalizer): ``finalize`` settles the outcome.
-            record.status = JobStatus.UPLOADING_OUTPUT
+            record.status = JobStatus.UPLOADING_OUTPUT  # reported only (see above): finalize saves the outcome
         return record
 
     def _container_running(self, record: JobRecord) -> bool | None:
         """True/False from the engine; None when the container is gone."""
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
         with job_errors(RuntimeFailure):
-            state = self.runtime.state(record.container_id)
+            state = self.runtime.state(record.container_id or "")
         if state is None:
             return None
         return not state.finished
@@ -372,8 +403,6 @@ class JobService:
         passes the time it last saw output, to avoid repeating lines). ``timeout`` (seconds) raises
         ``JobError`` if the job still runs by then (the job keeps running); it is checked between polls, so
         with a ``log`` it applies once the output stream has ended. Safe to call from several processes."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         # Still being launched by another process: wait for the container or a terminal status.
@@ -387,12 +416,13 @@ class JobService:
             record = self._load(job_id)
         if record.status.terminal:
             return record
+        container_id = record.container_id or ""
         while True:
             if log is not None:
                 try:
-                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True, since=since):
+                    for stream, line in self.runtime.stream_logs(container_id, follow=True, since=since):
                         log(stream, line)
-                except (ContainerNotFound, RuntimeFailure):
+                except RuntimeFailure:
                     # Gone (finalized by someone else) or the stream broke: the state decides below, and the
                     # stored log is complete either way.
                     pass
@@ -415,26 +445,17 @@ class JobService:
         """Stage outputs out, publish output datasets, write the manifest last, set the terminal status,
         remove the container. Idempotent: on a terminal job it changes nothing. On a job still running it
         changes nothing either and returns the current record."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
-        if record.status.terminal:
+        if record.status.terminal or not record.container_id:
             return record
-        if not record.container_id:
-            return record
-        runtime = self.runtime
         with job_errors(RuntimeFailure):
-            state = runtime.state(record.container_id)
+            state = self.runtime.state(record.container_id)
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
             # Created but never started: a launch still under way elsewhere (or one that died half-way).
             if record.status == JobStatus.CANCELLING:
-                with suppress(RuntimeFailure):
-                    runtime.remove(record.container_id, force=True)
-                record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
-                self._save(record)
-                return record
+                return self._cancel_unstarted(record, by="finalize")
             return self._settle_abandoned(record) or record
         if not state.finished:
             return record
@@ -444,42 +465,36 @@ class JobService:
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
         if not cancelled:
-            record.set_status(JobStatus.UPLOADING_OUTPUT)
-            self._save(record)
-        doc = self._plan_doc(job_id)
+            self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
         try:
-            stage_out(self.store, self.jobs, runtime, record, doc, int(exit_code), cancelled, state.oom_killed)
+            doc = self._plan_doc(job_id)
+            status, reason = stage_out(self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
+        except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
+            raise EngineLost(one_line(exc)) from None
         except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
                 return latest
-            record.return_code = int(exit_code)
-            record.set_status(JobStatus.ERROR, f"collecting outputs failed: {one_line(exc)}")
-            self._save(record)
-            with suppress(Exception):
-                runtime.remove(record.container_id, force=True)
-            return record
+            record.return_code = exit_code
+            return self._move(
+                record, JobStatus.ERROR, f"collecting outputs failed: {one_line(exc)}", by="finalize", discard=True
+            )
         latest = self._load(job_id)
         if latest.status.terminal:  # another finalizer got there first with the same result
-            record = latest
-        else:
-            self._save(record)
-        with suppress(ContainerNotFound, RuntimeFailure):
-            runtime.remove(record.container_id, force=True)
-        return record
+            self._discard(latest)
+            return latest
+        return self._move(record, status, reason, by="finalize", discard=True)
 
     def _recover_committed(self, record: JobRecord) -> JobRecord | None:
         """If the output manifest is already committed (another finalizer, or one that crashed right after the
         commit point), bring the record to the result it recorded; else None."""
-        if not recover_from_manifest(self.store, self.jobs, record):
+        outcome = recover_from_manifest(self.jobs, record)
+        if outcome is None:
             return None
-        self._save(record)
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
-        return record
+        status, reason = outcome
+        return self._move(record, status, reason, by="finalize", discard=True)
 
     def _container_lost(self, job_id: str) -> JobRecord:
         """The container is gone: another finalizer won (the record is terminal or the manifest committed),
@@ -491,11 +506,9 @@ class JobService:
         if recovered is not None:
             return recovered
         if record.status == JobStatus.CANCELLING:
-            record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
-        else:
-            record.set_status(JobStatus.ERROR, f"container {record.container_name or record.container_id} disappeared")
-        self._save(record)
-        return record
+            return self._cancel_unstarted(record, by="finalize")
+        reason = f"container {record.container_name or record.container_id} disappeared"
+        return self._move(record, JobStatus.ERROR, reason, by="finalize")
 
     # -- inspection ------------------------------------------------------------------------------------------
 
@@ -517,8 +530,9 @@ class JobService:
     def find(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
-        # A live container is the cheap answer (one engine query); else scan the project's records.
-        with suppress(JobError, Exception):
+        # A live container is the cheap answer (one engine query); else (no engine, no container, or a container
+        # whose record is gone) scan the project's records.
+        with suppress(JobError, RuntimeFailure):
             for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
                 job_id = container.labels.get(LABEL_JOB_ID)
                 if job_id:
@@ -539,23 +553,18 @@ class JobService:
     def cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
         """Cancel: with ``graceful`` and a ``graceful-shutdown`` section, send its signal and wait its timeout
         before killing; otherwise kill at once. The status ends CANCELLED and the container is removed."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
         if record.status.terminal:
             return record
         if record.status != JobStatus.CANCELLING:
-            record.set_status(JobStatus.CANCELLING)
-            self._save(record)
+            self._move(record, JobStatus.CANCELLING, by="cancel")
         if not record.container_id:
-            record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
-            self._save(record)
-            return record
+            return self._cancel_unstarted(record, by="cancel")
         doc = self._plan_doc(job_id)
-        sig = doc.get("graceful_signal") if graceful else None
+        signal = doc.graceful_signal if graceful else None
         try:
-            if sig:
-                self.runtime.stop(record.container_id, signal=str(sig), timeout=float(doc.get("graceful_timeout") or 0))
+            if signal:
+                self.runtime.stop(record.container_id, signal=signal, timeout=doc.graceful_timeout or 0.0)
             else:
                 self.runtime.stop(record.container_id, signal=None)
         except ContainerNotFound:
@@ -564,18 +573,17 @@ class JobService:
             raise JobError(one_line(exc)) from None
         return self.finalize(job_id)
 
-    def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
+    def logs(self, job_id: str, *, tail: int | None = None, follow: bool = False) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
-        Stored logs also carry the service's own lines as stream ``"system"``."""
+        Stored logs also carry the service's own lines as stream ``"system"``. With ``follow`` a running job's
+        output keeps coming until its container stops."""
         record = self._load(job_id)
-        return joblogs.tail(as_job_errors(self._log_pairs(record)), tail)
+        return joblogs.tail(as_job_errors(self._log_pairs(record, follow)), tail)
 
-    def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
-
+    def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
             try:
-                yield from self.runtime.stream_logs(record.container_id, follow=False)
+                yield from self.runtime.stream_logs(record.container_id, follow=follow)
                 return
             except ContainerNotFound:  # finalized meanwhile: read what was stored
                 record = self._load(record.id)
@@ -583,6 +591,30 @@ class JobService:
             yield from joblogs.read_combined(
                 self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
             )
+
+    # -- browsing: read-only, nothing is finalized or saved -------------------------------------------------
+
+    def read(self, job_id: str) -> JobRecord:
+        """The stored record as it is (unlike ``get``, a job whose container exited is not finalized here)."""
+        return self._load(job_id)
+
+    def query_jobs(self, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
+        """One page of the project's jobs, newest first, filtered by ``query`` (``jobs/query.py``) and, when
+        given, by ``visible`` (what the caller may see), before the page is cut."""
+        records = self.list_jobs()
+        return select_jobs(records if visible is None else filter(visible, records), query)
+
+    def output_files(self, job_id: str) -> list[OutputFile]:
+        """The job's stored output files (empty until its outputs are committed, or once its data is cleared)."""
+        record = self._load(job_id)
+        with job_errors():
+            return list_output_files(self.jobs, record)
+
+    def open_output(self, job_id: str, path: str) -> tuple[OutputFile, BinaryIO]:
+        """A streaming reader of one listed output file; the caller closes it."""
+        record = self._load(job_id)
+        with job_errors():
+            return open_output_file(self.jobs, record, path)
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
@@ -606,12 +638,12 @@ class JobService:
         directory; directories are recreated). With it, each output lands at ``output_dir/<basename>``.
         Logs go to ``output_dir`` (or the current directory) as ``<job_id>.log.txt``, ``.stdout.txt``,
         ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
-        ``progress_stream`` shows a download progress bar there."""
+        Nothing read from the store is trusted as a local path, and a download cut off half-way changes
+        nothing locally (``jobs/downloads.py``). ``progress_stream`` shows a download progress bar there."""
         record = self._load(job_id)
         if record.data_cleared:
             raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
         return download_files(
-            self.store,
             self.jobs,
             record,
             self._plan_doc(job_id),
@@ -630,24 +662,28 @@ class JobService:
     def fork(
         self,
         job_id: str,
+        overrides: Overrides | None = None,
         *,
-        args: Mapping[str, str] | None = None,
-        vars: Mapping[str, str] | None = None,
-        env_vars: Mapping[str, str] | None = None,
-        name: str | None = None,
-        desc: str | None = None,
-        cloud_instance_types: tuple[str, ...] | None = None,
         labels: Mapping[str, str] | None = None,
         notify: Notify | None = None,
     ) -> JobRecord:
-        """Re-run job ``job_id`` from its stored config with overrides (DataSphere's ``fork``)."""
-        config = fork_config(
-            self._load(job_id),
-            args=args,
-            vars=vars,
-            env_vars=env_vars,
-            name=name,
-            desc=desc,
-            cloud_instance_types=cloud_instance_types,
+        """Re-run job ``job_id`` from its stored config with ``overrides`` (DataSphere's ``fork``)."""
+        over = overrides or Overrides()
+        config = fork_config(self._load(job_id), over)
+        environ = {**os.environ, **over.environ} if over.env_vars else None
+        return self.submit(config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id)
+
+
+def _unsupported_notes(config: JobConfig) -> Iterator[str]:
+    """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
+    if config.working_storage is not None:
+        yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
+    secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
+    if secret_names:
+        which = (
+            f"env var {secret_names[0]} has" if len(secret_names) == 1 else f"env vars {', '.join(secret_names)} have"
         )
-        return self.submit(config, labels=labels, notify=notify, parent_job_id=job_id)
+        yield (
+            f"{which} a literal value that looks secret: the job record keeps '***' instead (a fork takes the "
+            "value from the environment); prefer '- NAME' in config.yaml to copy it from there"
+        )

@@ -12,27 +12,27 @@
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan
 from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-    from airflow_provider_dsjobs.runtime.tarstream import TarEntry
-    from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
-S3_MOUNT_MAX_BYTES = 1 << 30
 
 #: ``(container_path, staged input)`` pairs, in the order the inputs are delivered.
 Staged = list[tuple[str, "StagedInput"]]
@@ -64,8 +64,6 @@ def stage_inputs(
     (whose lease protects the blobs from ``gc`` until the record referencing them is saved). Appends each
     input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary. ``memo``
     remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across processes)."""
-    from airflow_provider_dsjobs.storage.cas import InputStager
-    from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
     stager = InputStager(store, project, progress, memo=memo)
@@ -107,9 +105,6 @@ def archive_entries(
     store: ObjectStore, jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged
 ) -> Iterator[TarEntry]:
     """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
-    from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarFile
-    from airflow_provider_dsjobs.storage.cas import BlobSource
-    from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 
     hints: dict[str, Path] = {}
     for _, s in staged:
@@ -166,29 +161,27 @@ def archive_entries(
         yield TarFile(extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content))
     for mount in plan.s3_mounts:
         yield from parents(mount.container_path + "/x")
-        yield from s3_mount_entries(settings, mount.url, mount.container_path, parents)
+        yield from s3_mount_entries(mount.source, mount.container_path, parents)
 
 
 def s3_mount_entries(
-    settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
+    source: S3Source, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
 ) -> Iterator[TarEntry]:
-    """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read through an
-    ``S3Store`` with the store's S3 settings; the credentials stay on this side. ``parents`` yields the missing
-    parent directories of a path. A listing failure is a ``JobError`` naming the mount."""
-    from airflow_provider_dsjobs.runtime.tarstream import TarFile
-    from airflow_provider_dsjobs.storage.s3 import S3Store
-
+    """Tar entries for every object under the mount's ``s3://bucket/prefix``, streamed through an ``S3Store``
+    with the mount's own endpoint and credentials (they stay on this side), refused past its ``max_bytes``
+    when it has one. ``parents`` yields the missing parent directories of a path. A listing failure is a
+    ``JobError`` naming the mount."""
+    url = source.url
     bucket, _, prefix = url[len("s3://") :].partition("/")
     try:
         mount = S3Store(
             bucket,
             prefix,
-            endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
-            region=settings.s3_region,
-            checksums=settings.s3_checksums,
-            aws_access_key_id=settings.aws_access_key_id,
-            aws_secret_access_key=settings.aws_secret_access_key,
-            aws_session_token=settings.aws_session_token,
+            endpoint_url=source.endpoint_url,
+            region=source.region,
+            aws_access_key_id=source.access_key_id,
+            aws_secret_access_key=source.secret_access_key,
+            aws_session_token=source.session_token,
         )
         total = 0
         for info in mount.list(""):
@@ -196,8 +189,11 @@ def s3_mount_entries(
             if not rel or rel.endswith("/"):
                 continue  # "directory" marker objects
             total += info.size
-            if total > S3_MOUNT_MAX_BYTES:
-                raise JobError(f"s3-mount {url} holds more than {S3_MOUNT_MAX_BYTES >> 30} GiB; it cannot be copied in")
+            if source.max_bytes is not None and total > source.max_bytes:
+                raise JobError(
+                    f"s3-mount {url} holds more than its connector's limit of {source.max_bytes} bytes; "
+                    "it cannot be copied in (raise --max-bytes with `dsjobs s3-connector add`)"
+                )
             full = posixpath.join(container_path, rel)
             yield from parents(full)
             yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)

@@ -16,20 +16,36 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+import tarfile
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.errors import one_line
+from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
-from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.errors import (
+    ContainerNotFound,
+    EngineUnreachable,
+    PathNotFound,
+    RuntimeFailure,
+    UnsafeMember,
+)
+from airflow_provider_dsjobs.runtime.tarstream import check_member
+from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-    from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
+#: Exit codes of a container stopped by a signal from outside the job (128 + the signal's number): what the engine
+#: sends when it stops or restarts, or ``docker stop``/``docker kill``; a cancel by dsjobs ends CANCELLED instead.
+_STOPPED_FROM_OUTSIDE = {143: "SIGTERM", 137: "SIGKILL"}
+#: Failures while collecting outputs that still leave the logs stored and the outputs so far committed.
+_COLLECTION_ERRORS = (RuntimeFailure, StoreError, OSError, tarfile.TarError)
 
 
 class _StreamWriter(Protocol):
@@ -51,63 +67,49 @@ def mirror(container_path: str) -> str:
     return rel
 
 
+#: A job's outcome: its terminal status and the reason (``status_details``).
+Outcome = tuple[JobStatus, "str | None"]
+
+
+@dataclass
+class _Collected:
+    """What stage-out gathered from the container besides its logs."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    datasets: dict[str, str] = field(default_factory=dict)
+    pyenv_error: str | None = None
+    failure: str | None = None
+
+
 def stage_out(
-    store: ObjectStore,
     jobs: JobStore,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
-) -> None:
-    """Collect logs and outputs, publish datasets, commit the manifest, set the outcome on ``record``
-    (nothing is saved: the caller saves the record). ``doc`` is the job's ``plan.json``."""
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
+) -> Outcome:
+    """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
+    sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
+    ``doc`` is the job's ``plan.json``.
 
-    cid = record.container_id or ""
-    outputs_prefix = jobs.outputs_prefix(record.id)
-    writer = OutputWriter(store, outputs_prefix)
-    files: list[dict[str, Any]] = []
-    outputs: dict[str, str] = {}
-    missing: list[str] = []
+    The logs are stored and the manifest committed even when collecting an output fails half-way (the
+    outcome is then ERROR with the reason); only a lost container or engine leaves nothing committed."""
+    store = jobs.store
+    writer = OutputWriter(store, jobs.outputs_prefix(record.id))
     with joblogs.LogSpool() as spool:
-        for stream, line in runtime.stream_logs(cid, follow=False):
+        for stream, line in runtime.stream_logs(record.container_id or "", follow=False):
             spool.write(stream, line)
-        for out in doc.get("outputs", []):
-            key = out["var"] or out["path"]
-            rel = mirror(out["container_path"])
-            written = export_into(runtime, cid, out["container_path"], posixpath.dirname(rel), writer, files)
-            if written is None:
-                missing.append(key)
-                spool.write(
-                    joblogs.SYSTEM,
-                    f"output {out['path']!r} was not written by the job (expected at {out['container_path']})",
-                )
-            else:
-                outputs[key] = store.uri(join_key(outputs_prefix, rel))
-        pyenv_error = None
-        if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
-            pyenv_error = read_marker(runtime, cid, str(doc["python_failed_marker"]))
-        datasets: dict[str, str] = {}
-        if exit_code == 0 and not cancelled:
-            for ds in doc.get("output_datasets", []):
-                ds_id = publish_dataset(store, jobs, runtime, record, ds)
-                datasets[ds["name"]] = ds_id
-                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds['name']})")
-        if cancelled:
-            status, details = JobStatus.CANCELLED, "cancelled by user"
-        elif pyenv_error is not None:
-            status, details = JobStatus.ERROR, f"Python environment build failed: {pyenv_error}"
-        elif exit_code == 0:
-            status, details = JobStatus.SUCCESS, None
-        else:
-            status, details = JobStatus.ERROR, f"program exited with code {exit_code}"
-        if status == JobStatus.ERROR and oom_killed:
-            details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
+        got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
+        if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
+            got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
+        status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, got.failure)
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
-    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
+    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in got.files)
     manifest = {
         "job_id": record.id,
         "project": record.project,
@@ -116,33 +118,93 @@ def stage_out(
         "logs": store.uri(logs_key),
         "data_size_bytes": data_size,
         "return_code": exit_code,
-        "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
-        "missing_outputs": missing,
-        "output_datasets": datasets,
-        "files": files,
+        "outputs": [dict(output_to_json(o), uri=got.outputs.get(o.key)) for o in doc.outputs],
+        "missing_outputs": got.missing,
+        "output_datasets": got.datasets,
+        "files": got.files,
     }
     # The commit point: written last, so a reader never sees half an output set.
     writer.write_manifest(manifest)
-    record.outputs = outputs
-    record.missing_outputs = missing
-    record.output_datasets = datasets
+    record.outputs = got.outputs
+    record.missing_outputs = got.missing
+    record.output_datasets = got.datasets
     record.logs = store.uri(logs_key)
     record.return_code = exit_code
     record.data_size_bytes = data_size
-    record.set_status(status, details)
+    return status, details
 
 
-def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord) -> bool:
-    """If the job's output manifest is committed, set on ``record`` the outcome it recorded and return True
-    (the caller saves the record); else False."""
-    from airflow_provider_dsjobs.storage.outputs import read_manifest
-
+def _collect(
+    jobs: JobStore,
+    runtime: ContainerRuntime,
+    record: JobRecord,
+    doc: PlanDoc,
+    writer: OutputWriter,
+    spool: joblogs.LogSpool,
+    publish: bool,
+) -> _Collected:
+    """Export each declared output (and, when ``publish``, each output dataset), saying in the log what was
+    skipped or missing. A failure half-way ends the collection with ``failure`` set."""
+    got = _Collected()
+    cid = record.container_id or ""
     try:
-        manifest = read_manifest(store, jobs.outputs_prefix(record.id))
+        for out in doc.outputs:
+            rel = mirror(out.container_path)
+            exported = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer)
+            for line in exported.skipped if exported is not None else ():
+                spool.write(joblogs.SYSTEM, f"output {out.path!r}: {line}")
+            if exported is None or exported.refused is not None:
+                got.missing.append(out.key)
+                why = "was not written by the job" if exported is None else exported.refused
+                spool.write(joblogs.SYSTEM, f"output {out.path!r} {why} (expected at {out.container_path})")
+                continue
+            got.files += exported.files
+            got.outputs[out.key] = jobs.store.uri(join_key(writer.prefix, rel))
+        for ds in doc.output_datasets if publish else ():
+            ds_id = publish_dataset(jobs, runtime, record, ds)
+            got.datasets[ds.name] = ds_id
+            spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
+    except _COLLECTION_ERRORS as exc:
+        if isinstance(exc, (ContainerNotFound, EngineUnreachable)):
+            raise  # another finalizer removed it, or try again once the engine is back: nothing to commit here
+        got.failure = f"collecting outputs failed: {one_line(exc)}"
+        spool.write(joblogs.SYSTEM, got.failure)
+    return got
+
+
+def _outcome(
+    exit_code: int, cancelled: bool, oom_killed: bool, pyenv_error: str | None, failure: str | None
+) -> Outcome:
+    """The terminal status and its details."""
+    if cancelled:
+        return JobStatus.CANCELLED, "cancelled by user"
+    if failure is not None:
+        details = failure
+    elif pyenv_error is not None:
+        details = f"Python environment build failed: {pyenv_error}"
+    elif exit_code == 0:
+        return JobStatus.SUCCESS, None
+    elif exit_code in _STOPPED_FROM_OUTSIDE and not oom_killed:
+        details = (
+            f"the container was stopped by {_STOPPED_FROM_OUTSIDE[exit_code]} (exit code {exit_code}), which dsjobs "
+            "did not send: most likely the Docker engine stopping or restarting, or `docker stop`/`docker kill`"
+        )
+    else:
+        details = f"program exited with code {exit_code}"
+    if oom_killed:
+        details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
+    return JobStatus.ERROR, details
+
+
+def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
+    """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
+    them and return its outcome (the caller sets the status and saves the record); else None."""
+    try:
+        manifest = read_manifest(jobs.store, jobs.outputs_prefix(record.id))
     except StoreError:
-        return False
+        return None
     if not manifest or "status" not in manifest:
-        return False
+        return None
     record.outputs = {
         str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
     }
@@ -151,49 +213,81 @@ def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord)
     record.return_code = manifest.get("return_code")
     record.logs = manifest.get("logs")
     record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
-    record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
-    return True
+    return JobStatus(manifest["status"]), manifest.get("status_details")
+
+
+@dataclass
+class Exported:
+    """What ``export_into`` collected from one container path."""
+
+    #: Each stored file as ``{path, sha256, size}``.
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: One line per archive member not collected (a link, a device, an unsafe name) saying why.
+    skipped: list[str] = field(default_factory=list)
+    #: Why the path itself was not collected (it is a symbolic link), or None.
+    refused: str | None = None
 
 
 def export_into(
-    runtime: Runtime,
-    cid: str,
-    container_path: str,
-    rel_parent: str,
-    writer: _StreamWriter,
-    files: list[dict[str, Any]],
-) -> int | None:
-    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the number of files,
-    or None when the path does not exist in the container. Each file is appended to ``files`` as
-    ``{path, sha256, size}``."""
-    from airflow_provider_dsjobs.runtime.errors import PathNotFound
-    from airflow_provider_dsjobs.runtime.tarstream import check_member
-
+    runtime: ContainerRuntime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
+) -> Exported | None:
+    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
+    not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
+    link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
+    and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
+    container's, not an output)."""
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
         return None
-    count = 0
+    result = Exported()
+    top = posixpath.basename(container_path.rstrip("/"))
     with reader, reader.open_tar() as archive:
         for member in archive:
-            if not member.isfile():
-                continue  # directories are implied by their files; links and devices are not outputs
-            name = check_member(member)
+            if member.issym() and member.name.rstrip("/") == top:
+                result.refused = f"is a symbolic link (to {member.linkname}), not a file or directory"
+                break
+            if member.issym():  # never recreated, so wherever it points is no danger, only not an output
+                result.skipped.append(f"skipped {member.name!r}: a symbolic link to {member.linkname} (not collected)")
+                continue
+            try:
+                name = check_member(member)
+            except UnsafeMember as exc:
+                result.skipped.append(f"skipped {exc}")
+                continue
+            if member.isdir():
+                continue  # directories are implied by their files
             relpath = posixpath.join(rel_parent, name) if rel_parent else name
+            if member.islnk():  # a second name of a file: its bytes came earlier in the stream, so fetch it alone
+                parent = posixpath.dirname(container_path.rstrip("/"))
+                result.files += _export_file(runtime, cid, posixpath.join(parent, name), relpath, writer)
+                continue
             stream = archive.extractfile(member)
             assert stream is not None
             with stream:
                 sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-            files.append({"path": relpath, "sha256": sha, "size": size})
-            count += 1
-    return count
+            result.files.append({"path": relpath, "sha256": sha, "size": size})
+    return result
 
 
-def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
+def _export_file(
+    runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
+) -> list[dict[str, Any]]:
+    """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
+    with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
+        for member in archive:
+            if member.isfile():
+                stream = archive.extractfile(member)
+                assert stream is not None
+                with stream:
+                    sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
+                return [{"path": relpath, "sha256": sha, "size": size}]
+    return []
+
+
+def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
     """The reason in the pyenv failure marker at ``path`` (its first line, plus pip's last ``ERROR:`` line),
     or None when the container has no such file."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
     try:
         reader = runtime.export(cid, path)
     except RuntimeFailure:
@@ -213,28 +307,24 @@ def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
     return None
 
 
-def publish_dataset(
-    store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: Mapping[str, Any]
-) -> str:
-    """Export output dataset ``ds`` (an entry of ``plan.json``'s ``output_datasets``) from the container into
+def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord, ds: OutputDatasetPlacement) -> str:
+    """Export output dataset ``ds`` from the container into
     ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID."""
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
-    ds_id = dataset_id(record.id, str(ds["name"]))
+    ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
-    writer = OutputWriter(store, prefix)
-    files: list[dict[str, Any]] = []
+    writer = OutputWriter(jobs.store, prefix)
     # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    export_into(runtime, record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
-    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
+    exported = export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer))
+    collected = exported.files if exported is not None and exported.refused is None else []
+    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,
-        "name": ds["name"],
-        "description": ds.get("description", ""),
-        "labels": dict(ds.get("labels", {})),
+        "name": ds.name,
+        "description": ds.description,
+        "labels": dict(ds.labels),
         "size": size,
-        "declared_size": ds.get("size_bytes"),
+        "declared_size": ds.size_bytes,
         "job_id": record.id,
         "project": record.project,
         "created_at": utcnow().isoformat(),

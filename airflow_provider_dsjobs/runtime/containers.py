@@ -25,6 +25,7 @@ import logging
 import struct
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -34,17 +35,21 @@ import requests
 import urllib3.exceptions
 from docker.types import DeviceRequest
 
-from airflow_provider_dsjobs.runtime.engine import DockerEngine
+from airflow_provider_dsjobs.runtime.base import StreamName
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
+    EngineUnreachable,
     PathNotFound,
     RuntimeFailure,
     WaitTimeout,
     reason_of,
 )
+from airflow_provider_dsjobs.runtime.images import ensure_image
 from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
 from airflow_provider_dsjobs.runtime.resources import ResourceChoice
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
+from airflow_provider_dsjobs.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +64,20 @@ KILL_WAIT = 30.0
 #: for 128 MiB) only for us to gunzip it again; the docker SDK's own ``get_archive`` asks for identity too.
 RAW_STREAM_HEADERS = {"Accept-Encoding": "identity"}
 
-StreamName = Literal["stdout", "stderr"]
-
 
 @dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create a job container.
 
     ``command`` should be :func:`~airflow_provider_dsjobs.runtime.shell.shell_command` of the job's script, with
-    ``init=True`` so graceful-shutdown signals reach the program (see ``runtime/shell.py``). ``volumes`` maps
+    ``init=True`` so graceful-shutdown signals reach the program (see ``runtime/shell.py``); ``None`` runs the
+    image's own CMD, and ``entrypoint`` (``None``: the image's own ENTRYPOINT) replaces the image's. ``volumes`` maps
     *named* volumes to ``{"bind": "/path/in/container", "mode": "rw"|"ro"}``; host paths are refused because the
     engine may be remote. ``stop_signal`` is what ``docker stop`` sends (set it to the graceful-shutdown signal).
     """
 
     image: str
-    command: list[str]
+    command: list[str] | None
     env: dict[str, str]
     labels: dict[str, str]
     working_dir: str
@@ -84,10 +88,12 @@ class ContainerSpec:
     stop_signal: str | None = None
     user: str | None = None
     init: bool = True
+    entrypoint: list[str] | None = None
 
     def __repr__(self) -> str:  # env may hold secrets: show only the names
         return (
-            f"ContainerSpec(image={self.image!r}, command={self.command!r}, env=<{', '.join(sorted(self.env))}>, "
+            f"ContainerSpec(image={self.image!r}, entrypoint={self.entrypoint!r}, command={self.command!r}, "
+            f"env=<{', '.join(sorted(self.env))}>, "
             f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
             f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
             f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r})"
@@ -268,13 +274,41 @@ _MAX_FRAME = 1024 * 1024
 
 
 class Runtime:
-    """Job containers on one Docker engine."""
+    """Job containers on one Docker engine (the ``ContainerRuntime`` of ``runtime/base.py``)."""
 
     def __init__(self, engine: DockerEngine) -> None:
         self.engine = engine
         self.api = engine.api
         # The SDK's own streaming helpers (raw socket, socket timeout) are not in its type stubs.
         self._sdk: Any = engine.api
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Runtime:
+        """A runtime on the engine ``settings`` name (``connect_engine``: pinged, or one ``RuntimeFailure``)."""
+        return cls(connect_engine(settings))
+
+    def engine_info(self) -> EngineInfo:
+        return self.engine.info()
+
+    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
+        return ensure_image(self.engine, ref, username=username, password=password)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    @contextmanager
+    def _reaching_engine(self) -> Iterator[None]:
+        """Inside the block, a connection that cannot be made (or breaks) is ``EngineUnreachable``: the docker
+        SDK raises ``requests``' own errors for it, not a ``DockerException``."""
+        try:
+            yield
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise EngineUnreachable(f"lost the Docker engine at {self.engine.url}: {reason_of(exc)}") from None
+
+    def _body(self, response: requests.Response) -> Iterator[bytes]:
+        """A streamed response's body in chunks; a connection that breaks is ``EngineUnreachable``."""
+        with self._reaching_engine():
+            yield from response.iter_content(CHUNK_SIZE)
 
     # -- creating and starting -------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
@@ -303,6 +337,7 @@ class Runtime:
             created = self.api.create_container(
                 image=spec.image,
                 command=spec.command,
+                entrypoint=spec.entrypoint,
                 environment=env,
                 labels={**spec.labels, MANAGED_LABEL: "1"},
                 working_dir=spec.working_dir or None,
@@ -364,7 +399,8 @@ class Runtime:
         in follow mode while it still runs. A non-following read that breaks off is resumed the same way.
         """
         try:
-            tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
+            with self._reaching_engine():
+                tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
         except docker.errors.NotFound:
             raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
         except docker.errors.DockerException as exc:
@@ -415,12 +451,13 @@ class Runtime:
         if since is not None:
             params["since"] = since
         try:
-            response = self._sdk._get(
-                self._sdk._url("/containers/{0}/logs", container_id),
-                params=params,
-                headers=RAW_STREAM_HEADERS,
-                stream=True,
-            )
+            with self._reaching_engine():
+                response = self._sdk._get(
+                    self._sdk._url("/containers/{0}/logs", container_id),
+                    params=params,
+                    headers=RAW_STREAM_HEADERS,
+                    stream=True,
+                )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, "cannot read logs")
@@ -471,7 +508,8 @@ class Runtime:
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""
         try:
-            raw = self.api.inspect_container(container_id)["State"]
+            with self._reaching_engine():
+                raw = self.api.inspect_container(container_id)["State"]
         except docker.errors.NotFound:
             return None
         except docker.errors.DockerException as exc:
@@ -498,7 +536,9 @@ class Runtime:
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
             if timeout is not None and time.monotonic() - started >= timeout * 0.9:
                 raise WaitTimeout(f"container {container_id[:12]} still running after {timeout:g}s") from None
-            raise RuntimeFailure(f"lost the Docker engine waiting for {container_id[:12]}: {reason_of(exc)}") from None
+            raise EngineUnreachable(
+                f"lost the Docker engine at {self.engine.url} waiting for {container_id[:12]}: {reason_of(exc)}"
+            ) from None
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot wait for container {container_id[:12]}: {reason_of(exc)}") from None
         return int(result.get("StatusCode", -1))
@@ -530,7 +570,8 @@ class Runtime:
     def _signal(self, container_id: str, signal: str) -> bool:
         """Send a signal; False if the container is no longer running."""
         try:
-            self.api.kill(container_id, signal=signal)
+            with self._reaching_engine():
+                self.api.kill(container_id, signal=signal)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, f"cannot send {signal} to")
         except docker.errors.APIError as exc:
@@ -549,19 +590,20 @@ class Runtime:
         ``reader.open_tar()`` or ``extract_stream``. The archive's top entry is ``basename(path)``; the engine's
         stat of the path is in ``reader.stat``. Close the reader (or use it as a context manager)."""
         try:
-            response = self._sdk._get(
-                self._sdk._url("/containers/{0}/archive", container_id),
-                params={"path": path},
-                headers=RAW_STREAM_HEADERS,
-                stream=True,
-            )
+            with self._reaching_engine():
+                response = self._sdk._get(
+                    self._sdk._url("/containers/{0}/archive", container_id),
+                    params={"path": path},
+                    headers=RAW_STREAM_HEADERS,
+                    stream=True,
+                )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, f"cannot export {path} from", path=path)
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot export {path} from container {container_id[:12]}: {reason_of(exc)}") from None
         self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
-        reader = TarReader(response.iter_content(CHUNK_SIZE), on_close=response.close)
+        reader = TarReader(self._body(response), on_close=response.close)
         header = response.headers.get("X-Docker-Container-Path-Stat")
         if header:
             try:
@@ -590,7 +632,8 @@ class Runtime:
     def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
         """Containers (running or not) carrying all of ``labels``, newest first."""
         try:
-            rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
+            with self._reaching_engine():
+                rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot list containers: {reason_of(exc)}") from None
         found = [
@@ -609,12 +652,15 @@ class Runtime:
     def remove(self, container_id: str, force: bool = True) -> None:
         """Remove the container (killing it if ``force``); a missing container is fine."""
         try:
-            self.api.remove_container(container_id, force=force, v=False)
+            with self._reaching_engine():
+                self.api.remove_container(container_id, force=force, v=False)
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
             if exc.status_code == 409 and "already in progress" in reason_of(exc):
                 return
+            raise RuntimeFailure(f"cannot remove container {container_id[:12]}: {reason_of(exc)}") from None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise RuntimeFailure(f"cannot remove container {container_id[:12]}: {reason_of(exc)}") from None
 
     def create_volume(self, name: str, labels: dict[str, str]) -> str:

@@ -307,17 +307,6 @@ def test_empty_file_and_empty_directory_inputs(store: ObjectStore, tmp_path: Pat
     assert s.stats.files_total == 1
 
 
-def test_ref_is_the_job_record_input_shape(store: ObjectStore, tmp_path: Path) -> None:
-    staged = stager(store).stage(make_tree(tmp_path / "d", {"a": b"1"}))
-    assert staged.ref("d", "DATA") == {
-        "path": "d",
-        "var": "DATA",
-        "kind": "dir",
-        "sha256": staged.sha256,
-        "size": 1,
-    }
-
-
 def _leftovers(store: ObjectStore) -> list[Path]:
     """Partial files (copies made while hashing, interrupted writes) a local store still holds."""
     return sorted(store.root.rglob(f"*{PARTIAL_SUFFIX}")) if isinstance(store, LocalStore) else []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..model import Env, JobConfig
 from ..yaml_source import Document
-from .checker import Checker
+from .checker import Checker, Path_
 from .command import read_args, read_cmd
 from .env import read_docker, read_env_vars
 from .output_datasets import read_output_datasets
@@ -25,9 +25,10 @@ from .spark import read_spark
 __all__ = ["Checker", "build_config"]
 
 
-def build_config(doc: Document, base_dir: Path) -> tuple[JobConfig | None, Checker]:
-    """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any)."""
-    c = Checker(doc, base_dir)
+def build_config(doc: Document, base_dir: Path, blocked: tuple[Path_, ...] = ()) -> tuple[JobConfig | None, Checker]:
+    """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any).
+    Costly checks below a key path in ``blocked`` (already rejected by the schema) are skipped."""
+    c = Checker(doc, base_dir, blocked=blocked)
     root = doc.root
     if root.kind != "map":
         return None, c
