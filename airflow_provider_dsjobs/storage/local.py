@@ -53,6 +53,18 @@ def _copy_in_kernel(source: BinaryIO, out: BinaryIO, progress: ProgressCallback 
             progress(n)
 
 
+def _fill(tmp: Path, source: BinaryIO, progress: ProgressCallback | None, *, kernel_copy: bool) -> None:
+    """Write the rest of ``source`` to the new file ``tmp`` (in the kernel if ``kernel_copy`` and it can); fsync it."""
+    with open(tmp, "wb") as out:
+        if not (kernel_copy and _copy_in_kernel(source, out, progress)):
+            while chunk := source.read(CHUNK_SIZE):
+                out.write(chunk)
+                if progress:
+                    progress(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+
+
 class LocalStore:
     """Objects as files under ``root``; usable by several processes at once."""
 
@@ -82,14 +94,7 @@ class LocalStore:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as out:
-                if not (kernel_copy and _copy_in_kernel(source, out, progress)):
-                    while chunk := source.read(CHUNK_SIZE):
-                        out.write(chunk)
-                        if progress:
-                            progress(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
+            _fill(tmp, source, progress, kernel_copy=kernel_copy)
             os.replace(tmp, target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -106,12 +111,8 @@ class LocalStore:
         tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            with open(path, "rb") as source, open(tmp, "wb") as out:
-                if not _copy_in_kernel(source, out, None):
-                    while chunk := source.read(CHUNK_SIZE):
-                        out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            with open(path, "rb") as source:
+                _fill(tmp, source, None, kernel_copy=True)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _oserror("copy", str(path), exc) from None
