@@ -60,6 +60,9 @@ class Settings:
     project: str = DEFAULT_PROJECT
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    #: botocore's checksum mode for S3 requests: ``when_required`` (default: what S3-compatible stores accept) or
+    #: ``when_supported`` (boto3's default, CRC32 on every upload; faster against moto, see bench/README.md).
+    s3_checksums: str = "when_required"
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
@@ -120,6 +123,7 @@ class Settings:
             project=get("DSJOBS_PROJECT") or DEFAULT_PROJECT,
             s3_endpoint_url=get("DSJOBS_S3_ENDPOINT_URL") or get("AWS_ENDPOINT_URL_S3") or get("AWS_ENDPOINT_URL"),
             s3_region=get("DSJOBS_S3_REGION"),
+            s3_checksums=get("DSJOBS_S3_CHECKSUMS") or "when_required",
             docker_url=get("DSJOBS_DOCKER_URL") or get("DOCKER_HOST"),
             docker_tls_ca_cert=get("DSJOBS_DOCKER_TLS_CA_CERT"),
             docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),

@@ -262,7 +262,8 @@ class MotoServer:
         self.__exit__()
         raise RuntimeError("moto_server did not start (is moto[server] installed?)")
 
-    def client(self) -> Any:
+    def client(self, config: Any = None) -> Any:
+        """A plain boto3 client of the server (boto3's defaults unless a botocore ``Config`` is given)."""
         import boto3
 
         return boto3.client(
@@ -271,6 +272,7 @@ class MotoServer:
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=config,
         )
 
     def new_bucket(self) -> str:

@@ -42,6 +42,7 @@ _EXTRA_TO_SETTING = {
     "project": "project",
     "endpoint_url": "s3_endpoint_url",
     "region_name": "s3_region",
+    "s3_checksums": "s3_checksums",
     "aws_session_token": "aws_session_token",
     "docker_url": "docker_url",
     "docker_tls_ca_cert": "docker_tls_ca_cert",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 #: Called with the number of bytes just transferred (for progress bars).
 ProgressCallback = Callable[[int], None]
@@ -73,4 +73,22 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
+        ...
+
+
+@runtime_checkable
+class CopiesIn(Protocol):
+    """A store that can copy a local file in *before* its key is known (the local store), so the content-addressed
+    stager hashes a file while it is copied instead of hashing first and copying after."""
+
+    def copy_in(self, path: Path) -> Path:
+        """Copy ``path`` into the store under a temporary name no listing shows; returns that handle."""
+        ...
+
+    def commit_copy(self, copy: Path, key: str) -> None:
+        """Give a ``copy_in`` copy its key (atomically: a reader sees the old object or this one)."""
+        ...
+
+    def drop_copy(self, copy: Path) -> None:
+        """Discard a ``copy_in`` copy that is not needed (its content is already stored)."""
         ...

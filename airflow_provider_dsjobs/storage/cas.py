@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.base import CopiesIn, ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashingReader, HashMemo, hash_file_stat, stat_key
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
@@ -175,6 +175,8 @@ class _ScannedFile:
     scanned_stat: os.stat_result | None = None
     sha256: str = ""
     hashed_stat: os.stat_result | None = None
+    #: The store's copy of the file made while it was hashed (``CopiesIn``), until it is named or dropped.
+    copy: Path | None = None
 
 
 @dataclass
@@ -268,6 +270,17 @@ class InputStager:
         started = time.monotonic()
         scans = [_scan(Path(p)) for p in paths]
         self._check_limits(scans)
+        try:
+            staged = self._stage_scanned(scans)
+        finally:  # copies made while hashing that were not needed (the store had the content) or not reached
+            self._drop_copies(scans)
+        self.stats.bytes_total += sum(s.size for s in scans)
+        self.stats.files_total += sum(len(s.files) for s in scans)
+        self.stats.seconds += time.monotonic() - started
+        return staged
+
+    def _stage_scanned(self, scans: list[_Scanned]) -> list[StagedInput]:
+        """Hash the scanned files, write the lease, upload what the store lacks; the staged inputs."""
         if self.memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
             self.memo.preload([f.path for scanned in scans for f in scanned.files])
         for scanned in scans:
@@ -308,11 +321,14 @@ class InputStager:
                 wrote_trees = True
         if to_upload or wrote_trees:  # refresh: the lease's life starts after the uploads (nothing to wait for
             self._write_lease(list(blobs) + list(trees))  # in a cached re-run: the first write is moments old)
-
-        self.stats.bytes_total += sum(s.size for s in scans)
-        self.stats.files_total += sum(len(s.files) for s in scans)
-        self.stats.seconds += time.monotonic() - started
         return staged
+
+    def _drop_copies(self, scans: Sequence[_Scanned]) -> None:
+        for scanned in scans:
+            for f in scanned.files:
+                if f.copy is not None and isinstance(self.store, CopiesIn):
+                    self.store.drop_copy(f.copy)
+                    f.copy = None
 
     def _hash(self, f: _ScannedFile) -> None:
         """Set ``f.sha256``: from the memo when the file's stat from the scan (moments ago) is known there, which
@@ -323,7 +339,14 @@ class InputStager:
             if sha is not None:
                 f.sha256, f.hashed_stat = sha, st
                 return
-        f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo, lookup=st is None)
+        store = self.store
+        alongside = None
+        if isinstance(store, CopiesIn) and f.size >= _SMALL_BLOB:  # large: copy it in while hashing it
+
+            def alongside() -> None:
+                f.copy = store.copy_in(f.path)
+
+        f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo, lookup=st is None, alongside=alongside)
         f.size = f.hashed_stat.st_size
 
     def _check_limits(self, scans: Sequence[_Scanned]) -> None:
@@ -375,6 +398,14 @@ class InputStager:
 
     def _upload_one(self, f: _ScannedFile) -> None:
         key = blob_key(self.project, f.sha256)
+        if f.copy is not None and isinstance(self.store, CopiesIn):  # copied while hashed, inside its stat check
+            self.store.commit_copy(f.copy, key)
+            f.copy = None
+            if self.progress:
+                self.progress.update(f.size)
+            self.stats.bytes_uploaded += f.size
+            self.stats.files_uploaded += 1
+            return
         self.store.put_file(key, f.path, self.progress.update if self.progress else None)
         after = _stat(f.path)
         # A blob must hold exactly the bytes its name promises; a file rewritten since hashing would break that.

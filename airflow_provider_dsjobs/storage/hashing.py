@@ -13,13 +13,16 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from airflow_provider_dsjobs.storage.base import StoreError
 
-CHUNK_SIZE = 1024 * 1024
+#: Files are hashed by reading into one reusable buffer of this size (no new ``bytes`` per chunk; hashlib
+#: releases the GIL on each update, so another thread can upload meanwhile).
+FILE_BUFFER_SIZE = 8 * 1024 * 1024
 #: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
 _RACY_SECONDS = 2.0
 
@@ -96,10 +99,16 @@ def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, in
 
 
 def hash_file_stat(
-    path: Path, memo: HashMemo | None = DEFAULT_MEMO, *, lookup: bool = True
+    path: Path,
+    memo: HashMemo | None = DEFAULT_MEMO,
+    *,
+    lookup: bool = True,
+    alongside: Callable[[], object] | None = None,
 ) -> tuple[str, os.stat_result]:
     """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes).
-    ``lookup=False``: the caller already asked the memo; read the file, then record its hash."""
+    ``lookup=False``: the caller already asked the memo; read the file, then record its hash.
+    ``alongside`` (say, a copy of the file): run in this thread while another hashes the file (hashlib releases
+    the GIL), both inside the stat check, so a change during either is caught; its exception propagates."""
     path = path if isinstance(path, Path) else Path(path)
     observed_at = time.time()
     try:
@@ -107,12 +116,15 @@ def hash_file_stat(
         key = stat_key(path.absolute(), before)
         if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
-        digest = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK_SIZE):
-                digest.update(chunk)
-                size += len(chunk)
+        if alongside is None:
+            digest, size = _sha256_of(path)
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash") as pool:
+                hashing = pool.submit(_sha256_of, path)
+                try:
+                    alongside()
+                finally:
+                    digest, size = hashing.result()
         after = os.stat(path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -122,6 +134,19 @@ def hash_file_stat(
     if memo is not None:
         memo.put(key, sha, observed_at)
     return sha, after
+
+
+def _sha256_of(path: Path) -> tuple[Any, int]:
+    """The running SHA-256 of a file's content and its length, read sequentially in large blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(FILE_BUFFER_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+            size += n
+    return digest, size
 
 
 class HashingReader(io.RawIOBase):

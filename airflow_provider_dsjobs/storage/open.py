@@ -43,6 +43,7 @@ def open_store(settings: Settings) -> ObjectStore:
             unquote(parts.path),
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
+            checksums=settings.s3_checksums,
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=settings.aws_secret_access_key,
             aws_session_token=settings.aws_session_token,

@@ -38,6 +38,11 @@ MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 16 * MiB
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ATTEMPTS = 5
+#: When botocore adds CRC checksums to requests (and checks them on responses): ``when_required`` sends them only
+#: for the few operations that need one, so no ``aws-chunked`` bodies or CRC trailers, which S3-compatible stores
+#: (Yandex Object Storage, older MinIO) reject; ``when_supported`` is boto3's own default (CRC32 on every upload).
+CHECKSUM_MODES = ("when_required", "when_supported")
+DEFAULT_CHECKSUMS = "when_required"
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _ACCESS_CODES = {"403", "AccessDenied", "AllAccessDisabled", "Forbidden"}
@@ -104,9 +109,12 @@ class S3Store:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         addressing_style: str | None = None,
+        checksums: str = DEFAULT_CHECKSUMS,
     ) -> None:
         if not bucket:
             raise StoreError("an S3 store URL needs a bucket: use s3://bucket/prefix")
+        if checksums not in CHECKSUM_MODES:
+            raise StoreError(f"invalid S3 checksums setting {checksums!r}: use {' or '.join(CHECKSUM_MODES)}")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
@@ -128,14 +136,12 @@ class S3Store:
             "read_timeout": read_timeout,
             "max_pool_connections": max(10, max_concurrency + 2),
             "s3": s3_options,
-            # S3-compatible stores often reject the newer default CRC trailers; send checksums only when needed.
-            # Kept deliberately although uploads to moto are ~20 % slower with it (128 MiB, 8-10 alternating runs:
-            # put_file 1.13 s vs 0.92 s; raw boto3 1.09 s vs 0.86 s): our side spends *less* CPU without the CRCs
-            # (0.17 s vs 0.20 s); the extra time is moto's own (server CPU 0.95 s vs 0.76 s), which says nothing of
-            # a real store. Working with Yandex Object Storage / MinIO matters more, and content integrity does not
-            # rest on these CRCs: blobs are named by SHA-256 and every read from the store is checked against it.
-            "request_checksum_calculation": "when_required",
-            "response_checksum_validation": "when_required",
+            # Content integrity does not rest on these CRCs (blobs are named by SHA-256 and every read from the store
+            # is checked against it); the default keeps S3-compatible stores working. Against moto, when_required
+            # costs the *server* CPU (moto then computes a full-object CRC64NVME of its own) and so upload speed on
+            # a shared machine; our side spends less CPU. Measured in bench/results/throughput.md.
+            "request_checksum_calculation": checksums,
+            "response_checksum_validation": checksums,
         }
         config = Config(**config_options)
         try:

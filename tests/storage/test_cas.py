@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dsjobs.storage import local
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import (
     BlobSource,
@@ -22,6 +24,7 @@ from airflow_provider_dsjobs.storage.cas import (
     tree_key,
 )
 from airflow_provider_dsjobs.storage.hashing import HashMemo
+from airflow_provider_dsjobs.storage.local import PARTIAL_SUFFIX, LocalStore
 from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 PROJECT = "proj"
@@ -302,3 +305,57 @@ def test_empty_file_and_empty_directory_inputs(store: ObjectStore, tmp_path: Pat
     assert d.kind == "dir" and d.entries == [] and d.size == 0
     assert load_tree(store, PROJECT, d.sha256) == []
     assert s.stats.files_total == 1
+
+
+def _leftovers(store: ObjectStore) -> list[Path]:
+    """Partial files (copies made while hashing, interrupted writes) a local store still holds."""
+    return sorted(store.root.rglob(f"*{PARTIAL_SUFFIX}")) if isinstance(store, LocalStore) else []
+
+
+def test_a_large_file_already_stored_is_staged_without_a_second_object(store: ObjectStore, tmp_path: Path) -> None:
+    """The local store copies a large file in while hashing it; when the content turns out to be stored already,
+    that copy is dropped. Either way the store ends with exactly one blob and no partial file."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    first = InputStager(store, PROJECT, memo=None)
+    staged = first.stage(big)
+    first.release()
+    again = InputStager(store, PROJECT, memo=None)  # no memo: hashes (and, locally, copies) the file again
+    assert again.stage(big).sha256 == staged.sha256
+    again.release()
+    assert (first.stats.bytes_uploaded, again.stats.bytes_uploaded) == (big.stat().st_size, 0)
+    assert [i.key for i in store.list(f"projects/{PROJECT}/")] == [blob_key(PROJECT, staged.sha256)]
+    assert store.get_bytes(blob_key(PROJECT, staged.sha256)) == big.read_bytes()
+    assert _leftovers(store) == []
+
+
+def test_a_large_file_rewritten_while_copied_in_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    original = store.copy_in
+
+    def copy_then_rewrite(path: Path) -> Path:
+        copy = original(path)
+        path.write_bytes(b"version 2")  # fault: a writer touches the file while it is staged
+        return copy
+
+    monkeypatch.setattr(store, "copy_in", copy_then_rewrite)
+    with pytest.raises(StoreError, match="changed while it was being read"):
+        InputStager(store, PROJECT, memo=None).stage(big)
+    assert list(store.list("")) == []
+    assert _leftovers(store) == []
+
+
+def test_a_failed_copy_in_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local.os, "copy_file_range", no_space)
+    store = LocalStore(tmp_path / "store")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    with pytest.raises(StoreError, match=f"cannot copy {big}: No space left on device"):
+        InputStager(store, PROJECT, memo=None).stage(big)
+    assert list(store.list("")) == []
+    assert _leftovers(store) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.s3 import S3Store
 from tests.storage.stores import make_s3_store
@@ -132,3 +135,48 @@ def test_no_credentials_anywhere(s3_env: dict[str, str], monkeypatch: pytest.Mon
     store = S3Store(s3_env["bucket"], endpoint_url=s3_env["endpoint"], max_attempts=1)
     with pytest.raises(StoreError, match=f"^no S3 credentials for s3://{s3_env['bucket']}: set AWS_ACCESS_KEY_ID"):
         store.exists("k")
+
+
+def _upload_headers(store: S3Store) -> list[dict[str, str]]:
+    """The headers of every request the store's client sends from now on (observed, not changed)."""
+    sent: list[dict[str, str]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append({k.lower(): str(v) for k, v in request.headers.items()})
+
+    store._client.meta.events.register("before-send.s3", record)
+    return sent
+
+
+@pytest.mark.parametrize("checksums", ["when_required", "when_supported"])
+def test_checksum_modes_upload_multipart_intact(s3_env: dict[str, str], tmp_path: Path, checksums: str) -> None:
+    """``when_required`` (the default, for stores that reject CRC trailers) sends no checksum header or trailer on
+    uploads; ``when_supported`` (boto3's default) sends CRCs. Both store the exact bytes, multipart included."""
+    store = make_s3_store(s3_env, checksums=checksums)
+    sent = _upload_headers(store)
+    payload = os.urandom(6 * 1024 * 1024 + 3)  # two parts of 5 MiB and less
+    src = tmp_path / "src.bin"
+    src.write_bytes(payload)
+    store.put_file(f"{checksums}/big.bin", src)
+    store.put_bytes(f"{checksums}/small.json", b"{}")
+    with store.open_read(f"{checksums}/big.bin") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == hashlib.sha256(payload).hexdigest()
+    crc_headers = [h for h in sent if "x-amz-trailer" in h or any(k.startswith("x-amz-checksum-") for k in h)]
+    if checksums == "when_required":
+        assert crc_headers == []
+        assert not any("aws-chunked" in h.get("content-encoding", "") for h in sent)
+    else:
+        assert crc_headers
+
+
+def test_default_checksum_mode_is_the_compatible_one(s3_env: dict[str, str]) -> None:
+    store = S3Store(s3_env["bucket"], endpoint_url=s3_env["endpoint"])
+    assert store._client.meta.config.request_checksum_calculation == "when_required"
+    assert Settings().s3_checksums == "when_required"
+    assert Settings.from_env({"DSJOBS_S3_CHECKSUMS": "when_supported"}).s3_checksums == "when_supported"
+
+
+def test_unknown_checksum_mode_is_one_line(s3_env: dict[str, str]) -> None:
+    with pytest.raises(StoreError) as err:
+        S3Store(s3_env["bucket"], endpoint_url=s3_env["endpoint"], checksums="crc32")
+    assert str(err.value) == "invalid S3 checksums setting 'crc32': use when_required or when_supported"

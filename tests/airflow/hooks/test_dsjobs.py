@@ -59,6 +59,7 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
             "project": "connproj",
             "endpoint_url": "http://127.0.0.1:9000",
             "region_name": "ru-central1",
+            "s3_checksums": "when_supported",
             "docker_url": "tcp://engine:2376",
             "docker_tls_verify": "false",
             "docker_tls_ca_cert": "/certs/ca.pem",
@@ -73,6 +74,7 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
     assert s.project == "connproj"
     assert s.s3_endpoint_url == "http://127.0.0.1:9000"
     assert s.s3_region == "ru-central1"
+    assert s.s3_checksums == "when_supported"
     assert (s.aws_access_key_id, s.aws_secret_access_key) == ("AKID", "s3cret-key-value")
     assert s.docker_url == "tcp://engine:2376"
     assert s.docker_tls_verify is False
