@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_attach)
 
-    p = subparsers.add_parser("fork", help="re-run a job with overrides")
+    p = subparsers.add_parser("fork", help="re-run a job from its stored inputs, with overrides")
     _id(p)
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
     p.add_argument("--var", action="append", default=[], metavar="NAME=PATH", help="override an input/output path")
@@ -67,6 +67,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name")
     p.add_argument("--desc")
     p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
+    p.add_argument("--docker-image-url", "--image", dest="image", metavar="IMAGE", help="run in another image")
     p.add_argument("--async", dest="is_async", action="store_true")
     _common(p)
     p.set_defaults(func=cmd_fork)
@@ -279,6 +280,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
             name=args.name,
             desc=args.desc,
             cloud_instance_types=tuple(args.cloud_instance_type) or None,
+            image=args.image,
             notify=_info,
         )
         _info(f"created job {record.id} (fork of {args.job_id})")

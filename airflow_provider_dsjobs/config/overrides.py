@@ -1,8 +1,8 @@
 """Re-run a validated config with changes, the way ``datasphere project job fork`` does.
 
 Only what a fork may change is accepted: argument values (the argument must exist in ``args``), the paths
-behind existing input/output variables, environment variables (replaced or added by name), instance types,
-name and description. ``cmd`` and the Python environment stay as they are. The result goes through the same
+behind existing input/output variables, environment variables (replaced or added by name), instance types, the
+image, name and description. ``cmd`` and the Python environment stay as they are. The result goes through the same
 schema and semantic checks as a freshly loaded config; problems with the overrides themselves have key paths
 like ``overrides.args.FOO``.
 """
@@ -104,7 +104,7 @@ def config_to_mapping(config: JobConfig) -> dict[str, Any]:
     return data
 
 
-def env_from_environ(config: JobConfig, names: Collection[str]) -> JobConfig:
+def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: bool = True) -> JobConfig:
     """The same config with the literal env vars ``names`` turned into ``- NAME`` entries, whose values are
     copied from the submitter's environment at submit (so they never reach a job record)."""
     data = config_to_mapping(config)
@@ -114,7 +114,7 @@ def env_from_environ(config: JobConfig, names: Collection[str]) -> JobConfig:
     data["env"]["vars"] = [
         name if isinstance(var, Mapping) and (name := next(iter(var))) in names else var for var in env_vars
     ]
-    return config_from_mapping(data, base_dir=config.base_dir, source=config.source)
+    return config_from_mapping(data, base_dir=config.base_dir, source=config.source, check_files=check_files)
 
 
 def apply_overrides(
@@ -127,8 +127,12 @@ def apply_overrides(
     cloud_instance_types: str | Sequence[str] | None = None,
     name: str | None = None,
     desc: str | None = None,
+    image: str | None = None,
+    check_files: bool = True,
 ) -> JobConfig:
-    """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`."""
+    """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`.
+    ``image`` replaces ``env.docker``'s image (its registry credentials, if any, stay); ``check_files=False``
+    does not look for local files (a fork: its unchanged inputs are in the store)."""
     source = config.source
     problems: list[Problem] = []
     data = config_to_mapping(config)
@@ -186,6 +190,15 @@ def apply_overrides(
             bad("overrides.cloud_instance_types", "give at least one instance type")
         data["cloud-instance-types"] = types
         renamed["cloud-instance-types"] = "overrides.cloud_instance_types"
+    if image is not None:
+        env = data.setdefault("env", {})
+        docker = env.get("docker")
+        if isinstance(docker, dict):
+            docker["image"] = image
+            renamed["env.docker.image"] = "overrides.image"
+        else:
+            env["docker"] = image
+            renamed["env.docker"] = "overrides.image"
     if name is not None:
         data["name"] = name
         renamed["name"] = "overrides.name"
@@ -195,7 +208,7 @@ def apply_overrides(
     if problems:
         raise ConfigError(problems)
     try:
-        return config_from_mapping(data, base_dir=config.base_dir, source=source)
+        return config_from_mapping(data, base_dir=config.base_dir, source=source, check_files=check_files)
     except ConfigError as exc:
         raise ConfigError([_blame_override(p, renamed) for p in exc.problems]) from None
 

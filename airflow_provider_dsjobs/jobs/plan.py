@@ -41,7 +41,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,17 @@ class PlanError(Exception):
 
 
 @dataclass(frozen=True)
+class StoredInput:
+    """An input already in the project's cache (an unchanged input of a fork): the blob's sha256 for a file,
+    the tree id for a directory; nothing is read from the submitter's machine for it."""
+
+    kind: str  # "file" | "dir"
+    sha256: str
+    size: int
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
 class InputPlacement:
     """One input: where it is on the submitter's machine and where it goes in the container."""
 
@@ -83,6 +94,7 @@ class InputPlacement:
     local_path: Path
     container_path: str
     is_dir: bool
+    stored: StoredInput | None = None
 
     def describe(self) -> str:
         return f"{self.path} (${{{self.var}}})" if self.var else self.path
@@ -109,6 +121,7 @@ class ExtraFile:
 
     local_path: Path
     container_path: str
+    stored: StoredInput | None = None
 
 
 @dataclass(frozen=True)
@@ -121,14 +134,69 @@ class ExtraBytes:
 
 @dataclass(frozen=True)
 class PythonSetup:
-    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``)."""
+    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``). Stored in
+    ``plan.json``, so a fork builds the same environment without reading the submitter's files again."""
 
+    image: str
     volume_name: str
     volume_mount: str
     volume_labels: Mapping[str, str]
     failed_marker: str
     failed_exit_code: int
+    setup_command: str
+    builder_path: str
+    spec_path: str
+    spec_json: bytes = field(repr=False)
     notes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pyplan(cls, pyplan: Any) -> PythonSetup:
+        return cls(
+            image=str(pyplan.image),
+            volume_name=pyplan.volume_name,
+            volume_mount=pyplan.volume_mount,
+            volume_labels=dict(pyplan.volume_labels),
+            failed_marker=pyplan.failed_marker,
+            failed_exit_code=pyplan.failed_exit_code,
+            setup_command=pyplan.setup_command,
+            builder_path=pyplan.builder_path,
+            spec_path=pyplan.spec_path,
+            spec_json=pyplan.spec_json,
+            notes=tuple(pyplan.notes),
+        )
+
+    def container_files(self) -> list[tuple[str, bytes]]:
+        """``(container path, content)`` of the builder (this package's) and the environment's spec."""
+        from airflow_provider_dsjobs.pyenv.plan import builder_source
+
+        return [(self.builder_path, builder_source()), (self.spec_path, self.spec_json)]
+
+    def to_doc(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(volume_labels=dict(self.volume_labels), notes=list(self.notes))
+        data["spec_json"] = self.spec_json.decode("utf-8")
+        return data
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> PythonSetup:
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        kwargs.update(
+            volume_labels={str(k): str(v) for k, v in dict(kwargs["volume_labels"]).items()},
+            notes=tuple(str(n) for n in kwargs.get("notes", ())),
+            spec_json=str(kwargs["spec_json"]).encode("utf-8"),
+        )
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What a fork takes from its source job's stored data instead of the submitter's files: each unchanged
+    input by ``(path, var)`` as written in the config, the Python environment as planned, and the Python local
+    modules by container path."""
+
+    inputs: Mapping[tuple[str, str | None], StoredInput]
+    python: PythonSetup | None = None
+    extra_files: tuple[tuple[str, StoredInput], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,8 +292,11 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
     return _VAR_RE.sub(repl, cmd)
 
 
-def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | None, str | None, Any]:
-    """(image, username, password, python plan or None)."""
+def _resolve_image(
+    config: JobConfig, settings: Settings, reuse: Reuse | None = None
+) -> tuple[str, str | None, str | None, Any]:
+    """(image, username, password, python plan or None); a fork's stored Python environment is not planned again
+    (and its image stays, unless the fork sets ``env.docker``)."""
     username: str | None = None
     password: str | None = None
     explicit: str | None = None
@@ -245,6 +316,8 @@ def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | No
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
     pyplan: Any = None
+    if reuse is not None and reuse.python is not None:
+        return explicit or reuse.python.image, username, password, None
     if config.env.python is not None:
         from airflow_provider_dsjobs.pyenv.errors import PyEnvError
         from airflow_provider_dsjobs.pyenv.plan import plan_python_env
@@ -268,6 +341,26 @@ def _resolve_image(config: JobConfig, settings: Settings) -> tuple[str, str | No
     return image, username, password, pyplan
 
 
+def _place_inputs(config: JobConfig, values: dict[str, str], reuse: Reuse | None) -> list[InputPlacement]:
+    """Where each input goes; an input ``reuse`` has in the store is not looked for on this machine."""
+    src, base = config.source, Path(config.base_dir)
+    inputs: list[InputPlacement] = []
+    for i, entry in enumerate(config.inputs):
+        local = Path(entry.path).expanduser()
+        local = local if local.is_absolute() else base / local
+        stored = reuse.inputs.get((entry.path, entry.var)) if reuse is not None else None
+        if stored is None and not local.exists():
+            raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
+        if entry.var:
+            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
+            values[entry.var] = shlex.quote(cpath)
+        else:
+            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
+        is_dir = stored.kind == "dir" if stored is not None else local.is_dir()
+        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, is_dir, stored))
+    return inputs
+
+
 def plan_job(
     config: JobConfig,
     settings: Settings,
@@ -276,9 +369,11 @@ def plan_job(
     project: str | None = None,
     labels: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    reuse: Reuse | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
-    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs."""
+    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs. ``reuse`` (a fork) names the
+    inputs and the Python environment already stored: those are not read from this machine."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     src = config.source
@@ -286,18 +381,7 @@ def plan_job(
     values: dict[str, str] = {}
     directories: list[str] = [WORK_DIR]
 
-    inputs: list[InputPlacement] = []
-    for i, entry in enumerate(config.inputs):
-        local = Path(entry.path).expanduser()
-        local = local if local.is_absolute() else base / local
-        if not local.exists():
-            raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
-        if entry.var:
-            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
-            values[entry.var] = shlex.quote(cpath)
-        else:
-            cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
-        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, local.is_dir()))
+    inputs = _place_inputs(config, values, reuse)
 
     outputs: list[OutputPlacement] = []
     for i, entry in enumerate(config.outputs):
@@ -358,14 +442,17 @@ def plan_job(
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
 
-    image, username, password, pyplan = _resolve_image(config, settings)
+    image, username, password, pyplan = _resolve_image(config, settings, reuse)
     user_cmd = resolve_command(config.cmd.strip(), values, src)
 
     extra: list[ExtraFile] = []
     extra_bytes: list[ExtraBytes] = []
-    setup: str | None = None
     python: PythonSetup | None = None
-    if pyplan is not None:
+    if reuse is not None and reuse.python is not None:
+        python = reuse.python
+        extra = [ExtraFile(Path(cpath), cpath, stored) for cpath, stored in reuse.extra_files]
+    elif pyplan is not None:
+        python = PythonSetup.from_pyplan(pyplan)
         shipped = {i.container_path for i in inputs}
         input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
         for local, rel in pyplan.local_files:
@@ -373,19 +460,11 @@ def plan_job(
             # An entry script the config also lists as an input travels once.
             if cpath not in shipped and not cpath.startswith(input_dirs):
                 extra.append(ExtraFile(Path(local), cpath))
-        extra_bytes = [ExtraBytes(path, content) for path, content in pyplan.container_files()]
-        volumes[pyplan.volume_name] = {"bind": pyplan.volume_mount, "mode": "rw"}
-        setup = pyplan.setup_command
-        python = PythonSetup(
-            volume_name=pyplan.volume_name,
-            volume_mount=pyplan.volume_mount,
-            volume_labels=dict(pyplan.volume_labels),
-            failed_marker=pyplan.failed_marker,
-            failed_exit_code=pyplan.failed_exit_code,
-            notes=tuple(pyplan.notes),
-        )
+    if python is not None:
+        extra_bytes = [ExtraBytes(path, content) for path, content in python.container_files()]
+        volumes[python.volume_name] = {"bind": python.volume_mount, "mode": "rw"}
 
-    script = f"{setup}\n{user_cmd}" if setup else user_cmd
+    script = f"{python.setup_command}\n{user_cmd}" if python else user_cmd
 
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}

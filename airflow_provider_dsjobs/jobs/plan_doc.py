@@ -2,7 +2,8 @@
 
 Written next to the job record at submit; read by whoever finalizes, cancels or downloads the job later,
 possibly in another process: output placements, output datasets, the graceful-shutdown signal and timeout,
-the pyenv failure marker and the caller's labels. It never holds env values or secrets.
+the pyenv failure marker, the Python environment as planned (a fork builds the same one) and the caller's
+labels. It never holds env values or secrets.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def plan_to_doc(plan: JobPlan) -> dict[str, Any]:
         "graceful_timeout": plan.graceful_timeout,
         "python_failed_marker": plan.python.failed_marker if plan.python else None,
         "python_failed_exit_code": plan.python.failed_exit_code if plan.python else None,
+        "python": plan.python.to_doc() if plan.python else None,
         "labels": {k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
     }
 

@@ -37,7 +37,8 @@ collected) ends it CANCELLED. A cancel that arrives while the job is still being
 before it starts.
 
 Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs to local files; ``fork``
-(``jobs/fork.py``) re-runs a stored config with overrides; ``gc`` (``jobs/gc.py``) deletes expired data.
+(``jobs/fork.py``) re-runs a job from its stored config, input blobs and Python environment, with overrides;
+``gc`` (``jobs/gc.py``) deletes expired data.
 
 Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``plan.json``, ``outputs/``
 (``work/<relpath>`` for var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last),
@@ -67,7 +68,7 @@ from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
+from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
@@ -176,19 +177,23 @@ class JobService:
         environ: Mapping[str, str] | None = None,
         parent_job_id: str | None = None,
         progress_stream: TextIO | None = None,
+        reuse: Reuse | None = None,
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
         ``labels`` are added to the container and the record (the Airflow layer passes dag/task/run ids).
         ``notify`` receives progress lines for a human; ``environ`` replaces ``os.environ`` for ``- NAME`` vars;
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
-        A config that cannot be planned raises ``JobError`` before anything is stored; a failure later leaves
+        ``reuse`` (``fork``) names inputs already stored. A config that cannot be planned raises ``JobError`` before
+        anything is stored; a failure later leaves
         the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         with job_errors():
             job_id = self.jobs.new_job_id()
         try:
-            plan = plan_job(config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ)
+            plan = plan_job(
+                config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ, reuse=reuse
+            )
         except PlanError as exc:
             raise JobError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
@@ -637,17 +642,28 @@ class JobService:
         name: str | None = None,
         desc: str | None = None,
         cloud_instance_types: tuple[str, ...] | None = None,
+        image: str | None = None,
         labels: Mapping[str, str] | None = None,
         notify: Notify | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> JobRecord:
-        """Re-run job ``job_id`` from its stored config with overrides (DataSphere's ``fork``)."""
-        config = fork_config(
-            self._load(job_id),
+        """Re-run job ``job_id`` with overrides (DataSphere's ``fork``), from the inputs and Python environment it
+        stored (``jobs/fork.py``): only an input an override replaces is read from this machine."""
+        source = self._load(job_id)
+        if source.data_cleared:
+            raise JobError("fork is unavailable - source job data is cleared")
+        forked = fork_config(
+            source,
+            self._plan_doc(job_id),
             args=args,
             vars=vars,
             env_vars=env_vars,
             name=name,
             desc=desc,
             cloud_instance_types=cloud_instance_types,
+            image=image,
+            environ=environ,
         )
-        return self.submit(config, labels=labels, notify=notify, parent_job_id=job_id)
+        return self.submit(
+            forked.config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id, reuse=forked.reuse
+        )

@@ -16,7 +16,11 @@ is a list of ``InputRef`` dicts, one per input of the config::
      "var": "DATA" | None,   # its variable, if any
      "kind": "file" | "dir",
      "sha256": "<hex>",      # the blob sha256 for a file, the tree id for a directory
-     "size": 12345}          # total bytes
+     "size": 12345,          # total bytes
+     "mode": 0o644}          # a file's mode (0o755 when executable), so a fork keeps it
+
+A Python local module shipped besides the inputs has ``"role": "python-local-module"`` and its
+``"container_path"``. ``fork`` builds the new job from these hashes, not from the submitter's files.
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: Pip
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _builder_source() -> bytes:
+def builder_source() -> bytes:
     return importlib.resources.files("airflow_provider_dsjobs.pyenv").joinpath("container_build.py").read_bytes()
 
 
@@ -368,7 +368,7 @@ def plan_python_env(
         volume_mount=mount,
         volume_labels={LABEL_PYENV: "1", LABEL_VERSION: py.version, LABEL_IMAGE: image, LABEL_HASH: env_hash},
         venv_path=venv_path,
-        builder_script=_builder_source(),
+        builder_script=builder_source(),
         builder_path=builder_path,
         spec_json=json.dumps(spec, indent=1, sort_keys=True).encode("utf-8"),
         spec_path=spec_path,

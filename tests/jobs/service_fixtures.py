@@ -5,6 +5,7 @@ label ``dsjobs.project=<the test's project>`` and is removed at the end."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -58,6 +59,17 @@ def local_settings(
     request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
 ) -> Settings:
     return make_settings("local", request, tmp_path, test_image, project)
+
+
+@pytest.fixture()
+def pyenv_settings(local_settings: Settings, docker_client: Any) -> Any:
+    """Settings whose Python image is the test image; removes the env volumes the test created."""
+    before = {v.name for v in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"})}
+    yield dataclasses.replace(local_settings, python_image_template=local_settings.default_image)
+    for volume in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"}):
+        if volume.name not in before:
+            with contextlib.suppress(Exception):
+                volume.remove()
 
 
 def write_job(directory: Path, config: str, files: dict[str, str] | None = None) -> Path:

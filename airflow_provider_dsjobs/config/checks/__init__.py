@@ -25,9 +25,10 @@ from .spark import read_spark
 __all__ = ["Checker", "build_config"]
 
 
-def build_config(doc: Document, base_dir: Path) -> tuple[JobConfig | None, Checker]:
-    """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any)."""
-    c = Checker(doc, base_dir)
+def build_config(doc: Document, base_dir: Path, *, check_files: bool = True) -> tuple[JobConfig | None, Checker]:
+    """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any).
+    ``check_files=False`` skips looking for local files (a fork, whose unchanged files are in the store)."""
+    c = Checker(doc, base_dir, check_files=check_files)
     root = doc.root
     if root.kind != "map":
         return None, c

@@ -81,7 +81,7 @@ def read_python(c: Checker) -> PythonEnv | None:
     req_node = node.entries.get("requirements-file")
     if kind == "manual" and (raw_req := c.text(req_node)):
         requirements = raw_req
-        if not exists(local_path(c, raw_req)) or local_path(c, raw_req).is_dir():
+        if c.check_files and (not exists(local_path(c, raw_req)) or local_path(c, raw_req).is_dir()):
             c.error(
                 (*base, "requirements-file"),
                 f"`{short(raw_req)}` was not found (looked for {local_path(c, raw_req)})",
@@ -107,7 +107,7 @@ def read_python(c: Checker) -> PythonEnv | None:
         )
     for key, paths in (("local-paths", local_paths), (root_key, root_paths)):
         for i, p in enumerate(paths or ()):
-            if not exists(local_path(c, p)):
+            if c.check_files and not exists(local_path(c, p)):
                 c.error((*base, key, i), f"`{short(p)}` does not exist (looked in {local_path(c, p)})")
     return PythonEnv(
         type=kind,
