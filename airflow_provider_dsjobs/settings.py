@@ -39,6 +39,13 @@ def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
     return resolve
 
 
+def _seconds(text: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(text)) if text is not None else default
+    except ValueError:
+        return default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Connection-level settings. Credentials are kept out of ``repr`` so they never reach a log."""
@@ -66,6 +73,10 @@ class Settings:
     #: Remember input files' hashes across processes in ``<home>/cache`` (``DSJOBS_HASH_CACHE=0`` turns it off:
     #: every run then re-reads its inputs to hash them, as a fresh process did before).
     hash_cache: bool = True
+    #: ``submit`` deletes expired job data itself at most this often per project (seconds; ``0``: never, leave it
+    #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
+    auto_gc_interval: float = 3600.0
+    auto_gc_budget: float = 5.0
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
 
     @property
@@ -99,5 +110,6 @@ class Settings:
             console_url_template=get("DSJOBS_CONSOLE_URL"),
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
+            auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             secret_resolver=env_secret_resolver(e),
         )

@@ -109,6 +109,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_download_files)
 
     p = subparsers.add_parser("gc", help="delete expired job data and unreferenced blobs")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(p)
     p.set_defaults(func=cmd_gc)
 
@@ -374,11 +375,17 @@ def cmd_download_files(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_errors():
-        report = service.gc()
-    _info(
-        f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "
-        f"freed {report.bytes_freed} bytes"
-    )
+        report = service.gc(dry_run=args.dry_run)
+    if report.dry_run:
+        _info(
+            f"would clear {len(report.jobs_cleared)} job(s), delete {report.blobs_deleted} blob(s), "
+            f"free {report.bytes_freed} bytes (dry run: nothing deleted)"
+        )
+    else:
+        _info(
+            f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "
+            f"freed {report.bytes_freed} bytes"
+        )
     for job_id in report.jobs_cleared:
         print(job_id)
     return EXIT_OK

@@ -65,12 +65,12 @@ from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
-from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
+from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
-from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.settings import Settings
@@ -246,6 +246,7 @@ class JobService:
                 self._save(record)
                 stager.release()  # the record now references the inputs: gc keeps them
                 self._launch(plan, record, staged, say)
+            self._collect_garbage_now_and_then(say)
         except JobError as exc:
             with suppress(JobError):
                 if self._ended_meanwhile(record):  # the failure came from a cancel removing the container
@@ -259,6 +260,25 @@ class JobService:
             self._fail(record, one_line(exc))
             raise JobError(one_line(exc)) from None
         return record
+
+    def _collect_garbage_now_and_then(self, say: Notify) -> None:
+        """Expired data goes without anyone running ``gc``: once per ``auto_gc_interval`` a submit (its job
+        already running) spends up to ``auto_gc_budget`` seconds on it. A failure here never fails the job."""
+        interval = self.settings.auto_gc_interval
+        if interval <= 0:
+            return
+        from datetime import timedelta
+
+        try:
+            report = maybe_collect_garbage(self.jobs, timedelta(seconds=interval), budget=self.settings.auto_gc_budget)
+        except (StoreError, OSError) as exc:
+            say(f"warning: deleting expired job data failed: {one_line(exc)} (dsjobs gc retries)")
+            return
+        if report is not None and (report.jobs_cleared or report.blobs_deleted):
+            say(
+                f"deleted expired data: {len(report.jobs_cleared)} job(s), {report.blobs_deleted} cached input(s)"
+                + ("" if report.complete else " (more left for the next run)")
+            )
 
     def _fail(self, record: JobRecord, reason: str, status: JobStatus = JobStatus.ERROR) -> None:
         """Mark a job that could not be launched ERROR and remove whatever container it got."""
@@ -573,7 +593,15 @@ class JobService:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
         Stored logs also carry the service's own lines as stream ``"system"``."""
         record = self._load(job_id)
+        self._check_data(record)
         return joblogs.tail(as_job_errors(self._log_pairs(record)), tail)
+
+    @staticmethod
+    def _check_data(record: JobRecord, what: str = "") -> None:
+        """``JobError`` saying why a job's data cannot be read (cleared, or past its TTL even before gc ran)."""
+        reason = record.data_unavailable()
+        if reason is not None:
+            raise JobError(f"{what}{reason}")
 
     def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
         from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
@@ -593,7 +621,7 @@ class JobService:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
-        self._load(job_id)  # "job ... not found in project ..." like every other method
+        self._check_data(self._load(job_id), "cannot change the data TTL: ")
         with job_errors():
             return self.jobs.set_data_ttl(job_id, days)
 
@@ -613,8 +641,7 @@ class JobService:
         ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
         ``progress_stream`` shows a download progress bar there."""
         record = self._load(job_id)
-        if record.data_cleared:
-            raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
+        self._check_data(record, "nothing to download: ")
         return download_files(
             self.store,
             self.jobs,
@@ -625,10 +652,10 @@ class JobService:
             progress_stream=progress_stream,
         )
 
-    def gc(self) -> GcReport:
-        """Delete expired job data and blobs no live job references."""
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Delete expired job data and blobs no live job references; ``dry_run``: only say what would go."""
         with job_errors():
-            return collect_garbage(self.jobs)
+            return collect_garbage(self.jobs, dry_run=dry_run)
 
     # -- fork ------------------------------------------------------------------------------------------------
 
@@ -650,8 +677,9 @@ class JobService:
         """Re-run job ``job_id`` with overrides (DataSphere's ``fork``), from the inputs and Python environment it
         stored (``jobs/fork.py``): only an input an override replaces is read from this machine."""
         source = self._load(job_id)
-        if source.data_cleared:
-            raise JobError("fork is unavailable - source job data is cleared")
+        self._check_data(source, "fork is unavailable: ")
+        if source.data_expires_at is not None and notify is not None:
+            notify(f"source job data expires on {day(source.data_expires_at)} (dsjobs set-data-ttl keeps it longer)")
         forked = fork_config(
             source,
             self._plan_doc(job_id),

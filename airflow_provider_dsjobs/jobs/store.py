@@ -106,6 +106,10 @@ class JobStore:
     def logs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}logs/"
 
+    def gc_marker_key(self) -> str:
+        """When the project's last opportunistic ``gc`` started (``jobs/gc.py``)."""
+        return f"{project_prefix(self.project)}maintenance/gc.json"
+
     def inputs_manifest_key(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}inputs.json"
 

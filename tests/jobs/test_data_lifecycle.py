@@ -1,0 +1,71 @@
+"""A job's data lifecycle: the TTL is enforced (expired data cannot be read even before it is deleted, and a
+submit deletes it without anyone running ``gc``), and ``clear`` deletes it at once (real engine, both stores)."""
+
+# ruff: noqa: F811  (fixtures imported from service_fixtures are redefined as test parameters)
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dsjobs.cli.main import main
+from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.settings import Settings
+from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
+    cleanup_containers,
+    project,
+    settings,
+    write_job,
+)
+
+pytestmark = [pytest.mark.docker]
+
+JOB = "cmd: echo hello > out.txt\noutputs: [out.txt]\n"
+
+
+def test_expired_data_is_refused_then_deleted_by_a_later_submit(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = JobService(dataclasses.replace(settings, auto_gc_interval=0))  # no gc while setting up
+    old = service.wait(service.submit(load_config(write_job(tmp_path / "job", JOB))).id)
+    assert old.status == JobStatus.SUCCESS
+    record = service.jobs.load(old.id)
+    record.data_expires_at = utcnow() - timedelta(minutes=5)
+    service.jobs.save(record)
+
+    # Past its TTL: not downloadable, forkable or readable, though nothing is deleted yet.
+    for call in (
+        lambda: service.download_files(old.id, output_dir=tmp_path / "dl"),
+        lambda: service.fork(old.id),
+        lambda: list(service.logs(old.id)),
+    ):
+        with pytest.raises(JobError, match=rf"job {old.id} data expired on 20\d\d-\d\d-\d\d \d\d:\d\d UTC"):
+            call()
+    assert service.store.exists(service.jobs.outputs_prefix(old.id) + "manifest.json")
+    assert not (tmp_path / "dl").exists()
+
+    cli = ["--store", settings.effective_store_url, "--project", settings.project]
+    assert main(["gc", "--dry-run", *cli]) == 0
+    out, err = capsys.readouterr()
+    assert "would clear 1 job(s)" in err and out.split() == [old.id]
+    assert not service.jobs.load(old.id).data_cleared
+
+    # The next submit deletes it, with no gc run by anyone.
+    said: list[str] = []
+    submitter = JobService(dataclasses.replace(settings, auto_gc_interval=3600))
+    new = submitter.submit(load_config(write_job(tmp_path / "job2", JOB)), notify=said.append)
+    assert "deleted expired data: 1 job(s), 0 cached input(s)" in said
+    cleared = submitter.jobs.load(old.id)
+    assert cleared.data_cleared and list(submitter.store.list(submitter.jobs.outputs_prefix(old.id))) == []
+    with pytest.raises(JobError, match=r"data was cleared on .* \(its data TTL expired\)"):
+        submitter.download_files(old.id)
+    assert submitter.wait(new.id).status == JobStatus.SUCCESS
+    # Within the interval the next submit does not look again.
+    said.clear()
+    submitter.wait(submitter.submit(load_config(write_job(tmp_path / "job2", JOB)), notify=said.append).id)
+    assert not [line for line in said if "expired" in line]
