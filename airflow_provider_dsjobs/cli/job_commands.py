@@ -1,4 +1,4 @@
-"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, gc.
+"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, clear, gc.
 
 Every command takes ``--store URL`` (else ``DSJOBS_STORE``), ``--docker-url`` (else ``DSJOBS_DOCKER_URL`` /
 ``DOCKER_HOST``) and ``--project`` (else ``DSJOBS_PROJECT``).
@@ -29,6 +29,7 @@ from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.progress import human_size
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
 
@@ -107,6 +108,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="put every file in DIR (flattened to basenames)")
     _common(p)
     p.set_defaults(func=cmd_download_files)
+
+    p = subparsers.add_parser(
+        "clear",
+        help="delete a job's stored data now (--id), or the project's expired data and unused cached inputs (--all)",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="job_id", help="job id: its outputs, logs and the cached inputs only it used")
+    which.add_argument("--all", action="store_true", help="expired job data and cached inputs no job needs")
+    _common(p)
+    p.set_defaults(func=cmd_clear)
 
     p = subparsers.add_parser("gc", help="delete expired job data and unreferenced blobs")
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
@@ -369,6 +380,20 @@ def cmd_download_files(args: argparse.Namespace) -> int:
         )
     for path in paths:
         print(path)
+    return EXIT_OK
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_errors():
+        report = service.clear_all() if args.all else service.clear(args.job_id)
+    what = "the project's expired data" if args.all else f"job {args.job_id} data"
+    _info(
+        f"cleared {what}: {len(report.jobs_cleared)} job(s), {report.blobs_deleted} cached input(s), "
+        f"{human_size(report.bytes_freed)} freed"
+    )
+    for job_id in report.jobs_cleared:
+        print(job_id)
     return EXIT_OK
 
 

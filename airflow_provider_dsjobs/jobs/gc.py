@@ -9,6 +9,9 @@
    are safe, whether they were just uploaded (grace) or already cached and reused (lease).
    If a live job's tree cannot be read, no blob is deleted (we cannot tell which ones it needs).
 
+``clear_job`` is ``dsjobs clear --id``: one job's data at once, whatever its TTL (the record stays, marked
+cleared), and the cached inputs only it used.
+
 ``dry_run`` reports what would go and deletes nothing. ``budget`` (seconds) bounds a run: it stops between
 deletions once spent, leaving the rest to the next run (every step is idempotent), and says so
 (``GcReport.complete``). ``maybe_collect_garbage`` is the opportunistic run ``JobService.submit`` makes: at most
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Cached inputs younger than this are never collected.
 DEFAULT_GRACE = timedelta(hours=1)
+#: ``clear`` deletes cached inputs nothing references once they are this old (not an hour: "now" is asked for;
+#: a few minutes still cover a submit that is uploading one before its record exists).
+CLEAR_GRACE = timedelta(minutes=5)
 #: A staging lease protects what it names for this long (a submitter releases it once its record is saved;
 #: this bounds how long a crashed submitter's lease keeps blobs alive).
 DEFAULT_LEASE_TTL = timedelta(days=1)
@@ -160,8 +166,9 @@ def _delete_unreferenced(
     lease_ttl: timedelta,
     report: GcReport,
     clock: _Budget,
+    only: set[str] | None = None,
 ) -> None:
-    """Phase 2: delete (or, in a dry run, count) the trees and blobs nothing live names."""
+    """Phase 2: delete (or, in a dry run, count) the trees and blobs nothing live names (of ``only``, if given)."""
     store, project = job_store.store, job_store.project
     cleared = set(report.jobs_cleared)  # in a dry run their records still say otherwise
     live, complete = _live_references(
@@ -173,7 +180,7 @@ def _delete_unreferenced(
     for prefix, suffix in ((trees_prefix(project), ".json"), (blobs_prefix(project), "")):
         for info in list(store.list(prefix)):
             content_id = info.key.rsplit("/", 1)[-1].removesuffix(suffix)
-            if content_id in live or not _old(info, cutoff):
+            if content_id in live or not _old(info, cutoff) or (only is not None and content_id not in only):
                 continue
             if clock.spent():
                 report.complete = False
@@ -182,6 +189,23 @@ def _delete_unreferenced(
                 store.delete(info.key)
             report.blobs_deleted += 1
             report.bytes_freed += info.size
+
+
+def clear_job(job_store: JobStore, record: JobRecord, *, grace: timedelta = CLEAR_GRACE) -> GcReport:
+    """``dsjobs clear --id``: delete a finished job's outputs, logs and inputs manifest now, mark its record
+    cleared, then delete the cached inputs only it used (older than ``grace``; a submit in progress may be
+    about to reuse a younger one)."""
+    now = utcnow()
+    report = GcReport()
+    own: set[str] = set()
+    known = _input_ids(job_store, record, own)
+    report.bytes_freed += clear_job_data(job_store, record)
+    record.mark_cleared("cleared", now)
+    job_store.save(record)
+    report.jobs_cleared.append(record.id)
+    if known:
+        _delete_unreferenced(job_store, job_store.list(), now, grace, DEFAULT_LEASE_TTL, report, _Budget(None), own)
+    return report
 
 
 def maybe_collect_garbage(

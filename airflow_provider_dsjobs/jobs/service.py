@@ -65,7 +65,7 @@ from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
-from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage, maybe_collect_garbage
+from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
@@ -656,6 +656,23 @@ class JobService:
         """Delete expired job data and blobs no live job references; ``dry_run``: only say what would go."""
         with job_errors():
             return collect_garbage(self.jobs, dry_run=dry_run)
+
+    def clear(self, job_id: str) -> GcReport:
+        """Delete a finished job's stored data now (outputs, logs, and the cached inputs no other job uses); its
+        record stays, marked cleared, and later reads say so. Clearing a cleared job changes nothing."""
+        record = self._load(job_id)
+        if not record.status.terminal:
+            raise JobError(f"job {job_id} is still running ({record.status.value}): cancel it before clearing its data")
+        if record.data_cleared:
+            return GcReport()
+        with job_errors():
+            return clear_job(self.jobs, record)
+
+    def clear_all(self) -> GcReport:
+        """The project's expired job data and every cached input no job with live data uses, now (``gc`` without
+        the hour of grace: only inputs younger than a few minutes are kept, for submits in progress)."""
+        with job_errors():
+            return collect_garbage(self.jobs, grace=CLEAR_GRACE)
 
     # -- fork ------------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from airflow_provider_dsjobs.jobs.gc import collect_garbage, maybe_collect_garbage
+from airflow_provider_dsjobs.jobs.gc import clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
@@ -218,3 +218,23 @@ def test_expired_data_is_unavailable_before_it_is_deleted() -> None:
     assert reason.startswith("job j1 data expired on ") and reason[23:27].isdigit()
     record.data_expires_at = None
     assert record.data_unavailable() is None
+
+
+def test_clear_job_deletes_its_data_and_the_inputs_only_it_used(store: ObjectStore, tmp_path: Path) -> None:
+    js = JobStore(store, "proj")
+    (tmp_path / "shared.txt").write_bytes(b"shared")
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "a.txt").write_bytes(b"only job one")
+    shared = stage(store, tmp_path / "shared.txt")
+    one = job_with_input(js, shared, expires_in=timedelta(days=10))
+    own = stage(store, tmp_path / "own")
+    one.inputs.append({"path": "own", "var": None, "kind": "dir", "sha256": own.sha256, "size": own.size})
+    js.save(one)
+    two = job_with_input(js, shared, expires_in=timedelta(days=10))
+
+    report = clear_job(js, one, grace=timedelta(0))
+    assert report.jobs_cleared == [one.id] and report.blobs_deleted == 2  # the tree and its one blob
+    assert not store.exists(tree_key("proj", own.sha256)) and not store.exists(blob_key("proj", sha(b"only job one")))
+    assert store.exists(blob_key("proj", sha(b"shared")))  # job two still needs it
+    assert list(store.list(js.outputs_prefix(one.id))) == [] and js.load(one.id).data_cleared_reason == "cleared"
+    assert store.exists(js.outputs_prefix(two.id) + "result.txt") and not js.load(two.id).data_cleared
