@@ -203,8 +203,10 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
             _info(f"dsjobs: warning: outputs were not downloaded: {exc}")
     if record.missing_outputs:
         _info("some outputs were not written by the job: " + ", ".join(record.missing_outputs))
-    for name, ds_id in record.output_datasets.items():
-        _info(f"created dataset {ds_id} ({name})")
+    if record.output_datasets:
+        _info("Created datasets:")  # DataSphere's form
+        for ds_id, name, size in service.output_datasets(record):
+            _info(f"  * {ds_id} ({name}) size: {'unknown' if size is None else human_size(size)}")
     link = job_link(service.settings, record)
     if link:
         _info(f"job link: {link}")

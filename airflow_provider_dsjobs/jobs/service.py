@@ -617,6 +617,20 @@ class JobService:
                 self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
             )
 
+    def output_datasets(self, record: JobRecord) -> list[tuple[str, str, int | None]]:
+        """``(id, name, size in bytes)`` of each output dataset the job published (the size from the dataset's
+        manifest; None when that cannot be read)."""
+        from airflow_provider_dsjobs.storage.outputs import read_manifest
+
+        found: list[tuple[str, str, int | None]] = []
+        for name, ds_id in record.output_datasets.items():
+            try:
+                size = (read_manifest(self.store, self.jobs.datasets_prefix(ds_id)) or {}).get("size")
+            except StoreError:
+                size = None
+            found.append((ds_id, name, int(size) if isinstance(size, int) else None))
+        return found
+
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
         if days is not None and days < 1:

@@ -7,7 +7,8 @@
    the job's ``outputs/`` prefix (``mirror``); one the job did not write is listed in ``missing_outputs``;
 3. when the pyenv build failed, its marker file says why (``read_marker``);
 4. on exit 0 each output dataset is published under ``projects/<p>/datasets/<id>/`` with its own manifest
-   (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree);
+   (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree); one
+   larger than its declared size is not, and the job ends ERROR naming it, its size and the limit;
 5. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
    the outcome a committed manifest recorded (another finalizer got there, or one crashed right after it).
 """
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
@@ -90,15 +92,23 @@ def stage_out(
         if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
             pyenv_error = read_marker(runtime, cid, str(doc["python_failed_marker"]))
         datasets: dict[str, str] = {}
+        too_large: list[str] = []
         if exit_code == 0 and not cancelled:
             for ds in doc.get("output_datasets", []):
-                ds_id = publish_dataset(store, jobs, runtime, record, ds)
+                try:
+                    ds_id = publish_dataset(store, jobs, runtime, record, ds)
+                except DatasetTooLarge as exc:
+                    too_large.append(str(exc))
+                    spool.write(joblogs.SYSTEM, str(exc))
+                    continue
                 datasets[ds["name"]] = ds_id
                 spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds['name']})")
         if cancelled:
             status, details = JobStatus.CANCELLED, "cancelled by user"
         elif pyenv_error is not None:
             status, details = JobStatus.ERROR, f"Python environment build failed: {pyenv_error}"
+        elif too_large:
+            status, details = JobStatus.ERROR, "; ".join(too_large)
         elif exit_code == 0:
             status, details = JobStatus.SUCCESS, None
         else:
@@ -217,15 +227,25 @@ def publish_dataset(
     store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: Mapping[str, Any]
 ) -> str:
     """Export output dataset ``ds`` (an entry of ``plan.json``'s ``output_datasets``) from the container into
-    ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID."""
+    ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID. Over its declared size it is not
+    published: ``DatasetTooLarge`` (``jobs/dataset_size.py``)."""
+    from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
     from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
     ds_id = dataset_id(record.id, str(ds["name"]))
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(store, prefix)
     files: list[dict[str, Any]] = []
-    # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    export_into(runtime, record.container_id or "", ds["container_path"], "", _StripFirst(writer), files)
+    limit = ds.get("size_bytes")
+    target: _StreamWriter = _StripFirst(writer) if limit is None else SizeLimitedWriter(_StripFirst(writer), limit)
+    try:
+        # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
+        export_into(runtime, record.container_id or "", ds["container_path"], "", target, files)
+    except OverLimit:
+        for info in list(store.list(prefix)):
+            store.delete(info.key)
+        size = exported_size(runtime, record.container_id or "", ds["container_path"])
+        raise DatasetTooLarge(str(ds["name"]), size, int(limit or 0)) from None
     files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
