@@ -1,14 +1,17 @@
 """Launch, part one: get the engine ready for a job's container and describe the container.
 
 ``prepare_container`` ensures the image (pulled with the config's registry credentials when missing), creates
-the named volumes the plan uses (the pyenv cache and the project disk; labelled, created once), and picks the
-first instance type the engine can run. ``JobService`` then creates the container from the returned spec,
-delivers the inputs (``jobs/stage_in.py``) and starts it.
+the named volumes the plan uses (the pyenv cache and the project disk; labelled, created once), and weighs the
+instance types against the engine's capacity and what runs there (``runtime/resources.py``). ``JobService`` then
+creates the container from the returned spec with the first candidate, delivers the inputs
+(``jobs/stage_in.py``) and starts it, moving to the next candidate when the engine lacks resources for one
+(``start_with_fallback``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
@@ -16,17 +19,17 @@ from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
     from airflow_provider_dsjobs.runtime.engine import DockerEngine
-    from airflow_provider_dsjobs.runtime.resources import ResourceChoice
+    from airflow_provider_dsjobs.runtime.resources import Placement, ResourceChoice
 
 
 def prepare_container(
     engine: DockerEngine, runtime: Runtime, plan: JobPlan, network: str | None, say: Callable[[str], None]
-) -> tuple[ContainerSpec, ResourceChoice]:
-    """Ensure the image and volumes, choose the instance type; the container's spec and that choice.
-    Engine failures raise ``RuntimeFailure``."""
+) -> tuple[ContainerSpec, Placement]:
+    """Ensure the image and volumes, weigh the instance types; the container's spec (with the first candidate's
+    limits) and the candidates. Engine failures, and no instance type that can run, raise ``RuntimeFailure``."""
     from airflow_provider_dsjobs.runtime.containers import ContainerSpec
     from airflow_provider_dsjobs.runtime.images import ensure_image
-    from airflow_provider_dsjobs.runtime.resources import choose_instance_type
+    from airflow_provider_dsjobs.runtime.resources import engine_load, place_instance_types
 
     ensure_image(engine, plan.image, username=plan.registry_username, password=plan.registry_password)
     for name in plan.volumes:
@@ -37,7 +40,8 @@ def prepare_container(
     if plan.python is not None:
         for note in plan.python.notes:
             say(f"python environment: {note}")
-    choice = choose_instance_type(plan.instance_types, engine.info())
+    placement = place_instance_types(plan.instance_types, engine.info(), engine_load(engine))
+    choice = placement.choices[0]
     spec = ContainerSpec(
         image=plan.image,
         command=list(plan.command),
@@ -50,7 +54,39 @@ def prepare_container(
         volumes={k: dict(v) for k, v in plan.volumes.items()},
         stop_signal=plan.graceful_signal,
     )
-    return spec, choice
+    return spec, placement
+
+
+def say_choice(plan: JobPlan, placement: Placement, choice: ResourceChoice, say: Callable[[str], None]) -> None:
+    """One line: the instance type used and why, with why each one ahead of it in the config was skipped."""
+    skipped = placement.skipped_before(choice, plan.instance_types)
+    say(f"instance type {choice.name} ({choice.note})" + (f"; skipped {'; '.join(skipped)}" if skipped else ""))
+
+
+def start_with_fallback(
+    runtime: Runtime,
+    spec: ContainerSpec,
+    placement: Placement,
+    start: Callable[[ContainerSpec], None],
+    say: Callable[[str], None],
+) -> ResourceChoice:
+    """``start(spec)`` (create, deliver, start; it removes its container when that fails) with each candidate in
+    turn while the engine refuses one for lack of resources; the choice used. Other failures, and the last
+    candidate's, raise."""
+    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+    from airflow_provider_dsjobs.runtime.resources import lacks_resources
+
+    choices = placement.choices
+    for i, choice in enumerate(choices):
+        try:
+            start(replace(spec, resources=choice))
+            return choice
+        except RuntimeFailure as exc:
+            if i + 1 == len(choices) or not lacks_resources(exc):
+                raise
+            after = choices[i + 1]
+            say(f"instance type {choice.name} could not start ({exc}); trying {after.name} ({after.note})")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def ensure_volume(runtime: Runtime, name: str, labels: dict[str, str]) -> None:

@@ -66,7 +66,7 @@ from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
-from airflow_provider_dsjobs.jobs.launch import prepare_container
+from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
@@ -290,25 +290,42 @@ class JobService:
             self.jobs.save(record)
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
+        from airflow_provider_dsjobs.runtime.containers import ContainerSpec
         from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
         from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 
         runtime = self.runtime
         record.set_status(JobStatus.PREPARING)
         self._save(record)
-        with job_errors(RuntimeFailure, StoreError):
-            spec, choice = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
-            record.instance_type = choice.name
+        ended: list[bool] = []
+
+        def start(spec: ContainerSpec) -> None:
+            """Create the container with ``spec``'s limits, deliver the inputs, start it (unless cancelled)."""
+            assert spec.resources is not None
+            record.instance_type = spec.resources.name
             container_id = runtime.create(spec)
-            record.container_id = str(container_id)
-            record.container_name = spec.name
+            record.container_id, record.container_name = str(container_id), spec.name
             self._save(record)
-            say(f"container {spec.name} created from {plan.image} ({choice.name})")
-            entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
-            runtime.put_archive(container_id, "/", tar_stream(entries))
-            if self._ended_meanwhile(record):
-                return
-            runtime.start(container_id)
+            say(f"container {spec.name} created from {plan.image} ({spec.resources.name})")
+            try:
+                entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
+                runtime.put_archive(container_id, "/", tar_stream(entries))
+                if self._ended_meanwhile(record):
+                    ended.append(True)
+                    return
+                runtime.start(container_id)
+            except RuntimeFailure:
+                with suppress(RuntimeFailure):
+                    runtime.remove(container_id, force=True)
+                record.container_id = record.container_name = None
+                raise
+
+        with job_errors(RuntimeFailure, StoreError):
+            spec, placement = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
+            say_choice(plan, placement, placement.choices[0], say)
+            start_with_fallback(runtime, spec, placement, start, say)
+        if ended:
+            return
         record.set_status(JobStatus.EXECUTING)
         self._save(record)
 
