@@ -77,6 +77,9 @@ class Settings:
     #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
     auto_gc_interval: float = 3600.0
     auto_gc_budget: float = 5.0
+    #: While a job is followed, sample its container's CPU/memory into ``logs/docker_stats.tsv`` this often
+    #: (seconds; ``0``: not at all).
+    stats_interval: float = 10.0
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
 
     @property
@@ -111,5 +114,6 @@ class Settings:
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
+            stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
             secret_resolver=env_secret_resolver(e),
         )

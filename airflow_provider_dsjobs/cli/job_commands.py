@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
 from airflow_provider_dsjobs.jobs.links import console_link
+from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
@@ -325,6 +326,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         _print_table([_record_row(record)])
         if record.status_details:
             print(f"details: {record.status_details}")
+        if record.progress is not None:
+            print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
+from airflow_provider_dsjobs.jobs.stats import STATS_FILE
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
 
@@ -59,9 +60,11 @@ def download_files(
         if with_logs and record.logs:
             target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
             prefix = jobs.logs_prefix(job_id)
-            for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE):
+            for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE, STATS_FILE):
                 key = join_key(prefix, name)
-                transfers.append((key, target_dir / f"{job_id}.{name}", int(store.size(key) or 0)))
+                size = store.size(key)
+                if size is not None or name != STATS_FILE:  # stats exist only for a job someone followed
+                    transfers.append((key, target_dir / f"{job_id}.{name}", int(size or 0)))
         progress = TransferProgress("download", progress_stream) if progress_stream is not None else None
         if progress:
             progress.start(len(transfers), sum(size for _, _, size in transfers))

@@ -100,6 +100,9 @@ class JobRecord:
     output_datasets: dict[str, str] = field(default_factory=dict)
     logs: str | None = None
     parent_job_id: str | None = None
+    #: The last progress the job reported (``jobs/progress.py``): percent 0-100 and its message.
+    progress: float | None = None
+    progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
 
     def set_status(self, status: JobStatus, details: str | None = None) -> None:

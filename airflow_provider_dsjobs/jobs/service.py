@@ -55,7 +55,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -70,9 +70,11 @@ from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, s
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
+from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
@@ -414,8 +416,6 @@ class JobService:
         passes the time it last saw output, to avoid repeating lines). ``timeout`` (seconds) raises
         ``JobError`` if the job still runs by then (the job keeps running); it is checked between polls, so
         with a ``log`` it applies once the output stream has ended. Safe to call from several processes."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         # Still being launched by another process: wait for the container or a terminal status.
@@ -429,27 +429,57 @@ class JobService:
             record = self._load(job_id)
         if record.status.terminal:
             return record
+        keeper = ProgressKeeper(self.store, self.jobs.progress_key(job_id))
+        with self._sampling(record):
+            settled = self._follow(record, log, keeper, since, poll_interval, deadline, timeout)
+        keeper.flush()
+        if settled is not None:
+            return settled
+        return self.finalize(job_id)
+
+    def _follow(
+        self,
+        record: JobRecord,
+        log: LogSink | None,
+        keeper: ProgressKeeper,
+        since: float | None,
+        poll_interval: float,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> JobRecord | None:
+        """Stream the output to ``log`` (progress markers to ``keeper``) until the container stops; a record
+        when the job was settled meanwhile (abandoned by its launcher), else None."""
+        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+
         while True:
             if log is not None:
                 try:
                     for stream, line in self.runtime.stream_logs(record.container_id, follow=True, since=since):
                         log(stream, line)
+                        keeper.see(stream, line)
                 except (ContainerNotFound, RuntimeFailure):
                     # Gone (finalized by someone else) or the stream broke: the state decides below, and the
                     # stored log is complete either way.
                     pass
                 since = time.time()
             if not self._container_running(record):
-                break
+                return None
             if record.status in (JobStatus.CREATING, JobStatus.PREPARING):  # not started when we last looked
-                record = self._load(job_id)
+                record = self._load(record.id)
                 settled = self._settle_abandoned(record)
                 if settled is not None:
                     return settled
             if deadline is not None and time.monotonic() > deadline:
-                raise JobError(f"job {job_id} is still running after {timeout} s")
+                raise JobError(f"job {record.id} is still running after {timeout} s")
             time.sleep(poll_interval)
-        return self.finalize(job_id)
+
+    def _sampling(self, record: JobRecord) -> AbstractContextManager[object]:
+        """Container stats into ``logs/docker_stats.tsv`` while the job is followed (``jobs/stats.py``)."""
+        interval, cid = self.settings.stats_interval, record.container_id
+        if interval <= 0 or not cid:
+            return nullcontext()
+        key = join_key(self.jobs.logs_prefix(record.id), STATS_FILE)
+        return StatsSampler(lambda: self.runtime.stats(cid), self.store, key, interval)
 
     # -- finalize --------------------------------------------------------------------------------------------
 
@@ -553,6 +583,9 @@ class JobService:
         if not record.container_id:
             return record
         if self._container_running(record) is True:
+            live = read_progress(self.store, self.jobs.progress_key(job_id))
+            if live is not None:  # what a follower saw: shown, not saved (finalize records the last one)
+                record.progress, record.progress_message = live.percent, live.message
             return record
         return self.finalize(job_id)
 

@@ -117,6 +117,8 @@ def stage_out(
             details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
+        if spool.progress is not None:
+            record.progress, record.progress_message = spool.progress.percent, spool.progress.message
     data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
     manifest = {
         "job_id": record.id,

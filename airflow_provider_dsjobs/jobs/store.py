@@ -106,6 +106,10 @@ class JobStore:
     def logs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}logs/"
 
+    def progress_key(self, job_id: str) -> str:
+        """The latest progress of a running job, written by whoever follows it (``jobs/progress.py``)."""
+        return f"{self.job_prefix(job_id)}progress.json"
+
     def gc_marker_key(self) -> str:
         """When the project's last opportunistic ``gc`` started (``jobs/gc.py``)."""
         return f"{project_prefix(self.project)}maintenance/gc.json"

@@ -468,6 +468,15 @@ class Runtime:
         finally:
             response.close()
 
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        """One stats document of a running container (the engine's ``one-shot`` read), or ``None`` when it is gone
+        or the engine cannot say."""
+        try:
+            result: dict[str, Any] = self.api.stats(container_id, stream=False, one_shot=True)
+        except docker.errors.DockerException:
+            return None
+        return result
+
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""
         try:
