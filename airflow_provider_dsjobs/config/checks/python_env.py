@@ -21,6 +21,8 @@ from .checker import (
 
 PYTHON_VERSION_RE = re.compile(r"3\.(\d+)(\.\d+)?")
 MANUAL_ONLY_KEYS = ("version", "requirements-file", "local-paths")
+#: ``type: manual`` must give at least one of these (seed 002: "you must specify at least one parameter").
+MANUAL_PARAMETERS = ("version", "requirements-file", "local-paths", "root-paths", "root-path", "pip")
 
 
 def read_python(c: Checker) -> PythonEnv | None:
@@ -39,6 +41,13 @@ def read_python(c: Checker) -> PythonEnv | None:
     if kind_text not in ("auto", "manual"):
         return None
     kind: Literal["auto", "manual"] = "auto" if kind_text == "auto" else "manual"
+    if kind == "manual" and not any(key in node.entries for key in MANUAL_PARAMETERS):
+        c.error(
+            (*base, "type"),
+            "`type: manual` needs at least one parameter: version, requirements-file, local-paths, root-paths or "
+            "pip (with none, use `python: auto`)",
+            node.entries.get("type"),
+        )
     if kind == "auto":
         for key in MANUAL_ONLY_KEYS:
             if key in node.entries:
