@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CommandError
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
@@ -287,8 +288,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 def cmd_fork(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_errors():
-        record = service.fork(
-            args.job_id,
+        overrides = Overrides(
             args=_pairs(args.arg, "--arg"),
             vars=_pairs(args.var, "--var"),
             env_vars=_pairs(args.env_var, "--env-var") if args.env_var else None,
@@ -296,8 +296,8 @@ def cmd_fork(args: argparse.Namespace) -> int:
             desc=args.desc,
             cloud_instance_types=tuple(args.cloud_instance_type) or None,
             image=args.image,
-            notify=_info,
         )
+        record = service.fork(args.job_id, overrides, notify=_info)
         _info(f"created job {record.id} (fork of {args.job_id})")
         if args.is_async:
             print(record.id)

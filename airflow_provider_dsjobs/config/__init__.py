@@ -3,7 +3,7 @@
 ``load_config(path)``, ``load_config_text(text)`` and ``config_from_mapping(data)`` return a validated
 :class:`JobConfig` or raise :class:`ConfigError` listing every :class:`Problem` found. The ``*_with_warnings``
 variants also return the warnings (which are logged on ``airflow_provider_dsjobs.config`` in any case).
-``apply_overrides`` re-runs a config with fork-like changes; ``load_schema`` gives the JSON schema.
+``Overrides`` / ``apply_overrides`` re-run a config with fork-like changes; ``load_schema`` gives the JSON schema.
 """
 
 import logging
@@ -18,13 +18,14 @@ from .loader import (
     load_config_with_warnings,
 )
 from .model import JobConfig
-from .overrides import apply_overrides
+from .overrides import Overrides, apply_overrides
 from .schema import load_schema
 from .units import parse_duration, parse_size
 
 __all__ = [
     "ConfigError",
     "JobConfig",
+    "Overrides",
     "Problem",
     "apply_overrides",
     "config_from_mapping",

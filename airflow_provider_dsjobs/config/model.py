@@ -22,6 +22,9 @@ ATTACH_PROJECT_DISK = "attach-project-disk"
 RESERVED_VAR = "DS_PROJECT_HOME"
 #: Instance type used when the config names none (as in DataSphere).
 DEFAULT_INSTANCE_TYPE = "c1.4"
+#: The signals ``graceful-shutdown`` may name (DataSphere's set), in the order messages list them: the one
+#: table the semantic checks, the shell wrapper (``runtime/shell.py``) and a test of ``schema.json``'s enum use.
+GRACEFUL_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")
 
 
 @dataclass(frozen=True)
@@ -248,28 +251,6 @@ class JobConfig:
     @property
     def attach_project_disk(self) -> bool:
         return ATTACH_PROJECT_DISK in self.flags
-
-    @property
-    def args_dict(self) -> dict[str, str]:
-        return dict(self.args)
-
-    def variables(self) -> dict[str, str]:
-        """Every declared ``${VAR}`` name mapped to what declares it (``inputs``, ``args``, ...)."""
-        found: dict[str, str] = {}
-        for section, entries in (("inputs", self.inputs), ("outputs", self.outputs)):
-            for p in entries:
-                if p.var:
-                    found[p.var] = section
-        for section, resources in (("s3-mounts", self.s3_mounts), ("datasets", self.datasets)):
-            for r in resources:
-                found[r.id] = section
-                if r.var:
-                    found[r.var] = section
-        for name, _ in self.args:
-            found[name] = "args"
-        for ds in self.output_datasets:
-            found[ds.var] = "output-datasets"
-        return found
 
     def with_changes(self, **changes: Any) -> JobConfig:
         """A copy with some fields replaced (used by overrides; callers re-validate)."""

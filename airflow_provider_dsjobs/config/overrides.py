@@ -10,6 +10,7 @@ like ``overrides.args.FOO``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import ConfigError, Problem
@@ -117,22 +118,62 @@ def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: 
     return config_from_mapping(data, base_dir=config.base_dir, source=config.source, check_files=check_files)
 
 
-def apply_overrides(
-    config: JobConfig,
-    *,
-    args: Mapping[str, Any] | None = None,
-    input_vars: Mapping[str, str] | None = None,
-    output_vars: Mapping[str, str] | None = None,
-    env_vars: Mapping[str, Any] | None = None,
-    cloud_instance_types: str | Sequence[str] | None = None,
-    name: str | None = None,
-    desc: str | None = None,
-    image: str | None = None,
-    check_files: bool = True,
-) -> JobConfig:
+@dataclass(frozen=True)
+class Overrides:
+    """Fork-style changes to a config, as one value: the operator's parameters, ``dsjobs fork``'s options and
+    ``JobService.fork`` all build one and hand it on.
+
+    ``vars`` is ``dsjobs fork --var``: the path of an input variable when the config declares one by that
+    name, else of an output variable (``resolve_vars`` sorts them into ``input_vars``/``output_vars``).
+
+    Env-var secrecy is decided here, once: a value given in ``env_vars`` reaches the job through the
+    submitter's environment (``environ``) and the config keeps a ``- NAME`` entry (``submitted_config``), so no
+    job record, stored config or plan ever holds it."""
+
+    args: Mapping[str, Any] | None = None
+    input_vars: Mapping[str, str] | None = None
+    output_vars: Mapping[str, str] | None = None
+    vars: Mapping[str, str] | None = None
+    env_vars: Mapping[str, Any] | None = None
+    cloud_instance_types: str | Sequence[str] | None = None
+    name: str | None = None
+    desc: str | None = None
+    #: Replaces ``env.docker``'s image (its registry credentials, if any, stay).
+    image: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The env-var overrides as the submitter's environment passes them to the job."""
+        return {name: "" if value is None else str(value) for name, value in (self.env_vars or {}).items()}
+
+    def resolve_vars(self, config: JobConfig) -> Overrides:
+        """The same overrides with ``vars`` sorted into input and output variables of ``config``."""
+        if not self.vars:
+            return self
+        inputs = {e.var for e in config.inputs if e.var}
+        input_vars = {**(self.input_vars or {}), **{k: v for k, v in self.vars.items() if k in inputs}}
+        output_vars = {**(self.output_vars or {}), **{k: v for k, v in self.vars.items() if k not in inputs}}
+        return replace(self, vars=None, input_vars=input_vars or None, output_vars=output_vars or None)
+
+    def submitted_config(self, config: JobConfig, *, check_files: bool = True) -> JobConfig:
+        """``config`` with these overrides, as it is submitted: env-var overrides become ``- NAME`` entries
+        (their values travel in ``environ``). ``check_files=False`` does not look for local files (a fork: its
+        unchanged inputs are in the store). Raises :class:`ConfigError`."""
+        applied = apply_overrides(config, self, check_files=check_files) if self else config
+        if not self.env_vars:
+            return applied
+        return env_from_environ(applied, set(self.env_vars), check_files=check_files)
+
+
+def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, check_files: bool = True) -> JobConfig:
     """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`.
-    ``image`` replaces ``env.docker``'s image (its registry credentials, if any, stay); ``check_files=False``
-    does not look for local files (a fork: its unchanged inputs are in the store)."""
+    ``check_files=False`` does not look for local files (see ``Overrides.submitted_config``)."""
+    over = (overrides or Overrides()).resolve_vars(config)
+    args, input_vars, output_vars, env_vars = over.args, over.input_vars, over.output_vars, over.env_vars
+    cloud_instance_types, name, desc, image = over.cloud_instance_types, over.name, over.desc, over.image
     source = config.source
     problems: list[Problem] = []
     data = config_to_mapping(config)
@@ -152,12 +193,12 @@ def apply_overrides(
             else:
                 declared[key] = value
                 renamed[f"args.{key}"] = f"overrides.args.{key}"
-    for section, param, overrides in (("inputs", "input_vars", input_vars), ("outputs", "output_vars", output_vars)):
-        if not overrides:
+    for section, param, paths in (("inputs", "input_vars", input_vars), ("outputs", "output_vars", output_vars)):
+        if not paths:
             continue
         entries: list[Any] = data.get(section, [])
         by_var = {next(iter(e.values())): i for i, e in enumerate(entries) if isinstance(e, dict)}
-        for var, path in overrides.items():
+        for var, path in paths.items():
             kind = section[:-1]
             if var not in by_var:
                 known = ", ".join(by_var) or "none"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 from airflow_provider_dsjobs.storage.progress import human_size
 
 if TYPE_CHECKING:
-    from airflow_provider_dsjobs.runtime.containers import Runtime
+    from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 
 
 class _StreamWriter(Protocol):
@@ -71,7 +71,7 @@ class SizeLimitedWriter:
         return result
 
 
-def exported_size(runtime: Runtime, cid: str, container_path: str) -> int:
+def exported_size(runtime: ContainerRuntime, cid: str, container_path: str) -> int:
     """The bytes of the regular files under ``container_path`` in the container (bounded memory)."""
     total = 0
     with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:

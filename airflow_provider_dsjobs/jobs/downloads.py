@@ -8,30 +8,28 @@ recreated empty.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TextIO
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 #: One planned download: ``(key, local file, size)``.
 Transfer = tuple[str, Path, int]
 
 
 def download_files(
-    store: ObjectStore,
     jobs: JobStore,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     *,
     output_dir: Path | None = None,
     with_logs: bool = False,
@@ -39,21 +37,19 @@ def download_files(
 ) -> list[Path]:
     """Download ``record``'s outputs (as declared in its ``plan.json`` ``doc``) and, ``with_logs``, its logs;
     returns the local files written. See ``JobService.download_files`` for where each file lands."""
-    from airflow_provider_dsjobs.storage.progress import TransferProgress
-
+    store = jobs.store
     job_id = record.id
     outputs_prefix = jobs.outputs_prefix(job_id)
     transfers: list[Transfer] = []
     empty_dirs: list[Path] = []
     try:
-        for out in doc.get("outputs", []):
-            key = out["var"] or out["path"]
-            if key not in record.outputs:
+        for out in doc.outputs:
+            if out.key not in record.outputs:
                 continue
-            local = Path(out["local_path"])
+            local = out.local_path
             if output_dir is not None:
-                local = Path(output_dir) / Path(out["path"]).name
-            found = plan_download(store, join_key(outputs_prefix, mirror(out["container_path"])), local)
+                local = Path(output_dir) / Path(out.path).name
+            found = plan_download(store, join_key(outputs_prefix, mirror(out.container_path)), local)
             transfers += found
             if not found:
                 empty_dirs.append(local)

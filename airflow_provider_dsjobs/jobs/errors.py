@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
 
 T = TypeVar("T")
@@ -37,7 +38,6 @@ def job_errors(*kinds: type[Exception]) -> Iterator[None]:
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:
     """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
     try:
         yield from items

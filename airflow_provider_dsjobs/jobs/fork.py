@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
+from airflow_provider_dsjobs.config.redact import redacted_env_names
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.plan import PythonSetup, Reuse, StoredInput
 from airflow_provider_dsjobs.jobs.record import JobRecord
@@ -36,62 +39,42 @@ class ForkedJob:
 
 def fork_config(
     source: JobRecord,
-    plan_doc: Mapping[str, Any] | None = None,
+    overrides: Overrides | None = None,
+    python: PythonSetup | None = None,
     *,
-    args: Mapping[str, str] | None = None,
-    vars: Mapping[str, str] | None = None,
-    env_vars: Mapping[str, str] | None = None,
-    name: str | None = None,
-    desc: str | None = None,
-    cloud_instance_types: tuple[str, ...] | None = None,
-    image: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ForkedJob:
-    """The source job's config with the overrides, and its stored inputs; ``JobError`` when it cannot be forked
-    or an override is bad. ``plan_doc`` is the source's ``plan.json`` (its Python environment).
+    """The source job's config with the overrides, as it is submitted (``Overrides.submitted_config``: the job
+    gets env-var override values from ``overrides.environ``), and its stored inputs; ``JobError`` when it cannot
+    be forked or an override is bad. ``python`` is the source's Python environment (its ``plan.json``).
 
-    Secret env values the record does not keep (see ``config.redact``) come from ``env_vars`` or, as
+    Secret env values the record does not keep (see ``config.redact``) come from the overrides or, as
     ``- NAME`` entries, from ``environ`` (default ``os.environ``) when the fork is submitted."""
     job_id = source.id
     if not source.raw_config:
         raise JobError(f"job {job_id} has no stored config to fork")
-    from airflow_provider_dsjobs.config import ConfigError, load_config_text
-    from airflow_provider_dsjobs.config.overrides import apply_overrides
-
+    over = overrides or Overrides()
     base_dir = Path(source.base_dir or ".")
     try:
         config = load_config_text(
             source.raw_config, base_dir=base_dir, source=f"job {job_id} config", check_files=False
         )
-        declared_inputs = {e.var for e in config.inputs if e.var}
-        declared_outputs = {e.var for e in config.outputs if e.var}
-        input_vars = {k: v for k, v in (vars or {}).items() if k in declared_inputs}
-        output_vars = {k: v for k, v in (vars or {}).items() if k not in declared_inputs}
-        unknown = [k for k in output_vars if k not in declared_outputs]
+        declared = {e.var for e in (*config.inputs, *config.outputs) if e.var}
+        unknown = [k for k in (over.vars or {}) if k not in declared]
         if unknown:
             raise JobError(f"No variable path in source job: {unknown[0]}")
-        python = _stored_python(plan_doc or {})
-        if image is not None and python is not None:
+        if over.image is not None and python is not None:
             raise JobError(
                 f"job {job_id} has a Python environment built for image {python.image}: its image cannot be "
-                "overridden (fork without --image, or submit the config again)"
+                "overridden (fork without --docker-image-url, or submit the config again)"
             )
-        config = _redacted_env_from_environ(config, job_id, env_vars or {}, os.environ if environ is None else environ)
-        config = apply_overrides(
-            config,
-            args=dict(args or {}),
-            input_vars=input_vars,
-            output_vars=output_vars,
-            env_vars=None if env_vars is None else dict(env_vars),
-            cloud_instance_types=cloud_instance_types,
-            name=name,
-            desc=desc,
-            image=image,
-            check_files=False,
+        overridden = set(over.resolve_vars(config).input_vars or {})
+        config = _redacted_env_from_environ(
+            config, job_id, over.env_vars or {}, os.environ if environ is None else environ
         )
+        return ForkedJob(over.submitted_config(config, check_files=False), _reuse(source, overridden, python))
     except ConfigError as exc:
         raise JobError(str(exc)) from None
-    return ForkedJob(config, _reuse(source, set(input_vars), python))
 
 
 def _stored_input(ref: Mapping[str, Any]) -> StoredInput:
@@ -116,23 +99,11 @@ def _reuse(source: JobRecord, overridden_vars: set[str], python: PythonSetup | N
     return Reuse(inputs, python, tuple(modules))
 
 
-def _stored_python(plan_doc: Mapping[str, Any]) -> PythonSetup | None:
-    data = plan_doc.get("python")
-    if not isinstance(data, Mapping):
-        return None
-    try:
-        return PythonSetup.from_doc(data)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def _redacted_env_from_environ(
     config: JobConfig, job_id: str, overrides: Mapping[str, str], environ: Mapping[str, str]
 ) -> JobConfig:
     """The config with each redacted env var taken from the environment (overridden ones are left to the
     override); ``JobError`` naming those that neither gives."""
-    from airflow_provider_dsjobs.config.overrides import env_from_environ
-    from airflow_provider_dsjobs.config.redact import redacted_env_names
 
     redacted = [name for name in redacted_env_names(config) if name not in overrides]
     if not redacted:

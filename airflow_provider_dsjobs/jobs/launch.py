@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
-    from airflow_provider_dsjobs.runtime.engine import DockerEngine
-    from airflow_provider_dsjobs.runtime.resources import Placement, ResourceChoice
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.resources import Placement, ResourceChoice, lacks_resources, place_instance_types
 
 
 def prepare_container(
-    engine: DockerEngine, runtime: Runtime, plan: JobPlan, network: str | None, say: Callable[[str], None]
+    runtime: ContainerRuntime, plan: JobPlan, network: str | None, say: Callable[[str], None]
 ) -> tuple[ContainerSpec, Placement]:
     """Ensure the image and volumes, weigh the instance types; the container's spec (with the first candidate's
     limits) and the candidates. Engine failures, and no instance type that can run, raise ``RuntimeFailure``."""
-    from airflow_provider_dsjobs.runtime.containers import ContainerSpec
-    from airflow_provider_dsjobs.runtime.images import ensure_image
-    from airflow_provider_dsjobs.runtime.resources import engine_load, place_instance_types
-
-    ensure_image(engine, plan.image, username=plan.registry_username, password=plan.registry_password)
+    runtime.ensure_image(plan.image, username=plan.registry_username, password=plan.registry_password)
     for name in plan.volumes:
         if plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))
@@ -40,7 +34,7 @@ def prepare_container(
     if plan.python is not None:
         for note in plan.python.notes:
             say(f"python environment: {note}")
-    placement = place_instance_types(plan.instance_types, engine.info(), engine_load(engine))
+    placement = place_instance_types(plan.instance_types, runtime.engine_info(), runtime.engine_load())
     choice = placement.choices[0]
     spec = ContainerSpec(
         image=plan.image,
@@ -64,18 +58,15 @@ def say_choice(plan: JobPlan, placement: Placement, choice: ResourceChoice, say:
 
 
 def start_with_fallback(
-    runtime: Runtime,
     spec: ContainerSpec,
     placement: Placement,
     start: Callable[[ContainerSpec], None],
+    discard: Callable[[], None],
     say: Callable[[str], None],
 ) -> ResourceChoice:
-    """``start(spec)`` (create, deliver, start; it removes its container when that fails) with each candidate in
-    turn while the engine refuses one for lack of resources; the choice used. Other failures, and the last
-    candidate's, raise."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-    from airflow_provider_dsjobs.runtime.resources import lacks_resources
-
+    """``start(spec)`` (create, deliver, start) with each candidate in turn while the engine refuses one for lack
+    of resources (``discard`` removes the refused container first); the choice used. Other failures, and the last
+    candidate's, raise (its container is left to the caller's failure handling)."""
     choices = placement.choices
     for i, choice in enumerate(choices):
         try:
@@ -84,15 +75,14 @@ def start_with_fallback(
         except RuntimeFailure as exc:
             if i + 1 == len(choices) or not lacks_resources(exc):
                 raise
+            discard()
             after = choices[i + 1]
             say(f"instance type {choice.name} could not start ({exc}); trying {after.name} ({after.note})")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def ensure_volume(runtime: Runtime, name: str, labels: dict[str, str]) -> None:
+def ensure_volume(runtime: ContainerRuntime, name: str, labels: dict[str, str]) -> None:
     """Create a labelled named volume unless it exists (two jobs may race: the loser finds it there)."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
     if name in runtime.list_volumes(labels):
         return
     try:

@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.pyenv.errors import PyEnvError
+from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
 from airflow_provider_dsjobs.runtime.shell import shell_command
 from airflow_provider_dsjobs.settings import Settings
 
@@ -62,8 +64,6 @@ PROJECT_DIR = "/job/project"
 LABEL_JOB_ID = "dsjobs.job_id"
 LABEL_PROJECT = "dsjobs.project"
 
-#: Signals ``graceful-shutdown`` may name, as numbers (DataSphere's table).
-SIGNAL_NUMBERS = {"SIGHUP": 1, "SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15}
 #: Graceful-shutdown wait when the config gives a signal but no timeout.
 DEFAULT_GRACEFUL_TIMEOUT = 10.0
 
@@ -150,7 +150,7 @@ class PythonSetup:
     notes: tuple[str, ...] = ()
 
     @classmethod
-    def from_pyplan(cls, pyplan: Any) -> PythonSetup:
+    def from_pyplan(cls, pyplan: PythonEnvPlan) -> PythonSetup:
         return cls(
             image=str(pyplan.image),
             volume_name=pyplan.volume_name,
@@ -254,10 +254,6 @@ class JobPlan:
     python: PythonSetup | None
     workdir: str = WORK_DIR
 
-    @property
-    def env_names(self) -> list[str]:
-        return sorted(self.env)
-
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
@@ -294,7 +290,7 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
 
 def _resolve_image(
     config: JobConfig, settings: Settings, reuse: Reuse | None = None
-) -> tuple[str, str | None, str | None, Any]:
+) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
     """(image, username, password, python plan or None); a fork's stored Python environment is not planned again
     (and its image stays, unless the fork sets ``env.docker``)."""
     username: str | None = None
@@ -315,13 +311,10 @@ def _resolve_image(
                 )
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
-    pyplan: Any = None
+    pyplan: PythonEnvPlan | None = None
     if reuse is not None and reuse.python is not None:
         return explicit or reuse.python.image, username, password, None
     if config.env.python is not None:
-        from airflow_provider_dsjobs.pyenv.errors import PyEnvError
-        from airflow_provider_dsjobs.pyenv.plan import plan_python_env
-
         try:
             pyplan = plan_python_env(
                 config,
@@ -334,8 +327,8 @@ def _resolve_image(
             raise PlanError(str(exc)) from None
     if explicit is not None:
         image = explicit
-    elif pyplan is not None and getattr(pyplan, "image", None):
-        image = str(pyplan.image)
+    elif pyplan is not None and pyplan.image:
+        image = pyplan.image
     else:
         image = settings.default_image
     return image, username, password, pyplan

@@ -1,22 +1,34 @@
 """``plan.json``: the part of a job's plan that outlives the submitting process.
 
-Written next to the job record at submit; read by whoever finalizes, cancels or downloads the job later,
-possibly in another process: output placements, output datasets, the graceful-shutdown signal and timeout,
-the pyenv failure marker, the Python environment as planned (a fork builds the same one) and the caller's
-labels. It never holds env values or secrets.
+Written next to the job record at submit (``PlanDoc.from_plan(plan).to_json()``); read back as a typed
+``PlanDoc`` by whoever finalizes, cancels or downloads the job later, possibly in another process: output
+placements, output datasets, the graceful-shutdown signal and timeout, the pyenv failure marker, the Python
+environment as planned (``python``: a fork builds the same one) and the caller's labels. It never holds env
+values or secrets.
+
+The JSON keys are those the first version wrote; keys a reader does not know (``graceful_signal_number`` of
+that version) are ignored, so ``plan.json`` files of jobs submitted before still read.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, SIGNAL_NUMBERS, JobPlan
-from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.jobs.plan import (
+    LABEL_JOB_ID,
+    LABEL_PROJECT,
+    JobPlan,
+    OutputDatasetPlacement,
+    OutputPlacement,
+    PythonSetup,
+)
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
 
 PLAN_DOC = "plan.json"
 
@@ -25,43 +37,139 @@ def plan_key(jobs: JobStore, job_id: str) -> str:
     return join_key(jobs.job_prefix(job_id), PLAN_DOC)
 
 
-def plan_to_doc(plan: JobPlan) -> dict[str, Any]:
-    """What a finalizer in another process needs from the plan; no env values, no secrets."""
+def output_to_json(out: OutputPlacement) -> dict[str, Any]:
+    """One output placement as ``plan.json`` (and the output manifest) spell it."""
+    return {"path": out.path, "var": out.var, "container_path": out.container_path, "local_path": str(out.local_path)}
+
+
+def _output_from_json(data: Mapping[str, Any]) -> OutputPlacement:
+    return OutputPlacement(
+        path=str(data["path"]),
+        var=data.get("var") or None,
+        container_path=str(data["container_path"]),
+        local_path=Path(str(data["local_path"])),
+    )
+
+
+def _dataset_to_json(ds: OutputDatasetPlacement) -> dict[str, Any]:
     return {
-        "job_id": plan.job_id,
-        "image": plan.image,
-        "outputs": [
-            {"path": o.path, "var": o.var, "container_path": o.container_path, "local_path": str(o.local_path)}
-            for o in plan.outputs
-        ],
-        "output_datasets": [
-            {
-                "name": d.name,
-                "var": d.var,
-                "container_path": d.container_path,
-                "description": d.description,
-                "labels": dict(d.labels),
-                "size_bytes": d.size_bytes,
-            }
-            for d in plan.output_datasets
-        ],
-        "graceful_signal": plan.graceful_signal,
-        "graceful_signal_number": SIGNAL_NUMBERS.get(plan.graceful_signal or "", None),
-        "graceful_timeout": plan.graceful_timeout,
-        "python_failed_marker": plan.python.failed_marker if plan.python else None,
-        "python_failed_exit_code": plan.python.failed_exit_code if plan.python else None,
-        "python": plan.python.to_doc() if plan.python else None,
-        "labels": {k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
+        "name": ds.name,
+        "var": ds.var,
+        "container_path": ds.container_path,
+        "description": ds.description,
+        "labels": dict(ds.labels),
+        "size_bytes": ds.size_bytes,
     }
 
 
-def write_plan_doc(store: ObjectStore, jobs: JobStore, plan: JobPlan) -> None:
-    store.put_bytes(plan_key(jobs, plan.job_id), json.dumps(plan_to_doc(plan), indent=1).encode())
+def _dataset_from_json(data: Mapping[str, Any]) -> OutputDatasetPlacement:
+    labels = data.get("labels") or {}
+    return OutputDatasetPlacement(
+        name=str(data["name"]),
+        var=str(data["var"]),
+        container_path=str(data["container_path"]),
+        description=str(data.get("description") or ""),
+        labels=tuple((str(k), str(v)) for k, v in dict(labels).items()),
+        size_bytes=int(data.get("size_bytes") or 0),
+    )
 
 
-def read_plan_doc(store: ObjectStore, jobs: JobStore, job_id: str) -> dict[str, Any]:
-    """The job's ``plan.json``, or ``{}`` when it cannot be read."""
+def _python_from_json(data: Any) -> PythonSetup | None:
+    """The stored Python environment; None when absent (a job without one, or stored before it was kept) or
+    unreadable (a fork then plans it again)."""
+    if not isinstance(data, Mapping):
+        return None
     try:
-        return dict(json.loads(store.get_bytes(plan_key(jobs, job_id))))
-    except StoreError:
-        return {}
+        return PythonSetup.from_doc(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class PlanDoc:
+    """What a finalizer, canceller or downloader in another process needs from a job's plan."""
+
+    job_id: str
+    image: str | None = None
+    outputs: tuple[OutputPlacement, ...] = ()
+    output_datasets: tuple[OutputDatasetPlacement, ...] = ()
+    graceful_signal: str | None = None
+    graceful_timeout: float | None = None
+    python_failed_marker: str | None = None
+    python_failed_exit_code: int | None = None
+    labels: Mapping[str, str] | None = None
+    python: PythonSetup | None = None
+
+    @classmethod
+    def from_plan(cls, plan: JobPlan) -> PlanDoc:
+        return cls(
+            job_id=plan.job_id,
+            image=plan.image,
+            outputs=plan.outputs,
+            output_datasets=plan.output_datasets,
+            graceful_signal=plan.graceful_signal,
+            graceful_timeout=plan.graceful_timeout,
+            python_failed_marker=plan.python.failed_marker if plan.python else None,
+            python_failed_exit_code=plan.python.failed_exit_code if plan.python else None,
+            labels={k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
+            python=plan.python,
+        )
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "job_id": self.job_id,
+                "image": self.image,
+                "outputs": [output_to_json(o) for o in self.outputs],
+                "output_datasets": [_dataset_to_json(d) for d in self.output_datasets],
+                "graceful_signal": self.graceful_signal,
+                "graceful_timeout": self.graceful_timeout,
+                "python_failed_marker": self.python_failed_marker,
+                "python_failed_exit_code": self.python_failed_exit_code,
+                "labels": dict(self.labels or {}),
+                "python": self.python.to_doc() if self.python else None,
+            },
+            indent=1,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> PlanDoc:
+        """Parse ``plan.json``; ``ValueError`` when it is not one."""
+        try:
+            raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            timeout = raw.get("graceful_timeout")
+            exit_code = raw.get("python_failed_exit_code")
+            return cls(
+                job_id=str(raw["job_id"]),
+                image=raw.get("image"),
+                outputs=tuple(_output_from_json(o) for o in raw.get("outputs") or ()),
+                output_datasets=tuple(_dataset_from_json(d) for d in raw.get("output_datasets") or ()),
+                graceful_signal=raw.get("graceful_signal") or None,
+                graceful_timeout=float(timeout) if timeout is not None else None,
+                python_failed_marker=raw.get("python_failed_marker") or None,
+                python_failed_exit_code=int(exit_code) if exit_code is not None else None,
+                labels={str(k): str(v) for k, v in dict(raw.get("labels") or {}).items()},
+                python=_python_from_json(raw.get("python")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"missing or malformed {exc}") from None
+
+
+def write_plan_doc(jobs: JobStore, plan: JobPlan) -> None:
+    jobs.store.put_bytes(plan_key(jobs, plan.job_id), PlanDoc.from_plan(plan).to_json())
+
+
+def read_plan_doc(jobs: JobStore, job_id: str) -> PlanDoc:
+    """The job's ``plan.json``; one without outputs or signal when the job has none (it never got that far).
+    A corrupt one raises ``StoreError``."""
+    key = plan_key(jobs, job_id)
+    try:
+        data = jobs.store.get_bytes(key)
+    except ObjectNotFound:
+        return PlanDoc(job_id=job_id)
+    try:
+        return PlanDoc.from_json(data)
+    except ValueError as exc:
+        raise StoreError(f"job plan {jobs.store.uri(key)} is corrupt: {exc}") from None

@@ -54,11 +54,22 @@ def day(value: datetime) -> str:
 
 @dataclass
 class StatusChange:
+    """One entry of a job's history: the status, when, and which step observed it (``submit``, ``cancel``,
+    ``finalize``, ``lease``; ``None`` in records written before steps were named)."""
+
     status: JobStatus
     at: datetime
+    by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status.value, "at": self.at.isoformat()}
+        data = {"status": self.status.value, "at": self.at.isoformat()}
+        if self.by is not None:
+            data["by"] = self.by
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StatusChange:
+        return cls(JobStatus(data["status"]), datetime.fromisoformat(data["at"]), data.get("by"))
 
 
 @dataclass
@@ -105,8 +116,9 @@ class JobRecord:
     progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
 
-    def set_status(self, status: JobStatus, details: str | None = None) -> None:
-        """Move to ``status`` and stamp the time; terminal statuses also set ``finished_at``."""
+    def set_status(self, status: JobStatus, details: str | None = None, *, by: str | None = None) -> None:
+        """Move to ``status`` and stamp the time (``by``: the step that observed it); terminal statuses also set
+        ``finished_at``. ``JobService._move`` is the one caller that also saves."""
         now = utcnow()
         self.status = status
         if details is not None:
@@ -115,7 +127,7 @@ class JobRecord:
             self.started_at = now
         if status.terminal and self.finished_at is None:
             self.finished_at = now
-        self.history.append(StatusChange(status, now))
+        self.history.append(StatusChange(status, now, by))
 
     def expired(self, now: datetime | None = None) -> bool:
         """Whether a finished job's data is past its TTL (a running job's never is)."""
@@ -157,7 +169,5 @@ class JobRecord:
         for name in _DATETIME_FIELDS:
             if name in kwargs:
                 kwargs[name] = _parse_iso(kwargs[name])
-        kwargs["history"] = [
-            StatusChange(JobStatus(h["status"]), datetime.fromisoformat(h["at"])) for h in data.get("history", [])
-        ]
+        kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
         return cls(**kwargs)

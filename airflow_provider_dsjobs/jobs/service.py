@@ -51,15 +51,17 @@ scratch space) and ``spark``. Links inside output directories are skipped.
 
 from __future__ import annotations
 
+import os
 import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
@@ -69,18 +71,22 @@ from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, co
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
-from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
+from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.open import open_store
 
 __all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
 
@@ -90,20 +96,29 @@ LogSink = Callable[[str, str], None]
 #: Receives the service's progress messages for a human ("uploaded 0 B (all 3 inputs cached)").
 Notify = Callable[[str], None]
 
+#: The one reason a job cancelled before its container started ends with.
+CANCELLED_BEFORE_START = "cancelled before the job started"
+
 
 def _noop(_: str) -> None:
     return None
 
 
 class JobService:
-    """Runs configs as Docker containers with inputs and outputs staged through the store."""
+    """Runs configs as containers with inputs and outputs staged through the store.
 
-    def __init__(self, settings: Settings) -> None:
+    ``runtime`` (a ``runtime.base.ContainerRuntime``) and ``store`` are what the service works on; by default it
+    connects to the Docker engine and opens the store that ``settings`` name, each on first use (listing jobs
+    needs no engine). A runtime passed in belongs to the caller: ``close`` leaves it open."""
+
+    def __init__(
+        self, settings: Settings, *, runtime: ContainerRuntime | None = None, store: ObjectStore | None = None
+    ) -> None:
         self.settings = settings
-        self._store: ObjectStore | None = None
+        self._store = store
         self._jobs: JobStore | None = None
-        self._engine: Any = None
-        self._runtime: Any = None
+        self._runtime = runtime
+        self._owns_runtime = runtime is None
         self._lock = threading.Lock()
 
     # -- wiring ----------------------------------------------------------------------------------------------
@@ -115,8 +130,6 @@ class JobService:
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            from airflow_provider_dsjobs.storage.open import open_store
-
             with job_errors():
                 self._store = open_store(self.settings)
         return self._store
@@ -124,48 +137,64 @@ class JobService:
     @property
     def jobs(self) -> JobStore:
         if self._jobs is None:
-            from airflow_provider_dsjobs.jobs.store import JobStore
-
             self._jobs = JobStore(self.store, self.project)
         return self._jobs
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> ContainerRuntime:
         with self._lock:
             if self._runtime is None:
-                from airflow_provider_dsjobs.runtime.containers import Runtime
-                from airflow_provider_dsjobs.runtime.engine import connect_engine
-                from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
                 with job_errors(RuntimeFailure):
-                    self._engine = connect_engine(self.settings)
-                self._runtime = Runtime(self._engine)
+                    self._runtime = Runtime.connect(self.settings)
             return self._runtime
 
     def close(self) -> None:
-        if self._engine is not None:
-            with suppress(Exception):
-                self._engine.close()
-            self._engine = None
+        if self._owns_runtime and self._runtime is not None:
+            with suppress(OSError):
+                self._runtime.close()
             self._runtime = None
 
     def _load(self, job_id: str) -> JobRecord:
-        from airflow_provider_dsjobs.jobs.store import JobNotFound
-
         try:
-            record: JobRecord = self.jobs.load(job_id)
+            return self.jobs.load(job_id)
         except JobNotFound:
             raise JobError(f"job {job_id} not found in project {self.project}") from None
         except StoreError as exc:
             raise JobError(one_line(exc)) from None
-        return record
 
     def _save(self, record: JobRecord) -> None:
         with job_errors():
             self.jobs.save(record)
 
-    def _plan_doc(self, job_id: str) -> dict[str, Any]:
-        return read_plan_doc(self.store, self.jobs, job_id)
+    def _plan_doc(self, job_id: str) -> PlanDoc:
+        with job_errors():
+            return read_plan_doc(self.jobs, job_id)
+
+    # -- transitions: every status change of a job goes through here ------------------------------------------
+
+    def _move(
+        self, record: JobRecord, status: JobStatus, reason: str | None = None, *, by: str, discard: bool = False
+    ) -> JobRecord:
+        """Set ``status`` (with ``reason`` and which step observed it, ``by``) and save the record; with
+        ``discard`` then remove the job's container (also when the save fails: the record is what counts)."""
+        record.set_status(status, reason, by=by)
+        try:
+            self._save(record)
+        finally:
+            if discard:
+                self._discard(record)
+        return record
+
+    def _discard(self, record: JobRecord) -> None:
+        """Remove the job's container, if it got one on an engine this service reached; an engine failing now
+        leaves it to the next finalizer or ``gc``."""
+        if record.container_id and self._runtime is not None:
+            with suppress(RuntimeFailure):
+                self._runtime.remove(record.container_id, force=True)
+
+    def _cancel_unstarted(self, record: JobRecord, by: str) -> JobRecord:
+        """A job cancelled before its container started: CANCELLED, the container (if any) removed."""
+        return self._move(record, JobStatus.CANCELLED, CANCELLED_BEFORE_START, by=by, discard=True)
 
     # -- submit ----------------------------------------------------------------------------------------------
 
@@ -199,48 +228,17 @@ class JobService:
         except PlanError as exc:
             raise JobError(str(exc)) from None
         check_datasets(self.store, self.jobs, plan)
-        if config.working_storage is not None:
-            say("working-storage is ignored on Docker: the container's filesystem is the job's scratch space")
-        if config.spark is not None:
-            say("spark is not supported on Docker: the connector is ignored")
-        secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
-        if secret_names:
-            which = (
-                f"env var {secret_names[0]} has"
-                if len(secret_names) == 1
-                else f"env vars {', '.join(secret_names)} have"
-            )
-            say(
-                f"{which} a literal value that looks secret: the job record keeps '***' instead (a fork takes the "
-                "value from the environment); prefer '- NAME' in config.yaml to copy it from there"
-            )
-
-        now = utcnow()
-        record = JobRecord(
-            id=job_id,
-            project=self.project,
-            name=config.name,
-            desc=config.desc,
-            created_at=now,
-            data_expires_at=now + DEFAULT_DATA_TTL,
-            config=redact_config_dict(config.to_dict()),
-            raw_config=redacted_raw_config(config),
-            base_dir=str(config.base_dir),
-            image=plan.image,
-            labels=dict(plan.labels),
-            parent_job_id=parent_job_id,
-        )
-        record.set_status(JobStatus.CREATING)
+        for note in _unsupported_notes(config):
+            say(note)
+        record = self._new_record(config, plan, parent_job_id)
         lease = LaunchLease(self.jobs, job_id)
         lease.beat()  # before the record: nobody sees the job without a fresh lease
-        self._save(record)
+        self._move(record, JobStatus.CREATING, by="submit")
         say(f"created job {job_id}")
         try:
             with lease:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
-                write_plan_doc(self.store, self.jobs, plan)
-                from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
-
+                write_plan_doc(self.jobs, plan)
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
                 staged, stager = stage_inputs(self.store, self.project, plan, record, say, progress_stream, memo)
                 if self._ended_meanwhile(record):
@@ -282,23 +280,33 @@ class JobService:
                 + ("" if report.complete else " (more left for the next run)")
             )
 
+    def _new_record(self, config: JobConfig, plan: JobPlan, parent_job_id: str | None) -> JobRecord:
+        """The record of a job about to be launched (not saved yet): redacted config, labels, the data TTL."""
+        now = utcnow()
+        return JobRecord(
+            id=plan.job_id,
+            project=self.project,
+            name=config.name,
+            desc=config.desc,
+            created_at=now,
+            data_expires_at=now + DEFAULT_DATA_TTL,
+            config=redact_config_dict(config.to_dict()),
+            raw_config=redacted_raw_config(config),
+            base_dir=str(config.base_dir),
+            image=plan.image,
+            labels=dict(plan.labels),
+            parent_job_id=parent_job_id,
+        )
+
     def _fail(self, record: JobRecord, reason: str, status: JobStatus = JobStatus.ERROR) -> None:
-        """Mark a job that could not be launched ERROR and remove whatever container it got."""
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
-        record.set_status(status, reason)
-        with suppress(Exception):
-            self.jobs.save(record)
+        """End a job that could not be launched (ERROR, or CANCELLED when interrupted) and remove whatever
+        container it got; a store that fails now leaves the record as it was."""
+        with suppress(JobError):
+            self._move(record, status, reason, by="submit", discard=True)
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
-        from airflow_provider_dsjobs.runtime.containers import ContainerSpec
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-        from airflow_provider_dsjobs.runtime.tarstream import tar_stream
-
         runtime = self.runtime
-        record.set_status(JobStatus.PREPARING)
-        self._save(record)
+        self._move(record, JobStatus.PREPARING, by="submit")
         ended: list[bool] = []
 
         def start(spec: ContainerSpec) -> None:
@@ -306,55 +314,47 @@ class JobService:
             assert spec.resources is not None
             record.instance_type = spec.resources.name
             container_id = runtime.create(spec)
-            record.container_id, record.container_name = str(container_id), spec.name
+            record.container_id, record.container_name = container_id, spec.name
             self._save(record)
             say(f"container {spec.name} created from {plan.image} ({spec.resources.name})")
-            try:
-                entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
-                runtime.put_archive(container_id, "/", tar_stream(entries))
-                if self._ended_meanwhile(record):
-                    ended.append(True)
-                    return
-                runtime.start(container_id)
-            except RuntimeFailure:
-                with suppress(RuntimeFailure):
-                    runtime.remove(container_id, force=True)
-                record.container_id = record.container_name = None
-                raise
+            entries = archive_entries(self.store, self.jobs, self.settings, plan, staged)
+            runtime.put_archive(container_id, "/", tar_stream(entries))
+            if self._ended_meanwhile(record):
+                ended.append(True)
+                return
+            runtime.start(container_id)
+
+        def discard() -> None:
+            """Before the next instance type: the container the engine would not start goes."""
+            self._discard(record)
+            record.container_id = record.container_name = None
 
         with job_errors(RuntimeFailure, StoreError):
-            spec, placement = prepare_container(self._engine, runtime, plan, self.settings.docker_network, say)
+            spec, placement = prepare_container(runtime, plan, self.settings.docker_network, say)
             say_choice(plan, placement, placement.choices[0], say)
-            start_with_fallback(runtime, spec, placement, start, say)
-        if ended:
-            return
-        record.set_status(JobStatus.EXECUTING)
-        self._save(record)
+            start_with_fallback(spec, placement, start, discard, say)
+        if not ended:
+            self._move(record, JobStatus.EXECUTING, by="submit")
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
         otherwise (taken as abandoned by a process that lost sight of this one: its ERROR stands). Either way
         ``record`` is updated in place and the container removed."""
         latest = self._load(record.id)
-        if latest.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED) and not latest.status.terminal:
+        if latest.status != JobStatus.CANCELLING and not latest.status.terminal:
             return False
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
         record.history = latest.history
         if latest.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
-            record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
-            self._save(record)
+            self._cancel_unstarted(record, by="submit")
         else:
             record.status, record.status_details = latest.status, latest.status_details
             record.finished_at = latest.finished_at
+            self._discard(record)
         return True
 
     def _settle_abandoned(self, record: JobRecord) -> JobRecord | None:
         """If the job has not started and its launcher is gone (``jobs.lease``), end it ERROR, remove its
         container and return the record; ``None`` while the launch may still be under way (or has started)."""
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
         if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
             return None
         reason = abandoned_reason(self.jobs, record)
@@ -365,21 +365,19 @@ class JobService:
                 state = self.runtime.state(record.container_id)
             if state is not None and state.status != "created":
                 return None  # started: the launcher died after start, the job runs (finalize settles it)
-            with suppress(RuntimeFailure):
-                self.runtime.remove(record.container_id, force=True)
         latest = self._load(record.id)
         if latest.status != record.status:  # moved on meanwhile
             return latest if latest.status.terminal else None
-        latest.set_status(JobStatus.ERROR, reason)
-        self._save(latest)
-        return latest
+        return self._move(latest, JobStatus.ERROR, reason, by="lease", discard=True)
 
     # -- watching --------------------------------------------------------------------------------------------
 
     def refresh(self, job_id: str) -> JobRecord:
-        """The record with its status brought up to date from the engine, without staging out (nothing is
-        saved). A job whose container has exited, or is gone, but which is not finalized is reported as
-        UPLOADING_OUTPUT: the caller's cue to call ``finalize``."""
+        """The record with its status brought up to date from the engine, without staging out.
+
+        Saves only one thing: a launch whose launcher died ends ERROR (``jobs.lease``). Otherwise nothing is
+        saved, and a job whose container has exited (or is gone) but which is not finalized is *reported* as
+        UPLOADING_OUTPUT — a status the store does not hold yet: the caller's cue to call ``finalize``."""
         record = self._load(job_id)
         settled = self._settle_abandoned(record)
         if settled is not None:
@@ -387,16 +385,13 @@ class JobService:
         if record.status.terminal or not record.container_id:
             return record
         if not self._container_running(record):
-            # Exited (or already removed by a finalizer): ``finalize`` settles the outcome.
-            record.status = JobStatus.UPLOADING_OUTPUT
+            record.status = JobStatus.UPLOADING_OUTPUT  # reported only (see above): finalize saves the outcome
         return record
 
     def _container_running(self, record: JobRecord) -> bool | None:
         """True/False from the engine; None when the container is gone."""
-        from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
         with job_errors(RuntimeFailure):
-            state = self.runtime.state(record.container_id)
+            state = self.runtime.state(record.container_id or "")
         if state is None:
             return None
         return not state.finished
@@ -449,15 +444,14 @@ class JobService:
     ) -> JobRecord | None:
         """Stream the output to ``log`` (progress markers to ``keeper``) until the container stops; a record
         when the job was settled meanwhile (abandoned by its launcher), else None."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
+        container_id = record.container_id or ""
         while True:
             if log is not None:
                 try:
-                    for stream, line in self.runtime.stream_logs(record.container_id, follow=True, since=since):
+                    for stream, line in self.runtime.stream_logs(container_id, follow=True, since=since):
                         log(stream, line)
                         keeper.see(stream, line)
-                except (ContainerNotFound, RuntimeFailure):
+                except RuntimeFailure:
                     # Gone (finalized by someone else) or the stream broke: the state decides below, and the
                     # stored log is complete either way.
                     pass
@@ -487,26 +481,17 @@ class JobService:
         """Stage outputs out, publish output datasets, write the manifest last, set the terminal status,
         remove the container. Idempotent: on a terminal job it changes nothing. On a job still running it
         changes nothing either and returns the current record."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
-        if record.status.terminal:
+        if record.status.terminal or not record.container_id:
             return record
-        if not record.container_id:
-            return record
-        runtime = self.runtime
         with job_errors(RuntimeFailure):
-            state = runtime.state(record.container_id)
+            state = self.runtime.state(record.container_id)
         if state is None:
             return self._container_lost(job_id)
         if state.status == "created":
             # Created but never started: a launch still under way elsewhere (or one that died half-way).
             if record.status == JobStatus.CANCELLING:
-                with suppress(RuntimeFailure):
-                    runtime.remove(record.container_id, force=True)
-                record.set_status(JobStatus.CANCELLED, "cancelled before the job started")
-                self._save(record)
-                return record
+                return self._cancel_unstarted(record, by="finalize")
             return self._settle_abandoned(record) or record
         if not state.finished:
             return record
@@ -516,42 +501,34 @@ class JobService:
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
         if not cancelled:
-            record.set_status(JobStatus.UPLOADING_OUTPUT)
-            self._save(record)
-        doc = self._plan_doc(job_id)
+            self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
         try:
-            stage_out(self.store, self.jobs, runtime, record, doc, int(exit_code), cancelled, state.oom_killed)
+            doc = self._plan_doc(job_id)
+            status, reason = stage_out(self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
         except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
                 return latest
-            record.return_code = int(exit_code)
-            record.set_status(JobStatus.ERROR, f"collecting outputs failed: {one_line(exc)}")
-            self._save(record)
-            with suppress(Exception):
-                runtime.remove(record.container_id, force=True)
-            return record
+            record.return_code = exit_code
+            return self._move(
+                record, JobStatus.ERROR, f"collecting outputs failed: {one_line(exc)}", by="finalize", discard=True
+            )
         latest = self._load(job_id)
         if latest.status.terminal:  # another finalizer got there first with the same result
-            record = latest
-        else:
-            self._save(record)
-        with suppress(ContainerNotFound, RuntimeFailure):
-            runtime.remove(record.container_id, force=True)
-        return record
+            self._discard(latest)
+            return latest
+        return self._move(record, status, reason, by="finalize", discard=True)
 
     def _recover_committed(self, record: JobRecord) -> JobRecord | None:
         """If the output manifest is already committed (another finalizer, or one that crashed right after the
         commit point), bring the record to the result it recorded; else None."""
-        if not recover_from_manifest(self.store, self.jobs, record):
+        outcome = recover_from_manifest(self.jobs, record)
+        if outcome is None:
             return None
-        self._save(record)
-        if record.container_id and self._runtime is not None:
-            with suppress(Exception):
-                self._runtime.remove(record.container_id, force=True)
-        return record
+        status, reason = outcome
+        return self._move(record, status, reason, by="finalize", discard=True)
 
     def _container_lost(self, job_id: str) -> JobRecord:
         """The container is gone: another finalizer won (the record is terminal or the manifest committed),
@@ -563,11 +540,9 @@ class JobService:
         if recovered is not None:
             return recovered
         if record.status == JobStatus.CANCELLING:
-            record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
-        else:
-            record.set_status(JobStatus.ERROR, f"container {record.container_name or record.container_id} disappeared")
-        self._save(record)
-        return record
+            return self._cancel_unstarted(record, by="finalize")
+        reason = f"container {record.container_name or record.container_id} disappeared"
+        return self._move(record, JobStatus.ERROR, reason, by="finalize")
 
     # -- inspection ------------------------------------------------------------------------------------------
 
@@ -592,8 +567,9 @@ class JobService:
     def find(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
-        # A live container is the cheap answer (one engine query); else scan the project's records.
-        with suppress(JobError, Exception):
+        # A live container is the cheap answer (one engine query); else (no engine, no container, or a container
+        # whose record is gone) scan the project's records.
+        with suppress(JobError, RuntimeFailure):
             for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
                 job_id = container.labels.get(LABEL_JOB_ID)
                 if job_id:
@@ -614,23 +590,18 @@ class JobService:
     def cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
         """Cancel: with ``graceful`` and a ``graceful-shutdown`` section, send its signal and wait its timeout
         before killing; otherwise kill at once. The status ends CANCELLED and the container is removed."""
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-
         record = self._load(job_id)
         if record.status.terminal:
             return record
         if record.status != JobStatus.CANCELLING:
-            record.set_status(JobStatus.CANCELLING)
-            self._save(record)
+            self._move(record, JobStatus.CANCELLING, by="cancel")
         if not record.container_id:
-            record.set_status(JobStatus.CANCELLED, "cancelled before the container ran")
-            self._save(record)
-            return record
+            return self._cancel_unstarted(record, by="cancel")
         doc = self._plan_doc(job_id)
-        sig = doc.get("graceful_signal") if graceful else None
+        signal = doc.graceful_signal if graceful else None
         try:
-            if sig:
-                self.runtime.stop(record.container_id, signal=str(sig), timeout=float(doc.get("graceful_timeout") or 0))
+            if signal:
+                self.runtime.stop(record.container_id, signal=signal, timeout=doc.graceful_timeout or 0.0)
             else:
                 self.runtime.stop(record.container_id, signal=None)
         except ContainerNotFound:
@@ -654,8 +625,6 @@ class JobService:
             raise JobError(f"{what}{reason}")
 
     def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
-        from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
-
         if not record.status.terminal and record.container_id:
             try:
                 yield from self.runtime.stream_logs(record.container_id, follow=False)
@@ -707,7 +676,6 @@ class JobService:
         record = self._load(job_id)
         self._check_data(record, "nothing to download: ")
         return download_files(
-            self.store,
             self.jobs,
             record,
             self._plan_doc(job_id),
@@ -743,36 +711,37 @@ class JobService:
     def fork(
         self,
         job_id: str,
+        overrides: Overrides | None = None,
         *,
-        args: Mapping[str, str] | None = None,
-        vars: Mapping[str, str] | None = None,
-        env_vars: Mapping[str, str] | None = None,
-        name: str | None = None,
-        desc: str | None = None,
-        cloud_instance_types: tuple[str, ...] | None = None,
-        image: str | None = None,
         labels: Mapping[str, str] | None = None,
         notify: Notify | None = None,
-        environ: Mapping[str, str] | None = None,
     ) -> JobRecord:
-        """Re-run job ``job_id`` with overrides (DataSphere's ``fork``), from the inputs and Python environment it
-        stored (``jobs/fork.py``): only an input an override replaces is read from this machine."""
+        """Re-run job ``job_id`` with ``overrides`` (DataSphere's ``fork``), from the inputs and Python environment
+        it stored (``jobs/fork.py``): only an input an override replaces is read from this machine."""
+        over = overrides or Overrides()
         source = self._load(job_id)
         self._check_data(source, "fork is unavailable: ")
         if source.data_expires_at is not None and notify is not None:
             notify(f"source job data expires on {day(source.data_expires_at)} (dsjobs set-data-ttl keeps it longer)")
-        forked = fork_config(
-            source,
-            self._plan_doc(job_id),
-            args=args,
-            vars=vars,
-            env_vars=env_vars,
-            name=name,
-            desc=desc,
-            cloud_instance_types=cloud_instance_types,
-            image=image,
-            environ=environ,
-        )
+        forked = fork_config(source, over, self._plan_doc(job_id).python)
+        environ = {**os.environ, **over.environ} if over.env_vars else None
         return self.submit(
             forked.config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id, reuse=forked.reuse
+        )
+
+
+def _unsupported_notes(config: JobConfig) -> Iterator[str]:
+    """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
+    if config.working_storage is not None:
+        yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
+    if config.spark is not None:
+        yield "spark is not supported on Docker: the connector is ignored"
+    secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
+    if secret_names:
+        which = (
+            f"env var {secret_names[0]} has" if len(secret_names) == 1 else f"env vars {', '.join(secret_names)} have"
+        )
+        yield (
+            f"{which} a literal value that looks secret: the job record keeps '***' instead (a fork takes the "
+            "value from the environment); prefer '- NAME' in config.yaml to copy it from there"
         )

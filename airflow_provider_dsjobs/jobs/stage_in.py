@@ -16,20 +16,21 @@ import os
 import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
 from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-    from airflow_provider_dsjobs.runtime.tarstream import TarEntry
-    from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
 S3_MOUNT_MAX_BYTES = 1 << 30
@@ -64,8 +65,6 @@ def stage_inputs(
     (whose lease protects the blobs from ``gc`` until the record referencing them is saved). Appends each
     input to ``record.inputs`` and sets ``record.data_size_bytes``; ``say`` gets the upload summary. ``memo``
     remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across processes)."""
-    from airflow_provider_dsjobs.storage.cas import InputStager
-    from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
     stager = InputStager(store, project, progress, memo=memo)
@@ -117,9 +116,6 @@ def archive_entries(
     store: ObjectStore, jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged
 ) -> Iterator[TarEntry]:
     """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
-    from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarFile
-    from airflow_provider_dsjobs.storage.cas import BlobSource
-    from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 
     hints: dict[str, Path] = {}
     for _, s in staged:
@@ -185,8 +181,6 @@ def s3_mount_entries(
     """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read through an
     ``S3Store`` with the store's S3 settings; the credentials stay on this side. ``parents`` yields the missing
     parent directories of a path. A listing failure is a ``JobError`` naming the mount."""
-    from airflow_provider_dsjobs.runtime.tarstream import TarFile
-    from airflow_provider_dsjobs.storage.s3 import S3Store
 
     bucket, _, prefix = url[len("s3://") :].partition("/")
     try:

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
-from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge
+from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
+from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
-from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
+from airflow_provider_dsjobs.runtime.errors import PathNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.tarstream import check_member
+from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.store import JobStore
-    from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
@@ -53,20 +55,23 @@ def mirror(container_path: str) -> str:
     return rel
 
 
+#: A job's outcome: its terminal status and the reason (``status_details``).
+Outcome = tuple[JobStatus, "str | None"]
+
+
 def stage_out(
-    store: ObjectStore,
     jobs: JobStore,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     record: JobRecord,
-    doc: Mapping[str, Any],
+    doc: PlanDoc,
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
-) -> None:
-    """Collect logs and outputs, publish datasets, commit the manifest, set the outcome on ``record``
-    (nothing is saved: the caller saves the record). ``doc`` is the job's ``plan.json``."""
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
+) -> Outcome:
+    """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
+    sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
+    ``doc`` is the job's ``plan.json``."""
+    store = jobs.store
     cid = record.container_id or ""
     outputs_prefix = jobs.outputs_prefix(record.id)
     writer = OutputWriter(store, outputs_prefix)
@@ -76,33 +81,32 @@ def stage_out(
     with joblogs.LogSpool() as spool:
         for stream, line in runtime.stream_logs(cid, follow=False):
             spool.write(stream, line)
-        for out in doc.get("outputs", []):
-            key = out["var"] or out["path"]
-            rel = mirror(out["container_path"])
-            written = export_into(runtime, cid, out["container_path"], posixpath.dirname(rel), writer, files)
+        for out in doc.outputs:
+            rel = mirror(out.container_path)
+            written = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer, files)
             if written is None:
-                missing.append(key)
+                missing.append(out.key)
                 spool.write(
                     joblogs.SYSTEM,
-                    f"output {out['path']!r} was not written by the job (expected at {out['container_path']})",
+                    f"output {out.path!r} was not written by the job (expected at {out.container_path})",
                 )
             else:
-                outputs[key] = store.uri(join_key(outputs_prefix, rel))
+                outputs[out.key] = store.uri(join_key(outputs_prefix, rel))
         pyenv_error = None
-        if exit_code != 0 and exit_code == doc.get("python_failed_exit_code") and doc.get("python_failed_marker"):
-            pyenv_error = read_marker(runtime, cid, str(doc["python_failed_marker"]))
+        if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
+            pyenv_error = read_marker(runtime, cid, doc.python_failed_marker)
         datasets: dict[str, str] = {}
         too_large: list[str] = []
         if exit_code == 0 and not cancelled:
-            for ds in doc.get("output_datasets", []):
+            for ds in doc.output_datasets:
                 try:
-                    ds_id = publish_dataset(store, jobs, runtime, record, ds)
+                    ds_id = publish_dataset(jobs, runtime, record, ds)
                 except DatasetTooLarge as exc:
                     too_large.append(str(exc))
                     spool.write(joblogs.SYSTEM, str(exc))
                     continue
-                datasets[ds["name"]] = ds_id
-                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds['name']})")
+                datasets[ds.name] = ds_id
+                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
         if cancelled:
             status, details = JobStatus.CANCELLED, "cancelled by user"
         elif pyenv_error is not None:
@@ -128,7 +132,7 @@ def stage_out(
         "logs": store.uri(logs_key),
         "data_size_bytes": data_size,
         "return_code": exit_code,
-        "outputs": [dict(o, uri=outputs.get(o["var"] or o["path"])) for o in doc.get("outputs", [])],
+        "outputs": [dict(output_to_json(o), uri=outputs.get(o.key)) for o in doc.outputs],
         "missing_outputs": missing,
         "output_datasets": datasets,
         "files": files,
@@ -141,20 +145,18 @@ def stage_out(
     record.logs = store.uri(logs_key)
     record.return_code = exit_code
     record.data_size_bytes = data_size
-    record.set_status(status, details)
+    return status, details
 
 
-def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord) -> bool:
-    """If the job's output manifest is committed, set on ``record`` the outcome it recorded and return True
-    (the caller saves the record); else False."""
-    from airflow_provider_dsjobs.storage.outputs import read_manifest
-
+def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
+    """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
+    them and return its outcome (the caller sets the status and saves the record); else None."""
     try:
-        manifest = read_manifest(store, jobs.outputs_prefix(record.id))
+        manifest = read_manifest(jobs.store, jobs.outputs_prefix(record.id))
     except StoreError:
-        return False
+        return None
     if not manifest or "status" not in manifest:
-        return False
+        return None
     record.outputs = {
         str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
     }
@@ -163,12 +165,11 @@ def recover_from_manifest(store: ObjectStore, jobs: JobStore, record: JobRecord)
     record.return_code = manifest.get("return_code")
     record.logs = manifest.get("logs")
     record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
-    record.set_status(JobStatus(manifest["status"]), manifest.get("status_details"))
-    return True
+    return JobStatus(manifest["status"]), manifest.get("status_details")
 
 
 def export_into(
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     cid: str,
     container_path: str,
     rel_parent: str,
@@ -178,9 +179,6 @@ def export_into(
     """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the number of files,
     or None when the path does not exist in the container. Each file is appended to ``files`` as
     ``{path, sha256, size}``."""
-    from airflow_provider_dsjobs.runtime.errors import PathNotFound
-    from airflow_provider_dsjobs.runtime.tarstream import check_member
-
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
@@ -201,11 +199,9 @@ def export_into(
     return count
 
 
-def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
+def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
     """The reason in the pyenv failure marker at ``path`` (its first line, plus pip's last ``ERROR:`` line),
     or None when the container has no such file."""
-    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-
     try:
         reader = runtime.export(cid, path)
     except RuntimeFailure:
@@ -225,38 +221,31 @@ def read_marker(runtime: Runtime, cid: str, path: str) -> str | None:
     return None
 
 
-def publish_dataset(
-    store: ObjectStore, jobs: JobStore, runtime: Runtime, record: JobRecord, ds: Mapping[str, Any]
-) -> str:
-    """Export output dataset ``ds`` (an entry of ``plan.json``'s ``output_datasets``) from the container into
-    ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID. Over its declared size it is not
-    published: ``DatasetTooLarge`` (``jobs/dataset_size.py``)."""
-    from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
-    from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
-    ds_id = dataset_id(record.id, str(ds["name"]))
+def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord, ds: OutputDatasetPlacement) -> str:
+    """Export output dataset ``ds`` from the container into ``projects/<p>/datasets/<id>/``, write its manifest,
+    and return its ID. Over its declared size it is not published: ``DatasetTooLarge`` (``jobs/dataset_size.py``)."""
+    ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
-    writer = OutputWriter(store, prefix)
+    writer = OutputWriter(jobs.store, prefix)
     files: list[dict[str, Any]] = []
-    limit = ds.get("size_bytes")
-    target: _StreamWriter = _StripFirst(writer) if limit is None else SizeLimitedWriter(_StripFirst(writer), limit)
+    target = SizeLimitedWriter(_StripFirst(writer), ds.size_bytes)
     try:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-        export_into(runtime, record.container_id or "", ds["container_path"], "", target, files)
+        export_into(runtime, record.container_id or "", ds.container_path, "", target, files)
     except OverLimit:
-        for info in list(store.list(prefix)):
-            store.delete(info.key)
-        size = exported_size(runtime, record.container_id or "", ds["container_path"])
-        raise DatasetTooLarge(str(ds["name"]), size, int(limit or 0)) from None
+        for info in list(jobs.store.list(prefix)):
+            jobs.store.delete(info.key)
+        size = exported_size(runtime, record.container_id or "", ds.container_path)
+        raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
     files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,
-        "name": ds["name"],
-        "description": ds.get("description", ""),
-        "labels": dict(ds.get("labels", {})),
+        "name": ds.name,
+        "description": ds.description,
+        "labels": dict(ds.labels),
         "size": size,
-        "declared_size": ds.get("size_bytes"),
+        "declared_size": ds.size_bytes,
         "job_id": record.id,
         "project": record.project,
         "created_at": utcnow().isoformat(),

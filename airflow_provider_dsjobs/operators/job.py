@@ -29,7 +29,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, emit_output_datasets
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
-from airflow_provider_dsjobs.config.overrides import apply_overrides, env_from_environ
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
@@ -231,27 +231,22 @@ class DataSphereJobOperator(BaseOperator):
         """The validated config with overrides applied (cached); fails the task, without retries, if invalid."""
         if self._job_config is not None:
             return self._job_config
-        overrides: dict[str, Any] = {
-            "args": _as_dict(self.args),
-            "input_vars": _as_dict(self.input_vars),
-            "output_vars": _as_dict(self.output_vars),
-            "env_vars": _as_dict(self.env_vars),
-            "cloud_instance_types": self.cloud_instance_types or None,
-            "name": self.job_name or None,
-            "desc": self.job_desc or None,
-        }
-        env_overrides = overrides["env_vars"] or {}
+        overrides = Overrides(
+            args=_as_dict(self.args),
+            input_vars=_as_dict(self.input_vars),
+            output_vars=_as_dict(self.output_vars),
+            env_vars=_as_dict(self.env_vars),
+            cloud_instance_types=self.cloud_instance_types or None,
+            name=self.job_name or None,
+            desc=self.job_desc or None,
+        )
         try:
-            job_config = self._load_config()
-            if any(v is not None for v in overrides.values()):
-                job_config = apply_overrides(job_config, **overrides)
-            if env_overrides:
-                # Values given through env_vars (often secrets) reach the container through the submitter's
-                # environment only, never the job record or stored config.
-                job_config = env_from_environ(job_config, set(env_overrides))
+            # Values given through env_vars (often secrets) reach the container through the submitter's
+            # environment only, never the job record or stored config.
+            job_config = overrides.submitted_config(self._load_config())
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
-        self._job_environ = {name: "" if value is None else str(value) for name, value in env_overrides.items()}
+        self._job_environ = overrides.environ
         _mask_env_values(job_config, self._job_environ)
         self._job_config = job_config
         return job_config

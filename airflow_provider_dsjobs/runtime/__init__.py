@@ -9,11 +9,13 @@ Modules, one concept each:
 * ``tarstream``  — ``tar_stream(entries)`` lazily, ``TarReader`` / ``extract_stream`` safely back
 * ``logs``       — ``LineSplitter``: bytes → bounded, UTF-8-safe lines
 * ``shell``      — ``shell_command(script)``: ``/bin/sh -c`` that lets graceful-shutdown signals reach the program
-* ``containers`` — ``ContainerSpec`` and ``Runtime``: create, put_archive, start, stream_logs, state, wait, stop,
-  export, path_exists, find, remove, volumes
+* ``base``       — ``ContainerRuntime``: the protocol the job core uses (``JobService(settings, runtime=...)``)
+* ``containers`` — ``ContainerSpec`` and ``Runtime`` (``ContainerRuntime`` on Docker; ``Runtime.connect(settings)``):
+  create, put_archive, start, stream_logs, state, wait, stop, export, path_exists, find, remove, volumes
 * ``errors``     — ``RuntimeFailure`` (one-line message) and its subclasses
 """
 
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import (
     MANAGED_LABEL,
     ContainerInfo,
@@ -41,6 +43,7 @@ __all__ = [
     "MANAGED_LABEL",
     "ContainerInfo",
     "ContainerNotFound",
+    "ContainerRuntime",
     "ContainerSpec",
     "ContainerState",
     "DockerEngine",

@@ -34,7 +34,8 @@ import requests
 import urllib3.exceptions
 from docker.types import DeviceRequest
 
-from airflow_provider_dsjobs.runtime.engine import DockerEngine
+from airflow_provider_dsjobs.runtime.base import StreamName
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
     PathNotFound,
@@ -42,9 +43,11 @@ from airflow_provider_dsjobs.runtime.errors import (
     WaitTimeout,
     reason_of,
 )
+from airflow_provider_dsjobs.runtime.images import ensure_image
 from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
-from airflow_provider_dsjobs.runtime.resources import ResourceChoice
+from airflow_provider_dsjobs.runtime.resources import EngineLoad, ResourceChoice, engine_load
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
+from airflow_provider_dsjobs.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,6 @@ KILL_WAIT = 30.0
 #: deflate`` and the engine then gzips an archive on the fly (8x slower on a 2-core machine: 2.6 s instead of 0.4 s
 #: for 128 MiB) only for us to gunzip it again; the docker SDK's own ``get_archive`` asks for identity too.
 RAW_STREAM_HEADERS = {"Accept-Encoding": "identity"}
-
-StreamName = Literal["stdout", "stderr"]
 
 
 @dataclass(frozen=True)
@@ -268,13 +269,30 @@ _MAX_FRAME = 1024 * 1024
 
 
 class Runtime:
-    """Job containers on one Docker engine."""
+    """Job containers on one Docker engine (the ``ContainerRuntime`` of ``runtime/base.py``)."""
 
     def __init__(self, engine: DockerEngine) -> None:
         self.engine = engine
         self.api = engine.api
         # The SDK's own streaming helpers (raw socket, socket timeout) are not in its type stubs.
         self._sdk: Any = engine.api
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Runtime:
+        """A runtime on the engine ``settings`` name (``connect_engine``: pinged, or one ``RuntimeFailure``)."""
+        return cls(connect_engine(settings))
+
+    def engine_info(self) -> EngineInfo:
+        return self.engine.info()
+
+    def engine_load(self) -> EngineLoad:
+        return engine_load(self.engine)
+
+    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
+        return ensure_image(self.engine, ref, username=username, password=password)
+
+    def close(self) -> None:
+        self.engine.close()
 
     # -- creating and starting -------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
@@ -624,6 +642,8 @@ class Runtime:
         except docker.errors.APIError as exc:
             if exc.status_code == 409 and "already in progress" in reason_of(exc):
                 return
+            raise RuntimeFailure(f"cannot remove container {container_id[:12]}: {reason_of(exc)}") from None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise RuntimeFailure(f"cannot remove container {container_id[:12]}: {reason_of(exc)}") from None
 
     def create_volume(self, name: str, labels: dict[str, str]) -> str:

@@ -22,9 +22,12 @@ install a signal handler), otherwise the stop ends with SIGKILL after the timeou
 
 from __future__ import annotations
 
-#: Signals a graceful shutdown may send (DataSphere's set); the wrapper keeps the shell alive for each of them.
-GRACEFUL_SIGNALS = ("SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGTERM")
-_WRAPPER = "trap 'exit' HUP INT TERM USR1 USR2\n"
+from airflow_provider_dsjobs.config.model import GRACEFUL_SIGNALS
+
+__all__ = ["GRACEFUL_SIGNALS", "shell_command"]
+
+#: The wrapper keeps the shell alive for each signal a graceful shutdown may send.
+_WRAPPER = "trap 'exit' " + " ".join(name.removeprefix("SIG") for name in GRACEFUL_SIGNALS) + "\n"
 
 
 def shell_command(script: str) -> list[str]:

@@ -150,11 +150,6 @@ class StagedInput:
     entries: list[TreeEntry]
     local_path: Path | None  # None: adopted from the cache, no local copy
 
-    def ref(self, path: str, var: str | None = None) -> dict[str, Any]:
-        """This input as an entry of ``JobRecord.inputs`` (the shape ``jobs/store.py`` documents and gc reads):
-        ``path`` and ``var`` as written in the config."""
-        return {"path": path, "var": var, "kind": self.kind, "sha256": self.sha256, "size": self.size}
-
     def local_hints(self) -> dict[str, Path]:
         """``sha256 → local file`` for every file of this input (for ``BlobSource``)."""
         if self.local_path is None:

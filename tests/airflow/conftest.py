@@ -95,11 +95,11 @@ def make_context(ti: TaskInstanceStandIn | None = None, store: DictTaskStateStor
 def submit_probe(service: Any, **args: str) -> str:
     """Start the probe job directly through the service (args override its ``args``); returns the job id."""
     from airflow_provider_dsjobs.config import load_config
-    from airflow_provider_dsjobs.config.overrides import apply_overrides
+    from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
 
     config = load_config(PROBE_DIR / "config.yaml")
     if args:
-        config = apply_overrides(config, args=args)
+        config = apply_overrides(config, Overrides(args=args))
     return str(service.submit(config).id)
 
 

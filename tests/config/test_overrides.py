@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_dsjobs.config import ConfigError, load_config
 from airflow_provider_dsjobs.config.model import EnvVar, JobConfig, PathEntry
-from airflow_provider_dsjobs.config.overrides import apply_overrides, config_to_mapping
+from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides, config_to_mapping
 
 from .conftest import write_fixture
 
@@ -41,13 +41,15 @@ def test_overrides_apply(config: JobConfig, job_dir: Path) -> None:
     (job_dir / "data" / "other.csv").write_text("1\n")
     result = apply_overrides(
         config,
-        args={"EPOCHS": 10},
-        input_vars={"DATA": "data/other.csv"},
-        output_vars={"MODEL": "out/model2.bin"},
-        env_vars={"MODE": "slow", "EXTRA": "1"},
-        cloud_instance_types=["g1.1", "c1.8"],
-        name="train-2",
-        desc="forked",
+        Overrides(
+            args={"EPOCHS": 10},
+            input_vars={"DATA": "data/other.csv"},
+            output_vars={"MODEL": "out/model2.bin"},
+            env_vars={"MODE": "slow", "EXTRA": "1"},
+            cloud_instance_types=["g1.1", "c1.8"],
+            name="train-2",
+            desc="forked",
+        ),
     )
     assert result.args == (("EPOCHS", "10"),)
     assert result.inputs == (PathEntry("data/other.csv", "DATA"), PathEntry("main.py"))
@@ -79,10 +81,10 @@ def test_no_overrides_is_identity(config: JobConfig) -> None:
 )
 def test_bad_overrides(config: JobConfig, kwargs: dict[str, object], key_path: str, message: str) -> None:
     if not key_path:  # an absolute output path with a var is allowed
-        assert apply_overrides(config, **kwargs).outputs[0].path == "/abs/model.bin"  # type: ignore[arg-type]
+        assert apply_overrides(config, Overrides(**kwargs)).outputs[0].path == "/abs/model.bin"  # type: ignore[arg-type]
         return
     with pytest.raises(ConfigError) as info:
-        apply_overrides(config, **kwargs)  # type: ignore[arg-type]
+        apply_overrides(config, Overrides(**kwargs))  # type: ignore[arg-type]
     problem = info.value.problems[0]
     assert problem.key_path.startswith(key_path), str(info.value)
     assert message in problem.message
@@ -97,3 +99,23 @@ def test_round_trip_of_seeds(job_dir: Path, fixture: str) -> None:
     again = apply_overrides(config)
     assert again == config
     assert isinstance(config_to_mapping(config)["cmd"], str)
+
+
+def test_env_var_overrides_reach_the_job_through_the_environment_only(config: JobConfig) -> None:
+    over = Overrides(env_vars={"MODE": "s3cr3t-mode", "TOKEN": 7})
+    submitted = over.submitted_config(config)
+    assert submitted.env.vars == (
+        EnvVar("MODE", from_env=True),
+        EnvVar("HOME", from_env=True),
+        EnvVar("TOKEN", from_env=True),
+    )
+    assert over.environ == {"MODE": "s3cr3t-mode", "TOKEN": "7"}
+    assert "s3cr3t-mode" not in str(submitted.to_dict())
+    assert Overrides().submitted_config(config) is config
+
+
+def test_fork_vars_name_input_or_output_variables(config: JobConfig, job_dir: Path) -> None:
+    (job_dir / "data" / "other.csv").write_text("1\n")
+    result = apply_overrides(config, Overrides(vars={"DATA": "data/other.csv", "MODEL": "out/m.bin"}))
+    assert result.inputs[0] == PathEntry("data/other.csv", "DATA")
+    assert result.outputs == (PathEntry("out/m.bin", "MODEL"),)

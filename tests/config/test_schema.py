@@ -9,6 +9,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from airflow_provider_dsjobs.config.instance_types import KNOWN_INSTANCE_TYPES
+from airflow_provider_dsjobs.config.model import GRACEFUL_SIGNALS
 from airflow_provider_dsjobs.config.schema import load_schema
 
 from .conftest import FIXTURES
@@ -64,6 +65,11 @@ def test_every_section_is_covered() -> None:
         "output-datasets",
         "spark",
     }
+
+
+def test_graceful_signals_match_the_table() -> None:
+    prop = load_schema()["properties"]["graceful-shutdown"]["properties"]["signal"]
+    assert tuple(prop["enum"]) == GRACEFUL_SIGNALS
 
 
 def test_instance_type_examples_match_the_table() -> None:

@@ -63,14 +63,6 @@ def test_full_english_example(job_dir: Path) -> None:
         (("a", "b"), ("c", "d")),
     )
     assert config.spark is not None and config.spark.connector == "sparkconn0123456789a"
-    assert set(config.variables()) == {
-        "PARAMS",
-        "MODEL",
-        "s3conn0123456789abcd",
-        "dataset0123456789abc",
-        "CIFAR",
-        "OUT_DS",
-    }
 
 
 def test_russian_example_mapping_vars_and_singular_instance_type(job_dir: Path) -> None:

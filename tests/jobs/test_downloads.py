@@ -8,6 +8,8 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.downloads import download_files, plan_download
 from airflow_provider_dsjobs.jobs.errors import JobError
+from airflow_provider_dsjobs.jobs.plan import OutputPlacement
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
@@ -45,35 +47,17 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
     store.put_bytes(f"{prefix}work/res/out.txt", b"result\n")
     store.put_bytes(f"{prefix}vars/TABLE/table.csv", b"x\n1\n")
     record.outputs = {"res/out.txt": "uri-1", "TABLE": "uri-2", "EMPTY": "uri-3"}
-    doc = {
-        "outputs": [
-            {
-                "path": "res/out.txt",
-                "var": None,
-                "container_path": "/job/work/res/out.txt",
-                "local_path": str(tmp_path / "cfg" / "res" / "out.txt"),
-            },
-            {
-                "path": "table.csv",
-                "var": "TABLE",
-                "container_path": "/job/outputs/TABLE/table.csv",
-                "local_path": str(tmp_path / "cfg" / "table.csv"),
-            },
-            {
-                "path": "empty",
-                "var": "EMPTY",
-                "container_path": "/job/outputs/EMPTY/empty",
-                "local_path": str(tmp_path / "cfg" / "empty"),
-            },
-            {
-                "path": "never.txt",
-                "var": None,
-                "container_path": "/job/work/never.txt",
-                "local_path": str(tmp_path / "cfg" / "never.txt"),
-            },
-        ]
-    }
-    written = download_files(store, jobs, record, doc)
+    cfg = tmp_path / "cfg"
+    doc = PlanDoc(
+        job_id=record.id,
+        outputs=(
+            OutputPlacement("res/out.txt", None, "/job/work/res/out.txt", cfg / "res" / "out.txt"),
+            OutputPlacement("table.csv", "TABLE", "/job/outputs/TABLE/table.csv", cfg / "table.csv"),
+            OutputPlacement("empty", "EMPTY", "/job/outputs/EMPTY/empty", cfg / "empty"),
+            OutputPlacement("never.txt", None, "/job/work/never.txt", cfg / "never.txt"),
+        ),
+    )
+    written = download_files(jobs, record, doc)
     assert sorted(written) == [tmp_path / "cfg" / "res" / "out.txt", tmp_path / "cfg" / "table.csv"]
     assert (tmp_path / "cfg" / "res" / "out.txt").read_bytes() == b"result\n"
     assert (tmp_path / "cfg" / "table.csv").read_bytes() == b"x\n1\n"
@@ -81,6 +65,6 @@ def test_outputs_land_at_their_config_paths_or_flattened(store: ObjectStore, tmp
     assert not (tmp_path / "cfg" / "never.txt").exists()  # not in record.outputs: the job did not write it
 
     flat = tmp_path / "flat"
-    written = download_files(store, jobs, record, doc, output_dir=flat)
+    written = download_files(jobs, record, doc, output_dir=flat)
     assert sorted(written) == [flat / "out.txt", flat / "table.csv"]
     assert (flat / "out.txt").read_bytes() == b"result\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
@@ -63,7 +64,7 @@ def test_fork_runs_the_stored_inputs_wherever_it_is_forked(settings: Settings, t
     (job_dir / "notes.txt").write_text("notes EDITED\n")
     (job_dir / "run.sh").unlink()
     shutil.rmtree(job_dir / "data")
-    fork = service.wait(service.fork(source.id, args={"N": "2"}).id)
+    fork = service.wait(service.fork(source.id, Overrides(args={"N": "2"})).id)
     assert fork.parent_job_id == source.id
     assert _out(service, fork.id) == "run v1 n=2\nnotes v1\ndata v1\n"
 
@@ -74,7 +75,7 @@ def test_fork_runs_the_stored_inputs_wherever_it_is_forked(settings: Settings, t
     (new_data / "a.txt").write_text("data v2\n")
     shutil.rmtree(job_dir)
     other = JobService(dataclasses.replace(settings, home=tmp_path / "other-home"))
-    again = other.wait(other.fork(source.id, vars={"DATA": str(new_data)}, name="moved").id)
+    again = other.wait(other.fork(source.id, Overrides(vars={"DATA": str(new_data)}, name="moved")).id)
     assert again.name == "moved" and again.parent_job_id == source.id
     assert _out(other, again.id) == "run v1 n=1\nnotes v1\ndata v2\n"
     by_path = {ref["path"]: ref for ref in again.inputs}
@@ -90,10 +91,12 @@ def test_fork_overrides_env_instance_type_and_image(local_settings: Settings, tm
     fork = service.wait(
         service.fork(
             source.id,
-            env_vars={"GREETING": "hello"},
-            cloud_instance_types=("c1.8",),
-            image=local_settings.default_image,
-            desc="tweaked",
+            Overrides(
+                env_vars={"GREETING": "hello"},
+                cloud_instance_types=("c1.8",),
+                image=local_settings.default_image,
+                desc="tweaked",
+            ),
         ).id
     )
     assert fork.status == JobStatus.SUCCESS and fork.desc == "tweaked" and fork.instance_type == "c1.8"
@@ -101,7 +104,7 @@ def test_fork_overrides_env_instance_type_and_image(local_settings: Settings, tm
     key = fork.outputs["out.txt"][len(service.store.url.rstrip("/")) + 1 :]
     assert service.store.get_bytes(key).decode().startswith("hello from ")
     with pytest.raises(JobError, match=r"overrides\.image"):
-        service.fork(source.id, image="")
+        service.fork(source.id, Overrides(image=""))
 
 
 def test_fork_fails_clearly_when_the_stored_inputs_are_gone(local_settings: Settings, tmp_path: Path) -> None:

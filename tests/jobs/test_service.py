@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.config import Overrides, load_config
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
@@ -623,6 +623,6 @@ def test_literal_secret_env_value_reaches_the_job_but_no_record(
     forked = service.wait(service.fork(done.id).id)
     assert forked.status == JobStatus.SUCCESS
     assert _read(service, forked.outputs["token.sha"]).strip() == expected
-    other = service.wait(service.fork(done.id, env_vars={"HF_TOKEN": "another"}).id)
+    other = service.wait(service.fork(done.id, Overrides(env_vars={"HF_TOKEN": "another"})).id)
     assert _read(service, other.outputs["token.sha"]).strip() == hashlib.sha256(b"another").hexdigest()
     assert _store_holds(service, HF_SECRET.encode()) == []

@@ -302,14 +302,3 @@ def test_empty_file_and_empty_directory_inputs(store: ObjectStore, tmp_path: Pat
     assert d.kind == "dir" and d.entries == [] and d.size == 0
     assert load_tree(store, PROJECT, d.sha256) == []
     assert s.stats.files_total == 1
-
-
-def test_ref_is_the_job_record_input_shape(store: ObjectStore, tmp_path: Path) -> None:
-    staged = stager(store).stage(make_tree(tmp_path / "d", {"a": b"1"}))
-    assert staged.ref("d", "DATA") == {
-        "path": "d",
-        "var": "DATA",
-        "kind": "dir",
-        "sha256": staged.sha256,
-        "size": 1,
-    }

@@ -6,6 +6,7 @@ from ..instance_types import KNOWN_INSTANCE_TYPES
 from ..model import (
     ATTACH_PROJECT_DISK,
     DEFAULT_INSTANCE_TYPE,
+    GRACEFUL_SIGNALS,
     GracefulShutdown,
     WorkingStorage,
 )
@@ -17,7 +18,6 @@ from .checker import (
 )
 
 KNOWN_FLAGS = (ATTACH_PROJECT_DISK,)
-SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")
 WORKING_STORAGE_MIN_GB = 100
 WORKING_STORAGE_MAX_GB = 10 * 1024
 
@@ -94,9 +94,12 @@ def read_graceful_shutdown(c: Checker) -> GracefulShutdown | None:
     if node is None or node.kind != "map":
         return None
     signal = c.text(node.entries.get("signal")) or "SIGTERM"
-    signal_ok = signal in SIGNALS
+    signal_ok = signal in GRACEFUL_SIGNALS
     if not signal_ok:  # the schema says so too; this keeps the model honest for any caller
-        c.error(("graceful-shutdown", "signal"), f"`{short(signal)}` is not allowed (allowed: {', '.join(SIGNALS)})")
+        c.error(
+            ("graceful-shutdown", "signal"),
+            f"`{short(signal)}` is not allowed (allowed: {', '.join(GRACEFUL_SIGNALS)})",
+        )
     timeout: float | None = None
     timeout_node = node.entries.get("timeout")
     raw = c.text(timeout_node)

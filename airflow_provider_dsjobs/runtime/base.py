@@ -1,0 +1,86 @@
+"""The container-runtime interface: what the job core needs from an engine. ``containers.Runtime`` implements it
+on a Docker engine; tests of the job lifecycle's failure branches pass a fake one to ``JobService``.
+
+Guarantees every implementation keeps (the job core relies on them):
+
+* a failure is a ``RuntimeFailure`` with a one-line message; a container that does not exist is
+  ``ContainerNotFound`` (``state`` returns ``None`` instead, ``remove`` does nothing); a path missing in a
+  container is ``PathNotFound`` from ``export``;
+* ``stream_logs`` yields ``(stream, line)`` from the container's first line (or ``since``); with ``follow`` it
+  ends when the container stops;
+* ``stop`` with a signal gives the program ``timeout`` seconds before SIGKILL; stopping a stopped container is a
+  no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
+    from airflow_provider_dsjobs.runtime.engine import EngineInfo
+    from airflow_provider_dsjobs.runtime.resources import EngineLoad
+    from airflow_provider_dsjobs.runtime.tarstream import TarReader
+
+StreamName = Literal["stdout", "stderr"]
+
+
+class ContainerRuntime(Protocol):
+    """Job containers on one engine."""
+
+    def engine_info(self) -> EngineInfo:
+        """What the engine can give a job (CPUs, memory, GPUs): ``choose_instance_type`` reads it."""
+        ...
+
+    def engine_load(self) -> EngineLoad:
+        """What the containers running on the engine hold (their limits): ``place_instance_types`` reads it."""
+        ...
+
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        """One stats document of a running container (engine API shape), or ``None`` when it cannot say."""
+        ...
+
+    def ensure_image(self, ref: str, *, username: str | None = None, password: str | None = None) -> str:
+        """The image id of ``ref``, pulled (with the credentials) when the engine does not have it."""
+        ...
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container; its id."""
+        ...
+
+    def put_archive(self, container_id: str, path: str, chunks: Iterable[bytes]) -> None:
+        """Unpack a tar stream into ``path`` of the container, consuming ``chunks`` as they come."""
+        ...
+
+    def start(self, container_id: str) -> None: ...
+
+    def stream_logs(
+        self, container_id: str, *, since: float | None = None, follow: bool = True
+    ) -> Iterator[tuple[StreamName, str]]: ...
+
+    def state(self, container_id: str) -> ContainerState | None:
+        """The container's state, or ``None`` if it does not exist."""
+        ...
+
+    def stop(self, container_id: str, *, signal: str | None, timeout: float | None = None) -> StopResult: ...
+
+    def export(self, container_id: str, path: str) -> TarReader:
+        """``path`` (file or directory) out of the container as a tar stream; the caller closes the reader."""
+        ...
+
+    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        """Containers (running or not) carrying all of ``labels``, newest first."""
+        ...
+
+    def remove(self, container_id: str, force: bool = True) -> None:
+        """Remove the container (killing it if ``force``); a missing container is fine."""
+        ...
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> str: ...
+
+    def list_volumes(self, labels: dict[str, str]) -> list[str]: ...
+
+    def close(self) -> None:
+        """Release the connection to the engine."""
+        ...
