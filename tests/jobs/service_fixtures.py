@@ -72,6 +72,20 @@ def pyenv_settings(local_settings: Settings, docker_client: Any) -> Any:
                 volume.remove()
 
 
+#: A job with a manual Python environment: main.py, a local package lib/ and an (empty) requirements.txt.
+PYENV = """
+cmd: python main.py
+inputs:
+  - main.py
+env:
+  python:
+    type: manual
+    version: "3.11"
+    requirements-file: requirements.txt
+    local-paths: [lib]
+"""
+
+
 def write_job(directory: Path, config: str, files: dict[str, str] | None = None) -> Path:
     """A job directory with ``config.yaml`` and some files; returns the config path."""
     directory.mkdir(parents=True, exist_ok=True)

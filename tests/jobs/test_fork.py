@@ -16,6 +16,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
+    PYENV,
     cleanup_containers,
     local_settings,
     project,
@@ -115,19 +116,6 @@ def test_fork_fails_clearly_when_the_stored_inputs_are_gone(local_settings: Sett
         store.delete(info.key)
     with pytest.raises(JobError, match=r"is gone|is missing"):
         service.fork(source.id)
-
-
-PYENV = """
-cmd: python main.py
-inputs:
-  - main.py
-env:
-  python:
-    type: manual
-    version: "3.11"
-    requirements-file: requirements.txt
-    local-paths: [lib]
-"""
 
 
 def test_fork_reuses_the_python_environment_and_local_modules(pyenv_settings: Settings, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.outputs import read_manifest
 from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
+    PYENV,
     cleanup_containers,
     local_settings,
     project,
@@ -387,19 +388,6 @@ def test_set_data_ttl_and_unknown_job(local_settings: Settings, tmp_path: Path) 
     assert week.data_expires_at is not None and 6 <= (week.data_expires_at - week.finished_at).days <= 7  # type: ignore[operator]
     with pytest.raises(JobError, match="not found"):
         service.get("j20000101-000000000-nothere0")
-
-
-PYENV = """
-cmd: python main.py
-inputs:
-  - main.py
-env:
-  python:
-    type: manual
-    version: "3.11"
-    requirements-file: requirements.txt
-    local-paths: [lib]
-"""
 
 
 def test_python_environment_is_built_and_used(pyenv_settings: Settings, tmp_path: Path) -> None:
