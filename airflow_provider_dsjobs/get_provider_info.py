@@ -58,6 +58,11 @@ CONN_FIELDS: dict[str, Any] = {
         "Python image template",
         "Image for a job's env.python version; {version} is major.minor (python:{version}-slim).",
     ),
+    "project_secrets_variable": _text(
+        "Project secrets Variable",
+        "Airflow Variable holding the project's secrets as a JSON object {NAME: value}; every job gets them as "
+        "env vars (default: dsjobs_project_secrets_<project>).",
+    ),
     "console_url_template": _text(
         "Console URL template",
         "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}.",

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from airflow_provider_dsjobs.resources.secrets import FileSecretStore
+
 #: Image for jobs without ``env.docker`` and without a Python environment.
 DEFAULT_IMAGE = "python:3.11-slim"
 #: Image for a job whose ``env.python`` asks for Python ``{version}`` (``"major.minor"``).
@@ -21,6 +23,13 @@ DEFAULT_PROJECT = "default"
 
 #: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret.
 SecretResolver = Callable[[str], "str | None"]
+#: All secrets of the settings' project (``resources/secrets.py``), read when a job is planned.
+ProjectSecretsLoader = Callable[["Settings"], Mapping[str, str]]
+
+
+def file_project_secrets(settings: Settings) -> Mapping[str, str]:
+    """The CLI's project secrets: ``<home>/secrets/<project>.json`` (``dsjobs secret set``)."""
+    return FileSecretStore(settings.home, settings.project).load()
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -81,6 +90,14 @@ class Settings:
     #: (seconds; ``0``: not at all).
     stats_interval: float = 10.0
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
+    #: Every secret of the project, given to every job as env vars of the same name.
+    project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
+
+    def resolve_secret(self, secret_id: str) -> str | None:
+        """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (Airflow Variables and
+        Connections in Airflow, ``DSJOBS_SECRET_<ID>`` for the CLI)."""
+        found = self.project_secrets(self).get(secret_id)
+        return found if found is not None else self.secret_resolver(secret_id)
 
     @property
     def effective_store_url(self) -> str:

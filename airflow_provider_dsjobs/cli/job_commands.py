@@ -19,7 +19,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.progress import human_size
 
@@ -147,10 +147,12 @@ def _service(args: argparse.Namespace) -> JobService:
 
 
 @contextmanager
-def _job_errors() -> Iterator[None]:
-    """Turn the core's one-line errors into ``CommandError``."""
+def _job_errors(job_id: str | None = None) -> Iterator[None]:
+    """Turn the core's one-line errors into ``CommandError`` (a lost engine says how to pick ``job_id`` up)."""
     try:
         yield
+    except EngineLost as exc:
+        raise (_engine_lost(job_id, exc) if job_id else CommandError(str(exc))) from None
     except JobError as exc:
         raise CommandError(str(exc)) from None
 
@@ -173,8 +175,8 @@ def _record_row(record: JobRecord) -> dict[str, Any]:
     return row
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    cols = list(_TABLE_COLUMNS)
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str] = _TABLE_COLUMNS) -> None:
+    cols = list(columns)
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
@@ -220,10 +222,20 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
     return EXIT_FAILURE
 
 
+def _engine_lost(job_id: str, exc: EngineLost) -> CommandError:
+    """One line for a job whose engine stopped answering: its state is unknown, and how to pick it up again."""
+    return CommandError(
+        f"{exc}; the state of job {job_id} is unknown until the engine is back: then `dsjobs attach --id {job_id}`"
+        f" follows it again (or `dsjobs get --id {job_id}` settles it)"
+    )
+
+
 def _watch(service: JobService, job_id: str) -> int:
     """Wait for a job with live output; Ctrl+C cancels gracefully, a second Ctrl+C kills."""
     try:
         record = service.wait(job_id, log=_sink)
+    except EngineLost as exc:
+        raise _engine_lost(job_id, exc) from None
     except KeyboardInterrupt:
         _info(f"interrupted: cancelling job {job_id} gracefully (Ctrl+C again to kill)")
         try:
@@ -265,7 +277,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job: its output from the first line, then its outputs and exit status. A job that already
     ended prints its stored output."""
     service = _service(args)
-    with _job_errors():
+    with _job_errors(args.job_id):
         record = service.refresh(args.job_id)
         if not record.status.terminal:
             return _watch(service, args.job_id)
@@ -318,7 +330,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
-    with _job_errors():
+    with _job_errors(args.job_id):
         record = service.get(args.job_id)
     if args.format == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))

@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "airflow_provider_dsjobs.cli.config_commands",
     "airflow_provider_dsjobs.cli.job_commands",
     "airflow_provider_dsjobs.cli.env_commands",
+    "airflow_provider_dsjobs.cli.resource_commands",
+    "airflow_provider_dsjobs.cli.registry_commands",
 )
 
 EXIT_OK = 0

@@ -18,16 +18,12 @@ from typing import Any
 import yaml
 
 from .checks import build_config
-from .errors import ConfigError, PathPart, Problem, format_key_path
+from .errors import ConfigError, Problem, format_key_path
 from .model import JobConfig
 from .schema import validate_document
 from .yaml_source import MAX_TEXT_CHARS, Document, _BadKey, decode_text, node_from_value, parse_document
 
 log = logging.getLogger("airflow_provider_dsjobs.config")
-
-
-def _blocked(path: tuple[PathPart, ...], blocks: list[tuple[PathPart, ...]]) -> bool:
-    return any(path[: len(b)] == b for b in blocks)
 
 
 def check_document(doc: Document, base_dir: Path, *, check_files: bool = True) -> tuple[JobConfig, list[Problem]]:
@@ -36,14 +32,14 @@ def check_document(doc: Document, base_dir: Path, *, check_files: bool = True) -
     schema_problems = validate_document(doc)
     blocks = [sp.blocks for sp in schema_problems]
     try:
-        config, checker = build_config(doc, base_dir, check_files=check_files)
+        config, checker = build_config(doc, base_dir, tuple(blocks), check_files=check_files)
     except Exception:
         if not schema_problems:
             raise
         # The value is malformed in a way the schema already explains; its messages are what the user needs.
         raise ConfigError([sp.problem for sp in schema_problems]) from None
     problems = [sp.problem for sp in schema_problems]
-    problems += [p for path, p in checker.problems if not _blocked(path, blocks)]
+    problems += [p for path, p in checker.problems if not checker.is_blocked(path)]
     if problems or config is None:
         if not problems:  # pragma: no cover - build_config returns None only with problems or a schema error
             problems = [Problem(doc.source, None, None, "", "the config is not valid")]

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .yaml_source import LOADER
+
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.config.model import JobConfig
 
@@ -111,9 +113,9 @@ def redacted_raw_config(config: JobConfig) -> str | None:
 def _redact_in_place(text: str) -> str | None:
     """``text`` with the secret value spans replaced (comments and layout kept), or ``None`` if that fails."""
     try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=LOADER)):
             return None  # a value span may be shared with other keys: replacing it would change them too
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=LOADER)
     except yaml.YAMLError:
         return None
     spans = sorted(
@@ -127,7 +129,7 @@ def _redact_in_place(text: str) -> str | None:
             replacement += "\n"  # a block scalar's span runs to the start of the next line
         out = out[:start] + replacement + out[end:]
     try:
-        check = yaml.compose(out, Loader=yaml.SafeLoader)
+        check = yaml.compose(out, Loader=LOADER)
     except yaml.YAMLError:
         return None
     if any(node.value != REDACTED for node in _secret_value_nodes(check)):

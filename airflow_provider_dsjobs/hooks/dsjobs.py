@@ -8,11 +8,15 @@ Resolution order, so example DAGs run with zero configuration:
 
 Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of that name, else to the password of
 an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
+A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
+(or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -23,7 +27,8 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.settings import SecretResolver, Settings
+from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
+from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
 _EXTRA_TO_SETTING = {
@@ -67,6 +72,38 @@ def airflow_secret_resolver(secret_id: str) -> str | None:
     return value or None
 
 
+def project_secrets_variable(project: str) -> str:
+    """The Airflow Variable that holds a project's secrets: a JSON object ``{"NAME": "value", ...}``."""
+    return f"dsjobs_project_secrets_{project}"
+
+
+def airflow_project_secrets(variable: str | None = None) -> ProjectSecretsLoader:
+    """Project secrets from Airflow's secrets backends: the JSON Variable ``variable`` (default
+    ``dsjobs_project_secrets_<project>``; none means the project has no secrets). Every value is masked."""
+
+    def load(settings: Settings) -> Mapping[str, str]:
+        name = variable or project_secrets_variable(settings.project)
+        try:
+            text = Variable.get(name, default=None)
+        except Exception:  # a secrets backend that cannot answer is the same as "no such Variable"
+            text = None
+        if text is None:
+            return {}
+        try:
+            data = json.loads(str(text))
+        except ValueError:
+            raise SecretsError(f"Airflow Variable {name!r} is not a JSON object of secret names and values") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise SecretsError(f"Airflow Variable {name!r} is not a JSON object of secret names and string values")
+        for key, value in data.items():
+            check_secret_name(str(key))
+            if value:
+                mask_secret(value, name=str(key))
+        return {str(k): v for k, v in data.items()}
+
+    return load
+
+
 class DataSphereJobsHook(BaseHook):
     """Connection → ``Settings`` → ``JobService``.
 
@@ -87,7 +124,9 @@ class DataSphereJobsHook(BaseHook):
 
     def get_settings(self) -> Settings:
         """Build the core settings (connection extras over ``DSJOBS_*`` variables over embedded defaults)."""
-        base = dataclasses.replace(Settings.from_env(), secret_resolver=airflow_secret_resolver)
+        base = dataclasses.replace(
+            Settings.from_env(), secret_resolver=airflow_secret_resolver, project_secrets=airflow_project_secrets()
+        )
         try:
             conn = self.get_connection(self.dsjobs_conn_id)
         except AirflowNotFoundException:
@@ -101,6 +140,9 @@ class DataSphereJobsHook(BaseHook):
             value = self._extra(extra, name)
             if value not in (None, ""):
                 changes[setting] = str(value)
+        secrets_variable = self._extra(extra, "project_secrets_variable")
+        if secrets_variable:
+            changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
         tls_verify = self._extra(extra, "docker_tls_verify")
         if tls_verify is not None:
             changes["docker_tls_verify"] = _as_bool(tls_verify)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.storage.base import StoreError
 
 T = TypeVar("T")
@@ -18,6 +18,11 @@ T = TypeVar("T")
 
 class JobError(Exception):
     """A job could not be created, run or inspected. The message is one line a user can act on."""
+
+
+class EngineLost(JobError):
+    """The Docker engine stopped answering: what a job's container does is unknown until the engine is back
+    (then ``JobService.get`` or ``wait`` settles it). The message says which engine and why."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -33,13 +38,13 @@ def job_errors(*kinds: type[Exception]) -> Iterator[None]:
     try:
         yield
     except caught as exc:
+        if isinstance(exc, EngineUnreachable):
+            raise EngineLost(one_line(exc)) from None
         raise JobError(one_line(exc)) from None
 
 
 def as_job_errors(items: Iterable[T]) -> Iterator[T]:
     """``items``, with store and engine errors met while iterating re-raised as ``JobError``."""
 
-    try:
+    with job_errors(StoreError, RuntimeFailure):
         yield from items
-    except (StoreError, RuntimeFailure) as exc:
-        raise JobError(one_line(exc)) from None

@@ -40,7 +40,7 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,21 @@ from typing import Any
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
-from airflow_provider_dsjobs.runtime.shell import shell_command
+from airflow_provider_dsjobs.resources.images import ProjectImage
+from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
+from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
+from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
+from airflow_provider_dsjobs.resources.spark import SparkConnector
+from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.base import StoreError
+
+#: Finds a registered project image by ID (``None``: not registered; raises ``StoreError`` when it cannot tell).
+ImageLookup = Callable[[str], "ProjectImage | None"]
+#: Finds a registered S3 connector by ID (same contract).
+ConnectorLookup = Callable[[str], "S3Connector | None"]
+#: Finds a registered Spark connector by ID (same contract).
+SparkLookup = Callable[[str], "SparkConnector | None"]
 
 JOB_ROOT = "/job"
 WORK_DIR = "/job/work"
@@ -210,8 +223,12 @@ class DatasetPlacement:
 class S3MountPlacement:
     id: str
     var: str | None
-    url: str  # s3://bucket/prefix
+    source: S3Source  # bucket/prefix, endpoint and resolved credentials (never stored)
     container_path: str
+
+    @property
+    def url(self) -> str:
+        return self.source.url
 
 
 @dataclass(frozen=True)
@@ -257,19 +274,62 @@ class JobPlan:
 
 def _container_relpath(path: str, what: str) -> str:
     """A var-less path normalized to a relative POSIX path that stays inside the working directory."""
-    norm = posixpath.normpath(path.replace("\\", "/"))
+    norm = posixpath.normpath(path)  # a backslash is part of a name, as on Linux (storage/keys.py)
     if posixpath.isabs(norm) or norm == ".." or norm.startswith("../") or norm == ".":
         raise PlanError(f"{what} path {path!r} without a variable must be relative and stay in the job directory")
     return norm
 
 
 def _basename(path: str) -> str:
-    name = posixpath.basename(posixpath.normpath(path.replace("\\", "/")))
+    name = posixpath.basename(posixpath.normpath(path))
     return name if name not in ("", ".", "..", "/") else "data"
 
 
 def s3_mount_env_name(mount_id: str) -> str:
     return "DSJOBS_S3_MOUNT_" + mount_id.upper().replace("-", "_")
+
+
+def _s3_source(
+    mount_id: str,
+    where: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    connector_lookup: ConnectorLookup | None,
+) -> S3Source:
+    """A registered S3 connector (its own endpoint and credentials), else ``DSJOBS_S3_MOUNT_<ID>`` with the
+    job store's S3 settings."""
+    try:
+        connector = connector_lookup(mount_id) if connector_lookup else None
+    except StoreError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    if connector is not None:
+        secret = None
+        if connector.secret_key_secret_id:
+            secret = settings.resolve_secret(connector.secret_key_secret_id)
+            if secret is None:
+                raise PlanError(
+                    f"{where}: s3-connector {mount_id!r} names secret {connector.secret_key_secret_id!r}, which "
+                    f"does not exist (`dsjobs secret set {connector.secret_key_secret_id}`)"
+                )
+        return S3Source(
+            connector.url, connector.endpoint_url, connector.region, connector.access_key_id, secret,
+            max_bytes=connector.max_bytes,
+        )  # fmt: skip
+    env_name = s3_mount_env_name(mount_id)
+    url = environ.get(env_name)
+    if not url or not url.startswith("s3://"):
+        raise PlanError(
+            f"{where}: unknown s3-mount {mount_id!r}: add it with `dsjobs s3-connector add {mount_id} "
+            f"s3://bucket/prefix ...` or set {env_name}=s3://bucket/prefix"
+        )
+    return S3Source(
+        url,
+        settings.s3_endpoint_url or environ.get("DSJOBS_S3_ENDPOINT_URL"),
+        settings.s3_region,
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        settings.aws_session_token,
+    )
 
 
 def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config") -> str:
@@ -288,8 +348,30 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
     return _VAR_RE.sub(repl, cmd)
 
 
+def _registry_password(config: JobConfig, settings: Settings, secret_id: str) -> str:
+    password = settings.resolve_secret(secret_id)
+    if password is None:
+        raise PlanError(
+            f"{config.source}: env.docker.password: secret {secret_id!r} not found (add it with "
+            f"`dsjobs secret set {secret_id}`, define it as an Airflow Variable/Connection, "
+            f"or {env_var_secret_name(secret_id)} for the CLI)"
+        )
+    return password
+
+
+def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> ProjectImage | None:
+    """The registered project image ``env.docker`` names (only a value without credentials can be an ID)."""
+    docker = config.env.docker
+    if image_lookup is None or docker is None or docker.username or docker.password:
+        return None
+    try:
+        return image_lookup(docker.image)
+    except StoreError as exc:
+        raise PlanError(f"{config.source}: env.docker: {exc}") from None
+
+
 def _resolve_image(
-    config: JobConfig, settings: Settings, reuse: Reuse | None = None
+    config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None, reuse: Reuse | None = None
 ) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
     """(image, username, password, python plan or None); a fork's stored Python environment is not planned again
     (and its image stays, unless the fork sets ``env.docker``)."""
@@ -297,18 +379,17 @@ def _resolve_image(
     password: str | None = None
     explicit: str | None = None
     docker = config.env.docker
-    if docker is not None:
+    registered = _project_image(config, image_lookup)
+    if registered is not None:
+        explicit = registered.image
+        username = registered.username
+        if registered.password_secret_id:
+            password = _registry_password(config, settings, registered.password_secret_id)
+    elif docker is not None:
         explicit = docker.image
         username = docker.username or settings.registry_username
         if docker.password is not None:
-            secret_id = docker.password.secret_id
-            password = settings.secret_resolver(secret_id)
-            if password is None:
-                env_name = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
-                raise PlanError(
-                    f"{config.source}: env.docker.password: secret {secret_id!r} not found "
-                    f"(define it as an Airflow Variable/Connection, or {env_name} for the CLI)"
-                )
+            password = _registry_password(config, settings, docker.password.secret_id)
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
     pyplan: PythonEnvPlan | None = None
@@ -354,6 +435,39 @@ def _place_inputs(config: JobConfig, values: dict[str, str], reuse: Reuse | None
     return inputs
 
 
+def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | None) -> SparkConnector | None:
+    """The Spark connector ``spark.connector`` names (an unknown one is a ``PlanError``)."""
+    if config.spark is None:
+        return None
+    where = f"{config.source}: spark.connector"
+    try:
+        found = spark_lookup(config.spark.connector) if spark_lookup else None
+    except StoreError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    if found is None:
+        raise PlanError(
+            f"{where}: unknown Spark connector {config.spark.connector!r}: add it with "
+            f"`dsjobs spark-connector add {config.spark.connector} sc://host:port`"
+        )
+    return found
+
+
+def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
+    if not connector.token_secret_id:
+        return None
+    token = settings.resolve_secret(connector.token_secret_id)
+    if token is None:
+        raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
+    return token
+
+
+def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
+    try:
+        return settings.project_secrets(settings)
+    except SecretsError as exc:
+        raise PlanError(f"{src}: project secrets: {exc}") from None
+
+
 def plan_job(
     config: JobConfig,
     settings: Settings,
@@ -362,11 +476,16 @@ def plan_job(
     project: str | None = None,
     labels: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    image_lookup: ImageLookup | None = None,
+    connector_lookup: ConnectorLookup | None = None,
+    spark_lookup: SparkLookup | None = None,
     reuse: Reuse | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
-    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs. ``reuse`` (a fork) names the
-    inputs and the Python environment already stored: those are not read from this machine."""
+    (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
+    images by ID (``resources/images.py``), ``connector_lookup`` S3 connectors (``resources/s3_connectors.py``);
+    the project's secrets come from ``settings.project_secrets``. ``reuse`` (a fork) names the inputs and the
+    Python environment already stored: those are not read from this machine."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     src = config.source
@@ -398,15 +517,12 @@ def plan_job(
 
     mounts: list[S3MountPlacement] = []
     for i, res in enumerate(config.s3_mounts):
-        env_name = s3_mount_env_name(res.id)
-        url = environ.get(env_name)
-        if not url or not url.startswith("s3://"):
-            raise PlanError(f"{src}: s3-mounts[{i}]: unknown s3-mount {res.id!r}: set {env_name}=s3://bucket/prefix")
+        source = _s3_source(res.id, f"{src}: s3-mounts[{i}]", settings, environ, connector_lookup)
         cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
         values[res.id] = shlex.quote(cpath)
         if res.var:
             values[res.var] = shlex.quote(cpath)
-        mounts.append(S3MountPlacement(res.id, res.var, url, cpath))
+        mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
 
     out_datasets: list[OutputDatasetPlacement] = []
     for ds in config.output_datasets:
@@ -420,6 +536,8 @@ def plan_job(
 
     volumes: dict[str, dict[str, str]] = {}
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
+    # Every project secret reaches the job under its own name; the config's own env vars take precedence.
+    env.update(_project_secrets(settings, src))
     if config.attach_project_disk:
         values[RESERVED_VAR] = PROJECT_DIR
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
@@ -435,7 +553,7 @@ def plan_job(
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
 
-    image, username, password, pyplan = _resolve_image(config, settings, reuse)
+    image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse)
     user_cmd = resolve_command(config.cmd.strip(), values, src)
 
     extra: list[ExtraFile] = []
@@ -462,6 +580,11 @@ def plan_job(
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
+    spark = _spark(config, settings, spark_lookup)
+    if spark is not None:
+        env.update(spark.job_env(_spark_token(spark, settings, src)))
+        extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
+    env = portable_env(env)
     return JobPlan(
         job_id=job_id,
         project=project,
@@ -470,7 +593,7 @@ def plan_job(
         registry_username=username,
         registry_password=password,
         script=script,
-        command=tuple(shell_command(script)),
+        command=tuple(shell_command(script, restore_env=ENV_NAMES_VAR in env)),
         env=env,
         labels=all_labels,
         instance_types=tuple(config.cloud_instance_types),

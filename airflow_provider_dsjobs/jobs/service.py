@@ -46,7 +46,10 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 used by ID is every object under that prefix except the manifest.
 
 Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space) and ``spark``. Links inside output directories are skipped.
+scratch space). ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
+FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
+link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
+job once the engine answers again.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
-from airflow_provider_dsjobs.jobs.errors import JobError, as_job_errors, job_errors, one_line
+from airflow_provider_dsjobs.jobs.errors import EngineLost, JobError, as_job_errors, job_errors, one_line
 from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
@@ -78,9 +81,12 @@ from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
-from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -88,7 +94,7 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.open import open_store
 
-__all__ = ["GcReport", "JobError", "JobService", "LogSink", "Notify"]
+__all__ = ["EngineLost", "GcReport", "JobError", "JobService", "LogSink", "Notify"]
 
 #: Receives the job's output line by line: ``(stream, line)`` with stream ``"stdout"`` or ``"stderr"``
 #: (and ``"system"`` for the service's own lines: staging summary, stored-log markers).
@@ -223,7 +229,16 @@ class JobService:
             job_id = self.jobs.new_job_id()
         try:
             plan = plan_job(
-                config, self.settings, job_id=job_id, project=self.project, labels=labels, environ=environ, reuse=reuse
+                config,
+                self.settings,
+                job_id=job_id,
+                project=self.project,
+                labels=labels,
+                environ=environ,
+                image_lookup=ImageRegistry(self.store, self.project).resolve,
+                connector_lookup=ConnectorRegistry(self.store, self.project).get,
+                spark_lookup=SparkRegistry(self.store, self.project).get,
+                reuse=reuse,
             )
         except PlanError as exc:
             raise JobError(str(exc)) from None
@@ -507,6 +522,8 @@ class JobService:
             status, reason = stage_out(self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed)
         except ContainerNotFound:
             return self._container_lost(job_id)
+        except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
+            raise EngineLost(one_line(exc)) from None
         except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
             latest = self._load(job_id)
             if latest.status.terminal:
@@ -672,7 +689,8 @@ class JobService:
         directory; directories are recreated). With it, each output lands at ``output_dir/<basename>``.
         Logs go to ``output_dir`` (or the current directory) as ``<job_id>.log.txt``, ``.stdout.txt``,
         ``.stderr.txt``. Existing files are replaced; an existing directory where a file belongs is an error.
-        ``progress_stream`` shows a download progress bar there."""
+        Nothing read from the store is trusted as a local path, and a download cut off half-way changes
+        nothing locally (``jobs/downloads.py``). ``progress_stream`` shows a download progress bar there."""
         record = self._load(job_id)
         self._check_data(record, "nothing to download: ")
         return download_files(
@@ -734,8 +752,6 @@ def _unsupported_notes(config: JobConfig) -> Iterator[str]:
     """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
     if config.working_storage is not None:
         yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
-    if config.spark is not None:
-        yield "spark is not supported on Docker: the connector is ignored"
     secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
     if secret_names:
         which = (

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -33,7 +33,6 @@ from airflow_provider_dsjobs.storage.progress import TransferProgress, human_siz
 from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
-S3_MOUNT_MAX_BYTES = 1 << 30
 
 #: ``(container_path, staged input)`` pairs, in the order the inputs are delivered.
 Staged = list[tuple[str, "StagedInput"]]
@@ -172,26 +171,27 @@ def archive_entries(
         yield TarFile(extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content))
     for mount in plan.s3_mounts:
         yield from parents(mount.container_path + "/x")
-        yield from s3_mount_entries(settings, mount.url, mount.container_path, parents)
+        yield from s3_mount_entries(mount.source, mount.container_path, parents)
 
 
 def s3_mount_entries(
-    settings: Settings, url: str, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
+    source: S3Source, container_path: str, parents: Callable[[str], Iterator[TarEntry]]
 ) -> Iterator[TarEntry]:
-    """Tar entries for every object under ``s3://bucket/prefix`` (capped at ``S3_MOUNT_MAX_BYTES``), read through an
-    ``S3Store`` with the store's S3 settings; the credentials stay on this side. ``parents`` yields the missing
-    parent directories of a path. A listing failure is a ``JobError`` naming the mount."""
-
+    """Tar entries for every object under the mount's ``s3://bucket/prefix``, streamed through an ``S3Store``
+    with the mount's own endpoint and credentials (they stay on this side), refused past its ``max_bytes``
+    when it has one. ``parents`` yields the missing parent directories of a path. A listing failure is a
+    ``JobError`` naming the mount."""
+    url = source.url
     bucket, _, prefix = url[len("s3://") :].partition("/")
     try:
         mount = S3Store(
             bucket,
             prefix,
-            endpoint_url=settings.s3_endpoint_url or os.environ.get("DSJOBS_S3_ENDPOINT_URL"),
-            region=settings.s3_region,
-            aws_access_key_id=settings.aws_access_key_id,
-            aws_secret_access_key=settings.aws_secret_access_key,
-            aws_session_token=settings.aws_session_token,
+            endpoint_url=source.endpoint_url,
+            region=source.region,
+            aws_access_key_id=source.access_key_id,
+            aws_secret_access_key=source.secret_access_key,
+            aws_session_token=source.session_token,
         )
         total = 0
         for info in mount.list(""):
@@ -199,8 +199,11 @@ def s3_mount_entries(
             if not rel or rel.endswith("/"):
                 continue  # "directory" marker objects
             total += info.size
-            if total > S3_MOUNT_MAX_BYTES:
-                raise JobError(f"s3-mount {url} holds more than {S3_MOUNT_MAX_BYTES >> 30} GiB; it cannot be copied in")
+            if source.max_bytes is not None and total > source.max_bytes:
+                raise JobError(
+                    f"s3-mount {url} holds more than its connector's limit of {source.max_bytes} bytes; "
+                    "it cannot be copied in (raise --max-bytes with `dsjobs s3-connector add`)"
+                )
             full = posixpath.join(container_path, rel)
             yield from parents(full)
             yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)

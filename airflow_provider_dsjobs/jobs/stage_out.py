@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import tarfile
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
+from airflow_provider_dsjobs.jobs.errors import one_line
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
-from airflow_provider_dsjobs.runtime.errors import PathNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import (
+    ContainerNotFound,
+    EngineUnreachable,
+    PathNotFound,
+    RuntimeFailure,
+    UnsafeMember,
+)
 from airflow_provider_dsjobs.runtime.tarstream import check_member
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
@@ -34,6 +43,11 @@ from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
+#: Exit codes of a container stopped by a signal from outside the job (128 + the signal's number): what the engine
+#: sends when it stops or restarts, or ``docker stop``/``docker kill``; a cancel by dsjobs ends CANCELLED instead.
+_STOPPED_FROM_OUTSIDE = {143: "SIGTERM", 137: "SIGKILL"}
+#: Failures while collecting outputs that still leave the logs stored and the outputs so far committed.
+_COLLECTION_ERRORS = (RuntimeFailure, StoreError, OSError, tarfile.TarError)
 
 
 class _StreamWriter(Protocol):
@@ -59,6 +73,20 @@ def mirror(container_path: str) -> str:
 Outcome = tuple[JobStatus, "str | None"]
 
 
+@dataclass
+class _Collected:
+    """What stage-out gathered from the container besides its logs."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    datasets: dict[str, str] = field(default_factory=dict)
+    pyenv_error: str | None = None
+    failure: str | None = None
+    #: Output datasets over their declared size (not published): one message each.
+    too_large: list[str] = field(default_factory=list)
+
+
 def stage_out(
     jobs: JobStore,
     runtime: ContainerRuntime,
@@ -70,60 +98,25 @@ def stage_out(
 ) -> Outcome:
     """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
     sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
-    ``doc`` is the job's ``plan.json``."""
+    ``doc`` is the job's ``plan.json``.
+
+    The logs are stored and the manifest committed even when collecting an output fails half-way (the
+    outcome is then ERROR with the reason); only a lost container or engine leaves nothing committed."""
     store = jobs.store
-    cid = record.container_id or ""
-    outputs_prefix = jobs.outputs_prefix(record.id)
-    writer = OutputWriter(store, outputs_prefix)
-    files: list[dict[str, Any]] = []
-    outputs: dict[str, str] = {}
-    missing: list[str] = []
+    writer = OutputWriter(store, jobs.outputs_prefix(record.id))
     with joblogs.LogSpool() as spool:
-        for stream, line in runtime.stream_logs(cid, follow=False):
+        for stream, line in runtime.stream_logs(record.container_id or "", follow=False):
             spool.write(stream, line)
-        for out in doc.outputs:
-            rel = mirror(out.container_path)
-            written = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer, files)
-            if written is None:
-                missing.append(out.key)
-                spool.write(
-                    joblogs.SYSTEM,
-                    f"output {out.path!r} was not written by the job (expected at {out.container_path})",
-                )
-            else:
-                outputs[out.key] = store.uri(join_key(outputs_prefix, rel))
-        pyenv_error = None
+        got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
-            pyenv_error = read_marker(runtime, cid, doc.python_failed_marker)
-        datasets: dict[str, str] = {}
-        too_large: list[str] = []
-        if exit_code == 0 and not cancelled:
-            for ds in doc.output_datasets:
-                try:
-                    ds_id = publish_dataset(jobs, runtime, record, ds)
-                except DatasetTooLarge as exc:
-                    too_large.append(str(exc))
-                    spool.write(joblogs.SYSTEM, str(exc))
-                    continue
-                datasets[ds.name] = ds_id
-                spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
-        if cancelled:
-            status, details = JobStatus.CANCELLED, "cancelled by user"
-        elif pyenv_error is not None:
-            status, details = JobStatus.ERROR, f"Python environment build failed: {pyenv_error}"
-        elif too_large:
-            status, details = JobStatus.ERROR, "; ".join(too_large)
-        elif exit_code == 0:
-            status, details = JobStatus.SUCCESS, None
-        else:
-            status, details = JobStatus.ERROR, f"program exited with code {exit_code}"
-        if status == JobStatus.ERROR and oom_killed:
-            details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
+            got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
+        failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
+        status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
         if spool.progress is not None:
             record.progress, record.progress_message = spool.progress.percent, spool.progress.message
-    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in files)
+    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in got.files)
     manifest = {
         "job_id": record.id,
         "project": record.project,
@@ -132,20 +125,87 @@ def stage_out(
         "logs": store.uri(logs_key),
         "data_size_bytes": data_size,
         "return_code": exit_code,
-        "outputs": [dict(output_to_json(o), uri=outputs.get(o.key)) for o in doc.outputs],
-        "missing_outputs": missing,
-        "output_datasets": datasets,
-        "files": files,
+        "outputs": [dict(output_to_json(o), uri=got.outputs.get(o.key)) for o in doc.outputs],
+        "missing_outputs": got.missing,
+        "output_datasets": got.datasets,
+        "files": got.files,
     }
     # The commit point: written last, so a reader never sees half an output set.
     writer.write_manifest(manifest)
-    record.outputs = outputs
-    record.missing_outputs = missing
-    record.output_datasets = datasets
+    record.outputs = got.outputs
+    record.missing_outputs = got.missing
+    record.output_datasets = got.datasets
     record.logs = store.uri(logs_key)
     record.return_code = exit_code
     record.data_size_bytes = data_size
     return status, details
+
+
+def _collect(
+    jobs: JobStore,
+    runtime: ContainerRuntime,
+    record: JobRecord,
+    doc: PlanDoc,
+    writer: OutputWriter,
+    spool: joblogs.LogSpool,
+    publish: bool,
+) -> _Collected:
+    """Export each declared output (and, when ``publish``, each output dataset), saying in the log what was
+    skipped or missing. A failure half-way ends the collection with ``failure`` set."""
+    got = _Collected()
+    cid = record.container_id or ""
+    try:
+        for out in doc.outputs:
+            rel = mirror(out.container_path)
+            exported = export_into(runtime, cid, out.container_path, posixpath.dirname(rel), writer)
+            for line in exported.skipped if exported is not None else ():
+                spool.write(joblogs.SYSTEM, f"output {out.path!r}: {line}")
+            if exported is None or exported.refused is not None:
+                got.missing.append(out.key)
+                why = "was not written by the job" if exported is None else exported.refused
+                spool.write(joblogs.SYSTEM, f"output {out.path!r} {why} (expected at {out.container_path})")
+                continue
+            got.files += exported.files
+            got.outputs[out.key] = jobs.store.uri(join_key(writer.prefix, rel))
+        for ds in doc.output_datasets if publish else ():
+            try:
+                ds_id = publish_dataset(jobs, runtime, record, ds)
+            except DatasetTooLarge as exc:
+                got.too_large.append(str(exc))
+                spool.write(joblogs.SYSTEM, str(exc))
+                continue
+            got.datasets[ds.name] = ds_id
+            spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
+    except _COLLECTION_ERRORS as exc:
+        if isinstance(exc, (ContainerNotFound, EngineUnreachable)):
+            raise  # another finalizer removed it, or try again once the engine is back: nothing to commit here
+        got.failure = f"collecting outputs failed: {one_line(exc)}"
+        spool.write(joblogs.SYSTEM, got.failure)
+    return got
+
+
+def _outcome(
+    exit_code: int, cancelled: bool, oom_killed: bool, pyenv_error: str | None, failure: str | None
+) -> Outcome:
+    """The terminal status and its details."""
+    if cancelled:
+        return JobStatus.CANCELLED, "cancelled by user"
+    if failure is not None:
+        details = failure
+    elif pyenv_error is not None:
+        details = f"Python environment build failed: {pyenv_error}"
+    elif exit_code == 0:
+        return JobStatus.SUCCESS, None
+    elif exit_code in _STOPPED_FROM_OUTSIDE and not oom_killed:
+        details = (
+            f"the container was stopped by {_STOPPED_FROM_OUTSIDE[exit_code]} (exit code {exit_code}), which dsjobs "
+            "did not send: most likely the Docker engine stopping or restarting, or `docker stop`/`docker kill`"
+        )
+    else:
+        details = f"program exited with code {exit_code}"
+    if oom_killed:
+        details = f"{details} (out of memory: the job hit the memory limit of its instance type)"
+    return JobStatus.ERROR, details
 
 
 def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
@@ -168,35 +228,73 @@ def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
     return JobStatus(manifest["status"]), manifest.get("status_details")
 
 
+@dataclass
+class Exported:
+    """What ``export_into`` collected from one container path."""
+
+    #: Each stored file as ``{path, sha256, size}``.
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: One line per archive member not collected (a link, a device, an unsafe name) saying why.
+    skipped: list[str] = field(default_factory=list)
+    #: Why the path itself was not collected (it is a symbolic link), or None.
+    refused: str | None = None
+
+
 def export_into(
-    runtime: ContainerRuntime,
-    cid: str,
-    container_path: str,
-    rel_parent: str,
-    writer: _StreamWriter,
-    files: list[dict[str, Any]],
-) -> int | None:
-    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; the number of files,
-    or None when the path does not exist in the container. Each file is appended to ``files`` as
-    ``{path, sha256, size}``."""
+    runtime: ContainerRuntime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
+) -> Exported | None:
+    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
+    not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
+    link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
+    and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
+    container's, not an output)."""
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
         return None
-    count = 0
+    result = Exported()
+    top = posixpath.basename(container_path.rstrip("/"))
     with reader, reader.open_tar() as archive:
         for member in archive:
-            if not member.isfile():
-                continue  # directories are implied by their files; links and devices are not outputs
-            name = check_member(member)
+            if member.issym() and member.name.rstrip("/") == top:
+                result.refused = f"is a symbolic link (to {member.linkname}), not a file or directory"
+                break
+            if member.issym():  # never recreated, so wherever it points is no danger, only not an output
+                result.skipped.append(f"skipped {member.name!r}: a symbolic link to {member.linkname} (not collected)")
+                continue
+            try:
+                name = check_member(member)
+            except UnsafeMember as exc:
+                result.skipped.append(f"skipped {exc}")
+                continue
+            if member.isdir():
+                continue  # directories are implied by their files
             relpath = posixpath.join(rel_parent, name) if rel_parent else name
+            if member.islnk():  # a second name of a file: its bytes came earlier in the stream, so fetch it alone
+                parent = posixpath.dirname(container_path.rstrip("/"))
+                result.files += _export_file(runtime, cid, posixpath.join(parent, name), relpath, writer)
+                continue
             stream = archive.extractfile(member)
             assert stream is not None
             with stream:
                 sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-            files.append({"path": relpath, "sha256": sha, "size": size})
-            count += 1
-    return count
+            result.files.append({"path": relpath, "sha256": sha, "size": size})
+    return result
+
+
+def _export_file(
+    runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
+) -> list[dict[str, Any]]:
+    """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
+    with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
+        for member in archive:
+            if member.isfile():
+                stream = archive.extractfile(member)
+                assert stream is not None
+                with stream:
+                    sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
+                return [{"path": relpath, "sha256": sha, "size": size}]
+    return []
 
 
 def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
@@ -227,17 +325,17 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
     ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
-    files: list[dict[str, Any]] = []
     target = SizeLimitedWriter(_StripFirst(writer), ds.size_bytes)
     try:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-        export_into(runtime, record.container_id or "", ds.container_path, "", target, files)
+        exported = export_into(runtime, record.container_id or "", ds.container_path, "", target)
     except OverLimit:
         for info in list(jobs.store.list(prefix)):
             jobs.store.delete(info.key)
         size = exported_size(runtime, record.container_id or "", ds.container_path)
         raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
-    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in files]
+    collected = exported.files if exported is not None and exported.refused is None else []
+    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
     size = sum(int(f["size"]) for f in files)
     manifest: dict[str, Any] = {
         "id": ds_id,

@@ -5,7 +5,8 @@ Guarantees every implementation keeps (the job core relies on them):
 
 * a failure is a ``RuntimeFailure`` with a one-line message; a container that does not exist is
   ``ContainerNotFound`` (``state`` returns ``None`` instead, ``remove`` does nothing); a path missing in a
-  container is ``PathNotFound`` from ``export``;
+  container is ``PathNotFound`` from ``export``; an engine that does not answer (or stops answering mid-stream)
+  is ``EngineUnreachable``: what it runs is then unknown, not failed;
 * ``stream_logs`` yields ``(stream, line)`` from the container's first line (or ``since``); with ``follow`` it
   ends when the container stops;
 * ``stop`` with a signal gives the program ``timeout`` seconds before SIGKILL; stopping a stopped container is a

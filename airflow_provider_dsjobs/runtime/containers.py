@@ -25,6 +25,7 @@ import logging
 import struct
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -38,6 +39,7 @@ from airflow_provider_dsjobs.runtime.base import StreamName
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
+    EngineUnreachable,
     PathNotFound,
     RuntimeFailure,
     WaitTimeout,
@@ -294,6 +296,20 @@ class Runtime:
     def close(self) -> None:
         self.engine.close()
 
+    @contextmanager
+    def _reaching_engine(self) -> Iterator[None]:
+        """Inside the block, a connection that cannot be made (or breaks) is ``EngineUnreachable``: the docker
+        SDK raises ``requests``' own errors for it, not a ``DockerException``."""
+        try:
+            yield
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise EngineUnreachable(f"lost the Docker engine at {self.engine.url}: {reason_of(exc)}") from None
+
+    def _body(self, response: requests.Response) -> Iterator[bytes]:
+        """A streamed response's body in chunks; a connection that breaks is ``EngineUnreachable``."""
+        with self._reaching_engine():
+            yield from response.iter_content(CHUNK_SIZE)
+
     # -- creating and starting -------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) the container; returns its id. Labels always include ``dsjobs.managed=1``."""
@@ -382,7 +398,8 @@ class Runtime:
         in follow mode while it still runs. A non-following read that breaks off is resumed the same way.
         """
         try:
-            tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
+            with self._reaching_engine():
+                tty = bool(self.api.inspect_container(container_id)["Config"].get("Tty"))
         except docker.errors.NotFound:
             raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
         except docker.errors.DockerException as exc:
@@ -433,12 +450,13 @@ class Runtime:
         if since is not None:
             params["since"] = since
         try:
-            response = self._sdk._get(
-                self._sdk._url("/containers/{0}/logs", container_id),
-                params=params,
-                headers=RAW_STREAM_HEADERS,
-                stream=True,
-            )
+            with self._reaching_engine():
+                response = self._sdk._get(
+                    self._sdk._url("/containers/{0}/logs", container_id),
+                    params=params,
+                    headers=RAW_STREAM_HEADERS,
+                    stream=True,
+                )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, "cannot read logs")
@@ -498,7 +516,8 @@ class Runtime:
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""
         try:
-            raw = self.api.inspect_container(container_id)["State"]
+            with self._reaching_engine():
+                raw = self.api.inspect_container(container_id)["State"]
         except docker.errors.NotFound:
             return None
         except docker.errors.DockerException as exc:
@@ -525,7 +544,9 @@ class Runtime:
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
             if timeout is not None and time.monotonic() - started >= timeout * 0.9:
                 raise WaitTimeout(f"container {container_id[:12]} still running after {timeout:g}s") from None
-            raise RuntimeFailure(f"lost the Docker engine waiting for {container_id[:12]}: {reason_of(exc)}") from None
+            raise EngineUnreachable(
+                f"lost the Docker engine at {self.engine.url} waiting for {container_id[:12]}: {reason_of(exc)}"
+            ) from None
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot wait for container {container_id[:12]}: {reason_of(exc)}") from None
         return int(result.get("StatusCode", -1))
@@ -557,7 +578,8 @@ class Runtime:
     def _signal(self, container_id: str, signal: str) -> bool:
         """Send a signal; False if the container is no longer running."""
         try:
-            self.api.kill(container_id, signal=signal)
+            with self._reaching_engine():
+                self.api.kill(container_id, signal=signal)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, f"cannot send {signal} to")
         except docker.errors.APIError as exc:
@@ -576,19 +598,20 @@ class Runtime:
         ``reader.open_tar()`` or ``extract_stream``. The archive's top entry is ``basename(path)``; the engine's
         stat of the path is in ``reader.stat``. Close the reader (or use it as a context manager)."""
         try:
-            response = self._sdk._get(
-                self._sdk._url("/containers/{0}/archive", container_id),
-                params={"path": path},
-                headers=RAW_STREAM_HEADERS,
-                stream=True,
-            )
+            with self._reaching_engine():
+                response = self._sdk._get(
+                    self._sdk._url("/containers/{0}/archive", container_id),
+                    params={"path": path},
+                    headers=RAW_STREAM_HEADERS,
+                    stream=True,
+                )
             self._sdk._raise_for_status(response)
         except docker.errors.NotFound as exc:
             self._raise_not_found(container_id, exc, f"cannot export {path} from", path=path)
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot export {path} from container {container_id[:12]}: {reason_of(exc)}") from None
         self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
-        reader = TarReader(response.iter_content(CHUNK_SIZE), on_close=response.close)
+        reader = TarReader(self._body(response), on_close=response.close)
         header = response.headers.get("X-Docker-Container-Path-Stat")
         if header:
             try:
@@ -617,7 +640,8 @@ class Runtime:
     def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
         """Containers (running or not) carrying all of ``labels``, newest first."""
         try:
-            rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
+            with self._reaching_engine():
+                rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot list containers: {reason_of(exc)}") from None
         found = [
@@ -636,7 +660,8 @@ class Runtime:
     def remove(self, container_id: str, force: bool = True) -> None:
         """Remove the container (killing it if ``force``); a missing container is fine."""
         try:
-            self.api.remove_container(container_id, force=force, v=False)
+            with self._reaching_engine():
+                self.api.remove_container(container_id, force=force, v=False)
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:

@@ -16,7 +16,7 @@ import docker
 import docker.errors
 import docker.tls
 
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure, reason_of
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure, reason_of
 from airflow_provider_dsjobs.settings import Settings
 
 #: How long a ping (and the API version negotiation) may take before the engine counts as unreachable.
@@ -115,6 +115,6 @@ def connect_engine(settings: Settings, *, ping_timeout: float = PING_TIMEOUT) ->
     except Exception as exc:  # the SDK raises DockerException, requests errors or OSError depending on transport
         if api is not None:
             api.close()
-        raise RuntimeFailure(f"cannot reach the Docker engine at {url}: {reason_of(exc)} {_HINT}") from None
+        raise EngineUnreachable(f"cannot reach the Docker engine at {url}: {reason_of(exc)} {_HINT}") from None
     api.timeout = int(API_TIMEOUT)
     return DockerEngine(api, url)

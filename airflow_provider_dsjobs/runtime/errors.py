@@ -14,6 +14,11 @@ class ContainerNotFound(RuntimeFailure):
     """The container does not exist (never created, or already removed)."""
 
 
+class EngineUnreachable(RuntimeFailure):
+    """The Docker engine does not answer (stopped, restarting, or the network to it is down): what it runs is
+    unknown until it is back."""
+
+
 class WaitTimeout(RuntimeFailure):
     """The container did not exit within the time asked for."""
 
@@ -50,3 +55,7 @@ def reason_of(exc: BaseException) -> str:
 
 class PathNotFound(RuntimeFailure):
     """A path asked for inside a container does not exist."""
+
+
+class UnsafeMember(RuntimeFailure):
+    """An archive member that could land outside the destination, or is neither a file nor a directory."""

@@ -22,14 +22,59 @@ install a signal handler), otherwise the stop ends with SIGKILL after the timeou
 
 from __future__ import annotations
 
+import re
+import shlex
+from collections.abc import Mapping
+
 from airflow_provider_dsjobs.config.model import GRACEFUL_SIGNALS
 
-__all__ = ["GRACEFUL_SIGNALS", "shell_command"]
+__all__ = ["ENV_NAMES_VAR", "GRACEFUL_SIGNALS", "portable_env", "shell_command"]
 
 #: The wrapper keeps the shell alive for each signal a graceful shutdown may send.
 _WRAPPER = "trap 'exit' " + " ".join(name.removeprefix("SIG") for name in GRACEFUL_SIGNALS) + "\n"
 
 
-def shell_command(script: str) -> list[str]:
-    """The container command that runs ``script`` with ``/bin/sh`` and lets graceful-shutdown signals reach it."""
-    return ["/bin/sh", "-c", _WRAPPER + script]
+def shell_command(script: str, *, restore_env: bool = False) -> list[str]:
+    """The container command that runs ``script`` with ``/bin/sh`` and lets graceful-shutdown signals reach it.
+    ``restore_env``: the env came from :func:`portable_env` with aliases to put back first (then bash runs it)."""
+    if not restore_env:
+        return ["/bin/sh", "-c", _WRAPPER + script]
+    quoted = shlex.quote(_WRAPPER + script)
+    return ["/bin/sh", "-c", _RESTORE.replace("@SCRIPT@", quoted) + _WRAPPER + script]
+
+
+# -- env var names a POSIX sh drops ------------------------------------------------------------------------
+# dash (Debian's /bin/sh) removes from its environment every variable whose name is not a shell identifier, so a
+# project secret named ``MY-SECRET`` (legal in DataSphere) would never reach the program ``sh -c`` starts. Such
+# variables travel under aliases (``DSJOBS_ENV_<n>``, names in ``DSJOBS_ENV_NAMES``); the wrapper puts them back
+# under their own names with ``env`` and runs the script with bash, which keeps what it inherits. An image
+# without bash gets a warning line and the script runs without them.
+
+_SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAMES_VAR = "DSJOBS_ENV_NAMES"
+_ALIAS_PREFIX = "DSJOBS_ENV_"
+_RESTORE = r"""i=0; set --
+for n in $DSJOBS_ENV_NAMES; do eval "set -- \"\$@\" \"\$n=\${DSJOBS_ENV_$i}\""; unset "DSJOBS_ENV_$i"; i=$((i+1)); done
+names=$DSJOBS_ENV_NAMES; unset DSJOBS_ENV_NAMES
+if command -v bash >/dev/null 2>&1; then exec env "$@" bash -c @SCRIPT@; fi
+echo "dsjobs: the image has no bash: env vars $names cannot reach the job (a POSIX sh drops names with '-')" >&2
+"""
+
+
+def needs_alias(name: str) -> bool:
+    return not _SHELL_NAME_RE.match(name)
+
+
+def portable_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with every name a POSIX sh would drop moved to an alias that :func:`shell_command` restores."""
+    out: dict[str, str] = {}
+    aliased: list[str] = []
+    for name, value in env.items():
+        if needs_alias(name):
+            out[f"{_ALIAS_PREFIX}{len(aliased)}"] = value
+            aliased.append(name)
+        else:
+            out[name] = value
+    if aliased:
+        out[ENV_NAMES_VAR] = " ".join(aliased)
+    return out

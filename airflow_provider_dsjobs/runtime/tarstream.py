@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure, UnsafeMember
 
 CHUNK_SIZE = 1024 * 1024
 _BLOCK = tarfile.BLOCKSIZE
@@ -56,7 +56,7 @@ TarEntry = TarFile | TarDir
 
 
 def _clean_arcname(name: str) -> str:
-    clean = posixpath.normpath(name.replace("\\", "/")).lstrip("/")
+    clean = posixpath.normpath(name).lstrip("/")
     if clean in ("", ".") or clean == ".." or clean.startswith("../"):
         raise RuntimeFailure(f"invalid archive member name {name!r}: it must be a relative path inside the archive")
     return clean
@@ -177,28 +177,33 @@ class TarReader(io.RawIOBase):
 
 
 def check_member(member: tarfile.TarInfo) -> str:
-    """The member's safe relative path, or a RuntimeFailure if it could escape the destination."""
-    name = member.name.replace("\\", "/")
-    if name.startswith("/") or posixpath.isabs(name):
-        raise RuntimeFailure(f"unsafe archive member {member.name!r}: absolute path")
+    """The member's safe relative path, or an ``UnsafeMember`` if it could escape the destination.
+
+    Names are ``/``-separated; a backslash is an ordinary character of a name (as on Linux), so
+    ``..\\x`` is a file of that name, not a way out."""
+    name = member.name
+    if name.startswith("/"):
+        raise UnsafeMember(f"unsafe archive member {name!r}: absolute path")
+    if "\x00" in name:
+        raise UnsafeMember(f"unsafe archive member {name!r}: a NUL in its name")
+    if ".." in name.split("/"):
+        raise UnsafeMember(f"unsafe archive member {name!r}: it leaves the destination directory")
     clean = posixpath.normpath(name)
-    if clean == ".." or clean.startswith("../") or "/../" in f"/{name}/":
-        raise RuntimeFailure(f"unsafe archive member {member.name!r}: it leaves the destination directory")
     if member.issym() or member.islnk():
-        target = member.linkname.replace("\\", "/")
+        target = member.linkname
         if member.issym():
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(clean), target))
         else:
             resolved = posixpath.normpath(target)
         if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            raise RuntimeFailure(f"unsafe archive member {member.name!r}: link {member.linkname!r} leaves the archive")
+            raise UnsafeMember(f"unsafe archive member {name!r}: link {member.linkname!r} leaves the archive")
     elif not (member.isfile() or member.isdir()):
-        raise RuntimeFailure(f"unsupported archive member {member.name!r}: devices and FIFOs are not extracted")
+        raise UnsafeMember(f"unsupported archive member {name!r}: devices and FIFOs are not extracted")
     return clean
 
 
 def safe_members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """Iterate a streaming archive's members, raising on any member that could escape the destination."""
+    """Iterate a streaming archive's members, raising ``UnsafeMember`` on any that could escape the destination."""
     for member in archive:
         check_member(member)
         yield member

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
-from airflow_provider_dsjobs.storage.keys import check_key
+from airflow_provider_dsjobs.storage.keys import check_key, local_parts
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
 CHUNK_SIZE = 1024 * 1024
@@ -40,7 +40,11 @@ class LocalStore:
     # -- helpers -------------------------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*check_key(key).split("/"))
+        check_key(key)
+        try:
+            return self.root.joinpath(*local_parts(key))
+        except StoreError as exc:  # only on a system whose paths split at a backslash too
+            raise StoreError(f"invalid object key for a local store: {exc}") from None
 
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()

@@ -65,6 +65,7 @@ def test_connection_form_fields() -> None:
         "store_url", "project", "endpoint_url", "region_name", "aws_conn_id", "aws_session_token", "docker_url",
         "docker_tls_ca_cert", "docker_tls_client_cert", "docker_tls_client_key", "docker_tls_verify",
         "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
+        "project_secrets_variable",
     }  # fmt: skip
     assert set(fields) == expected
     assert {name for name, f in fields.items() if f["schema"].get("format") == "password"} == {"aws_session_token"}

@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,3 +209,59 @@ def test_ctrl_c_cancels_gracefully_and_exits_130(cli_env: list[str], local_setti
     assert (tmp_path / "job" / "state.txt").read_text() == "bye\n"
     (record,) = JobService(local_settings).list_jobs()
     assert record.status == JobStatus.CANCELLED
+
+
+SLEEPER = """
+name: sleeper
+cmd: |
+  echo started
+  sleep 120
+"""
+
+
+def test_a_lost_engine_leaves_the_job_unknown_until_it_is_back(
+    cli_env: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    docker_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path to the engine breaks while `execute` follows a job, and the engine stops the container meanwhile
+    (as a restarting engine does): one line, no traceback; `get` settles it once the engine answers again, and
+    says the engine stopped it rather than the program failing."""
+    from tests.faults import cuttable_proxy, docker_url
+
+    cfg = write_job(tmp_path / "job", SLEEPER)
+    with cuttable_proxy(docker_url()) as proxy:
+        monkeypatch.setenv("DSJOBS_DOCKER_URL", proxy.url)
+        result: list[int] = []
+        runner = threading.Thread(target=lambda: result.append(main(["execute", "-c", str(cfg), *cli_env])))
+        runner.start()
+        project = cli_env[3]
+        running = lambda: docker_client.containers.list(filters={"label": f"dsjobs.project={project}"})  # noqa: E731
+        wait_for(lambda: bool(running()) and b"started" in running()[0].logs(), what="the job to run")
+        container = running()[0]
+        job_id = container.labels["dsjobs.job_id"]
+        proxy.cut()
+        runner.join(timeout=120)
+        assert result == [1]
+        err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dsjobs:")]
+        assert len(err_lines) == 1 and err_lines[0].startswith(f"dsjobs: lost the Docker engine at {proxy.url}: ")
+        assert err_lines[0].endswith(
+            f"; the state of job {job_id} is unknown until the engine is back: then `dsjobs attach --id {job_id}`"
+            f" follows it again (or `dsjobs get --id {job_id}` settles it)"
+        )
+        assert "unexpected error" not in err_lines[0] and "Traceback" not in err_lines[0]
+
+        container.stop(timeout=2)  # what the engine does to its containers when it stops
+        assert main(["get", "--id", job_id, *cli_env]) == 1  # the engine is still unreachable
+        err = capsys.readouterr().err
+        assert f"the Docker engine at {proxy.url}" in err and "is unknown until the engine is back: then `dsjobs" in err
+        proxy.restore()
+        assert main(["get", "--id", job_id, "--format", "json", *cli_env]) == 0
+        record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["return_code"]) == ("ERROR", 143)
+    assert record["status_details"] == (
+        "the container was stopped by SIGTERM (exit code 143), which dsjobs did not send: most likely the Docker"
+        " engine stopping or restarting, or `docker stop`/`docker kill`"
+    )

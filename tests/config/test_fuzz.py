@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -176,3 +178,65 @@ def test_mutated_seed_text(tmp_path: Path, data: st.DataObject) -> None:
         junk = data.draw(st.one_of(st.text(max_size=5), st.sampled_from(["\t", ":", "- ", "{", "&a", "*a", "\n  "])))
         text = text[:i] + junk + text[j:]
     _load_text(text, tmp_path)
+
+
+# -- `dsjobs validate` on fuzzed files: exit 0, 1 or 2, one clear error, never a traceback ----------------------
+
+CLI_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _validate_exits_cleanly(path: Path, capsys: Any) -> None:
+    from airflow_provider_dsjobs.cli.main import main
+
+    started = time.monotonic()
+    code = main(["validate", str(path)])
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert elapsed < 20, f"validate took {elapsed:.1f} s"  # a guard against minutes, not a benchmark (bench/)
+    assert code in (0, 1, 2), err
+    assert "Traceback" not in err and "unexpected error" not in err, err
+    if code:
+        assert err.strip(), "a failure says why"
+
+
+@CLI_FUZZ
+@given(data=st.data())
+def test_validate_command_on_fuzzed_configs(tmp_path: Path, capsys: Any, data: st.DataObject) -> None:
+    job = make_job_dir(tmp_path / "job")
+    config = _mutate(data.draw(st.sampled_from(SEEDS)), data)
+    try:
+        text = yaml.safe_dump(config, allow_unicode=True)
+    except (yaml.YAMLError, ValueError):
+        return
+    path = job / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    _validate_exits_cleanly(path, capsys)
+
+
+#: Large shapes: long lists (paths nested in one another, duplicates, backslashes), long flow lists, long scalars.
+path_names = st.lists(st.sampled_from(["d", "..", ".", "a\\b", "..\\x", "s p", "é"]), min_size=1, max_size=6).map(
+    "/".join
+)
+big_configs = st.one_of(
+    st.builds(
+        lambda section, paths: f"cmd: x\n{section}:\n" + "".join(f"  - {p!r}\n" for p in paths),
+        st.sampled_from(["inputs", "outputs"]),
+        st.lists(path_names, max_size=3000),
+    ),
+    st.builds(
+        lambda n, item: "cmd: x\nargs: [" + ", ".join([item] * n) + "]\n", st.integers(0, 60_000), scalars.map(repr)
+    ),
+    st.builds(
+        lambda n: "cmd: x\nenv:\n  vars:\n" + "".join(f"    - V{i}: x\n" for i in range(n)), st.integers(0, 6000)
+    ),
+    st.builds(lambda n, c: "cmd: " + c * n + "\n", st.integers(0, 1 << 19), st.sampled_from(["x", "é", "\\", "'"])),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=big_configs)
+@pytest.mark.timeout(300)
+def test_validate_command_on_large_configs(tmp_path: Path, capsys: Any, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    _validate_exits_cleanly(path, capsys)

@@ -264,3 +264,65 @@ def test_problems_from_schema_and_checks_are_not_doubled(tmp_path: Path) -> None
 
 def test_empty_docker_means_default_image(tmp_path: Path) -> None:
     assert load_config_text("cmd: x\nenv:\n  docker:\n", base_dir=tmp_path).env.docker is None
+
+
+# -- bounded cost and the true reason (issue 14) -----------------------------------------------------------------
+# Each of these took from 20 s to minutes before; the timeout is a guard against that, not a benchmark.
+
+
+def _only_problem(text: str, base: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="c.yaml", base_dir=base)
+    assert len(info.value.problems) == 1, str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.timeout(60)
+def test_too_many_inputs_give_the_one_true_reason(tmp_path: Path) -> None:
+    entries = "".join(f"  - d{i % 7}/{'s/' * (i % 40)}f{i}.txt\n" for i in range(1500))
+    assert _only_problem(f"cmd: x\ninputs:\n{entries}", tmp_path) == (
+        "c.yaml:3:3: inputs: has 1500 entries; at most 100 are allowed"
+    )
+    entries = "".join(f"  - d{i % 7}/f{i}.txt\n" for i in range(5000))
+    assert "more than 2000 values" in _only_problem(f"cmd: x\ninputs:\n{entries}", tmp_path)
+
+
+@pytest.mark.timeout(60)
+def test_a_megabyte_flow_list_is_refused_for_its_size_without_blaming_aliases(tmp_path: Path) -> None:
+    text = "cmd: x\nargs: [" + ",".join(["1"] * 340_000) + "]\n"
+    assert len(text) < 1 << 20
+    message = _only_problem(text, tmp_path)
+    assert "more than 2000 values" in message and "alias" not in message
+
+
+@pytest.mark.timeout(60)
+def test_a_text_at_the_size_cap_is_accepted(tmp_path: Path) -> None:
+    config = load_config_text("cmd: echo " + "x" * ((1 << 20) - 20) + "\n", base_dir=tmp_path)
+    assert len(config.cmd) > 1_000_000
+
+
+def test_duplicates_and_nesting_are_found_among_many_entries(tmp_path: Path) -> None:
+    """The near-linear check finds what the pairwise one did, wherever the pair is in the list."""
+    outputs = [f"o{i}/r.txt" for i in range(100)]
+    outputs[97] = "o3/r.txt/deep.txt"  # inside an earlier entry
+    outputs[98] = "o50/r.txt"  # listed twice
+    outputs[99] = "o60"  # contains an earlier entry
+    text = "cmd: x\noutputs:\n" + "".join(f"  - {o}\n" for o in outputs)
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="c.yaml", base_dir=tmp_path)
+    assert [p.message for p in info.value.problems] == [
+        "`o3/r.txt/deep.txt` is inside `o3/r.txt` (outputs[3] (line 6)); list only one of them",
+        "`o50/r.txt` is listed twice (also at outputs[50] (line 53))",
+        "`o60` contains `o60/r.txt` (outputs[60] (line 63)); list only one of them",
+    ]
+
+
+def test_a_backslash_is_part_of_a_file_name(tmp_path: Path) -> None:
+    """One rule everywhere (as on Linux): ``back\\slash.txt`` is one name, ``..\\x`` is a name, not a way up."""
+    (tmp_path / "in\\put.txt").write_text("1\n")
+    config = load_config_text(
+        "cmd: x\ninputs:\n  - in\\put.txt\noutputs:\n  - back\\slash.txt\n  - ..\\..\\esc.txt\n", base_dir=tmp_path
+    )
+    assert [o.path for o in config.outputs] == ["back\\slash.txt", "..\\..\\esc.txt"]
+    message = _only_problem("cmd: x\ninputs:\n  - dir\\in.txt\n", tmp_path)
+    assert "`dir\\in.txt` does not exist" in message  # not looked up as dir/in.txt

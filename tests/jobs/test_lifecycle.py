@@ -13,9 +13,9 @@ from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
-from airflow_provider_dsjobs.jobs.service import CANCELLED_BEFORE_START, JobError, JobService
+from airflow_provider_dsjobs.jobs.service import CANCELLED_BEFORE_START, EngineLost, JobError, JobService
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.fake_runtime import FakeRuntime
 
@@ -189,3 +189,23 @@ def test_a_launch_failure_leaves_an_error_record_and_no_container(
 def test_a_runtime_passed_in_stays_open(service: JobService, runtime: FakeRuntime) -> None:
     service.close()
     assert not runtime.closed and service.runtime is runtime
+
+
+def test_an_engine_lost_while_collecting_outputs_leaves_the_job_to_a_later_finalize(
+    service: JobService, runtime: FakeRuntime, config: JobConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = service.submit(config)
+    cid = record.container_id or ""
+    runtime.finish(cid, 0, {"/job/work/out.txt": b"result\n"})
+
+    def unreachable(container_id: str, path: str) -> object:
+        raise EngineUnreachable("lost the Docker engine at unix:///x.sock: Connection refused")
+
+    monkeypatch.setattr(runtime, "export", unreachable)
+    with pytest.raises(EngineLost, match=r"lost the Docker engine at unix:///x\.sock: Connection refused"):
+        service.finalize(record.id)
+    assert service.jobs.load(record.id).status == JobStatus.UPLOADING_OUTPUT  # not ERROR: unknown, not failed
+    assert cid in runtime.containers and runtime.removed == []  # the outputs are still in the container
+    monkeypatch.undo()
+    done = service.finalize(record.id)  # the engine is back
+    assert (done.status, list(done.outputs)) == (JobStatus.SUCCESS, ["out.txt"])

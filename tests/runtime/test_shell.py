@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from airflow_provider_dsjobs.runtime.shell import GRACEFUL_SIGNALS, shell_command
+from airflow_provider_dsjobs.runtime.shell import GRACEFUL_SIGNALS, portable_env, shell_command
 from tests.runtime.conftest import TrackingRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
@@ -114,3 +114,34 @@ def test_docker_stop_uses_the_stop_signal(runtime: TrackingRuntime) -> None:
     runtime.api.stop(cid, timeout=10)
     assert runtime.wait(cid) == 0
     assert "got USR1" in lines(runtime, cid)
+
+
+# -- env var names a POSIX sh drops (project secrets such as MY-SECRET) ----------------------------------
+
+SHOW_ENV = (
+    "/usr/bin/python3 -c \"import os; print(repr(os.environ.get('MY-SECRET')), os.environ.get('PLAIN'),"
+    " sorted(k for k in os.environ if k.startswith('DSJOBS_ENV')))\""
+)
+
+
+def test_a_hyphenated_env_name_reaches_the_program_with_its_exact_value(runtime: TrackingRuntime) -> None:
+    value = "x y $HOME \"q\" 'z' ;"
+    env = portable_env({"PLAIN": "p", "MY-SECRET": value})
+    assert "MY-SECRET" not in env and value in env.values()  # an alias until the wrapper restores it
+    cid = runtime.run("", command=shell_command(SHOW_ENV, restore_env=True), env=env)
+    assert runtime.wait(cid) == 0
+    assert lines(runtime, cid) == [f"{value!r} p []"]
+
+
+def test_without_bash_the_job_runs_and_says_which_names_it_lost(runtime: TrackingRuntime) -> None:
+    env = portable_env({"MY-SECRET": "s3cr3t-value", "PATH": "/nowhere"})  # no bash on PATH
+    cid = runtime.run("", command=shell_command(SHOW_ENV, restore_env=True), env=env)
+    assert runtime.wait(cid) == 0
+    out = lines(runtime, cid)
+    assert out[-1] == "None None []"
+    assert any("no bash: env vars MY-SECRET cannot reach the job" in line for line in out)
+    assert not any("s3cr3t-value" in line for line in out)
+
+
+def test_plain_names_need_no_aliases() -> None:
+    assert portable_env({"A": "1", "_B2": "2"}) == {"A": "1", "_B2": "2"}

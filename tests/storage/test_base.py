@@ -142,10 +142,17 @@ def test_missing_key_errors_are_one_line_and_name_the_key(store: ObjectStore, tm
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "./a", "a\\b"])
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "./a", "a\x00b"])
 def test_invalid_keys_are_rejected(store: ObjectStore, key: str) -> None:
     with pytest.raises(StoreError, match="invalid object key"):
         store.put_bytes(key, b"x")
+
+
+def test_a_backslash_in_a_key_is_part_of_the_name(store: ObjectStore) -> None:
+    store.put_bytes("d/..\\..\\esc.txt", b"1")
+    store.put_bytes("d/a\\b.txt", b"2")
+    assert sorted(i.key for i in store.list("d/")) == ["d/..\\..\\esc.txt", "d/a\\b.txt"]
+    assert store.get_bytes("d/a\\b.txt") == b"2" and not store.exists("d/a/b.txt")
 
 
 def test_uri_names_the_object(store: ObjectStore) -> None:

@@ -37,6 +37,8 @@ class Checker:
     problems: list[tuple[Path_, Problem]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     declared: dict[str, _Declared] = field(default_factory=dict)
+    #: Key paths the schema already rejected (e.g. a list over ``maxItems``): checks below them are skipped.
+    blocked: tuple[Path_, ...] = ()
 
     # ---- reporting -------------------------------------------------------------------------------------
     def _make(self, path: Path_, message: str, node: Node | None, needle: str | None) -> Problem:
@@ -63,6 +65,10 @@ class Checker:
         if parent is not None and isinstance(last, str):
             return parent.key_node(last) or parent.child(last)
         return self.doc.root.find(path)
+
+    def is_blocked(self, path: Path_) -> bool:
+        """Whether the schema already rejected ``path`` or a key above it (its problems would be dropped)."""
+        return any(path[: len(b)] == b for b in self.blocked)
 
     # ---- reading ---------------------------------------------------------------------------------------
     @staticmethod

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
 
 from ..model import (
     PathEntry,
@@ -60,56 +59,57 @@ def _entries(c: Checker, section: str) -> Iterator[_Entry]:
 
 
 def _escapes(p: str) -> str | None:
-    """Why a var-less path may not be used, or None: it must be relative and stay inside the job directory."""
-    if os.path.normpath(p.replace("\\", "/")) == ".":
+    """Why a var-less path may not be used, or None: it must be relative and stay inside the job directory.
+    A backslash is an ordinary character of a name, as on Linux (``storage/keys.py``)."""
+    if posixpath.normpath(p) == ".":
         return "names the job directory itself; name a file or directory inside it (or give the entry a variable)"
-    if p.startswith(("/", "\\")) or PureWindowsPath(p).is_absolute() or re.match(r"[A-Za-z]:", p):
+    if p.startswith("/"):
         return "is absolute; a path without a variable must be relative to the job directory (or give it a variable)"
     depth = 0
-    for part in PurePosixPath(p.replace("\\", "/")).parts:
+    for part in p.split("/"):
         if part == "..":
             depth -= 1
             if depth < 0:
                 return "leaves the job directory (`..`); keep it inside, or give the entry a variable"
-        elif part != ".":
+        elif part not in ("", "."):
             depth += 1
     return None
 
 
+def _parts(c: Checker, e: _Entry) -> tuple[str, ...]:
+    return tuple(part for part in os.path.normpath(local_path(c, e.target)).split("/") if part)
+
+
 def _check_unique_and_nested(c: Checker, section: str, entries: list[_Entry]) -> None:
-    seen: list[tuple[PurePosixPath, _Entry]] = []
-    for e in entries:
-        normalized = PurePosixPath(os.path.normpath(str(local_path(c, e.target))).replace("\\", "/"))
-        for other_path, other in seen:
-            if normalized == other_path:
-                c.error(
-                    e.path,
-                    f"`{e.target}` is listed twice (also at {c.where(other.path, other.target_node)})",
-                    e.target_node,
-                )
-                break
-            if normalized.is_relative_to(other_path):
-                c.error(
-                    e.path,
-                    f"`{e.target}` is inside `{other.target}` ({c.where(other.path, other.target_node)});"
-                    " list only one of them",
-                    e.target_node,
-                )
-                break
-            if other_path.is_relative_to(normalized):
-                c.error(
-                    e.path,
-                    f"`{e.target}` contains `{other.target}` ({c.where(other.path, other.target_node)});"
-                    " list only one of them",
-                    e.target_node,
-                )
-                break
-        seen.append((normalized, e))
+    """Each entry listed once, none inside another. Sorted, a path's descendants follow it, so one sweep with a
+    stack of the open ancestors finds every pair: O(n log n) plus the nesting depth, never all n² pairs."""
+    parts = [_parts(c, e) for e in entries]
+    found: dict[int, tuple[int, str]] = {}  # later entry -> (an earlier one it clashes with, how)
+    stack: list[int] = []
+    for i in sorted(range(len(entries)), key=parts.__getitem__):
+        while stack and parts[i][: len(parts[stack[-1]])] != parts[stack[-1]]:
+            stack.pop()
+        for a in stack:  # every open entry is i itself (listed again) or one of its ancestors
+            later, earlier = max(a, i), min(a, i)
+            how = "twice" if parts[a] == parts[i] else ("is inside" if later == i else "contains")
+            if later not in found or earlier < found[later][0]:
+                found[later] = (earlier, how)
+        stack.append(i)
+    for later in sorted(found):
+        earlier, how = found[later]
+        e, other = entries[later], entries[earlier]
+        where = c.where(other.path, other.target_node)
+        if how == "twice":
+            message = f"`{e.target}` is listed twice (also at {where})"
+        else:
+            message = f"`{e.target}` {how} `{other.target}` ({where}); list only one of them"
+        c.error(e.path, message, e.target_node)
 
 
 def read_path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
     out: list[PathEntry] = []
     good: list[_Entry] = []
+    blocked = c.is_blocked((section,))  # e.g. over `maxItems`: that is the reason to give, and checks cost
     for e in _entries(c, section):
         ok = True
         if not e.target.strip():
@@ -121,12 +121,13 @@ def read_path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
         elif (why := _escapes(e.target)) is not None:
             c.error(e.path, f"`{short(e.target)}` {why}", e.target_node)
             ok = False
-        if ok and section == "inputs" and c.check_files and not exists(local_path(c, e.target)):
+        if ok and section == "inputs" and not blocked and c.check_files and not exists(local_path(c, e.target)):
             c.error(e.path, f"`{short(e.target)}` does not exist (looked in {local_path(c, e.target)})", e.target_node)
         out.append(PathEntry(e.target, e.var))
         if ok:
             good.append(e)
-    _check_unique_and_nested(c, section, good)
+    if not blocked:
+        _check_unique_and_nested(c, section, good)
     return tuple(out)
 
 

@@ -145,3 +145,24 @@ def test_job_link_falls_back_to_logs_then_record(clean_env: pytest.MonkeyPatch) 
     assert hook.job_link(JobRecord(id="j1", project="default", logs="file:///x/log.txt")) == "file:///x/log.txt"
     link = hook.job_link(JobRecord(id="j1", project="default"))
     assert link.startswith("file://") and "j1" in link
+
+
+def test_project_secrets_come_from_a_json_variable_and_are_masked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_P1", json.dumps({"MY-SECRET": "proj-secret-789"}))
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"project": "p1"})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert dict(settings.project_secrets(settings)) == {"MY-SECRET": "proj-secret-789"}
+    assert settings.resolve_secret("MY-SECRET") == "proj-secret-789"  # secret-id finds project secrets too
+    assert "proj-secret-789" not in str(redact("x proj-secret-789"))
+    other = DataSphereJobsHook().get_settings()  # project "default": no Variable, no secrets
+    assert dict(other.project_secrets(other)) == {}
+
+
+def test_project_secrets_variable_extra_and_a_bad_variable(clean_env: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dsjobs.resources.secrets import SecretsError
+
+    clean_env.setenv("AIRFLOW_VAR_TEAM_SECRETS", "[1, 2]")
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"project_secrets_variable": "team_secrets"})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    with pytest.raises(SecretsError, match="Airflow Variable 'team_secrets' is not a JSON object"):
+        settings.project_secrets(settings)

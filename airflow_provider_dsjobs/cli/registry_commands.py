@@ -1,0 +1,188 @@
+"""``dsjobs docker-image|s3-connector|spark-connector add|ls|rm``: the project registries in the store
+(``resources/registry.py``). Every kind has the same ``ls`` and ``rm``; only ``add`` knows its fields."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow_provider_dsjobs.cli.job_commands import _common, _print_table, settings_from_args
+from airflow_provider_dsjobs.cli.main import EXIT_OK, EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.resources.images import ImageRegistry
+from airflow_provider_dsjobs.resources.registry import JsonRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.secrets import SecretsError
+from airflow_provider_dsjobs.resources.spark import SparkRegistry
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.open import open_store
+
+
+@contextmanager
+def resource_errors() -> Iterator[None]:
+    """The core's one-line resource errors as ``CommandError`` (exit 1)."""
+    try:
+        yield
+    except (StoreError, SecretsError, RuntimeFailure) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+
+
+def key_values(pairs: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"{option} {pair!r}: use KEY=VALUE", EXIT_USAGE)
+        out[key] = value
+    return out
+
+
+def report(args: argparse.Namespace, message: str, data: Any) -> None:
+    """What an action did: ``data`` as JSON on stdout with ``--format json``, else ``message`` on stderr."""
+    if getattr(args, "format", "table") == "json":
+        print(json.dumps(data, indent=4))
+    else:
+        print(message, file=sys.stderr)
+
+
+def _row(entry: Any) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in dataclasses.asdict(entry).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    command: str  # the CLI word: docker-image, s3-connector, spark-connector
+    help: str
+    what: str  # for messages
+    registry: Callable[[ObjectStore, str], JsonRegistry[Any]]
+    columns: tuple[str, ...]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    add: Callable[[Any, argparse.Namespace], Any]  # (registry, args) -> the new entry
+    target: Callable[[Any], str]  # what an entry points at, for the "added" line
+
+
+def _image_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE_REF", help="e.g. registry.example.com/ml:1.2")
+    p.add_argument("--username", help="registry user")
+    p.add_argument("--password-secret-id", help="project secret holding the registry password")
+
+
+def _add_image(registry: ImageRegistry, args: argparse.Namespace) -> Any:
+    return registry.add(
+        args.entry_id, args.image, username=args.username, password_secret_id=args.password_secret_id,
+        description=args.description,
+    )  # fmt: skip
+
+
+def _s3_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", metavar="s3://bucket/prefix")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    p.add_argument("--region")
+    p.add_argument("--access-key-id")
+    p.add_argument("--secret-key-secret-id", help="project secret holding the secret access key")
+    p.add_argument("--max-bytes", type=int, help="refuse to copy in more than this (default: no limit)")
+
+
+def _add_s3(registry: ConnectorRegistry, args: argparse.Namespace) -> Any:
+    return registry.add(
+        args.entry_id, args.url, endpoint_url=args.endpoint_url, region=args.region,
+        access_key_id=args.access_key_id, secret_key_secret_id=args.secret_key_secret_id,
+        max_bytes=args.max_bytes, description=args.description,
+    )  # fmt: skip
+
+
+def _spark_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("remote", metavar="sc://host:port")
+    p.add_argument("--conf", action="append", default=[], metavar="K=V", help="a Spark session parameter")
+    p.add_argument("--token-secret-id", help="project secret holding the endpoint's token")
+
+
+def _add_spark(registry: SparkRegistry, args: argparse.Namespace) -> Any:
+    return registry.add(
+        args.entry_id, args.remote, session_params=key_values(args.conf, "--conf"),
+        token_secret_id=args.token_secret_id, description=args.description,
+    )  # fmt: skip
+
+
+KINDS = (
+    _Kind(
+        "docker-image", "project Docker images: env.docker: <image ID>", "image", ImageRegistry,
+        ("id", "image", "username", "password_secret_id", "description", "created_at"),
+        _image_arguments, _add_image, lambda e: e.image,
+    ),
+    _Kind(
+        "s3-connector", "S3 connectors: what an s3-mounts ID names", "s3-connector", ConnectorRegistry,
+        ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes"),
+        _s3_arguments, _add_s3, lambda e: e.url,
+    ),
+    _Kind(
+        "spark-connector", "Spark connectors: what spark.connector names", "spark-connector", SparkRegistry,
+        ("id", "remote", "session_params", "token_secret_id", "created_at"),
+        _spark_arguments, _add_spark, lambda e: e.remote,
+    ),
+)  # fmt: skip
+
+
+def register(subparsers: Any) -> None:
+    for kind in KINDS:
+        parser = subparsers.add_parser(kind.command, help=kind.help)
+        sub = parser.add_subparsers(dest=f"{kind.command}_command", metavar="COMMAND", required=True)
+        p = sub.add_parser("add", help=f"register (or replace) a {kind.what} under ID in the project")
+        p.add_argument("entry_id", metavar="ID")
+        kind.add_arguments(p)
+        p.add_argument("--description", default="")
+        p.set_defaults(func=cmd_add)
+        p = sub.add_parser("ls", help=f"list the project's {kind.what}s (no secret values)")
+        p.set_defaults(func=cmd_ls)
+        p = sub.add_parser("rm", help=f"unregister a {kind.what} (what it points at is not touched)")
+        p.add_argument("entry_id", metavar="ID")
+        p.set_defaults(func=cmd_rm)
+        for action in sub.choices.values():
+            _common(action)
+            add_format(action)
+            action.set_defaults(kind=kind)
+
+
+def _registry(args: argparse.Namespace) -> JsonRegistry[Any]:
+    settings = settings_from_args(args)
+    with resource_errors():
+        return args.kind.registry(open_store(settings), settings.project)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    kind: _Kind = args.kind
+    registry = _registry(args)
+    with resource_errors():
+        entry = kind.add(registry, args)
+    report(args, f"{kind.what} {entry.id} → {kind.target(entry)}", _row(entry))
+    return EXIT_OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    with resource_errors():
+        rows = [_row(e) for e in registry.all()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=4))
+    else:
+        _print_table(rows, args.kind.columns)
+    return EXIT_OK
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    with resource_errors():
+        removed = registry.remove(args.entry_id)
+    if not removed:
+        raise CommandError(f"no {args.kind.what} {args.entry_id!r} in the project")
+    report(args, f"{args.kind.what} {args.entry_id} removed", {"removed": args.entry_id})
+    return EXIT_OK

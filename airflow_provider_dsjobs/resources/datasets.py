@@ -1,0 +1,188 @@
+"""Project datasets: read-only data a config uses by ID (``datasets:``), created from a local directory or an S3
+prefix (``dsjobs dataset create``) or published by a successful job (``output-datasets``). Both kinds share one
+layout, so one list shows them all::
+
+    projects/<project>/datasets/<id>/<files...>
+    projects/<project>/datasets/<id>/manifest.json    written last: a dataset without it is not (yet) created
+
+The manifest is the commit point (``storage/outputs.py``): a reader never sees half a dataset. A created dataset's
+manifest has ``job_id: null`` and ``source`` (where it came from); an output dataset's names the job.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
+from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter, read_manifest
+
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+#: DataSphere's resource IDs are 20 lowercase letters and digits.
+GENERATED_ID_LENGTH = 20
+
+
+class DatasetError(StoreError):
+    """A dataset cannot be created, found or removed (one line)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A committed dataset, from its manifest."""
+
+    id: str
+    name: str
+    size: int
+    files: int
+    created_at: str
+    description: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    job_id: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> Dataset:
+        return cls(
+            id=str(manifest.get("id") or ""),
+            name=str(manifest.get("name") or ""),
+            size=int(manifest.get("size") or 0),
+            files=len(manifest.get("files") or ()),
+            created_at=str(manifest.get("created_at") or ""),
+            description=str(manifest.get("description") or ""),
+            labels={str(k): str(v) for k, v in (manifest.get("labels") or {}).items()},
+            job_id=manifest.get("job_id"),
+            source=manifest.get("source"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "files": self.files,
+            "created_at": self.created_at,
+            "description": self.description,
+            "labels": dict(self.labels),
+            "job_id": self.job_id,
+            "source": self.source,
+        }
+
+
+def new_dataset_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(GENERATED_ID_LENGTH))
+
+
+class DatasetCatalog:
+    """The project's datasets in the job store."""
+
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
+        self.store: ObjectStore = jobs.store
+        self.root = jobs.datasets_prefix("x")[: -len("x/")]
+
+    def get(self, dataset_id: str) -> Dataset | None:
+        manifest = read_manifest(self.store, self.jobs.datasets_prefix(dataset_id))
+        return None if manifest is None else Dataset.from_manifest(manifest)
+
+    def all(self) -> list[Dataset]:
+        found = []
+        for info in self.store.list(self.root):
+            rel = info.key[len(self.root) :]
+            dataset_id, _, rest = rel.partition("/")
+            if rest == MANIFEST_NAME:
+                dataset = self.get(dataset_id)
+                if dataset is not None:
+                    found.append(dataset)
+        return sorted(found, key=lambda d: d.created_at, reverse=True)
+
+    def create(
+        self,
+        name: str,
+        files: Iterator[tuple[str, Any]],
+        *,
+        source: str,
+        dataset_id: str | None = None,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> Dataset:
+        """Upload ``files`` (``(relpath, open binary stream)`` pairs, each closed here) under a new ID, then
+        commit the manifest. An ID already in use is refused before anything is written; what an interrupted
+        create left under its ID (no manifest) is replaced."""
+        if not name:
+            raise DatasetError("a dataset needs a name (--name)")
+        dataset_id = dataset_id or new_dataset_id()
+        prefix = self.jobs.datasets_prefix(dataset_id)
+        if self.get(dataset_id) is not None:
+            raise DatasetError(f"dataset {dataset_id!r} already exists in project {self.jobs.project}")
+        for leftover in list(self.store.list(prefix)):  # an earlier create that stopped before its manifest
+            self.store.delete(leftover.key)
+        writer = OutputWriter(self.store, prefix)
+        listed: list[dict[str, Any]] = []
+        for relpath, stream in files:
+            with stream:
+                sha, size = writer.put_stream(relpath, stream)
+            listed.append({"path": relpath, "size": size, "sha256": sha})
+        manifest = {
+            "id": dataset_id,
+            "name": name,
+            "description": description,
+            "labels": dict(labels or {}),
+            "size": sum(f["size"] for f in listed),
+            "job_id": None,
+            "project": self.jobs.project,
+            "source": source,
+            "created_at": utcnow().isoformat(),
+            "files": listed,
+        }
+        writer.write_manifest(manifest)
+        return Dataset.from_manifest(manifest)
+
+    def users(self, dataset_id: str) -> list[JobRecord]:
+        """Jobs not yet ended whose config reads ``dataset_id``."""
+        return [
+            r
+            for r in self.jobs.list()
+            if not r.status.terminal and any(d.get("id") == dataset_id for d in r.config.get("datasets") or ())
+        ]
+
+    def remove(self, dataset_id: str) -> Dataset:
+        """Delete a dataset: its manifest first (from then on it does not exist for readers), then its files.
+        Refused while a live job uses it."""
+        prefix = self.jobs.datasets_prefix(dataset_id)
+        dataset = self.get(dataset_id)
+        if dataset is None:
+            raise DatasetError(f"no dataset {dataset_id!r} in project {self.jobs.project}")
+        live = self.users(dataset_id)
+        if live:
+            names = ", ".join(f"{r.id} ({r.status.value})" for r in live[:5])
+            raise DatasetError(f"dataset {dataset_id!r} is in use by {len(live)} running job(s): {names}")
+        self.store.delete(prefix + MANIFEST_NAME)
+        for info in list(self.store.list(prefix)):
+            self.store.delete(info.key)
+        return dataset
+
+
+def directory_files(root: Path) -> Iterator[tuple[str, Any]]:
+    """``(relpath, stream)`` for every regular file under ``root``, in a stable order; links are not followed."""
+    if not root.is_dir():
+        raise DatasetError(f"--from {root}: not a directory")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            yield path.relative_to(root).as_posix(), open(path, "rb")  # noqa: SIM115 - closed by create
+
+
+def store_files(source: ObjectStore) -> Iterator[tuple[str, Any]]:
+    """``(relpath, stream)`` for every object of ``source`` (an S3 prefix opened as a store), streamed."""
+    for info in source.list(""):
+        if info.key and not info.key.endswith("/"):
+            yield info.key, source.open_read(info.key)

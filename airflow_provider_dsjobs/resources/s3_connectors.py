@@ -1,0 +1,107 @@
+"""S3 connectors (``s3-mounts``): a connector ID names a bucket/prefix with its **own** endpoint, region and
+credentials — another S3-compatible service than the job store, if need be. Entries live in the project's
+registry in the store (``resources/registry.py``, kind ``s3-connectors``); the secret key is never stored there:
+an entry names the project secret that holds it (``secret_key_secret_id``), resolved when a job is planned.
+
+A job gets the connector's objects copied in read-only at ``/job/s3/<ID>`` (streamed; no size cap unless the
+connector sets ``max_bytes``); the credentials stay on the submitting side and never enter the container.
+
+``DSJOBS_S3_MOUNT_<ID>=s3://bucket/prefix`` in the submitter's environment still works: such a mount uses the
+job store's S3 endpoint and credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
+from airflow_provider_dsjobs.storage.base import ObjectStore
+
+_S3_URL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?$")
+
+
+class ConnectorError(RegistryError):
+    """An S3 connector cannot be registered or resolved (one line)."""
+
+
+@dataclass(frozen=True)
+class S3Connector:
+    id: str
+    url: str  # s3://bucket/prefix
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_key_secret_id: str | None = None
+    max_bytes: int | None = None
+    description: str = ""
+    created_at: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> S3Connector:
+        max_bytes = raw.get("max_bytes")
+        return cls(
+            id=str(raw["id"]),
+            url=str(raw["url"]),
+            endpoint_url=raw.get("endpoint_url"),
+            region=raw.get("region"),
+            access_key_id=raw.get("access_key_id"),
+            secret_key_secret_id=raw.get("secret_key_secret_id"),
+            max_bytes=None if max_bytes is None else int(max_bytes),
+            description=str(raw.get("description") or ""),
+            created_at=str(raw.get("created_at") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """Where a mount's objects come from, with resolved credentials (kept out of ``repr``; never stored)."""
+
+    url: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    max_bytes: int | None = None
+
+
+class ConnectorRegistry(JsonRegistry[S3Connector]):
+    def __init__(self, store: ObjectStore, project: str) -> None:
+        super().__init__(store, project, "s3-connectors", "s3-connector", asdict, S3Connector.from_dict)
+
+    def add(
+        self,
+        connector_id: str,
+        url: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_key_secret_id: str | None = None,
+        max_bytes: int | None = None,
+        description: str = "",
+    ) -> S3Connector:
+        if not _S3_URL_RE.match(url or ""):
+            raise ConnectorError(f"invalid S3 URL {url!r}: use s3://bucket/prefix")
+        if bool(access_key_id) != bool(secret_key_secret_id):
+            raise ConnectorError(
+                "give both --access-key-id and --secret-key-secret-id (a project secret), or neither "
+                "(the standard AWS credential chain of whoever submits the job)"
+            )
+        if max_bytes is not None and max_bytes <= 0:
+            raise ConnectorError("--max-bytes must be positive")
+        entry = S3Connector(
+            id=connector_id,
+            url=url,
+            endpoint_url=endpoint_url or None,
+            region=region or None,
+            access_key_id=access_key_id or None,
+            secret_key_secret_id=secret_key_secret_id or None,
+            max_bytes=max_bytes,
+            description=description,
+            created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        return self.put(connector_id, entry)

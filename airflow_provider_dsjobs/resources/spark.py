@@ -1,0 +1,97 @@
+"""Spark connectors (``spark: {connector: <id>}``): a connector ID names a Spark Connect endpoint registered in
+the project (``resources/registry.py``, kind ``spark-connectors``). A job whose config names one gets:
+
+* ``SPARK_REMOTE=sc://host:port[/;params]`` — what ``SparkSession.builder.getOrCreate()`` of a pyspark Connect
+  client reads by itself;
+* ``JOB_DATAPROC_CONNECTION_CONFIG=/job/spark_connection_config.json`` — the file DataSphere's
+  ``connect_to_spark()`` reads (``master_node_host``, ``connection_mode: SPARK_CONNECT``, ``session_params``), so
+  job code written for DataSphere runs unchanged.
+
+A token, when the endpoint needs one, is a project secret the entry names; it goes into ``SPARK_REMOTE`` only
+(``;token=...``), never into the store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
+from airflow_provider_dsjobs.storage.base import ObjectStore
+
+CONFIG_PATH = "/job/spark_connection_config.json"
+_REMOTE_RE = re.compile(r"^sc://[A-Za-z0-9.\-\[\]:]+(/\S*)?$")
+
+
+class SparkConnectorError(RegistryError):
+    """A Spark connector cannot be registered or resolved (one line)."""
+
+
+@dataclass(frozen=True)
+class SparkConnector:
+    id: str
+    remote: str  # sc://host:port
+    session_params: Mapping[str, str] = field(default_factory=dict)
+    token_secret_id: str | None = None
+    description: str = ""
+    created_at: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SparkConnector:
+        return cls(
+            id=str(raw["id"]),
+            remote=str(raw["remote"]),
+            session_params={str(k): str(v) for k, v in (raw.get("session_params") or {}).items()},
+            token_secret_id=raw.get("token_secret_id"),
+            description=str(raw.get("description") or ""),
+            created_at=str(raw.get("created_at") or ""),
+        )
+
+    def job_env(self, token: str | None) -> dict[str, str]:
+        remote = f"{self.remote};token={token}" if token else self.remote
+        return {"SPARK_REMOTE": remote, "JOB_DATAPROC_CONNECTION_CONFIG": CONFIG_PATH}
+
+    def connection_config(self) -> bytes:
+        host = self.remote[len("sc://") :].split("/", 1)[0]
+        config = {
+            "master_node_host": host,
+            "connection_mode": "SPARK_CONNECT",
+            "session_params": dict(self.session_params),
+        }
+        return json.dumps(config, indent=2).encode()
+
+
+def _encode(entry: SparkConnector) -> dict[str, Any]:
+    out = asdict(entry)
+    out["session_params"] = dict(entry.session_params)
+    return out
+
+
+class SparkRegistry(JsonRegistry[SparkConnector]):
+    def __init__(self, store: ObjectStore, project: str) -> None:
+        super().__init__(store, project, "spark-connectors", "spark-connector", _encode, SparkConnector.from_dict)
+
+    def add(
+        self,
+        connector_id: str,
+        remote: str,
+        *,
+        session_params: Mapping[str, str] | None = None,
+        token_secret_id: str | None = None,
+        description: str = "",
+    ) -> SparkConnector:
+        if not _REMOTE_RE.match(remote or ""):
+            raise SparkConnectorError(f"invalid Spark Connect endpoint {remote!r}: use sc://host:port")
+        entry = SparkConnector(
+            id=connector_id,
+            remote=remote,
+            session_params=dict(session_params or {}),
+            token_secret_id=token_secret_id or None,
+            description=description,
+            created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        return self.put(connector_id, entry)
