@@ -65,8 +65,11 @@ CONN_FIELDS: dict[str, Any] = {
     ),
     "console_url_template": _text(
         "Console URL template",
-        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}.",
+        "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}. "
+        "Empty: the job's page in this Airflow UI (/dsjobs/jobs/<id>).",
     ),
+    "lab_endpoint": _text("ML Lab endpoint", "Given to ML Lab jobs as LAB_ENDPOINT (LabJobOperator)."),
+    "lab_api_token": _secret("ML Lab API token", "Given to ML Lab jobs as LAB_API_TOKEN; masked, never stored."),
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -95,7 +98,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.operators.job"]}],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_dsjobs.operators.job", "airflow_provider_dsjobs.operators.lab"],
+            }
+        ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.sensors.job"]}],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.hooks.dsjobs"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.triggers.job"]}],

@@ -82,6 +82,9 @@ class Settings:
     #: Remember input files' hashes across processes in ``<home>/cache`` (``DSJOBS_HASH_CACHE=0`` turns it off:
     #: every run then re-reads its inputs to hash them, as a fresh process did before).
     hash_cache: bool = True
+    #: ML Lab jobs see these as ``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` (the token is never stored).
+    lab_endpoint: str | None = None
+    lab_api_token: str | None = field(default=None, repr=False)
     #: ``submit`` deletes expired job data itself at most this often per project (seconds; ``0``: never, leave it
     #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
     auto_gc_interval: float = 3600.0
@@ -133,4 +136,6 @@ class Settings:
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
             secret_resolver=env_secret_resolver(e),
+            lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
+            lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
         )

@@ -13,9 +13,11 @@ started=$(now)
 use_venv
 "$REPO/scripts/ensure-docker.sh"
 "$REPO/scripts/build-test-image.sh" bookworm
+"$REPO/scripts/ensure-chromium.sh"
 
-# Missing Docker or S3 is a failure here, never a skip.
-export DSJOBS_REQUIRE_DOCKER=1 DSJOBS_REQUIRE_S3=1
+# Missing Docker, S3, the browser or the distributed deployment (tests/deployment: PostgreSQL, Redis, Celery
+# workers, started by the tests through scripts/deployment/up.sh and stopped again) is a failure here, never a skip.
+export DSJOBS_REQUIRE_DOCKER=1 DSJOBS_REQUIRE_S3=1 DSJOBS_REQUIRE_BROWSER=1 DSJOBS_REQUIRE_DEPLOYMENT=1
 export DSJOBS_TEST_IMAGE="${DSJOBS_TEST_IMAGE:-dsjobs-test/python:3.11}"
 
 passed=()

@@ -1,4 +1,5 @@
-"""``dsjobs env ls|clear`` (the Python environment cache) and ``dsjobs generate-requirements``."""
+"""``dsjobs env ls|clear`` (the Python environment cache), ``dsjobs generate-requirements``; ``env build`` (warm an
+ML Lab code directory's environment) lives with the lab commands."""
 
 from __future__ import annotations
 
@@ -127,6 +128,9 @@ def register(subparsers: Any) -> None:
     clear.add_argument("--hash", metavar="H", help="remove the environment whose hash starts with H")
     clear.add_argument("--all", action="store_true", help="remove every cached environment not in use")
     clear.set_defaults(func=_env_clear)
+    from airflow_provider_dsjobs.cli.lab_commands import register_env_build
+
+    register_env_build(env_sub)
 
     gen = subparsers.add_parser(
         "generate-requirements",

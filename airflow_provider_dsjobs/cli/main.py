@@ -18,6 +18,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "airflow_provider_dsjobs.cli.config_commands",
     "airflow_provider_dsjobs.cli.job_commands",
+    "airflow_provider_dsjobs.cli.lab_commands",
     "airflow_provider_dsjobs.cli.env_commands",
     "airflow_provider_dsjobs.cli.resource_commands",
     "airflow_provider_dsjobs.cli.registry_commands",

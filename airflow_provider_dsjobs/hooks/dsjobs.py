@@ -27,6 +27,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
 from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings
 
@@ -45,6 +46,8 @@ _EXTRA_TO_SETTING = {
     "default_image": "default_image",
     "python_image_template": "python_image_template",
     "console_url_template": "console_url_template",
+    "lab_endpoint": "lab_endpoint",
+    "lab_api_token": "lab_api_token",
 }
 
 
@@ -158,7 +161,7 @@ class DataSphereJobsHook(BaseHook):
             registry = self.get_connection(str(registry_conn_id))
             changes["registry_username"] = registry.login
             changes["registry_password"] = registry.password
-        for secret in ("aws_secret_access_key", "aws_session_token", "registry_password"):
+        for secret in ("aws_secret_access_key", "aws_session_token", "registry_password", "lab_api_token"):
             if changes.get(secret):
                 mask_secret(changes[secret])
         return dataclasses.replace(base, **changes)
@@ -210,10 +213,8 @@ class DataSphereJobsHook(BaseHook):
 
     def job_link(self, record: JobRecord) -> str:
         """Where a user looks at a job: the console URL template (``{job_id}``, ``{project}``) when configured,
-        else the job's stored log once it exists, else the job record in the store."""
+        else the job's page in this Airflow's UI (``/dsjobs/jobs/<id>``, under ``[api] base_url`` when set)."""
         link = console_link(self.settings, record)
         if link:
             return link
-        if record.logs:
-            return record.logs
-        return self.service.store.uri(self.service.jobs.record_key(record.id))
+        return job_page_url(record.id, self.dsjobs_conn_id)

@@ -27,7 +27,9 @@ def prepare_container(
     limits) and the candidates. Engine failures, and no instance type that can run, raise ``RuntimeFailure``."""
     runtime.ensure_image(plan.image, username=plan.registry_username, password=plan.registry_password)
     for name in plan.volumes:
-        if plan.python is not None and name == plan.python.volume_name:
+        if name in plan.volume_labels:
+            ensure_volume(runtime, name, {LABEL_PROJECT: plan.project, **plan.volume_labels[name]})
+        elif plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))
         else:  # the project disk: created empty on first use, filled by whoever owns the project
             ensure_volume(runtime, name, {LABEL_PROJECT: plan.project, "dsjobs.project-disk": "1"})
@@ -38,7 +40,8 @@ def prepare_container(
     choice = placement.choices[0]
     spec = ContainerSpec(
         image=plan.image,
-        command=list(plan.command),
+        command=list(plan.command) or None,
+        entrypoint=list(plan.entrypoint) if plan.entrypoint is not None else None,
         env=dict(plan.env),
         labels=dict(plan.labels),
         working_dir=plan.workdir,

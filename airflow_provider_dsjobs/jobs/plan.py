@@ -150,16 +150,17 @@ class PythonSetup:
     """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``). Stored in
     ``plan.json``, so a fork builds the same environment without reading the submitter's files again."""
 
-    image: str
     volume_name: str
     volume_mount: str
     volume_labels: Mapping[str, str]
     failed_marker: str
     failed_exit_code: int
-    setup_command: str
-    builder_path: str
-    spec_path: str
-    spec_json: bytes = field(repr=False)
+    #: How ``env.python`` builds it (what a fork reuses); empty for an ML Lab job, whose runner builds its own.
+    image: str = ""
+    setup_command: str = ""
+    builder_path: str = ""
+    spec_path: str = ""
+    spec_json: bytes = field(default=b"", repr=False)
     notes: tuple[str, ...] = ()
 
     @classmethod
@@ -269,7 +270,11 @@ class JobPlan:
     directories: tuple[str, ...]  # created (empty) in the container before start
     volumes: Mapping[str, Mapping[str, str]]  # named volume -> {"bind": path, "mode": "ro"|"rw"}
     python: PythonSetup | None
-    workdir: str = WORK_DIR
+    workdir: str = WORK_DIR  # "": the image's own WORKDIR
+    #: replaces the image's ENTRYPOINT (``None``: the image's own); an empty ``command`` runs the image's CMD
+    entrypoint: tuple[str, ...] | None = None
+    #: labels of named volumes other than the pyenv cache and the project disk (ML Lab ``/data``)
+    volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _container_relpath(path: str, what: str) -> str:

@@ -112,7 +112,7 @@ class PlanDoc:
             python_failed_marker=plan.python.failed_marker if plan.python else None,
             python_failed_exit_code=plan.python.failed_exit_code if plan.python else None,
             labels={k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
-            python=plan.python,
+            python=plan.python if plan.python is not None and plan.python.spec_path else None,
         )
 
     def to_json(self) -> bytes:

@@ -115,6 +115,8 @@ class JobRecord:
     progress: float | None = None
     progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
+    #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
+    kind: str = "config"
 
     def set_status(self, status: JobStatus, details: str | None = None, *, by: str | None = None) -> None:
         """Move to ``status`` and stamp the time (``by``: the step that observed it); terminal statuses also set

@@ -39,6 +39,8 @@ before it starts.
 Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs to local files; ``fork``
 (``jobs/fork.py``) re-runs a job from its stored config, input blobs and Python environment, with overrides;
 ``gc`` (``jobs/gc.py``) deletes expired data.
+Browsing (the Airflow plugin's Jobs page) is read-only: ``read``, ``query_jobs`` (``jobs/query.py``),
+``output_files``/``open_output`` (``jobs/output_files.py``) and ``logs(follow=True)`` change nothing.
 
 Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``plan.json``, ``outputs/``
 (``work/<relpath>`` for var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last),
@@ -61,7 +63,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
@@ -73,9 +75,11 @@ from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
+from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
 from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
+from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
@@ -164,7 +168,8 @@ class JobService:
         try:
             return self.jobs.load(job_id)
         except JobNotFound:
-            raise JobError(f"job {job_id} not found in project {self.project}") from None
+            # Still a JobError to every caller; JobNotFound lets a web API answer 404.
+            raise JobNotFound(f"job {job_id} not found in project {self.project}") from None
         except StoreError as exc:
             raise JobError(one_line(exc)) from None
 
@@ -246,6 +251,18 @@ class JobService:
         for note in _unsupported_notes(config):
             say(note)
         record = self._new_record(config, plan, parent_job_id)
+        return self.submit_plan(plan, record, say=say, progress_stream=progress_stream)
+
+    def new_job_id(self) -> str:
+        with job_errors():
+            return self.jobs.new_job_id()
+
+    def submit_plan(
+        self, plan: JobPlan, record: JobRecord, *, say: Notify, progress_stream: TextIO | None = None
+    ) -> JobRecord:
+        """Store ``record`` (CREATING) and launch ``plan``: the part of ``submit`` after planning, shared with
+        ML Lab jobs (``lab/``), which plan from an image instead of a config. Same guarantees as ``submit``."""
+        job_id = record.id
         lease = LaunchLease(self.jobs, job_id)
         lease.beat()  # before the record: nobody sees the job without a fresh lease
         self._move(record, JobStatus.CREATING, by="submit")
@@ -627,12 +644,13 @@ class JobService:
             raise JobError(one_line(exc)) from None
         return self.finalize(job_id)
 
-    def logs(self, job_id: str, *, tail: int | None = None) -> Iterator[tuple[str, str]]:
+    def logs(self, job_id: str, *, tail: int | None = None, follow: bool = False) -> Iterator[tuple[str, str]]:
         """The job's output as ``(stream, line)`` pairs: live from the engine while it runs, from the store after.
-        Stored logs also carry the service's own lines as stream ``"system"``."""
+        Stored logs also carry the service's own lines as stream ``"system"``. With ``follow`` a running job's
+        output keeps coming until its container stops."""
         record = self._load(job_id)
         self._check_data(record)
-        return joblogs.tail(as_job_errors(self._log_pairs(record)), tail)
+        return joblogs.tail(as_job_errors(self._log_pairs(record, follow)), tail)
 
     @staticmethod
     def _check_data(record: JobRecord, what: str = "") -> None:
@@ -641,10 +659,10 @@ class JobService:
         if reason is not None:
             raise JobError(f"{what}{reason}")
 
-    def _log_pairs(self, record: JobRecord) -> Iterator[tuple[str, str]]:
+    def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
             try:
-                yield from self.runtime.stream_logs(record.container_id, follow=False)
+                yield from self.runtime.stream_logs(record.container_id, follow=follow)
                 return
             except ContainerNotFound:  # finalized meanwhile: read what was stored
                 record = self._load(record.id)
@@ -666,6 +684,30 @@ class JobService:
                 size = None
             found.append((ds_id, name, int(size) if isinstance(size, int) else None))
         return found
+
+    # -- browsing: read-only, nothing is finalized or saved -------------------------------------------------
+
+    def read(self, job_id: str) -> JobRecord:
+        """The stored record as it is (unlike ``get``, a job whose container exited is not finalized here)."""
+        return self._load(job_id)
+
+    def query_jobs(self, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
+        """One page of the project's jobs, newest first, filtered by ``query`` (``jobs/query.py``) and, when
+        given, by ``visible`` (what the caller may see), before the page is cut."""
+        records = self.list_jobs()
+        return select_jobs(records if visible is None else filter(visible, records), query)
+
+    def output_files(self, job_id: str) -> list[OutputFile]:
+        """The job's stored output files (empty until its outputs are committed, or once its data is cleared)."""
+        record = self._load(job_id)
+        with job_errors():
+            return list_output_files(self.jobs, record)
+
+    def open_output(self, job_id: str, path: str) -> tuple[OutputFile, BinaryIO]:
+        """A streaming reader of one listed output file; the caller closes it."""
+        record = self._load(job_id)
+        with job_errors():
+            return open_output_file(self.jobs, record, path)
 
     def set_data_ttl(self, job_id: str, days: int | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""

@@ -204,6 +204,16 @@ def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: Pip
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def pip_spec(pip: PipOptions) -> dict[str, Any]:
+    """The pip options as the in-container builder reads them (``container_build.pip_arguments``)."""
+    return {
+        "index_url": pip.index_url,
+        "extra_index_urls": list(pip.extra_index_urls),
+        "trusted_hosts": list(pip.trusted_hosts),
+        "no_deps": pip.no_deps,
+    }
+
+
 def builder_source() -> bytes:
     return importlib.resources.files("airflow_provider_dsjobs.pyenv").joinpath("container_build.py").read_bytes()
 
@@ -347,12 +357,7 @@ def plan_python_env(
         "image": image,
         "env_root": mount,
         "requirements": requirements,
-        "pip": {
-            "index_url": pip.index_url,
-            "extra_index_urls": list(pip.extra_index_urls),
-            "trusted_hosts": list(pip.trusted_hosts),
-            "no_deps": pip.no_deps,
-        },
+        "pip": pip_spec(pip),
         "failed_marker": failed_marker,
     }
     return PythonEnvPlan(

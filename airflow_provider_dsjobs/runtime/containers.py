@@ -70,13 +70,14 @@ class ContainerSpec:
     """Everything needed to create a job container.
 
     ``command`` should be :func:`~airflow_provider_dsjobs.runtime.shell.shell_command` of the job's script, with
-    ``init=True`` so graceful-shutdown signals reach the program (see ``runtime/shell.py``). ``volumes`` maps
+    ``init=True`` so graceful-shutdown signals reach the program (see ``runtime/shell.py``); ``None`` runs the
+    image's own CMD, and ``entrypoint`` (``None``: the image's own ENTRYPOINT) replaces the image's. ``volumes`` maps
     *named* volumes to ``{"bind": "/path/in/container", "mode": "rw"|"ro"}``; host paths are refused because the
     engine may be remote. ``stop_signal`` is what ``docker stop`` sends (set it to the graceful-shutdown signal).
     """
 
     image: str
-    command: list[str]
+    command: list[str] | None
     env: dict[str, str]
     labels: dict[str, str]
     working_dir: str
@@ -87,10 +88,12 @@ class ContainerSpec:
     stop_signal: str | None = None
     user: str | None = None
     init: bool = True
+    entrypoint: list[str] | None = None
 
     def __repr__(self) -> str:  # env may hold secrets: show only the names
         return (
-            f"ContainerSpec(image={self.image!r}, command={self.command!r}, env=<{', '.join(sorted(self.env))}>, "
+            f"ContainerSpec(image={self.image!r}, entrypoint={self.entrypoint!r}, command={self.command!r}, "
+            f"env=<{', '.join(sorted(self.env))}>, "
             f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
             f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
             f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r})"
@@ -337,6 +340,7 @@ class Runtime:
             created = self.api.create_container(
                 image=spec.image,
                 command=spec.command,
+                entrypoint=spec.entrypoint,
                 environment=env,
                 labels={**spec.labels, MANAGED_LABEL: "1"},
                 working_dir=spec.working_dir or None,

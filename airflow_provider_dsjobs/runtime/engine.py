@@ -73,6 +73,20 @@ class DockerEngine:
         self.close()
 
 
+class _APIClient(docker.APIClient):
+    """The SDK's client, except that a CA certificate from the settings is what verifies the engine.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's own ``verify`` on every request,
+    so on a machine that sets them (most CI images do) the engine's certificate would be checked against the
+    system bundle and fail: "self-signed certificate in certificate chain"."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str) and verify is None:
+            merged["verify"] = self.verify
+        return merged
+
+
 def _tls_config(settings: Settings) -> docker.tls.TLSConfig | None:
     cert, key, ca = settings.docker_tls_client_cert, settings.docker_tls_client_key, settings.docker_tls_ca_cert
     if not (cert or key or ca):
@@ -107,10 +121,10 @@ def connect_engine(settings: Settings, *, ping_timeout: float = PING_TIMEOUT) ->
     kwargs: dict[str, Any] = {}
     if scheme == "ssh" and importlib.util.find_spec("paramiko") is None:
         kwargs["use_ssh_client"] = True  # the system ssh client, since paramiko is not installed
-    api: docker.APIClient | None = None
+    api: _APIClient | None = None
     try:
         # version="auto" asks the engine for its API version: this is the first round trip, bounded by ping_timeout.
-        api = docker.APIClient(base_url=url, version="auto", timeout=int(ping_timeout) or 1, tls=tls or False, **kwargs)
+        api = _APIClient(base_url=url, version="auto", timeout=int(ping_timeout) or 1, tls=tls or False, **kwargs)
         api.ping()
     except Exception as exc:  # the SDK raises DockerException, requests errors or OSError depending on transport
         if api is not None:

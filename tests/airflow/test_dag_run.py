@@ -54,7 +54,7 @@ def test_dag_run_renders_config_with_upstream_xcom_link_and_asset_events(airflow
     assert read_uri(result["outputs"]["RESULT"]) == "picked green\n"
     assert xcoms[("probe", "job_id")] == result["job_id"]
     # Airflow's own end-of-task link pass stored what DataSphereJobLink.get_link returned.
-    assert xcoms[("probe", "_link_DataSphereJobLink")] == result["logs"]
+    assert xcoms[("probe", "_link_DataSphereJobLink")] == f"/dsjobs/jobs/{result['job_id']}?conn_id=dsjobs_default"
     assert Path(result["logs"].removeprefix("file://")).is_file()
 
     # The env value reached the container, yet the rendered fields Airflow stored for the UI hide it.

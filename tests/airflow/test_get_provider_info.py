@@ -65,10 +65,11 @@ def test_connection_form_fields() -> None:
         "store_url", "project", "endpoint_url", "region_name", "aws_conn_id", "aws_session_token", "docker_url",
         "docker_tls_ca_cert", "docker_tls_client_cert", "docker_tls_client_key", "docker_tls_verify",
         "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
-        "project_secrets_variable",
+        "lab_endpoint", "lab_api_token", "project_secrets_variable",
     }  # fmt: skip
     assert set(fields) == expected
-    assert {name for name, f in fields.items() if f["schema"].get("format") == "password"} == {"aws_session_token"}
+    secret = {name for name, f in fields.items() if f["schema"].get("format") == "password"}
+    assert secret == {"aws_session_token", "lab_api_token"}
     behaviour = conn["ui-field-behaviour"]
     assert behaviour["relabeling"] == {"login": "S3 access key ID", "password": "S3 secret access key"}
     assert set(behaviour["hidden-fields"]) == {"host", "port", "schema"}

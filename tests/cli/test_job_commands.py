@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +16,7 @@ from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
+from tests.cli.interrupt import interrupt_when_ready
 from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
     cleanup_containers,
     local_settings,
@@ -30,8 +26,6 @@ from tests.jobs.service_fixtures import (  # noqa: F401  (fixtures)
 )
 
 pytestmark = [pytest.mark.docker]
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -184,27 +178,8 @@ graceful-shutdown:
 
 def test_ctrl_c_cancels_gracefully_and_exits_130(cli_env: list[str], local_settings: Settings, tmp_path: Path) -> None:
     cfg = write_job(tmp_path / "job", GRACEFUL)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_dsjobs.cli.main", "execute", "-c", str(cfg), *cli_env],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.strip() == "ready" or not line:
-                break
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    code, err = interrupt_when_ready(["execute", "-c", str(cfg), *cli_env])
+    assert code == 130, err
     assert "cancelling job" in err
     assert (tmp_path / "job" / "state.txt").read_text() == "bye\n"
     (record,) = JobService(local_settings).list_jobs()

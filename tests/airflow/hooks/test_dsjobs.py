@@ -139,12 +139,12 @@ def test_job_link_prefers_console_template(clean_env: pytest.MonkeyPatch) -> Non
     assert DataSphereJobsHook(dsjobs_conn_id="ds").job_link(record) == "https://c/p1/jobs/j42"
 
 
-def test_job_link_falls_back_to_logs_then_record(clean_env: pytest.MonkeyPatch) -> None:
+def test_job_link_falls_back_to_the_jobs_page(clean_env: pytest.MonkeyPatch) -> None:
     set_conn(clean_env, "ds", conn_type="dsjobs", extra={"console_url_template": "https://c/{unknown}"})
     hook = DataSphereJobsHook(dsjobs_conn_id="ds")
-    assert hook.job_link(JobRecord(id="j1", project="default", logs="file:///x/log.txt")) == "file:///x/log.txt"
-    link = hook.job_link(JobRecord(id="j1", project="default"))
-    assert link.startswith("file://") and "j1" in link
+    assert hook.job_link(JobRecord(id="j1", project="default")) == "/dsjobs/jobs/j1?conn_id=ds"
+    clean_env.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example/")
+    assert hook.job_link(JobRecord(id="j1", project="default")) == "https://airflow.example/dsjobs/jobs/j1?conn_id=ds"
 
 
 def test_project_secrets_come_from_a_json_variable_and_are_masked(clean_env: pytest.MonkeyPatch) -> None:

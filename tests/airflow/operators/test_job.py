@@ -81,7 +81,7 @@ def test_success_returns_result_and_pushes_job_id_link_and_datasets(service: Any
     assert read_uri(result["outputs"]["RESULT"]) == "probe done\n"
     assert ti.xcoms["job_id"] == result["job_id"]
     assert ti.xcoms["output_datasets"] == {}
-    assert ti.xcoms["_link_DataSphereJobLink"] == result["logs"]
+    assert ti.xcoms["_link_DataSphereJobLink"] == f"/dsjobs/jobs/{result['job_id']}?conn_id=dsjobs_default"
     assert service.get(result["job_id"]).status == JobStatus.SUCCESS
 
 

@@ -1,0 +1,71 @@
+"""Choosing job records for a listing: by status and by name, newest first, one page at a time.
+
+The Jobs page of the Airflow plugin and any other browser of run history use this through
+``JobService.query_jobs``; the records come from ``JobStore.list`` (newest first already).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+
+#: The most records one page may hold.
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs to list. ``statuses`` empty: any status; ``text``: a case-insensitive part of the job's name
+    or id; ``offset``/``limit`` pick one page of the newest-first listing."""
+
+    statuses: frozenset[JobStatus] = field(default_factory=frozenset)
+    text: str | None = None
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            raise ValueError(f"offset must be zero or more, got {self.offset}")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {self.limit}")
+
+    def matches(self, record: JobRecord) -> bool:
+        if self.statuses and record.status not in self.statuses:
+            return False
+        if self.text:
+            needle = self.text.casefold()
+            return needle in (record.name or "").casefold() or needle in record.id
+        return True
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a listing and how many records matched in all."""
+
+    jobs: list[JobRecord]
+    total: int
+
+
+def select_jobs(records: Iterable[JobRecord], query: JobQuery) -> JobPage:
+    """The page of ``records`` (already newest first) that ``query`` asks for."""
+    matched = [r for r in records if query.matches(r)]
+    return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched))
+
+
+def parse_statuses(values: Iterable[str]) -> frozenset[JobStatus]:
+    """Status names (any case, comma-separated values allowed) → statuses; an unknown one is a ``ValueError``
+    naming the allowed values."""
+    out: set[JobStatus] = set()
+    for value in values:
+        for name in value.split(","):
+            name = name.strip().upper()
+            if not name:
+                continue
+            try:
+                out.add(JobStatus(name))
+            except ValueError:
+                allowed = ", ".join(s.value for s in JobStatus)
+                raise ValueError(f"unknown job status {name!r} (allowed: {allowed})") from None
+    return frozenset(out)

@@ -1,0 +1,173 @@
+"""Plan an ML Lab job: a ``LabJobConfig`` (and its resolved code) becomes the core's ``JobPlan``.
+
+An image-only job keeps the image's ENTRYPOINT, CMD and WORKDIR: nothing is wrapped in ``/bin/sh -c`` and
+nothing is copied in. A code job (``EXECUTE_CODE``) stages the code at ``/job/code`` like any input and replaces
+the entrypoint with the runner (``lab/runner.py``). Environment: the image's ``ENV``, then ``LAB_PROJECT`` (and
+``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` when the settings define them), ``DSJOBS_JOB_ID``/``_NAME``/``PROJECT``,
+then the params, which win. A named job gets its ``/data`` volume (``lab/data.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+
+from airflow_provider_dsjobs.config.model import DEFAULT_INSTANCE_TYPE, PipOptions
+from airflow_provider_dsjobs.jobs.plan import (
+    DEFAULT_GRACEFUL_TIMEOUT,
+    LABEL_JOB_ID,
+    LABEL_PROJECT,
+    ExtraBytes,
+    InputPlacement,
+    JobPlan,
+    PythonSetup,
+)
+from airflow_provider_dsjobs.lab.code import ResolvedCode
+from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
+from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
+from airflow_provider_dsjobs.lab.runner import runner_script
+from airflow_provider_dsjobs.pyenv.cached_env import cached_env, volume_for
+from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
+from airflow_provider_dsjobs.pyenv.plan import DEFAULT_VOLUME_MOUNT
+from airflow_provider_dsjobs.runtime.shell import shell_command
+from airflow_provider_dsjobs.settings import Settings
+
+CODE_DIR = "/job/code"
+SUPPORT_DIR = "/job/.dsjobs"
+FAILED_MARKER = f"{SUPPORT_DIR}/lab-failed.txt"
+#: Label telling a job's container and record apart as an ML Lab job.
+LABEL_LAB = "dsjobs.lab"
+DEPENDENCY_FILES = ("environment.yml", "setup.sh", "requirements.txt")
+
+
+def lab_env(settings: Settings, project: str) -> dict[str, str]:
+    """The ``LAB_*`` variables a job written for ML Lab expects."""
+    env = {"LAB_PROJECT": project}
+    if settings.lab_endpoint:
+        env["LAB_ENDPOINT"] = settings.lab_endpoint
+    if settings.lab_api_token:
+        env["LAB_API_TOKEN"] = settings.lab_api_token
+    return env
+
+
+def plan_lab_job(
+    config: LabJobConfig,
+    code: ResolvedCode | None,
+    settings: Settings,
+    *,
+    job_id: str,
+    name: str,
+    project: str,
+    labels: Mapping[str, str] | None = None,
+) -> JobPlan:
+    env = lab_env(settings, project)
+    env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": name, "DSJOBS_PROJECT": project})
+    volumes: dict[str, dict[str, str]] = {}
+    volume_labels: dict[str, dict[str, str]] = {}
+    if config.name:
+        volume = data_volume_name(project, name)
+        volumes[volume] = {"bind": DATA_DIR, "mode": "rw"}
+        volume_labels[volume] = {LABEL_LAB_DATA: name}
+    all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project, LABEL_LAB: "1"})
+    image_job = JobPlan(
+        job_id=job_id,
+        project=project,
+        name=name,
+        image=config.image,
+        registry_username=settings.registry_username,
+        registry_password=settings.registry_password,
+        script="",
+        command=(),
+        env={**env, **config.env_params},
+        labels=all_labels,
+        instance_types=(DEFAULT_INSTANCE_TYPE,),
+        graceful_signal="SIGTERM",  # what `docker stop` sends: images written for ML Lab expect it
+        graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
+        inputs=(),
+        outputs=(),
+        extra_files=(),
+        extra_bytes=(),
+        datasets=(),
+        s3_mounts=(),
+        output_datasets=(),
+        directories=(),
+        volumes=volumes,
+        python=None,
+        workdir="",
+        volume_labels=volume_labels,
+    )
+    return image_job if code is None else _code_plan(config, code, image_job, env)
+
+
+def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str]) -> JobPlan:
+    """``image_job`` turned into one that stages ``code`` and runs it through the runner."""
+    is_dir = code.entry == "dir"
+    target = CODE_DIR if is_dir else posixpath.join(CODE_DIR, code.root.name)
+    env = {**env, "PYTHONUNBUFFERED": "1", EXECUTE_CODE: target, **config.env_params}
+    deps = {name: is_dir and (code.root / name).is_file() for name in DEPENDENCY_FILES}
+    conda_env, extra_key = None, ""
+    if deps["environment.yml"]:
+        digest = hashlib.sha256((code.root / "environment.yml").read_bytes()).hexdigest()
+        conda_env, extra_key = f"{DEFAULT_VOLUME_MOUNT}/conda-{digest[:32]}", f"#conda={digest}"
+    extra: list[ExtraBytes] = []
+    volume_name, volume_labels = "", {}
+    requirements_setup = None
+    if deps["requirements.txt"]:
+        requirements, pip = _requirements(code.root / "requirements.txt", code)
+        env_plan = cached_env(
+            config.image, requirements, pip, support_dir=SUPPORT_DIR, failed_marker=FAILED_MARKER, extra_key=extra_key
+        )
+        extra += [ExtraBytes(path, content) for path, content in env_plan.container_files]
+        requirements_setup, volume_name, volume_labels = (
+            env_plan.setup_command,
+            env_plan.volume_name,
+            env_plan.volume_labels,
+        )
+    elif conda_env is not None:
+        key = hashlib.sha256(f"{config.image}{extra_key}".encode()).hexdigest()
+        volume_name, volume_labels = volume_for(key, config.image)
+    volumes = dict(image_job.volumes)
+    if volume_name:
+        volumes[volume_name] = {"bind": DEFAULT_VOLUME_MOUNT, "mode": "rw"}
+    script = runner_script(
+        workdir=CODE_DIR,
+        entry=None if config.requirements_only else target,
+        image=config.image,
+        failed_marker=FAILED_MARKER,
+        conda_env=conda_env,
+        setup_sh=deps["setup.sh"],
+        requirements_setup=requirements_setup,
+    )
+    return dataclasses.replace(
+        image_job,
+        script=script,
+        entrypoint=tuple(shell_command(script)),
+        env=env,
+        inputs=(InputPlacement(code.spec.text, None, code.root, target, is_dir),),
+        extra_bytes=tuple(extra),
+        directories=(CODE_DIR, SUPPORT_DIR),
+        volumes=volumes,
+        python=PythonSetup(
+            volume_name=volume_name,
+            volume_mount=DEFAULT_VOLUME_MOUNT,
+            volume_labels=volume_labels,
+            failed_marker=FAILED_MARKER,
+            failed_exit_code=EXIT_ENV_FAILED,
+        ),
+        workdir=CODE_DIR,
+    )
+
+
+def _requirements(path: Path, code: ResolvedCode) -> tuple[list[str], PipOptions]:
+    """The lines of the code's ``requirements.txt``, passed to pip as they are: unlike ``env.python``, the code
+    directory is in the container, so local paths (``./wheels/x.whl``) and pip options work as written."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabError(f"EXECUTE_CODE {code.spec.text}: requirements.txt cannot be read: {exc}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return lines, PipOptions()

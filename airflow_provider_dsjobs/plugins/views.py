@@ -1,0 +1,152 @@
+"""What the JSON API returns (and the pages show): job records turned into typed response models.
+
+Nothing secret is in a record (``JobRecord``: env values from ``- NAME`` entries and registry passwords are
+never stored, secret-looking literals are ``***``), and only its ``airflow.*`` labels, its redacted config and
+its public facts are exposed here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from airflow_provider_dsjobs.jobs.output_files import OutputFile
+from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
+
+
+class StatusChangeOut(BaseModel):
+    status: str
+    at: datetime
+
+
+class LaunchedBy(BaseModel):
+    """The Airflow task try that launched a job (from its container labels)."""
+
+    dag_id: str
+    task_id: str | None = None
+    run_id: str | None = None
+    map_index: int | None = None
+    try_number: int | None = None
+
+
+class JobSummary(BaseModel):
+    id: str
+    project: str
+    name: str | None
+    status: str
+    status_details: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    return_code: int | None
+    instance_type: str | None
+    data_expires_at: datetime | None
+    data_cleared: bool
+    launched_by: LaunchedBy | None
+
+
+class OutputFileOut(BaseModel):
+    output: str
+    path: str
+    size: int
+    download_url: str
+
+
+class JobDetail(JobSummary):
+    desc: str | None
+    image: str | None
+    parent_job_id: str | None
+    history: list[StatusChangeOut]
+    outputs: list[OutputFileOut]
+    missing_outputs: list[str]
+    output_datasets: dict[str, str]
+    config_yaml: str | None
+    can_cancel: bool
+    can_change_data: bool
+
+
+class JobList(BaseModel):
+    conn_id: str
+    project: str
+    total: int
+    offset: int
+    jobs: list[JobSummary]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def launched_by(record: JobRecord) -> LaunchedBy | None:
+    labels = record.labels
+    dag_id = labels.get("airflow.dag_id")
+    if not dag_id:
+        return None
+    return LaunchedBy(
+        dag_id=dag_id,
+        task_id=labels.get("airflow.task_id"),
+        run_id=labels.get("airflow.run_id"),
+        map_index=_int(labels.get("airflow.map_index")),
+        try_number=_int(labels.get("airflow.try_number")),
+    )
+
+
+def duration_seconds(record: JobRecord) -> float | None:
+    """From start (or creation, for a job that never ran) to the end, or to now while it is active."""
+    start = record.started_at or record.created_at
+    end = record.finished_at or (None if record.status.terminal else utcnow())
+    if end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def summary(record: JobRecord) -> JobSummary:
+    return JobSummary(
+        id=record.id,
+        project=record.project,
+        name=record.name,
+        status=record.status.value,
+        status_details=record.status_details,
+        created_at=record.created_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        duration_seconds=duration_seconds(record),
+        return_code=record.return_code,
+        instance_type=record.instance_type,
+        data_expires_at=record.data_expires_at,
+        data_cleared=record.data_cleared,
+        launched_by=launched_by(record),
+    )
+
+
+def download_url(root: str, record: JobRecord, item: OutputFile, conn_id: str) -> str:
+    return f"{root}/api/jobs/{record.id}/outputs/{quote(item.path)}?conn_id={quote(conn_id)}"
+
+
+def detail(
+    record: JobRecord, files: list[OutputFile], *, root: str, conn_id: str, can_cancel: bool, can_change: bool
+) -> JobDetail:
+    return JobDetail(
+        **summary(record).model_dump(),
+        desc=record.desc,
+        image=record.image,
+        parent_job_id=record.parent_job_id,
+        history=[StatusChangeOut(status=h.status.value, at=h.at) for h in record.history],
+        outputs=[
+            OutputFileOut(
+                output=f.output, path=f.path, size=f.size, download_url=download_url(root, record, f, conn_id)
+            )
+            for f in files
+        ],
+        missing_outputs=list(record.missing_outputs),
+        output_datasets=dict(record.output_datasets),
+        config_yaml=record.raw_config,
+        can_cancel=can_cancel and not record.status.terminal,
+        can_change_data=can_change and not record.data_cleared,
+    )

@@ -1,0 +1,137 @@
+"""LabJobOperator against the real core, Docker engine and local store, run in-process: the same run machinery
+as DataSphereJobOperator (XCom, durable re-attach, deferral, on_kill), with an ML Lab image as the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+
+from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.operators import LabJobOperator
+from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
+from tests.airflow.conftest import DictTaskStateStore, TaskInstanceStandIn, make_context
+from tests.airflow.operators.test_job import drive_trigger, wait_until
+from tests.lab.fixtures import lab_image  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.docker, pytest.mark.airflow]
+
+SLEEPER = """\
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: (print("got SIGTERM", flush=True), sys.exit(0)))
+print("ready", flush=True)
+time.sleep(float(__import__("os").environ.get("SLEEP", "60")))
+print("woke up", flush=True)
+"""
+
+
+def lab_op(image: str, **kwargs: Any) -> LabJobOperator:
+    kwargs.setdefault("poll_interval", 0.5)
+    kwargs.setdefault("task_id", "lab")
+    dag = DAG(dag_id="lab_dag", schedule=None, start_date=datetime(2025, 1, 1))
+    return LabJobOperator(image=image, dag=dag, **kwargs)
+
+
+def run(op: LabJobOperator, context: dict[str, Any]) -> dict[str, Any]:
+    op.render_template_fields(context)
+    return op.execute(context)
+
+
+@pytest.fixture()
+def sleeper(tmp_path: Path) -> str:
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    return str(tmp_path / "sleeper.py")
+
+
+@pytest.fixture()
+def data_volumes(service: Any) -> Iterator[list[str]]:
+    """Job names whose ``/data`` volume the test creates; removed afterwards (the project is the shared default)."""
+    from airflow_provider_dsjobs.lab.data import clear_data_volume
+    from airflow_provider_dsjobs.runtime.containers import Runtime
+
+    names: list[str] = []
+    yield names
+    runtime = Runtime.connect(service.settings)
+    for name in names:
+        clear_data_volume(runtime, service.project, name)
+    runtime.close()
+
+
+def test_success_pushes_job_id_and_result_with_templated_params(
+    service: Any,
+    lab_image: str,  # noqa: F811
+    data_volumes: list[str],
+) -> None:
+    data_volumes.append("lab-2026-12-01")
+    ti = TaskInstanceStandIn()
+    context = {**make_context(ti), "ds": "2026-12-01"}
+    op = lab_op(lab_image, name="lab-{{ ds }}", params={"TARGET": "{{ ds }}"})
+    result = run(op, context)
+    assert result["status"] == "SUCCESS" and result["return_code"] == 0
+    assert ti.xcoms["job_id"] == result["job_id"]
+    record = service.get(result["job_id"])
+    assert record.kind == "lab" and record.name == "lab-2026-12-01"
+    assert ("stdout", "greeting: hello 2026-12-01") in list(service.logs(result["job_id"]))
+
+
+def test_failed_image_fails_the_task_with_its_exit_code(service: Any, lab_image: str) -> None:  # noqa: F811
+    with pytest.raises(AirflowException, match="ended ERROR: program exited with code 7"):
+        run(lab_op(lab_image, params={"EXIT_CODE": 7}), make_context())
+
+
+def test_invalid_job_fails_at_once_without_retries(service: Any) -> None:
+    with pytest.raises(AirflowFailException, match="Invalid ML Lab job: params: '1X'"):
+        run(lab_op("img:1", params={"1X": "v"}), make_context())
+    with pytest.raises(AirflowException, match="cannot fetch file:///nonexistent"):
+        run(lab_op("img:1", execute_code="git+file:///nonexistent/repo@main"), make_context())
+    assert service.list_jobs() == []
+
+
+def test_deferral_then_resume(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
+    ti = TaskInstanceStandIn()
+    context = make_context(ti)
+    with pytest.raises(TaskDeferred) as deferred:
+        run(lab_op(lab_image, execute_code=sleeper, params={"SLEEP": "1"}, deferrable=True), context)
+    event = drive_trigger(deferred.value.trigger)
+    result = lab_op(lab_image, deferrable=True).execute_complete(context, event=event)
+    assert result["status"] == "SUCCESS" and result["job_id"] == ti.xcoms["job_id"]
+
+
+def test_retry_reattaches_and_on_kill_cancels_gracefully(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
+    store = DictTaskStateStore()
+    first = run(lab_op(lab_image, execute_code=sleeper, wait_for_completion=False), make_context(store=store))
+    assert store.data[STATE_JOB_ID] == first["job_id"]
+    wait_until(lambda: ("stdout", "ready") in list(service.logs(first["job_id"])))
+    op = lab_op(lab_image, execute_code=sleeper, wait_for_completion=False)
+    again = run(op, make_context(TaskInstanceStandIn(try_number=2), store))
+    assert again["job_id"] == first["job_id"] and len(service.list_jobs()) == 1  # re-attached, no second job
+    op.on_kill()
+    record = service.get(first["job_id"])
+    assert record.status == JobStatus.CANCELLED
+    assert ("stdout", "got SIGTERM") in list(service.logs(first["job_id"]))
+
+
+def test_lab_token_from_the_connection_is_masked_and_not_stored(
+    service: Any,
+    lab_image: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    dsjobs_home: Path,
+) -> None:
+    import json
+
+    token = "tok-lab-9d8e7f6a5b"
+    extra = {"lab_endpoint": "https://lab.example", "lab_api_token": token}
+    monkeypatch.setenv("AIRFLOW_CONN_DSJOBS_DEFAULT", json.dumps({"conn_type": "dsjobs", "extra": extra}))
+    masked: list[str] = []
+    monkeypatch.setattr("airflow_provider_dsjobs.operators.lab.mask_secret", lambda v, name=None: masked.append(v))
+    result = run(lab_op(lab_image), make_context())
+    assert result["status"] == "SUCCESS"
+    assert token in masked
+    lines = [line for _, line in service.logs(result["job_id"])]
+    assert any(line.strip().endswith("https://lab.example token-set") for line in lines)
+    assert token not in "".join(p.read_text() for p in dsjobs_home.rglob("*.json"))

@@ -1,0 +1,189 @@
+"""A real api-server for the plugin's tests: one process per session, SQLite metadata database, the simple
+auth manager with two users (``admin``, ``viewer``), the provider installed as it ships (its plugin comes in
+through the provider info). Jobs are submitted in the test process to the same embedded store the server reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.settings import Settings
+from tests.conftest import _free_port, _unavailable
+
+PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
+#: A second connection, to another project in the same store.
+OTHER_CONN = {"conn_type": "dsjobs", "extra": {"project": "other"}}
+
+
+@dataclass
+class ApiServer:
+    url: str
+    env: dict[str, str]
+    log: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def settings(self, project: str = "default") -> Settings:
+        return Settings.from_env({**self.env, "DSJOBS_PROJECT": project})
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            body = json.dumps({"username": user, "password": PASSWORDS[user]}).encode()
+            request = urllib.request.Request(
+                f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                self.tokens[user] = json.load(response)["access_token"]
+        return self.tokens[user]
+
+    def request(
+        self, path: str, *, user: str | None = "admin", method: str = "GET", body: Any = None, **headers: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """``(status, headers, body)`` of one request, without following redirects."""
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=headers)
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def json(self, path: str, **kwargs: Any) -> Any:
+        status, _, body = self.request(path, **kwargs)
+        assert status == 200, (status, body[:500])
+        return json.loads(body)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _server_env(home: Path, test_image: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DSJOBS_"))}
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    (home / "dags").mkdir()
+    env.update(
+        AIRFLOW_HOME=str(home / "airflow"),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+        AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+        AIRFLOW__API_AUTH__JWT_SECRET="dsjobs-plugin-tests-jwt-secret-0123456789",
+        AIRFLOW__API__SECRET_KEY="dsjobs-plugin-tests-secret-key",
+        AIRFLOW__API__WORKERS="1",
+        AIRFLOW__CORE__LAZY_LOAD_PLUGINS="False",
+        AIRFLOW_CONN_DSJOBS_OTHER=json.dumps(OTHER_CONN),
+        DSJOBS_HOME=str(home / "dsjobs"),
+        DSJOBS_DEFAULT_IMAGE=test_image,
+        DSJOBS_HASH_CACHE="0",
+    )
+    for name in ("DSJOBS_DOCKER_URL", "DOCKER_HOST"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the api-server exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the api-server did not answer within {timeout:.0f} s: {log.read_text(errors='replace')[-2000:]}")
+
+
+@contextlib.contextmanager
+def _serving(airflow: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """``airflow api-server`` on a free port with ``env``; yields its URL and stops it afterwards."""
+    port = _free_port()
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _airflow() -> str:
+    airflow = shutil.which("airflow") or str(Path(sys.executable).with_name("airflow"))
+    if not Path(airflow).exists():
+        _unavailable("airflow CLI", "DSJOBS_REQUIRE_DOCKER", "apache-airflow is not installed")
+    return airflow
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[ApiServer]:
+    """``airflow api-server`` on a free port, with its own home, database and job store; logins required."""
+    airflow = _airflow()
+    home = tmp_path_factory.mktemp("api-server")
+    env = _server_env(home, test_image)
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+    log = home / "api-server.log"
+    with _serving(airflow, env, log) as url:
+        yield ApiServer(url=url, env=env, log=log)
+
+
+@pytest.fixture(scope="session")
+def all_admins_server(api_server: ApiServer) -> Iterator[ApiServer]:
+    """A second api-server on the same database and store with ``simple_auth_manager_all_admins`` on."""
+    env = {**api_server.env, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    log = api_server.log.with_name("api-server-all-admins.log")
+    with _serving(_airflow(), env, log) as url:
+        yield ApiServer(url=url, env=env, log=log)
+
+
+@pytest.fixture()
+def server_service(api_server: ApiServer) -> Iterator[JobService]:
+    """A JobService on the store the api-server reads (project ``default``); cancels what a test left running."""
+    service = JobService(api_server.settings())
+    yield service
+    for record in service.list_jobs():
+        if not record.status.terminal:
+            with contextlib.suppress(Exception):  # best-effort cleanup of this test's containers
+                service.cancel(record.id, graceful=False)
+    service.close()

@@ -1,0 +1,178 @@
+"""The plugin's JSON API against a real api-server (simple auth manager, SQLite) and real jobs on Docker."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
+from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.service import JobService
+from tests.airflow.plugins.conftest import ApiServer
+
+pytestmark = [pytest.mark.airflow, pytest.mark.docker]
+
+ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
+
+
+def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecord:
+    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause)."""
+    config = load_config(ECHO)
+    if args:
+        config = apply_overrides(config, Overrides(args=args))
+    record = service.submit(config)
+    return service.wait(record.id) if wait else record
+
+
+@pytest.fixture(scope="module")
+def finished(api_server: ApiServer) -> JobRecord:
+    service = JobService(api_server.settings())
+    try:
+        return run_echo(service)
+    finally:
+        service.close()
+
+
+def test_anonymous_requests_get_no_job_data(api_server: ApiServer, finished: JobRecord) -> None:
+    for path in (
+        "/dsjobs/api/jobs",
+        f"/dsjobs/api/jobs/{finished.id}",
+        f"/dsjobs/api/jobs/{finished.id}/logs",
+        f"/dsjobs/api/jobs/{finished.id}/outputs/vars/RESULT/result.txt",
+    ):
+        status, _, body = api_server.request(path, user=None)
+        assert status == 401, (path, status)
+        assert finished.id.encode() not in body and b"plugin job" not in body
+    status, headers, body = api_server.request("/dsjobs/", user=None)
+    assert status == 303 and "/auth/login" in headers["location"]
+    status, headers, body = api_server.request(f"/dsjobs/jobs/{finished.id}", user=None)
+    assert status == 303 and finished.id.encode() not in body
+    status, _, _ = api_server.request(
+        f"/dsjobs/api/jobs/{finished.id}/cancel", user=None, method="POST", body={"graceful": False}
+    )
+    assert status == 401
+
+
+def test_with_all_admins_no_login_is_needed(all_admins_server: ApiServer, finished: JobRecord) -> None:
+    listing = all_admins_server.json("/dsjobs/api/jobs", user=None)
+    assert finished.id in [j["id"] for j in listing["jobs"]]
+    status, _, body = all_admins_server.request(f"/dsjobs/jobs/{finished.id}", user=None)
+    assert status == 200 and b"plugin-echo" in body and b"Set TTL" in body
+
+
+def test_a_forged_token_gets_no_job_data(api_server: ApiServer, finished: JobRecord) -> None:
+    status, _, body = api_server.request("/dsjobs/api/jobs", user=None, Authorization="Bearer not.a.token")
+    assert status in (401, 403) and finished.id.encode() not in body
+
+
+def test_list_shows_the_job_newest_first_and_filters(api_server: ApiServer, finished: JobRecord) -> None:
+    listing = api_server.json("/dsjobs/api/jobs")
+    assert listing["project"] == "default"
+    ids = [j["id"] for j in listing["jobs"]]
+    assert finished.id in ids
+    assert ids == sorted(ids, reverse=True)
+    job = next(j for j in listing["jobs"] if j["id"] == finished.id)
+    assert job["name"] == "plugin-echo" and job["status"] == "SUCCESS" and job["return_code"] == 0
+    assert job["instance_type"] and job["data_expires_at"] and job["duration_seconds"] >= 0
+    assert finished.id in [j["id"] for j in api_server.json("/dsjobs/api/jobs?status=SUCCESS&q=ECHO")["jobs"]]
+    assert api_server.json("/dsjobs/api/jobs?status=ERROR,CANCELLED&q=plugin-echo")["jobs"] == []
+    assert api_server.json("/dsjobs/api/jobs?q=no-such-name")["total"] == 0
+    status, _, body = api_server.request("/dsjobs/api/jobs?status=DONE")
+    assert status == 400 and b"unknown job status 'DONE'" in body
+
+
+def test_job_detail_has_history_outputs_and_a_config_without_secrets(
+    api_server: ApiServer, finished: JobRecord
+) -> None:
+    job = api_server.json(f"/dsjobs/api/jobs/{finished.id}")
+    assert [h["status"] for h in job["history"]] == [
+        "CREATING",
+        "PREPARING",
+        "EXECUTING",
+        "UPLOADING_OUTPUT",
+        "SUCCESS",
+    ]
+    assert [(o["output"], o["path"]) for o in job["outputs"]] == [("RESULT", "vars/RESULT/result.txt")]
+    assert "GREETING" in job["config_yaml"] and "hello" in job["config_yaml"]
+    assert "not-for-anyone-s-eyes" not in json.dumps(job)
+    assert job["launched_by"] is None and job["can_cancel"] is False and job["can_change_data"] is True
+    status, headers, body = api_server.request(job["outputs"][0]["download_url"])
+    assert status == 200 and body == b"result of the plugin job\n"
+    assert "result.txt" in headers["content-disposition"]
+
+
+def test_log_comes_as_ndjson(api_server: ApiServer, finished: JobRecord) -> None:
+    status, headers, body = api_server.request(f"/dsjobs/api/jobs/{finished.id}/logs")
+    assert status == 200 and headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert {"stream": "stdout", "line": "hello from the plugin job, line 0"} in lines
+    assert {"stream": "stderr", "line": "a warning on stderr"} in lines
+    tail = [
+        json.loads(line) for line in api_server.request(f"/dsjobs/api/jobs/{finished.id}/logs?tail=1")[2].splitlines()
+    ]
+    assert tail == lines[-1:]
+
+
+def test_unknown_job_and_output_are_404(api_server: ApiServer, finished: JobRecord) -> None:
+    assert api_server.request("/dsjobs/api/jobs/j20200101-000000000-nosuchjb")[0] == 404
+    assert api_server.request(f"/dsjobs/api/jobs/{finished.id}/outputs/../record.json")[0] == 404
+    assert api_server.request(f"/dsjobs/api/jobs/{finished.id}/outputs/vars/RESULT/other.txt")[0] == 404
+
+
+def test_viewer_sees_jobs_but_cannot_act(api_server: ApiServer, finished: JobRecord) -> None:
+    job = api_server.json(f"/dsjobs/api/jobs/{finished.id}", user="viewer")
+    assert job["can_change_data"] is False
+    status, _, _ = api_server.request(
+        f"/dsjobs/api/jobs/{finished.id}/data-ttl", user="viewer", method="POST", body={"days": 3}
+    )
+    assert status == 403
+
+
+def test_set_data_ttl(api_server: ApiServer, finished: JobRecord) -> None:
+    job = api_server.json(f"/dsjobs/api/jobs/{finished.id}/data-ttl", method="POST", body={"days": None})
+    assert job["data_expires_at"] is None
+    job = api_server.json(f"/dsjobs/api/jobs/{finished.id}/data-ttl", method="POST", body={"days": 30})
+    assert job["data_expires_at"] is not None
+    # A non-JSON post (what a page on another site could make a logged-in browser send) changes nothing.
+    for action, body in (("data-ttl", {"days": 1}), ("cancel", {})):
+        status, _, _ = api_server.request(
+            f"/dsjobs/api/jobs/{finished.id}/{action}", method="POST", body=body, **{"Content-Type": "text/plain"}
+        )
+        assert status in (415, 422), (action, status)
+    assert api_server.json(f"/dsjobs/api/jobs/{finished.id}")["data_expires_at"] == job["data_expires_at"]
+
+
+def test_cancel_a_running_job(api_server: ApiServer, server_service: JobService) -> None:
+    record = run_echo(server_service, wait=False, SLEEP="5", LINES="100")
+    job = api_server.json(f"/dsjobs/api/jobs/{record.id}")
+    assert job["can_cancel"] is True
+    status, _, _ = api_server.request(f"/dsjobs/api/jobs/{record.id}/cancel", method="POST", body={"graceful": False})
+    assert status == 202
+    deadline = time.monotonic() + 120
+    while api_server.json(f"/dsjobs/api/jobs/{record.id}")["status"] != "CANCELLED":
+        assert time.monotonic() < deadline, "the job never ended CANCELLED"
+        time.sleep(0.5)
+    assert api_server.request(f"/dsjobs/api/jobs/{record.id}/cancel", method="POST", body={})[0] == 409
+
+
+def test_connection_chooses_the_project(api_server: ApiServer, finished: JobRecord) -> None:
+    other = JobService(api_server.settings(project="other"))
+    try:
+        other_job = run_echo(other)
+    finally:
+        other.close()
+    listing = api_server.json("/dsjobs/api/jobs?conn_id=dsjobs_other")
+    assert listing["project"] == "other" and [j["id"] for j in listing["jobs"]] == [other_job.id]
+    assert api_server.request(f"/dsjobs/api/jobs/{finished.id}?conn_id=dsjobs_other")[0] == 404
+
+
+def test_plugin_adds_a_nav_entry(api_server: ApiServer) -> None:
+    plugins = api_server.json("/api/v2/plugins")["plugins"]
+    ours = next(p for p in plugins if p["name"] == "dsjobs")
+    assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
+        ("DataSphere Jobs", "/dsjobs/", "nav")
+    ]
