@@ -52,6 +52,13 @@ def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
     return resolve
 
 
+def _seconds(text: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(text)) if text is not None else default
+    except ValueError:
+        return default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Connection-level settings. Credentials are kept out of ``repr`` so they never reach a log."""
@@ -90,6 +97,13 @@ class Settings:
     #: ML Lab jobs see these as ``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` (the token is never stored).
     lab_endpoint: str | None = None
     lab_api_token: str | None = field(default=None, repr=False)
+    #: ``submit`` deletes expired job data itself at most this often per project (seconds; ``0``: never, leave it
+    #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
+    auto_gc_interval: float = 3600.0
+    auto_gc_budget: float = 5.0
+    #: While a job is followed, sample its container's CPU/memory into ``logs/docker_stats.tsv`` this often
+    #: (seconds; ``0``: not at all).
+    stats_interval: float = 10.0
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -137,6 +151,8 @@ class Settings:
             python_interpreter=get("DSJOBS_PYTHON_INTERPRETER"),
             home=default_home(e),
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
+            auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
+            stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
             secret_resolver=env_secret_resolver(e),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),

@@ -7,6 +7,7 @@ When ``DSJOBS_REQUIRE_DOCKER=1`` (CI sets it) a missing engine is a test failure
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -160,3 +161,14 @@ def local_settings(
     request: pytest.FixtureRequest, tmp_path: Path, test_image: str, project: str, cleanup_containers: None
 ) -> Settings:
     return make_settings("local", request, tmp_path, test_image, project)
+
+
+@pytest.fixture()
+def pyenv_settings(local_settings: Settings, docker_client: Any) -> Iterator[Settings]:
+    """Settings whose Python image is the test image; removes the env volumes the test created."""
+    before = {v.name for v in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"})}
+    yield dataclasses.replace(local_settings, python_image_template=local_settings.default_image)
+    for volume in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"}):
+        if volume.name not in before:
+            with contextlib.suppress(Exception):
+                volume.remove()

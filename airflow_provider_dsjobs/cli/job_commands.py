@@ -1,4 +1,4 @@
-"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, gc.
+"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, clear, gc.
 
 Every command takes ``--store URL`` (else ``DSJOBS_STORE``), ``--docker-url`` (else ``DSJOBS_DOCKER_URL`` /
 ``DOCKER_HOST``) and ``--project`` (else ``DSJOBS_PROJECT``).
@@ -27,9 +27,11 @@ from typing import Any
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
+from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
 from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
+from airflow_provider_dsjobs.storage.progress import human_size
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
 
@@ -79,7 +81,7 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_attach)
 
-    p = subparsers.add_parser("fork", help="re-run a job with overrides")
+    p = subparsers.add_parser("fork", help="re-run a job from its stored inputs, with overrides")
     _id(p)
     _python_interpreter(p)
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
@@ -88,6 +90,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name")
     p.add_argument("--desc")
     p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
+    p.add_argument("--docker-image-url", "--image", dest="image", metavar="IMAGE", help="run in another image")
     p.add_argument("--async", dest="is_async", action="store_true")
     _pull(p)
     _common(p)
@@ -129,7 +132,18 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_download_files)
 
+    p = subparsers.add_parser(
+        "clear",
+        help="delete a job's stored data now (--id), or the project's expired data and unused cached inputs (--all)",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="job_id", help="job id: its outputs, logs and the cached inputs only it used")
+    which.add_argument("--all", action="store_true", help="expired job data and cached inputs no job needs")
+    _common(p)
+    p.set_defaults(func=cmd_clear)
+
     p = subparsers.add_parser("gc", help="delete expired job data and unreferenced blobs")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(p)
     p.set_defaults(func=cmd_gc)
 
@@ -221,8 +235,10 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
             _info(f"dsjobs: warning: outputs were not downloaded: {exc}")
     if record.missing_outputs:
         _info("some outputs were not written by the job: " + ", ".join(record.missing_outputs))
-    for name, ds_id in record.output_datasets.items():
-        _info(f"created dataset {ds_id} ({name})")
+    if record.output_datasets:
+        _info("Created datasets:")  # DataSphere's form
+        for ds_id, name, size in service.output_datasets(record):
+            _info(f"  * {ds_id} ({name}) size: {'unknown' if size is None else human_size(size)}")
     link = job_link(service.settings, record)
     if link:
         _info(f"job link: {link}")
@@ -319,6 +335,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
             name=args.name,
             desc=args.desc,
             cloud_instance_types=tuple(args.cloud_instance_type) or None,
+            image=args.image,
         )
         record = service.fork(args.job_id, overrides, notify=_info)
         _info(f"created job {record.id} (fork of {args.job_id})")
@@ -349,6 +366,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         _print_table([_record_row(record)])
         if record.status_details:
             print(f"details: {record.status_details}")
+        if record.progress is not None:
+            print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
     return EXIT_OK
 
 
@@ -409,14 +428,34 @@ def cmd_download_files(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_clear(args: argparse.Namespace) -> int:
+    service = _service(args)
+    with _job_error_into_command_error():
+        report = service.clear_all() if args.all else service.clear(args.job_id)
+    what = "the project's expired data" if args.all else f"job {args.job_id} data"
+    _info(
+        f"cleared {what}: {len(report.jobs_cleared)} job(s), {report.blobs_deleted} cached input(s), "
+        f"{human_size(report.bytes_freed)} freed"
+    )
+    for job_id in report.jobs_cleared:
+        print(job_id)
+    return EXIT_OK
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_error_into_command_error():
-        report = service.gc()
-    _info(
-        f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "
-        f"freed {report.bytes_freed} bytes"
-    )
+        report = service.gc(dry_run=args.dry_run)
+    if report.dry_run:
+        _info(
+            f"would clear {len(report.jobs_cleared)} job(s), delete {report.blobs_deleted} blob(s), "
+            f"free {report.bytes_freed} bytes (dry run: nothing deleted)"
+        )
+    else:
+        _info(
+            f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} blob(s), "
+            f"freed {report.bytes_freed} bytes"
+        )
     for job_id in report.jobs_cleared:
         print(job_id)
     return EXIT_OK

@@ -26,12 +26,13 @@ from .yaml_source import MAX_TEXT_CHARS, Document, _BadKey, decode_text, node_fr
 log = logging.getLogger("airflow_provider_dsjobs.config")
 
 
-def check_document(doc: Document, base_dir: Path) -> tuple[JobConfig, list[Problem]]:
-    """Validate a parsed document; returns the config and its warnings or raises :class:`ConfigError`."""
+def check_document(doc: Document, base_dir: Path, *, check_files: bool = True) -> tuple[JobConfig, list[Problem]]:
+    """Validate a parsed document; returns the config and its warnings or raises :class:`ConfigError`.
+    ``check_files=False``: local files are not looked for (see ``build_config``)."""
     schema_problems = validate_document(doc)
     blocks = [sp.blocks for sp in schema_problems]
     try:
-        config, checker = build_config(doc, base_dir, tuple(blocks))
+        config, checker = build_config(doc, base_dir, tuple(blocks), check_files=check_files)
     except Exception:
         if not schema_problems:
             raise
@@ -49,15 +50,18 @@ def check_document(doc: Document, base_dir: Path) -> tuple[JobConfig, list[Probl
 
 
 def load_config_text_with_warnings(
-    text: str, *, source: str = "<string>", base_dir: Path | None = None
+    text: str, *, source: str = "<string>", base_dir: Path | None = None, check_files: bool = True
 ) -> tuple[JobConfig, list[Problem]]:
     doc = parse_document(text, source)
-    return check_document(doc, Path(base_dir) if base_dir is not None else Path.cwd())
+    return check_document(doc, Path(base_dir) if base_dir is not None else Path.cwd(), check_files=check_files)
 
 
-def load_config_text(text: str, *, source: str = "<string>", base_dir: Path | None = None) -> JobConfig:
-    """A config from YAML text; relative paths resolve against ``base_dir`` (default: the current directory)."""
-    return load_config_text_with_warnings(text, source=source, base_dir=base_dir)[0]
+def load_config_text(
+    text: str, *, source: str = "<string>", base_dir: Path | None = None, check_files: bool = True
+) -> JobConfig:
+    """A config from YAML text; relative paths resolve against ``base_dir`` (default: the current directory).
+    ``check_files=False``: local files are not looked for (a fork of a stored job)."""
+    return load_config_text_with_warnings(text, source=source, base_dir=base_dir, check_files=check_files)[0]
 
 
 def read_config_file(path: str | Path) -> str:
@@ -86,7 +90,7 @@ def load_config(path: str | Path) -> JobConfig:
 
 
 def config_from_mapping_with_warnings(
-    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>"
+    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>", check_files: bool = True
 ) -> tuple[JobConfig, list[Problem]]:
     if not isinstance(data, Mapping):
         raise ConfigError([Problem(source, None, None, "", f"a config must be a mapping, not {type(data).__name__}")])
@@ -102,10 +106,13 @@ def config_from_mapping_with_warnings(
     except (yaml.YAMLError, TypeError, ValueError, RecursionError):
         raw_text = None
     doc = Document(root=root, source=source, text=None)
-    config, warnings = check_document(doc, Path(base_dir) if base_dir is not None else Path.cwd())
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    config, warnings = check_document(doc, base, check_files=check_files)
     return config.with_changes(raw_text=raw_text), warnings
 
 
-def config_from_mapping(data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>") -> JobConfig:
+def config_from_mapping(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>", check_files: bool = True
+) -> JobConfig:
     """A config from a Python mapping (as an Airflow operator receives it); problems have key paths, no lines."""
-    return config_from_mapping_with_warnings(data, base_dir=base_dir, source=source)[0]
+    return config_from_mapping_with_warnings(data, base_dir=base_dir, source=source, check_files=check_files)[0]

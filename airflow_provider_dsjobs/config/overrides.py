@@ -1,8 +1,8 @@
 """Re-run a validated config with changes, the way ``datasphere project job fork`` does.
 
 Only what a fork may change is accepted: argument values (the argument must exist in ``args``), the paths
-behind existing input/output variables, environment variables (replaced or added by name), instance types,
-name and description. ``cmd`` and the Python environment stay as they are. The result goes through the same
+behind existing input/output variables, environment variables (replaced or added by name), instance types, the
+image, name and description. ``cmd`` and the Python environment stay as they are. The result goes through the same
 schema and semantic checks as a freshly loaded config; problems with the overrides themselves have key paths
 like ``overrides.args.FOO``.
 """
@@ -122,7 +122,7 @@ def config_to_mapping(config: JobConfig) -> dict[str, Any]:
     return data
 
 
-def env_from_environ(config: JobConfig, names: Collection[str]) -> JobConfig:
+def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: bool = True) -> JobConfig:
     """The same config with the literal env vars ``names`` turned into ``- NAME`` entries, whose values are
     copied from the submitter's environment at submit (so they never reach a job record)."""
     data = config_to_mapping(config)
@@ -132,7 +132,7 @@ def env_from_environ(config: JobConfig, names: Collection[str]) -> JobConfig:
     data["env"]["vars"] = [
         name if isinstance(var, Mapping) and (name := next(iter(var))) in names else var for var in env_vars
     ]
-    return config_from_mapping(data, base_dir=config.base_dir, source=config.source)
+    return config_from_mapping(data, base_dir=config.base_dir, source=config.source, check_files=check_files)
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,8 @@ class Overrides:
     cloud_instance_types: str | Sequence[str] | None = None
     name: str | None = None
     desc: str | None = None
+    #: Replaces ``env.docker``'s image (its registry credentials, if any, stay).
+    image: str | None = None
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -173,18 +175,22 @@ class Overrides:
         output_vars = {**(self.output_vars or {}), **{k: v for k, v in self.vars.items() if k not in inputs}}
         return replace(self, vars=None, input_vars=input_vars or None, output_vars=output_vars or None)
 
-    def submitted_config(self, config: JobConfig) -> JobConfig:
+    def submitted_config(self, config: JobConfig, *, check_files: bool = True) -> JobConfig:
         """``config`` with these overrides, as it is submitted: env-var overrides become ``- NAME`` entries
-        (their values travel in ``environ``). Raises :class:`ConfigError`."""
-        applied = apply_overrides(config, self) if self else config
-        return env_from_environ(applied, set(self.env_vars)) if self.env_vars else applied
+        (their values travel in ``environ``). ``check_files=False`` does not look for local files (a fork: its
+        unchanged inputs are in the store). Raises :class:`ConfigError`."""
+        applied = apply_overrides(config, self, check_files=check_files) if self else config
+        if not self.env_vars:
+            return applied
+        return env_from_environ(applied, set(self.env_vars), check_files=check_files)
 
 
-def apply_overrides(config: JobConfig, overrides: Overrides | None = None) -> JobConfig:
-    """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`."""
+def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, check_files: bool = True) -> JobConfig:
+    """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`.
+    ``check_files=False`` does not look for local files (see ``Overrides.submitted_config``)."""
     over = (overrides or Overrides()).resolve_vars(config)
     args, input_vars, output_vars, env_vars = over.args, over.input_vars, over.output_vars, over.env_vars
-    cloud_instance_types, name, desc = over.cloud_instance_types, over.name, over.desc
+    cloud_instance_types, name, desc, image = over.cloud_instance_types, over.name, over.desc, over.image
     source = config.source
     problems: list[Problem] = []
     data = config_to_mapping(config)
@@ -242,6 +248,15 @@ def apply_overrides(config: JobConfig, overrides: Overrides | None = None) -> Jo
             bad("overrides.cloud_instance_types", "give at least one instance type")
         data["cloud-instance-types"] = types
         renamed["cloud-instance-types"] = "overrides.cloud_instance_types"
+    if image is not None:
+        env = data.setdefault("env", {})
+        docker = env.get("docker")
+        if isinstance(docker, dict):
+            docker["image"] = image
+            renamed["env.docker.image"] = "overrides.image"
+        else:
+            env["docker"] = image
+            renamed["env.docker"] = "overrides.image"
     if name is not None:
         data["name"] = name
         renamed["name"] = "overrides.name"
@@ -251,7 +266,7 @@ def apply_overrides(config: JobConfig, overrides: Overrides | None = None) -> Jo
     if problems:
         raise ConfigError(problems)
     try:
-        return config_from_mapping(data, base_dir=config.base_dir, source=source)
+        return config_from_mapping(data, base_dir=config.base_dir, source=source, check_files=check_files)
     except ConfigError as exc:
         raise ConfigError([_blame_override(p, renamed) for p in exc.problems]) from None
 

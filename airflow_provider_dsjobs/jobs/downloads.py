@@ -33,6 +33,7 @@ from airflow_provider_dsjobs.jobs.plan import OUTPUTS_DIR, WORK_DIR, OutputPlace
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stage_out import mirror
+from airflow_provider_dsjobs.jobs.stats import STATS_FILE
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.keys import join_key, local_parts
@@ -171,12 +172,15 @@ def _plan_logs(jobs: JobStore, record: JobRecord, output_dir: Path | None) -> li
         raise _refuse(record, "the logs", f"the job id {record.id!r} is not a file name")
     prefix = jobs.logs_prefix(record.id)
     placements = []
-    for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE):
+    for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE, STATS_FILE):
         key = join_key(prefix, name)
+        size = jobs.store.size(key)
+        if size is None and name == STATS_FILE:
+            continue  # stats exist only for a job someone followed
         dest = target_dir / f"{record.id}.{name}"
         if dest.is_dir():
             raise JobError(f"cannot download the logs to {dest}: it is a directory")
-        placements.append(_Placement("the logs", dest, False, [(key, (), int(jobs.store.size(key) or 0))]))
+        placements.append(_Placement("the logs", dest, False, [(key, (), int(size or 0))]))
     return placements
 
 

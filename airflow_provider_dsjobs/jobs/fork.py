@@ -1,4 +1,9 @@
-"""Fork: the config of a stored job, re-loaded and with the caller's overrides applied (DataSphere's ``fork``).
+"""Fork: a stored job run again from the data it stored, with the caller's overrides (DataSphere's ``fork``).
+
+The new job is built from the source job's stored config, its input blobs and trees by hash (``JobRecord.inputs``)
+and its Python environment as planned (``plan.json``), so it runs the same content whether the source's files
+were edited or deleted since, and from any machine that reaches the same store. Only an input whose path a
+``--var`` override replaces is read locally (a relative path resolves against the source's config directory).
 
 ``vars`` names input and output variables alike: one declared as an input variable replaces that input's
 path; any other must be a declared output variable (else ``No variable path in source job: NAME``).
@@ -9,44 +14,89 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
 from airflow_provider_dsjobs.config.redact import redacted_env_names
 from airflow_provider_dsjobs.jobs.errors import JobError
+from airflow_provider_dsjobs.jobs.plan import PythonSetup, Reuse, StoredInput
 from airflow_provider_dsjobs.jobs.record import JobRecord
+
+ROLE_PYTHON_MODULE = "python-local-module"
+
+
+@dataclass(frozen=True)
+class ForkedJob:
+    """What ``JobService.fork`` submits: the config with the overrides and what it reuses from the store."""
+
+    config: JobConfig
+    reuse: Reuse
 
 
 def fork_config(
-    source: JobRecord, overrides: Overrides | None = None, *, environ: Mapping[str, str] | None = None
-) -> JobConfig:
-    """The source job's config with the overrides, as it is submitted (``Overrides.submitted_config``: the
-    job gets env-var override values from ``overrides.environ``); ``JobError`` when it cannot be forked or an
-    override is bad.
+    source: JobRecord,
+    overrides: Overrides | None = None,
+    python: PythonSetup | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> ForkedJob:
+    """The source job's config with the overrides, as it is submitted (``Overrides.submitted_config``: the job
+    gets env-var override values from ``overrides.environ``), and its stored inputs; ``JobError`` when it cannot
+    be forked or an override is bad. ``python`` is the source's Python environment (its ``plan.json``).
 
     Secret env values the record does not keep (see ``config.redact``) come from the overrides or, as
     ``- NAME`` entries, from ``environ`` (default ``os.environ``) when the fork is submitted."""
     job_id = source.id
-    if source.data_cleared:
-        raise JobError("fork is unavailable - source job data is cleared")
     if not source.raw_config:
         raise JobError(f"job {job_id} has no stored config to fork")
     over = overrides or Overrides()
     base_dir = Path(source.base_dir or ".")
     try:
-        config = load_config_text(source.raw_config, base_dir=base_dir, source=f"job {job_id} config")
+        config = load_config_text(
+            source.raw_config, base_dir=base_dir, source=f"job {job_id} config", check_files=False
+        )
         declared = {e.var for e in (*config.inputs, *config.outputs) if e.var}
         unknown = [k for k in (over.vars or {}) if k not in declared]
         if unknown:
             raise JobError(f"No variable path in source job: {unknown[0]}")
+        if over.image is not None and python is not None:
+            raise JobError(
+                f"job {job_id} has a Python environment built for image {python.image}: its image cannot be "
+                "overridden (fork without --docker-image-url, or submit the config again)"
+            )
+        overridden = set(over.resolve_vars(config).input_vars or {})
         config = _redacted_env_from_environ(
             config, job_id, over.env_vars or {}, os.environ if environ is None else environ
         )
-        return over.submitted_config(config)
+        return ForkedJob(over.submitted_config(config, check_files=False), _reuse(source, overridden, python))
     except ConfigError as exc:
         raise JobError(str(exc)) from None
+
+
+def _stored_input(ref: Mapping[str, Any]) -> StoredInput:
+    return StoredInput(str(ref["kind"]), str(ref["sha256"]), int(ref.get("size") or 0), int(ref.get("mode") or 0o644))
+
+
+def _reuse(source: JobRecord, overridden_vars: set[str], python: PythonSetup | None) -> Reuse:
+    """The source's inputs by ``(path, var)`` except those an override replaces, and its Python environment
+    with the local modules it shipped (None for a job stored before ``plan.json`` kept it: planned again)."""
+    inputs: dict[tuple[str, str | None], StoredInput] = {}
+    modules: list[tuple[str, StoredInput]] = []
+    for ref in source.inputs:
+        if not isinstance(ref.get("sha256"), str):
+            continue
+        if ref.get("role") == ROLE_PYTHON_MODULE:
+            if ref.get("container_path"):
+                modules.append((str(ref["container_path"]), _stored_input(ref)))
+        elif ref.get("var") not in overridden_vars:
+            inputs[(str(ref["path"]), ref.get("var"))] = _stored_input(ref)
+    if python is None or len(modules) != sum(1 for r in source.inputs if r.get("role") == ROLE_PYTHON_MODULE):
+        return Reuse(inputs)
+    return Reuse(inputs, python, tuple(modules))
 
 
 def _redacted_env_from_environ(
@@ -65,4 +115,4 @@ def _redacted_env_from_environ(
             f"job {job_id} does not keep the value of env var {names} (it looks like a secret): set it in the "
             f"environment or pass it with --env-var {missing[0]}=VALUE"
         )
-    return env_from_environ(config, redacted)
+    return env_from_environ(config, redacted, check_files=False)

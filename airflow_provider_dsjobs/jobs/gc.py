@@ -8,24 +8,36 @@
    they are older than the grace period — so inputs being staged right now, before their job record exists,
    are safe, whether they were just uploaded (grace) or already cached and reused (lease).
    If a live job's tree cannot be read, no blob is deleted (we cannot tell which ones it needs).
+
+``clear_job`` is ``dsjobs clear --id``: one job's data at once, whatever its TTL (the record stays, marked
+cleared), and the cached inputs only it used.
+
+``dry_run`` reports what would go and deletes nothing. ``budget`` (seconds) bounds a run: it stops between
+deletions once spent, leaving the rest to the next run (every step is idempotent), and says so
+(``GcReport.complete``). ``maybe_collect_garbage`` is the opportunistic run ``JobService.submit`` makes: at most
+once per interval per project (a marker object in the store says when the last one started), time-bounded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.storage.base import ObjectInfo, StoreError
+from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, StoreError
 from airflow_provider_dsjobs.storage.cas import blobs_prefix, leases_prefix, load_tree, trees_prefix
 
 log = logging.getLogger(__name__)
 
 #: Cached inputs younger than this are never collected.
 DEFAULT_GRACE = timedelta(hours=1)
+#: ``clear`` deletes cached inputs nothing references once they are this old (not an hour: "now" is asked for;
+#: a few minutes still cover a submit that is uploading one before its record exists).
+CLEAR_GRACE = timedelta(minutes=5)
 #: A staging lease protects what it names for this long (a submitter releases it once its record is saved;
 #: this bounds how long a crashed submitter's lease keeps blobs alive).
 DEFAULT_LEASE_TTL = timedelta(days=1)
@@ -38,50 +50,74 @@ class GcReport:
     jobs_cleared: list[str] = field(default_factory=list)
     blobs_deleted: int = 0
     bytes_freed: int = 0
+    #: Nothing was deleted: the counts say what would have been.
+    dry_run: bool = False
+    #: False when the time budget ran out first (the next run goes on).
+    complete: bool = True
+
+
+class _Budget:
+    def __init__(self, seconds: float | None) -> None:
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
 
 def _old(info: ObjectInfo, cutoff: datetime) -> bool:
     return info.modified is not None and info.modified < cutoff
 
 
-def _clear_job_data(job_store: JobStore, record: JobRecord) -> int:
-    """Delete a job's outputs, logs and inputs manifest; returns the bytes freed."""
+def clear_job_data(job_store: JobStore, record: JobRecord, *, dry_run: bool = False) -> int:
+    """Delete a job's outputs, logs and inputs manifest (the record stays); returns the bytes freed (or, with
+    ``dry_run``, that would be)."""
     store = job_store.store
     freed = 0
     for prefix in (job_store.outputs_prefix(record.id), job_store.logs_prefix(record.id)):
         for info in list(store.list(prefix)):
-            store.delete(info.key)
+            if not dry_run:
+                store.delete(info.key)
             freed += info.size
     manifest = job_store.inputs_manifest_key(record.id)
     size = store.size(manifest)
     if size is not None:
-        store.delete(manifest)
+        if not dry_run:
+            store.delete(manifest)
         freed += size
     return freed
 
 
-def _live_references(job_store: JobStore, records: list[JobRecord], lease_cutoff: datetime) -> tuple[set[str], bool]:
-    """Ids (blob sha256s and tree ids) still needed, and whether that set is complete."""
+def _input_ids(job_store: JobStore, record: JobRecord, into: set[str]) -> bool:
+    """Add the blob and tree ids ``record``'s inputs use to ``into``; False when a tree could not be read."""
+    for ref in record.inputs:
+        sha = ref.get("sha256")
+        if not isinstance(sha, str):
+            continue
+        into.add(sha)
+        if ref.get("kind") == "dir":
+            try:
+                into.update(e.sha256 for e in load_tree(job_store.store, job_store.project, sha) if e.sha256)
+            except StoreError as exc:
+                log.warning("gc: keeping all blobs: job %s: %s", record.id, exc)
+                return False
+    return True
+
+
+def _live_references(
+    job_store: JobStore, records: list[JobRecord], lease_cutoff: datetime, *, dry_run: bool = False
+) -> tuple[set[str], bool]:
+    """Ids (blob sha256s and tree ids) still needed, and whether that set is complete (stale leases are deleted
+    on the way, except in a dry run)."""
     store, project = job_store.store, job_store.project
     live: set[str] = set()
     complete = True
     for record in records:
-        if record.data_cleared:
-            continue
-        for ref in record.inputs:
-            sha = ref.get("sha256")
-            if not isinstance(sha, str):
-                continue
-            live.add(sha)
-            if ref.get("kind") == "dir":
-                try:
-                    live.update(e.sha256 for e in load_tree(store, project, sha) if e.sha256)
-                except StoreError as exc:
-                    log.warning("gc: keeping all blobs: job %s: %s", record.id, exc)
-                    complete = False
+        if not record.data_cleared:
+            complete = _input_ids(job_store, record, live) and complete
     for info in list(store.list(leases_prefix(project))):
         if _old(info, lease_cutoff):
-            store.delete(info.key)
+            if not dry_run:
+                store.delete(info.key)
             continue
         try:
             live.update(json.loads(store.get_bytes(info.key)).get("ids", []))
@@ -97,38 +133,95 @@ def collect_garbage(
     *,
     grace: timedelta = DEFAULT_GRACE,
     lease_ttl: timedelta = DEFAULT_LEASE_TTL,
+    dry_run: bool = False,
+    budget: float | None = None,
 ) -> GcReport:
     """Run both phases; returns the cleared job ids and the objects/bytes deleted. ``blobs_deleted`` counts
     cached input objects (file blobs and tree manifests); ``bytes_freed`` includes cleared job data."""
     now = now or utcnow()
-    cutoff = now - grace
-    report = GcReport()
-    store, project = job_store.store, job_store.project
-
+    report = GcReport(dry_run=dry_run)
+    clock = _Budget(budget)
     records = job_store.list()
     for record in records:
-        expired = record.data_expires_at is not None and record.data_expires_at < now
-        if not expired or record.data_cleared or not record.status.terminal:
+        if record.data_cleared or not record.expired(now):
             continue
-        report.bytes_freed += _clear_job_data(job_store, record)
-        record.data_cleared = True
-        job_store.save(record)
+        if clock.spent():
+            report.complete = False
+            return report
+        report.bytes_freed += clear_job_data(job_store, record, dry_run=dry_run)
         report.jobs_cleared.append(record.id)
-        log.info("gc: cleared data of job %s", record.id)
-
-    live, complete = _live_references(job_store, records, now - lease_ttl)
-    if not complete:
-        return report
-    for info in list(store.list(trees_prefix(project))):
-        tid = info.key.rsplit("/", 1)[-1].removesuffix(".json")
-        if tid not in live and _old(info, cutoff):
-            store.delete(info.key)
-            report.blobs_deleted += 1
-            report.bytes_freed += info.size
-    for info in store.list(blobs_prefix(project)):
-        sha = info.key.rsplit("/", 1)[-1]
-        if sha not in live and _old(info, cutoff):
-            store.delete(info.key)
-            report.blobs_deleted += 1
-            report.bytes_freed += info.size
+        if not dry_run:
+            record.mark_cleared("expired", now)
+            job_store.save(record)
+            log.info("gc: cleared data of job %s", record.id)
+    _delete_unreferenced(job_store, records, now, grace, lease_ttl, report, clock)
     return report
+
+
+def _delete_unreferenced(
+    job_store: JobStore,
+    records: list[JobRecord],
+    now: datetime,
+    grace: timedelta,
+    lease_ttl: timedelta,
+    report: GcReport,
+    clock: _Budget,
+    only: set[str] | None = None,
+) -> None:
+    """Phase 2: delete (or, in a dry run, count) the trees and blobs nothing live names (of ``only``, if given)."""
+    store, project = job_store.store, job_store.project
+    cleared = set(report.jobs_cleared)  # in a dry run their records still say otherwise
+    live, complete = _live_references(
+        job_store, [r for r in records if r.id not in cleared], now - lease_ttl, dry_run=report.dry_run
+    )
+    if not complete:
+        return
+    cutoff = now - grace
+    for prefix, suffix in ((trees_prefix(project), ".json"), (blobs_prefix(project), "")):
+        for info in list(store.list(prefix)):
+            content_id = info.key.rsplit("/", 1)[-1].removesuffix(suffix)
+            if content_id in live or not _old(info, cutoff) or (only is not None and content_id not in only):
+                continue
+            if clock.spent():
+                report.complete = False
+                return
+            if not report.dry_run:
+                store.delete(info.key)
+            report.blobs_deleted += 1
+            report.bytes_freed += info.size
+
+
+def clear_job(job_store: JobStore, record: JobRecord, *, grace: timedelta = CLEAR_GRACE) -> GcReport:
+    """``dsjobs clear --id``: delete a finished job's outputs, logs and inputs manifest now, mark its record
+    cleared, then delete the cached inputs only it used (older than ``grace``; a submit in progress may be
+    about to reuse a younger one)."""
+    now = utcnow()
+    report = GcReport()
+    own: set[str] = set()
+    known = _input_ids(job_store, record, own)
+    report.bytes_freed += clear_job_data(job_store, record)
+    record.mark_cleared("cleared", now)
+    job_store.save(record)
+    report.jobs_cleared.append(record.id)
+    if known:
+        _delete_unreferenced(job_store, job_store.list(), now, grace, DEFAULT_LEASE_TTL, report, _Budget(None), own)
+    return report
+
+
+def maybe_collect_garbage(
+    job_store: JobStore, interval: timedelta, *, budget: float, now: datetime | None = None
+) -> GcReport | None:
+    """``collect_garbage`` within ``budget`` seconds unless a run started less than ``interval`` ago (None then).
+    The marker is written first, so submitters racing here mostly skip."""
+    now = now or utcnow()
+    key = job_store.gc_marker_key()
+    try:
+        last = datetime.fromisoformat(json.loads(job_store.store.get_bytes(key))["at"])
+    except ObjectNotFound:
+        last = None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        last = None  # an unreadable marker: run, and write a good one
+    if last is not None and now - last < interval:
+        return None
+    job_store.store.put_bytes(key, json.dumps({"at": now.isoformat()}).encode())
+    return collect_garbage(job_store, now, budget=budget)

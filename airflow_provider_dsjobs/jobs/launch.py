@@ -1,20 +1,23 @@
 """Launch, part one: get the engine ready for a job's container and describe the container.
 
 ``prepare_container`` ensures the image (pulled with the config's registry credentials when missing), creates
-the named volumes the plan uses (the pyenv cache and the project disk; labelled, created once), and picks the
-first instance type the engine can run. ``JobService`` then creates the container from the returned spec,
-delivers the inputs (``jobs/stage_in.py``) and starts it.
+the named volumes the plan uses (the pyenv cache and the project disk; labelled, created once), and weighs the
+instance types against the engine's capacity and what runs there (``runtime/resources.py``). ``JobService`` then
+creates the container from the returned spec with the first candidate, delivers the inputs
+(``jobs/stage_in.py``) and starts it, moving to the next candidate when the engine lacks resources for one
+(``start_with_fallback``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.runtime.resources import ResourceChoice, choose_instance_type
+from airflow_provider_dsjobs.runtime.resources import Placement, ResourceChoice, lacks_resources, place_instance_types
 
 
 def prepare_container(
@@ -23,9 +26,10 @@ def prepare_container(
     network: str | None,
     say: Callable[[str], None],
     pull_policy: str = "if-missing",
-) -> tuple[ContainerSpec, ResourceChoice]:
-    """Ensure the image (as the pull policy says) and volumes, choose the instance type; the container's spec
-    and that choice. Engine failures raise ``RuntimeFailure``."""
+) -> tuple[ContainerSpec, Placement]:
+    """Ensure the image (as the pull policy says) and volumes, weigh the instance types; the container's spec
+    (with the first candidate's limits) and the candidates. Engine failures, and no instance type that can run,
+    raise ``RuntimeFailure``."""
     runtime.ensure_image(
         plan.image, username=plan.registry_username, password=plan.registry_password, policy=pull_policy
     )
@@ -39,7 +43,8 @@ def prepare_container(
     if plan.python is not None:
         for note in plan.python.notes:
             say(f"python environment: {note}")
-    choice = choose_instance_type(plan.instance_types, runtime.engine_info())
+    placement = place_instance_types(plan.instance_types, runtime.engine_info(), runtime.engine_load())
+    choice = placement.choices[0]
     spec = ContainerSpec(
         image=plan.image,
         command=list(plan.command) or None,
@@ -53,7 +58,37 @@ def prepare_container(
         volumes={k: dict(v) for k, v in plan.volumes.items()},
         stop_signal=plan.graceful_signal,
     )
-    return spec, choice
+    return spec, placement
+
+
+def say_choice(plan: JobPlan, placement: Placement, choice: ResourceChoice, say: Callable[[str], None]) -> None:
+    """One line: the instance type used and why, with why each one ahead of it in the config was skipped."""
+    skipped = placement.skipped_before(choice, plan.instance_types)
+    say(f"instance type {choice.name} ({choice.note})" + (f"; skipped {'; '.join(skipped)}" if skipped else ""))
+
+
+def start_with_fallback(
+    spec: ContainerSpec,
+    placement: Placement,
+    start: Callable[[ContainerSpec], None],
+    discard: Callable[[], None],
+    say: Callable[[str], None],
+) -> ResourceChoice:
+    """``start(spec)`` (create, deliver, start) with each candidate in turn while the engine refuses one for lack
+    of resources (``discard`` removes the refused container first); the choice used. Other failures, and the last
+    candidate's, raise (its container is left to the caller's failure handling)."""
+    choices = placement.choices
+    for i, choice in enumerate(choices):
+        try:
+            start(replace(spec, resources=choice))
+            return choice
+        except RuntimeFailure as exc:
+            if i + 1 == len(choices) or not lacks_resources(exc):
+                raise
+            discard()
+            after = choices[i + 1]
+            say(f"instance type {choice.name} could not start ({exc}); trying {after.name} ({after.note})")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def ensure_volume(runtime: ContainerRuntime, name: str, labels: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from airflow_provider_dsjobs.jobs.progress import Progress, parse_progress
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.keys import join_key
 
@@ -49,10 +50,13 @@ class LogSpool:
             for name in (STDOUT_FILE, STDERR_FILE, COMBINED_FILE)
         }
         self.lines = 0
+        #: The last progress marker on stdout (``jobs/progress.py``).
+        self.progress: Progress | None = None
 
     def write(self, stream: str, line: str) -> None:
         text = _clean(line)
         if stream == STDOUT:
+            self.progress = parse_progress(text) or self.progress
             self._files[STDOUT_FILE].write(text + "\n")
         elif stream == STDERR:
             self._files[STDERR_FILE].write(text + "\n")

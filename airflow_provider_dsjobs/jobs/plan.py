@@ -41,8 +41,9 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
@@ -88,6 +89,17 @@ class PlanError(Exception):
 
 
 @dataclass(frozen=True)
+class StoredInput:
+    """An input already in the project's cache (an unchanged input of a fork): the blob's sha256 for a file,
+    the tree id for a directory; nothing is read from the submitter's machine for it."""
+
+    kind: str  # "file" | "dir"
+    sha256: str
+    size: int
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
 class InputPlacement:
     """One input: where it is on the submitter's machine and where it goes in the container."""
 
@@ -96,6 +108,7 @@ class InputPlacement:
     local_path: Path
     container_path: str
     is_dir: bool
+    stored: StoredInput | None = None
 
     def describe(self) -> str:
         return f"{self.path} (${{{self.var}}})" if self.var else self.path
@@ -122,6 +135,7 @@ class ExtraFile:
 
     local_path: Path
     container_path: str
+    stored: StoredInput | None = None
 
 
 @dataclass(frozen=True)
@@ -134,14 +148,70 @@ class ExtraBytes:
 
 @dataclass(frozen=True)
 class PythonSetup:
-    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``)."""
+    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``). Stored in
+    ``plan.json``, so a fork builds the same environment without reading the submitter's files again."""
 
     volume_name: str
     volume_mount: str
     volume_labels: Mapping[str, str]
     failed_marker: str
     failed_exit_code: int
+    #: How ``env.python`` builds it (what a fork reuses); empty for an ML Lab job, whose runner builds its own.
+    image: str = ""
+    setup_command: str = ""
+    builder_path: str = ""
+    spec_path: str = ""
+    spec_json: bytes = field(default=b"", repr=False)
     notes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pyplan(cls, pyplan: PythonEnvPlan) -> PythonSetup:
+        return cls(
+            image=str(pyplan.image),
+            volume_name=pyplan.volume_name,
+            volume_mount=pyplan.volume_mount,
+            volume_labels=dict(pyplan.volume_labels),
+            failed_marker=pyplan.failed_marker,
+            failed_exit_code=pyplan.failed_exit_code,
+            setup_command=pyplan.setup_command,
+            builder_path=pyplan.builder_path,
+            spec_path=pyplan.spec_path,
+            spec_json=pyplan.spec_json,
+            notes=tuple(pyplan.notes),
+        )
+
+    def container_files(self) -> list[tuple[str, bytes]]:
+        """``(container path, content)`` of the builder (this package's) and the environment's spec."""
+        from airflow_provider_dsjobs.pyenv.plan import builder_source
+
+        return [(self.builder_path, builder_source()), (self.spec_path, self.spec_json)]
+
+    def to_doc(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(volume_labels=dict(self.volume_labels), notes=list(self.notes))
+        data["spec_json"] = self.spec_json.decode("utf-8")
+        return data
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> PythonSetup:
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        kwargs.update(
+            volume_labels={str(k): str(v) for k, v in dict(kwargs["volume_labels"]).items()},
+            notes=tuple(str(n) for n in kwargs.get("notes", ())),
+            spec_json=str(kwargs["spec_json"]).encode("utf-8"),
+        )
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What a fork takes from its source job's stored data instead of the submitter's files: each unchanged
+    input by ``(path, var)`` as written in the config, the Python environment as planned, and the Python local
+    modules by container path."""
+
+    inputs: Mapping[tuple[str, str | None], StoredInput]
+    python: PythonSetup | None = None
+    extra_files: tuple[tuple[str, StoredInput], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,9 +377,10 @@ def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> Proje
 
 
 def _resolve_image(
-    config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None
+    config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None, reuse: Reuse | None = None
 ) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
-    """(image, username, password, python plan or None)."""
+    """(image, username, password, python plan or None); a fork's stored Python environment is not planned again
+    (and its image stays, unless the fork sets ``env.docker``)."""
     username: str | None = None
     password: str | None = None
     explicit: str | None = None
@@ -328,6 +399,8 @@ def _resolve_image(
         elif username is not None and username == settings.registry_username:
             password = settings.registry_password
     pyplan: PythonEnvPlan | None = None
+    if reuse is not None and reuse.python is not None:
+        return explicit or reuse.python.image, username, password, None
     if config.env.python is not None:
         try:
             pyplan = plan_python_env(
@@ -396,19 +469,22 @@ def _local(entry_path: str, base: Path) -> Path:
     return local if local.is_absolute() else base / local
 
 
-def _place_inputs(config: JobConfig, placing: _Placing) -> list[InputPlacement]:
+def _place_inputs(config: JobConfig, placing: _Placing, reuse: Reuse | None) -> list[InputPlacement]:
+    """Where each input goes; an input ``reuse`` has in the store (a fork's) is not looked for on this machine."""
     src, base = config.source, Path(config.base_dir)
     inputs: list[InputPlacement] = []
     for i, entry in enumerate(config.inputs):
         local = _local(entry.path, base)
-        if not local.exists():
+        stored = reuse.inputs.get((entry.path, entry.var)) if reuse is not None else None
+        if stored is None and not local.exists():
             raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
         if entry.var:
             cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
             placing.values[entry.var] = shlex.quote(cpath)
         else:
             cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
-        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, local.is_dir()))
+        is_dir = stored.kind == "dir" if stored is not None else local.is_dir()
+        inputs.append(InputPlacement(entry.path, entry.var, local.resolve(), cpath, is_dir, stored))
     return inputs
 
 
@@ -489,27 +565,25 @@ def _job_env(
 
 
 def _python_setup(
-    pyplan: PythonEnvPlan, inputs: list[InputPlacement]
-) -> tuple[PythonSetup, list[ExtraFile], list[ExtraBytes]]:
-    """The Python environment's part of the plan: its setup, the local modules to ship (an entry script the
-    config also lists as an input travels once) and the builder's generated files."""
-    shipped = {i.container_path for i in inputs}
-    input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
+    pyplan: PythonEnvPlan | None, inputs: list[InputPlacement], reuse: Reuse | None
+) -> tuple[PythonSetup | None, list[ExtraFile], list[ExtraBytes]]:
+    """The Python environment's part of the plan: its setup (a fork's as stored, else planned now), the local
+    modules to ship (an entry script the config also lists as an input travels once) and the builder's files."""
+    python: PythonSetup | None = None
     extra: list[ExtraFile] = []
-    for local, rel in pyplan.local_files:
-        cpath = posixpath.join(WORK_DIR, rel)
-        if cpath not in shipped and not cpath.startswith(input_dirs):
-            extra.append(ExtraFile(Path(local), cpath))
-    extra_bytes = [ExtraBytes(path, content) for path, content in pyplan.container_files()]
-    setup = PythonSetup(
-        volume_name=pyplan.volume_name,
-        volume_mount=pyplan.volume_mount,
-        volume_labels=dict(pyplan.volume_labels),
-        failed_marker=pyplan.failed_marker,
-        failed_exit_code=pyplan.failed_exit_code,
-        notes=tuple(pyplan.notes),
-    )
-    return setup, extra, extra_bytes
+    if reuse is not None and reuse.python is not None:
+        python = reuse.python
+        extra = [ExtraFile(Path(cpath), cpath, stored) for cpath, stored in reuse.extra_files]
+    elif pyplan is not None:
+        python = PythonSetup.from_pyplan(pyplan)
+        shipped = {i.container_path for i in inputs}
+        input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
+        for local, rel in pyplan.local_files:
+            cpath = posixpath.join(WORK_DIR, rel)
+            if cpath not in shipped and not cpath.startswith(input_dirs):
+                extra.append(ExtraFile(Path(local), cpath))
+    extra_bytes = [ExtraBytes(path, content) for path, content in python.container_files()] if python else []
+    return python, extra, extra_bytes
 
 
 def plan_job(
@@ -523,15 +597,17 @@ def plan_job(
     image_lookup: ImageLookup | None = None,
     connector_lookup: ConnectorLookup | None = None,
     spark_lookup: SparkLookup | None = None,
+    reuse: Reuse | None = None,
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
     (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
     images by ID (``resources/images.py``), ``connector_lookup`` S3 connectors (``resources/s3_connectors.py``);
-    the project's secrets come from ``settings.project_secrets``."""
+    the project's secrets come from ``settings.project_secrets``. ``reuse`` (a fork) names the inputs and the
+    Python environment already stored: those are not read from this machine."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     placing = _Placing()
-    inputs = _place_inputs(config, placing)
+    inputs = _place_inputs(config, placing, reuse)
     outputs = _place_outputs(config, placing)
     datasets = _place_datasets(config, placing)
     mounts = _place_s3_mounts(config, placing, settings, environ, connector_lookup)
@@ -543,15 +619,12 @@ def plan_job(
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
     env = _job_env(config, settings, job_id, project, environ)
 
-    image, username, password, pyplan = _resolve_image(config, settings, image_lookup)
+    image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse)
     script = resolve_command(config.cmd.strip(), placing.values, config.source)
-    python: PythonSetup | None = None
-    extra: list[ExtraFile] = []
-    extra_bytes: list[ExtraBytes] = []
-    if pyplan is not None:
-        python, extra, extra_bytes = _python_setup(pyplan, inputs)
-        volumes[pyplan.volume_name] = {"bind": pyplan.volume_mount, "mode": "rw"}
-        script = f"{pyplan.setup_command}\n{script}" if pyplan.setup_command else script
+    python, extra, extra_bytes = _python_setup(pyplan, inputs, reuse)
+    if python is not None:
+        volumes[python.volume_name] = {"bind": python.volume_mount, "mode": "rw"}
+        script = f"{python.setup_command}\n{script}" if python.setup_command else script
 
     graceful = config.graceful_shutdown
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}

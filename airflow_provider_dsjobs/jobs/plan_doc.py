@@ -2,8 +2,9 @@
 
 Written next to the job record at submit (``PlanDoc.from_plan(plan).to_json()``); read back as a typed
 ``PlanDoc`` by whoever finalizes, cancels or downloads the job later, possibly in another process: output
-placements, output datasets, the graceful-shutdown signal and timeout, the pyenv failure marker and the caller's
-labels. It never holds env values or secrets.
+placements, output datasets, the graceful-shutdown signal and timeout, the pyenv failure marker, the Python
+environment as planned (``python``: a fork builds the same one) and the caller's labels. It never holds env
+values or secrets.
 
 The JSON keys are those the first version wrote; keys a reader does not know (``graceful_signal_number`` of
 that version) are ignored, so ``plan.json`` files of jobs submitted before still read.
@@ -23,6 +24,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     JobPlan,
     OutputDatasetPlacement,
     OutputPlacement,
+    PythonSetup,
 )
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
@@ -65,6 +67,17 @@ def _dataset_from_json(data: Mapping[str, Any]) -> OutputDatasetPlacement:
     )
 
 
+def _python_from_json(data: Any) -> PythonSetup | None:
+    """The stored Python environment; None when absent (a job without one, or stored before it was kept) or
+    unreadable (a fork then plans it again)."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return PythonSetup.from_doc(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class PlanDoc:
     """What a finalizer, canceller or downloader in another process needs from a job's plan."""
@@ -78,6 +91,7 @@ class PlanDoc:
     python_failed_marker: str | None = None
     python_failed_exit_code: int | None = None
     labels: Mapping[str, str] | None = None
+    python: PythonSetup | None = None
 
     @classmethod
     def from_plan(cls, plan: JobPlan) -> PlanDoc:
@@ -91,6 +105,7 @@ class PlanDoc:
             python_failed_marker=plan.python.failed_marker if plan.python else None,
             python_failed_exit_code=plan.python.failed_exit_code if plan.python else None,
             labels={k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
+            python=plan.python if plan.python is not None and plan.python.spec_path else None,
         )
 
     def to_json(self) -> bytes:
@@ -105,6 +120,7 @@ class PlanDoc:
                 "python_failed_marker": self.python_failed_marker,
                 "python_failed_exit_code": self.python_failed_exit_code,
                 "labels": dict(self.labels or {}),
+                "python": self.python.to_doc() if self.python else None,
             },
             indent=1,
         ).encode()
@@ -128,6 +144,7 @@ class PlanDoc:
                 python_failed_marker=raw.get("python_failed_marker") or None,
                 python_failed_exit_code=int(exit_code) if exit_code is not None else None,
                 labels={str(k): str(v) for k, v in dict(raw.get("labels") or {}).items()},
+                python=_python_from_json(raw.get("python")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"missing or malformed {exc}") from None

@@ -44,7 +44,12 @@ def _parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-_DATETIME_FIELDS = ("created_at", "started_at", "finished_at", "data_expires_at")
+_DATETIME_FIELDS = ("created_at", "started_at", "finished_at", "data_expires_at", "data_cleared_at")
+
+
+def day(value: datetime) -> str:
+    """A moment as users read it in messages: ``2026-12-15 09:40 UTC``."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass
@@ -89,6 +94,9 @@ class JobRecord:
     data_size_bytes: int = 0
     data_expires_at: datetime | None = None
     data_cleared: bool = False
+    data_cleared_at: datetime | None = None
+    #: Why: ``"expired"`` (gc, past the TTL) or ``"cleared"`` (``dsjobs clear``).
+    data_cleared_reason: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     raw_config: str | None = None
     base_dir: str | None = None
@@ -103,6 +111,9 @@ class JobRecord:
     output_datasets: dict[str, str] = field(default_factory=dict)
     logs: str | None = None
     parent_job_id: str | None = None
+    #: The last progress the job reported (``jobs/progress.py``): percent 0-100 and its message.
+    progress: float | None = None
+    progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
     #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
     kind: str = "config"
@@ -119,6 +130,30 @@ class JobRecord:
         if status.terminal and self.finished_at is None:
             self.finished_at = now
         self.history.append(StatusChange(status, now, by))
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether a finished job's data is past its TTL (a running job's never is)."""
+        expires = self.data_expires_at
+        return self.status.terminal and expires is not None and expires <= (now or utcnow())
+
+    def data_unavailable(self, now: datetime | None = None) -> str | None:
+        """Why the job's stored data (inputs, outputs, logs) can no longer be read, or None while it can. Data past
+        its TTL counts as gone even before ``gc`` deletes it."""
+        if self.data_cleared:
+            when = f" on {day(self.data_cleared_at)}" if self.data_cleared_at else ""
+            why = " (dsjobs clear)" if self.data_cleared_reason == "cleared" else " (its data TTL expired)"
+            return f"job {self.id} data was cleared{when}{why}"
+        if self.expired(now):
+            assert self.data_expires_at is not None
+            return (
+                f"job {self.id} data expired on {day(self.data_expires_at)} (its data TTL) and is no longer available"
+            )
+        return None
+
+    def mark_cleared(self, reason: str, now: datetime | None = None) -> None:
+        self.data_cleared = True
+        self.data_cleared_at = now or utcnow()
+        self.data_cleared_reason = reason
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -37,7 +37,8 @@ collected) ends it CANCELLED. A cancel that arrives while the job is still being
 before it starts.
 
 Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs to local files; ``fork``
-(``jobs/fork.py``) re-runs a stored config with overrides; ``gc`` (``jobs/gc.py``) deletes expired data.
+(``jobs/fork.py``) re-runs a job from its stored config, input blobs and Python environment, with overrides;
+``gc`` (``jobs/gc.py``) deletes expired data.
 Browsing (the Airflow plugin's Jobs page) is read-only: ``read``, ``query_jobs`` (``jobs/query.py``),
 ``output_files``/``open_output`` (``jobs/output_files.py``) and ``logs(follow=True)`` change nothing.
 
@@ -60,7 +61,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -79,22 +80,24 @@ from airflow_provider_dsjobs.jobs.errors import (
     one_line,
 )
 from airflow_provider_dsjobs.jobs.fork import fork_config
-from airflow_provider_dsjobs.jobs.gc import GcReport, collect_garbage
-from airflow_provider_dsjobs.jobs.launch import prepare_container
+from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
+from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, plan_job
+from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
-from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
+from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
-from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
@@ -234,6 +237,7 @@ class JobService:
         parent_job_id: str | None = None,
         progress_stream: TextIO | None = None,
         on_created: Callable[[JobRecord], None] | None = None,
+        reuse: Reuse | None = None,
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
@@ -242,8 +246,9 @@ class JobService:
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
         ``on_created`` is called with the record as soon as it is stored (CREATING), before the long phases
         (input upload, image pull), so a caller can remember the id and cancel the job while it is submitted.
-        A config that cannot be planned raises ``JobConfigError`` before anything is stored; a failure later
-        leaves the record ERROR with the reason in ``status_details`` (and raises ``JobError`` with it)."""
+        ``reuse`` (``fork``) names inputs already stored. A config that cannot be planned raises
+        ``JobConfigError`` before anything is stored; a failure later leaves the record ERROR with the reason in
+        ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         with into_job_error():
             job_id = self.jobs.new_job_id()
@@ -258,6 +263,7 @@ class JobService:
                 image_lookup=ImageRegistry(self.store, self.project).resolve,
                 connector_lookup=ConnectorRegistry(self.store, self.project).get,
                 spark_lookup=SparkRegistry(self.store, self.project).get,
+                reuse=reuse,
             )
         except PlanError as exc:
             raise JobConfigError(str(exc)) from None
@@ -301,6 +307,7 @@ class JobService:
                 self._save(record)
                 staged.stager.release()  # the record now references the inputs: gc keeps them
                 self._launch(plan, record, staged.delivery, say)
+            self._collect_garbage_now_and_then(say)
         except JobError as exc:
             with suppress(JobError):
                 if self._ended_meanwhile(record):  # the failure came from a cancel removing the container
@@ -314,6 +321,25 @@ class JobService:
             self._fail(record, one_line(exc))
             raise JobError(one_line(exc)) from None
         return record
+
+    def _collect_garbage_now_and_then(self, say: Notify) -> None:
+        """Expired data goes without anyone running ``gc``: once per ``auto_gc_interval`` a submit (its job
+        already running) spends up to ``auto_gc_budget`` seconds on it. A failure here never fails the job."""
+        interval = self.settings.auto_gc_interval
+        if interval <= 0:
+            return
+        from datetime import timedelta
+
+        try:
+            report = maybe_collect_garbage(self.jobs, timedelta(seconds=interval), budget=self.settings.auto_gc_budget)
+        except (StoreError, OSError) as exc:
+            say(f"warning: deleting expired job data failed: {one_line(exc)} (dsjobs gc retries)")
+            return
+        if report is not None and (report.jobs_cleared or report.blobs_deleted):
+            say(
+                f"deleted expired data: {len(report.jobs_cleared)} job(s), {report.blobs_deleted} cached input(s)"
+                + ("" if report.complete else " (more left for the next run)")
+            )
 
     def _new_record(self, config: JobConfig, plan: JobPlan, parent_job_id: str | None) -> JobRecord:
         """The record of a job about to be launched (not saved yet): redacted config, labels, the data TTL."""
@@ -342,22 +368,36 @@ class JobService:
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
         runtime = self.runtime
         self._move(record, JobStatus.PREPARING, by="submit")
-        with into_job_error(RuntimeFailure, StoreError):
-            spec, choice = prepare_container(
-                runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
-            )
-            record.instance_type = choice.name
+        ended: list[bool] = []
+
+        def start(spec: ContainerSpec) -> None:
+            """Create the container with ``spec``'s limits, deliver the inputs, start it (unless cancelled)."""
+            assert spec.resources is not None
+            record.instance_type = spec.resources.name
             container_id = runtime.create(spec)
-            record.container_id = container_id
-            record.container_name = spec.name
+            record.container_id, record.container_name = container_id, spec.name
             self._save(record)
-            say(f"container {spec.name} created from {plan.image} ({choice.name})")
+            say(f"container {spec.name} created from {plan.image} ({spec.resources.name})")
             entries = archive_entries(self.jobs, self.settings, plan, staged)
             runtime.put_archive(container_id, "/", tar_stream(entries))
             if self._ended_meanwhile(record):
+                ended.append(True)
                 return
             runtime.start(container_id)
-        self._move(record, JobStatus.EXECUTING, by="submit")
+
+        def discard() -> None:
+            """Before the next instance type: the container the engine would not start goes."""
+            self._discard(record)
+            record.container_id = record.container_name = None
+
+        with into_job_error(RuntimeFailure, StoreError):
+            spec, placement = prepare_container(
+                runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
+            )
+            say_choice(plan, placement, placement.choices[0], say)
+            start_with_fallback(spec, placement, start, discard, say)
+        if not ended:
+            self._move(record, JobStatus.EXECUTING, by="submit")
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
@@ -472,28 +512,56 @@ class JobService:
             record = self._load(job_id)
         if record.status.terminal:
             return record
+        keeper = ProgressKeeper(self.store, self.jobs.progress_key(job_id))
+        with self._sampling(record):
+            settled = self._follow(record, log, keeper, since, poll_interval, deadline, timeout)
+        keeper.flush()
+        if settled is not None:
+            return settled
+        return self.finalize(job_id)
+
+    def _follow(
+        self,
+        record: JobRecord,
+        log: LogSink | None,
+        keeper: ProgressKeeper,
+        since: float | None,
+        poll_interval: float,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> JobRecord | None:
+        """Stream the output to ``log`` (progress markers to ``keeper``) until the container stops; a record
+        when the job was settled meanwhile (abandoned by its launcher), else None."""
         container_id = record.container_id or ""
         while True:
             if log is not None:
                 try:
                     for stream, line in self.runtime.stream_logs(container_id, follow=True, since=since):
                         log(stream, line)
+                        keeper.see(stream, line)
                 except RuntimeFailure:
                     # Gone (finalized by someone else) or the stream broke: the state decides below, and the
                     # stored log is complete either way.
                     pass
                 since = time.time()
             if not self._container_running(record):
-                break
+                return None
             if record.status in (JobStatus.CREATING, JobStatus.PREPARING):  # not started when we last looked
-                record = self._load(job_id)
+                record = self._load(record.id)
                 settled = self._settle_abandoned(record)
                 if settled is not None:
                     return settled
             if deadline is not None and time.monotonic() > deadline:
-                raise JobError(f"job {job_id} is still running after {timeout} s")
+                raise JobError(f"job {record.id} is still running after {timeout} s")
             time.sleep(poll_interval)
-        return self.finalize(job_id)
+
+    def _sampling(self, record: JobRecord) -> AbstractContextManager[object]:
+        """Container stats into ``logs/docker_stats.tsv`` while the job is followed (``jobs/stats.py``)."""
+        interval, cid = self.settings.stats_interval, record.container_id
+        if interval <= 0 or not cid:
+            return nullcontext()
+        key = join_key(self.jobs.logs_prefix(record.id), STATS_FILE)
+        return StatsSampler(lambda: self.runtime.stats(cid), self.store, key, interval)
 
     # -- finalize --------------------------------------------------------------------------------------------
 
@@ -580,6 +648,9 @@ class JobService:
         if not record.container_id:
             return record
         if self._container_running(record) is True:
+            live = read_progress(self.store, self.jobs.progress_key(job_id))
+            if live is not None:  # what a follower saw: shown, not saved (finalize records the last one)
+                record.progress, record.progress_message = live.percent, live.message
             return record
         return self.finalize(job_id)
 
@@ -651,7 +722,15 @@ class JobService:
         Stored logs also carry the service's own lines as stream ``"system"``. With ``follow`` a running job's
         output keeps coming until its container stops."""
         record = self._load(job_id)
+        self._check_data(record)
         return joblogs.tail(iter_into_job_error(self._log_pairs(record, follow)), tail)
+
+    @staticmethod
+    def _check_data(record: JobRecord, what: str = "") -> None:
+        """``JobError`` saying why a job's data cannot be read (cleared, or past its TTL even before gc ran)."""
+        reason = record.data_unavailable()
+        if reason is not None:
+            raise JobError(f"{what}{reason}")
 
     def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
@@ -664,6 +743,20 @@ class JobService:
             yield from joblogs.read_combined(
                 self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
             )
+
+    def output_datasets(self, record: JobRecord) -> list[tuple[str, str, int | None]]:
+        """``(id, name, size in bytes)`` of each output dataset the job published (the size from the dataset's
+        manifest; None when that cannot be read)."""
+        from airflow_provider_dsjobs.storage.outputs import read_manifest
+
+        found: list[tuple[str, str, int | None]] = []
+        for name, ds_id in record.output_datasets.items():
+            try:
+                size = (read_manifest(self.store, self.jobs.datasets_prefix(ds_id)) or {}).get("size")
+            except StoreError:
+                size = None
+            found.append((ds_id, name, int(size) if isinstance(size, int) else None))
+        return found
 
     # -- browsing: read-only, nothing is finalized or saved -------------------------------------------------
 
@@ -693,7 +786,7 @@ class JobService:
         """Keep the job's data ``days`` more days from now; ``None`` keeps it forever."""
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
-        self._load(job_id)  # "job ... not found in project ..." like every other method
+        self._check_data(self._load(job_id), "cannot change the data TTL: ")
         with into_job_error():
             return self.jobs.set_data_ttl(job_id, days)
 
@@ -714,8 +807,7 @@ class JobService:
         Nothing read from the store is trusted as a local path, and a download cut off half-way changes
         nothing locally (``jobs/downloads.py``). ``progress_stream`` shows a download progress bar there."""
         record = self._load(job_id)
-        if record.data_cleared:
-            raise JobError(f"job {job_id} data is cleared (its data TTL expired)")
+        self._check_data(record, "nothing to download: ")
         return download_files(
             self.jobs,
             record,
@@ -725,10 +817,27 @@ class JobService:
             progress_stream=progress_stream,
         )
 
-    def gc(self) -> GcReport:
-        """Delete expired job data and blobs no live job references."""
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Delete expired job data and blobs no live job references; ``dry_run``: only say what would go."""
         with into_job_error():
-            return collect_garbage(self.jobs)
+            return collect_garbage(self.jobs, dry_run=dry_run)
+
+    def clear(self, job_id: str) -> GcReport:
+        """Delete a finished job's stored data now (outputs, logs, and the cached inputs no other job uses); its
+        record stays, marked cleared, and later reads say so. Clearing a cleared job changes nothing."""
+        record = self._load(job_id)
+        if not record.status.terminal:
+            raise JobError(f"job {job_id} is still running ({record.status.value}): cancel it before clearing its data")
+        if record.data_cleared:
+            return GcReport()
+        with into_job_error():
+            return clear_job(self.jobs, record)
+
+    def clear_all(self) -> GcReport:
+        """The project's expired job data and every cached input no job with live data uses, now (``gc`` without
+        the hour of grace: only inputs younger than a few minutes are kept, for submits in progress)."""
+        with into_job_error():
+            return collect_garbage(self.jobs, grace=CLEAR_GRACE)
 
     # -- fork ------------------------------------------------------------------------------------------------
 
@@ -740,11 +849,18 @@ class JobService:
         labels: Mapping[str, str] | None = None,
         notify: Notify | None = None,
     ) -> JobRecord:
-        """Re-run job ``job_id`` from its stored config with ``overrides`` (DataSphere's ``fork``)."""
+        """Re-run job ``job_id`` with ``overrides`` (DataSphere's ``fork``), from the inputs and Python environment
+        it stored (``jobs/fork.py``): only an input an override replaces is read from this machine."""
         over = overrides or Overrides()
-        config = fork_config(self._load(job_id), over)
+        source = self._load(job_id)
+        self._check_data(source, "fork is unavailable: ")
+        if source.data_expires_at is not None and notify is not None:
+            notify(f"source job data expires on {day(source.data_expires_at)} (dsjobs set-data-ttl keeps it longer)")
+        forked = fork_config(source, over, self._plan_doc(job_id).python)
         environ = {**os.environ, **over.environ} if over.env_vars else None
-        return self.submit(config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id)
+        return self.submit(
+            forked.config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id, reuse=forked.reuse
+        )
 
 
 def _unsupported_notes(config: JobConfig) -> Iterator[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
-from airflow_provider_dsjobs.jobs.plan import JobPlan
+from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
@@ -77,26 +77,27 @@ def stage_inputs(
     processes)."""
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
     stager = InputStager(jobs.store, jobs.project, progress, memo=memo)
-    paths = [p.local_path for p in plan.inputs] + [e.local_path for e in plan.extra_files]
+    wanted = [(p.local_path, p.stored) for p in plan.inputs] + [(e.local_path, e.stored) for e in plan.extra_files]
+    local = [path for path, stored in wanted if stored is None]
     try:
-        staged_all = stager.stage_all(paths) if paths else []
+        fresh = iter(stager.stage_all(local) if local else [])
+        staged_all = [next(fresh) if stored is None else _reuse(stager, stored) for _, stored in wanted]
     except StoreError as exc:
         raise JobError(one_line(exc)) from None
     delivery: Staged = []
     refs: list[dict[str, Any]] = []
     for placement, s in zip(plan.inputs, staged_all[: len(plan.inputs)], strict=True):
         delivery.append((placement.container_path, s))
-        refs.append({"path": placement.path, "var": placement.var, "kind": s.kind, "sha256": s.sha256, "size": s.size})
+        refs.append({"path": placement.path, "var": placement.var, **_ref(s)})
     for extra, s in zip(plan.extra_files, staged_all[len(plan.inputs) :], strict=True):
         delivery.append((extra.container_path, s))
         refs.append(
             {
                 "path": str(extra.local_path),
                 "var": None,
-                "kind": s.kind,
-                "sha256": s.sha256,
-                "size": s.size,
+                **_ref(s),
                 "role": "python-local-module",
+                "container_path": extra.container_path,
             }
         )
     uploaded = int(stager.stats.bytes_uploaded)
@@ -107,6 +108,17 @@ def stage_inputs(
     elif n and progress is None:
         say(f"uploaded {human_size(uploaded)} of {human_size(total)} ({n} inputs)")
     return StagedInputs(delivery, refs, total, stager)
+
+
+def _ref(s: StagedInput) -> dict[str, object]:
+    """The content part of a ``JobRecord.inputs`` entry (``mode``: a file's, so a fork keeps it executable)."""
+    mode = s.entries[0].mode if s.kind == "file" and s.entries else 0o755
+    return {"kind": s.kind, "sha256": s.sha256, "size": s.size, "mode": mode}
+
+
+def _reuse(stager: InputStager, stored: StoredInput) -> StagedInput:
+    """A fork's unchanged input, from the cache (``StoreError`` when gc removed it)."""
+    return stager.adopt(stored.kind, stored.sha256, stored.size, stored.mode)
 
 
 def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged) -> Iterator[TarEntry]:

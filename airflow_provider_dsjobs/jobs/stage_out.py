@@ -7,7 +7,8 @@
    the job's ``outputs/`` prefix (``mirror``); one the job did not write is listed in ``missing_outputs``;
 3. when the pyenv build failed, its marker file says why (``read_marker``);
 4. on exit 0 each output dataset is published under ``projects/<p>/datasets/<id>/`` with its own manifest
-   (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree);
+   (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree); one
+   larger than its declared size is not, and the job ends ERROR naming it, its size and the limit;
 5. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
    the outcome a committed manifest recorded (another finalizer got there, or one crashed right after it).
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
 from airflow_provider_dsjobs.jobs.errors import one_line
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
@@ -81,6 +83,8 @@ class _Collected:
     datasets: dict[str, str] = field(default_factory=dict)
     pyenv_error: str | None = None
     failure: str | None = None
+    #: Output datasets over their declared size (not published): one message each.
+    too_large: list[str] = field(default_factory=list)
 
 
 def stage_out(
@@ -106,9 +110,12 @@ def stage_out(
         got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
             got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
-        status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, got.failure)
+        failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
+        status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
+        if spool.progress is not None:
+            record.progress, record.progress_message = spool.progress.percent, spool.progress.message
     data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in got.files)
     manifest = {
         "job_id": record.id,
@@ -161,7 +168,12 @@ def _collect(
             got.files += exported.files
             got.outputs[out.key] = jobs.store.uri(join_key(writer.prefix, rel))
         for ds in doc.output_datasets if publish else ():
-            ds_id = publish_dataset(jobs, runtime, record, ds)
+            try:
+                ds_id = publish_dataset(jobs, runtime, record, ds)
+            except DatasetTooLarge as exc:
+                got.too_large.append(str(exc))
+                spool.write(joblogs.SYSTEM, str(exc))
+                continue
             got.datasets[ds.name] = ds_id
             spool.write(joblogs.SYSTEM, f"created dataset {ds_id} ({ds.name})")
     except _COLLECTION_ERRORS as exc:
@@ -308,13 +320,20 @@ def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
 
 
 def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord, ds: OutputDatasetPlacement) -> str:
-    """Export output dataset ``ds`` from the container into
-    ``projects/<p>/datasets/<id>/``, write its manifest, and return its ID."""
+    """Export output dataset ``ds`` from the container into ``projects/<p>/datasets/<id>/``, write its manifest,
+    and return its ID. Over its declared size it is not published: ``DatasetTooLarge`` (``jobs/dataset_size.py``)."""
     ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
-    # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-    exported = export_into(runtime, record.container_id or "", ds.container_path, "", _StripFirst(writer))
+    target = SizeLimitedWriter(_StripFirst(writer), ds.size_bytes)
+    try:
+        # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
+        exported = export_into(runtime, record.container_id or "", ds.container_path, "", target)
+    except OverLimit:
+        for info in list(jobs.store.list(prefix)):
+            jobs.store.delete(info.key)
+        size = exported_size(runtime, record.container_id or "", ds.container_path)
+        raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
     collected = exported.files if exported is not None and exported.refused is None else []
     files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
     size = sum(int(f["size"]) for f in files)

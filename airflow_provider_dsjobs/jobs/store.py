@@ -18,7 +18,11 @@ is a list of ``InputRef`` dicts, one per input of the config::
      "var": "DATA" | None,   # its variable, if any
      "kind": "file" | "dir",
      "sha256": "<hex>",      # the blob sha256 for a file, the tree id for a directory
-     "size": 12345}          # total bytes
+     "size": 12345,          # total bytes
+     "mode": 0o644}          # a file's mode (0o755 when executable), so a fork keeps it
+
+A Python local module shipped besides the inputs has ``"role": "python-local-module"`` and its
+``"container_path"``. ``fork`` builds the new job from these hashes, not from the submitter's files.
 """
 
 from __future__ import annotations
@@ -111,6 +115,14 @@ class JobStore:
 
     def logs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}logs/"
+
+    def progress_key(self, job_id: str) -> str:
+        """The latest progress of a running job, written by whoever follows it (``jobs/progress.py``)."""
+        return f"{self.job_prefix(job_id)}progress.json"
+
+    def gc_marker_key(self) -> str:
+        """When the project's last opportunistic ``gc`` started (``jobs/gc.py``)."""
+        return f"{project_prefix(self.project)}maintenance/gc.json"
 
     def inputs_manifest_key(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}inputs.json"

@@ -22,8 +22,8 @@ from airflow_provider_dsjobs.pyenv.plan import (
     LABEL_PYENV,
     LABEL_VERSION,
     VOLUME_PREFIX,
-    _builder_source,
     _setup_command,
+    builder_source,
     env_hash_for,
     pip_spec,
 )
@@ -84,7 +84,7 @@ def cached_env(
         failed_marker=failed_marker,
         failed_exit_code=EXIT_ENV_FAILED,
         container_files=(
-            (builder_path, _builder_source()),
+            (builder_path, builder_source()),
             (spec_path, json.dumps(spec, indent=1, sort_keys=True).encode("utf-8")),
         ),
     )

@@ -216,7 +216,7 @@ def pip_spec(pip: PipOptions) -> dict[str, Any]:
     }
 
 
-def _builder_source() -> bytes:
+def builder_source() -> bytes:
     return importlib.resources.files("airflow_provider_dsjobs.pyenv").joinpath("container_build.py").read_bytes()
 
 
@@ -325,7 +325,7 @@ def plan_python_env(
         volume_mount=mount,
         volume_labels={LABEL_PYENV: "1", LABEL_VERSION: py.version, LABEL_IMAGE: image, LABEL_HASH: env_hash},
         venv_path=venv_path,
-        builder_script=_builder_source(),
+        builder_script=builder_source(),
         builder_path=builder_path,
         spec_json=json.dumps(spec, indent=1, sort_keys=True).encode("utf-8"),
         spec_path=spec_path,

@@ -4,7 +4,8 @@ Modules, one concept each:
 
 * ``engine``     — ``connect_engine(settings) -> DockerEngine`` (unix/tcp+TLS/ssh), ``DockerEngine.info()``
 * ``images``     — ``ensure_image(engine, ref, username=, password=) -> image id`` (local, else pull)
-* ``resources``  — ``choose_instance_type(names, engine_info) -> ResourceChoice`` (caps, GPU check)
+* ``resources``  — ``place_instance_types(names, engine_info, engine_load(engine)) -> Placement`` (priority order
+  against capacity and what runs there; caps only with a message)
 * ``tarstream``  — ``tar_stream(entries)`` lazily, ``TarReader`` / ``extract_stream`` safely back
 * ``logs``       — ``LineSplitter``: bytes → bounded, UTF-8-safe lines
 * ``log_stream`` — the engine's log protocol: ``cut_frames`` (Docker's frames) and ``LogCursor`` (resuming)

@@ -16,7 +16,7 @@ Guarantees every implementation keeps (the job core relies on them):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import (
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from airflow_provider_dsjobs.runtime.engine import EngineInfo
     from airflow_provider_dsjobs.runtime.log_stream import LogCursor
+    from airflow_provider_dsjobs.runtime.resources import EngineLoad
     from airflow_provider_dsjobs.runtime.tarstream import TarReader
 
 StreamName = Literal["stdout", "stderr"]
@@ -37,6 +38,14 @@ class ContainerRuntime(Protocol):
 
     def engine_info(self) -> EngineInfo:
         """What the engine can give a job (CPUs, memory, GPUs): ``choose_instance_type`` reads it."""
+        ...
+
+    def engine_load(self) -> EngineLoad:
+        """What the containers running on the engine hold (their limits): ``place_instance_types`` reads it."""
+        ...
+
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        """One stats document of a running container (engine API shape), or ``None`` when it cannot say."""
         ...
 
     def ensure_image(

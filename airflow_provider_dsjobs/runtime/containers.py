@@ -47,7 +47,7 @@ from airflow_provider_dsjobs.runtime.errors import (
 from airflow_provider_dsjobs.runtime.images import ensure_image
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor, cut_frames
 from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
-from airflow_provider_dsjobs.runtime.resources import ResourceChoice
+from airflow_provider_dsjobs.runtime.resources import EngineLoad, ResourceChoice, engine_load
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
 from airflow_provider_dsjobs.settings import Settings
 
@@ -182,6 +182,9 @@ class Runtime:
 
     def engine_info(self) -> EngineInfo:
         return self.engine.info()
+
+    def engine_load(self) -> EngineLoad:
+        return engine_load(self.engine)
 
     def ensure_image(
         self, ref: str, *, username: str | None = None, password: str | None = None, policy: str = "if-missing"
@@ -388,6 +391,15 @@ class Runtime:
             log.info("log stream of container %s broke (%s); resuming", container_id[:12], reason_of(exc))
         finally:
             response.close()
+
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        """One stats document of a running container (the engine's ``one-shot`` read), or ``None`` when it is gone
+        or the engine cannot say."""
+        try:
+            result: dict[str, Any] = self.api.stats(container_id, stream=False, one_shot=True)
+        except docker.errors.DockerException:
+            return None
+        return result
 
     def state(self, container_id: str) -> ContainerState | None:
         """The container's state, or ``None`` if it does not exist."""

@@ -1,67 +1,183 @@
-"""Turning ``cloud-instance-types`` into container limits on the engine at hand.
+"""Turning ``cloud-instance-types`` into container limits on the engine at hand, in the config's priority order.
 
-Profiles are tried in the config's priority order. A GPU profile needs GPU support on the engine (the nvidia
-runtime); CPU and memory are caps, limited to what the engine has, so ``c1.4`` (4 CPUs, 32 GB) runs on a 2-core
-laptop with 2 CPUs and its memory. The first profile that fits wins; if none fits, one line says what was tried and why.
+``place_instance_types`` weighs each profile against the engine's capacity (``EngineInfo``) minus what the
+containers already running there hold (``EngineLoad``: their CPU and memory limits and GPU requests):
+
+* a profile that fits what is free now is a candidate, as asked;
+* one that needs a GPU the engine cannot give (no nvidia runtime), or an unknown name, is skipped;
+* one that needs more CPUs or memory than the engine has, or than is free, is skipped too — and when no profile
+  fits, the first of these runs **capped** to the engine's size, with a message saying so (Docker limits are caps,
+  not reservations: a capped job runs, slower). Nothing is capped silently.
+
+The candidates come in priority order; the launcher takes the first and moves to the next when the engine refuses
+to start it for lack of resources (``lacks_resources``: e.g. no GPU to assign). ``Placement.notes`` says why each
+earlier profile was passed over. With no candidate at all, one error lists every profile and why.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import docker
+
 from airflow_provider_dsjobs.config.instance_types import KNOWN_INSTANCE_TYPES, InstanceType
-from airflow_provider_dsjobs.runtime.engine import EngineInfo
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure, reason_of
 
 _GIB = 1024**3
 _NANO = 1_000_000_000
+#: Engine messages that mean "not enough of something" (a GPU that cannot be assigned, a limit over the host's).
+_LACK_RE = re.compile(
+    r"could not select device driver|insufficient|not enough|unknown device|no such device|out of memory|"
+    r"cannot allocate memory|range of cpus|gpu",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
 class ResourceChoice:
-    """The instance type used and the HostConfig limits it became (``device_requests`` as engine API dicts)."""
+    """The instance type used and the HostConfig limits it became (``device_requests`` as engine API dicts);
+    ``note`` says why it was chosen (or how it was capped)."""
 
     name: str
     nano_cpus: int
     mem_limit: int
     device_requests: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
 
     @property
     def cpus(self) -> float:
         return self.nano_cpus / _NANO
 
 
-def _why_not(profile: InstanceType, engine: EngineInfo) -> str | None:
-    if profile.gpus and not engine.gpu_support:
-        return f"needs {profile.gpus} GPU(s) ({profile.gpu_model}); the engine has no GPU support (no nvidia runtime)"
-    return None
+@dataclass(frozen=True)
+class EngineLoad:
+    """What the containers running on the engine hold: the sum of their limits (unlimited ones count 0)."""
+
+    cpus: float = 0.0
+    memory_bytes: int = 0
+    gpus: int = 0
+    containers: int = 0
 
 
-def _limits(profile: InstanceType, engine: EngineInfo) -> ResourceChoice:
-    cpus = min(profile.cpus, engine.cpus) if engine.cpus > 0 else profile.cpus
+@dataclass(frozen=True)
+class Placement:
+    """The profiles to try, in order, and why each one not among them was passed over (``name: reason``)."""
+
+    choices: tuple[ResourceChoice, ...]
+    notes: tuple[str, ...] = ()
+
+    def skipped_before(self, choice: ResourceChoice, names: Sequence[str]) -> list[str]:
+        """The notes of the profiles ahead of ``choice`` in the config's order."""
+        ahead = set(names[: list(names).index(choice.name)]) if choice.name in names else set()
+        return [n for n in self.notes if n.partition(":")[0] in ahead]
+
+
+def lacks_resources(exc: BaseException) -> bool:
+    """Whether an engine refusal means a lack of resources (worth trying the next instance type)."""
+    return bool(_LACK_RE.search(str(exc)))
+
+
+def _gib(n: float) -> str:
+    return f"{n / _GIB:.1f} GiB"
+
+
+def _shortfall(profile: InstanceType, engine: EngineInfo, load: EngineLoad) -> str | None:
+    """What the engine lacks for ``profile`` now, or None when it fits."""
+    parts: list[str] = []
+    free_cpus = max(engine.cpus - load.cpus, 0.0)
+    if engine.cpus > 0 and profile.cpus > engine.cpus:
+        parts.append(f"needs {profile.cpus} CPUs, the engine has {engine.cpus}")
+    elif engine.cpus > 0 and profile.cpus > free_cpus:
+        parts.append(f"needs {profile.cpus} CPUs, {free_cpus:g} of {engine.cpus} free")
     memory = profile.memory_gb * _GIB
-    if engine.memory_bytes > 0:
-        memory = min(memory, engine.memory_bytes)
+    free_memory = max(engine.memory_bytes - load.memory_bytes, 0)
+    if engine.memory_bytes > 0 and memory > engine.memory_bytes:
+        parts.append(f"needs {profile.memory_gb} GiB of memory, the engine has {_gib(engine.memory_bytes)}")
+    elif engine.memory_bytes > 0 and memory > free_memory:
+        parts.append(f"needs {profile.memory_gb} GiB of memory, {_gib(free_memory)} free")
+    if not parts:
+        return None
+    busy = f" ({load.containers} container(s) running there)" if load.containers else ""
+    return " and ".join(parts) + busy
+
+
+def _limits(profile: InstanceType, engine: EngineInfo, note: str, *, cap: bool = False) -> ResourceChoice:
+    cpus: float = profile.cpus
+    memory = profile.memory_gb * _GIB
+    if cap:
+        cpus = min(cpus, engine.cpus) if engine.cpus > 0 else cpus
+        memory = min(memory, engine.memory_bytes) if engine.memory_bytes > 0 else memory
     requests: list[dict[str, Any]] = []
     if profile.gpus:
         requests.append({"Driver": "nvidia", "Count": profile.gpus, "Capabilities": [["gpu"]]})
-    return ResourceChoice(name=profile.name, nano_cpus=cpus * _NANO, mem_limit=memory, device_requests=requests)
+    return ResourceChoice(profile.name, int(cpus * _NANO), int(memory), requests, note)
 
 
-def choose_instance_type(names: Sequence[str], engine_info: EngineInfo) -> ResourceChoice:
-    """The first profile of ``names`` the engine can run, as container limits."""
+def place_instance_types(names: Sequence[str], engine: EngineInfo, load: EngineLoad | None = None) -> Placement:
+    """The candidates for ``names`` on this engine now (see the module docstring); ``RuntimeFailure`` listing
+    every profile when none can run at all."""
     if not names:
         raise RuntimeFailure("no instance type to choose from")
-    tried: list[str] = []
+    load = load or EngineLoad()
+    fits: list[ResourceChoice] = []
+    short: list[tuple[InstanceType, str]] = []
+    notes: list[str] = []
     for name in names:
         profile = KNOWN_INSTANCE_TYPES.get(name)
         if profile is None:
-            tried.append(f"{name}: unknown instance type (known: {', '.join(KNOWN_INSTANCE_TYPES)})")
+            notes.append(f"{name}: unknown instance type (known: {', '.join(KNOWN_INSTANCE_TYPES)})")
             continue
-        reason = _why_not(profile, engine_info)
-        if reason is None:
-            return _limits(profile, engine_info)
-        tried.append(f"{name}: {reason}")
-    raise RuntimeFailure("no instance type fits this Docker engine; tried " + "; ".join(tried))
+        if profile.gpus and not engine.gpu_support:
+            notes.append(
+                f"{name}: needs {profile.gpus} GPU(s) ({profile.gpu_model}); the engine has no GPU support "
+                "(no nvidia runtime)"
+            )
+            continue
+        lack = _shortfall(profile, engine, load)
+        if lack is None:
+            fits.append(_limits(profile, engine, f"{profile.cpus} CPUs, {profile.memory_gb} GiB: fits"))
+        else:
+            notes.append(f"{name}: {lack}")
+            short.append((profile, lack))
+    if fits:
+        return Placement(tuple(fits), tuple(notes))
+    if not short:
+        raise RuntimeFailure("no instance type fits this Docker engine; tried " + "; ".join(notes))
+    capped = []
+    for profile, lack in short:
+        choice = _limits(profile, engine, "", cap=True)
+        note = f"no instance type fits as asked; capped to {choice.cpus:g} CPUs and {_gib(choice.mem_limit)} ({lack})"
+        capped.append(replace(choice, note=note))
+    first = capped[0].name
+    return Placement(tuple(capped), tuple(n for n in notes if n.partition(":")[0] != first))
+
+
+def engine_load(engine: DockerEngine) -> EngineLoad:
+    """The limits the running containers on ``engine`` hold (a container that went away meanwhile counts 0)."""
+    try:
+        running = engine.api.containers(filters={"status": "running"})
+    except docker.errors.DockerException as exc:
+        raise RuntimeFailure(f"cannot list the containers on {engine.url}: {reason_of(exc)}") from None
+    cpus, memory, gpus = 0.0, 0, 0
+    for item in running:
+        try:
+            host = engine.api.inspect_container(item["Id"]).get("HostConfig") or {}
+        except docker.errors.DockerException:
+            continue
+        nano = int(host.get("NanoCpus") or 0)
+        quota, period = int(host.get("CpuQuota") or 0), int(host.get("CpuPeriod") or 0)
+        cpus += nano / _NANO if nano else (quota / period if quota > 0 and period > 0 else 0.0)
+        memory += int(host.get("Memory") or 0)
+        gpus += sum(max(int(r.get("Count") or 0), 0) for r in host.get("DeviceRequests") or [])
+    return EngineLoad(cpus, memory, gpus, len(running))
+
+
+def choose_instance_type(
+    names: Sequence[str], engine_info: EngineInfo, load: EngineLoad | None = None
+) -> ResourceChoice:
+    """The first candidate of ``place_instance_types``."""
+    return place_instance_types(names, engine_info, load).choices[0]

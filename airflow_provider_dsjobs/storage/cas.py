@@ -148,10 +148,12 @@ class StagedInput:
     sha256: str
     size: int
     entries: list[TreeEntry]
-    local_path: Path
+    local_path: Path | None  # None: adopted from the cache, no local copy
 
     def local_hints(self) -> dict[str, Path]:
         """``sha256 → local file`` for every file of this input (for ``BlobSource``)."""
+        if self.local_path is None:
+            return {}
         if self.kind == "file":
             return {self.sha256: self.local_path}
         return {e.sha256: self.local_path / e.path for e in self.entries if e.kind == "file" and e.sha256}
@@ -260,6 +262,7 @@ class InputStager:
         self.memo = memo
         self.stats = StageStats()
         self.lease_key: str | None = None
+        self._leased: set[str] = set()
 
     def stage(self, path: Path) -> StagedInput:
         """Stage one file or directory."""
@@ -416,11 +419,28 @@ class InputStager:
         self.stats.bytes_uploaded += f.size
         self.stats.files_uploaded += 1
 
+    def adopt(self, kind: str, content_id: str, size: int, mode: int = 0o644) -> StagedInput:
+        """An input already in the cache (a fork's unchanged input), by its blob sha256 or tree id: leased like a
+        staged one, nothing read locally. ``StoreError`` when the blob or tree is gone (collected by gc)."""
+        if kind == "dir":
+            entries = load_tree(self.store, self.project, content_id)
+            ids = [content_id] + [e.sha256 for e in entries if e.sha256]
+        else:
+            entries = [TreeEntry(content_id[:12], "file", content_id, size, mode)]
+            ids = [content_id]
+        self._write_lease(ids)  # first: gc keeps what a lease names, so the checks below stay true
+        missing = self._missing([blob_key(self.project, i) for i in ids if i != content_id or kind == "file"])
+        if missing:
+            key = sorted(missing)[0]
+            raise StoreError(f"stored input {content_id[:12]}… is incomplete: {self.store.uri(key)} is gone")
+        return StagedInput(kind, content_id, size, entries, None)
+
     def _write_lease(self, ids: list[str]) -> None:
         if self.lease_key is None:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             self.lease_key = f"{leases_prefix(self.project)}{stamp}-{secrets.token_hex(8)}.json"
-        document = {"created_at": datetime.now(timezone.utc).isoformat(), "ids": sorted(set(ids))}
+        self._leased.update(ids)
+        document = {"created_at": datetime.now(timezone.utc).isoformat(), "ids": sorted(self._leased)}
         self.store.put_bytes(self.lease_key, json.dumps(document).encode())
 
     def release(self) -> None:

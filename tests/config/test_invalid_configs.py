@@ -241,6 +241,14 @@ CASES: list[tuple[str, str, int | None, int | None, str, str]] = [
         "`2.7` is not a supported Python version",
     ),
     (
+        "python-manual-without-parameters",
+        "cmd: x\nenv:\n  python:\n    type: manual\n",
+        4,
+        11,
+        "env.python.type",
+        "`type: manual` needs at least one parameter: version, requirements-file, local-paths, root-paths or pip",
+    ),
+    (
         "python-type-missing",
         "cmd: x\nenv:\n  python:\n    version: '3.11'\n",
         4,

@@ -11,11 +11,13 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime, StreamName
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound
+from airflow_provider_dsjobs.runtime.resources import EngineLoad
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
 
 
@@ -61,6 +63,12 @@ class FakeRuntime:
     # -- the protocol ------------------------------------------------------------------------------------------
     def engine_info(self) -> EngineInfo:
         return EngineInfo(cpus=2, memory_bytes=8 << 30, gpu_support=False, runtimes=("runc",), server_version="fake")
+
+    def engine_load(self) -> EngineLoad:
+        return EngineLoad()
+
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        return None
 
     def ensure_image(
         self, ref: str, *, username: str | None = None, password: str | None = None, policy: str = "if-missing"

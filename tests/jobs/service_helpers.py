@@ -49,3 +49,17 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "co
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+#: A job with a manual Python environment: main.py, a local package lib/ and an (empty) requirements.txt.
+PYENV = """
+cmd: python main.py
+inputs:
+  - main.py
+env:
+  python:
+    type: manual
+    version: "3.11"
+    requirements-file: requirements.txt
+    local-paths: [lib]
+"""

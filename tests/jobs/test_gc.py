@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from airflow_provider_dsjobs.jobs.gc import collect_garbage
+from airflow_provider_dsjobs.jobs.gc import clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
@@ -156,3 +156,85 @@ def test_an_unreadable_live_tree_stops_blob_deletion(store: ObjectStore, tmp_pat
     report = collect_garbage(js, utcnow() + LATER)
     assert report.blobs_deleted == 0
     assert store.exists(blob_key("proj", sha(b"needed")))
+
+
+def _objects(store: ObjectStore) -> list[str]:
+    return sorted(info.key for info in store.list(""))
+
+
+def test_dry_run_reports_what_would_go_and_deletes_nothing(store: ObjectStore, tmp_path: Path) -> None:
+    js = JobStore(store, "proj")
+    f = tmp_path / "in.txt"
+    f.write_bytes(b"only the expired job uses this")
+    expired = job_with_input(js, stage(store, f), expires_in=timedelta(days=-1))
+    before = _objects(store)
+
+    dry = collect_garbage(js, utcnow() + LATER, dry_run=True)
+    assert dry.dry_run and dry.jobs_cleared == [expired.id] and dry.blobs_deleted == 1
+    assert _objects(store) == before and not js.load(expired.id).data_cleared
+
+    real = collect_garbage(js, utcnow() + LATER)
+    assert (real.jobs_cleared, real.blobs_deleted, real.bytes_freed) == (
+        dry.jobs_cleared,
+        dry.blobs_deleted,
+        dry.bytes_freed,
+    )
+    cleared = js.load(expired.id)
+    assert cleared.data_cleared and cleared.data_cleared_reason == "expired" and cleared.data_cleared_at is not None
+    assert "data was cleared on " in (cleared.data_unavailable() or "")
+
+
+def test_a_spent_budget_stops_between_deletions_and_the_next_run_goes_on(store: ObjectStore, tmp_path: Path) -> None:
+    js = JobStore(store, "proj")
+    f = tmp_path / "in.txt"
+    f.write_bytes(b"input")
+    first = job_with_input(js, stage(store, f), expires_in=timedelta(days=-1))
+    report = collect_garbage(js, budget=-1)  # already spent: nothing done, and it says so
+    assert not report.complete and report.jobs_cleared == [] and not js.load(first.id).data_cleared
+    assert collect_garbage(js, budget=60).jobs_cleared == [first.id]
+
+
+def test_opportunistic_gc_runs_at_most_once_per_interval(store: ObjectStore, tmp_path: Path) -> None:
+    js = JobStore(store, "proj")
+    f = tmp_path / "in.txt"
+    f.write_bytes(b"input")
+    one = job_with_input(js, stage(store, f), expires_in=timedelta(days=-1))
+    hour = timedelta(hours=1)
+    ran = maybe_collect_garbage(js, hour, budget=10)
+    assert ran is not None and ran.jobs_cleared == [one.id]
+    two = job_with_input(js, stage(store, f), expires_in=timedelta(days=-1))
+    assert maybe_collect_garbage(js, hour, budget=10) is None  # ran moments ago
+    assert not js.load(two.id).data_cleared
+    later = maybe_collect_garbage(js, hour, budget=10, now=utcnow() + 2 * hour)
+    assert later is not None and later.jobs_cleared == [two.id]
+
+
+def test_expired_data_is_unavailable_before_it_is_deleted() -> None:
+    record = JobRecord(id="j1", project="proj")
+    record.data_expires_at = utcnow() - timedelta(minutes=1)
+    assert record.data_unavailable() is None  # still running: its data is in use
+    record.set_status(JobStatus.SUCCESS)
+    reason = record.data_unavailable() or ""
+    assert reason.startswith("job j1 data expired on ") and reason[23:27].isdigit()
+    record.data_expires_at = None
+    assert record.data_unavailable() is None
+
+
+def test_clear_job_deletes_its_data_and_the_inputs_only_it_used(store: ObjectStore, tmp_path: Path) -> None:
+    js = JobStore(store, "proj")
+    (tmp_path / "shared.txt").write_bytes(b"shared")
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "a.txt").write_bytes(b"only job one")
+    shared = stage(store, tmp_path / "shared.txt")
+    one = job_with_input(js, shared, expires_in=timedelta(days=10))
+    own = stage(store, tmp_path / "own")
+    one.inputs.append({"path": "own", "var": None, "kind": "dir", "sha256": own.sha256, "size": own.size})
+    js.save(one)
+    two = job_with_input(js, shared, expires_in=timedelta(days=10))
+
+    report = clear_job(js, one, grace=timedelta(0))
+    assert report.jobs_cleared == [one.id] and report.blobs_deleted == 2  # the tree and its one blob
+    assert not store.exists(tree_key("proj", own.sha256)) and not store.exists(blob_key("proj", sha(b"only job one")))
+    assert store.exists(blob_key("proj", sha(b"shared")))  # job two still needs it
+    assert list(store.list(js.outputs_prefix(one.id))) == [] and js.load(one.id).data_cleared_reason == "cleared"
+    assert store.exists(js.outputs_prefix(two.id) + "result.txt") and not js.load(two.id).data_cleared

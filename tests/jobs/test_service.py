@@ -17,7 +17,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.outputs import read_manifest
-from tests.jobs.service_helpers import wait_for, write_job
+from tests.jobs.service_helpers import PYENV, wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
 
@@ -377,32 +377,6 @@ def test_set_data_ttl_and_unknown_job(local_settings: Settings, tmp_path: Path) 
     assert week.data_expires_at is not None and 6 <= (week.data_expires_at - week.finished_at).days <= 7  # type: ignore[operator]
     with pytest.raises(JobError, match="not found"):
         service.get("j20000101-000000000-nothere0")
-
-
-@pytest.fixture()
-def pyenv_settings(local_settings: Settings, docker_client: Any) -> Any:
-    """Settings whose Python image is the test image; removes the env volumes the test created."""
-    import dataclasses
-
-    before = {v.name for v in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"})}
-    yield dataclasses.replace(local_settings, python_image_template=local_settings.default_image)
-    for volume in docker_client.volumes.list(filters={"label": "dsjobs.pyenv=1"}):
-        if volume.name not in before:
-            with contextlib.suppress(Exception):
-                volume.remove()
-
-
-PYENV = """
-cmd: python main.py
-inputs:
-  - main.py
-env:
-  python:
-    type: manual
-    version: "3.11"
-    requirements-file: requirements.txt
-    local-paths: [lib]
-"""
 
 
 def test_python_environment_is_built_and_used(pyenv_settings: Settings, tmp_path: Path) -> None:

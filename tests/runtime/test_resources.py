@@ -1,4 +1,5 @@
-"""Instance types become container limits capped by the engine; GPU profiles need a GPU engine."""
+"""Instance types, in priority order, against the engine's capacity and what runs there; GPU profiles need a GPU
+engine; a cap is a message, never silent."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import pytest
 
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.runtime.resources import choose_instance_type
+from airflow_provider_dsjobs.runtime.resources import (
+    EngineLoad,
+    ResourceChoice,
+    choose_instance_type,
+    engine_load,
+    lacks_resources,
+    place_instance_types,
+)
 
 GIB = 1024**3
 LAPTOP = EngineInfo(cpus=2, memory_bytes=24 * GIB, gpu_support=False, runtimes=("runc",), server_version="20.10")
@@ -17,6 +25,29 @@ GPU = EngineInfo(cpus=64, memory_bytes=1024 * GIB, gpu_support=True, runtimes=("
 def test_profile_is_capped_by_a_small_engine() -> None:
     choice = choose_instance_type(["c1.4"], LAPTOP)
     assert (choice.name, choice.cpus, choice.mem_limit, choice.device_requests) == ("c1.4", 2, 24 * GIB, [])
+    assert choice.note == (
+        "no instance type fits as asked; capped to 2 CPUs and 24.0 GiB (needs 4 CPUs, the engine has 2 and needs "
+        "32 GiB of memory, the engine has 24.0 GiB)"
+    )
+
+
+def test_the_first_type_that_fits_what_is_free_now_wins() -> None:
+    busy = EngineLoad(cpus=60, memory_bytes=100 * GIB, containers=3)
+    placement = place_instance_types(["c1.80", "c1.8", "c1.4"], BIG, busy)
+    assert [c.name for c in placement.choices] == ["c1.4"]
+    assert placement.choices[0].note == "4 CPUs, 32 GiB: fits" and placement.choices[0].cpus == 4
+    assert placement.skipped_before(placement.choices[0], ["c1.80", "c1.8", "c1.4"]) == [
+        "c1.80: needs 80 CPUs, the engine has 64 (3 container(s) running there)",
+        "c1.8: needs 8 CPUs, 4 of 64 free (3 container(s) running there)",
+    ]
+    idle = place_instance_types(["c1.80", "c1.8", "c1.4"], BIG)
+    assert [c.name for c in idle.choices] == ["c1.8", "c1.4"]  # in priority order: the next one if c1.8 cannot start
+
+
+def test_engine_refusals_for_lack_of_resources_are_recognised() -> None:
+    assert lacks_resources(RuntimeError('could not select device driver "nvidia" with capabilities: [[gpu]]'))
+    assert lacks_resources(RuntimeError("Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"))
+    assert not lacks_resources(RuntimeError("no such image: nope:1"))
 
 
 def test_profile_limits_apply_on_a_big_engine() -> None:
@@ -51,3 +82,13 @@ def test_live_engine_runs_c1_4(engine: object) -> None:
     choice = choose_instance_type(["c1.4"], info)
     assert choice.cpus == min(4, info.cpus)
     assert choice.mem_limit == min(32 * GIB, info.memory_bytes)
+
+
+def test_live_engine_load_counts_the_limits_of_running_containers(runtime: object) -> None:
+    from tests.runtime.conftest import TrackingRuntime
+
+    assert isinstance(runtime, TrackingRuntime)
+    runtime.run("sleep 30", resources=ResourceChoice("probe", 250_000_000, 64 * 1024**2))
+    after = engine_load(runtime.engine)
+    # The engine is shared: others' containers may add to it, ours alone guarantees these.
+    assert after.containers >= 1 and after.cpus >= 0.25 and after.memory_bytes >= 64 * 1024**2

@@ -25,10 +25,13 @@ from .spark import read_spark
 __all__ = ["Checker", "build_config"]
 
 
-def build_config(doc: Document, base_dir: Path, blocked: tuple[Path_, ...] = ()) -> tuple[JobConfig | None, Checker]:
+def build_config(
+    doc: Document, base_dir: Path, blocked: tuple[Path_, ...] = (), *, check_files: bool = True
+) -> tuple[JobConfig | None, Checker]:
     """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any).
-    Costly checks below a key path in ``blocked`` (already rejected by the schema) are skipped."""
-    c = Checker(doc, base_dir, blocked=blocked)
+    Costly checks below a key path in ``blocked`` (already rejected by the schema) are skipped;
+    ``check_files=False`` skips looking for local files (a fork, whose unchanged files are in the store)."""
+    c = Checker(doc, base_dir, blocked=blocked, check_files=check_files)
     root = doc.root
     if root.kind != "map":
         return None, c

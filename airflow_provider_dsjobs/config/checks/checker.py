@@ -33,6 +33,7 @@ class Checker:
 
     doc: Document
     base_dir: Path
+    check_files: bool = True
     problems: list[tuple[Path_, Problem]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     declared: dict[str, _Declared] = field(default_factory=dict)

@@ -121,7 +121,7 @@ def read_path_entries(c: Checker, section: str) -> tuple[PathEntry, ...]:
         elif (why := _escapes(e.target)) is not None:
             c.error(e.path, f"`{short(e.target)}` {why}", e.target_node)
             ok = False
-        if ok and section == "inputs" and not blocked and not exists(local_path(c, e.target)):
+        if ok and section == "inputs" and not blocked and c.check_files and not exists(local_path(c, e.target)):
             c.error(e.path, f"`{short(e.target)}` does not exist (looked in {local_path(c, e.target)})", e.target_node)
         out.append(PathEntry(e.target, e.var))
         if ok:

@@ -21,6 +21,8 @@ from .checker import (
 
 PYTHON_VERSION_RE = re.compile(r"3\.(\d+)(\.\d+)?")
 MANUAL_ONLY_KEYS = ("version", "requirements-file", "local-paths")
+#: ``type: manual`` must give at least one of these (seed 002: "you must specify at least one parameter").
+MANUAL_PARAMETERS = ("version", "requirements-file", "local-paths", "root-paths", "root-path", "pip")
 
 
 def read_python(c: Checker) -> PythonEnv | None:
@@ -39,6 +41,13 @@ def read_python(c: Checker) -> PythonEnv | None:
     if kind_text not in ("auto", "manual"):
         return None
     kind: Literal["auto", "manual"] = "auto" if kind_text == "auto" else "manual"
+    if kind == "manual" and not any(key in node.entries for key in MANUAL_PARAMETERS):
+        c.error(
+            (*base, "type"),
+            "`type: manual` needs at least one parameter: version, requirements-file, local-paths, root-paths or "
+            "pip (with none, use `python: auto`)",
+            node.entries.get("type"),
+        )
     if kind == "auto":
         for key in MANUAL_ONLY_KEYS:
             if key in node.entries:
@@ -81,7 +90,7 @@ def read_python(c: Checker) -> PythonEnv | None:
     req_node = node.entries.get("requirements-file")
     if kind == "manual" and (raw_req := c.text(req_node)):
         requirements = raw_req
-        if not exists(local_path(c, raw_req)) or local_path(c, raw_req).is_dir():
+        if c.check_files and (not exists(local_path(c, raw_req)) or local_path(c, raw_req).is_dir()):
             c.error(
                 (*base, "requirements-file"),
                 f"`{short(raw_req)}` was not found (looked for {local_path(c, raw_req)})",
@@ -107,7 +116,7 @@ def read_python(c: Checker) -> PythonEnv | None:
         )
     for key, paths in (("local-paths", local_paths), (root_key, root_paths)):
         for i, p in enumerate(paths or ()):
-            if not exists(local_path(c, p)):
+            if c.check_files and not exists(local_path(c, p)):
                 c.error((*base, key, i), f"`{short(p)}` does not exist (looked in {local_path(c, p)})")
     return PythonEnv(
         type=kind,

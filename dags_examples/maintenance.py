@@ -1,0 +1,35 @@
+"""Maintenance: every day, delete expired job data and the cached inputs no job needs any more.
+
+``dsjobs gc`` as a DAG, for deployments where nobody runs it by hand. Submitting jobs already deletes expired
+data now and then (``DSJOBS_AUTO_GC_INTERVAL``), time-bounded; this run has no time limit and also covers a
+project that gets no new jobs. The task's return value says what went.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_dsjobs.hooks import DataSphereJobsHook
+
+with DAG(
+    dag_id="dsjobs_maintenance",
+    schedule="@daily",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=10)},
+    tags=["dsjobs", "example", "maintenance"],
+):
+
+    @task
+    def collect_garbage(dsjobs_conn_id: str = "dsjobs_default") -> dict[str, object]:
+        report = DataSphereJobsHook(dsjobs_conn_id).get_conn().gc()
+        print(f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} cached input(s)")
+        return {
+            "jobs_cleared": report.jobs_cleared,
+            "blobs_deleted": report.blobs_deleted,
+            "bytes_freed": report.bytes_freed,
+        }
+
+    collect_garbage()

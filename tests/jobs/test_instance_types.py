@@ -1,0 +1,49 @@
+"""Instance types on the real engine: which one is used and why, and the next one when the engine cannot start it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.runtime.engine import DockerEngine
+from airflow_provider_dsjobs.settings import Settings
+from tests.jobs.service_helpers import write_job
+
+pytestmark = [pytest.mark.docker]
+
+
+def test_a_type_the_engine_cannot_start_gives_way_to_the_next(
+    local_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fault: the engine claims a GPU runtime it does not have, so g1.1 is tried and the real start fails.
+    real_info = DockerEngine.info
+    monkeypatch.setattr(DockerEngine, "info", lambda self: dataclasses.replace(real_info(self), gpu_support=True))
+    config = "cmd: nproc\ncloud-instance-types: [g1.1, c1.4]\n"
+    service = JobService(local_settings)
+    said: list[str] = []
+    record = service.submit(load_config(write_job(tmp_path / "job", config)), notify=said.append)
+    (container,) = service.runtime.find({"dsjobs.job_id": record.id})  # the one that failed to start is gone
+    assert container.id == record.container_id
+    done = service.wait(record.id)
+    assert done.status == JobStatus.SUCCESS and done.instance_type == "c1.4"
+    chosen = next(line for line in said if line.startswith("instance type g1.1 ("))
+    assert "no instance type fits as asked; capped to" in chosen  # this engine is smaller than both: a message
+    fallback = next(line for line in said if "could not start" in line)
+    assert 'could not select device driver "nvidia"' in fallback and "trying c1.4 (" in fallback
+
+
+def test_no_type_that_can_run_is_one_error_listing_each(local_settings: Settings, tmp_path: Path) -> None:
+    config = "cmd: 'true'\ncloud-instance-types: [g1.1, g2.1]\n"
+    service = JobService(local_settings)
+    with pytest.raises(JobError) as caught:
+        service.submit(load_config(write_job(tmp_path / "job", config)))
+    message = str(caught.value)
+    assert message.startswith("no instance type fits this Docker engine; tried g1.1: needs 1 GPU(s) (V100)")
+    assert "; g2.1: needs 1 GPU(s) (A100)" in message
+    (record,) = service.list_jobs()
+    assert record.status == JobStatus.ERROR and record.status_details == message
