@@ -777,8 +777,10 @@ class JobService:
             return list_output_files(self.jobs, record)
 
     def open_output(self, job_id: str, path: str) -> tuple[OutputFile, BinaryIO]:
-        """A streaming reader of one listed output file; the caller closes it."""
+        """A streaming reader of one listed output file; the caller closes it. Expired or cleared data is refused
+        with the date, as ``download_files`` does."""
         record = self._load(job_id)
+        self._check_data(record)
         with into_job_error():
             return open_output_file(self.jobs, record, path)
 

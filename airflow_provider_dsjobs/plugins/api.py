@@ -224,3 +224,16 @@ def set_data_ttl(
         return views.summary(service.set_data_ttl(job_id, body.days))
     except JobError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post("/jobs/{job_id}/clear", response_model=views.JobSummary)
+def clear_data(request: Request, job_id: str, access: AccessDep, conn_id: ConnId = DEFAULT_CONN_ID) -> views.JobSummary:
+    """Delete a finished job's stored data now (``dsjobs clear --id``): the record stays, marked cleared."""
+    _require_json(request)
+    service = job_service(conn_id)
+    access.require_act(load_visible(service, access, job_id), "DELETE")
+    try:
+        service.clear(job_id)
+    except JobError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return views.summary(service.read(job_id))

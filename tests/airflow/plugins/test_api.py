@@ -146,6 +146,22 @@ def test_set_data_ttl(api_server: ApiServer, finished: JobRecord) -> None:
     assert api_server.json(f"/dsjobs/api/jobs/{finished.id}")["data_expires_at"] == job["data_expires_at"]
 
 
+def test_clear_data_keeps_the_record(api_server: ApiServer, server_service: JobService) -> None:
+    record = run_echo(server_service)
+    path = f"/dsjobs/api/jobs/{record.id}"
+    assert api_server.request(f"{path}/clear", user="viewer", method="POST", body={})[0] == 403
+    assert api_server.request(f"{path}/clear", method="POST", body={}, **{"Content-Type": "text/plain"})[0] in (415, 422)
+    job = api_server.json(f"{path}/clear", method="POST", body={})
+    assert job["data_cleared"] is True and job["status"] == "SUCCESS"  # the record stays
+    assert api_server.json(path)["can_change_data"] is False
+    status, _, body = api_server.request(f"{path}/outputs/vars/RESULT/result.txt")
+    assert status == 404 and b"cleared" in body
+    running = run_echo(server_service, wait=False, SLEEP="5", LINES="100")
+    status, _, body = api_server.request(f"/dsjobs/api/jobs/{running.id}/clear", method="POST", body={})
+    assert status == 409 and b"still running" in body
+    server_service.cancel(running.id, graceful=False)
+
+
 def test_cancel_a_running_job(api_server: ApiServer, server_service: JobService) -> None:
     record = run_echo(server_service, wait=False, SLEEP="5", LINES="100")
     job = api_server.json(f"/dsjobs/api/jobs/{record.id}")
