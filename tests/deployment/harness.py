@@ -313,26 +313,21 @@ class Deployment:
         resumed on the other worker has a part on each — and, for a deferred try, the triggerer's part
         (``attempt=N.log.trigger.<id>.log``), which the UI shows within the task's log. Parts are joined in
         service-name order. Empty when no service has it."""
-        relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
-        if map_index >= 0:
-            relative /= f"map_index={map_index}"
-        parts = []
-        for home in sorted((self.directory / "homes").iterdir()):
-            folder = home / "airflow" / "logs" / relative
-            for path in sorted(folder.glob(f"attempt={try_number}.log*")):
-                parts.append(path.read_text(errors="replace"))
-        return "".join(parts)
+        return self._log_parts(dag_id, run_id, task_id, map_index, f"attempt={try_number}.log*")
 
     def trigger_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
-        """What the triggerer wrote into one try's log while the task was deferred (its own
-        ``attempt=N.log.trigger.<id>.log`` file next to the worker's, in the triggerer's ``AIRFLOW_HOME/logs``)."""
+        """Only the triggerer's part of one try's log (``attempt=N.log.trigger.<id>.log``): what it wrote while
+        the task was deferred."""
+        return self._log_parts(dag_id, run_id, task_id, map_index, f"attempt={try_number}.log.trigger.*")
+
+    def _log_parts(self, dag_id: str, run_id: str, task_id: str, map_index: int, pattern: str) -> str:
         relative = Path(f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
         if map_index >= 0:
             relative /= f"map_index={map_index}"
         parts = []
         for home in sorted((self.directory / "homes").iterdir()):
             folder = home / "airflow" / "logs" / relative
-            parts += [p.read_text(errors="replace") for p in sorted(folder.glob(f"attempt={try_number}.log.trigger.*"))]
+            parts += [path.read_text(errors="replace") for path in sorted(folder.glob(pattern))]
         return "".join(parts)
 
     def service_log(self, service: str) -> str:
