@@ -65,7 +65,7 @@ def crashed_try(service: Any, store: DictTaskStateStore | None, **args: str) -> 
     ``on_created`` leaves them) and then died; returns the job id."""
     from airflow_provider_dsjobs.config import load_config
     from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
-    from airflow_provider_dsjobs.operators.job import task_labels
+    from airflow_provider_dsjobs.operators.base import task_labels
 
     config = load_config(PROBE_DIR / "config.yaml")
     if args:

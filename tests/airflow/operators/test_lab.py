@@ -103,17 +103,24 @@ def test_deferral_then_resume(service: Any, lab_image: str, sleeper: str) -> Non
 
 
 def test_retry_reattaches_and_on_kill_cancels_gracefully(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
+    from airflow_provider_dsjobs.lab import LabJobConfig
+    from airflow_provider_dsjobs.lab.handler import submit_lab_job
+    from airflow_provider_dsjobs.operators.base import task_labels
+
+    # A first try that submitted its job (record, labels, task_state_store entry) and then died.
     store = DictTaskStateStore()
-    first = run(lab_op(lab_image, execute_code=sleeper, wait_for_completion=False), make_context(store=store))
-    assert store.data[STATE_JOB_ID] == first["job_id"]
-    wait_until(lambda: ("stdout", "ready") in list(service.logs(first["job_id"])))
+    labels = {**task_labels(make_context()), "airflow.try_number": "1"}
+    first = submit_lab_job(service, LabJobConfig(image=lab_image, execute_code=sleeper), labels=labels)
+    store.set(STATE_JOB_ID, first.id)
+    wait_until(lambda: ("stdout", "ready") in list(service.logs(first.id)))
     op = lab_op(lab_image, execute_code=sleeper, wait_for_completion=False)
     again = run(op, make_context(TaskInstanceStandIn(try_number=2), store))
-    assert again["job_id"] == first["job_id"] and len(service.list_jobs()) == 1  # re-attached, no second job
-    op.on_kill()
-    record = service.get(first["job_id"])
+    assert again["job_id"] == first.id and len(service.list_jobs()) == 1  # re-attached, no second job
+    op.on_kill()  # inside a SIGTERM handler's budget: the signal is sent, CANCELLING recorded
+    assert service.jobs.load(first.id).status == JobStatus.CANCELLING
+    record = service.wait(first.id)  # the next reader finishes the cancel
     assert record.status == JobStatus.CANCELLED
-    assert ("stdout", "got SIGTERM") in list(service.logs(first["job_id"]))
+    assert ("stdout", "got SIGTERM") in list(service.logs(first.id))
 
 
 def test_lab_token_from_the_connection_is_masked_and_not_stored(

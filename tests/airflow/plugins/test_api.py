@@ -150,7 +150,10 @@ def test_clear_data_keeps_the_record(api_server: ApiServer, server_service: JobS
     record = run_echo(server_service)
     path = f"/dsjobs/api/jobs/{record.id}"
     assert api_server.request(f"{path}/clear", user="viewer", method="POST", body={})[0] == 403
-    assert api_server.request(f"{path}/clear", method="POST", body={}, **{"Content-Type": "text/plain"})[0] in (415, 422)
+    assert api_server.request(f"{path}/clear", method="POST", body={}, **{"Content-Type": "text/plain"})[0] in (
+        415,
+        422,
+    )
     job = api_server.json(f"{path}/clear", method="POST", body={})
     assert job["data_cleared"] is True and job["status"] == "SUCCESS"  # the record stays
     assert api_server.json(path)["can_change_data"] is False
