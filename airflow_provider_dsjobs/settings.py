@@ -12,8 +12,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+    from airflow_provider_dsjobs.resources.spark import SparkEndpoint
 
 #: Image for jobs without ``env.docker`` and without a Python environment.
 DEFAULT_IMAGE = "python:3.11-slim"
@@ -29,6 +34,11 @@ DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 SecretResolver = Callable[[str], "str | None"]
 #: All secrets of the settings' project (``resources/secrets.py``), read when a job is planned.
 ProjectSecretsLoader = Callable[["Settings"], Mapping[str, str]]
+#: Resolves an ``s3-mounts`` ID before the project's registry does (Airflow connections in Airflow): ``None`` when
+#: it does not know the ID; raises ``StoreError`` (one line) when it knows it but cannot resolve it.
+S3ConnectorResolver = Callable[[str], "S3Source | None"]
+#: Resolves a ``spark.connector`` ID before the project's registry does (same contract).
+SparkConnectorResolver = Callable[[str], "SparkEndpoint | None"]
 
 
 def file_project_secrets(settings: Settings) -> Mapping[str, str]:
@@ -107,6 +117,9 @@ class Settings:
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
+    #: Where S3 connector and Spark connector IDs resolve first (``None``: the project's registries only).
+    s3_connector_resolver: S3ConnectorResolver | None = field(default=None, repr=False, compare=False)
+    spark_connector_resolver: SparkConnectorResolver | None = field(default=None, repr=False, compare=False)
 
     def resolve_secret(self, secret_id: str) -> str | None:
         """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (Airflow Variables and

@@ -84,16 +84,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server process on 127.0.0.1; yields its endpoint URL."""
+@contextlib.contextmanager
+def _moto_process(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A moto server process on 127.0.0.1 (``env`` added to its environment); yields its endpoint URL."""
     exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     if not Path(exe).exists():
         _unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", "moto_server is not installed (pip install 'moto[server]')")
     port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -108,12 +112,54 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.kill()
     if proc.poll() is not None:
         _unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", f"it exited: {log.read_text(errors='replace')[-500:]}")
-    yield endpoint
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto S3 server process on 127.0.0.1 that accepts any credentials; yields its endpoint URL."""
+    with _moto_process(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedS3:
+    """A second S3 service that checks who signs: only ``access_key_id``/``secret_access_key`` may use it."""
+
+    endpoint: str
+    access_key_id: str
+    secret_access_key: str
+    bucket: str
+
+
+@pytest.fixture(scope="session")
+def signed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedS3]:
+    """A moto server with IAM authentication on (after the three set-up calls that create its one user, that
+    user's policy and key), holding one bucket; a request signed with any other key is refused."""
+    import json
+
+    import boto3
+
+    with _moto_process(
+        tmp_path_factory.mktemp("moto-signed") / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    ) as ep:
+        iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="setup",
+                           aws_secret_access_key="setup")  # fmt: skip
+        iam.create_user(UserName="lake")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="lake", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="lake")["AccessKey"]
+        lake = SignedS3(ep, key["AccessKeyId"], key["SecretAccessKey"], f"lake-{uuid.uuid4().hex[:8]}")
+        boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id=lake.access_key_id,
+                     aws_secret_access_key=lake.secret_access_key).create_bucket(Bucket=lake.bucket)  # fmt: skip
+        yield lake
 
 
 @pytest.fixture()

@@ -14,6 +14,10 @@ Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of tha
 an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
 A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
 (or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
+
+S3 connector and Spark connector IDs resolve through Airflow connections first (the ``s3_connectors`` /
+``spark_connectors`` extras, then the connections ``dsjobs_s3_<ID>`` / ``dsjobs_spark_<ID>``; see
+``hooks/resource_connections.py``), then through the project's registries in the store.
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
+from airflow_provider_dsjobs.hooks.resource_connections import (
+    airflow_s3_connectors,
+    airflow_spark_connectors,
+    check_mapping,
+)
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
 from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings
 
@@ -162,7 +172,11 @@ class DataSphereJobsHook(BaseHook):
     def _settings_from_connection(self) -> Settings:
         try:
             base = dataclasses.replace(
-                Settings.from_env(), secret_resolver=airflow_secret_resolver, project_secrets=airflow_project_secrets()
+                Settings.from_env(),
+                secret_resolver=airflow_secret_resolver,
+                project_secrets=airflow_project_secrets(),
+                s3_connector_resolver=airflow_s3_connectors({}),
+                spark_connector_resolver=airflow_spark_connectors({}),
             )
         except ValueError as exc:
             raise AirflowFailException(f"DSJOBS_* environment: {exc}") from None
@@ -189,6 +203,7 @@ class DataSphereJobsHook(BaseHook):
         secrets_variable = self._extra(extra, "project_secrets_variable")
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
+        changes.update(self._connector_resolvers(extra))
         tls_verify = self._extra(extra, "docker_tls_verify")
         if tls_verify is not None:
             changes["docker_tls_verify"] = _as_bool(tls_verify)
@@ -211,6 +226,18 @@ class DataSphereJobsHook(BaseHook):
             if changes.get(secret):
                 mask_secret(changes[secret])
         return self._replace(base, **changes)
+
+    def _connector_resolvers(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The ``s3_connectors`` / ``spark_connectors`` extras (connector ID → Airflow connection id)."""
+        try:
+            s3 = check_mapping(self._extra(extra, "s3_connectors"), "s3_connectors")
+            spark = check_mapping(self._extra(extra, "spark_connectors"), "spark_connectors")
+        except ConnectorError as exc:
+            raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
+        return {
+            "s3_connector_resolver": airflow_s3_connectors(s3),
+            "spark_connector_resolver": airflow_spark_connectors(spark),
+        }
 
     @staticmethod
     def _extra(extra: dict[str, Any], name: str) -> Any:

@@ -29,9 +29,11 @@ plus ``DSJOBS_JOB_ID``, ``DSJOBS_JOB_NAME``, ``DSJOBS_PROJECT`` (the analogue of
 ``DS_PROJECT_HOME`` when the project disk is attached, and ``PYTHONUNBUFFERED=1`` (unless the config sets it) so
 Python output streams live. No object-store credentials are ever added. The record keeps env var *names* only.
 
-s3-mounts: an ID resolves through the submitter's environment variable ``DSJOBS_S3_MOUNT_<ID>`` (ID upper-cased,
-``-`` → ``_``) holding ``s3://bucket/prefix``; an unknown ID is an error. The objects are copied into the
-container at launch with the store's credentials (which stay outside the container).
+s3-mounts: an ID resolves through ``settings.s3_connector_resolver`` (Airflow connections, in Airflow), else the
+project's S3 connectors, else the submitter's environment variable ``DSJOBS_S3_MOUNT_<ID>`` (ID upper-cased,
+``-`` → ``_``) holding ``s3://bucket/prefix`` (read with the store's credentials); an unknown ID is an error. The
+objects are copied into the container at launch; the credentials stay outside the container. ``spark.connector``
+resolves the same way (``settings.spark_connector_resolver``, then the project's Spark connectors).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from airflow_provider_dsjobs.resources.images import ProjectImage
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
-from airflow_provider_dsjobs.resources.spark import SparkConnector
+from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -305,6 +307,9 @@ def _s3_source(
     """A registered S3 connector (its own endpoint and credentials), else ``DSJOBS_S3_MOUNT_<ID>`` with the
     job store's S3 settings."""
     try:
+        resolved = settings.s3_connector_resolver(mount_id) if settings.s3_connector_resolver else None
+        if resolved is not None:
+            return resolved
         connector = connector_lookup(mount_id) if connector_lookup else None
     except StoreError as exc:
         raise PlanError(f"{where}: {exc}") from None
@@ -326,7 +331,8 @@ def _s3_source(
     if not url or not url.startswith("s3://"):
         raise PlanError(
             f"{where}: unknown s3-mount {mount_id!r}: add it with `dsjobs s3-connector add {mount_id} "
-            f"s3://bucket/prefix ...` or set {env_name}=s3://bucket/prefix"
+            f"s3://bucket/prefix ...`, define the Airflow connection dsjobs_s3_{mount_id} (in Airflow) "
+            f"or set {env_name}=s3://bucket/prefix"
         )
     return S3Source(
         url,
@@ -422,21 +428,27 @@ def _resolve_image(
     return image, username, password, pyplan
 
 
-def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | None) -> SparkConnector | None:
-    """The Spark connector ``spark.connector`` names (an unknown one is a ``PlanError``)."""
+def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | None) -> SparkEndpoint | None:
+    """The Spark endpoint ``spark.connector`` names (an unknown one is a ``PlanError``)."""
     if config.spark is None:
         return None
     where = f"{config.source}: spark.connector"
+    connector_id = config.spark.connector
     try:
-        found = spark_lookup(config.spark.connector) if spark_lookup else None
+        resolver = settings.spark_connector_resolver
+        resolved = resolver(connector_id) if resolver else None
+        if resolved is not None:
+            return resolved
+        found = spark_lookup(connector_id) if spark_lookup else None
     except StoreError as exc:
         raise PlanError(f"{where}: {exc}") from None
     if found is None:
         raise PlanError(
-            f"{where}: unknown Spark connector {config.spark.connector!r}: add it with "
-            f"`dsjobs spark-connector add {config.spark.connector} sc://host:port`"
+            f"{where}: unknown Spark connector {connector_id!r}: add it with "
+            f"`dsjobs spark-connector add {connector_id} sc://host:port` or define the Airflow connection "
+            f"dsjobs_spark_{connector_id} (in Airflow)"
         )
-    return found
+    return found.endpoint(_spark_token(found, settings, config.source))
 
 
 def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
@@ -631,7 +643,7 @@ def plan_job(
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project})
     spark = _spark(config, settings, spark_lookup)
     if spark is not None:
-        env.update(spark.job_env(_spark_token(spark, settings, config.source)))
+        env.update(spark.job_env())
         extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
     env = portable_env(env)
     return JobPlan(

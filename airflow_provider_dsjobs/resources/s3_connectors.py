@@ -105,3 +105,10 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         return self.put(connector_id, entry)
+
+
+def check_s3_url(url: str, where: str) -> str:
+    """``url`` if it is ``s3://bucket[/prefix]``, else a ``ConnectorError`` naming ``where`` it came from."""
+    if not _S3_URL_RE.match(url or ""):
+        raise ConnectorError(f"{where}: invalid S3 URL {url!r}: use s3://bucket/prefix")
+    return url

@@ -8,7 +8,8 @@ the project (``resources/registry.py``, kind ``spark-connectors``). A job whose 
   job code written for DataSphere runs unchanged.
 
 A token, when the endpoint needs one, is a project secret the entry names; it goes into ``SPARK_REMOTE`` only
-(``;token=...``), never into the store.
+(``sc://host:port/;token=...``), never into the store. In Airflow a connector ID may resolve through an Airflow
+connection instead (``hooks/resource_connections.py``); either way the job gets a ``SparkEndpoint``.
 """
 
 from __future__ import annotations
@@ -51,18 +52,47 @@ class SparkConnector:
             created_at=str(raw.get("created_at") or ""),
         )
 
-    def job_env(self, token: str | None) -> dict[str, str]:
-        remote = f"{self.remote};token={token}" if token else self.remote
-        return {"SPARK_REMOTE": remote, "JOB_DATAPROC_CONNECTION_CONFIG": CONFIG_PATH}
+    def endpoint(self, token: str | None) -> SparkEndpoint:
+        return SparkEndpoint(self.remote, self.session_params, token)
+
+
+@dataclass(frozen=True)
+class SparkEndpoint:
+    """A resolved Spark connector: what a job is given. ``token`` (kept out of ``repr``) is never stored."""
+
+    remote: str  # sc://host:port[/;param=value...]
+    session_params: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        """``host:port``, as DataSphere's ``master_node_host`` gives it."""
+        return self.remote[len("sc://") :].split("/", 1)[0]
+
+    def spark_remote(self) -> str:
+        """The ``SPARK_REMOTE`` value: the endpoint with ``;token=...`` among its parameters (after ``/``, where
+        pyspark's client reads them)."""
+        if not self.token:
+            return self.remote
+        base = self.remote if "/" in self.remote[len("sc://") :] else self.remote + "/"
+        return f"{base};token={self.token}"
+
+    def job_env(self) -> dict[str, str]:
+        return {"SPARK_REMOTE": self.spark_remote(), "JOB_DATAPROC_CONNECTION_CONFIG": CONFIG_PATH}
 
     def connection_config(self) -> bytes:
-        host = self.remote[len("sc://") :].split("/", 1)[0]
         config = {
-            "master_node_host": host,
+            "master_node_host": self.host,
             "connection_mode": "SPARK_CONNECT",
             "session_params": dict(self.session_params),
         }
         return json.dumps(config, indent=2).encode()
+
+
+def check_remote(remote: str) -> str:
+    if not _REMOTE_RE.match(remote or ""):
+        raise SparkConnectorError(f"invalid Spark Connect endpoint {remote!r}: use sc://host:port")
+    return remote
 
 
 def _encode(entry: SparkConnector) -> dict[str, Any]:
@@ -84,11 +114,9 @@ class SparkRegistry(JsonRegistry[SparkConnector]):
         token_secret_id: str | None = None,
         description: str = "",
     ) -> SparkConnector:
-        if not _REMOTE_RE.match(remote or ""):
-            raise SparkConnectorError(f"invalid Spark Connect endpoint {remote!r}: use sc://host:port")
         entry = SparkConnector(
             id=connector_id,
-            remote=remote,
+            remote=check_remote(remote),
             session_params=dict(session_params or {}),
             token_secret_id=token_secret_id or None,
             description=description,

@@ -257,7 +257,9 @@ def test_a_spark_connector_gives_the_job_its_spark_connect_endpoint(
     lines: list[str] = []
     done = service.wait(service.submit(load_config(cfg)).id, log=lambda _s, line: lines.append(line))
     assert done.status == JobStatus.SUCCESS, done.status_details
-    assert lines[0] == "remote=sc://spark.example:15002;token=spark-tok-123"
+    assert (
+        lines[0] == "remote=sc://spark.example:15002/;token=spark-tok-123"
+    )  # parameters after "/", as pyspark reads them
     assert json.loads("\n".join(lines[1:])) == {
         "master_node_host": "spark.example:15002",
         "connection_mode": "SPARK_CONNECT",
