@@ -14,10 +14,16 @@ use_venv
 "$REPO/scripts/ensure-docker.sh"
 "$REPO/scripts/build-test-image.sh" bookworm
 "$REPO/scripts/ensure-chromium.sh"
+# The Spark Connect server (pyspark from PyPI) and the job image with its client, for tests/resources/test_spark.py.
+spark="$("$REPO/scripts/ensure-spark.sh")"
+read -r DSJOBS_TEST_SPARK_HOME DSJOBS_TEST_SPARK_IMAGE <<<"$spark"
+export DSJOBS_TEST_SPARK_HOME DSJOBS_TEST_SPARK_IMAGE
 
-# Missing Docker, S3, the browser or the distributed deployment (tests/deployment: PostgreSQL, Redis, Celery
-# workers, started by the tests through scripts/deployment/up.sh and stopped again) is a failure here, never a skip.
+# Missing Docker, S3, the browser, the Spark Connect server or the distributed deployment (tests/deployment:
+# PostgreSQL, Redis, Celery workers, started by the tests through scripts/deployment/up.sh and stopped again) is a
+# failure here, never a skip.
 export DSJOBS_REQUIRE_DOCKER=1 DSJOBS_REQUIRE_S3=1 DSJOBS_REQUIRE_BROWSER=1 DSJOBS_REQUIRE_DEPLOYMENT=1
+export DSJOBS_REQUIRE_SPARK=1
 export DSJOBS_TEST_IMAGE="${DSJOBS_TEST_IMAGE:-dsjobs-test/python:3.11}"
 
 passed=()

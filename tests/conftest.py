@@ -1,7 +1,7 @@
 """Shared fixtures: a real Docker engine and a real S3 endpoint (a moto server process on 127.0.0.1).
 
 When ``DSJOBS_REQUIRE_DOCKER=1`` (CI sets it) a missing engine is a test failure, never a skip; likewise
-``DSJOBS_REQUIRE_S3=1`` for the moto server.
+``DSJOBS_REQUIRE_S3=1`` for the moto server and ``DSJOBS_REQUIRE_SPARK=1`` for the Spark Connect server.
 """
 
 from __future__ import annotations
@@ -160,6 +160,57 @@ def signed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedS3]:
         boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id=lake.access_key_id,
                      aws_secret_access_key=lake.secret_access_key).create_bucket(Bucket=lake.bucket)  # fmt: skip
         yield lake
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkConnect:
+    """A running Spark Connect server: ``remote`` is where a job's container reaches it, ``image`` a job image
+    with a pyspark Connect client."""
+
+    remote: str
+    image: str
+    version: str
+
+
+@pytest.fixture(scope="session")
+def spark_connect(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkConnect]:
+    """A real Spark Connect server from the ``pyspark`` package (``scripts/ensure-spark.sh`` installs it and the
+    client image; ``scripts/test.sh`` exports ``DSJOBS_TEST_SPARK_HOME``/``DSJOBS_TEST_SPARK_IMAGE``), started once
+    per session on the Docker bridge's gateway address, the only host address a job's container reaches."""
+    home, image = os.environ.get("DSJOBS_TEST_SPARK_HOME", ""), os.environ.get("DSJOBS_TEST_SPARK_IMAGE", "")
+    submit = Path(home, "bin", "spark-submit")
+    if not submit.is_file() or not image:
+        _unavailable("Spark Connect server", "DSJOBS_REQUIRE_SPARK", "run scripts/ensure-spark.sh and set "
+                     "DSJOBS_TEST_SPARK_HOME and DSJOBS_TEST_SPARK_IMAGE to what it prints")  # fmt: skip
+    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    with socket.socket() as sock:
+        sock.bind((gateway, 0))
+        port = int(sock.getsockname()[1])
+    workdir = tmp_path_factory.mktemp("spark-connect")
+    log = workdir / "server.log"
+    command = [str(submit), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--master",
+               "local[2]", "--driver-memory", "1g", "--conf", f"spark.connect.grpc.binding.address={gateway}",
+               "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false",
+               "spark-internal"]  # fmt: skip
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(command, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "SPARK_HOME": home})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while b"Spark Connect server started" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Spark Connect server did not start: {log.read_text(errors='replace')[-1500:]}")
+            time.sleep(0.5)
+        version = next(p.name.split("-")[-1][: -len(".jar")] for p in Path(home, "jars").glob("spark-connect_*.jar"))
+        yield SparkConnect(f"sc://{gateway}:{port}", image, version)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
 
 
 @pytest.fixture()

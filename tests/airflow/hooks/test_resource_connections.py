@@ -1,7 +1,8 @@
 """S3 connectors and Spark connectors from Airflow connections (``hooks/resource_connections.py``): the operator,
 run in-process against the real core, Docker engine and S3 services, resolves ``s3-mounts`` IDs through ``aws``
-connections with their own endpoint and credentials, before the project's registry; secrets stay masked and out
-of the container, XCom, the store and the task log."""
+connections with their own endpoint and credentials, before the project's registry, and ``spark.connector`` IDs
+through ``spark_connect`` connections to a real Spark Connect server; secrets stay masked and out of the
+container, XCom, the store and the task log."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from airflow_provider_dsjobs.resources.spark import SparkConnectorError
 from tests.airflow.conftest import make_context
 from tests.airflow.hooks.conftest import set_conn
 from tests.airflow.operators.test_job import make_dag, run
-from tests.conftest import SignedS3
+from tests.conftest import SignedS3, SparkConnect
+from tests.resources.test_spark import expected_sums, printed_result, spark_job
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
@@ -138,3 +140,19 @@ def test_a_spark_connect_connection_becomes_spark_remote_with_a_masked_token(mon
     set_conn(monkeypatch, "dsjobs_spark_c4", conn_type="spark_connect", host="http://x:1")
     with pytest.raises(SparkConnectorError, match=r"'dsjobs_spark_c4': host 'http://x:1' is not a Spark Connect"):
         resolve("c4")
+
+
+def test_a_job_reaches_the_spark_connect_server_of_a_spark_connect_connection(
+    dsjobs_home: Path, spark_connect: SparkConnect, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No dsjobs connection, no registry entry: the connection ``dsjobs_spark_<ID>`` alone names the server."""
+    host, port = spark_connect.remote.removeprefix("sc://").rsplit(":", 1)
+    set_conn(monkeypatch, "dsjobs_spark_etl", conn_type="spark_connect", host=host, port=int(port),
+             extra={"session_params": {"spark.sql.shuffle.partitions": "3"}})  # fmt: skip
+    config = spark_job(tmp_path / "job", spark_connect.image, "etl")
+    dag = make_dag()
+    op = DataSphereJobOperator(task_id="spark", config=str(config), dag=dag, poll_interval=0.5)
+    result = run(op, make_context())
+    assert result["status"] == "SUCCESS"
+    service = DataSphereJobsHook().get_conn()
+    assert printed_result(service, result["job_id"]) == {"version": spark_connect.version, "sums": expected_sums()}
