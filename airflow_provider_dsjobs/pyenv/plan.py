@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
+from airflow_provider_dsjobs.config.serialize import pip_options_json
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint, find_entry_points, scan_command
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
@@ -99,7 +100,7 @@ class PythonEnvPlan:
             "version": self.version,
             "image": self.image,
             "requirements": list(self.requirements),
-            "pip": self.pip.to_dict(),
+            "pip": pip_options_json(self.pip),
             "entry-points": [{"kind": e.kind, "value": e.value} for e in self.entry_points if not e.optional],
             "local-files": [rel for _, rel in self.local_files],
             "env-hash": self.env_hash,
@@ -201,7 +202,7 @@ def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: Pip
         "image": image,
         "version": version,
         "requirements": list(requirements),
-        "pip": pip.to_dict(),
+        "pip": pip_options_json(pip),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
