@@ -97,9 +97,7 @@ def _env_var(var: EnvVar, long: bool) -> Any:
 
 def _docker(docker: DockerImage, long: bool) -> Any:
     password = {"secret-id": docker.password.secret_id} if docker.password else None
-    if long:
-        return {"image": docker.image, "username": docker.username, "password": password}
-    if docker.username is None and password is None:
+    if not long and docker.username is None and password is None:
         return docker.image
     return _keep({"image": docker.image, "username": docker.username, "password": password}, long)
 

@@ -209,12 +209,7 @@ def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: Pip
 
 def pip_spec(pip: PipOptions) -> dict[str, Any]:
     """The pip options as the in-container builder reads them (``container_build.pip_arguments``)."""
-    return {
-        "index_url": pip.index_url,
-        "extra_index_urls": list(pip.extra_index_urls),
-        "trusted_hosts": list(pip.trusted_hosts),
-        "no_deps": pip.no_deps,
-    }
+    return {key.replace("-", "_"): value for key, value in pip_options_json(pip).items()}
 
 
 def builder_source() -> bytes:
