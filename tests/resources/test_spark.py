@@ -14,8 +14,8 @@ from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
-from tests.conftest import SparkConnect
 from tests.jobs.service_helpers import write_job
+from tests.servers import SparkConnect
 
 pytestmark = [pytest.mark.docker]
 

@@ -20,11 +20,11 @@ from airflow_provider_dsjobs.hooks.resource_connections import airflow_spark_con
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError
-from tests.airflow.conftest import make_context
-from tests.airflow.hooks.conftest import set_conn
+from tests.airflow.helpers import make_context
+from tests.airflow.hooks.helpers import set_conn
 from tests.airflow.operators.test_job import make_dag, run
-from tests.conftest import SignedS3, SparkConnect
 from tests.resources.test_spark import expected_sums, printed_result, spark_job
+from tests.servers import SignedS3, SparkConnect
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 

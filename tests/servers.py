@@ -1,0 +1,132 @@
+"""Server processes the tests start themselves: moto S3 servers (one that takes any key, one that checks who
+signs) and a Spark Connect server from the ``pyspark`` package. The fixtures in ``tests/conftest.py`` wrap them."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port, unavailable
+
+
+@contextlib.contextmanager
+def moto_process(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A moto server process on 127.0.0.1 (``env`` added to its environment); yields its endpoint URL."""
+    exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    if not Path(exe).exists():
+        unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", "moto_server is not installed (pip install 'moto[server]')")
+    port = free_port()
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", f"it exited: {log.read_text(errors='replace')[-500:]}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedS3:
+    """A second S3 service that checks who signs: only ``access_key_id``/``secret_access_key`` may use it."""
+
+    endpoint: str
+    access_key_id: str
+    secret_access_key: str
+    bucket: str
+
+
+@contextlib.contextmanager
+def signed_s3_service(log: Path) -> Iterator[SignedS3]:
+    """A moto server with IAM authentication on (after the three set-up calls that create its one user, that
+    user's policy and key), holding one bucket; a request signed with any other key is refused."""
+    import boto3
+
+    with moto_process(log, {"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as ep:
+        iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="setup",
+                           aws_secret_access_key="setup")  # fmt: skip
+        iam.create_user(UserName="lake")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="lake", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="lake")["AccessKey"]
+        lake = SignedS3(ep, key["AccessKeyId"], key["SecretAccessKey"], f"lake-{uuid.uuid4().hex[:8]}")
+        boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id=lake.access_key_id,
+                     aws_secret_access_key=lake.secret_access_key).create_bucket(Bucket=lake.bucket)  # fmt: skip
+        yield lake
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkConnect:
+    """A running Spark Connect server: ``remote`` is where a job's container reaches it, ``image`` a job image
+    with a pyspark Connect client, ``version`` the server's Spark version."""
+
+    remote: str
+    image: str
+    version: str
+
+
+@contextlib.contextmanager
+def spark_connect_server(gateway: str, workdir: Path) -> Iterator[SparkConnect]:
+    """A real Spark Connect server from the ``pyspark`` package (``scripts/ensure-spark.sh`` installs it and the
+    client image; ``scripts/test.sh`` exports ``DSJOBS_TEST_SPARK_HOME``/``DSJOBS_TEST_SPARK_IMAGE``) listening on
+    ``gateway`` (the Docker bridge's, the only host address a job's container reaches) at a free port."""
+    home, image = os.environ.get("DSJOBS_TEST_SPARK_HOME", ""), os.environ.get("DSJOBS_TEST_SPARK_IMAGE", "")
+    submit = Path(home, "bin", "spark-submit")
+    if not submit.is_file() or not image:
+        unavailable("Spark Connect server", "DSJOBS_REQUIRE_SPARK", "run scripts/ensure-spark.sh and set "
+                    "DSJOBS_TEST_SPARK_HOME and DSJOBS_TEST_SPARK_IMAGE to what it prints")  # fmt: skip
+    with socket.socket() as sock:
+        sock.bind((gateway, 0))
+        port = int(sock.getsockname()[1])
+    log = workdir / "server.log"
+    command = [str(submit), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--master",
+               "local[2]", "--driver-memory", "1g", "--conf", f"spark.connect.grpc.binding.address={gateway}",
+               "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false",
+               "spark-internal"]  # fmt: skip
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(command, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "SPARK_HOME": home})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while b"Spark Connect server started" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Spark Connect server did not start: {log.read_text(errors='replace')[-1500:]}")
+            time.sleep(0.5)
+        jar = next(Path(home, "jars").glob("spark-connect_*.jar"))
+        yield SparkConnect(f"sc://{gateway}:{port}", image, jar.name.split("-")[-1].removesuffix(".jar"))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
