@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -47,11 +48,7 @@ def moto_process(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,10 +120,23 @@ def spark_connect_server(gateway: str, workdir: Path) -> Iterator[SparkConnect]:
         jar = next(Path(home, "jars").glob("spark-connect_*.jar"))
         yield SparkConnect(f"sc://{gateway}:{port}", image, jar.name.split("-")[-1].removesuffix(".jar"))
     finally:
+        stop_process(proc, timeout=30, group=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float, group: bool = False) -> None:
+    """SIGTERM (to its whole process group with ``group``: it was started with ``start_new_session``), then
+    SIGKILL after ``timeout`` seconds."""
+
+    def send(sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait(timeout=10)

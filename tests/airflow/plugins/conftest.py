@@ -22,6 +22,7 @@ import pytest
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import PASSWORDS, ApiServer
 from tests.helpers import free_port, unavailable
+from tests.servers import stop_process
 
 #: A second connection, to another project in the same store.
 OTHER_CONN = {"conn_type": "dsjobs", "extra": {"project": "other"}}
@@ -88,12 +89,7 @@ def _serving(airflow: str, env: dict[str, str], log: Path) -> Iterator[str]:
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, timeout=30)
 
 
 def _airflow() -> str:
