@@ -19,14 +19,19 @@ from tests.servers import SparkConnect
 
 pytestmark = [pytest.mark.docker]
 
-#: The job's program: no endpoint, no settings; SPARK_REMOTE is all it has.
+#: The job's program: no endpoint, no settings; SPARK_REMOTE is all it has. Then, as DataSphere's
+#: connect_to_spark() does, it applies the session parameters of JOB_DATAPROC_CONNECTION_CONFIG.
 SUMS_PY = """
-import json
+import json, os
 from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.getOrCreate()
 rows = spark.range(1, 1001).selectExpr("id % 3 AS k", "id").groupBy("k").sum("id").collect()
-print(json.dumps({"version": spark.version, "sums": {str(r["k"]): r["sum(id)"] for r in rows}}))
+with open(os.environ["JOB_DATAPROC_CONNECTION_CONFIG"]) as f:
+    for key, value in json.load(f)["session_params"].items():
+        spark.conf.set(key, value)
+print(json.dumps({"version": spark.version, "sums": {str(r["k"]): r["sum(id)"] for r in rows},
+                  "partitions": spark.conf.get("spark.sql.shuffle.partitions")}))
 """
 
 SPARK_JOB = """
@@ -40,8 +45,10 @@ spark:
 """
 
 
-def expected_sums() -> dict[str, int]:
-    return {str(k): sum(i for i in range(1, 1001) if i % 3 == k) for k in range(3)}
+def expected(version: str, partitions: str) -> dict[str, Any]:
+    """What the job prints: the server's version, the sums computed here, the session parameter it applied."""
+    sums = {str(k): sum(i for i in range(1, 1001) if i % 3 == k) for k in range(3)}
+    return {"version": version, "sums": sums, "partitions": partitions}
 
 
 def spark_job(directory: Path, image: str, connector: str) -> Path:
@@ -62,9 +69,10 @@ def test_a_job_computes_on_the_spark_connect_server_its_connector_names(
 
     monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
     common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
-    assert main(["spark-connector", "add", "b1gsparkreal00000001", spark_connect.remote, *common]) == 0
+    assert main(["spark-connector", "add", "b1gsparkreal00000001", spark_connect.remote,
+                 "--conf", "spark.sql.shuffle.partitions=5", *common]) == 0  # fmt: skip
     service = JobService(local_settings)
     job = service.submit(load_config(spark_job(tmp_path / "job", spark_connect.image, "b1gsparkreal00000001")))
     done = service.wait(job.id)
     assert done.status == JobStatus.SUCCESS, (done.status_details, list(service.logs(job.id))[-20:])
-    assert printed_result(service, job.id) == {"version": spark_connect.version, "sums": expected_sums()}
+    assert printed_result(service, job.id) == expected(spark_connect.version, partitions="5")

@@ -23,7 +23,7 @@ from airflow_provider_dsjobs.resources.spark import SparkConnectorError
 from tests.airflow.helpers import make_context
 from tests.airflow.hooks.helpers import set_conn
 from tests.airflow.operators.test_job import make_dag, run
-from tests.resources.test_spark import expected_sums, printed_result, spark_job
+from tests.resources.test_spark import expected, printed_result, spark_job
 from tests.servers import SignedS3, SparkConnect
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
@@ -155,4 +155,4 @@ def test_a_job_reaches_the_spark_connect_server_of_a_spark_connect_connection(
     result = run(op, make_context())
     assert result["status"] == "SUCCESS"
     service = DataSphereJobsHook().get_conn()
-    assert printed_result(service, result["job_id"]) == {"version": spark_connect.version, "sums": expected_sums()}
+    assert printed_result(service, result["job_id"]) == expected(spark_connect.version, partitions="3")
