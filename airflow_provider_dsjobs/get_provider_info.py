@@ -74,6 +74,16 @@ CONN_FIELDS: dict[str, Any] = {
         "Airflow Variable holding the project's secrets as a JSON object {NAME: value}; every job gets them as "
         "env vars (default: dsjobs_project_secrets_<project>).",
     ),
+    "s3_connectors": _text(
+        "S3 connectors",
+        'JSON object: s3-mounts ID → Airflow aws connection id, or {"conn_id": ..., "url": "s3://bucket/prefix"}. '
+        "Without an entry an ID is looked up as the connection dsjobs_s3_<ID>, then in the project's registry.",
+    ),
+    "spark_connectors": _text(
+        "Spark connectors",
+        "JSON object: spark.connector ID → Airflow spark_connect connection id. Without an entry an ID is looked "
+        "up as the connection dsjobs_spark_<ID>, then in the project's registry.",
+    ),
     "console_url_template": _text(
         "Console URL template",
         "Link shown as 'DataSphere Job' on the task, e.g. https://console.example/{project}/jobs/{job_id}. "

@@ -21,6 +21,7 @@ nowhere else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,9 +78,15 @@ def _connection(
 
 
 def check_mapping(value: Any, extra_name: str) -> Mapping[str, Any]:
-    """A ``dsjobs`` connection's ``s3_connectors``/``spark_connectors`` extra: an object keyed by connector ID."""
+    """A ``dsjobs`` connection's ``s3_connectors``/``spark_connectors`` extra: an object keyed by connector ID
+    (or its JSON text, as the connection form stores it)."""
     if value in (None, ""):
         return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConnectorError(f"dsjobs connection extra {extra_name} is not JSON") from None
     if not isinstance(value, dict):
         raise ConnectorError(f'dsjobs connection extra {extra_name} must be an object {{"<ID>": "<conn id>"}}')
     return value

@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
-from airflow_provider_dsjobs.hooks.resource_connections import airflow_spark_connectors
+from airflow_provider_dsjobs.hooks.resource_connections import airflow_spark_connectors, check_mapping
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError
@@ -125,7 +125,7 @@ def test_a_spark_connect_connection_becomes_spark_remote_with_a_masked_token(mon
     set_conn(monkeypatch, "dsjobs_spark_c1", conn_type="spark_connect", host="sc://spark.example", port=15002,
              login="etl", password="spark-tok-5150", extra={"use_ssl": True, "session_params": {"a.b": 4}})  # fmt: skip
     set_conn(monkeypatch, "plain", conn_type="spark_connect", host="spark2.example:443")
-    resolve = airflow_spark_connectors({"c2": "plain"})
+    resolve = airflow_spark_connectors(check_mapping('{"c2": "plain"}', "spark_connectors"))  # as the form stores it
     endpoint = resolve("c1")
     assert endpoint is not None
     assert (
@@ -140,6 +140,9 @@ def test_a_spark_connect_connection_becomes_spark_remote_with_a_masked_token(mon
     set_conn(monkeypatch, "dsjobs_spark_c4", conn_type="spark_connect", host="http://x:1")
     with pytest.raises(SparkConnectorError, match=r"'dsjobs_spark_c4': host 'http://x:1' is not a Spark Connect"):
         resolve("c4")
+    set_conn(monkeypatch, "ds", conn_type="dsjobs", extra={"spark_connectors": ["c1"]})
+    with pytest.raises(AirflowFailException, match=r"^connection 'ds': dsjobs connection extra spark_connectors must"):
+        DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
 
 
 def test_a_job_reaches_the_spark_connect_server_of_a_spark_connect_connection(
