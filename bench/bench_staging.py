@@ -201,6 +201,7 @@ def main() -> None:
         return
 
     rows: list[dict[str, str]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-staging-") as tmp:
         work = Path(tmp)
         big = write_random_file(work / "inputs" / "big.bin", args.size_mib * MiB)
@@ -241,9 +242,13 @@ def main() -> None:
             "first run's hashes in `<home>/cache/hashes-v1.sqlite` and reads no input byte. Without that cache "
             "(`DSJOBS_HASH_CACHE=0`) its time is bounded below by the sha256 row. The same-process row shows the "
             "in-memory memo. The `cp` rows alternate a first run (new process, fresh store, cold hash cache) with "
-            "`cp -r` of the same input on the same filesystem; the first run hashes every byte (SHA-256, one "
-            "pass) and copies in the kernel like cp, then fsyncs the blob. 7 other sessions shared the 2 cores "
-            "during this run: rely on the same-run ratios."
+            "`cp -r` of the same input on the same filesystem. The first run hashes every byte (SHA-256, one "
+            "pass; small files 4 at a time) and copies it in the kernel (copy_file_range) like cp, a large file "
+            "while it is hashed, a small one after; unlike cp it makes every blob "
+            "durable before naming it: a large file's copy starts its disk writes as it goes and is fsync'ed "
+            "while the hash finishes, small files' copies are fsync'ed side by side in one batch, then renamed. "
+            f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: other "
+            "sessions shared the 2 cores, so rely on the same-run ratios, not on absolute times."
         ),
     )
     print(f"wrote {path}")

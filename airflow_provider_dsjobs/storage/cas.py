@@ -51,6 +51,8 @@ DEFAULT_MAX_TOTAL_SIZE = 10 * GiB
 #: Blobs smaller than this are uploaded several at a time; larger ones one by one (each is multipart).
 _SMALL_BLOB = 8 * 1024 * 1024
 _PARALLEL = 8
+#: Small files not in the memo are read and hashed this many at a time.
+_HASHERS = 4
 #: Existence checks run one by one for this long; whatever remains then is checked in parallel.
 _SEQUENTIAL_EXISTS_SECONDS = 0.02
 
@@ -327,28 +329,37 @@ class InputStager:
     # -- hashing ---------------------------------------------------------------------------------------------------
 
     def _hash_all(self, scans: Sequence[_Scanned]) -> list[list[_HashedFile]]:
-        """The files of each input, hashed (from the memo when it knows them); on an error, no copy is left."""
-        if self.memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
-            self.memo.preload([f.path for scanned in scans for f in scanned.files])
-        hashed: list[list[_HashedFile]] = []
+        """The files of each input, hashed: from the memo when it knows the file's stat from the scan (moments
+        ago), which spares a second ``stat`` per file in a cached re-run; else by reading it, small files several
+        at a time (hashlib and reads release the GIL). On an error, no copy made while hashing is left."""
+        files = [f for scanned in scans for f in scanned.files]
+        memo = self.memo
+        if memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
+            memo.preload([f.path for f in files])
+        done: list[_HashedFile | None] = [None] * len(files)
+        for i, f in enumerate(files):
+            if memo is not None and (sha := memo.get(stat_key(f.path.absolute(), f.scanned_stat))):
+                done[i] = _HashedFile(f, sha, f.scanned_stat)
+        small = [i for i, h in enumerate(done) if h is None and files[i].size < _SMALL_BLOB]
         try:
-            for scanned in scans:
-                hashed.append([])
-                for f in scanned.files:
-                    hashed[-1].append(self._hash(f))
+            if len(small) > 1:
+                with ThreadPoolExecutor(max_workers=_HASHERS, thread_name_prefix="dsjobs-hash") as pool:
+                    for i, h in zip(small, pool.map(self._read, [files[i] for i in small]), strict=True):
+                        done[i] = h
+            for i, f in enumerate(files):
+                if done[i] is None:
+                    done[i] = self._read(f)
         except BaseException:
-            self._drop_copies(hashed)
+            self._drop_copies([[h for h in done if h is not None]])
             raise
-        if self.memo is not None:
-            self.memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
-        return hashed
+        if memo is not None:
+            memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
+        hashed = iter([h for h in done if h is not None])
+        return [[next(hashed) for _ in scanned.files] for scanned in scans]
 
-    def _hash(self, f: _ScannedFile) -> _HashedFile:
-        """From the memo when the file's stat from the scan (moments ago) is known there, which spares a second
-        ``stat`` per file in a cached re-run; else by reading it (the memo checked again). A large file is copied
-        into a ``CopiesIn`` store while it is hashed, inside the same stat check."""
-        if self.memo is not None and (sha := self.memo.get(stat_key(f.path.absolute(), f.scanned_stat))):
-            return _HashedFile(f, sha, f.scanned_stat)
+    def _read(self, f: _ScannedFile) -> _HashedFile:
+        """Hash ``f`` by reading it (the caller asked the memo already). A large file is copied into a
+        ``CopiesIn`` store while it is hashed, inside the same stat check."""
         store = self.store
         copies: list[Path] = []
         alongside = None

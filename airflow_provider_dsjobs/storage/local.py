@@ -12,12 +12,13 @@ small files pays about one disk flush instead of a thousand.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import io
 import os
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,20 +34,44 @@ CHUNK_SIZE = 4 * 1024 * 1024
 KERNEL_COPY_STEP = 64 * 1024 * 1024
 #: ``commit_copies`` fsyncs up to this many copies at once (each waits on the disk, not on a core).
 _PARALLEL_SYNCS = 16
+#: ``copy_in`` fsyncs a copy at least this large itself, in the copying thread, while the stager still hashes
+#: the file (the hash takes longer than the copy), rather than after the hash; smaller copies wait for the batch.
+_SYNC_ON_COPY = 8 * 1024 * 1024
 
 
 def _oserror(action: str, where: str, exc: OSError) -> StoreError:
     return StoreError(f"cannot {action} {where}: {exc.strerror or exc}")
 
 
-def _copy_in_kernel(source: BinaryIO, out: BinaryIO, progress: ProgressCallback | None) -> bool:
+def _writeback_starter() -> Callable[[int, int, int], object] | None:
+    """Linux's ``sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)``, or ``None`` where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return lambda fd, offset, length: function(fd, offset, length, 2)  # 2: SYNC_FILE_RANGE_WRITE
+
+
+#: Starts the disk writes of a range already copied, without waiting for them: a large copy that is fsync'ed at
+#: the end then writes to the disk while it copies, and the fsync waits only for the last step. Only a hint:
+#: durability still comes from the fsync.
+_START_WRITEBACK = _writeback_starter()
+
+
+def _copy_in_kernel(
+    source: BinaryIO, out: BinaryIO, progress: ProgressCallback | None, *, writeback: bool = False
+) -> bool:
     """Copy the rest of ``source`` to ``out`` with ``copy_file_range``; ``False`` (nothing copied) when the kernel
-    or the filesystems cannot, so the caller falls back to reading and writing."""
+    or the filesystems cannot, so the caller falls back to reading and writing. ``writeback``: start writing each
+    step to the disk as soon as it is copied."""
     copy = getattr(os, "copy_file_range", None)
     if copy is None:
         return False
     src, dst = source.fileno(), out.fileno()
     first = True
+    offset = 0
     while True:
         try:
             n = copy(src, dst, KERNEL_COPY_STEP)
@@ -57,6 +82,9 @@ def _copy_in_kernel(source: BinaryIO, out: BinaryIO, progress: ProgressCallback 
         first = False
         if n == 0:
             return True
+        if writeback and _START_WRITEBACK is not None:
+            _START_WRITEBACK(dst, offset, n)
+        offset += n
         if progress:
             progress(n)
 
@@ -67,7 +95,7 @@ def _fill(
     """Write the rest of ``source`` to the new file ``tmp`` (in the kernel if ``kernel_copy`` and it can); fsync it
     unless ``sync`` is false (the caller then fsyncs it before giving it a name)."""
     with open(tmp, "wb") as out:
-        if not (kernel_copy and _copy_in_kernel(source, out, progress)):
+        if not (kernel_copy and _copy_in_kernel(source, out, progress, writeback=sync)):
             while chunk := source.read(CHUNK_SIZE):
                 out.write(chunk)
                 if progress:
@@ -127,12 +155,14 @@ class LocalStore:
 
     def copy_in(self, path: Path) -> Path:
         """Copy ``path`` into a partial file under the root (``list`` ignores it), for ``commit_copies`` to name
-        once its content hash is known: the stager hashes while this copies. Not yet fsync'ed: naming it does."""
+        once its content hash is known: the stager hashes while this copies. A small copy is not fsync'ed yet
+        (``commit_copies`` does that, for the whole batch at once)."""
         tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with open(path, "rb") as source:
-                _fill(tmp, source, None, kernel_copy=True, sync=False)
+                large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
+                _fill(tmp, source, None, kernel_copy=True, sync=large)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _oserror("copy", str(path), exc) from None
@@ -156,10 +186,13 @@ class LocalStore:
             for copy, _ in copies:
                 copy.unlink(missing_ok=True)
             raise _oserror("write", self.url, exc) from None
+        made: set[Path] = set()  # the shard directories (a thousand blobs share a few hundred)
         for i, (copy, key) in enumerate(copies):
             target = self._path(key)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
                 size = os.stat(copy).st_size
                 os.replace(copy, target)
             except OSError as exc:
