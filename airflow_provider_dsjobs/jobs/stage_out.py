@@ -116,7 +116,7 @@ def stage_out(
         logs_key = spool.upload(store, jobs.logs_prefix(record.id))
         if spool.progress is not None:
             record.progress, record.progress_message = spool.progress.percent, spool.progress.message
-    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in got.files)
+    data_size = sum(i.size for i in record.inputs) + sum(int(f["size"]) for f in got.files)
     manifest = {
         "job_id": record.id,
         "project": record.project,
