@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import docker.errors
 import requests
@@ -581,7 +581,7 @@ class Runtime:
             raise RuntimeFailure(f"cannot remove volume {name}: {reason_of(exc)}") from None
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> Any:
+    def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> NoReturn:
         if self.state(container_id) is None:
             raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
         if path is not None:
