@@ -366,6 +366,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         _print_table([_record_row(record)])
         if record.status_details:
             print(f"details: {record.status_details}")
+        if record.working_storage is not None:
+            print(record.working_storage.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
     return EXIT_OK

@@ -276,6 +276,8 @@ class JobPlan:
     entrypoint: tuple[str, ...] | None = None
     #: labels of named volumes other than the pyenv cache and the project disk (ML Lab ``/data``)
     volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: ``working-storage`` in bytes (whole GiB, rounded up as DataSphere does); ``jobs/working_storage.py``
+    working_storage_bytes: int | None = None
 
 
 def _container_relpath(path: str, what: str) -> str:
@@ -658,6 +660,7 @@ def plan_job(
         directories=tuple(dict.fromkeys(placing.directories)),
         volumes=volumes,
         python=python,
+        working_storage_bytes=config.working_storage.size_gb << 30 if config.working_storage else None,
     )
 
 

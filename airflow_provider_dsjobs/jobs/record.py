@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
+
 #: How long job data (inputs, outputs, logs) is kept unless ``set-data-ttl`` changes it.
 DEFAULT_DATA_TTL = timedelta(days=14)
 
@@ -115,6 +117,8 @@ class JobRecord:
     progress: float | None = None
     progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
+    #: What the job got for its ``working-storage`` (``jobs/working_storage.py``); None without one.
+    working_storage: StorageGrant | None = None
     #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
     kind: str = "config"
 
@@ -172,4 +176,6 @@ class JobRecord:
             if name in kwargs:
                 kwargs[name] = _parse_iso(kwargs[name])
         kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
+        grant = data.get("working_storage")
+        kwargs["working_storage"] = StorageGrant.from_dict(grant) if isinstance(grant, dict) else None
         return cls(**kwargs)

@@ -47,8 +47,9 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 ``logs/``. Output datasets go to ``projects/<p>/datasets/<id>/`` with their own ``manifest.json``; a dataset
 used by ID is every object under that prefix except the manifest.
 
-Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space). ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
+``working-storage`` is granted at launch (``jobs/working_storage.py``): a size limit on the container's writable
+layer where the storage driver has one, else a check of the engine's free space; ``record.working_storage`` keeps
+what the job got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
 FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
 link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
 job once the engine answers again.
@@ -62,6 +63,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -93,6 +95,7 @@ from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.jobs.working_storage import grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
@@ -394,10 +397,29 @@ class JobService:
             spec, placement = prepare_container(
                 runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
             )
+            if plan.working_storage_bytes:
+                spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
             start_with_fallback(spec, placement, start, discard, say)
         if not ended:
             self._move(record, JobStatus.EXECUTING, by="submit")
+
+    def _grant_working_storage(
+        self, plan: JobPlan, record: JobRecord, spec: ContainerSpec, say: Notify
+    ) -> ContainerSpec:
+        """Reserve (or check) the job's working storage on the engine (``jobs/working_storage.py``); the record
+        keeps what was granted (saved with the container id). Too little space raises ``JobError``."""
+        grant, storage_opt = grant_working_storage(
+            self.runtime,
+            plan.image,
+            plan.working_storage_bytes or 0,
+            {LABEL_PROJECT: plan.project},
+            self.settings.working_storage_check,
+            say,
+        )
+        record.working_storage = grant
+        say(grant.describe())
+        return replace(spec, storage_opt=storage_opt)
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
@@ -867,8 +889,6 @@ class JobService:
 
 def _unsupported_notes(config: JobConfig) -> Iterator[str]:
     """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
-    if config.working_storage is not None:
-        yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
     secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
     if secret_names:
         which = (

@@ -65,6 +65,10 @@ class ContainerRuntime(Protocol):
 
     def start(self, container_id: str) -> None: ...
 
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """Block until the container stops; its exit code (``WaitTimeout`` after ``timeout`` seconds)."""
+        ...
+
     def stream_logs(
         self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: LogCursor | None = None
     ) -> Iterator[tuple[StreamName, str]]:

@@ -89,6 +89,8 @@ class ContainerSpec:
     user: str | None = None
     init: bool = True
     entrypoint: list[str] | None = None
+    #: ``--storage-opt`` (``{"size": "<bytes>"}`` caps the writable layer where the storage driver supports it)
+    storage_opt: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # env may hold secrets: show only the names
         return (
@@ -96,7 +98,8 @@ class ContainerSpec:
             f"env=<{', '.join(sorted(self.env))}>, "
             f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
             f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
-            f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r})"
+            f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r}, "
+            f"storage_opt={self.storage_opt!r})"
         )
 
 
@@ -231,6 +234,7 @@ class Runtime:
                 device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
                 network_mode=spec.network or None,
                 init=spec.init or None,
+                storage_opt=spec.storage_opt or None,
             )
             created = self.api.create_container(
                 image=spec.image,

@@ -94,6 +94,10 @@ class FakeRuntime:
         self._get(container_id).status = "running"
         self.started.append(container_id)
 
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        box = self._get(container_id)
+        return box.exit_code if box.exit_code is not None else 0
+
     def stream_logs(
         self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: object = None
     ) -> Iterator[tuple[StreamName, str]]:
