@@ -368,6 +368,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             print(f"details: {record.status_details}")
         if record.working_storage is not None:
             print(record.working_storage.describe())
+        for synced in record.s3_sync:
+            print(synced.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
     return EXIT_OK

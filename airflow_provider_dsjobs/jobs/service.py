@@ -86,18 +86,29 @@ from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, co
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
+from airflow_provider_dsjobs.jobs.plan import (
+    LABEL_JOB_ID,
+    LABEL_PROJECT,
+    ConnectorLookup,
+    JobPlan,
+    PlanError,
+    Reuse,
+    plan_job,
+    resolve_s3_source,
+    s3_mount_env_name,
+)
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
+from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.jobs.working_storage import grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
-from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
@@ -264,7 +275,7 @@ class JobService:
                 labels=labels,
                 environ=environ,
                 image_lookup=ImageRegistry(self.store, self.project).resolve,
-                connector_lookup=ConnectorRegistry(self.store, self.project).get,
+                connector_lookup=self._connectors(),
                 spark_lookup=SparkRegistry(self.store, self.project).get,
                 reuse=reuse,
             )
@@ -614,7 +625,9 @@ class JobService:
             self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
         try:
             doc = self._plan_doc(job_id)
-            status, reason = stage_out(self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed)
+            status, reason = stage_out(
+                self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed, self._sync_source
+            )
         except ContainerNotFound:
             return self._container_lost(job_id)
         except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
@@ -632,6 +645,21 @@ class JobService:
             self._discard(latest)
             return latest
         return self._move(record, status, reason, by="finalize", discard=True)
+
+    def _connectors(self) -> ConnectorLookup:
+        """Where an s3-mount ID finds its connector: at submit, and again when a read-write one is synced back."""
+        return ConnectorRegistry(self.store, self.project).get
+
+    def _sync_source(self, mount: SyncMount) -> S3Source:
+        """A read-write mount's bucket with its credentials, resolved as at submit (``jobs/s3_sync.py``)."""
+        where = f"s3-mount {mount.id}"
+        try:
+            if mount.connector:
+                return resolve_s3_source(mount.id, where, self.settings, {}, self._connectors())
+            environ = {**os.environ, s3_mount_env_name(mount.id): mount.url}  # the endpoint, as at submit
+            return resolve_s3_source(mount.id, where, self.settings, environ, None)
+        except PlanError as exc:
+            raise StoreError(str(exc)) from None
 
     def _recover_committed(self, record: JobRecord) -> JobRecord | None:
         """If the output manifest is already committed (another finalizer, or one that crashed right after the

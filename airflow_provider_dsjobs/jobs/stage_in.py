@@ -215,7 +215,10 @@ def s3_mount_entries(
                 )
             full = posixpath.join(container_path, rel)
             yield from parents(full)
-            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)
+            # The object's time: a read-write mount's sync then passes over the files the job left untouched.
+            mtime = info.modified.timestamp() if info.modified else None
+            mode = 0o666 if source.read_write else 0o444
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=mode, mtime=mtime)
     except StoreError as exc:
         raise JobError(f"s3-mount {url}: {one_line(exc)}") from None
 
