@@ -24,15 +24,17 @@ from __future__ import annotations
 import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_dsjobs.jobs.errors import one_line
-from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.storage.base import ObjectInfo, StoreError
 from airflow_provider_dsjobs.storage.outputs import OutputWriter
-from airflow_provider_dsjobs.storage.s3 import S3Store
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.jobs.stage_out import StripFirst
 
 
 @dataclass(frozen=True)
@@ -108,13 +110,7 @@ def sync_mount(runtime: ContainerRuntime, cid: str, mount: SyncMount, resolve: S
 
     result = MountSync(mount.id, mount.url)
     try:
-        source = replace(resolve(mount), url=mount.url)
-        bucket, _, prefix = mount.url[len("s3://") :].partition("/")
-        store = S3Store(
-            bucket, prefix, endpoint_url=source.endpoint_url, region=source.region,
-            aws_access_key_id=source.access_key_id, aws_secret_access_key=source.secret_access_key,
-            aws_session_token=source.session_token,
-        )  # fmt: skip
+        store = source_store(replace(resolve(mount), url=mount.url))
         existing = {info.key: info for info in store.list("")}
 
         def wanted(relpath: str, member: tarfile.TarInfo) -> bool:
@@ -138,11 +134,11 @@ def sync_mount(runtime: ContainerRuntime, cid: str, mount: SyncMount, resolve: S
 class _Counting:
     """Counts each upload into the ``MountSync``."""
 
-    def __init__(self, writer: Any, result: MountSync) -> None:
+    def __init__(self, writer: StripFirst, result: MountSync) -> None:
         self._writer = writer
         self._result = result
 
-    def put_stream(self, relpath: str, stream: Any) -> tuple[str, int]:
+    def put_stream(self, relpath: str, stream: BinaryIO) -> tuple[str, int]:
         sha, size = self._writer.put_stream(relpath, stream)
         self._result.uploaded_files += 1
         self._result.uploaded_bytes += size

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TextIO
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -31,7 +31,6 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
-from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
 
@@ -191,17 +190,8 @@ def s3_mount_entries(
     when it has one. ``parents`` yields the missing parent directories of a path. A listing failure is a
     ``JobError`` naming the mount."""
     url = source.url
-    bucket, _, prefix = url[len("s3://") :].partition("/")
     try:
-        mount = S3Store(
-            bucket,
-            prefix,
-            endpoint_url=source.endpoint_url,
-            region=source.region,
-            aws_access_key_id=source.access_key_id,
-            aws_secret_access_key=source.secret_access_key,
-            aws_session_token=source.session_token,
-        )
+        mount = source_store(source)
         total = 0
         for info in mount.list(""):
             rel = info.key  # relative to the mount's prefix

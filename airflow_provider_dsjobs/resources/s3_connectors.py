@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
 from airflow_provider_dsjobs.storage.base import ObjectStore
+from airflow_provider_dsjobs.storage.s3 import S3Store
 
 _S3_URL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?$")
 
@@ -74,6 +75,20 @@ class S3Source:
     read_write: bool = False
     #: A registered connector (else ``DSJOBS_S3_MOUNT_<ID>`` with the job store's S3 settings).
     from_connector: bool = False
+
+
+def source_store(source: S3Source) -> S3Store:
+    """The bucket/prefix of ``source`` as an ``S3Store`` signed with its own endpoint and credentials."""
+    bucket, _, prefix = source.url[len("s3://") :].partition("/")
+    return S3Store(
+        bucket,
+        prefix,
+        endpoint_url=source.endpoint_url,
+        region=source.region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        aws_session_token=source.session_token,
+    )
 
 
 class ConnectorRegistry(JsonRegistry[S3Connector]):
