@@ -4,17 +4,18 @@ DataSphere gives a job that asks for ``working-storage: {size: 150Gb}`` an exten
 (100 GB to 10 TB) instead of the ~20 GB of its system disk. On Docker the working directory lives in the
 container's writable layer, so:
 
-* where the engine's storage driver can cap a container's writable layer (``--storage-opt size=``: overlay2 over
-  xfs mounted with ``pquota``, btrfs, zfs, devicemapper, windowsfilter — read from ``docker info``), the job's
-  container gets exactly the requested size (``size-limit``). The engine is asked first with a helper container
-  created the same way, which also measures the space: an overlay2 over xfs without ``pquota`` refuses the option
-  and the job falls back to the check below;
-* otherwise the free space of the engine's disk is measured by ``df`` in a short helper container on that engine
-  (so it is the engine's disk even when the engine is remote) and the job starts only if the requested size fits
-  (``checked``); when it does not, the submit fails with one line naming both sizes, before any container of the
-  job exists. ``working_storage_check = "warn"`` (``DSJOBS_WORKING_STORAGE_CHECK=warn``, connection extra
+* the free space of the engine's disk is measured by ``df`` in a short helper container on that engine (so it is
+  the engine's disk even when the engine is remote), and the job starts only if the requested size fits; when it
+  does not, the submit fails with one line naming both sizes, before any container of the job exists.
+  ``working_storage_check = "warn"`` (``DSJOBS_WORKING_STORAGE_CHECK=warn``, connection extra
   ``working_storage_check``) runs such a job anyway with a warning (``unchecked``): for a laptop whose jobs
-  declare DataSphere's 100 GB minimum but need far less.
+  declare DataSphere's 100 GB minimum but need far less;
+* where the engine's storage driver can also cap a container's writable layer (``--storage-opt size=``: overlay2
+  over xfs mounted with ``pquota``, btrfs, zfs, devicemapper, windowsfilter — read from ``docker info``), the
+  job's container gets exactly the requested size (``size-limit``), so it cannot eat the space of other jobs. The
+  engine is asked first with a helper container created the same way: an overlay2 over xfs without ``pquota``
+  refuses the option and the job runs uncapped (``checked``), as on every other driver. (The local volume
+  driver's ``size`` option needs the same xfs ``pquota``, so a separate volume would add nothing there.)
 
 What was granted is ``JobRecord.working_storage`` (a ``StorageGrant``), shown by ``dsjobs get``.
 """
@@ -134,31 +135,32 @@ def grant_working_storage(
     say: Callable[[str], None],
 ) -> tuple[StorageGrant, dict[str, str] | None]:
     """Grant ``requested`` bytes of working storage to a job about to run from ``image``: the grant and the
-    ``storage_opt`` its container is created with. Too little space (with ``check == "fail"``) raises ``JobError``
-    with one line; an engine that cannot be measured raises ``RuntimeFailure``."""
+    ``storage_opt`` its container is created with. Too little free space (with ``check == "fail"``) raises
+    ``JobError`` with one line — a size limit is a cap, not a reservation, so it is checked on every engine; an
+    engine that cannot be measured raises ``RuntimeFailure``."""
     info = runtime.engine_info()
     where = driver_description(info)
+    free = measure_free_bytes(runtime, image, labels)
+    if free < requested:
+        short = (
+            f"working-storage asks for {human_size(requested)} but the Docker engine's disk has {human_size(free)} "
+            f"free (storage driver {where})"
+        )
+        if check != "warn":
+            raise JobError(
+                f"{short}: free space on the engine, lower working-storage.size, or set "
+                "DSJOBS_WORKING_STORAGE_CHECK=warn (connection extra working_storage_check) to run with what there is"
+            )
+        say(f"warning: {short}; running anyway (working_storage_check=warn)")
+        return StorageGrant(requested, "unchecked", free, storage_driver=where), None
     if can_limit_size(info):
         opt = {"size": str(requested)}
         try:
-            free = measure_free_bytes(runtime, image, labels, opt)
+            measure_free_bytes(runtime, image, labels, opt)  # the engine accepts the cap (xfs without pquota does not)
         except RuntimeFailure as exc:
             if not _refuses_size_limit(exc):
                 raise
-            say(f"working-storage: the engine refused a size limit ({exc}); checking its free space instead")
+            say(f"working-storage: the engine refused a size limit ({exc}); its free space was checked instead")
         else:
             return StorageGrant(requested, "size-limit", free, requested, storage_driver=where), opt
-    free = measure_free_bytes(runtime, image, labels)
-    if free >= requested:
-        return StorageGrant(requested, "checked", free, storage_driver=where), None
-    short = (
-        f"working-storage asks for {human_size(requested)} but the Docker engine's disk has {human_size(free)} free "
-        f"and its storage driver ({where}) cannot reserve space"
-    )
-    if check != "warn":
-        raise JobError(
-            f"{short}: free space on the engine, lower working-storage.size, or set DSJOBS_WORKING_STORAGE_CHECK=warn "
-            "(connection extra working_storage_check) to run with what there is"
-        )
-    say(f"warning: {short}; running anyway (working_storage_check=warn)")
-    return StorageGrant(requested, "unchecked", free, storage_driver=where), None
+    return StorageGrant(requested, "checked", free, storage_driver=where), None
