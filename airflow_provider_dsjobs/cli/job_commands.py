@@ -239,6 +239,8 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
         _info("Created datasets:")  # DataSphere's form
         for ds_id, name, size in service.output_datasets(record):
             _info(f"  * {ds_id} ({name}) size: {'unknown' if size is None else human_size(size)}")
+    for synced in record.s3_sync:
+        _info(synced.describe())
     link = job_link(service.settings, record)
     if link:
         _info(f"job link: {link}")

@@ -31,7 +31,8 @@ Python output streams live. No object-store credentials are ever added. The reco
 
 s3-mounts: an ID resolves through the submitter's environment variable ``DSJOBS_S3_MOUNT_<ID>`` (ID upper-cased,
 ``-`` → ``_``) holding ``s3://bucket/prefix``; an unknown ID is an error. The objects are copied into the
-container at launch with the store's credentials (which stay outside the container).
+container at launch with the store's credentials (which stay outside the container). A read-write mount
+(``read_write`` connector, ``DSJOBS_S3_MOUNT_<ID>_MODE=rw``) is listed in ``plan.json`` to be synced back.
 """
 
 from __future__ import annotations

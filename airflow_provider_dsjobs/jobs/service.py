@@ -25,7 +25,8 @@ Lifecycle and where each step lives:
    log is read again from the engine into files spooled on disk and stored (``logs/stdout.txt``, ``stderr.txt``,
    ``log.txt``) — so the stored log is whole even when nobody watched; each declared output is exported (files
    and directories, streamed) into the store, a missing one is listed in ``record.missing_outputs`` and in the
-   log; on exit 0 output datasets are published; the output manifest is written **last**; then SUCCESS / ERROR /
+   log; on exit 0 output datasets are published; read-write s3-mounts are synced back to their buckets
+   whatever the outcome (``jobs/s3_sync.py``); the output manifest is written **last**; then SUCCESS / ERROR /
    CANCELLED is saved and the container removed. Two finalizers write the same keys with the same bytes
    (dataset IDs are derived from the job id and dataset name), the terminal record is saved before the
    container is removed, and a finalizer that loses the container half-way re-reads the record and returns the

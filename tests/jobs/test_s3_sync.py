@@ -123,7 +123,11 @@ s3-mounts:
 
 
 def test_a_failed_and_a_cancelled_job_still_save_their_intermediate_results(
-    local_settings: Settings, s3_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_settings: Settings,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The environment form: DSJOBS_S3_MOUNT_<ID> with the store's S3 settings, made read-write by _MODE=rw.
     client, bucket = _client(s3_env), s3_env["bucket"]
@@ -133,7 +137,16 @@ def test_a_failed_and_a_cancelled_job_still_save_their_intermediate_results(
     service = JobService(local_settings)
 
     failing = write_job(tmp_path / "fails", CHECKPOINTS.replace("{tail}", "exit 3"))
-    failed = service.wait(service.submit(load_config(failing)).id)
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    monkeypatch.setenv("DSJOBS_DEFAULT_IMAGE", local_settings.default_image)
+    common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
+    capsys.readouterr()
+    assert main(["execute", "-c", str(failing), *common]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"s3-mount scratch01: uploaded 1 new or changed file(s) (6 bytes) to s3://{bucket}/scratch, 1 unchanged" in err
+    )
+    [failed] = service.list_jobs()
     assert (failed.status, failed.status_details) == (JobStatus.ERROR, "program exited with code 3")
     assert failed.s3_sync[0].uploaded_files == 1 and failed.s3_sync[0].error is None
     assert client.get_object(Bucket=bucket, Key="scratch/ckpt-1.txt")["Body"].read() == b"step1\n"
