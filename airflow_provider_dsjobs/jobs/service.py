@@ -107,7 +107,7 @@ from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
-from airflow_provider_dsjobs.jobs.working_storage import grant_working_storage
+from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
@@ -431,7 +431,8 @@ class JobService:
         )
         record.working_storage = grant
         say(grant.describe())
-        return replace(spec, storage_opt=storage_opt)
+        labels = {**spec.labels, LABEL_WORKING_STORAGE: str(grant.requested_bytes)}  # what later jobs count as held
+        return replace(spec, storage_opt=storage_opt, labels=labels)
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it

@@ -17,7 +17,10 @@ container's writable layer, so:
   refuses the option and the job runs uncapped (``checked``), as on every other driver. (The local volume
   driver's ``size`` option needs the same xfs ``pquota``, so a separate volume would add nothing there.)
 
-What was granted is ``JobRecord.working_storage`` (a ``StorageGrant``), shown by ``dsjobs get``.
+Space other live jobs were granted and have not written yet counts as taken (``held_by_others``: their label
+``dsjobs.working-storage`` minus their writable layer so far), so two jobs started together do not both count
+the same free space. What was granted is ``JobRecord.working_storage`` (a ``StorageGrant``), shown by
+``dsjobs get``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
 from airflow_provider_dsjobs.storage.progress import human_size
 
+#: Label on a job container with working storage: the bytes it was granted (what ``held_by_others`` counts).
+LABEL_WORKING_STORAGE = "dsjobs.working-storage"
 #: Where the job sees its working storage (``jobs/plan.py``'s ``WORK_DIR``).
 WORK_PATH = "/job/work"
 #: ``working_storage_check`` values: fail the submit when the space is not there, or only warn.
@@ -54,10 +59,14 @@ class StorageGrant:
     limit_bytes: int | None = None
     path: str = WORK_PATH
     storage_driver: str = ""
+    #: Of ``free_bytes``, what other live jobs' working storage may still write (their grant minus what they wrote).
+    held_bytes: int = 0
 
     def describe(self) -> str:
         """One line for a person: ``100 GiB at /job/work: size limit (overlay2 on xfs), 412.3 GiB free``."""
         free = f"{human_size(self.free_bytes)} free on the engine's disk" if self.free_bytes is not None else ""
+        if free and self.held_bytes:
+            free += f", {human_size(self.held_bytes)} of it held by other jobs' working storage"
         how = {
             "size-limit": f"capped at {human_size(self.limit_bytes or 0)} ({self.storage_driver})",
             "checked": f"no size limit on {self.storage_driver or 'this engine'}, checked",
@@ -80,6 +89,7 @@ class StorageGrant:
             limit_bytes=None if limit is None else int(limit),
             path=str(data.get("path") or WORK_PATH),
             storage_driver=str(data.get("storage_driver") or ""),
+            held_bytes=int(data.get("held_bytes") or 0),
         )
 
 
@@ -121,6 +131,22 @@ def measure_free_bytes(
         raise RuntimeFailure(f"df in image {image}: {exc}") from None
 
 
+def held_by_others(runtime: ContainerRuntime) -> tuple[int, int]:
+    """``(bytes, jobs)``: what the live job containers on the engine that were granted working storage may still
+    write — each one's grant minus its writable layer so far (that part is already out of the free space)."""
+    held = jobs = 0
+    for container in runtime.find({LABEL_WORKING_STORAGE: None}, sizes=True):
+        if container.status not in ("created", "running", "paused", "restarting"):
+            continue
+        try:
+            granted = int(container.labels.get(LABEL_WORKING_STORAGE, ""))
+        except ValueError:
+            continue
+        held += max(0, granted - (container.size_rw or 0))
+        jobs += 1
+    return held, jobs
+
+
 def _refuses_size_limit(exc: RuntimeFailure) -> bool:
     text = str(exc).lower()
     return "storage-opt" in text or "storage opt" in text or "pquota" in text or "quota" in text
@@ -141,10 +167,12 @@ def grant_working_storage(
     info = runtime.engine_info()
     where = driver_description(info)
     free = measure_free_bytes(runtime, image, labels)
-    if free < requested:
+    held, holders = held_by_others(runtime)
+    if free - held < requested:
+        of_it = f", {human_size(held)} of it held by {holders} running job(s)' working storage" if held else ""
         short = (
             f"working-storage asks for {human_size(requested)} but the Docker engine's disk has {human_size(free)} "
-            f"free (storage driver {where})"
+            f"free{of_it} (storage driver {where})"
         )
         if check != "warn":
             raise JobError(
@@ -152,7 +180,7 @@ def grant_working_storage(
                 "DSJOBS_WORKING_STORAGE_CHECK=warn (connection extra working_storage_check) to run with what there is"
             )
         say(f"warning: {short}; running anyway (working_storage_check=warn)")
-        return StorageGrant(requested, "unchecked", free, storage_driver=where), None
+        return StorageGrant(requested, "unchecked", free, storage_driver=where, held_bytes=held), None
     if can_limit_size(info):
         opt = {"size": str(requested)}
         try:
@@ -162,5 +190,5 @@ def grant_working_storage(
                 raise
             say(f"working-storage: the engine refused a size limit ({exc}); its free space was checked instead")
         else:
-            return StorageGrant(requested, "size-limit", free, requested, storage_driver=where), opt
-    return StorageGrant(requested, "checked", free, storage_driver=where), None
+            return StorageGrant(requested, "size-limit", free, requested, storage_driver=where, held_bytes=held), opt
+    return StorageGrant(requested, "checked", free, storage_driver=where, held_bytes=held), None

@@ -93,8 +93,9 @@ class ContainerRuntime(Protocol):
         """``path`` (file or directory) out of the container as a tar stream; the caller closes the reader."""
         ...
 
-    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
-        """Containers (running or not) carrying all of ``labels``, newest first."""
+    def find(self, labels: dict[str, str | None], *, sizes: bool = False) -> list[ContainerInfo]:
+        """Containers (running or not) carrying all of ``labels`` (``None``: any value), newest first; ``sizes``
+        fills in ``size_rw``."""
         ...
 
     def remove(self, container_id: str, force: bool = True) -> None:

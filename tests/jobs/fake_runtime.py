@@ -139,7 +139,7 @@ class FakeRuntime:
                 archive.addfile(info, io.BytesIO(data))
         return TarReader([buffer.getvalue()])
 
-    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
+    def find(self, labels: dict[str, str | None], *, sizes: bool = False) -> list[ContainerInfo]:
         return [
             ContainerInfo(cid, box.spec.name or cid, box.status, dict(box.spec.labels), box.spec.image, 0.0)
             for cid, box in reversed(self.containers.items())

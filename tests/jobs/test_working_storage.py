@@ -101,12 +101,18 @@ def test_a_request_larger_than_the_engines_disk_fails_with_one_line_and_no_conta
 
 
 def test_warn_runs_the_job_and_the_record_says_what_was_free(
-    local_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    local_settings: Settings,
+    tmp_path: Path,
+    docker_client: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = dataclasses.replace(local_settings, working_storage_check="warn")
     service = JobService(settings)
     notes: list[str] = []
     record = service.submit(load_config(write_job(tmp_path / "job", HUGE_JOB)), notify=notes.append)
+    labels = docker_client.containers.get(record.container_id).labels
+    assert labels["dsjobs.working-storage"] == str(10240 * GIB)  # what a job starting meanwhile counts as held
     done = service.wait(record.id)
     assert done.status == JobStatus.SUCCESS, done.status_details
     grant = done.working_storage
@@ -130,6 +136,26 @@ def test_warn_runs_the_job_and_the_record_says_what_was_free(
     assert main(["get", "--id", done.id, "--format", "json", *common]) == 0
     shown = json.loads(capsys.readouterr().out)["working_storage"]
     assert shown == grant.to_dict()
+
+
+def test_space_granted_to_a_running_job_is_not_counted_twice(
+    local_settings: Settings, docker_client: Any, test_image: str
+) -> None:
+    runtime = Runtime.connect(local_settings)
+    labels = {"dsjobs.project": local_settings.project}
+    notes: list[str] = []
+    requested = _df_in_container(docker_client, test_image) - 10 * GIB  # fits, with room for other writers
+    grant, _ = grant_working_storage(runtime, test_image, requested, labels, "fail", notes.append)
+    assert grant.held_bytes == 0
+    holder = docker_client.containers.run(
+        test_image, ["sleep", "60"], detach=True, labels={**labels, "dsjobs.working-storage": str(20 * GIB)}
+    )
+    try:
+        with pytest.raises(JobError, match=r"free, 20\.0 GiB of it held by 1 running job\(s\)' working storage"):
+            grant_working_storage(runtime, test_image, requested, labels, "fail", notes.append)
+    finally:
+        holder.remove(force=True)
+    assert grant_working_storage(runtime, test_image, requested, labels, "fail", notes.append)[0].held_bytes == 0
 
 
 class _RefusesSizeLimits(Runtime):
