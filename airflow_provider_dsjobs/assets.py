@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAlias
 
+from airflow_provider_dsjobs.config.serialize import output_datasets_of
 from airflow_provider_dsjobs.jobs.record import JobRecord
 
 SCHEME = "dsjobs"
@@ -49,11 +50,7 @@ def sanitize_uri(uri: urllib.parse.SplitResult) -> urllib.parse.SplitResult:
 
 def _declared_sizes(record: JobRecord) -> dict[str, int]:
     """Each output dataset's declared ``size`` (bytes) from the config stored with the record."""
-    sizes: dict[str, int] = {}
-    for entry in record.config.get("output-datasets") or []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("size"), int):
-            sizes[str(entry.get("name"))] = int(entry["size"])
-    return sizes
+    return {d.name: d.size_bytes for d in output_datasets_of(record.config)}
 
 
 def emit_output_datasets(context: Mapping[str, Any], alias_name: str, record: JobRecord) -> list[Asset]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from bench.common import time_calls, write_results
-from tests.config.conftest import make_job_dir
+from tests.config.helpers import make_job_dir
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "config" / "fixtures" / "seed000_full.yaml"
 

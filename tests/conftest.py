@@ -22,21 +22,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.settings import Settings
+from tests.helpers import free_port, unavailable
 from tests.jobs.service_helpers import STORES, make_settings
 
 #: Image used by tests for plain jobs; built locally by scripts/build-test-image.sh.
 TEST_IMAGE = os.environ.get("DSJOBS_TEST_IMAGE", "dsjobs-test/python:3.11")
-
-
-def _required(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false", "no")
-
-
-def _unavailable(what: str, require_var: str, why: str) -> None:
-    message = f"{what} unavailable: {why}"
-    if _required(require_var):
-        pytest.fail(f"{message} ({require_var} is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +39,7 @@ def docker_client() -> Iterator[object]:
         client = docker.DockerClient(base_url=url) if url else docker.from_env()
         client.ping()
     except Exception as exc:  # any failure to reach the engine
-        _unavailable("Docker engine", "DSJOBS_REQUIRE_DOCKER", str(exc).splitlines()[0] if str(exc) else repr(exc))
+        unavailable("Docker engine", "DSJOBS_REQUIRE_DOCKER", str(exc).splitlines()[0] if str(exc) else repr(exc))
     yield client
     client.close()
 
@@ -74,14 +64,8 @@ def test_image(docker_client: object) -> str:
     try:
         docker_client.images.get(TEST_IMAGE)
     except docker.errors.ImageNotFound:
-        _unavailable(f"test image {TEST_IMAGE}", "DSJOBS_REQUIRE_DOCKER", "run scripts/build-test-image.sh")
+        unavailable(f"test image {TEST_IMAGE}", "DSJOBS_REQUIRE_DOCKER", "run scripts/build-test-image.sh")
     return TEST_IMAGE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +73,8 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server process on 127.0.0.1; yields its endpoint URL."""
     exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     if not Path(exe).exists():
-        _unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", "moto_server is not installed (pip install 'moto[server]')")
-    port = _free_port()
+        unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", "moto_server is not installed (pip install 'moto[server]')")
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT)
@@ -107,7 +91,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         proc.kill()
     if proc.poll() is not None:
-        _unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", f"it exited: {log.read_text(errors='replace')[-500:]}")
+        unavailable("moto S3 server", "DSJOBS_REQUIRE_S3", f"it exited: {log.read_text(errors='replace')[-500:]}")
     yield endpoint
     proc.terminate()
     try:

@@ -15,6 +15,7 @@ from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, 
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.loader import load_config_with_warnings
 from airflow_provider_dsjobs.config.schema import schema_text
+from airflow_provider_dsjobs.config.serialize import config_json
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +59,7 @@ def run_validate(args: argparse.Namespace) -> int:
         reason = exc.strerror or str(exc)
         raise CommandError(f"cannot read config {path}: {reason}", EXIT_USAGE) from None
     if args.format == "json":
-        print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(config_json(config), indent=2, ensure_ascii=False))
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
     else:

@@ -4,8 +4,7 @@ Every later component (planning, staging, runtime, the Airflow layer) consumes t
 the raw YAML. Values are already validated and in their canonical long form: lists are tuples, sizes are
 bytes, durations are seconds, the Python version is a ``"major.minor"`` string.
 
-``to_dict()`` gives the JSON shape printed by ``dsjobs validate --format json``: the same key names as
-``config.yaml``, every value in its long form.
+:mod:`.serialize` decides how a config becomes a mapping (its long JSON form and its ``config.yaml`` form).
 """
 
 from __future__ import annotations
@@ -34,9 +33,6 @@ class PathEntry:
     path: str
     var: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "var": self.var}
-
 
 @dataclass(frozen=True)
 class ResourceEntry:
@@ -44,9 +40,6 @@ class ResourceEntry:
 
     id: str
     var: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "var": self.var}
 
 
 @dataclass(frozen=True)
@@ -57,20 +50,12 @@ class EnvVar:
     value: str | None = None
     from_env: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        if self.from_env:
-            return {"name": self.name, "from-env": True}
-        return {"name": self.name, "value": self.value}
-
 
 @dataclass(frozen=True)
 class SecretRef:
     """A reference to a secret by name (an Airflow Variable/Connection or an environment variable)."""
 
     secret_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"secret-id": self.secret_id}
 
 
 @dataclass(frozen=True)
@@ -81,13 +66,6 @@ class DockerImage:
     username: str | None = None
     password: SecretRef | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "username": self.username,
-            "password": self.password.to_dict() if self.password else None,
-        }
-
 
 @dataclass(frozen=True)
 class PipOptions:
@@ -97,14 +75,6 @@ class PipOptions:
     extra_index_urls: tuple[str, ...] = ()
     trusted_hosts: tuple[str, ...] = ()
     no_deps: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index-url": self.index_url,
-            "extra-index-urls": list(self.extra_index_urls),
-            "trusted-hosts": list(self.trusted_hosts),
-            "no-deps": self.no_deps,
-        }
 
 
 @dataclass(frozen=True)
@@ -135,16 +105,6 @@ class PythonEnv:
             and self.local_paths is not None
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "version": self.version,
-            "requirements-file": self.requirements_file,
-            "local-paths": None if self.local_paths is None else list(self.local_paths),
-            "root-paths": list(self.root_paths),
-            "pip": self.pip.to_dict(),
-        }
-
 
 @dataclass(frozen=True)
 class Env:
@@ -153,13 +113,6 @@ class Env:
     vars: tuple[EnvVar, ...] = ()
     docker: DockerImage | None = None
     python: PythonEnv | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vars": [v.to_dict() for v in self.vars],
-            "docker": self.docker.to_dict() if self.docker else None,
-            "python": self.python.to_dict() if self.python else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -174,9 +127,6 @@ class WorkingStorage:
         """Size in whole GiB, rounded up (as DataSphere does)."""
         return -(-self.size_bytes // (1 << 30))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "size": self.size_bytes}
-
 
 @dataclass(frozen=True)
 class GracefulShutdown:
@@ -184,9 +134,6 @@ class GracefulShutdown:
 
     signal: str = "SIGTERM"
     timeout_seconds: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"signal": self.signal, "timeout": self.timeout_seconds}
 
 
 @dataclass(frozen=True)
@@ -199,24 +146,12 @@ class OutputDataset:
     description: str = ""
     labels: tuple[tuple[str, str], ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "var": self.var,
-            "size": self.size_bytes,
-            "description": self.description,
-            "labels": dict(self.labels),
-        }
-
 
 @dataclass(frozen=True)
 class Spark:
     """``spark``: a Spark connector ID."""
 
     connector: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector}
 
 
 @dataclass(frozen=True)
@@ -255,23 +190,3 @@ class JobConfig:
     def with_changes(self, **changes: Any) -> JobConfig:
         """A copy with some fields replaced (used by overrides; callers re-validate)."""
         return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalized config, with ``config.yaml`` key names and canonical long-form values."""
-        return {
-            "name": self.name,
-            "desc": self.desc,
-            "cmd": self.cmd,
-            "args": dict(self.args),
-            "inputs": [p.to_dict() for p in self.inputs],
-            "outputs": [p.to_dict() for p in self.outputs],
-            "s3-mounts": [r.to_dict() for r in self.s3_mounts],
-            "datasets": [r.to_dict() for r in self.datasets],
-            "env": self.env.to_dict(),
-            "flags": list(self.flags),
-            "cloud-instance-types": list(self.cloud_instance_types),
-            "working-storage": self.working_storage.to_dict() if self.working_storage else None,
-            "graceful-shutdown": self.graceful_shutdown.to_dict() if self.graceful_shutdown else None,
-            "output-datasets": [d.to_dict() for d in self.output_datasets],
-            "spark": self.spark.to_dict() if self.spark else None,
-        }

@@ -15,117 +15,14 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .loader import config_from_mapping
-from .model import DockerImage, JobConfig, PathEntry, PythonEnv, ResourceEntry
-
-
-def _entry(e: PathEntry | ResourceEntry) -> Any:
-    target = e.path if isinstance(e, PathEntry) else e.id
-    return {target: e.var} if e.var else target
-
-
-def _docker_mapping(docker: DockerImage) -> Any:
-    if docker.username is None and docker.password is None:
-        return docker.image
-    d: dict[str, Any] = {"image": docker.image}
-    if docker.username is not None:
-        d["username"] = docker.username
-    if docker.password is not None:
-        d["password"] = {"secret-id": docker.password.secret_id}
-    return d
-
-
-def _python_mapping(py: PythonEnv) -> dict[str, Any]:
-    p: dict[str, Any] = {"type": py.type}
-    if py.version_given:
-        p["version"] = py.version
-    if py.requirements_file is not None:
-        p["requirements-file"] = py.requirements_file
-    if py.local_paths is not None:
-        p["local-paths"] = list(py.local_paths)
-    if py.root_paths:
-        p["root-paths"] = list(py.root_paths)
-    pip: dict[str, Any] = {}
-    if py.pip.index_url:
-        pip["index-url"] = py.pip.index_url
-    if py.pip.extra_index_urls:
-        pip["extra-index-urls"] = list(py.pip.extra_index_urls)
-    if py.pip.trusted_hosts:
-        pip["trusted-hosts"] = list(py.pip.trusted_hosts)
-    if py.pip.no_deps:
-        pip["no-deps"] = True
-    if pip:
-        p["pip"] = pip
-    return p
-
-
-def _env_mapping(config: JobConfig) -> dict[str, Any]:
-    env: dict[str, Any] = {}
-    if config.env.vars:
-        env["vars"] = [v.name if v.from_env else {v.name: v.value} for v in config.env.vars]
-    if config.env.docker is not None:
-        env["docker"] = _docker_mapping(config.env.docker)
-    if config.env.python is not None:
-        env["python"] = _python_mapping(config.env.python)
-    return env
-
-
-def _sections_mapping(config: JobConfig) -> dict[str, Any]:
-    """The optional sections after ``flags``, in ``config.yaml`` form."""
-    data: dict[str, Any] = {}
-    if config.working_storage is not None:
-        data["working-storage"] = {"type": config.working_storage.type, "size": config.working_storage.size_bytes}
-    if config.graceful_shutdown is not None:
-        g: dict[str, Any] = {"signal": config.graceful_shutdown.signal}
-        if config.graceful_shutdown.timeout_seconds:
-            g["timeout"] = f"{round(config.graceful_shutdown.timeout_seconds * 1000)}ms"
-        data["graceful-shutdown"] = g
-    if config.output_datasets:
-        data["output-datasets"] = [
-            {
-                "name": ds.name,
-                "var": ds.var,
-                "size": ds.size_bytes,
-                "description": ds.description,
-                "labels": dict(ds.labels),
-            }
-            for ds in config.output_datasets
-        ]
-    if config.spark is not None:
-        data["spark"] = {"connector": config.spark.connector}
-    return data
-
-
-def config_to_mapping(config: JobConfig) -> dict[str, Any]:
-    """The config in ``config.yaml`` form (short forms, as a user would write it), for re-validation."""
-    data: dict[str, Any] = {"cmd": config.cmd}
-    if config.name is not None:
-        data["name"] = config.name
-    if config.desc is not None:
-        data["desc"] = config.desc
-    if config.args:
-        data["args"] = dict(config.args)
-    for key, entries in (
-        ("inputs", config.inputs),
-        ("outputs", config.outputs),
-        ("s3-mounts", config.s3_mounts),
-        ("datasets", config.datasets),
-    ):
-        if entries:
-            data[key] = [_entry(e) for e in entries]
-    env = _env_mapping(config)
-    if env:
-        data["env"] = env
-    if config.flags:
-        data["flags"] = list(config.flags)
-    data["cloud-instance-types"] = list(config.cloud_instance_types)
-    data.update(_sections_mapping(config))
-    return data
+from .model import JobConfig
+from .serialize import config_document
 
 
 def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: bool = True) -> JobConfig:
     """The same config with the literal env vars ``names`` turned into ``- NAME`` entries, whose values are
     copied from the submitter's environment at submit (so they never reach a job record)."""
-    data = config_to_mapping(config)
+    data = config_document(config)
     env_vars = data.get("env", {}).get("vars", [])
     if not env_vars:
         return config
@@ -189,86 +86,107 @@ def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, ch
     """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`.
     ``check_files=False`` does not look for local files (see ``Overrides.submitted_config``)."""
     over = (overrides or Overrides()).resolve_vars(config)
-    args, input_vars, output_vars, env_vars = over.args, over.input_vars, over.output_vars, over.env_vars
-    cloud_instance_types, name, desc, image = over.cloud_instance_types, over.name, over.desc, over.image
-    source = config.source
-    problems: list[Problem] = []
-    data = config_to_mapping(config)
-    renamed: dict[str, str] = {}  # key path in the re-validated config -> the override that set it
+    edit = _Edit(config.source, config_document(config))
+    if over.args:
+        edit.args(over.args)
+    edit.paths("inputs", "input_vars", over.input_vars)
+    edit.paths("outputs", "output_vars", over.output_vars)
+    if over.env_vars:
+        edit.env_vars(over.env_vars)
+    if over.cloud_instance_types is not None:
+        edit.instance_types(over.cloud_instance_types)
+    if over.image is not None:
+        edit.image(over.image)
+    for key, value in (("name", over.name), ("desc", over.desc)):
+        if value is not None:
+            edit.set(key, value, f"overrides.{key}")
+    if edit.problems:
+        raise ConfigError(edit.problems)
+    try:
+        return config_from_mapping(edit.data, base_dir=config.base_dir, source=config.source, check_files=check_files)
+    except ConfigError as exc:
+        raise ConfigError([_blame_override(p, edit.renamed) for p in exc.problems]) from None
 
-    def bad(path: str, message: str) -> None:
-        problems.append(Problem(source, None, None, path, message))
 
-    if args:
-        declared = data.get("args", {})
+class _Edit:
+    """A config's ``config.yaml`` form being changed by overrides: the problems with the overrides themselves, and
+    which override set each changed key path (a re-validation problem there is reported at the override)."""
+
+    def __init__(self, source: str, data: dict[str, Any]) -> None:
+        self.source = source
+        self.data = data
+        self.problems: list[Problem] = []
+        self.renamed: dict[str, str] = {}  # key path in the re-validated config -> the override that set it
+
+    def bad(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.source, None, None, path, message))
+
+    def set(self, key: str, value: Any, override_path: str) -> None:
+        self.data[key] = value
+        self.renamed[key] = override_path
+
+    def args(self, args: Mapping[str, Any]) -> None:
+        declared = self.data.get("args", {})
         for key, value in args.items():
             if key not in declared:
                 known = ", ".join(declared) or "none"
-                bad(f"overrides.args.{key}", f"no argument `{key}` in the config's `args` (declared: {known})")
+                self.bad(f"overrides.args.{key}", f"no argument `{key}` in the config's `args` (declared: {known})")
             elif value is None or isinstance(value, (dict, list, tuple)):
-                bad(f"overrides.args.{key}", "the value must be a text or a number")
+                self.bad(f"overrides.args.{key}", "the value must be a text or a number")
             else:
                 declared[key] = value
-                renamed[f"args.{key}"] = f"overrides.args.{key}"
-    for section, param, paths in (("inputs", "input_vars", input_vars), ("outputs", "output_vars", output_vars)):
-        if not paths:
-            continue
-        entries: list[Any] = data.get(section, [])
+                self.renamed[f"args.{key}"] = f"overrides.args.{key}"
+
+    def paths(self, section: str, param: str, paths: Mapping[str, str] | None) -> None:
+        """The paths behind the variables of ``inputs`` or ``outputs`` (``param`` names the override)."""
+        entries: list[Any] = self.data.get(section, [])
         by_var = {next(iter(e.values())): i for i, e in enumerate(entries) if isinstance(e, dict)}
-        for var, path in paths.items():
-            kind = section[:-1]
+        for var, path in (paths or {}).items():
             if var not in by_var:
                 known = ", ".join(by_var) or "none"
-                bad(f"overrides.{param}.{var}", f"no {kind} variable `{var}` in the config (declared: {known})")
+                self.bad(
+                    f"overrides.{param}.{var}", f"no {section[:-1]} variable `{var}` in the config (declared: {known})"
+                )
             elif not isinstance(path, str) or not path:
-                bad(f"overrides.{param}.{var}", "the value must be a non-empty path")
+                self.bad(f"overrides.{param}.{var}", "the value must be a non-empty path")
             else:
                 entries[by_var[var]] = {path: var}
-                renamed[f"{section}[{by_var[var]}]"] = f"overrides.{param}.{var}"
-    if env_vars:
-        env = data.setdefault("env", {})
+                self.renamed[f"{section}[{by_var[var]}]"] = f"overrides.{param}.{var}"
+
+    def env_vars(self, env_vars: Mapping[str, Any]) -> None:
+        """Replaced by name, or added after the config's own."""
+        env = self.data.setdefault("env", {})
         current: list[Any] = env.get("vars", [])
         index = {(e if isinstance(e, str) else next(iter(e))): i for i, e in enumerate(current)}
         for key, value in env_vars.items():
-            item: Any = {key: value if value is not None else ""}
             if isinstance(value, (dict, list, tuple)):
-                bad(f"overrides.env_vars.{key}", "the value must be a text or a number")
+                self.bad(f"overrides.env_vars.{key}", "the value must be a text or a number")
                 continue
-            if key in index:
-                current[index[key]] = item
-                renamed[f"env.vars[{index[key]}]"] = f"overrides.env_vars.{key}"
-            else:
-                index[key] = len(current)
-                renamed[f"env.vars[{len(current)}]"] = f"overrides.env_vars.{key}"
+            at = index.setdefault(key, len(current))
+            item = {key: value if value is not None else ""}
+            if at == len(current):
                 current.append(item)
+            else:
+                current[at] = item
+            self.renamed[f"env.vars[{at}]"] = f"overrides.env_vars.{key}"
         env["vars"] = current
-    if cloud_instance_types is not None:
-        types = [cloud_instance_types] if isinstance(cloud_instance_types, str) else list(cloud_instance_types)
-        if not types:
-            bad("overrides.cloud_instance_types", "give at least one instance type")
-        data["cloud-instance-types"] = types
-        renamed["cloud-instance-types"] = "overrides.cloud_instance_types"
-    if image is not None:
-        env = data.setdefault("env", {})
+
+    def instance_types(self, types: str | Sequence[str]) -> None:
+        listed = [types] if isinstance(types, str) else list(types)
+        if not listed:
+            self.bad("overrides.cloud_instance_types", "give at least one instance type")
+        self.set("cloud-instance-types", listed, "overrides.cloud_instance_types")
+
+    def image(self, image: str) -> None:
+        """``env.docker``'s image; its registry credentials, if any, stay."""
+        env = self.data.setdefault("env", {})
         docker = env.get("docker")
         if isinstance(docker, dict):
             docker["image"] = image
-            renamed["env.docker.image"] = "overrides.image"
+            self.renamed["env.docker.image"] = "overrides.image"
         else:
             env["docker"] = image
-            renamed["env.docker"] = "overrides.image"
-    if name is not None:
-        data["name"] = name
-        renamed["name"] = "overrides.name"
-    if desc is not None:
-        data["desc"] = desc
-        renamed["desc"] = "overrides.desc"
-    if problems:
-        raise ConfigError(problems)
-    try:
-        return config_from_mapping(data, base_dir=config.base_dir, source=source, check_files=check_files)
-    except ConfigError as exc:
-        raise ConfigError([_blame_override(p, renamed) for p in exc.problems]) from None
+            self.renamed["env.docker"] = "overrides.image"
 
 
 def _blame_override(problem: Problem, renamed: dict[str, str]) -> Problem:

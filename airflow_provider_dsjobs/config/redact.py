@@ -17,14 +17,13 @@ node marks, is replaced by a quoted :data:`REDACTED`. If the result does not par
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from .model import JobConfig
+from .serialize import config_document, config_json
 from .yaml_source import LOADER
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.config.model import JobConfig
 
 REDACTED = "***"
 
@@ -68,19 +67,14 @@ def is_sensitive_name(name: str) -> bool:
     return any(part in lowered for part in SENSITIVE_NAME_PARTS)
 
 
-def redact_config_dict(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a normalized config (``JobConfig.to_dict()``) with secret literal env values replaced."""
-    data = dict(config)
-    env = data.get("env")
-    if not isinstance(env, Mapping) or not isinstance(env.get("vars"), list):
-        return data
-    redacted = [
-        {**var, "value": REDACTED}
-        if isinstance(var, Mapping) and _secret_pair(var.get("name"), var.get("value"))
-        else var
-        for var in env["vars"]
+def redacted_config_json(config: JobConfig) -> dict[str, Any]:
+    """The config's long form (``serialize.config_json``, as job records keep it) with every secret literal env
+    value replaced by :data:`REDACTED`."""
+    data = config_json(config)
+    data["env"]["vars"] = [
+        {**var, "value": REDACTED} if _secret_pair(var["name"], var.get("value")) else var
+        for var in data["env"]["vars"]
     ]
-    data["env"] = {**env, "vars": redacted}
     return data
 
 
@@ -100,9 +94,7 @@ def redacted_raw_config(config: JobConfig) -> str | None:
     redacted = _redact_in_place(text)
     if redacted is not None:
         return redacted
-    from airflow_provider_dsjobs.config.overrides import config_to_mapping
-
-    data = config_to_mapping(config)
+    data = config_document(config)
     data["env"]["vars"] = [
         {name: REDACTED} if isinstance(var, Mapping) and _secret_pair(name := next(iter(var)), var[name]) else var
         for var in data["env"]["vars"]

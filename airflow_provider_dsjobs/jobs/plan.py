@@ -471,6 +471,13 @@ class _Placing:
     values: dict[str, str] = field(default_factory=dict)
     directories: list[str] = field(default_factory=lambda: [WORK_DIR])
 
+    def bind(self, container_path: str, *names: str | None) -> str:
+        """``${NAME}`` for each given name is ``container_path``, shell-quoted; returns the path."""
+        for name in names:
+            if name:
+                self.values[name] = shlex.quote(container_path)
+        return container_path
+
 
 def _local(entry_path: str, base: Path) -> Path:
     local = Path(entry_path).expanduser()
@@ -487,8 +494,7 @@ def _place_inputs(config: JobConfig, placing: _Placing, reuse: Reuse | None) -> 
         if stored is None and not local.exists():
             raise PlanError(f"{src}: inputs[{i}]: no such path: {entry.path} (looked at {local})")
         if entry.var:
-            cpath = posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path))
-            placing.values[entry.var] = shlex.quote(cpath)
+            cpath = placing.bind(posixpath.join(INPUTS_DIR, entry.var, _basename(entry.path)), entry.var)
         else:
             cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: inputs[{i}]"))
         is_dir = stored.kind == "dir" if stored is not None else local.is_dir()
@@ -502,8 +508,7 @@ def _place_outputs(config: JobConfig, placing: _Placing) -> list[OutputPlacement
     for i, entry in enumerate(config.outputs):
         local = _local(entry.path, base)
         if entry.var:
-            cpath = posixpath.join(OUTPUTS_DIR, entry.var, _basename(entry.path))
-            placing.values[entry.var] = shlex.quote(cpath)
+            cpath = placing.bind(posixpath.join(OUTPUTS_DIR, entry.var, _basename(entry.path)), entry.var)
         else:
             cpath = posixpath.join(WORK_DIR, _container_relpath(entry.path, f"{src}: outputs[{i}]"))
         placing.directories.append(posixpath.dirname(cpath))
@@ -514,10 +519,7 @@ def _place_outputs(config: JobConfig, placing: _Placing) -> list[OutputPlacement
 def _place_datasets(config: JobConfig, placing: _Placing) -> list[DatasetPlacement]:
     datasets: list[DatasetPlacement] = []
     for res in config.datasets:
-        cpath = posixpath.join(DATASETS_DIR, res.id)
-        placing.values[res.id] = shlex.quote(cpath)
-        if res.var:
-            placing.values[res.var] = shlex.quote(cpath)
+        cpath = placing.bind(posixpath.join(DATASETS_DIR, res.id), res.id, res.var)
         datasets.append(DatasetPlacement(res.id, res.var, cpath))
     return datasets
 
@@ -532,10 +534,7 @@ def _place_s3_mounts(
     mounts: list[S3MountPlacement] = []
     for i, res in enumerate(config.s3_mounts):
         source = resolve_s3_source(res.id, f"{config.source}: s3-mounts[{i}]", settings, environ, connector_lookup)
-        cpath = posixpath.join(S3_MOUNTS_DIR, res.id)
-        placing.values[res.id] = shlex.quote(cpath)
-        if res.var:
-            placing.values[res.var] = shlex.quote(cpath)
+        cpath = placing.bind(posixpath.join(S3_MOUNTS_DIR, res.id), res.id, res.var)
         mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
     return mounts
 
@@ -543,8 +542,7 @@ def _place_s3_mounts(
 def _place_output_datasets(config: JobConfig, placing: _Placing) -> list[OutputDatasetPlacement]:
     out_datasets: list[OutputDatasetPlacement] = []
     for ds in config.output_datasets:
-        cpath = posixpath.join(OUTPUT_DATASETS_DIR, ds.name)
-        placing.values[ds.var] = shlex.quote(cpath)
+        cpath = placing.bind(posixpath.join(OUTPUT_DATASETS_DIR, ds.name), ds.var)
         placing.directories.append(cpath)
         out_datasets.append(OutputDatasetPlacement(ds.name, ds.var, cpath, ds.description, ds.labels, ds.size_bytes))
     return out_datasets

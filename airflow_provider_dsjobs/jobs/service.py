@@ -65,12 +65,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
-from airflow_provider_dsjobs.config.redact import is_sensitive_name, redact_config_dict, redacted_raw_config
+from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import (
@@ -120,6 +121,7 @@ from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.open import open_store
+from airflow_provider_dsjobs.storage.outputs import read_manifest
 
 __all__ = [
     "EngineLost",
@@ -343,8 +345,6 @@ class JobService:
         interval = self.settings.auto_gc_interval
         if interval <= 0:
             return
-        from datetime import timedelta
-
         try:
             report = maybe_collect_garbage(self.jobs, timedelta(seconds=interval), budget=self.settings.auto_gc_budget)
         except (StoreError, OSError) as exc:
@@ -366,7 +366,7 @@ class JobService:
             desc=config.desc,
             created_at=now,
             data_expires_at=now + DEFAULT_DATA_TTL,
-            config=redact_config_dict(config.to_dict()),
+            config=redacted_config_json(config),
             raw_config=redacted_raw_config(config),
             base_dir=str(config.base_dir),
             image=plan.image,
@@ -799,8 +799,6 @@ class JobService:
     def output_datasets(self, record: JobRecord) -> list[tuple[str, str, int | None]]:
         """``(id, name, size in bytes)`` of each output dataset the job published (the size from the dataset's
         manifest; None when that cannot be read)."""
-        from airflow_provider_dsjobs.storage.outputs import read_manifest
-
         found: list[tuple[str, str, int | None]] = []
         for name, ds_id in record.output_datasets.items():
             try:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
+from airflow_provider_dsjobs.config.serialize import pip_options_json
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint, find_entry_points, scan_command
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
@@ -99,7 +100,7 @@ class PythonEnvPlan:
             "version": self.version,
             "image": self.image,
             "requirements": list(self.requirements),
-            "pip": self.pip.to_dict(),
+            "pip": pip_options_json(self.pip),
             "entry-points": [{"kind": e.kind, "value": e.value} for e in self.entry_points if not e.optional],
             "local-files": [rel for _, rel in self.local_files],
             "env-hash": self.env_hash,
@@ -201,19 +202,14 @@ def env_hash_for(image: str, version: str, requirements: Sequence[str], pip: Pip
         "image": image,
         "version": version,
         "requirements": list(requirements),
-        "pip": pip.to_dict(),
+        "pip": pip_options_json(pip),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def pip_spec(pip: PipOptions) -> dict[str, Any]:
     """The pip options as the in-container builder reads them (``container_build.pip_arguments``)."""
-    return {
-        "index_url": pip.index_url,
-        "extra_index_urls": list(pip.extra_index_urls),
-        "trusted_hosts": list(pip.trusted_hosts),
-        "no_deps": pip.no_deps,
-    }
+    return {key.replace("-", "_"): value for key, value in pip_options_json(pip).items()}
 
 
 def builder_source() -> bytes:
@@ -276,12 +272,7 @@ def plan_python_env(
     _check_version(py.version, source)
     image = _image_for(py.version, image_template, explicit_image, source)
     notes: list[str] = []
-
-    req_file: RequirementsFile | None = None
-    if py.requirements_file is not None:
-        req_path = Path(py.requirements_file)
-        req_file = parse_requirements_file(req_path if req_path.is_absolute() else base / req_path, display_base=base)
-
+    req_file = _requirements_file(py, base)
     entries: list[EntryPoint] = []
     if py.fully_manual:
         mode = "fully-manual"
@@ -294,24 +285,10 @@ def plan_python_env(
     local_files = _local_files(files, base, notes)
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
-    workdir = container_workdir.rstrip("/")
-    support = f"{workdir}/{SUPPORT_DIR}"
-    builder_path, spec_path = f"{support}/pyenv_build.py", f"{support}/pyenv.json"
-    failed_marker = f"{support}/pyenv-failed.txt"
-    mount = volume_mount.rstrip("/")
-    venv_path = f"{mount}/{env_hash}/venv"
-    spec = {
-        "format": BUILD_FORMAT,
-        "hash": env_hash,
-        "version": py.version,
-        # a version the user wrote must match the image; one filled in from the submitter is advisory
-        "version_strict": py.version_given or explicit_image is None,
-        "image": image,
-        "env_root": mount,
-        "requirements": requirements,
-        "pip": pip_spec(pip),
-        "failed_marker": failed_marker,
-    }
+    layout = _BuildLayout(container_workdir.rstrip("/"), volume_mount.rstrip("/"), env_hash)
+    # a version the user wrote must match the image; one filled in from the submitter is advisory
+    strict = py.version_given or explicit_image is None
+    spec = _build_spec(layout, py.version, strict, image, requirements, pip)
     return PythonEnvPlan(
         mode=mode,
         version=py.version,
@@ -322,18 +299,76 @@ def plan_python_env(
         entry_points=entries,
         env_hash=env_hash,
         volume_name=f"{VOLUME_PREFIX}{env_hash[:16]}",
-        volume_mount=mount,
+        volume_mount=layout.mount,
         volume_labels={LABEL_PYENV: "1", LABEL_VERSION: py.version, LABEL_IMAGE: image, LABEL_HASH: env_hash},
-        venv_path=venv_path,
+        venv_path=layout.venv_path,
         builder_script=builder_source(),
-        builder_path=builder_path,
-        spec_json=json.dumps(spec, indent=1, sort_keys=True).encode("utf-8"),
-        spec_path=spec_path,
-        setup_command=_setup_command(py.version, builder_path, spec_path, failed_marker, venv_path),
-        failed_marker=failed_marker,
+        builder_path=layout.builder_path,
+        spec_json=spec,
+        spec_path=layout.spec_path,
+        setup_command=_setup_command(
+            py.version, layout.builder_path, layout.spec_path, layout.failed_marker, layout.venv_path
+        ),
+        failed_marker=layout.failed_marker,
         failed_exit_code=EXIT_ENV_FAILED,
         notes=notes,
     )
+
+
+def _requirements_file(py: PythonEnv, base: Path) -> RequirementsFile | None:
+    """``requirements-file`` parsed (a relative path is in the job directory), or None when not given."""
+    if py.requirements_file is None:
+        return None
+    path = Path(py.requirements_file)
+    return parse_requirements_file(path if path.is_absolute() else base / path, display_base=base)
+
+
+@dataclass(frozen=True)
+class _BuildLayout:
+    """Where an environment's build puts things: the builder, its spec and the failure marker in the job's
+    support directory; the environment itself under its hash in the volume."""
+
+    workdir: str
+    mount: str
+    env_hash: str
+
+    @property
+    def support(self) -> str:
+        return f"{self.workdir}/{SUPPORT_DIR}"
+
+    @property
+    def builder_path(self) -> str:
+        return f"{self.support}/pyenv_build.py"
+
+    @property
+    def spec_path(self) -> str:
+        return f"{self.support}/pyenv.json"
+
+    @property
+    def failed_marker(self) -> str:
+        return f"{self.support}/pyenv-failed.txt"
+
+    @property
+    def venv_path(self) -> str:
+        return f"{self.mount}/{self.env_hash}/venv"
+
+
+def _build_spec(
+    layout: _BuildLayout, version: str, strict: bool, image: str, requirements: list[str], pip: PipOptions
+) -> bytes:
+    """The JSON the in-container builder (``container_build``) reads."""
+    spec = {
+        "format": BUILD_FORMAT,
+        "hash": layout.env_hash,
+        "version": version,
+        "version_strict": strict,
+        "image": image,
+        "env_root": layout.mount,
+        "requirements": requirements,
+        "pip": pip_spec(pip),
+        "failed_marker": layout.failed_marker,
+    }
+    return json.dumps(spec, indent=1, sort_keys=True).encode("utf-8")
 
 
 def _analysed(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.config.serialize import datasets_of
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -148,7 +149,7 @@ class DatasetCatalog:
         return [
             r
             for r in self.jobs.list()
-            if not r.status.terminal and any(d.get("id") == dataset_id for d in r.config.get("datasets") or ())
+            if not r.status.terminal and any(d.id == dataset_id for d in datasets_of(r.config))
         ]
 
     def remove(self, dataset_id: str) -> Dataset:

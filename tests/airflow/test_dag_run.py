@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.conftest import read_uri
+from tests.airflow.helpers import read_uri
 
 DAGS_DIR = Path(__file__).resolve().parent / "dags"
 

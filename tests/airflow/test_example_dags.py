@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
-from tests.airflow.conftest import REPO
+from tests.airflow.helpers import REPO
 
 pytestmark = pytest.mark.airflow
 

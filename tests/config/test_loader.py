@@ -17,6 +17,7 @@ from airflow_provider_dsjobs.config import (
     load_config_text_with_warnings,
 )
 from airflow_provider_dsjobs.config.model import EnvVar, PathEntry
+from airflow_provider_dsjobs.config.serialize import config_json
 
 LOCAL_PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -252,7 +253,7 @@ def test_env_from_submitter_environment_is_not_read_offline(tmp_path: Path, monk
     monkeypatch.delenv("SURELY_NOT_SET_123", raising=False)
     config = load_config_text("cmd: x\nenv:\n  vars:\n    - SURELY_NOT_SET_123\n", base_dir=tmp_path)
     assert config.env.vars == (EnvVar("SURELY_NOT_SET_123", from_env=True),)
-    assert config.env.vars[0].to_dict() == {"name": "SURELY_NOT_SET_123", "from-env": True}
+    assert config_json(config)["env"]["vars"][0] == {"name": "SURELY_NOT_SET_123", "from-env": True}
 
 
 def test_problems_from_schema_and_checks_are_not_doubled(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from airflow_provider_dsjobs.config import ConfigError, load_config
 from airflow_provider_dsjobs.config.model import EnvVar, JobConfig, PathEntry
-from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides, config_to_mapping
+from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
+from airflow_provider_dsjobs.config.serialize import config_document, config_json
 
 from .helpers import write_fixture
 
@@ -98,7 +99,7 @@ def test_round_trip_of_seeds(job_dir: Path, fixture: str) -> None:
     config = load_config(write_fixture(job_dir, fixture))
     again = apply_overrides(config)
     assert again == config
-    assert isinstance(config_to_mapping(config)["cmd"], str)
+    assert isinstance(config_document(config)["cmd"], str)
 
 
 def test_env_var_overrides_reach_the_job_through_the_environment_only(config: JobConfig) -> None:
@@ -110,7 +111,7 @@ def test_env_var_overrides_reach_the_job_through_the_environment_only(config: Jo
         EnvVar("TOKEN", from_env=True),
     )
     assert over.environ == {"MODE": "s3cr3t-mode", "TOKEN": "7"}
-    assert "s3cr3t-mode" not in str(submitted.to_dict())
+    assert "s3cr3t-mode" not in str(config_json(submitted))
     assert Overrides().submitted_config(config) is config
 
 

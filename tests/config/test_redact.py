@@ -10,10 +10,11 @@ from airflow_provider_dsjobs.config import config_from_mapping, load_config_text
 from airflow_provider_dsjobs.config.redact import (
     REDACTED,
     is_sensitive_name,
-    redact_config_dict,
+    redacted_config_json,
     redacted_env_names,
     redacted_raw_config,
 )
+from airflow_provider_dsjobs.config.serialize import config_json
 
 SECRET = "hf_Zq8vL2secretvalue"
 
@@ -102,8 +103,8 @@ def test_a_config_without_secrets_keeps_its_text(tmp_path: Path) -> None:
 
 def test_normalized_config_is_redacted(tmp_path: Path) -> None:
     config = load_config_text(LIST_FORM, base_dir=tmp_path)
-    original = config.to_dict()
-    data = redact_config_dict(original)
+    original = config_json(config)
+    data = redacted_config_json(config)
     assert SECRET not in repr(data)
     assert data["env"]["vars"] == [
         {"name": "HF_TOKEN", "value": REDACTED},

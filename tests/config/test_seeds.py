@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.model import EnvVar, PathEntry, ResourceEntry
+from airflow_provider_dsjobs.config.serialize import config_json
 
 from .helpers import FIXTURES, write_fixture
 
@@ -116,7 +117,7 @@ def test_plain_environment(job_dir: Path) -> None:
 
 
 def test_to_dict_is_the_long_form(job_dir: Path) -> None:
-    data = load_config(write_fixture(job_dir, "seed001_full_ru.yaml")).to_dict()
+    data = config_json(load_config(write_fixture(job_dir, "seed001_full_ru.yaml")))
     assert data["cloud-instance-types"] == ["g2.1"]
     assert data["inputs"][0] == {"path": "misc/logging.yaml", "var": None}
     assert data["s3-mounts"] == [{"id": "s3conn0123456789abcd", "var": None}]

@@ -14,10 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.deployment.harness import Deployment, DeploymentError
-
-
-def _required() -> bool:
-    return os.environ.get("DSJOBS_REQUIRE_DEPLOYMENT", "") not in ("", "0", "false", "no")
+from tests.helpers import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +23,7 @@ def deployment() -> Iterator[Deployment]:
     try:
         deployment = Deployment.up()
     except (DeploymentError, OSError) as exc:
-        message = f"distributed Airflow deployment unavailable: {exc}"
-        if _required():
-            pytest.fail(f"{message} (DSJOBS_REQUIRE_DEPLOYMENT is set, so this is an error, not a skip)", pytrace=False)
-        pytest.skip(message)
+        unavailable("distributed Airflow deployment", "DSJOBS_REQUIRE_DEPLOYMENT", str(exc))
     yield deployment
     if not was_up and os.environ.get("DSJOBS_DEPLOY_KEEP", "") in ("", "0"):
         deployment.down()

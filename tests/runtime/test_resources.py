@@ -85,7 +85,7 @@ def test_live_engine_runs_c1_4(engine: object) -> None:
 
 
 def test_live_engine_load_counts_the_limits_of_running_containers(runtime: object) -> None:
-    from tests.runtime.conftest import TrackingRuntime
+    from tests.runtime.helpers import TrackingRuntime
 
     assert isinstance(runtime, TrackingRuntime)
     runtime.run("sleep 30", resources=ResourceChoice("probe", 250_000_000, 64 * 1024**2))

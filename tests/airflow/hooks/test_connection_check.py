@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
-from tests.airflow.hooks.conftest import set_conn
+from tests.airflow.hooks.helpers import set_conn
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 

@@ -15,7 +15,7 @@ from airflow_provider_dsjobs.hooks.dsjobs import airflow_secret_resolver
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import DEFAULT_IMAGE, DEFAULT_PROJECT
-from tests.airflow.hooks.conftest import set_conn
+from tests.airflow.hooks.helpers import set_conn
 
 pytestmark = pytest.mark.airflow
 

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_dsjobs.links import DataSphereJobLink
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
-from tests.airflow.conftest import TaskInstanceStandIn, make_context
+from tests.airflow.helpers import TaskInstanceStandIn, make_context
 
 pytestmark = pytest.mark.airflow
 

@@ -24,7 +24,7 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.conftest import (
+from tests.airflow.helpers import (
     JOBS_DIR,
     PROBE_DIR,
     DictTaskStateStore,

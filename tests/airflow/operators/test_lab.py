@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskD
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import LabJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
-from tests.airflow.conftest import DictTaskStateStore, TaskInstanceStandIn, make_context
+from tests.airflow.helpers import DictTaskStateStore, TaskInstanceStandIn, make_context
 from tests.airflow.operators.test_job import drive_trigger, wait_until
 from tests.lab.fixtures import lab_image  # noqa: F401  (fixture)
 

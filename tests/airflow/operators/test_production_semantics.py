@@ -23,7 +23,7 @@ from airflow_provider_dsjobs.jobs.errors import InfrastructureError
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.conftest import DictTaskStateStore, TaskInstanceStandIn, make_context, submit_probe
+from tests.airflow.helpers import DictTaskStateStore, TaskInstanceStandIn, make_context, submit_probe
 from tests.airflow.operators.test_job import _execute_in_thread, drive_trigger, probe_op, run, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]

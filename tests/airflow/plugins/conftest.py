@@ -15,68 +15,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.settings import Settings
-from tests.conftest import _free_port, _unavailable
+from tests.airflow.plugins.helpers import PASSWORDS, ApiServer
+from tests.helpers import free_port, unavailable
 
-PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
 #: A second connection, to another project in the same store.
 OTHER_CONN = {"conn_type": "dsjobs", "extra": {"project": "other"}}
-
-
-@dataclass
-class ApiServer:
-    url: str
-    env: dict[str, str]
-    log: Path
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def settings(self, project: str = "default") -> Settings:
-        return Settings.from_env({**self.env, "DSJOBS_PROJECT": project})
-
-    def token(self, user: str) -> str:
-        if user not in self.tokens:
-            body = json.dumps({"username": user, "password": PASSWORDS[user]}).encode()
-            request = urllib.request.Request(
-                f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                self.tokens[user] = json.load(response)["access_token"]
-        return self.tokens[user]
-
-    def request(
-        self, path: str, *, user: str | None = "admin", method: str = "GET", body: Any = None, **headers: str
-    ) -> tuple[int, dict[str, str], bytes]:
-        """``(status, headers, body)`` of one request, without following redirects."""
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers.setdefault("Content-Type", "application/json")
-        if user is not None:
-            headers["Authorization"] = f"Bearer {self.token(user)}"
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=headers)
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, dict(err.headers), err.read()
-
-    def json(self, path: str, **kwargs: Any) -> Any:
-        status, _, body = self.request(path, **kwargs)
-        assert status == 200, (status, body[:500])
-        return json.loads(body)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def _server_env(home: Path, test_image: str) -> dict[str, str]:
@@ -126,7 +74,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
 @contextlib.contextmanager
 def _serving(airflow: str, env: dict[str, str], log: Path) -> Iterator[str]:
     """``airflow api-server`` on a free port with ``env``; yields its URL and stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
@@ -151,7 +99,7 @@ def _serving(airflow: str, env: dict[str, str], log: Path) -> Iterator[str]:
 def _airflow() -> str:
     airflow = shutil.which("airflow") or str(Path(sys.executable).with_name("airflow"))
     if not Path(airflow).exists():
-        _unavailable("airflow CLI", "DSJOBS_REQUIRE_DOCKER", "apache-airflow is not installed")
+        unavailable("airflow CLI", "DSJOBS_REQUIRE_DOCKER", "apache-airflow is not installed")
     return airflow
 
 

@@ -12,7 +12,7 @@ from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.conftest import ApiServer
+from tests.airflow.plugins.helpers import ApiServer
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 

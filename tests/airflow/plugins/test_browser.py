@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.conftest import PASSWORDS, ApiServer
+from tests.airflow.plugins.helpers import PASSWORDS, ApiServer
 from tests.airflow.plugins.test_api import run_echo
-from tests.conftest import _unavailable
+from tests.helpers import unavailable
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker, pytest.mark.browser]
 
@@ -34,11 +34,11 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
     """A page in a fresh headless Chromium profile (``--user-data-dir`` under the test's directory)."""
     chromium = os.environ.get("DSJOBS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
-        _unavailable("Chromium", "DSJOBS_REQUIRE_BROWSER", "install Debian's chromium (scripts/test.sh does)")
+        unavailable("Chromium", "DSJOBS_REQUIRE_BROWSER", "install Debian's chromium (scripts/test.sh does)")
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        _unavailable("Playwright", "DSJOBS_REQUIRE_BROWSER", "pip install playwright (the test extras have it)")
+        unavailable("Playwright", "DSJOBS_REQUIRE_BROWSER", "pip install playwright (the test extras have it)")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"),

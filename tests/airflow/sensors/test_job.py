@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.sensors import DataSphereJobSensor
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.conftest import make_context, read_uri, submit_probe
+from tests.airflow.helpers import make_context, read_uri, submit_probe
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
@@ -111,7 +111,7 @@ def test_sensor_publishes_output_dataset_asset_events_like_the_operator(service:
     from airflow.sdk import AssetAlias
 
     from airflow_provider_dsjobs.config import load_config
-    from tests.airflow.conftest import PROBE_DIR
+    from tests.airflow.helpers import PROBE_DIR
 
     job_id = str(service.submit(load_config(PROBE_DIR / "dataset.yaml")).id)
     sensor = DataSphereJobSensor(task_id="watch", job_id=job_id, dataset_alias="watch-alias", poke_interval=0.2)

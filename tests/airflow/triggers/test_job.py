@@ -10,7 +10,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.conftest import submit_probe, wait_for_probe_started
+from tests.airflow.helpers import submit_probe, wait_for_probe_started
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
