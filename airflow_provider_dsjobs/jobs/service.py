@@ -48,9 +48,9 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 ``logs/``. Output datasets go to ``projects/<p>/datasets/<id>/`` with their own ``manifest.json``; a dataset
 used by ID is every object under that prefix except the manifest.
 
-``working-storage`` is granted at launch (``jobs/working_storage.py``): a size limit on the container's writable
-layer where the storage driver has one, else a check of the engine's free space; ``record.working_storage`` keeps
-what the job got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
+``working-storage`` is granted at launch (``jobs/working_storage.py``): the engine's free space is checked, and
+the container's writable layer capped where the storage driver can; ``record.working_storage`` keeps what the job
+got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
 FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
 link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
 job once the engine answers again.
