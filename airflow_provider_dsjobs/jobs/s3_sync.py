@@ -123,12 +123,22 @@ def sync_mount(runtime: ContainerRuntime, cid: str, mount: SyncMount, resolve: S
             runtime, cid, mount.container_path, "", _Counting(StripFirst(OutputWriter(store, "")), result), wanted
         )
         if exported is not None:
-            result.skipped = exported.skipped
+            result.skipped = _bounded(exported.skipped)
     except (ContainerNotFound, EngineUnreachable):
         raise
     except (RuntimeFailure, StoreError, OSError, tarfile.TarError, ValueError) as exc:
         result.error = one_line(exc)
     return result
+
+
+#: How many skipped entries a record lists (a tree of links would otherwise bloat every record read).
+MAX_SKIPPED_LISTED = 20
+
+
+def _bounded(lines: list[str]) -> list[str]:
+    if len(lines) <= MAX_SKIPPED_LISTED:
+        return lines
+    return [*lines[:MAX_SKIPPED_LISTED], f"... and {len(lines) - MAX_SKIPPED_LISTED} more skipped"]
 
 
 class _Counting:

@@ -136,7 +136,8 @@ def test_a_failed_and_a_cancelled_job_still_save_their_intermediate_results(
     monkeypatch.setenv("DSJOBS_S3_MOUNT_SCRATCH01_MODE", "rw")
     service = JobService(local_settings)
 
-    failing = write_job(tmp_path / "fails", CHECKPOINTS.replace("{tail}", "exit 3"))
+    links = "for i in $(seq 25); do ln -s /etc/hostname ${M}/link$i; done; exit 3"  # 25 entries skipped
+    failing = write_job(tmp_path / "fails", CHECKPOINTS.replace("{tail}", links))
     monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
     monkeypatch.setenv("DSJOBS_DEFAULT_IMAGE", local_settings.default_image)
     common = ["--store", str(local_settings.store_url), "--project", local_settings.project]
@@ -149,6 +150,8 @@ def test_a_failed_and_a_cancelled_job_still_save_their_intermediate_results(
     [failed] = service.list_jobs()
     assert (failed.status, failed.status_details) == (JobStatus.ERROR, "program exited with code 3")
     assert failed.s3_sync[0].uploaded_files == 1 and failed.s3_sync[0].error is None
+    skipped = failed.s3_sync[0].skipped
+    assert len(skipped) == 21 and skipped[-1] == "... and 5 more skipped"  # the record stays small
     assert client.get_object(Bucket=bucket, Key="scratch/ckpt-1.txt")["Body"].read() == b"step1\n"
 
     client.delete_object(Bucket=bucket, Key="scratch/ckpt-1.txt")
@@ -188,6 +191,7 @@ def test_a_sync_that_fails_is_in_the_record_and_keeps_the_jobs_own_outcome(
         secrets.remove("LAKE-KEY")  # the finalizer can no longer sign for the bucket
         done = service.wait(record.id)
         assert (done.status, done.status_details) == (JobStatus.ERROR, details)
+        assert done.return_code == (0 if name == "ok" else 4)  # the program's own outcome stays in the record
         assert done.s3_sync[0].error is not None and "LAKE-KEY" in done.s3_sync[0].error
         assert done.s3_sync[0].uploaded_files == 0
     assert client.get_object(Bucket=bucket, Key="lake/change.txt")["Body"].read() == b"v1\n"
