@@ -32,7 +32,7 @@ from typing import Any
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
 from airflow_provider_dsjobs.storage.progress import human_size
 
@@ -166,7 +166,18 @@ def grant_working_storage(
     engine that cannot be measured raises ``RuntimeFailure``."""
     info = runtime.engine_info()
     where = driver_description(info)
-    free = measure_free_bytes(runtime, image, labels)
+    try:
+        free = measure_free_bytes(runtime, image, labels)
+    except EngineUnreachable:
+        raise
+    except RuntimeFailure as exc:  # e.g. an image without df
+        reason = f"working-storage: cannot measure the Docker engine's free space with df in image {image}: {exc}"
+        if check != "warn":
+            raise JobError(
+                f"{reason}; use an image that has df, or set DSJOBS_WORKING_STORAGE_CHECK=warn to run unchecked"
+            ) from None
+        say(f"warning: {reason}; running unchecked (working_storage_check=warn)")
+        return StorageGrant(requested, "unchecked", None, storage_driver=where), None
     held, holders = held_by_others(runtime)
     if free - held < requested:
         of_it = f", {human_size(held)} of it held by {holders} running job(s)' working storage" if held else ""

@@ -158,6 +158,34 @@ def test_space_granted_to_a_running_job_is_not_counted_twice(
     assert grant_working_storage(runtime, test_image, requested, labels, "fail", notes.append)[0].held_bytes == 0
 
 
+def test_an_image_without_df_fails_the_check_with_one_line_or_runs_unchecked_with_warn(
+    local_settings: Settings, docker_client: Any
+) -> None:
+    import io
+    import uuid
+
+    tag = f"dsjobs-test/no-df:{uuid.uuid4().hex[:8]}"
+    docker_client.images.build(fileobj=io.BytesIO(b"FROM scratch\nLABEL dsjobs.test=no-df\n"), tag=tag, rm=True)
+    runtime = Runtime.connect(local_settings)
+    labels = {"dsjobs.project": local_settings.project}
+    notes: list[str] = []
+    try:
+        with pytest.raises(JobError) as caught:
+            grant_working_storage(runtime, tag, GIB, labels, "fail", notes.append)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert message.startswith(
+            f"working-storage: cannot measure the Docker engine's free space with df in image {tag}: "
+        )
+        assert message.endswith("use an image that has df, or set DSJOBS_WORKING_STORAGE_CHECK=warn to run unchecked")
+        grant, opt = grant_working_storage(runtime, tag, GIB, labels, "warn", notes.append)
+        assert (grant.mode, grant.free_bytes, opt) == ("unchecked", None, None)
+        assert notes and notes[-1].startswith("warning: working-storage: cannot measure")
+        assert _containers(docker_client, local_settings.project) == []  # the helpers are gone
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+
 class _RefusesSizeLimits(Runtime):
     """The real engine, except that it looks like overlay2 on xfs without ``pquota``: a container created with a
     size limit is refused with the engine's own message (the fault injected here)."""
