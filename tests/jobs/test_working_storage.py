@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.docker]
 
 GIB = 1 << 30
 #: Other helpers write on the shared engine's disk between two measurements.
-DRIFT = 512 << 20
+DRIFT = 1 << 30
 
 #: DataSphere's largest working storage: more than any test machine's disk.
 HUGE_JOB = """
