@@ -80,7 +80,12 @@ def test_a_request_that_fits_is_granted_as_checked(local_settings: Settings, tes
 
 
 def test_a_request_larger_than_the_engines_disk_fails_with_one_line_and_no_container(
-    local_settings: Settings, tmp_path: Path, docker_client: Any, test_image: str
+    local_settings: Settings,
+    tmp_path: Path,
+    docker_client: Any,
+    test_image: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = JobService(local_settings)
     if can_limit_size(service.runtime.engine_info()):
@@ -98,6 +103,16 @@ def test_a_request_larger_than_the_engines_disk_fails_with_one_line_and_no_conta
     assert record.status == JobStatus.ERROR and record.status_details == message
     assert record.working_storage is None and record.container_id is None
     assert _containers(docker_client, local_settings.project) == []
+
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    monkeypatch.setenv("DSJOBS_DEFAULT_IMAGE", test_image)
+    capsys.readouterr()
+    cfg = tmp_path / "job" / "config.yaml"
+    assert (
+        main(["execute", "-c", str(cfg), "--store", str(local_settings.store_url), "--project", local_settings.project])
+        == 1
+    )
+    assert capsys.readouterr().err.splitlines()[-1].startswith("dsjobs: working-storage asks for 10.0 TiB but ")
 
 
 def test_warn_runs_the_job_and_the_record_says_what_was_free(
