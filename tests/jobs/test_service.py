@@ -82,7 +82,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert record.started_at is not None and record.container_id
     assert record.labels["airflow.dag_id"] == "d1" and record.labels["dsjobs.job_id"] == record.id
     assert record.data_expires_at is not None and (record.data_expires_at - record.created_at).days == 14
-    assert {(i["path"], i["var"], i["kind"]) for i in record.inputs} == {
+    assert {(i.path, i.var, i.kind) for i in record.inputs} == {
         ("prep.sh", None, "file"),
         ("data", "DATA", "dir"),
         ("params.json", "PARAMS", "file"),
