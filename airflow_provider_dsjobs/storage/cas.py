@@ -53,8 +53,11 @@ _SMALL_BLOB = 8 * 1024 * 1024
 _PARALLEL = 8
 #: Small files not in the memo are read and hashed this many at a time.
 _HASHERS = 4
-#: Existence checks run one by one for this long; whatever remains then is checked in parallel.
+#: Existence checks run one by one for at least this long; whatever remains then is checked in parallel if one
+#: check took longer than ``_SLOW_EXISTS_SECONDS`` on average (a request to a server, not a ``stat``: on a busy
+#: machine a thousand local checks outlast the first limit, and a thread pool would only add to them).
 _SEQUENTIAL_EXISTS_SECONDS = 0.02
+_SLOW_EXISTS_SECONDS = 0.0005
 
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -427,9 +430,10 @@ class InputStager:
         where a thread pool would cost more than the checks), in parallel once the checks prove slow (S3: one
         request each)."""
         missing: set[str] = set()
-        deadline = time.monotonic() + _SEQUENTIAL_EXISTS_SECONDS
+        started = time.monotonic()
         for i, key in enumerate(keys):
-            if time.monotonic() > deadline and len(keys) - i > 1:
+            spent = time.monotonic() - started
+            if spent > _SEQUENTIAL_EXISTS_SECONDS and spent > i * _SLOW_EXISTS_SECONDS and len(keys) - i > 1:
                 rest = keys[i:]
                 with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
                     present = list(pool.map(self.store.exists, rest))
