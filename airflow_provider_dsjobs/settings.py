@@ -52,6 +52,23 @@ def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
     return resolve
 
 
+_SWITCH_ON = ("1", "true", "yes", "on")
+_SWITCH_OFF = ("0", "false", "no", "off")
+
+
+def parse_switch(name: str, value: object, default: bool) -> bool:
+    """An on/off setting: a bool, ``None``/``""`` (the default) or one of 1/0, true/false, yes/no, on/off (any
+    case); anything else is a ``ValueError`` naming the setting and what it accepts."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in _SWITCH_ON or text in _SWITCH_OFF:
+        return text in _SWITCH_ON
+    raise ValueError(f"{name} must be 1 or 0 (also true/false, yes/no, on/off), got {value!r}")
+
+
 def _seconds(text: str | None, default: float) -> float:
     try:
         return max(0.0, float(text)) if text is not None else default
@@ -70,6 +87,11 @@ class Settings:
     #: botocore's checksum mode for S3 requests: ``when_required`` (default: what S3-compatible stores accept) or
     #: ``when_supported`` (boto3's default, CRC32 on every upload; faster against moto, see bench/README.md).
     s3_checksums: str = "when_required"
+    #: A local (``file://``) store fsyncs each object and the directory it is renamed into before calling it
+    #: written, so a write survives a crash or power cut. ``False`` (``DSJOBS_LOCAL_FSYNC=0``) skips both: objects
+    #: are still written under a temporary name and renamed, so no process ever reads half an object, but the
+    #: last seconds of writes may be lost or empty after a crash (bench/README.md has the speed it buys).
+    local_fsync: bool = True
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
@@ -143,6 +165,7 @@ class Settings:
             s3_endpoint_url=get("DSJOBS_S3_ENDPOINT_URL") or get("AWS_ENDPOINT_URL_S3") or get("AWS_ENDPOINT_URL"),
             s3_region=get("DSJOBS_S3_REGION"),
             s3_checksums=get("DSJOBS_S3_CHECKSUMS") or "when_required",
+            local_fsync=parse_switch("DSJOBS_LOCAL_FSYNC", get("DSJOBS_LOCAL_FSYNC"), True),
             docker_url=get("DSJOBS_DOCKER_URL") or get("DOCKER_HOST"),
             docker_tls_ca_cert=get("DSJOBS_DOCKER_TLS_CA_CERT"),
             docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),

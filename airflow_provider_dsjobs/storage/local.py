@@ -7,7 +7,11 @@ content, never a mix, and a crash leaves at most a stray partial file that ``lis
 The stager's copies (``copy_in`` / ``commit_copies``) keep that rule for a whole batch at once: every copy is
 fsync'ed before any of them is renamed to its key, the fsyncs run side by side (a journaling filesystem then
 commits many in one go, where one after another each waits for its own commit), so a directory of a thousand
-small files pays about one disk flush instead of a thousand.
+small files pays about one disk flush instead of a thousand. After the renames, each directory that got a new name
+is fsync'ed once (a rename is a change of the directory, lost in a crash until the directory reaches the disk).
+
+``LocalStore(root, fsync=False)`` (``DSJOBS_LOCAL_FSYNC=0``) skips every fsync: the temporary name and the rename
+stay, so a reader never sees half an object, but a crash of the machine may lose or empty recent writes.
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ def _fill(
 
 
 def _fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes the names created or renamed in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -113,12 +118,36 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_all(paths: Sequence[Path]) -> None:
+    """fsync every path, several side by side (each waits on the disk, not on a core)."""
+    if len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=_PARALLEL_SYNCS, thread_name_prefix="dsjobs-fsync") as pool:
+            list(pool.map(_fsync_path, paths))
+    else:
+        for path in paths:
+            _fsync_path(path)
+
+
+def _make_dirs(directory: Path) -> set[Path]:
+    """Create ``directory`` and its missing parents; the directories whose entries that changed (each new
+    directory's parent), for the caller to fsync."""
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+    return {new.parent for new in missing}
+
+
 class LocalStore:
     """Objects as files under ``root``; usable by several processes at once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = self.root.as_uri()
+        #: fsync objects and their directories before a write returns (see the module's docstring).
+        self.fsync = fsync
 
     def __repr__(self) -> str:
         return f"LocalStore({self.url})"
@@ -141,9 +170,10 @@ class LocalStore:
         target = self._path(key)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _fill(tmp, source, progress, kernel_copy=kernel_copy)
+            changed = _make_dirs(target.parent) | {target.parent}
+            _fill(tmp, source, progress, kernel_copy=kernel_copy, sync=self.fsync)
             os.replace(tmp, target)
+            self._sync_dirs(changed)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _oserror("write", self.uri(key), exc) from None
@@ -156,13 +186,13 @@ class LocalStore:
     def copy_in(self, path: Path) -> Path:
         """Copy ``path`` into a partial file under the root (``list`` ignores it), for ``commit_copies`` to name
         once its content hash is known: the stager hashes while this copies. A small copy is not fsync'ed yet
-        (``commit_copies`` does that, for the whole batch at once)."""
+        (``commit_copies`` does that, for the whole batch at once), nor any copy when ``fsync`` is off."""
         tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with open(path, "rb") as source:
                 large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
-                _fill(tmp, source, None, kernel_copy=True, sync=large)
+                _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _oserror("copy", str(path), exc) from None
@@ -173,25 +203,17 @@ class LocalStore:
 
     def commit_copies(self, copies: Sequence[tuple[Path, str]], progress: ProgressCallback | None = None) -> None:
         """Name ``copy_in`` copies: fsync all of them (side by side), then rename each to its key (atomically
-        replacing whatever is there), ``progress`` getting each one's size. On an error nothing unsynced is
-        named, and the copies not named are removed."""
-        try:
-            if len(copies) > 1:
-                with ThreadPoolExecutor(max_workers=_PARALLEL_SYNCS, thread_name_prefix="dsjobs-fsync") as pool:
-                    list(pool.map(_fsync_path, [copy for copy, _ in copies]))
-            else:
-                for copy, _ in copies:
-                    _fsync_path(copy)
-        except OSError as exc:
-            for copy, _ in copies:
-                copy.unlink(missing_ok=True)
-            raise _oserror("write", self.url, exc) from None
+        replacing whatever is there), then fsync each directory that got a name, once; ``progress`` gets each
+        copy's size. On an error nothing unsynced is named, and the copies not named are removed."""
+        if self.fsync:
+            self._sync_copies([copy for copy, _ in copies])
         made: set[Path] = set()  # the shard directories (a thousand blobs share a few hundred)
+        changed: set[Path] = set()  # the directories whose entries changed, to fsync once each
         for i, (copy, key) in enumerate(copies):
             target = self._path(key)
             try:
                 if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    changed |= _make_dirs(target.parent)
                     made.add(target.parent)
                 size = os.stat(copy).st_size
                 os.replace(copy, target)
@@ -201,6 +223,24 @@ class LocalStore:
                 raise _oserror("write", self.uri(key), exc) from None
             if progress:
                 progress(size)
+        try:
+            self._sync_dirs(made | changed)
+        except OSError as exc:
+            raise _oserror("write", self.url, exc) from None
+
+    def _sync_copies(self, copies: list[Path]) -> None:
+        """fsync ``copy_in`` copies; on an error remove them all (none gets a name)."""
+        try:
+            _fsync_all(copies)
+        except OSError as exc:
+            for copy in copies:
+                copy.unlink(missing_ok=True)
+            raise _oserror("write", self.url, exc) from None
+
+    def _sync_dirs(self, directories: set[Path]) -> None:
+        """fsync each of ``directories``, unless ``fsync`` is off."""
+        if self.fsync:
+            _fsync_all(list(directories))
 
     def drop_copy(self, copy: Path) -> None:
         copy.unlink(missing_ok=True)
