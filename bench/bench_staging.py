@@ -99,7 +99,9 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
     durable: list[float] = []
     unsynced: list[float] = []
     files = sorted(p.relative_to(path) for p in path.rglob("*") if p.is_file()) if path.is_dir() else None
+    loads: list[float] = []
     for i in range(pairs):
+        loads.append(os.getloadavg()[0])
         dest = workdir / f"cp-{i}"
         copied = [str(dest / f) for f in files] if files is not None else [str(dest)]
         cp = ["cp", "-r", str(path), str(dest)]
@@ -112,28 +114,17 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
         spec = {"store": "local", "root": str(root), "path": str(path), "home": str(home) + "-nosync", "fsync": False}
         unsynced.append(_run_child(spec, workdir)[0][0]["seconds"])
         shutil.rmtree(root)
-    paired = statistics.median(c / f for c, f in zip(copies, firsts, strict=True))
-    paired_unsynced = statistics.median(c / f for c, f in zip(copies, unsynced, strict=True))
+    loads.append(os.getloadavg()[0])
     print(f"{name}: first runs {firsts}, without fsync {unsynced}, cp {copies}, cp + sync {durable}")
-    first_s, cp_s, durable_s, unsynced_s = (statistics.median(v) for v in (firsts, copies, durable, unsynced))
+    cp_s, durable_s = statistics.median(copies), statistics.median(durable)
+    load = f"load (1 min) {min(loads):.1f} to {max(loads):.1f} over the pairs"
     return [
-        _vs_cp(
-            f"{name}: first run vs cp of the same data (throughput ratio)",
-            first_s,
-            cp_s,
-            target="≥ 80 % of cp",
-            ok=cp_s >= 0.8 * first_s,
-            detail=f"{pairs} alternating pairs, medians (value: first run, baseline: cp); per-pair ratio median "
-            f"{paired:.2f}",
-        ),
-        _vs_cp(
+        _runs_vs_cp(f"{name}: first run vs cp of the same data (throughput ratio)", firsts, copies, f"; {load}"),
+        _runs_vs_cp(
             f"{name}: first run with fsync off (DSJOBS_LOCAL_FSYNC=0) vs cp (throughput ratio)",
-            unsynced_s,
-            cp_s,
-            target="≥ 80 % of cp",
-            ok=cp_s >= 0.8 * unsynced_s,
-            detail=f"the same {pairs} pairs, each run right after the durable one; per-pair ratio median "
-            f"{paired_unsynced:.2f}. Not crash-durable, like cp",
+            unsynced,
+            copies,
+            "; each run right after the durable one of its pair. Not crash-durable, like cp",
         ),
         _vs_cp(
             f"{name}: cp then sync of the copied files vs cp (what durability costs the standard tools)",
@@ -148,6 +139,21 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
             detail="information: cp copies in the kernel (copy_file_range) and hashes nothing",
         ),
     ]
+
+
+def _runs_vs_cp(label: str, runs: list[float], copies: list[float], more: str) -> dict[str, str]:
+    """The first-run row against cp (target ≥ 80 % of cp's throughput): medians, and the per-pair ratio."""
+    run_s, cp_s = statistics.median(runs), statistics.median(copies)
+    paired = statistics.median(c / r for c, r in zip(copies, runs, strict=True))
+    return _vs_cp(
+        label,
+        run_s,
+        cp_s,
+        target="≥ 80 % of cp",
+        ok=cp_s >= 0.8 * run_s,
+        detail=f"{len(runs)} alternating pairs, medians (value: first run, baseline: cp); per-pair ratio median "
+        f"{paired:.2f}{more}",
+    )
 
 
 def _timed(dest: Path, *commands: list[str]) -> float:
