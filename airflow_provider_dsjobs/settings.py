@@ -104,6 +104,9 @@ class Settings:
     #: While a job is followed, sample its container's CPU/memory into ``logs/docker_stats.tsv`` this often
     #: (seconds; ``0``: not at all).
     stats_interval: float = 10.0
+    #: A job whose ``working-storage`` does not fit on the engine's disk (which cannot reserve space): ``fail`` the
+    #: submit (default) or ``warn`` and run it anyway (``jobs/working_storage.py``).
+    working_storage_check: str = "fail"
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -116,6 +119,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_pull_policy(self.image_pull_policy)
+        if self.working_storage_check not in ("fail", "warn"):
+            raise ValueError(f"working storage check must be fail or warn, got {self.working_storage_check!r}")
 
     @property
     def effective_store_url(self) -> str:
@@ -153,6 +158,7 @@ class Settings:
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
+            working_storage_check=(get("DSJOBS_WORKING_STORAGE_CHECK") or "fail").lower(),
             secret_resolver=env_secret_resolver(e),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),

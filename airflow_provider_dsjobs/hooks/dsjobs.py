@@ -56,6 +56,7 @@ _EXTRA_TO_SETTING = {
     "lab_api_token": "lab_api_token",
     "image_pull_policy": "image_pull_policy",
     "python_interpreter": "python_interpreter",
+    "working_storage_check": "working_storage_check",
 }
 
 

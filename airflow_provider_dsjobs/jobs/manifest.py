@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from airflow_provider_dsjobs.jobs.plan import OutputPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import output_from_json, output_to_json
 from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.outputs import manifest_key, read_manifest
@@ -83,6 +84,8 @@ class OutputsManifest:
     missing_outputs: tuple[str, ...] = ()
     output_datasets: Mapping[str, str] = field(default_factory=dict)
     files: tuple[StoredFile, ...] = ()
+    #: How each read-write s3-mount was synced back (``jobs/s3_sync.py``).
+    s3_sync: tuple[MountSync, ...] = ()
 
     @property
     def stored_outputs(self) -> dict[str, str]:
@@ -102,6 +105,7 @@ class OutputsManifest:
             "missing_outputs": list(self.missing_outputs),
             "output_datasets": dict(self.output_datasets),
             "files": [f.to_json() for f in self.files],
+            "s3_sync": [m.to_dict() for m in self.s3_sync],
         }
 
     @classmethod
@@ -120,6 +124,7 @@ class OutputsManifest:
                 missing_outputs=tuple(str(m) for m in data.get("missing_outputs") or ()),
                 output_datasets={str(k): str(v) for k, v in dict(data.get("output_datasets") or {}).items()},
                 files=_files(data.get("files")),
+                s3_sync=tuple(MountSync.from_dict(m) for m in data.get("s3_sync") or ()),
             )
         except _MALFORMED as exc:
             raise _malformed(exc) from None

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
+
 #: How long job data (inputs, outputs, logs) is kept unless ``set-data-ttl`` changes it.
 DEFAULT_DATA_TTL = timedelta(days=14)
 
@@ -169,6 +172,10 @@ class JobRecord:
     progress: float | None = None
     progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
+    #: What the job got for its ``working-storage`` (``jobs/working_storage.py``); None without one.
+    working_storage: StorageGrant | None = None
+    #: How each read-write s3-mount was synced back to its bucket when the job ended (``jobs/s3_sync.py``).
+    s3_sync: list[MountSync] = field(default_factory=list)
     #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
     kind: str = "config"
 
@@ -228,4 +235,7 @@ class JobRecord:
                 kwargs[name] = _parse_iso(kwargs[name])
         kwargs["inputs"] = [ref for i in data.get("inputs") or [] if (ref := InputRef.from_dict(i)) is not None]
         kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
+        grant = data.get("working_storage")
+        kwargs["working_storage"] = StorageGrant.from_dict(grant) if isinstance(grant, dict) else None
+        kwargs["s3_sync"] = [MountSync.from_dict(m) for m in data.get("s3_sync") or () if isinstance(m, dict)]
         return cls(**kwargs)

@@ -23,7 +23,7 @@ from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
 from airflow_provider_dsjobs.jobs.record import ROLE_PYTHON_MODULE, InputRef
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -32,7 +32,6 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
-from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
 
@@ -184,17 +183,8 @@ def s3_mount_entries(
     when it has one. ``parents`` yields the missing parent directories of a path. A listing failure is a
     ``JobError`` naming the mount."""
     url = source.url
-    bucket, _, prefix = url[len("s3://") :].partition("/")
     try:
-        mount = S3Store(
-            bucket,
-            prefix,
-            endpoint_url=source.endpoint_url,
-            region=source.region,
-            aws_access_key_id=source.access_key_id,
-            aws_secret_access_key=source.secret_access_key,
-            aws_session_token=source.session_token,
-        )
+        mount = source_store(source)
         total = 0
         for info in mount.list(""):
             rel = info.key  # relative to the mount's prefix
@@ -208,7 +198,10 @@ def s3_mount_entries(
                 )
             full = posixpath.join(container_path, rel)
             yield from parents(full)
-            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)
+            # The object's time: a read-write mount's sync then passes over the files the job left untouched.
+            mtime = info.modified.timestamp() if info.modified else None
+            mode = 0o666 if source.read_write else 0o444
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=mode, mtime=mtime)
     except StoreError as exc:
         raise JobError(f"s3-mount {url}: {one_line(exc)}") from None
 

@@ -9,7 +9,8 @@
 4. on exit 0 each output dataset is published under ``projects/<p>/datasets/<id>/`` with its own manifest
    (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree); one
    larger than its declared size is not, and the job ends ERROR naming it, its size and the limit;
-5. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
+5. each read-write s3-mount is synced back to its bucket, whatever the outcome (``jobs/s3_sync.py``);
+6. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
    the outcome a committed manifest recorded (another finalizer got there, or one crashed right after it).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol, cast
 
@@ -34,6 +36,7 @@ from airflow_provider_dsjobs.jobs.manifest import (
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import (
@@ -92,6 +95,8 @@ class _Collected:
     failure: str | None = None
     #: Output datasets over their declared size (not published): one message each.
     too_large: list[str] = field(default_factory=list)
+    #: Read-write s3-mounts synced back (``jobs/s3_sync.py``).
+    synced: list[MountSync] = field(default_factory=list)
 
 
 def stage_out(
@@ -102,6 +107,7 @@ def stage_out(
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
+    sync_source: SourceResolver | None = None,
 ) -> Outcome:
     """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
     sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
@@ -117,8 +123,15 @@ def stage_out(
         got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
             got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
+        got.synced = _sync_back(runtime, record.container_id or "", doc, sync_source, spool)
         failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
         status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)
+        if status == JobStatus.SUCCESS and any(m.error for m in got.synced):
+            failed = next(m for m in got.synced if m.error)
+            status, details = (
+                JobStatus.ERROR,
+                f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}",
+            )
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
         logs_key = spool.upload(store, lambda name: jobs.log_key(record.id, name))
         if spool.progress is not None:
@@ -135,6 +148,7 @@ def stage_out(
         missing_outputs=tuple(got.missing),
         output_datasets=got.datasets,
         files=tuple(got.files),
+        s3_sync=tuple(got.synced),
     )
     # The commit point: written last, so a reader never sees half an output set.
     writer.write_manifest(manifest.to_json())
@@ -147,6 +161,7 @@ def _record(record: JobRecord, manifest: OutputsManifest) -> None:
     record.outputs = manifest.stored_outputs
     record.missing_outputs = list(manifest.missing_outputs)
     record.output_datasets = dict(manifest.output_datasets)
+    record.s3_sync = list(manifest.s3_sync)
     record.logs = manifest.logs
     record.return_code = manifest.return_code
     record.data_size_bytes = manifest.data_size_bytes or record.data_size_bytes
@@ -193,6 +208,23 @@ def _collect(
         got.failure = f"collecting outputs failed: {one_line(exc)}"
         spool.write(joblogs.SYSTEM, got.failure)
     return got
+
+
+def _sync_back(
+    runtime: ContainerRuntime, cid: str, doc: PlanDoc, resolve: SourceResolver | None, spool: joblogs.LogSpool
+) -> list[MountSync]:
+    """Sync each read-write s3-mount back to its bucket (whatever the job's outcome), one log line each."""
+    synced: list[MountSync] = []
+    for mount in doc.s3_sync:
+        if resolve is None:
+            result = MountSync(mount.id, mount.url, error="no way to resolve its credentials here")
+        else:
+            result = sync_mount(runtime, cid, mount, resolve)
+        for line in result.skipped:
+            spool.write(joblogs.SYSTEM, f"s3-mount {mount.id}: {line}")
+        spool.write(joblogs.SYSTEM, result.describe())
+        synced.append(result)
+    return synced
 
 
 def _outcome(
@@ -245,13 +277,18 @@ class Exported:
 
 
 def export_into(
-    runtime: ContainerRuntime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
+    runtime: ContainerRuntime,
+    cid: str,
+    container_path: str,
+    rel_parent: str,
+    writer: _StreamWriter,
+    wanted: Callable[[str, tarfile.TarInfo], bool] | None = None,
 ) -> Exported | None:
     """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
     not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
     link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
     and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
-    container's, not an output)."""
+    container's, not an output). ``wanted(relpath, member)`` False passes a file over (a sync's unchanged one)."""
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
@@ -274,6 +311,8 @@ def export_into(
             if member.isdir():
                 continue  # directories are implied by their files
             relpath = posixpath.join(rel_parent, name) if rel_parent else name
+            if wanted is not None and not wanted(relpath, member):
+                continue
             if member.islnk():  # a second name of a file: its bytes came earlier in the stream, so fetch it alone
                 parent = posixpath.dirname(container_path.rstrip("/"))
                 result.files += _export_file(runtime, cid, posixpath.join(parent, name), relpath, writer)
@@ -329,7 +368,7 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
     ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
-    target = SizeLimitedWriter(_StripFirst(writer), ds.size_bytes)
+    target = SizeLimitedWriter(StripFirst(writer), ds.size_bytes)
     try:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
         exported = export_into(runtime, record.container_id or "", ds.container_path, "", target)
@@ -356,7 +395,7 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
     return ds_id
 
 
-class _StripFirst:
+class StripFirst:
     """An OutputWriter proxy that drops the first path component (the exported directory's own name)."""
 
     def __init__(self, writer: _StreamWriter) -> None:

@@ -48,6 +48,17 @@ OUTPUTS_BEFORE: dict[str, Any] = {
     "missing_outputs": ["TABLE"],
     "output_datasets": {"rows": "ds0123456789abcdef01"},
     "files": [{"path": "work/res/a.txt", "sha256": "ab" * 32, "size": 12}],
+    "s3_sync": [
+        {
+            "id": "m1",
+            "url": "s3://b/p/",
+            "uploaded_files": 1,
+            "uploaded_bytes": 3,
+            "unchanged_files": 2,
+            "skipped": ["a link"],
+            "error": None,
+        },
+    ],
 }
 #: Dataset manifests as ``dataset create`` and an output dataset wrote them.
 CREATED_BEFORE: dict[str, Any] = {
@@ -108,7 +119,14 @@ def test_an_output_manifest_written_before_reads_typed_and_writes_the_same_bytes
         {"rows": "ds0123456789abcdef01"},
     )
     assert (record.return_code, record.logs, record.data_size_bytes) == (3, OUTPUTS_BEFORE["logs"], 17)
+    assert [(m.id, m.uploaded_files, m.skipped) for m in record.s3_sync] == [("m1", 1, ["a link"])]
     assert [(f.output, f.path, f.size) for f in list_output_files(jobs, record)] == [("res", "work/res/a.txt", 12)]
+
+
+def test_an_output_manifest_from_before_read_write_mounts_still_reads(jobs: JobStore) -> None:
+    _stored_before(jobs, jobs.outputs_prefix(JOB), {k: v for k, v in OUTPUTS_BEFORE.items() if k != "s3_sync"})
+    manifest = read_outputs_manifest(jobs, JOB)
+    assert manifest is not None and manifest.s3_sync == () and manifest.status == JobStatus.ERROR
 
 
 @pytest.mark.parametrize("doc", [CREATED_BEFORE, PUBLISHED_BEFORE], ids=["created", "published"])

@@ -113,6 +113,16 @@ def test_image_pull_policy_from_connection_and_override(clean_env: pytest.Monkey
     assert "image pull policy must be one of always, if-missing, never, got 'sometimes'" in str(caught.value)
 
 
+def test_working_storage_check_from_connection(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"working_storage_check": "warn"})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().working_storage_check == "warn"
+    assert DataSphereJobsHook().get_settings().working_storage_check == "fail"
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={"working_storage_check": "maybe"})
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert "working storage check must be fail or warn, got 'maybe'" in str(caught.value)
+
+
 def test_aws_connection_supplies_credentials(clean_env: pytest.MonkeyPatch) -> None:
     set_conn(
         clean_env,
