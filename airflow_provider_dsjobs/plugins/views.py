@@ -161,28 +161,11 @@ def summary(record: JobRecord) -> JobSummary:
 def working_storage(grant: StorageGrant | None) -> WorkingStorageOut | None:
     if grant is None:
         return None
-    return WorkingStorageOut(
-        requested_bytes=grant.requested_bytes,
-        mode=grant.mode,
-        free_bytes=grant.free_bytes,
-        limit_bytes=grant.limit_bytes,
-        held_bytes=grant.held_bytes,
-        storage_driver=grant.storage_driver,
-        path=grant.path,
-        description=grant.describe(),
-    )
+    return WorkingStorageOut(**grant.to_dict(), description=grant.describe())
 
 
 def s3_sync(synced: MountSync) -> S3SyncOut:
-    return S3SyncOut(
-        id=synced.id,
-        url=synced.url,
-        uploaded_files=synced.uploaded_files,
-        uploaded_bytes=synced.uploaded_bytes,
-        unchanged_files=synced.unchanged_files,
-        skipped=list(synced.skipped),
-        error=synced.error,
-    )
+    return S3SyncOut.model_validate(synced, from_attributes=True)
 
 
 def download_url(root: str, record: JobRecord, item: OutputFile, conn_id: str) -> str:
