@@ -104,3 +104,36 @@ def test_put_file_failing_mid_copy_leaves_no_object(tmp_path: Path, monkeypatch:
         store.put_file("blob", src)
     assert not store.exists("blob")
     assert list(store.root.iterdir()) == []  # the partial file is gone too
+
+
+def test_commit_copies_names_nothing_when_one_copy_cannot_be_made_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is fsync'ed before any copy gets its key: a disk error on one copy leaves no object at all
+    (none that could turn out half-written after a crash) and no partial file."""
+    store = LocalStore(tmp_path / "store")
+    sources = []
+    for i in range(5):
+        (tmp_path / str(i)).mkdir()
+        sources.append(_payload_file(tmp_path / str(i), 1000 + i)[0])
+    copies = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    real = os.fsync
+    calls = []
+
+    def fail_third(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(local.os, "fsync", fail_third)
+    with pytest.raises(StoreError, match="Input/output error"):
+        store.commit_copies(copies)
+    assert list(store.list("")) == []
+    assert list(store.root.iterdir()) == []
+    monkeypatch.setattr(local.os, "fsync", real)
+    again = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    sent: list[int] = []
+    store.commit_copies(again, sent.append)
+    assert [store.get_bytes(f"blobs/{i}") for i in range(5)] == [src.read_bytes() for src in sources]
+    assert sorted(sent) == [1000 + i for i in range(5)]
