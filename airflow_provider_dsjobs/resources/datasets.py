@@ -11,9 +11,10 @@ manifest has ``job_id: null`` and ``source`` (where it came from); an output dat
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter
+
+log = logging.getLogger(__name__)
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: DataSphere's resource IDs are 20 lowercase letters and digits.
@@ -92,15 +95,22 @@ class DatasetCatalog:
         manifest = read_dataset_manifest(self.jobs, dataset_id)
         return None if manifest is None else Dataset.from_manifest(manifest)
 
-    def all(self) -> list[Dataset]:
+    def all(self, on_unreadable: Callable[[str], None] = log.warning) -> list[Dataset]:
+        """Every dataset whose manifest reads; one that does not (a corrupt manifest) is left out of the list
+        and reported, as one line, to ``on_unreadable`` — it does not hide the others."""
         found = []
         for info in self.store.list(self.root):
             rel = info.key[len(self.root) :]
             dataset_id, _, rest = rel.partition("/")
-            if rest == MANIFEST_NAME:
+            if rest != MANIFEST_NAME:
+                continue
+            try:
                 dataset = self.get(dataset_id)
-                if dataset is not None:
-                    found.append(dataset)
+            except StoreError as exc:
+                on_unreadable(f"dataset {dataset_id!r} left out: {exc}")
+                continue
+            if dataset is not None:
+                found.append(dataset)
         return sorted(found, key=lambda d: d.created_at, reverse=True)
 
     def create(

@@ -178,5 +178,23 @@ def test_a_malformed_dataset_manifest_is_one_line(jobs: JobStore) -> None:
     _stored_before(jobs, jobs.datasets_prefix("broken"), dict(CREATED_BEFORE, labels=["a"], id="broken"))
     with pytest.raises(StoreError, match=r"^manifest .*datasets/broken/manifest.json is corrupt: malformed"):
         DatasetCatalog(jobs).get("broken")
-    with pytest.raises(StoreError, match="is corrupt"):
-        DatasetCatalog(jobs).all()
+    good = DatasetCatalog(jobs).create("good", iter([]), source="test", dataset_id="good")
+    reported: list[str] = []
+    assert DatasetCatalog(jobs).all(on_unreadable=reported.append) == [good]  # the corrupt one hides nothing
+    assert len(reported) == 1 and reported[0].startswith("dataset 'broken' left out: manifest ")
+    assert "is corrupt: malformed" in reported[0]
+
+
+def test_dataset_ls_lists_the_rest_and_warns_of_a_corrupt_manifest(
+    jobs: JobStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_dsjobs.cli.main import main
+
+    _stored_before(jobs, jobs.datasets_prefix("broken"), dict(CREATED_BEFORE, labels=["a"], id="broken"))
+    DatasetCatalog(jobs).create("good", iter([]), source="test", dataset_id="good")
+    assert (
+        main(["dataset", "ls", "--format", "json", "--store", str(tmp_path / "store"), "--project", jobs.project]) == 0
+    )
+    out, err = capsys.readouterr()
+    assert [d["id"] for d in json.loads(out)] == ["good"]
+    assert err.startswith("warning: dataset 'broken' left out: manifest ") and err.count("\n") == 1
