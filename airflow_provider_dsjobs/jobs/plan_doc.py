@@ -37,7 +37,7 @@ def output_to_json(out: OutputPlacement) -> dict[str, Any]:
     return {"path": out.path, "var": out.var, "container_path": out.container_path, "local_path": str(out.local_path)}
 
 
-def _output_from_json(data: Mapping[str, Any]) -> OutputPlacement:
+def output_from_json(data: Mapping[str, Any]) -> OutputPlacement:
     return OutputPlacement(
         path=str(data["path"]),
         var=data.get("var") or None,
@@ -147,7 +147,7 @@ class PlanDoc:
             return cls(
                 job_id=str(raw["job_id"]),
                 image=raw.get("image"),
-                outputs=tuple(_output_from_json(o) for o in raw.get("outputs") or ()),
+                outputs=tuple(output_from_json(o) for o in raw.get("outputs") or ()),
                 output_datasets=tuple(_dataset_from_json(d) for d in raw.get("output_datasets") or ()),
                 graceful_signal=raw.get("graceful_signal") or None,
                 graceful_timeout=float(timeout) if timeout is not None else None,

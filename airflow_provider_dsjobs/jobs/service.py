@@ -87,6 +87,7 @@ from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
+from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
 from airflow_provider_dsjobs.jobs.plan import (
     LABEL_JOB_ID,
@@ -119,9 +120,7 @@ from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
-from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.open import open_store
-from airflow_provider_dsjobs.storage.outputs import read_manifest
 
 __all__ = [
     "EngineLost",
@@ -595,7 +594,7 @@ class JobService:
         interval, cid = self.settings.stats_interval, record.container_id
         if interval <= 0 or not cid:
             return nullcontext()
-        key = join_key(self.jobs.logs_prefix(record.id), STATS_FILE)
+        key = self.jobs.log_key(record.id, STATS_FILE)
         return StatsSampler(lambda: self.runtime.stats(cid), self.store, key, interval)
 
     # -- finalize --------------------------------------------------------------------------------------------
@@ -792,9 +791,7 @@ class JobService:
             except ContainerNotFound:  # finalized meanwhile: read what was stored
                 record = self._load(record.id)
         if record.logs:
-            yield from joblogs.read_combined(
-                self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
-            )
+            yield from joblogs.read_combined(self.store, self.jobs.log_key(record.id, joblogs.COMBINED_FILE))
 
     def output_datasets(self, record: JobRecord) -> list[tuple[str, str, int | None]]:
         """``(id, name, size in bytes)`` of each output dataset the job published (the size from the dataset's
@@ -802,10 +799,10 @@ class JobService:
         found: list[tuple[str, str, int | None]] = []
         for name, ds_id in record.output_datasets.items():
             try:
-                size = (read_manifest(self.store, self.jobs.datasets_prefix(ds_id)) or {}).get("size")
+                manifest = read_dataset_manifest(self.jobs, ds_id)
             except StoreError:
-                size = None
-            found.append((ds_id, name, int(size) if isinstance(size, int) else None))
+                manifest = None
+            found.append((ds_id, name, manifest.size if manifest is not None else None))
         return found
 
     # -- browsing: read-only, nothing is finalized or saved -------------------------------------------------

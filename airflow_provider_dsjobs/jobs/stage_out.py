@@ -20,14 +20,21 @@ import hashlib
 import posixpath
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol, cast
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
 from airflow_provider_dsjobs.jobs.errors import one_line
+from airflow_provider_dsjobs.jobs.manifest import (
+    DatasetManifest,
+    OutputsManifest,
+    StoredFile,
+    StoredOutput,
+    read_outputs_manifest,
+)
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
@@ -42,7 +49,7 @@ from airflow_provider_dsjobs.runtime.errors import (
 from airflow_provider_dsjobs.runtime.tarstream import check_member
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
+from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
@@ -80,7 +87,7 @@ Outcome = tuple[JobStatus, "str | None"]
 class _Collected:
     """What stage-out gathered from the container besides its logs."""
 
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[StoredFile] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     datasets: dict[str, str] = field(default_factory=dict)
@@ -126,34 +133,38 @@ def stage_out(
                 f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}",
             )
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
-        logs_key = spool.upload(store, jobs.logs_prefix(record.id))
+        logs_key = spool.upload(store, lambda name: jobs.log_key(record.id, name))
         if spool.progress is not None:
             record.progress, record.progress_message = spool.progress.percent, spool.progress.message
-    data_size = sum(i.size for i in record.inputs) + sum(int(f["size"]) for f in got.files)
-    manifest = {
-        "job_id": record.id,
-        "project": record.project,
-        "status": status.value,
-        "status_details": details,
-        "logs": store.uri(logs_key),
-        "data_size_bytes": data_size,
-        "return_code": exit_code,
-        "outputs": [dict(output_to_json(o), uri=got.outputs.get(o.key)) for o in doc.outputs],
-        "missing_outputs": got.missing,
-        "output_datasets": got.datasets,
-        "files": got.files,
-        "s3_sync": [m.to_dict() for m in got.synced],
-    }
+    manifest = OutputsManifest(
+        job_id=record.id,
+        project=record.project,
+        status=status,
+        status_details=details,
+        logs=store.uri(logs_key),
+        data_size_bytes=sum(i.size for i in record.inputs) + sum(f.size for f in got.files),
+        return_code=exit_code,
+        outputs=tuple(StoredOutput(o, got.outputs.get(o.key)) for o in doc.outputs),
+        missing_outputs=tuple(got.missing),
+        output_datasets=got.datasets,
+        files=tuple(got.files),
+        s3_sync=tuple(got.synced),
+    )
     # The commit point: written last, so a reader never sees half an output set.
-    writer.write_manifest(manifest)
-    record.outputs = got.outputs
-    record.missing_outputs = got.missing
-    record.output_datasets = got.datasets
-    record.s3_sync = got.synced
-    record.logs = store.uri(logs_key)
-    record.return_code = exit_code
-    record.data_size_bytes = data_size
+    writer.write_manifest(manifest.to_json())
+    _record(record, manifest)
     return status, details
+
+
+def _record(record: JobRecord, manifest: OutputsManifest) -> None:
+    """Fill in ``record``'s outputs, logs and sizes as ``manifest`` has them."""
+    record.outputs = manifest.stored_outputs
+    record.missing_outputs = list(manifest.missing_outputs)
+    record.output_datasets = dict(manifest.output_datasets)
+    record.s3_sync = list(manifest.s3_sync)
+    record.logs = manifest.logs
+    record.return_code = manifest.return_code
+    record.data_size_bytes = manifest.data_size_bytes or record.data_size_bytes
 
 
 def _collect(
@@ -244,29 +255,21 @@ def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
     """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
     them and return its outcome (the caller sets the status and saves the record); else None."""
     try:
-        manifest = read_manifest(jobs.store, jobs.outputs_prefix(record.id))
+        manifest = read_outputs_manifest(jobs, record.id)
     except StoreError:
         return None
-    if not manifest or "status" not in manifest:
+    if manifest is None or manifest.status is None:
         return None
-    record.outputs = {
-        str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
-    }
-    record.missing_outputs = list(manifest.get("missing_outputs", []))
-    record.output_datasets = dict(manifest.get("output_datasets", {}))
-    record.s3_sync = [MountSync.from_dict(m) for m in manifest.get("s3_sync", [])]
-    record.return_code = manifest.get("return_code")
-    record.logs = manifest.get("logs")
-    record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
-    return JobStatus(manifest["status"]), manifest.get("status_details")
+    _record(record, manifest)
+    return manifest.status, manifest.status_details
 
 
 @dataclass
 class Exported:
     """What ``export_into`` collected from one container path."""
 
-    #: Each stored file as ``{path, sha256, size}``.
-    files: list[dict[str, Any]] = field(default_factory=list)
+    #: Each stored file.
+    files: list[StoredFile] = field(default_factory=list)
     #: One line per archive member not collected (a link, a device, an unsafe name) saying why.
     skipped: list[str] = field(default_factory=list)
     #: Why the path itself was not collected (it is a symbolic link), or None.
@@ -318,13 +321,13 @@ def export_into(
             assert stream is not None
             with stream:
                 sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-            result.files.append({"path": relpath, "sha256": sha, "size": size})
+            result.files.append(StoredFile(relpath, sha, size))
     return result
 
 
 def _export_file(
     runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
-) -> list[dict[str, Any]]:
+) -> list[StoredFile]:
     """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
     with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
         for member in archive:
@@ -333,7 +336,7 @@ def _export_file(
                 assert stream is not None
                 with stream:
                     sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-                return [{"path": relpath, "sha256": sha, "size": size}]
+                return [StoredFile(relpath, sha, size)]
     return []
 
 
@@ -375,21 +378,20 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
         size = exported_size(runtime, record.container_id or "", ds.container_path)
         raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
     collected = exported.files if exported is not None and exported.refused is None else []
-    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
-    size = sum(int(f["size"]) for f in files)
-    manifest: dict[str, Any] = {
-        "id": ds_id,
-        "name": ds.name,
-        "description": ds.description,
-        "labels": dict(ds.labels),
-        "size": size,
-        "declared_size": ds.size_bytes,
-        "job_id": record.id,
-        "project": record.project,
-        "created_at": utcnow().isoformat(),
-        "files": files,
-    }
-    writer.write_manifest(manifest)
+    files = tuple(replace(f, path=f.path.partition("/")[2]) for f in collected)
+    manifest = DatasetManifest(
+        id=ds_id,
+        name=ds.name,
+        description=ds.description,
+        labels=dict(ds.labels),
+        size=sum(f.size for f in files),
+        declared_size=ds.size_bytes,
+        job_id=record.id,
+        project=record.project,
+        created_at=utcnow().isoformat(),
+        files=files,
+    )
+    writer.write_manifest(manifest.to_json())
     return ds_id
 
 

@@ -96,6 +96,10 @@ class JobStore:
     def logs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}logs/"
 
+    def log_key(self, job_id: str, name: str) -> str:
+        """One of the job's log files (``jobs/logs.py``, ``jobs/stats.py``): ``logs/<name>``."""
+        return f"{self.logs_prefix(job_id)}{name}"
+
     def progress_key(self, job_id: str) -> str:
         """The latest progress of a running job, written by whoever follows it (``jobs/progress.py``)."""
         return f"{self.job_prefix(job_id)}progress.json"

@@ -111,6 +111,7 @@ def test_key_helpers(local_store: ObjectStore) -> None:
     assert js.job_prefix(job) == f"projects/proj/jobs/{job}/"
     assert js.outputs_prefix(job) == f"projects/proj/jobs/{job}/outputs/"
     assert js.logs_prefix(job) == f"projects/proj/jobs/{job}/logs/"
+    assert js.log_key(job, "log.txt") == f"projects/proj/jobs/{job}/logs/log.txt"
     assert js.inputs_manifest_key(job) == f"projects/proj/jobs/{job}/inputs.json"
     assert js.datasets_prefix("ds-1") == "projects/proj/datasets/ds-1/"
 
