@@ -148,6 +148,8 @@ class LocalStore:
         self.url = self.root.as_uri()
         #: fsync objects and their directories before a write returns (see the module's docstring).
         self.fsync = fsync
+        #: Directories ``copy_in`` created entries in (making the root), for the next ``commit_copies`` to fsync.
+        self._copy_dirs: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"LocalStore({self.url})"
@@ -189,7 +191,8 @@ class LocalStore:
         (``commit_copies`` does that, for the whole batch at once), nor any copy when ``fsync`` is off."""
         tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            if not self.root.is_dir():
+                self._copy_dirs.update(_make_dirs(self.root))
             with open(path, "rb") as source:
                 large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
                 _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
@@ -208,7 +211,8 @@ class LocalStore:
         if self.fsync:
             self._sync_copies([copy for copy, _ in copies])
         made: set[Path] = set()  # the shard directories (a thousand blobs share a few hundred)
-        changed: set[Path] = set()  # the directories whose entries changed, to fsync once each
+        changed = set(self._copy_dirs)  # the directories whose entries changed, to fsync once each
+        self._copy_dirs.clear()
         for i, (copy, key) in enumerate(copies):
             target = self._path(key)
             try:

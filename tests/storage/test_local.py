@@ -185,8 +185,9 @@ def test_durable_store_fsyncs_each_renamed_into_directory_once(tmp_path: Path, m
     assert [store.get_bytes(k) for k in keys] == [(tmp_path / f"in{i}/src.bin").read_bytes() for i in range(4)]
     root = store.root
     directories = [p for p in synced if not p.endswith(PARTIAL_SUFFIX)]
-    # the key's directories, and the parents of the ones the batch created (their new entries)
-    assert sorted(directories) == sorted(str(d) for d in (root, root / "blobs", root / "blobs/aa", root / "blobs/bb"))
+    # the key's directories, and the parents of the ones the batch created (their new entries; the root too)
+    made = (tmp_path, root, root / "blobs", root / "blobs/aa", root / "blobs/bb")
+    assert sorted(directories) == sorted(str(d) for d in made)
     assert len([p for p in synced if p.endswith(PARTIAL_SUFFIX)]) == 4  # every copy before it was named
     synced.clear()
     store.put_bytes("blobs/aa/4", b"x")
