@@ -61,6 +61,12 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "When to pull a job's image: always, if-missing (default) or never.",
         "schema": {"type": ["string", "null"], "enum": ["always", "if-missing", "never", None]},
     },
+    "working_storage_check": {
+        "label": "Working storage check",
+        "description": "A job whose working-storage does not fit in the engine's free space (on a storage driver "
+        "that cannot cap containers): fail (default) or warn and run it anyway.",
+        "schema": {"type": ["string", "null"], "enum": ["fail", "warn", None]},
+    },
     "registry_conn_id": _text(
         "Registry connection ID", "A connection whose login/password authenticate image pulls from a registry."
     ),

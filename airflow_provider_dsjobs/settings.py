@@ -62,6 +62,23 @@ def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
     return resolve
 
 
+_SWITCH_ON = ("1", "true", "yes", "on")
+_SWITCH_OFF = ("0", "false", "no", "off")
+
+
+def parse_switch(name: str, value: object, default: bool) -> bool:
+    """An on/off setting: a bool, ``None``/``""`` (the default) or one of 1/0, true/false, yes/no, on/off (any
+    case); anything else is a ``ValueError`` naming the setting and what it accepts."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in _SWITCH_ON or text in _SWITCH_OFF:
+        return text in _SWITCH_ON
+    raise ValueError(f"{name} must be 1 or 0 (also true/false, yes/no, on/off), got {value!r}")
+
+
 def _seconds(text: str | None, default: float) -> float:
     try:
         return max(0.0, float(text)) if text is not None else default
@@ -80,6 +97,11 @@ class Settings:
     #: botocore's checksum mode for S3 requests: ``when_required`` (default: what S3-compatible stores accept) or
     #: ``when_supported`` (boto3's default, CRC32 on every upload; faster against moto, see bench/README.md).
     s3_checksums: str = "when_required"
+    #: A local (``file://``) store fsyncs each object and the directory it is renamed into before calling it
+    #: written, so a write survives a crash or power cut. ``False`` (``DSJOBS_LOCAL_FSYNC=0``) skips both: objects
+    #: are still written under a temporary name and renamed, so no process ever reads half an object, but the
+    #: last seconds of writes may be lost or empty after a crash (bench/README.md has the speed it buys).
+    local_fsync: bool = True
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
@@ -114,6 +136,9 @@ class Settings:
     #: While a job is followed, sample its container's CPU/memory into ``logs/docker_stats.tsv`` this often
     #: (seconds; ``0``: not at all).
     stats_interval: float = 10.0
+    #: A job whose ``working-storage`` does not fit on the engine's disk (which cannot reserve space): ``fail`` the
+    #: submit (default) or ``warn`` and run it anyway (``jobs/working_storage.py``).
+    working_storage_check: str = "fail"
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -129,6 +154,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_pull_policy(self.image_pull_policy)
+        if self.working_storage_check not in ("fail", "warn"):
+            raise ValueError(f"working storage check must be fail or warn, got {self.working_storage_check!r}")
 
     @property
     def effective_store_url(self) -> str:
@@ -151,6 +178,7 @@ class Settings:
             s3_endpoint_url=get("DSJOBS_S3_ENDPOINT_URL") or get("AWS_ENDPOINT_URL_S3") or get("AWS_ENDPOINT_URL"),
             s3_region=get("DSJOBS_S3_REGION"),
             s3_checksums=get("DSJOBS_S3_CHECKSUMS") or "when_required",
+            local_fsync=parse_switch("DSJOBS_LOCAL_FSYNC", get("DSJOBS_LOCAL_FSYNC"), True),
             docker_url=get("DSJOBS_DOCKER_URL") or get("DOCKER_HOST"),
             docker_tls_ca_cert=get("DSJOBS_DOCKER_TLS_CA_CERT"),
             docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),
@@ -166,6 +194,7 @@ class Settings:
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
+            working_storage_check=(get("DSJOBS_WORKING_STORAGE_CHECK") or "fail").lower(),
             secret_resolver=env_secret_resolver(e),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),

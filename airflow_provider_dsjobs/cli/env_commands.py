@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.cli.job_commands import settings_from_args
 from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.pyenv.cache import clear_env_volumes, list_env_volumes
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint
@@ -18,30 +19,24 @@ from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, connect_engine
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.progress import human_size
 
 
-def _engine() -> DockerEngine:
-    """The Docker engine the settings name, reached the way jobs reach it (``connect_engine``)."""
+def _engine(args: argparse.Namespace) -> DockerEngine:
+    """The Docker engine the settings name, reached the way jobs reach it (``connect_engine``); a bad
+    ``DSJOBS_*`` variable is one usage line, as for the job commands."""
     try:
-        return connect_engine(Settings.from_env())
+        return connect_engine(settings_from_args(args))
     except RuntimeFailure as exc:
         raise CommandError(str(exc)) from None
 
 
 def _human(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+    return "?" if size is None else human_size(size)
 
 
 def _env_ls(args: argparse.Namespace) -> int:
-    with _engine() as engine:
+    with _engine(args) as engine:
         envs = list_env_volumes(engine, with_size=args.size)
     if args.format == "json":
         print(json.dumps([e.to_dict() for e in envs], indent=2))
@@ -63,7 +58,7 @@ def _env_clear(args: argparse.Namespace) -> int:
         raise CommandError("name the environment to remove with --hash H, or remove all with --all", EXIT_USAGE)
     if args.hash and args.all:
         raise CommandError("--hash and --all cannot be used together", EXIT_USAGE)
-    with _engine() as engine:
+    with _engine(args) as engine:
         report = clear_env_volumes(engine, env_hash=args.hash, clear_all=args.all)
     for name in report.removed:
         print(f"removed {name}")
@@ -78,7 +73,7 @@ def _generate_requirements(args: argparse.Namespace) -> int:
     base = Path.cwd()
     entries = [EntryPoint("file", str(Path(s))) for s in args.scripts]
     try:
-        installation = find_installation(args.python_interpreter or Settings.from_env().python_interpreter)
+        installation = find_installation(args.python_interpreter or settings_from_args(args).python_interpreter)
         index = DistributionIndex(installation.search_path)
         analysis = analyze_imports(entries, base, is_installed=index.is_installed)
         resolution = resolve_imports(

@@ -239,6 +239,8 @@ def _finish(service: JobService, record: JobRecord, *, download: bool = True) ->
         _info("Created datasets:")  # DataSphere's form
         for ds_id, name, size in service.output_datasets(record):
             _info(f"  * {ds_id} ({name}) size: {'unknown' if size is None else human_size(size)}")
+    for synced in record.s3_sync:
+        _info(synced.describe())
     link = job_link(service.settings, record)
     if link:
         _info(f"job link: {link}")
@@ -366,6 +368,10 @@ def cmd_get(args: argparse.Namespace) -> int:
         _print_table([_record_row(record)])
         if record.status_details:
             print(f"details: {record.status_details}")
+        if record.working_storage is not None:
+            print(record.working_storage.describe())
+        for synced in record.s3_sync:
+            print(synced.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
     return EXIT_OK

@@ -90,13 +90,19 @@ def _s3_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--access-key-id")
     p.add_argument("--secret-key-secret-id", help="project secret holding the secret access key")
     p.add_argument("--max-bytes", type=int, help="refuse to copy in more than this (default: no limit)")
+    p.add_argument(
+        "--read-write",
+        action="store_true",
+        help="upload what the job writes under the mount path back to the bucket when it ends (also on ERROR or "
+        "CANCELLED): new and changed files only, nothing deleted",
+    )
 
 
 def _add_s3(registry: ConnectorRegistry, args: argparse.Namespace) -> Any:
     return registry.add(
         args.entry_id, args.url, endpoint_url=args.endpoint_url, region=args.region,
         access_key_id=args.access_key_id, secret_key_secret_id=args.secret_key_secret_id,
-        max_bytes=args.max_bytes, description=args.description,
+        max_bytes=args.max_bytes, read_write=args.read_write, description=args.description,
     )  # fmt: skip
 
 
@@ -121,7 +127,7 @@ KINDS = (
     ),
     _Kind(
         "s3-connector", "S3 connectors: what an s3-mounts ID names", "s3-connector", ConnectorRegistry,
-        ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes"),
+        ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes", "read_write"),
         _s3_arguments, _add_s3, lambda e: e.url,
     ),
     _Kind(

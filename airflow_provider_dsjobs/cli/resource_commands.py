@@ -174,7 +174,7 @@ def cmd_dataset_create(args: argparse.Namespace) -> int:
 
 def cmd_dataset_ls(args: argparse.Namespace) -> int:
     with resource_errors():
-        datasets = _catalog(args).all()
+        datasets = _catalog(args).all(on_unreadable=lambda line: print(f"warning: {line}", file=sys.stderr))
     _show([d.to_dict() for d in datasets], args.format)
     return EXIT_OK
 

@@ -214,88 +214,86 @@ def _translate(error: ValidationError, doc: Document) -> list[SchemaProblem]:
     path = list(error.absolute_path)
     keyword = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
-    node = doc.root.find(path)
-    in_property_names = "propertyNames" in error.absolute_schema_path
-
-    if in_property_names:
+    if "propertyNames" in error.absolute_schema_path:
         # The instance is a key of the mapping at ``path``.
         key = str(error.instance)
         allowed = schema.get("x-allowed") or f"must match `{schema.get('pattern')}`"
         message = f"`{_short_text(key)}` is not a valid name ({allowed})"
         return [SchemaProblem(_problem(doc, path, message, key=key), tuple(path))]
-
     if keyword in ("oneOf", "anyOf"):
         return _translate_alternatives(error, doc)
-
     if keyword == "additionalProperties":
-        props = schema.get("properties", {})
-        extras = [k for k in (error.instance or {}) if k not in props]
-        out = []
-        for key in extras:
-            close = (
-                difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
-                or [k for k in props if key.startswith(k) or k.startswith(key)][:1]
-            )
-            if close:
-                message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
-            else:
-                message = f"unknown key `{key}` (allowed here: {', '.join(props)})"
-            out.append(SchemaProblem(_problem(doc, path, message, key=key), (*path, key)))
-        return out
-
+        return _unknown_keys(error, doc, path, schema)
     if keyword == "required":
-        present = error.instance if isinstance(error.instance, dict) else {}
-        out = []
-        for key in error.validator_value:
-            if key not in present:
-                desc = _resolve(schema.get("properties", {}).get(key, {})).get("description", "")
-                message = f"`{key}` is required" + (f" ({_first_sentence(desc)})" if desc else "")
-                out.append(SchemaProblem(_problem(doc, path, message), (*path, key)))
-        return out
-
-    if keyword == "type":
-        if "x-message" in schema:
-            message = f"{schema['x-message']}"
-            if error.instance is None:
-                message = f"is empty: {message}"
-        elif error.instance is None:
-            message = f"is empty (expected {_allowed_types(schema)})"
-        else:
-            message = f"expected {_allowed_types(schema)}, not {_kind(error.instance)}"
-            if "x-allowed" in schema:
-                message += f" ({schema['x-allowed']})"
-        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
-
-    if keyword in ("minProperties", "maxProperties") and "x-message" in schema:
-        return [SchemaProblem(_problem(doc, path, schema["x-message"]), tuple(path))]
-
-    if keyword == "enum":
-        allowed = schema.get("x-allowed") or ", ".join(str(v) for v in error.validator_value)
-        message = f"{_show(node, path)} is not allowed (allowed: {allowed})"
-        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
-
-    if keyword == "pattern":
-        allowed = schema.get("x-allowed") or f"must match `{error.validator_value}`"
-        message = f"{_show(node, path)} is not valid ({allowed})"
-        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
-
-    if keyword == "minLength":
-        return [SchemaProblem(_problem(doc, path, "is empty (write a value)"), tuple(path))]
-
+        return _missing_keys(error, doc, path, schema)
     if keyword == "maxItems":
         n = len(error.instance) if isinstance(error.instance, list) else 0
         return [_too_many(doc, path, n, int(error.validator_value))]
+    message = _message(error, schema, _show(doc.root.find(path), path))
+    return [SchemaProblem(_problem(doc, path, message), tuple(path))]
 
-    if keyword == "minItems":
-        message = f"needs at least {error.validator_value} entry (an empty list means nothing; remove the key instead)"
-        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
 
+def _unknown_keys(
+    error: ValidationError, doc: Document, path: list[PathPart], schema: dict[str, Any]
+) -> list[SchemaProblem]:
+    """One problem per key the schema does not know, with the closest known key when there is one."""
+    props = schema.get("properties", {})
+    out = []
+    for key in (k for k in (error.instance or {}) if k not in props):
+        close = (
+            difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+            or [k for k in props if key.startswith(k) or k.startswith(key)][:1]
+        )
+        if close:
+            message = f"unknown key `{key}` (did you mean `{close[0]}`?)"
+        else:
+            message = f"unknown key `{key}` (allowed here: {', '.join(props)})"
+        out.append(SchemaProblem(_problem(doc, path, message, key=key), (*path, key)))
+    return out
+
+
+def _missing_keys(
+    error: ValidationError, doc: Document, path: list[PathPart], schema: dict[str, Any]
+) -> list[SchemaProblem]:
+    """One problem per required key that is missing, saying what the key is for."""
+    present = error.instance if isinstance(error.instance, dict) else {}
+    out = []
+    for key in error.validator_value:
+        if key not in present:
+            desc = _resolve(schema.get("properties", {}).get(key, {})).get("description", "")
+            message = f"`{key}` is required" + (f" ({_first_sentence(desc)})" if desc else "")
+            out.append(SchemaProblem(_problem(doc, path, message), (*path, key)))
+    return out
+
+
+def _message(error: ValidationError, schema: dict[str, Any], shown: str) -> str:
+    """The message of a problem with the value itself (``shown``: how messages quote it)."""
+    keyword = error.validator
+    if keyword == "type":
+        return _type_message(error, schema)
     if keyword in ("minProperties", "maxProperties"):
-        message = "has the wrong number of keys"
-        return [SchemaProblem(_problem(doc, path, message), tuple(path))]
-
+        return str(schema.get("x-message") or "has the wrong number of keys")
+    if keyword == "enum":
+        allowed = schema.get("x-allowed") or ", ".join(str(v) for v in error.validator_value)
+        return f"{shown} is not allowed (allowed: {allowed})"
+    if keyword == "pattern":
+        allowed = schema.get("x-allowed") or f"must match `{error.validator_value}`"
+        return f"{shown} is not valid ({allowed})"
+    if keyword == "minLength":
+        return "is empty (write a value)"
+    if keyword == "minItems":
+        return f"needs at least {error.validator_value} entry (an empty list means nothing; remove the key instead)"
     # Anything else: jsonschema's own wording, without echoing the value.
-    return [SchemaProblem(_problem(doc, path, f"is not valid ({keyword}: {error.validator_value})"), tuple(path))]
+    return f"is not valid ({keyword}: {error.validator_value})"
+
+
+def _type_message(error: ValidationError, schema: dict[str, Any]) -> str:
+    if "x-message" in schema:
+        return f"is empty: {schema['x-message']}" if error.instance is None else f"{schema['x-message']}"
+    if error.instance is None:
+        return f"is empty (expected {_allowed_types(schema)})"
+    message = f"expected {_allowed_types(schema)}, not {_kind(error.instance)}"
+    return message + (f" ({schema['x-allowed']})" if "x-allowed" in schema else "")
 
 
 def _first_sentence(text: str) -> str:

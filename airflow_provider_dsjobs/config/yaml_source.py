@@ -355,9 +355,21 @@ def _check_events(text: str, source: str) -> None:
 def parse_document(text: str, source: str = "<string>") -> Document:
     """Parse YAML text into a located tree. Raises :class:`ConfigError` for anything that is not one sane document."""
     _check_text(text, source)
+    composed = _compose(text, source)
+    if composed is None:
+        raise ConfigError([Problem(source, None, None, "", "the config is empty (it needs at least `cmd`)")])
+    builder = _Builder(source)
+    root = _build(builder, composed, source)
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return Document(root=root, source=source, text=text)
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    """PyYAML's node graph of one document (None when empty); every YAML error as a one-line problem."""
     try:
         _check_events(text, source)
-        composed = yaml.compose(text, Loader=LOADER)
+        return yaml.compose(text, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -370,37 +382,32 @@ def parse_document(text: str, source: str = "<string>") -> Document:
             raise _document_error(source, mark, too_deep) from None
         raise ConfigError([Problem(source, line, column, "", f"invalid YAML: {what}")]) from None
     except UnicodeEncodeError as exc:  # a lone surrogate, from text that did not come from a file
-        line = text.count("\n", 0, exc.start) + 1
-        column = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
+        line, column = _offset_position(text, exc.start)
         raise ConfigError([Problem(source, line, column, "", "invalid YAML: a lone surrogate character")]) from None
     except yaml.reader.ReaderError as exc:  # LibYAML reports a bad character by its offset in the text
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        line, column = _offset_position(text, exc.position)
         what = f"character #x{exc.character:04x} is not allowed" if isinstance(exc.character, int) else exc.reason
         raise ConfigError([Problem(source, line, column, "", f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(source, None, None, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
     except RecursionError:
         raise ConfigError([Problem(source, None, None, "", "the YAML is nested too deeply")]) from None
-    if composed is None:
-        raise ConfigError([Problem(source, None, None, "", "the config is empty (it needs at least `cmd`)")])
-    builder = _Builder(source)
+
+
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    """``(line, column)``, both from 1, of a character offset in ``text``."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _build(builder: _Builder, composed: yaml.Node, source: str) -> Node:
+    """The located tree of ``composed``, refusing alias bombs, alias loops and too deep nesting."""
     try:
         _expanded_size(composed, {}, set())
-        root = builder.build(composed, 0, [])
+        return builder.build(composed, 0, [])
     except _TooBig as exc:
-        mark = exc.node.start_mark
-        raise ConfigError(
-            [
-                Problem(
-                    source,
-                    mark.line + 1,
-                    mark.column + 1,
-                    "",
-                    f"the YAML expands to more than {MAX_NODES} nodes (aliases `*name` repeated too often)",
-                )
-            ]
-        ) from None
+        line, column = _mark_position(exc.node.start_mark)
+        message = f"the YAML expands to more than {MAX_NODES} nodes (aliases `*name` repeated too often)"
+        raise ConfigError([Problem(source, line, column, "", message)]) from None
     except _Recursive as exc:
         line, column = _mark_position(exc.node.start_mark)
         raise ConfigError(
@@ -409,13 +416,10 @@ def parse_document(text: str, source: str = "<string>") -> Document:
     except (_TooDeep, RecursionError) as exc:
         line = column = None
         if isinstance(exc, _TooDeep):
-            line, column = exc.node.start_mark.line + 1, exc.node.start_mark.column + 1
+            line, column = _mark_position(exc.node.start_mark)
         raise ConfigError(
             [Problem(source, line, column, "", f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)")]
         ) from None
-    if builder.problems:
-        raise ConfigError(builder.problems)
-    return Document(root=root, source=source, text=text)
 
 
 def node_from_value(value: Any, path: Sequence[PathPart] = (), _depth: int = 0, *, source: str = "<dict>") -> Node:

@@ -44,7 +44,7 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
-from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings
+from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings, parse_switch
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
 _EXTRA_TO_SETTING = {
@@ -66,6 +66,7 @@ _EXTRA_TO_SETTING = {
     "lab_api_token": "lab_api_token",
     "image_pull_policy": "image_pull_policy",
     "python_interpreter": "python_interpreter",
+    "working_storage_check": "working_storage_check",
 }
 
 
@@ -204,6 +205,12 @@ class DataSphereJobsHook(BaseHook):
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
         changes.update(self._connector_resolvers(extra))
+        local_fsync = self._extra(extra, "local_fsync")
+        if local_fsync not in (None, ""):
+            try:
+                changes["local_fsync"] = parse_switch("extra local_fsync", local_fsync, True)
+            except ValueError as exc:
+                raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         tls_verify = self._extra(extra, "docker_tls_verify")
         if tls_verify is not None:
             changes["docker_tls_verify"] = _as_bool(tls_verify)

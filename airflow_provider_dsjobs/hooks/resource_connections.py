@@ -12,9 +12,11 @@ For a connector ``ID`` the hook looks, first to last, at
 An S3 connection is an ``aws`` connection, read as the job store's is (``hooks/aws_credentials.py``: through
 AwsBaseHook when the amazon provider is installed, so roles and profiles work): its credentials, ``endpoint_url``
 and ``region_name``; its extra ``s3_url`` names the bucket/prefix (unless the mapping gives ``url``) and
-``max_bytes`` an optional size cap. A Spark connection follows the apache-spark provider's ``spark_connect`` type:
-host (``sc://`` optional) and port, login = user id, password = token, extra ``use_ssl``; plus the extra
-``session_params`` (an object) for DataSphere's ``connect_to_spark()``. Secrets are registered with Airflow's
+``max_bytes`` an optional size cap; ``read_write: true`` (there or in the mapping's entry) makes the mount
+read-write: what the job writes there is synced back when it ends, through the same connection. A Spark
+connection follows the apache-spark provider's ``spark_connect`` type: host (``sc://`` optional) and port,
+login = user id, password = token, extra ``use_ssl``; plus the extra ``session_params`` (an object) for
+DataSphere's ``connect_to_spark()``. Secrets are registered with Airflow's
 masker the moment they are read; they go to the copy-in step (S3) or the job's ``SPARK_REMOTE`` (Spark token) and
 nowhere else.
 """
@@ -47,6 +49,7 @@ class _Ref:
     conn_id: str
     named: bool
     url: str | None = None
+    read_write: bool | None = None
 
 
 def _ref(mapping: Mapping[str, Any], connector_id: str, prefix: str, extra_name: str) -> _Ref:
@@ -57,10 +60,10 @@ def _ref(mapping: Mapping[str, Any], connector_id: str, prefix: str, extra_name:
         return _Ref(entry, named=True)
     if isinstance(entry, dict) and isinstance(entry.get("conn_id"), str) and entry["conn_id"]:
         url = entry.get("url")
-        return _Ref(entry["conn_id"], named=True, url=None if url is None else str(url))
+        return _Ref(entry["conn_id"], True, None if url is None else str(url), entry.get("read_write"))
     raise ConnectorError(
         f"dsjobs connection extra {extra_name}[{connector_id!r}]: give a connection id, or "
-        '{"conn_id": "...", "url": "s3://bucket/prefix"}'
+        '{"conn_id": "...", "url": "s3://bucket/prefix", "read_write": false}'
     )
 
 
@@ -117,6 +120,9 @@ def _s3_source(conn: Connection, ref: _Ref) -> S3Source:
     for secret in ("aws_secret_access_key", "aws_session_token"):
         if found.get(secret):
             mask_secret(found[secret])
+    read_write = ref.read_write if ref.read_write is not None else extra.get("read_write", False)
+    if not isinstance(read_write, bool):
+        raise ConnectorError(f"{where}: read_write must be true or false, got {read_write!r}")
     return S3Source(
         str(url),
         found.get("s3_endpoint_url"),
@@ -125,6 +131,8 @@ def _s3_source(conn: Connection, ref: _Ref) -> S3Source:
         found.get("aws_secret_access_key"),
         found.get("aws_session_token"),
         max_bytes=max_bytes,
+        read_write=read_write,
+        from_connector=True,  # a finalizer resolves it again, through the same connection, to sync it back
     )
 
 

@@ -170,10 +170,9 @@ def _plan_logs(jobs: JobStore, record: JobRecord, output_dir: Path | None) -> li
     target_dir = Path(output_dir) if output_dir is not None else Path.cwd()
     if not _is_file_name(f"{record.id}.log"):
         raise _refuse(record, "the logs", f"the job id {record.id!r} is not a file name")
-    prefix = jobs.logs_prefix(record.id)
     placements = []
     for name in (joblogs.COMBINED_FILE, joblogs.STDOUT_FILE, joblogs.STDERR_FILE, STATS_FILE):
-        key = join_key(prefix, name)
+        key = jobs.log_key(record.id, name)
         size = jobs.store.size(key)
         if size is None and name == STATS_FILE:
             continue  # stats exist only for a job someone followed

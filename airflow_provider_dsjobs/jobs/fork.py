@@ -16,7 +16,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from airflow_provider_dsjobs.config import ConfigError, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
@@ -24,9 +23,7 @@ from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
 from airflow_provider_dsjobs.config.redact import redacted_env_names
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.plan import PythonSetup, Reuse, StoredInput
-from airflow_provider_dsjobs.jobs.record import JobRecord
-
-ROLE_PYTHON_MODULE = "python-local-module"
+from airflow_provider_dsjobs.jobs.record import ROLE_PYTHON_MODULE, InputRef, JobRecord
 
 
 @dataclass(frozen=True)
@@ -77,8 +74,8 @@ def fork_config(
         raise JobError(str(exc)) from None
 
 
-def _stored_input(ref: Mapping[str, Any]) -> StoredInput:
-    return StoredInput(str(ref["kind"]), str(ref["sha256"]), int(ref.get("size") or 0), int(ref.get("mode") or 0o644))
+def _stored_input(ref: InputRef) -> StoredInput:
+    return StoredInput(ref.kind, ref.sha256, ref.size, ref.mode)
 
 
 def _reuse(source: JobRecord, overridden_vars: set[str], python: PythonSetup | None) -> Reuse:
@@ -87,14 +84,12 @@ def _reuse(source: JobRecord, overridden_vars: set[str], python: PythonSetup | N
     inputs: dict[tuple[str, str | None], StoredInput] = {}
     modules: list[tuple[str, StoredInput]] = []
     for ref in source.inputs:
-        if not isinstance(ref.get("sha256"), str):
-            continue
-        if ref.get("role") == ROLE_PYTHON_MODULE:
-            if ref.get("container_path"):
-                modules.append((str(ref["container_path"]), _stored_input(ref)))
-        elif ref.get("var") not in overridden_vars:
-            inputs[(str(ref["path"]), ref.get("var"))] = _stored_input(ref)
-    if python is None or len(modules) != sum(1 for r in source.inputs if r.get("role") == ROLE_PYTHON_MODULE):
+        if ref.role == ROLE_PYTHON_MODULE:
+            if ref.container_path:
+                modules.append((ref.container_path, _stored_input(ref)))
+        elif ref.var not in overridden_vars:
+            inputs[(ref.path, ref.var)] = _stored_input(ref)
+    if python is None or len(modules) != sum(1 for r in source.inputs if r.role == ROLE_PYTHON_MODULE):
         return Reuse(inputs)
     return Reuse(inputs, python, tuple(modules))
 

@@ -90,13 +90,10 @@ def clear_job_data(job_store: JobStore, record: JobRecord, *, dry_run: bool = Fa
 def _input_ids(job_store: JobStore, record: JobRecord, into: set[str]) -> bool:
     """Add the blob and tree ids ``record``'s inputs use to ``into``; False when a tree could not be read."""
     for ref in record.inputs:
-        sha = ref.get("sha256")
-        if not isinstance(sha, str):
-            continue
-        into.add(sha)
-        if ref.get("kind") == "dir":
+        into.add(ref.sha256)
+        if ref.kind == "dir":
             try:
-                into.update(e.sha256 for e in load_tree(job_store.store, job_store.project, sha) if e.sha256)
+                into.update(e.sha256 for e in load_tree(job_store.store, job_store.project, ref.sha256) if e.sha256)
             except StoreError as exc:
                 log.warning("gc: keeping all blobs: job %s: %s", record.id, exc)
                 return False

@@ -1,6 +1,6 @@
 """Log capture: a job's output spooled to disk, stored next to the job, read back line by line.
 
-Three objects under the job's ``logs_prefix``:
+Three objects at the job's ``JobStore.log_key`` keys (under ``logs/``):
 
 - ``stdout.txt`` and ``stderr.txt``: the program's raw streams, one line per line;
 - ``log.txt``: both interleaved in arrival order with ``[OUT] ``/``[ERR] `` prefixes, plus ``[SYS] `` lines the
@@ -16,13 +16,12 @@ import io
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from airflow_provider_dsjobs.jobs.progress import Progress, parse_progress
 from airflow_provider_dsjobs.storage.base import ObjectStore
-from airflow_provider_dsjobs.storage.keys import join_key
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -63,13 +62,13 @@ class LogSpool:
         self._files[COMBINED_FILE].write(_PREFIX.get(stream, "[SYS] ") + text + "\n")
         self.lines += 1
 
-    def upload(self, store: ObjectStore, logs_prefix: str) -> str:
-        """Store the three files under ``logs_prefix``; returns the key of ``log.txt``."""
+    def upload(self, store: ObjectStore, key_of: Callable[[str], str]) -> str:
+        """Store the three files, each at ``key_of(name)`` (``JobStore.log_key``); returns the key of ``log.txt``."""
         for fh in self._files.values():
             fh.flush()
         for name in (STDOUT_FILE, STDERR_FILE, COMBINED_FILE):
-            store.put_file(join_key(logs_prefix, name), self._dir / name)
-        return join_key(logs_prefix, COMBINED_FILE)
+            store.put_file(key_of(name), self._dir / name)
+        return key_of(COMBINED_FILE)
 
     def close(self) -> None:
         for fh in self._files.values():

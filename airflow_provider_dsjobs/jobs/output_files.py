@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError
+from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore
 from airflow_provider_dsjobs.storage.keys import join_key
-from airflow_provider_dsjobs.storage.outputs import read_manifest
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.jobs.store import JobStore
@@ -47,21 +47,18 @@ def list_output_files(jobs: JobStore, record: JobRecord) -> list[OutputFile]:
         return []
     store = jobs.store
     prefix = jobs.outputs_prefix(record.id)
-    manifest = read_manifest(store, prefix)
+    manifest = read_outputs_manifest(jobs, record.id)
     if manifest is None:
         return []
-    files: list[OutputFile] = []
-    for entry in manifest.get("files", []):
-        path = str(entry["path"])
-        files.append(
-            OutputFile(
-                output=_owner(record, store, prefix, path),
-                path=path,
-                size=int(entry.get("size", 0)),
-                uri=store.uri(join_key(prefix, path)),
-            )
+    return [
+        OutputFile(
+            output=_owner(record, store, prefix, f.path),
+            path=f.path,
+            size=f.size,
+            uri=store.uri(join_key(prefix, f.path)),
         )
-    return files
+        for f in manifest.files
+    ]
 
 
 def open_output_file(jobs: JobStore, record: JobRecord, path: str) -> tuple[OutputFile, BinaryIO]:

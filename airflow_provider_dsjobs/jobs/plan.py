@@ -12,7 +12,7 @@ Workspace inside the container (every path is absolute, POSIX):
 ``/job/outputs/<VAR>/<name>``   an output with a var (the parent directory is created before start)
 ``/job/output-datasets/<ds>/``  the directory of output dataset ``ds`` (its ``${var}``)
 ``/job/datasets/<id>/``         dataset ``id`` (materialized from ``projects/<p>/datasets/<id>/`` in the store)
-``/job/s3/<id>/``               s3-mount ``id`` (objects copied in from ``DSJOBS_S3_MOUNT_<ID>``)
+``/job/s3/<id>/``               s3-mount ``id`` (objects copied in; a read-write one is synced back at the end)
 ``/job/project``                ``${DS_PROJECT_HOME}``: the named volume ``dsjobs-project-<project>``, read-only
 ==============================  ==========================================================================
 
@@ -32,8 +32,10 @@ Python output streams live. No object-store credentials are ever added. The reco
 s3-mounts: an ID resolves through ``settings.s3_connector_resolver`` (Airflow connections, in Airflow), else the
 project's S3 connectors, else the submitter's environment variable ``DSJOBS_S3_MOUNT_<ID>`` (ID upper-cased,
 ``-`` → ``_``) holding ``s3://bucket/prefix`` (read with the store's credentials); an unknown ID is an error. The
-objects are copied into the container at launch; the credentials stay outside the container. ``spark.connector``
-resolves the same way (``settings.spark_connector_resolver``, then the project's Spark connectors).
+objects are copied into the container at launch; the credentials stay outside the container. A read-write mount
+(``read_write`` connector, ``DSJOBS_S3_MOUNT_<ID>_MODE=rw``) is listed in ``plan.json`` to be synced back.
+``spark.connector`` resolves the same way (``settings.spark_connector_resolver``, then the project's Spark
+connectors).
 """
 
 from __future__ import annotations
@@ -278,6 +280,8 @@ class JobPlan:
     entrypoint: tuple[str, ...] | None = None
     #: labels of named volumes other than the pyenv cache and the project disk (ML Lab ``/data``)
     volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: ``working-storage`` in bytes (whole GiB, rounded up as DataSphere does); ``jobs/working_storage.py``
+    working_storage_bytes: int | None = None
 
 
 def _container_relpath(path: str, what: str) -> str:
@@ -297,7 +301,7 @@ def s3_mount_env_name(mount_id: str) -> str:
     return "DSJOBS_S3_MOUNT_" + mount_id.upper().replace("-", "_")
 
 
-def _s3_source(
+def resolve_s3_source(
     mount_id: str,
     where: str,
     settings: Settings,
@@ -305,7 +309,8 @@ def _s3_source(
     connector_lookup: ConnectorLookup | None,
 ) -> S3Source:
     """A registered S3 connector (its own endpoint and credentials), else ``DSJOBS_S3_MOUNT_<ID>`` with the
-    job store's S3 settings."""
+    job store's S3 settings (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write). A finalizer calls it again
+    to sync a read-write mount back (``jobs/s3_sync.py``)."""
     try:
         resolved = settings.s3_connector_resolver(mount_id) if settings.s3_connector_resolver else None
         if resolved is not None:
@@ -324,7 +329,7 @@ def _s3_source(
                 )
         return S3Source(
             connector.url, connector.endpoint_url, connector.region, connector.access_key_id, secret,
-            max_bytes=connector.max_bytes,
+            max_bytes=connector.max_bytes, read_write=connector.read_write, from_connector=True,
         )  # fmt: skip
     env_name = s3_mount_env_name(mount_id)
     url = environ.get(env_name)
@@ -334,6 +339,9 @@ def _s3_source(
             f"s3://bucket/prefix ...`, define the Airflow connection dsjobs_s3_{mount_id} (in Airflow) "
             f"or set {env_name}=s3://bucket/prefix"
         )
+    mode = (environ.get(f"{env_name}_MODE") or "ro").strip().lower()
+    if mode not in ("ro", "rw"):
+        raise PlanError(f"{where}: {env_name}_MODE must be ro or rw, got {mode!r}")
     return S3Source(
         url,
         settings.s3_endpoint_url or environ.get("DSJOBS_S3_ENDPOINT_URL"),
@@ -341,6 +349,7 @@ def _s3_source(
         settings.aws_access_key_id,
         settings.aws_secret_access_key,
         settings.aws_session_token,
+        read_write=mode == "rw",
     )
 
 
@@ -537,7 +546,7 @@ def _place_s3_mounts(
 ) -> list[S3MountPlacement]:
     mounts: list[S3MountPlacement] = []
     for i, res in enumerate(config.s3_mounts):
-        source = _s3_source(res.id, f"{config.source}: s3-mounts[{i}]", settings, environ, connector_lookup)
+        source = resolve_s3_source(res.id, f"{config.source}: s3-mounts[{i}]", settings, environ, connector_lookup)
         cpath = placing.bind(posixpath.join(S3_MOUNTS_DIR, res.id), res.id, res.var)
         mounts.append(S3MountPlacement(res.id, res.var, source, cpath))
     return mounts
@@ -668,6 +677,7 @@ def plan_job(
         directories=tuple(dict.fromkeys(placing.directories)),
         volumes=volumes,
         python=python,
+        working_storage_bytes=config.working_storage.size_gb << 30 if config.working_storage else None,
     )
 
 

@@ -3,7 +3,8 @@
 Written next to the job record at submit (``PlanDoc.from_plan(plan).to_json()``); read back as a typed
 ``PlanDoc`` by whoever finalizes, cancels or downloads the job later, possibly in another process: output
 placements, output datasets, the graceful-shutdown signal and timeout, the pyenv failure marker, the Python
-environment as planned (``python``: a fork builds the same one) and the caller's labels. It never holds env
+environment as planned (``python``: a fork builds the same one), the caller's labels and the read-write
+s3-mounts to sync back (``s3_sync``: IDs and URLs). It never holds env
 values or secrets.
 
 The JSON keys are those the first version wrote; keys a reader does not know (``graceful_signal_number`` of
@@ -26,6 +27,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     OutputPlacement,
     PythonSetup,
 )
+from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
 
@@ -35,7 +37,7 @@ def output_to_json(out: OutputPlacement) -> dict[str, Any]:
     return {"path": out.path, "var": out.var, "container_path": out.container_path, "local_path": str(out.local_path)}
 
 
-def _output_from_json(data: Mapping[str, Any]) -> OutputPlacement:
+def output_from_json(data: Mapping[str, Any]) -> OutputPlacement:
     return OutputPlacement(
         path=str(data["path"]),
         var=data.get("var") or None,
@@ -92,6 +94,8 @@ class PlanDoc:
     python_failed_exit_code: int | None = None
     labels: Mapping[str, str] | None = None
     python: PythonSetup | None = None
+    #: The read-write s3-mounts a finalizer syncs back (no credentials).
+    s3_sync: tuple[SyncMount, ...] = ()
 
     @classmethod
     def from_plan(cls, plan: JobPlan) -> PlanDoc:
@@ -106,6 +110,11 @@ class PlanDoc:
             python_failed_exit_code=plan.python.failed_exit_code if plan.python else None,
             labels={k: v for k, v in plan.labels.items() if k not in (LABEL_JOB_ID, LABEL_PROJECT)},
             python=plan.python if plan.python is not None and plan.python.spec_path else None,
+            s3_sync=tuple(
+                SyncMount(m.id, m.url, m.container_path, m.source.from_connector)
+                for m in plan.s3_mounts
+                if m.source.read_write
+            ),
         )
 
     def to_json(self) -> bytes:
@@ -121,6 +130,7 @@ class PlanDoc:
                 "python_failed_exit_code": self.python_failed_exit_code,
                 "labels": dict(self.labels or {}),
                 "python": self.python.to_doc() if self.python else None,
+                "s3_sync": [m.to_dict() for m in self.s3_sync],
             },
             indent=1,
         ).encode()
@@ -137,7 +147,7 @@ class PlanDoc:
             return cls(
                 job_id=str(raw["job_id"]),
                 image=raw.get("image"),
-                outputs=tuple(_output_from_json(o) for o in raw.get("outputs") or ()),
+                outputs=tuple(output_from_json(o) for o in raw.get("outputs") or ()),
                 output_datasets=tuple(_dataset_from_json(d) for d in raw.get("output_datasets") or ()),
                 graceful_signal=raw.get("graceful_signal") or None,
                 graceful_timeout=float(timeout) if timeout is not None else None,
@@ -145,6 +155,7 @@ class PlanDoc:
                 python_failed_exit_code=int(exit_code) if exit_code is not None else None,
                 labels={str(k): str(v) for k, v in dict(raw.get("labels") or {}).items()},
                 python=_python_from_json(raw.get("python")),
+                s3_sync=tuple(SyncMount.from_dict(m) for m in raw.get("s3_sync") or ()),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"missing or malformed {exc}") from None

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
+
 #: How long job data (inputs, outputs, logs) is kept unless ``set-data-ttl`` changes it.
 DEFAULT_DATA_TTL = timedelta(days=14)
 
@@ -50,6 +53,60 @@ _DATETIME_FIELDS = ("created_at", "started_at", "finished_at", "data_expires_at"
 def day(value: datetime) -> str:
     """A moment as users read it in messages: ``2026-12-15 09:40 UTC``."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+#: ``InputRef.role`` of a Python local module shipped besides the config's inputs.
+ROLE_PYTHON_MODULE = "python-local-module"
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """One entry of ``JobRecord.inputs``: an input of the config by content, which ``gc`` keeps alive and ``fork``
+    reuses instead of the submitter's files.
+
+    ``path`` and ``var`` are as written in the config; ``sha256`` is the blob's for a file, the tree id for a
+    directory; ``size`` the total bytes; ``mode`` a file's (0o755 when executable), so a fork keeps it. A Python
+    local module shipped besides the inputs has ``role`` :data:`ROLE_PYTHON_MODULE` and its ``container_path``."""
+
+    path: str
+    var: str | None
+    kind: str  # "file" | "dir"
+    sha256: str
+    size: int
+    mode: int = 0o644
+    role: str | None = None
+    container_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "path": self.path,
+            "var": self.var,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "size": self.size,
+            "mode": self.mode,
+        }
+        if self.role is not None:
+            data["role"] = self.role
+            data["container_path"] = self.container_path
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputRef | None:
+        """The entry, or None when it names no content (nothing can reuse or keep it)."""
+        if not isinstance(data.get("sha256"), str):
+            return None
+        container_path = data.get("container_path")
+        return cls(
+            path=str(data.get("path")),
+            var=data.get("var"),
+            kind=str(data.get("kind")),
+            sha256=data["sha256"],
+            size=int(data.get("size") or 0),
+            mode=int(data.get("mode") or 0o644),
+            role=data.get("role"),
+            container_path=str(container_path) if container_path else None,
+        )
 
 
 @dataclass
@@ -105,7 +162,7 @@ class JobRecord:
     container_id: str | None = None
     container_name: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[InputRef] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     missing_outputs: list[str] = field(default_factory=list)
     output_datasets: dict[str, str] = field(default_factory=dict)
@@ -115,6 +172,10 @@ class JobRecord:
     progress: float | None = None
     progress_message: str | None = None
     history: list[StatusChange] = field(default_factory=list)
+    #: What the job got for its ``working-storage`` (``jobs/working_storage.py``); None without one.
+    working_storage: StorageGrant | None = None
+    #: How each read-write s3-mount was synced back to its bucket when the job ended (``jobs/s3_sync.py``).
+    s3_sync: list[MountSync] = field(default_factory=list)
     #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
     kind: str = "config"
 
@@ -160,6 +221,7 @@ class JobRecord:
         data["status"] = self.status.value
         for name in _DATETIME_FIELDS:
             data[name] = _iso(getattr(self, name))
+        data["inputs"] = [i.to_dict() for i in self.inputs]
         data["history"] = [h.to_dict() for h in self.history]
         return data
 
@@ -171,5 +233,9 @@ class JobRecord:
         for name in _DATETIME_FIELDS:
             if name in kwargs:
                 kwargs[name] = _parse_iso(kwargs[name])
+        kwargs["inputs"] = [ref for i in data.get("inputs") or [] if (ref := InputRef.from_dict(i)) is not None]
         kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
+        grant = data.get("working_storage")
+        kwargs["working_storage"] = StorageGrant.from_dict(grant) if isinstance(grant, dict) else None
+        kwargs["s3_sync"] = [MountSync.from_dict(m) for m in data.get("s3_sync") or () if isinstance(m, dict)]
         return cls(**kwargs)

@@ -25,7 +25,8 @@ Lifecycle and where each step lives:
    log is read again from the engine into files spooled on disk and stored (``logs/stdout.txt``, ``stderr.txt``,
    ``log.txt``) — so the stored log is whole even when nobody watched; each declared output is exported (files
    and directories, streamed) into the store, a missing one is listed in ``record.missing_outputs`` and in the
-   log; on exit 0 output datasets are published; the output manifest is written **last**; then SUCCESS / ERROR /
+   log; on exit 0 output datasets are published; read-write s3-mounts are synced back to their buckets
+   whatever the outcome (``jobs/s3_sync.py``); the output manifest is written **last**; then SUCCESS / ERROR /
    CANCELLED is saved and the container removed. Two finalizers write the same keys with the same bytes
    (dataset IDs are derived from the job id and dataset name), the terminal record is saved before the
    container is removed, and a finalizer that loses the container half-way re-reads the record and returns the
@@ -47,8 +48,9 @@ Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``pl
 ``logs/``. Output datasets go to ``projects/<p>/datasets/<id>/`` with their own ``manifest.json``; a dataset
 used by ID is every object under that prefix except the manifest.
 
-Not supported on Docker (a line says so at submit): ``working-storage`` (the container's own filesystem is the
-scratch space). ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
+``working-storage`` is granted at launch (``jobs/working_storage.py``): the engine's free space is checked, and
+the container's writable layer capped where the storage driver can; ``record.working_storage`` keeps what the job
+got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources/spark.py``). Links,
 FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
 link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
 job once the engine answers again.
@@ -62,6 +64,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -84,18 +87,31 @@ from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
+from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
+from airflow_provider_dsjobs.jobs.plan import (
+    LABEL_JOB_ID,
+    LABEL_PROJECT,
+    ConnectorLookup,
+    JobPlan,
+    PlanError,
+    Reuse,
+    plan_job,
+    resolve_s3_source,
+    s3_mount_env_name,
+)
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
+from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
-from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
@@ -104,9 +120,7 @@ from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
-from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.open import open_store
-from airflow_provider_dsjobs.storage.outputs import read_manifest
 
 __all__ = [
     "EngineLost",
@@ -263,7 +277,7 @@ class JobService:
                 labels=labels,
                 environ=environ,
                 image_lookup=ImageRegistry(self.store, self.project).resolve,
-                connector_lookup=ConnectorRegistry(self.store, self.project).get,
+                connector_lookup=self._connectors(),
                 spark_lookup=SparkRegistry(self.store, self.project).get,
                 reuse=reuse,
             )
@@ -394,10 +408,30 @@ class JobService:
             spec, placement = prepare_container(
                 runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
             )
+            if plan.working_storage_bytes:
+                spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
             start_with_fallback(spec, placement, start, discard, say)
         if not ended:
             self._move(record, JobStatus.EXECUTING, by="submit")
+
+    def _grant_working_storage(
+        self, plan: JobPlan, record: JobRecord, spec: ContainerSpec, say: Notify
+    ) -> ContainerSpec:
+        """Reserve (or check) the job's working storage on the engine (``jobs/working_storage.py``); the record
+        keeps what was granted (saved with the container id). Too little space raises ``JobError``."""
+        grant, storage_opt = grant_working_storage(
+            self.runtime,
+            plan.image,
+            plan.working_storage_bytes or 0,
+            {LABEL_PROJECT: plan.project},
+            self.settings.working_storage_check,
+            say,
+        )
+        record.working_storage = grant
+        say(grant.describe())
+        labels = {**spec.labels, LABEL_WORKING_STORAGE: str(grant.requested_bytes)}  # what later jobs count as held
+        return replace(spec, storage_opt=storage_opt, labels=labels)
 
     def _ended_meanwhile(self, record: JobRecord) -> bool:
         """Whether someone cancelled the job while it was being submitted (it ends CANCELLED here), or ended it
@@ -560,7 +594,7 @@ class JobService:
         interval, cid = self.settings.stats_interval, record.container_id
         if interval <= 0 or not cid:
             return nullcontext()
-        key = join_key(self.jobs.logs_prefix(record.id), STATS_FILE)
+        key = self.jobs.log_key(record.id, STATS_FILE)
         return StatsSampler(lambda: self.runtime.stats(cid), self.store, key, interval)
 
     # -- finalize --------------------------------------------------------------------------------------------
@@ -592,7 +626,9 @@ class JobService:
             self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
         try:
             doc = self._plan_doc(job_id)
-            status, reason = stage_out(self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed)
+            status, reason = stage_out(
+                self.jobs, self.runtime, record, doc, exit_code, cancelled, state.oom_killed, self._sync_source
+            )
         except ContainerNotFound:
             return self._container_lost(job_id)
         except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
@@ -610,6 +646,21 @@ class JobService:
             self._discard(latest)
             return latest
         return self._move(record, status, reason, by="finalize", discard=True)
+
+    def _connectors(self) -> ConnectorLookup:
+        """Where an s3-mount ID finds its connector: at submit, and again when a read-write one is synced back."""
+        return ConnectorRegistry(self.store, self.project).get
+
+    def _sync_source(self, mount: SyncMount) -> S3Source:
+        """A read-write mount's bucket with its credentials, resolved as at submit (``jobs/s3_sync.py``)."""
+        where = f"s3-mount {mount.id}"
+        try:
+            if mount.connector:
+                return resolve_s3_source(mount.id, where, self.settings, {}, self._connectors())
+            environ = {**os.environ, s3_mount_env_name(mount.id): mount.url}  # the endpoint, as at submit
+            return resolve_s3_source(mount.id, where, self.settings, environ, None)
+        except PlanError as exc:
+            raise StoreError(str(exc)) from None
 
     def _recover_committed(self, record: JobRecord) -> JobRecord | None:
         """If the output manifest is already committed (another finalizer, or one that crashed right after the
@@ -740,9 +791,7 @@ class JobService:
             except ContainerNotFound:  # finalized meanwhile: read what was stored
                 record = self._load(record.id)
         if record.logs:
-            yield from joblogs.read_combined(
-                self.store, join_key(self.jobs.logs_prefix(record.id), joblogs.COMBINED_FILE)
-            )
+            yield from joblogs.read_combined(self.store, self.jobs.log_key(record.id, joblogs.COMBINED_FILE))
 
     def output_datasets(self, record: JobRecord) -> list[tuple[str, str, int | None]]:
         """``(id, name, size in bytes)`` of each output dataset the job published (the size from the dataset's
@@ -750,10 +799,10 @@ class JobService:
         found: list[tuple[str, str, int | None]] = []
         for name, ds_id in record.output_datasets.items():
             try:
-                size = (read_manifest(self.store, self.jobs.datasets_prefix(ds_id)) or {}).get("size")
+                manifest = read_dataset_manifest(self.jobs, ds_id)
             except StoreError:
-                size = None
-            found.append((ds_id, name, int(size) if isinstance(size, int) else None))
+                manifest = None
+            found.append((ds_id, name, manifest.size if manifest is not None else None))
         return found
 
     # -- browsing: read-only, nothing is finalized or saved -------------------------------------------------
@@ -865,8 +914,6 @@ class JobService:
 
 def _unsupported_notes(config: JobConfig) -> Iterator[str]:
     """The lines that tell a submitter what of the config Docker ignores, or keeps out of the record."""
-    if config.working_storage is not None:
-        yield "working-storage is ignored on Docker: the container's filesystem is the job's scratch space"
     secret_names = [v.name for v in config.env.vars if v.value and is_sensitive_name(v.name)]
     if secret_names:
         which = (

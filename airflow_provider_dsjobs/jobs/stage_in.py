@@ -17,12 +17,13 @@ import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
+from airflow_provider_dsjobs.jobs.record import ROLE_PYTHON_MODULE, InputRef
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.resources.s3_connectors import S3Source
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -31,7 +32,6 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
-from airflow_provider_dsjobs.storage.s3 import S3Store
 
 #: Cap on the bytes copied from one s3-mount into a container.
 
@@ -60,7 +60,7 @@ class StagedInputs:
     until the record referencing them is saved (then ``stager.release()``)."""
 
     delivery: Staged
-    refs: list[dict[str, Any]]
+    refs: list[InputRef]
     total_size: int
     stager: InputStager
 
@@ -85,23 +85,15 @@ def stage_inputs(
     except StoreError as exc:
         raise JobError(one_line(exc)) from None
     delivery: Staged = []
-    refs: list[dict[str, Any]] = []
+    refs: list[InputRef] = []
     for placement, s in zip(plan.inputs, staged_all[: len(plan.inputs)], strict=True):
         delivery.append((placement.container_path, s))
-        refs.append({"path": placement.path, "var": placement.var, **_ref(s)})
+        refs.append(_ref(s, placement.path, placement.var))
     for extra, s in zip(plan.extra_files, staged_all[len(plan.inputs) :], strict=True):
         delivery.append((extra.container_path, s))
-        refs.append(
-            {
-                "path": str(extra.local_path),
-                "var": None,
-                **_ref(s),
-                "role": "python-local-module",
-                "container_path": extra.container_path,
-            }
-        )
+        refs.append(_ref(s, str(extra.local_path), None, ROLE_PYTHON_MODULE, extra.container_path))
     uploaded = int(stager.stats.bytes_uploaded)
-    total = sum(int(i["size"]) for i in refs)
+    total = sum(i.size for i in refs)
     n = len(refs)
     if n and uploaded == 0:
         say(f"uploaded 0 B (all {n} inputs cached)")
@@ -110,10 +102,10 @@ def stage_inputs(
     return StagedInputs(delivery, refs, total, stager)
 
 
-def _ref(s: StagedInput) -> dict[str, object]:
-    """The content part of a ``JobRecord.inputs`` entry (``mode``: a file's, so a fork keeps it executable)."""
+def _ref(s: StagedInput, path: str, var: str | None, role: str | None = None, cpath: str | None = None) -> InputRef:
+    """The ``JobRecord.inputs`` entry of a staged input (``mode``: a file's, so a fork keeps it executable)."""
     mode = s.entries[0].mode if s.kind == "file" and s.entries else 0o755
-    return {"kind": s.kind, "sha256": s.sha256, "size": s.size, "mode": mode}
+    return InputRef(path, var, s.kind, s.sha256, s.size, mode, role, cpath)
 
 
 def _reuse(stager: InputStager, stored: StoredInput) -> StagedInput:
@@ -191,17 +183,8 @@ def s3_mount_entries(
     when it has one. ``parents`` yields the missing parent directories of a path. A listing failure is a
     ``JobError`` naming the mount."""
     url = source.url
-    bucket, _, prefix = url[len("s3://") :].partition("/")
     try:
-        mount = S3Store(
-            bucket,
-            prefix,
-            endpoint_url=source.endpoint_url,
-            region=source.region,
-            aws_access_key_id=source.access_key_id,
-            aws_secret_access_key=source.secret_access_key,
-            aws_session_token=source.session_token,
-        )
+        mount = source_store(source)
         total = 0
         for info in mount.list(""):
             rel = info.key  # relative to the mount's prefix
@@ -215,7 +198,10 @@ def s3_mount_entries(
                 )
             full = posixpath.join(container_path, rel)
             yield from parents(full)
-            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=0o444)
+            # The object's time: a read-write mount's sync then passes over the files the job left untouched.
+            mtime = info.modified.timestamp() if info.modified else None
+            mode = 0o666 if source.read_write else 0o444
+            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(mount, rel), mode=mode, mtime=mtime)
     except StoreError as exc:
         raise JobError(f"s3-mount {url}: {one_line(exc)}") from None
 

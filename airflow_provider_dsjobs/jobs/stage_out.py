@@ -9,7 +9,8 @@
 4. on exit 0 each output dataset is published under ``projects/<p>/datasets/<id>/`` with its own manifest
    (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree); one
    larger than its declared size is not, and the job ends ERROR naming it, its size and the limit;
-5. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
+5. each read-write s3-mount is synced back to its bucket, whatever the outcome (``jobs/s3_sync.py``);
+6. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
    the outcome a committed manifest recorded (another finalizer got there, or one crashed right after it).
 """
 
@@ -18,15 +19,24 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tarfile
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol, cast
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
 from airflow_provider_dsjobs.jobs.errors import one_line
+from airflow_provider_dsjobs.jobs.manifest import (
+    DatasetManifest,
+    OutputsManifest,
+    StoredFile,
+    StoredOutput,
+    read_outputs_manifest,
+)
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, output_to_json
+from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import (
@@ -39,7 +49,7 @@ from airflow_provider_dsjobs.runtime.errors import (
 from airflow_provider_dsjobs.runtime.tarstream import check_member
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
-from airflow_provider_dsjobs.storage.outputs import OutputWriter, read_manifest
+from airflow_provider_dsjobs.storage.outputs import OutputWriter
 
 #: How much of the pyenv failure marker is read into the status details.
 MARKER_LIMIT = 4096
@@ -77,7 +87,7 @@ Outcome = tuple[JobStatus, "str | None"]
 class _Collected:
     """What stage-out gathered from the container besides its logs."""
 
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[StoredFile] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     datasets: dict[str, str] = field(default_factory=dict)
@@ -85,6 +95,8 @@ class _Collected:
     failure: str | None = None
     #: Output datasets over their declared size (not published): one message each.
     too_large: list[str] = field(default_factory=list)
+    #: Read-write s3-mounts synced back (``jobs/s3_sync.py``).
+    synced: list[MountSync] = field(default_factory=list)
 
 
 def stage_out(
@@ -95,6 +107,7 @@ def stage_out(
     exit_code: int,
     cancelled: bool,
     oom_killed: bool = False,
+    sync_source: SourceResolver | None = None,
 ) -> Outcome:
     """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
     sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
@@ -110,35 +123,48 @@ def stage_out(
         got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
             got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
+        got.synced = _sync_back(runtime, record.container_id or "", doc, sync_source, spool)
         failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
         status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)
+        if status == JobStatus.SUCCESS and any(m.error for m in got.synced):
+            failed = next(m for m in got.synced if m.error)
+            status, details = (
+                JobStatus.ERROR,
+                f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}",
+            )
         spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
-        logs_key = spool.upload(store, jobs.logs_prefix(record.id))
+        logs_key = spool.upload(store, lambda name: jobs.log_key(record.id, name))
         if spool.progress is not None:
             record.progress, record.progress_message = spool.progress.percent, spool.progress.message
-    data_size = sum(int(i.get("size", 0)) for i in record.inputs) + sum(int(f["size"]) for f in got.files)
-    manifest = {
-        "job_id": record.id,
-        "project": record.project,
-        "status": status.value,
-        "status_details": details,
-        "logs": store.uri(logs_key),
-        "data_size_bytes": data_size,
-        "return_code": exit_code,
-        "outputs": [dict(output_to_json(o), uri=got.outputs.get(o.key)) for o in doc.outputs],
-        "missing_outputs": got.missing,
-        "output_datasets": got.datasets,
-        "files": got.files,
-    }
+    manifest = OutputsManifest(
+        job_id=record.id,
+        project=record.project,
+        status=status,
+        status_details=details,
+        logs=store.uri(logs_key),
+        data_size_bytes=sum(i.size for i in record.inputs) + sum(f.size for f in got.files),
+        return_code=exit_code,
+        outputs=tuple(StoredOutput(o, got.outputs.get(o.key)) for o in doc.outputs),
+        missing_outputs=tuple(got.missing),
+        output_datasets=got.datasets,
+        files=tuple(got.files),
+        s3_sync=tuple(got.synced),
+    )
     # The commit point: written last, so a reader never sees half an output set.
-    writer.write_manifest(manifest)
-    record.outputs = got.outputs
-    record.missing_outputs = got.missing
-    record.output_datasets = got.datasets
-    record.logs = store.uri(logs_key)
-    record.return_code = exit_code
-    record.data_size_bytes = data_size
+    writer.write_manifest(manifest.to_json())
+    _record(record, manifest)
     return status, details
+
+
+def _record(record: JobRecord, manifest: OutputsManifest) -> None:
+    """Fill in ``record``'s outputs, logs and sizes as ``manifest`` has them."""
+    record.outputs = manifest.stored_outputs
+    record.missing_outputs = list(manifest.missing_outputs)
+    record.output_datasets = dict(manifest.output_datasets)
+    record.s3_sync = list(manifest.s3_sync)
+    record.logs = manifest.logs
+    record.return_code = manifest.return_code
+    record.data_size_bytes = manifest.data_size_bytes or record.data_size_bytes
 
 
 def _collect(
@@ -184,6 +210,23 @@ def _collect(
     return got
 
 
+def _sync_back(
+    runtime: ContainerRuntime, cid: str, doc: PlanDoc, resolve: SourceResolver | None, spool: joblogs.LogSpool
+) -> list[MountSync]:
+    """Sync each read-write s3-mount back to its bucket (whatever the job's outcome), one log line each."""
+    synced: list[MountSync] = []
+    for mount in doc.s3_sync:
+        if resolve is None:
+            result = MountSync(mount.id, mount.url, error="no way to resolve its credentials here")
+        else:
+            result = sync_mount(runtime, cid, mount, resolve)
+        for line in result.skipped:
+            spool.write(joblogs.SYSTEM, f"s3-mount {mount.id}: {line}")
+        spool.write(joblogs.SYSTEM, result.describe())
+        synced.append(result)
+    return synced
+
+
 def _outcome(
     exit_code: int, cancelled: bool, oom_killed: bool, pyenv_error: str | None, failure: str | None
 ) -> Outcome:
@@ -212,28 +255,21 @@ def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
     """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
     them and return its outcome (the caller sets the status and saves the record); else None."""
     try:
-        manifest = read_manifest(jobs.store, jobs.outputs_prefix(record.id))
+        manifest = read_outputs_manifest(jobs, record.id)
     except StoreError:
         return None
-    if not manifest or "status" not in manifest:
+    if manifest is None or manifest.status is None:
         return None
-    record.outputs = {
-        str(o.get("var") or o.get("path")): str(o["uri"]) for o in manifest.get("outputs", []) if o.get("uri")
-    }
-    record.missing_outputs = list(manifest.get("missing_outputs", []))
-    record.output_datasets = dict(manifest.get("output_datasets", {}))
-    record.return_code = manifest.get("return_code")
-    record.logs = manifest.get("logs")
-    record.data_size_bytes = int(manifest.get("data_size_bytes") or record.data_size_bytes)
-    return JobStatus(manifest["status"]), manifest.get("status_details")
+    _record(record, manifest)
+    return manifest.status, manifest.status_details
 
 
 @dataclass
 class Exported:
     """What ``export_into`` collected from one container path."""
 
-    #: Each stored file as ``{path, sha256, size}``.
-    files: list[dict[str, Any]] = field(default_factory=list)
+    #: Each stored file.
+    files: list[StoredFile] = field(default_factory=list)
     #: One line per archive member not collected (a link, a device, an unsafe name) saying why.
     skipped: list[str] = field(default_factory=list)
     #: Why the path itself was not collected (it is a symbolic link), or None.
@@ -241,13 +277,18 @@ class Exported:
 
 
 def export_into(
-    runtime: ContainerRuntime, cid: str, container_path: str, rel_parent: str, writer: _StreamWriter
+    runtime: ContainerRuntime,
+    cid: str,
+    container_path: str,
+    rel_parent: str,
+    writer: _StreamWriter,
+    wanted: Callable[[str, tarfile.TarInfo], bool] | None = None,
 ) -> Exported | None:
     """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
     not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
     link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
     and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
-    container's, not an output)."""
+    container's, not an output). ``wanted(relpath, member)`` False passes a file over (a sync's unchanged one)."""
     try:
         reader = runtime.export(cid, container_path)
     except PathNotFound:
@@ -270,6 +311,8 @@ def export_into(
             if member.isdir():
                 continue  # directories are implied by their files
             relpath = posixpath.join(rel_parent, name) if rel_parent else name
+            if wanted is not None and not wanted(relpath, member):
+                continue
             if member.islnk():  # a second name of a file: its bytes came earlier in the stream, so fetch it alone
                 parent = posixpath.dirname(container_path.rstrip("/"))
                 result.files += _export_file(runtime, cid, posixpath.join(parent, name), relpath, writer)
@@ -278,13 +321,13 @@ def export_into(
             assert stream is not None
             with stream:
                 sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-            result.files.append({"path": relpath, "sha256": sha, "size": size})
+            result.files.append(StoredFile(relpath, sha, size))
     return result
 
 
 def _export_file(
     runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
-) -> list[dict[str, Any]]:
+) -> list[StoredFile]:
     """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
     with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
         for member in archive:
@@ -293,7 +336,7 @@ def _export_file(
                 assert stream is not None
                 with stream:
                     sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-                return [{"path": relpath, "sha256": sha, "size": size}]
+                return [StoredFile(relpath, sha, size)]
     return []
 
 
@@ -325,7 +368,7 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
     ds_id = dataset_id(record.id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
-    target = SizeLimitedWriter(_StripFirst(writer), ds.size_bytes)
+    target = SizeLimitedWriter(StripFirst(writer), ds.size_bytes)
     try:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
         exported = export_into(runtime, record.container_id or "", ds.container_path, "", target)
@@ -335,25 +378,24 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
         size = exported_size(runtime, record.container_id or "", ds.container_path)
         raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
     collected = exported.files if exported is not None and exported.refused is None else []
-    files = [dict(f, path=str(f["path"]).partition("/")[2]) for f in collected]
-    size = sum(int(f["size"]) for f in files)
-    manifest: dict[str, Any] = {
-        "id": ds_id,
-        "name": ds.name,
-        "description": ds.description,
-        "labels": dict(ds.labels),
-        "size": size,
-        "declared_size": ds.size_bytes,
-        "job_id": record.id,
-        "project": record.project,
-        "created_at": utcnow().isoformat(),
-        "files": files,
-    }
-    writer.write_manifest(manifest)
+    files = tuple(replace(f, path=f.path.partition("/")[2]) for f in collected)
+    manifest = DatasetManifest(
+        id=ds_id,
+        name=ds.name,
+        description=ds.description,
+        labels=dict(ds.labels),
+        size=sum(f.size for f in files),
+        declared_size=ds.size_bytes,
+        job_id=record.id,
+        project=record.project,
+        created_at=utcnow().isoformat(),
+        files=files,
+    )
+    writer.write_manifest(manifest.to_json())
     return ds_id
 
 
-class _StripFirst:
+class StripFirst:
     """An OutputWriter proxy that drops the first path component (the exported directory's own name)."""
 
     def __init__(self, writer: _StreamWriter) -> None:

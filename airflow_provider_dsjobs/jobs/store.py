@@ -12,17 +12,8 @@ Key layout (relative to the store root)::
     projects/<project>/blobs/..., trees/..., staging/... the input cache (see ``storage/cas.py``)
 
 ``JobRecord.inputs`` — written by the orchestrator, read by ``gc`` to know which cached inputs are live —
-is a list of ``InputRef`` dicts, one per input of the config::
-
-    {"path": "data/train",   # the path as written in the config
-     "var": "DATA" | None,   # its variable, if any
-     "kind": "file" | "dir",
-     "sha256": "<hex>",      # the blob sha256 for a file, the tree id for a directory
-     "size": 12345,          # total bytes
-     "mode": 0o644}          # a file's mode (0o755 when executable), so a fork keeps it
-
-A Python local module shipped besides the inputs has ``"role": "python-local-module"`` and its
-``"container_path"``. ``fork`` builds the new job from these hashes, not from the submitter's files.
+holds one ``record.InputRef`` per input of the config (path, var, kind, sha256, size, mode; a Python local module
+also its role and container path). ``fork`` builds the new job from these hashes, not from the submitter's files.
 """
 
 from __future__ import annotations
@@ -33,7 +24,6 @@ import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import TypedDict
 
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
@@ -46,16 +36,6 @@ LEASE_NAME = "launch-lease.json"
 _LOAD_WORKERS = 8
 _JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-class InputRef(TypedDict):
-    """One entry of ``JobRecord.inputs`` (see the module docstring)."""
-
-    path: str
-    var: str | None
-    kind: str
-    sha256: str
-    size: int
 
 
 class JobNotFound(JobError, StoreError):
@@ -115,6 +95,10 @@ class JobStore:
 
     def logs_prefix(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}logs/"
+
+    def log_key(self, job_id: str, name: str) -> str:
+        """One of the job's log files (``jobs/logs.py``, ``jobs/stats.py``): ``logs/<name>``."""
+        return f"{self.logs_prefix(job_id)}{name}"
 
     def progress_key(self, job_id: str) -> str:
         """The latest progress of a running job, written by whoever follows it (``jobs/progress.py``)."""

@@ -117,6 +117,8 @@ def log_outcome(log: Any, record: JobRecord) -> None:
         log.info("Output %s: %s", name, uri)
     for name, dataset_id in sorted(record.output_datasets.items()):
         log.info("Output dataset %s: %s", name, dataset_id)
+    for synced in record.s3_sync:  # read-write s3-mounts (jobs/s3_sync.py)
+        (log.warning if synced.error else log.info)("%s", synced.describe())
     if record.logs:
         log.info("Job log: %s", record.logs)
 

@@ -16,21 +16,13 @@ from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.plugins import api, views
 from airflow_provider_dsjobs.plugins.auth import AccessDep
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, dsjobs_conn_ids
+from airflow_provider_dsjobs.storage.progress import human_size
 
 router = APIRouter()
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")), autoescape=select_autoescape(default=True)
 )
 _PAGE = 50
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _duration(seconds: float | None) -> str:
@@ -46,7 +38,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.1f}s" if seconds < 10 else f"{secs}s"
 
 
-_env.filters["size"] = _size
+_env.filters["size"] = human_size
 _env.filters["duration"] = _duration
 
 

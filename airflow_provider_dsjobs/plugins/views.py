@@ -1,8 +1,9 @@
 """What the JSON API returns (and the pages show): job records turned into typed response models.
 
 Nothing secret is in a record (``JobRecord``: env values from ``- NAME`` entries and registry passwords are
-never stored, secret-looking literals are ``***``), and only its ``airflow.*`` labels, its redacted config and
-its public facts are exposed here.
+never stored, secret-looking literals are ``***``; an s3-mount's sync result names its bucket URL, never the
+connector's credentials), and only its ``airflow.*`` labels, its redacted config and its public facts are exposed
+here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pydantic import BaseModel
 
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
 
 
 class StatusChangeOut(BaseModel):
@@ -55,6 +58,34 @@ class OutputFileOut(BaseModel):
     download_url: str
 
 
+class WorkingStorageOut(BaseModel):
+    """What the job got for its ``working-storage`` (``jobs/working_storage.py``'s ``StorageGrant``): ``mode`` is
+    ``size-limit`` (capped at ``limit_bytes``), ``checked`` (``free_bytes`` were free at start, no cap possible) or
+    ``unchecked`` (too little was free and ``working_storage_check`` is ``warn``)."""
+
+    requested_bytes: int
+    mode: str
+    free_bytes: int | None
+    limit_bytes: int | None
+    held_bytes: int
+    storage_driver: str
+    path: str
+    description: str
+
+
+class S3SyncOut(BaseModel):
+    """How one read-write s3-mount was synced back to its bucket when the job ended (``jobs/s3_sync.py``);
+    ``error`` says why a sync failed (``None``: it did not)."""
+
+    id: str
+    url: str
+    uploaded_files: int
+    uploaded_bytes: int
+    unchanged_files: int
+    skipped: list[str]
+    error: str | None
+
+
 class JobDetail(JobSummary):
     desc: str | None
     image: str | None
@@ -64,6 +95,8 @@ class JobDetail(JobSummary):
     missing_outputs: list[str]
     output_datasets: dict[str, str]
     config_yaml: str | None
+    working_storage: WorkingStorageOut | None
+    s3_sync: list[S3SyncOut]
     can_cancel: bool
     can_change_data: bool
 
@@ -125,6 +158,16 @@ def summary(record: JobRecord) -> JobSummary:
     )
 
 
+def working_storage(grant: StorageGrant | None) -> WorkingStorageOut | None:
+    if grant is None:
+        return None
+    return WorkingStorageOut(**grant.to_dict(), description=grant.describe())
+
+
+def s3_sync(synced: MountSync) -> S3SyncOut:
+    return S3SyncOut.model_validate(synced, from_attributes=True)
+
+
 def download_url(root: str, record: JobRecord, item: OutputFile, conn_id: str) -> str:
     return f"{root}/api/jobs/{record.id}/outputs/{quote(item.path)}?conn_id={quote(conn_id)}"
 
@@ -147,6 +190,8 @@ def detail(
         missing_outputs=list(record.missing_outputs),
         output_datasets=dict(record.output_datasets),
         config_yaml=record.raw_config,
+        working_storage=working_storage(record.working_storage),
+        s3_sync=[s3_sync(m) for m in record.s3_sync],
         can_cancel=can_cancel and not record.status.terminal,
         can_change_data=can_change and not record.data_cleared,
     )

@@ -230,9 +230,10 @@ def _setup_command(version: str, builder: str, spec: str, marker: str, venv: str
     )
 
 
-def _entry_files(entries: Sequence[EntryPoint], base: Path, notes: list[str], source: str) -> list[EntryPoint]:
-    """Drop absolute script paths (they live in the image) with a note; reject paths leaving the job dir."""
+def _entry_files(entries: Sequence[EntryPoint], source: str) -> tuple[list[EntryPoint], list[str]]:
+    """Drop absolute script paths (they live in the image), each with a note; reject paths leaving the job dir."""
     kept: list[EntryPoint] = []
+    notes: list[str] = []
     for entry in entries:
         if entry.kind == "file" and entry.value.startswith("/"):
             notes.append(f"entry script {entry.value} is an absolute path: taken from the image, not analysed")
@@ -240,7 +241,7 @@ def _entry_files(entries: Sequence[EntryPoint], base: Path, notes: list[str], so
         if entry.kind == "file" and (entry.value == ".." or entry.value.startswith("../")):
             raise PyEnvError(f"{source}: entry script '{entry.value}' is outside the job directory")
         kept.append(entry)
-    return kept
+    return kept, notes
 
 
 def plan_python_env(
@@ -271,18 +272,17 @@ def plan_python_env(
             py = dataclasses.replace(py, version=installation.version)
     _check_version(py.version, source)
     image = _image_for(py.version, image_template, explicit_image, source)
-    notes: list[str] = []
     req_file = _requirements_file(py, base)
-    entries: list[EntryPoint] = []
     if py.fully_manual:
         mode = "fully-manual"
         assert req_file is not None and py.local_paths is not None
-        requirements = list(req_file.lines)
-        files = _local_paths_files(py.local_paths, base, source)
+        found = _Found([], list(req_file.lines), _local_paths_files(py.local_paths, base, source), [])
     else:
         mode = py.type
-        entries, requirements, files = _analysed(config, py, base, req_file, distributions_path, notes, installation)
-    local_files = _local_files(files, base, notes)
+        found = _analysed(config, py, base, req_file, distributions_path, installation)
+    entries, requirements = found.entries, found.requirements
+    local_files, large = _local_files(found.files, base)
+    notes = found.notes + large
     pip = _merge_pip(py.pip, req_file, source)
     env_hash = env_hash_for(image, py.version, requirements, pip)
     layout = _BuildLayout(container_workdir.rstrip("/"), volume_mount.rstrip("/"), env_hash)
@@ -371,22 +371,31 @@ def _build_spec(
     return json.dumps(spec, indent=1, sort_keys=True).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What an environment holds: its entry points, requirements and local files, and notes on what was left out."""
+
+    entries: list[EntryPoint]
+    requirements: list[str]
+    files: list[Path]
+    notes: list[str]
+
+
 def _analysed(
     config: JobConfig,
     py: PythonEnv,
     base: Path,
     req_file: RequirementsFile | None,
     distributions_path: Sequence[str | Path] | None,
-    notes: list[str],
     installation: PythonInstallation | None,
-) -> tuple[list[EntryPoint], list[str], list[Path]]:
+) -> _Found:
     """``auto``/``manual``: the entry points found in ``cmd``, the requirements (the file's, else resolved from
-    the analysed imports) and the local files to ship (``local-paths``, else the analysis'). Adds notes."""
+    the analysed imports) and the local files to ship (``local-paths``, else the analysis')."""
     source = config.source
     if py.local_paths is not None and py.root_paths:
         raise PyEnvError(f"{source}: env.python: root-paths and local-paths cannot be used together")
     scan = scan_command(config.cmd, base)
-    entries = _entry_files(find_entry_points(config.cmd, base, py.root_paths), base, notes, source)
+    entries, notes = _entry_files(find_entry_points(config.cmd, base, py.root_paths), source)
     if not any(not e.optional for e in entries):
         if scan.inline_code:
             raise PyEnvError(
@@ -427,11 +436,11 @@ def _analysed(
     else:
         assert analysis is not None
         files = entry_paths + _analysis_files(analysis)
-    return entries, requirements, files
+    return _Found(entries, requirements, files, notes)
 
 
-def _local_files(files: list[Path], base: Path, notes: list[str]) -> list[tuple[Path, str]]:
-    """``(file, path relative to the job directory)`` once each, sorted; a note when they are large."""
+def _local_files(files: list[Path], base: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    """``(file, path relative to the job directory)`` once each, sorted; and a note when they are large."""
     local_files: list[tuple[Path, str]] = []
     seen: set[str] = set()
     for path in files:
@@ -441,9 +450,7 @@ def _local_files(files: list[Path], base: Path, notes: list[str]) -> list[tuple[
             local_files.append((path, rel))
     local_files.sort(key=lambda item: item[1])
     total = sum(path.stat().st_size for path, _ in local_files)
-    if total > LARGE_LOCAL_FILES_BYTES:
-        notes.append(
-            f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
-            "set env.python.local-paths to ship less"
-        )
-    return local_files
+    if total <= LARGE_LOCAL_FILES_BYTES:
+        return local_files, []
+    note = f"local Python files total {total / (1 << 20):.0f} MiB in {len(local_files)} files; "
+    return local_files, [note + "set env.python.local-paths to ship less"]

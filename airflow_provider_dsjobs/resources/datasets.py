@@ -11,18 +11,22 @@ manifest has ``job_id: null`` and ``source`` (where it came from); an output dat
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.serialize import datasets_of
+from airflow_provider_dsjobs.jobs.manifest import DatasetManifest, StoredFile, read_dataset_manifest
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
-from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter, read_manifest
+from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter
+
+log = logging.getLogger(__name__)
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: DataSphere's resource IDs are 20 lowercase letters and digits.
@@ -48,17 +52,17 @@ class Dataset:
     source: str | None = None
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> Dataset:
+    def from_manifest(cls, manifest: DatasetManifest) -> Dataset:
         return cls(
-            id=str(manifest.get("id") or ""),
-            name=str(manifest.get("name") or ""),
-            size=int(manifest.get("size") or 0),
-            files=len(manifest.get("files") or ()),
-            created_at=str(manifest.get("created_at") or ""),
-            description=str(manifest.get("description") or ""),
-            labels={str(k): str(v) for k, v in (manifest.get("labels") or {}).items()},
-            job_id=manifest.get("job_id"),
-            source=manifest.get("source"),
+            id=manifest.id,
+            name=manifest.name,
+            size=manifest.size,
+            files=len(manifest.files),
+            created_at=manifest.created_at,
+            description=manifest.description,
+            labels=dict(manifest.labels),
+            job_id=manifest.job_id,
+            source=manifest.source,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,18 +92,25 @@ class DatasetCatalog:
         self.root = jobs.datasets_prefix("x")[: -len("x/")]
 
     def get(self, dataset_id: str) -> Dataset | None:
-        manifest = read_manifest(self.store, self.jobs.datasets_prefix(dataset_id))
+        manifest = read_dataset_manifest(self.jobs, dataset_id)
         return None if manifest is None else Dataset.from_manifest(manifest)
 
-    def all(self) -> list[Dataset]:
+    def all(self, on_unreadable: Callable[[str], None] = log.warning) -> list[Dataset]:
+        """Every dataset whose manifest reads; one that does not (a corrupt manifest) is left out of the list
+        and reported, as one line, to ``on_unreadable`` — it does not hide the others."""
         found = []
         for info in self.store.list(self.root):
             rel = info.key[len(self.root) :]
             dataset_id, _, rest = rel.partition("/")
-            if rest == MANIFEST_NAME:
+            if rest != MANIFEST_NAME:
+                continue
+            try:
                 dataset = self.get(dataset_id)
-                if dataset is not None:
-                    found.append(dataset)
+            except StoreError as exc:
+                on_unreadable(f"dataset {dataset_id!r} left out: {exc}")
+                continue
+            if dataset is not None:
+                found.append(dataset)
         return sorted(found, key=lambda d: d.created_at, reverse=True)
 
     def create(
@@ -124,24 +135,24 @@ class DatasetCatalog:
         for leftover in list(self.store.list(prefix)):  # an earlier create that stopped before its manifest
             self.store.delete(leftover.key)
         writer = OutputWriter(self.store, prefix)
-        listed: list[dict[str, Any]] = []
+        listed: list[StoredFile] = []
         for relpath, stream in files:
             with stream:
                 sha, size = writer.put_stream(relpath, stream)
-            listed.append({"path": relpath, "size": size, "sha256": sha})
-        manifest = {
-            "id": dataset_id,
-            "name": name,
-            "description": description,
-            "labels": dict(labels or {}),
-            "size": sum(f["size"] for f in listed),
-            "job_id": None,
-            "project": self.jobs.project,
-            "source": source,
-            "created_at": utcnow().isoformat(),
-            "files": listed,
-        }
-        writer.write_manifest(manifest)
+            listed.append(StoredFile(relpath, sha, size))
+        manifest = DatasetManifest(
+            id=dataset_id,
+            name=name,
+            description=description,
+            labels=dict(labels or {}),
+            size=sum(f.size for f in listed),
+            job_id=None,
+            project=self.jobs.project,
+            source=source,
+            created_at=utcnow().isoformat(),
+            files=tuple(listed),
+        )
+        writer.write_manifest(manifest.to_json())
         return Dataset.from_manifest(manifest)
 
     def users(self, dataset_id: str) -> list[JobRecord]:

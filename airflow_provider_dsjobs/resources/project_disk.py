@@ -13,18 +13,17 @@ import posixpath
 import shlex
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_volume_name
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
+from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, directory_entries, tar_stream
 
 MOUNT = "/disk"
-HELPER_LABEL = "dsjobs.helper"
-_TIMEOUT = 300.0
 
 
 class ProjectDiskError(RuntimeFailure):
@@ -58,27 +57,17 @@ class ProjectDisk:
     def _run(self, script: str, *, create_only: bool = False) -> tuple[str, list[str]]:
         self.runtime.ensure_image(self.image)
         self.runtime.create_volume(self.volume, {LABEL_PROJECT: self.project})
-        spec = ContainerSpec(
-            image=self.image,
-            command=["/bin/sh", "-c", script],
-            env={},
-            labels={LABEL_PROJECT: self.project, HELPER_LABEL: "project-disk"},
-            working_dir="/",
+        spec = replace(
+            helper_spec(self.image, ["/bin/sh", "-c", script], {LABEL_PROJECT: self.project}, "project-disk"),
+            user=None,
             volumes={self.volume: {"bind": MOUNT, "mode": "rw"}},
-            init=False,
         )
-        cid = self.runtime.create(spec)
         if create_only:
-            return cid, []
-        try:
-            self.runtime.start(cid)
-            code = self.runtime.wait(cid, timeout=_TIMEOUT)
-            lines = [line for _, line in self.runtime.stream_logs(cid, follow=False)]
-        finally:
-            self.runtime.remove(cid, force=True)
+            return self.runtime.create(spec), []
+        code, lines = run_helper(self.runtime, spec)
         if code != 0:
             raise ProjectDiskError(f"project disk of {self.project}: {lines[-1] if lines else f'exit {code}'}")
-        return cid, lines
+        return "", lines
 
     def put(self, local: Path, directory: str = "") -> int:
         """Copy a local file or directory into ``directory`` of the disk; returns the number of files."""

@@ -5,9 +5,11 @@ an entry names the project secret that holds it (``secret_key_secret_id``), reso
 
 A job gets the connector's objects copied in read-only at ``/job/s3/<ID>`` (streamed; no size cap unless the
 connector sets ``max_bytes``); the credentials stay on the submitting side and never enter the container.
+A ``read_write`` connector's files are writable, and what the job writes there is uploaded back to the bucket
+when the job ends, whatever its outcome (``jobs/s3_sync.py``).
 
 ``DSJOBS_S3_MOUNT_<ID>=s3://bucket/prefix`` in the submitter's environment still works: such a mount uses the
-job store's S3 endpoint and credentials.
+job store's S3 endpoint and credentials (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
 from airflow_provider_dsjobs.storage.base import ObjectStore
+from airflow_provider_dsjobs.storage.s3 import S3Store
 
 _S3_URL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?$")
 
@@ -36,6 +39,8 @@ class S3Connector:
     access_key_id: str | None = None
     secret_key_secret_id: str | None = None
     max_bytes: int | None = None
+    #: Sync what the job writes under the mount path back to ``url`` when it ends.
+    read_write: bool = False
     description: str = ""
     created_at: str = ""
 
@@ -50,6 +55,7 @@ class S3Connector:
             access_key_id=raw.get("access_key_id"),
             secret_key_secret_id=raw.get("secret_key_secret_id"),
             max_bytes=None if max_bytes is None else int(max_bytes),
+            read_write=raw.get("read_write") is True,
             description=str(raw.get("description") or ""),
             created_at=str(raw.get("created_at") or ""),
         )
@@ -66,6 +72,23 @@ class S3Source:
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
     max_bytes: int | None = None
+    read_write: bool = False
+    #: A registered connector (else ``DSJOBS_S3_MOUNT_<ID>`` with the job store's S3 settings).
+    from_connector: bool = False
+
+
+def source_store(source: S3Source) -> S3Store:
+    """The bucket/prefix of ``source`` as an ``S3Store`` signed with its own endpoint and credentials."""
+    bucket, _, prefix = source.url[len("s3://") :].partition("/")
+    return S3Store(
+        bucket,
+        prefix,
+        endpoint_url=source.endpoint_url,
+        region=source.region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        aws_session_token=source.session_token,
+    )
 
 
 class ConnectorRegistry(JsonRegistry[S3Connector]):
@@ -82,6 +105,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
         access_key_id: str | None = None,
         secret_key_secret_id: str | None = None,
         max_bytes: int | None = None,
+        read_write: bool = False,
         description: str = "",
     ) -> S3Connector:
         if not _S3_URL_RE.match(url or ""):
@@ -101,6 +125,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
             access_key_id=access_key_id or None,
             secret_key_secret_id=secret_key_secret_id or None,
             max_bytes=max_bytes,
+            read_write=read_write,
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )

@@ -65,6 +65,10 @@ class ContainerRuntime(Protocol):
 
     def start(self, container_id: str) -> None: ...
 
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """Block until the container stops; its exit code (``WaitTimeout`` after ``timeout`` seconds)."""
+        ...
+
     def stream_logs(
         self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: LogCursor | None = None
     ) -> Iterator[tuple[StreamName, str]]:
@@ -89,8 +93,9 @@ class ContainerRuntime(Protocol):
         """``path`` (file or directory) out of the container as a tar stream; the caller closes the reader."""
         ...
 
-    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
-        """Containers (running or not) carrying all of ``labels``, newest first."""
+    def find(self, labels: dict[str, str | None], *, sizes: bool = False) -> list[ContainerInfo]:
+        """Containers (running or not) carrying all of ``labels`` (``None``: any value), newest first; ``sizes``
+        fills in ``size_rw``."""
         ...
 
     def remove(self, container_id: str, force: bool = True) -> None:

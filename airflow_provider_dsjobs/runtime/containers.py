@@ -23,11 +23,11 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import docker.errors
 import requests
@@ -89,6 +89,8 @@ class ContainerSpec:
     user: str | None = None
     init: bool = True
     entrypoint: list[str] | None = None
+    #: ``--storage-opt`` (``{"size": "<bytes>"}`` caps the writable layer where the storage driver supports it)
+    storage_opt: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # env may hold secrets: show only the names
         return (
@@ -96,7 +98,8 @@ class ContainerSpec:
             f"env=<{', '.join(sorted(self.env))}>, "
             f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
             f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
-            f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r})"
+            f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r}, "
+            f"storage_opt={self.storage_opt!r})"
         )
 
 
@@ -126,6 +129,8 @@ class ContainerInfo:
     labels: dict[str, str]
     image: str
     created: float
+    #: Bytes in the container's writable layer (``find(..., sizes=True)`` only).
+    size_rw: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def _label_filters(labels: dict[str, str]) -> list[str]:
+def _label_filters(labels: Mapping[str, str | None]) -> list[str]:
     return [f"{k}={v}" if v is not None else k for k, v in labels.items()]
 
 
@@ -231,6 +236,7 @@ class Runtime:
                 device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
                 network_mode=spec.network or None,
                 init=spec.init or None,
+                storage_opt=spec.storage_opt or None,
             )
             created = self.api.create_container(
                 image=spec.image,
@@ -523,11 +529,12 @@ class Runtime:
         return reader
 
     # -- finding and cleaning up -----------------------------------------------------------------------------
-    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
-        """Containers (running or not) carrying all of ``labels``, newest first."""
+    def find(self, labels: dict[str, str | None], *, sizes: bool = False) -> list[ContainerInfo]:
+        """Containers (running or not) carrying all of ``labels`` (a ``None`` value: the label with any value),
+        newest first; with ``sizes``, each with the size of its writable layer (the engine computes them)."""
         try:
             with self._reaching_engine():
-                rows = self.api.containers(all=True, filters={"label": _label_filters(labels)})
+                rows = self.api.containers(all=True, filters={"label": _label_filters(labels)}, size=sizes)
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot list containers: {reason_of(exc)}") from None
         found = [
@@ -538,6 +545,7 @@ class Runtime:
                 labels=dict(row.get("Labels") or {}),
                 image=str(row.get("Image") or ""),
                 created=float(row.get("Created") or 0),
+                size_rw=int(row["SizeRw"]) if sizes and row.get("SizeRw") is not None else None,
             )
             for row in rows
         ]
@@ -581,7 +589,7 @@ class Runtime:
             raise RuntimeFailure(f"cannot remove volume {name}: {reason_of(exc)}") from None
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> Any:
+    def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> NoReturn:
         if self.state(container_id) is None:
             raise ContainerNotFound(f"container {container_id[:12]} does not exist") from None
         if path is not None:

@@ -36,6 +36,9 @@ class EngineInfo:
     gpu_support: bool
     runtimes: tuple[str, ...]
     server_version: str
+    #: The storage driver (``overlay2``, ``btrfs``, ...) and its ``docker info`` status pairs ("Backing Filesystem").
+    storage_driver: str = ""
+    driver_status: tuple[tuple[str, str], ...] = ()
 
 
 class DockerEngine:
@@ -61,6 +64,10 @@ class DockerEngine:
             gpu_support=gpu,
             runtimes=runtimes,
             server_version=str(raw.get("ServerVersion") or ""),
+            storage_driver=str(raw.get("Driver") or ""),
+            driver_status=tuple(
+                (str(pair[0]), str(pair[1])) for pair in raw.get("DriverStatus") or () if len(pair) == 2
+            ),
         )
 
     def close(self) -> None:

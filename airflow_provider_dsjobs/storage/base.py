@@ -6,7 +6,7 @@ streams: nothing reads a whole object into memory except ``get_bytes``, which is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,8 +85,9 @@ class CopiesIn(Protocol):
         """Copy ``path`` into the store under a temporary name no listing shows; returns that handle."""
         ...
 
-    def commit_copy(self, copy: Path, key: str) -> None:
-        """Give a ``copy_in`` copy its key (atomically: a reader sees the old object or this one)."""
+    def commit_copies(self, copies: Sequence[tuple[Path, str]], progress: ProgressCallback | None = None) -> None:
+        """Give ``copy_in`` copies their keys, as one batch: each atomically (a reader sees the old object or this
+        one), and only once its bytes are durable, so a crash never leaves a named object half-written."""
         ...
 
     def drop_copy(self, copy: Path) -> None:

@@ -51,8 +51,13 @@ DEFAULT_MAX_TOTAL_SIZE = 10 * GiB
 #: Blobs smaller than this are uploaded several at a time; larger ones one by one (each is multipart).
 _SMALL_BLOB = 8 * 1024 * 1024
 _PARALLEL = 8
-#: Existence checks run one by one for this long; whatever remains then is checked in parallel.
+#: Small files not in the memo are read and hashed this many at a time.
+_HASHERS = 4
+#: Existence checks run one by one for at least this long; whatever remains then is checked in parallel if one
+#: check took longer than ``_SLOW_EXISTS_SECONDS`` on average (a request to a server, not a ``stat``: on a busy
+#: machine a thousand local checks outlast the first limit, and a thread pool would only add to them).
 _SEQUENTIAL_EXISTS_SECONDS = 0.02
+_SLOW_EXISTS_SECONDS = 0.0005
 
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -168,17 +173,13 @@ class StageStats:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _ScannedFile:
     relpath: str
     path: Path
     size: int
     mode: int
-    scanned_stat: os.stat_result | None = None
-    sha256: str = ""
-    hashed_stat: os.stat_result | None = None
-    #: The store's copy of the file made while it was hashed (``CopiesIn``), until it is named or dropped.
-    copy: Path | None = None
+    scanned_stat: os.stat_result
 
 
 @dataclass
@@ -191,6 +192,25 @@ class _Scanned:
     @property
     def size(self) -> int:
         return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class _HashedFile:
+    """A scanned file with its content hash and its ``stat`` as it was while hashed (to detect later changes);
+    ``copy``: the store's copy made while it was hashed (``CopiesIn``), until it is named or dropped."""
+
+    scanned: _ScannedFile
+    sha256: str
+    stat: os.stat_result
+    copy: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.scanned.path
+
+    @property
+    def size(self) -> int:
+        return self.stat.st_size
 
 
 def _stat(path: Path) -> os.stat_result:
@@ -237,6 +257,30 @@ def _walk(directory: Path, rel: str, scanned: _Scanned, ancestors: set[tuple[int
             raise StoreError(f"input {child} is not a regular file or directory (sockets, FIFOs and devices)")
 
 
+def _describe(
+    scans: Sequence[_Scanned], hashed: Sequence[Sequence[_HashedFile]]
+) -> tuple[list[StagedInput], dict[str, bytes]]:
+    """The staged inputs, and the bytes of each directory's tree by tree id."""
+    staged: list[StagedInput] = []
+    trees: dict[str, bytes] = {}
+    for scanned, files in zip(scans, hashed, strict=True):
+        entries = [TreeEntry(f.scanned.relpath, "file", f.sha256, f.size, f.scanned.mode) for f in files]
+        if scanned.kind == "file":
+            staged.append(StagedInput("file", files[0].sha256, files[0].size, entries, scanned.path))
+            continue
+        entries += [TreeEntry(d, "dir", None, 0, 0o755) for d in scanned.empty_dirs]
+        entries.sort(key=lambda e: e.path)
+        data = tree_bytes(entries)
+        tid = hashlib.sha256(data).hexdigest()
+        trees[tid] = data
+        staged.append(StagedInput("dir", tid, sum(f.size for f in files), entries, scanned.path))
+    return staged, trees
+
+
+def _changed_while_uploaded(f: _HashedFile) -> StoreError:
+    return StoreError(f"input {f.path} changed while it was being uploaded: retry when nothing writes to it")
+
+
 class InputStager:
     """Hashes inputs and uploads the blobs (and trees) the store does not have yet.
 
@@ -272,47 +316,103 @@ class InputStager:
         """Stage several inputs; the limits cover all of them together, before any upload."""
         started = time.monotonic()
         scans = [_scan(Path(p)) for p in paths]
-        self._check_limits(scans)
+        self._check_limits([(s.path, s.files) for s in scans])
+        hashed = self._hash_all(scans)
         try:
-            staged = self._stage_scanned(scans)
+            self._check_limits([(s.path, files) for s, files in zip(scans, hashed, strict=True)])  # grown since?
+            staged, trees = _describe(scans, hashed)
+            self._publish(hashed, trees)
         finally:  # copies made while hashing that were not needed (the store had the content) or not reached
-            self._drop_copies(scans)
-        self.stats.bytes_total += sum(s.size for s in scans)
-        self.stats.files_total += sum(len(s.files) for s in scans)
+            self._drop_copies(hashed)
+        self.stats.bytes_total += sum(s.size for s in staged)
+        self.stats.files_total += sum(len(files) for files in hashed)
         self.stats.seconds += time.monotonic() - started
         return staged
 
-    def _stage_scanned(self, scans: list[_Scanned]) -> list[StagedInput]:
-        """Hash the scanned files, write the lease, upload what the store lacks; the staged inputs."""
-        if self.memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
-            self.memo.preload([f.path for scanned in scans for f in scanned.files])
-        for scanned in scans:
-            for f in scanned.files:
-                self._hash(f)
-        if self.memo is not None:
-            self.memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
-        self._check_limits(scans)  # sizes may have grown between the scan and the hashing
+    # -- hashing ---------------------------------------------------------------------------------------------------
 
-        staged: list[StagedInput] = []
-        trees: dict[str, bytes] = {}
-        for scanned in scans:
-            entries = [TreeEntry(f.relpath, "file", f.sha256, f.size, f.mode) for f in scanned.files]
-            if scanned.kind == "file":
-                staged.append(StagedInput("file", entries[0].sha256 or "", entries[0].size, entries, scanned.path))
-                continue
-            entries += [TreeEntry(d, "dir", None, 0, 0o755) for d in scanned.empty_dirs]
-            entries.sort(key=lambda e: e.path)
-            data = tree_bytes(entries)
-            tid = hashlib.sha256(data).hexdigest()
-            trees[tid] = data
-            staged.append(StagedInput("dir", tid, scanned.size, entries, scanned.path))
+    def _hash_all(self, scans: Sequence[_Scanned]) -> list[list[_HashedFile]]:
+        """The files of each input, hashed: from the memo when it knows the file's stat from the scan (moments
+        ago), which spares a second ``stat`` per file in a cached re-run; else by reading it, small files several
+        at a time (hashlib and reads release the GIL). On an error, no copy made while hashing is left."""
+        files = [f for scanned in scans for f in scanned.files]
+        memo = self.memo
+        if memo is not None:  # one look-up for all files, not one per file (a persistent memo: one query)
+            memo.preload([f.path for f in files])
+        done: list[_HashedFile | None] = [None] * len(files)
+        for i, f in enumerate(files):
+            if memo is not None and (sha := memo.get(stat_key(f.path.absolute(), f.scanned_stat))):
+                done[i] = _HashedFile(f, sha, f.scanned_stat)
+        small = [i for i, h in enumerate(done) if h is None and files[i].size < _SMALL_BLOB]
+        try:
+            if len(small) > 1:
+                with ThreadPoolExecutor(max_workers=_HASHERS, thread_name_prefix="dsjobs-hash") as pool:
+                    for i, h in zip(small, pool.map(self._read, [files[i] for i in small]), strict=True):
+                        done[i] = h
+            for i, f in enumerate(files):
+                if done[i] is None:
+                    done[i] = self._read(f)
+        except BaseException:
+            self._drop_copies([[h for h in done if h is not None]])
+            raise
+        if memo is not None:
+            memo.flush()  # a persistent memo: the next process (or a crash-retry) skips these reads
+        hashed = iter([h for h in done if h is not None])
+        return [[next(hashed) for _ in scanned.files] for scanned in scans]
 
-        # One upload per distinct content, whichever paths share it.
-        blobs: dict[str, _ScannedFile] = {}
-        for scanned in scans:
-            for f in scanned.files:
+    def _read(self, f: _ScannedFile) -> _HashedFile:
+        """Hash ``f`` by reading it (the caller asked the memo already). A large file is copied into a
+        ``CopiesIn`` store while it is hashed, inside the same stat check."""
+        store = self.store
+        copies: list[Path] = []
+        alongside = None
+        if isinstance(store, CopiesIn) and f.size >= _SMALL_BLOB:
+
+            def alongside() -> None:
+                copies.append(store.copy_in(f.path))
+
+        try:
+            sha, st = hash_file_stat(f.path, self.memo, lookup=False, alongside=alongside)
+        except BaseException:
+            if copies and isinstance(store, CopiesIn):
+                store.drop_copy(copies[0])
+            raise
+        return _HashedFile(f, sha, st, copies[0] if copies else None)
+
+    def _drop_copies(self, hashed: Sequence[Sequence[_HashedFile]]) -> None:
+        """Remove the copies not named (a named copy's handle no longer exists: dropping it does nothing)."""
+        if isinstance(self.store, CopiesIn):
+            for files in hashed:
+                for f in files:
+                    if f.copy is not None:
+                        self.store.drop_copy(f.copy)
+
+    def _check_limits(self, inputs: Sequence[tuple[Path, Sequence[_ScannedFile | _HashedFile]]]) -> None:
+        for _, files in inputs:
+            for f in files:
+                if f.size > self.max_file_size:
+                    raise StoreError(
+                        f"input file {f.path} is {human_size(f.size)}, over the limit of "
+                        f"{human_size(self.max_file_size)} per file"
+                    )
+        total = self.stats.bytes_total + sum(f.size for _, files in inputs for f in files)
+        if total > self.max_total_size:
+            names = ", ".join(str(path) for path, _ in inputs[:3]) + (" …" if len(inputs) > 3 else "")
+            raise StoreError(
+                f"inputs total {human_size(total)} ({names}), over the limit of {human_size(self.max_total_size)}"
+            )
+
+    # -- publishing ------------------------------------------------------------------------------------------------
+
+    def _publish(self, hashed: Sequence[Sequence[_HashedFile]], trees: Mapping[str, bytes]) -> None:
+        """Lease every blob and tree, then upload the ones the store lacks (one upload per distinct content,
+        whichever paths share it), trees last: a stored tree's blobs are all stored."""
+        blobs: dict[str, _HashedFile] = {}
+        for files in hashed:
+            for f in files:
                 blobs.setdefault(f.sha256, f)
-        self._write_lease(list(blobs) + list(trees))
+        ids = list(blobs) + list(trees)
+        self._write_lease(ids)
         keys = {sha: blob_key(self.project, sha) for sha in blobs}
         missing = self._missing(list(keys.values()))
         to_upload = [f for sha, f in blobs.items() if keys[sha] in missing]
@@ -323,58 +423,17 @@ class InputStager:
                 self.store.put_bytes(tree_key(self.project, tid), data)
                 wrote_trees = True
         if to_upload or wrote_trees:  # refresh: the lease's life starts after the uploads (nothing to wait for
-            self._write_lease(list(blobs) + list(trees))  # in a cached re-run: the first write is moments old)
-        return staged
-
-    def _drop_copies(self, scans: Sequence[_Scanned]) -> None:
-        for scanned in scans:
-            for f in scanned.files:
-                if f.copy is not None and isinstance(self.store, CopiesIn):
-                    self.store.drop_copy(f.copy)
-                    f.copy = None
-
-    def _hash(self, f: _ScannedFile) -> None:
-        """Set ``f.sha256``: from the memo when the file's stat from the scan (moments ago) is known there, which
-        spares a second ``stat`` per file in a cached re-run; else by reading it (the memo checked again)."""
-        st = f.scanned_stat
-        if self.memo is not None and st is not None:
-            sha = self.memo.get(stat_key(f.path.absolute(), st))
-            if sha is not None:
-                f.sha256, f.hashed_stat = sha, st
-                return
-        store = self.store
-        alongside = None
-        if isinstance(store, CopiesIn) and f.size >= _SMALL_BLOB:  # large: copy it in while hashing it
-
-            def alongside() -> None:
-                f.copy = store.copy_in(f.path)
-
-        f.sha256, f.hashed_stat = hash_file_stat(f.path, self.memo, lookup=st is None, alongside=alongside)
-        f.size = f.hashed_stat.st_size
-
-    def _check_limits(self, scans: Sequence[_Scanned]) -> None:
-        for scanned in scans:
-            for f in scanned.files:
-                if f.size > self.max_file_size:
-                    raise StoreError(
-                        f"input file {f.path} is {human_size(f.size)}, over the limit of "
-                        f"{human_size(self.max_file_size)} per file"
-                    )
-        total = self.stats.bytes_total + sum(s.size for s in scans)
-        if total > self.max_total_size:
-            names = ", ".join(str(s.path) for s in scans[:3]) + (" …" if len(scans) > 3 else "")
-            raise StoreError(
-                f"inputs total {human_size(total)} ({names}), over the limit of {human_size(self.max_total_size)}"
-            )
+            self._write_lease(ids)  # in a cached re-run: the first write is moments old)
 
     def _missing(self, keys: list[str]) -> set[str]:
         """The keys the store lacks. Checked one after another while that is quick (a local store: a stat each,
         where a thread pool would cost more than the checks), in parallel once the checks prove slow (S3: one
         request each)."""
         missing: set[str] = set()
-        deadline = time.monotonic() + _SEQUENTIAL_EXISTS_SECONDS
+        started = time.monotonic()
         for i, key in enumerate(keys):
-            if time.monotonic() > deadline and len(keys) - i > 1:
+            spent = time.monotonic() - started
+            if spent > _SEQUENTIAL_EXISTS_SECONDS and spent > i * _SLOW_EXISTS_SECONDS and len(keys) - i > 1:
                 rest = keys[i:]
                 with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
                     present = list(pool.map(self.store.exists, rest))
@@ -383,41 +442,65 @@ class InputStager:
                 missing.add(key)
         return missing
 
-    def _upload(self, files: list[_ScannedFile]) -> None:
+    def _upload(self, files: list[_HashedFile]) -> None:
         if self.progress:
             self.progress.start(len(files), sum(f.size for f in files))
-        small = [f for f in files if f.size < _SMALL_BLOB]
-        large = [f for f in files if f.size >= _SMALL_BLOB]
-        if len(small) > 1:
-            with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
-                list(pool.map(self._upload_one, small))
+        if isinstance(self.store, CopiesIn):
+            self._copy_in_all(self.store, files)
         else:
-            for f in small:
-                self._upload_one(f)
-        for f in large:
-            self._upload_one(f)
+            small = [f for f in files if f.size < _SMALL_BLOB]
+            large = [f for f in files if f.size >= _SMALL_BLOB]
+            if len(small) > 1:
+                with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+                    list(pool.map(self._put_one, small))
+            else:
+                for f in small:
+                    self._put_one(f)
+            for f in large:
+                self._put_one(f)
+        self.stats.bytes_uploaded += sum(f.size for f in files)
+        self.stats.files_uploaded += len(files)
         if self.progress:
             self.progress.finish()
 
-    def _upload_one(self, f: _ScannedFile) -> None:
+    def _put_one(self, f: _HashedFile) -> None:
         key = blob_key(self.project, f.sha256)
-        if f.copy is not None and isinstance(self.store, CopiesIn):  # copied while hashed, inside its stat check
-            self.store.commit_copy(f.copy, key)
-            f.copy = None
-            if self.progress:
-                self.progress.update(f.size)
-            self.stats.bytes_uploaded += f.size
-            self.stats.files_uploaded += 1
-            return
         self.store.put_file(key, f.path, self.progress.update if self.progress else None)
-        after = _stat(f.path)
-        # A blob must hold exactly the bytes its name promises; a file rewritten since hashing would break that.
-        assert f.hashed_stat is not None
-        if stat_key(f.path, f.hashed_stat) != stat_key(f.path, after):
+        if not self._unchanged(f):
             self.store.delete(key)
-            raise StoreError(f"input {f.path} changed while it was being uploaded: retry when nothing writes to it")
-        self.stats.bytes_uploaded += f.size
-        self.stats.files_uploaded += 1
+            raise _changed_while_uploaded(f)
+
+    def _copy_in_all(self, store: CopiesIn, files: list[_HashedFile]) -> None:
+        """Copy in the files not copied while hashed (several at a time), then name all copies in one batch."""
+
+        def copied(f: _HashedFile) -> Path:
+            if f.copy is not None:  # copied while hashed, inside its stat check
+                return f.copy
+            copy = store.copy_in(f.path)
+            if not self._unchanged(f):
+                store.drop_copy(copy)
+                raise _changed_while_uploaded(f)
+            made.append(copy)
+            return copy
+
+        made: list[Path] = []
+        try:
+            if len(files) > 1:
+                with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+                    copies = list(pool.map(copied, files))
+            else:
+                copies = [copied(f) for f in files]
+        except BaseException:
+            for copy in made:
+                store.drop_copy(copy)
+            raise
+        keys = [blob_key(self.project, f.sha256) for f in files]
+        store.commit_copies(list(zip(copies, keys, strict=True)), self.progress.update if self.progress else None)
+
+    def _unchanged(self, f: _HashedFile) -> bool:
+        """Whether ``f`` still has the stat it had when hashed: a blob must hold exactly the bytes its name
+        promises, and a file rewritten since hashing would break that."""
+        return stat_key(f.path, f.stat) == stat_key(f.path, _stat(f.path))
 
     def adopt(self, kind: str, content_id: str, size: int, mode: int = 0o644) -> StagedInput:
         """An input already in the cache (a fork's unchanged input), by its blob sha256 or tree id: leased like a

@@ -21,8 +21,10 @@ from typing import Any, BinaryIO
 from airflow_provider_dsjobs.storage.base import StoreError
 
 #: Files are hashed by reading into one reusable buffer of this size (no new ``bytes`` per chunk; hashlib
-#: releases the GIL on each update, so another thread can upload meanwhile).
+#: releases the GIL on each update, so another thread can upload meanwhile)...
 FILE_BUFFER_SIZE = 8 * 1024 * 1024
+#: ... or of the file's size when smaller, but at least this: a 128 KiB file does not zero 8 MiB.
+_MIN_BUFFER_SIZE = 256 * 1024
 #: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
 _RACY_SECONDS = 2.0
 
@@ -117,10 +119,10 @@ def hash_file_stat(
         if memo is not None and lookup and (cached := memo.get(key)) is not None:
             return cached, before
         if alongside is None:
-            digest, size = _sha256_of(path)
+            digest, size = _sha256_of(path, before.st_size)
         else:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash") as pool:
-                hashing = pool.submit(_sha256_of, path)
+                hashing = pool.submit(_sha256_of, path, before.st_size)
                 try:
                     alongside()
                 finally:
@@ -136,11 +138,12 @@ def hash_file_stat(
     return sha, after
 
 
-def _sha256_of(path: Path) -> tuple[Any, int]:
-    """The running SHA-256 of a file's content and its length, read sequentially in large blocks."""
+def _sha256_of(path: Path, size_hint: int) -> tuple[Any, int]:
+    """The running SHA-256 of a file's content and its length, read sequentially in large blocks (of about
+    ``size_hint``, the size it had a moment ago, when that is smaller)."""
     digest = hashlib.sha256()
     size = 0
-    buffer = bytearray(FILE_BUFFER_SIZE)
+    buffer = bytearray(max(_MIN_BUFFER_SIZE, min(FILE_BUFFER_SIZE, size_hint + 1)))
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:
         while n := fh.readinto(buffer):

@@ -26,7 +26,7 @@ def open_store(settings: Settings) -> ObjectStore:
     if not url:
         raise StoreError("empty store URL: use s3://bucket/prefix or file:///path")
     if not _looks_like_url(url):
-        return LocalStore(Path(url).expanduser())
+        return LocalStore(Path(url).expanduser(), fsync=settings.local_fsync)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file":
@@ -34,7 +34,7 @@ def open_store(settings: Settings) -> ObjectStore:
             raise StoreError(f"file store URL {url!r} names host {parts.netloc!r}: use file:///absolute/path")
         if not parts.path:
             raise StoreError(f"file store URL {url!r} has no path: use file:///absolute/path")
-        return LocalStore(Path(unquote(parts.path)))
+        return LocalStore(Path(unquote(parts.path)), fsync=settings.local_fsync)
     if scheme in ("s3", "s3a"):
         if "@" in parts.netloc:
             raise StoreError("the S3 store URL must not contain credentials: put them in the connection or AWS_* vars")

@@ -3,6 +3,7 @@
 Files keep their relative paths under the prefix (``<prefix>/<relpath>``), not content addresses: users
 browse and download them. The set is committed by ``<prefix>/manifest.json``, written **last**: a reader
 that finds no manifest must treat the set as incomplete, and one that finds it sees every file it lists.
+What a manifest holds (a job's outputs, a dataset) is typed in ``jobs/manifest.py``; here it is a JSON object.
 
 Streams are hashed while they upload (``HashingReader``): nothing is read twice and memory stays bounded
 by the transfer's part size, so no spooling to a temporary file is needed.

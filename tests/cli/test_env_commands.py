@@ -75,6 +75,17 @@ def test_env_ls_with_unreachable_engine_is_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [["env", "ls"], ["env", "clear", "--all"], ["generate-requirements", "x.py"]])
+def test_env_commands_with_a_bad_setting_are_one_usage_line(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSJOBS_LOCAL_FSYNC", "maybe")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dsjobs: invalid environment: DSJOBS_LOCAL_FSYNC must be 1 or 0")
+    assert err.endswith("got 'maybe'\n") and err.count("\n") == 1
+
+
 @pytest.fixture()
 def submitting_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project dir as cwd, with a site dir holding 'tinypkg' on sys.path."""

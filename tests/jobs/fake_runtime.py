@@ -94,6 +94,10 @@ class FakeRuntime:
         self._get(container_id).status = "running"
         self.started.append(container_id)
 
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        box = self._get(container_id)
+        return box.exit_code if box.exit_code is not None else 0
+
     def stream_logs(
         self, container_id: str, *, since: float | None = None, follow: bool = True, cursor: object = None
     ) -> Iterator[tuple[StreamName, str]]:
@@ -135,7 +139,7 @@ class FakeRuntime:
                 archive.addfile(info, io.BytesIO(data))
         return TarReader([buffer.getvalue()])
 
-    def find(self, labels: dict[str, str]) -> list[ContainerInfo]:
+    def find(self, labels: dict[str, str | None], *, sizes: bool = False) -> list[ContainerInfo]:
         return [
             ContainerInfo(cid, box.spec.name or cid, box.status, dict(box.spec.labels), box.spec.image, 0.0)
             for cid, box in reversed(self.containers.items())

@@ -69,8 +69,8 @@ def test_fork_runs_the_stored_inputs_wherever_it_is_forked(settings: Settings, t
     again = other.wait(other.fork(source.id, Overrides(vars={"DATA": str(new_data)}, name="moved")).id)
     assert again.name == "moved" and again.parent_job_id == source.id
     assert _out(other, again.id) == "run v1 n=1\nnotes v1\ndata v2\n"
-    by_path = {ref["path"]: ref for ref in again.inputs}
-    assert by_path["notes.txt"]["sha256"] == {r["path"]: r for r in source.inputs}["notes.txt"]["sha256"]
+    by_path = {ref.path: ref for ref in again.inputs}
+    assert by_path["notes.txt"].sha256 == {r.path: r for r in source.inputs}["notes.txt"].sha256
 
 
 def test_fork_overrides_env_instance_type_and_image(local_settings: Settings, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow_provider_dsjobs.jobs.gc import clear_job, collect_garbage, maybe_collect_garbage
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.cas import InputStager, StagedInput, blob_key, tree_key
@@ -32,9 +32,7 @@ def stage(store: ObjectStore, path: Path) -> StagedInput:
 
 def job_with_input(js: JobStore, staged: StagedInput, *, expires_in: timedelta | None) -> JobRecord:
     record = JobRecord(id=js.new_job_id(), project="proj")
-    record.inputs = [
-        {"path": str(staged.local_path), "var": None, "kind": staged.kind, "sha256": staged.sha256, "size": staged.size}
-    ]
+    record.inputs = [InputRef(str(staged.local_path), None, staged.kind, staged.sha256, staged.size)]
     record.set_status(JobStatus.SUCCESS)
     record.data_expires_at = None if expires_in is None else utcnow() + expires_in
     js.save(record)
@@ -228,7 +226,7 @@ def test_clear_job_deletes_its_data_and_the_inputs_only_it_used(store: ObjectSto
     shared = stage(store, tmp_path / "shared.txt")
     one = job_with_input(js, shared, expires_in=timedelta(days=10))
     own = stage(store, tmp_path / "own")
-    one.inputs.append({"path": "own", "var": None, "kind": "dir", "sha256": own.sha256, "size": own.size})
+    one.inputs.append(InputRef("own", None, "dir", own.sha256, own.size))
     js.save(one)
     two = job_with_input(js, shared, expires_in=timedelta(days=10))
 

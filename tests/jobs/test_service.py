@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import Overrides, load_config
+from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest, read_outputs_manifest
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
-from airflow_provider_dsjobs.storage.outputs import read_manifest
 from tests.jobs.service_helpers import PYENV, wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
@@ -82,7 +82,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert record.started_at is not None and record.container_id
     assert record.labels["airflow.dag_id"] == "d1" and record.labels["dsjobs.job_id"] == record.id
     assert record.data_expires_at is not None and (record.data_expires_at - record.created_at).days == 14
-    assert {(i["path"], i["var"], i["kind"]) for i in record.inputs} == {
+    assert {(i.path, i.var, i.kind) for i in record.inputs} == {
         ("prep.sh", None, "file"),
         ("data", "DATA", "dir"),
         ("params.json", "PARAMS", "file"),
@@ -111,9 +111,9 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
     assert not [line for line in env_dump.splitlines() if line.startswith("AWS_")]
     assert "testing" not in env_dump.replace("DSJOBS", "")  # the moto credentials' value
 
-    manifest = read_manifest(service.store, service.jobs.outputs_prefix(record.id))
-    assert manifest is not None and manifest["return_code"] == 0
-    assert {f["path"] for f in manifest["files"]} == {
+    manifest = read_outputs_manifest(service.jobs, record.id)
+    assert manifest is not None and manifest.return_code == 0
+    assert {f.path for f in manifest.files} == {
         "work/results/joined.txt",
         "work/results/copied.sh",
         "work/results/prep-out.txt",
@@ -268,7 +268,7 @@ def test_two_finalizers_agree(local_settings: Settings, tmp_path: Path) -> None:
     final = service.jobs.load(record.id)
     assert final.status == JobStatus.SUCCESS
     assert _read(service, final.outputs["o"] + "/n.txt") == "".join(f"{i}\n" for i in range(1, 201))
-    assert read_manifest(service.store, service.jobs.outputs_prefix(record.id)) is not None
+    assert read_outputs_manifest(service.jobs, record.id) is not None
 
 
 def test_large_log_streams_with_complete_lines(settings: Settings, tmp_path: Path) -> None:
@@ -316,15 +316,15 @@ output-datasets:
     done = service.wait(_submit(service, write_job(tmp_path / "p", producer)).id)
     assert done.status == JobStatus.SUCCESS, done.status_details
     ds_id = done.output_datasets["rows"]
-    manifest = read_manifest(service.store, service.jobs.datasets_prefix(ds_id))
+    manifest = read_dataset_manifest(service.jobs, ds_id)
     assert manifest is not None
-    assert (manifest["name"], manifest["description"], manifest["labels"], manifest["job_id"]) == (
+    assert (manifest.name, manifest.description, manifest.labels, manifest.job_id) == (
         "rows",
         "some rows",
         {"kind": "test"},
         done.id,
     )
-    assert [f["path"] for f in manifest["files"]] == ["part/rows.csv"] and manifest["size"] == 4
+    assert [f.path for f in manifest.files] == ["part/rows.csv"] and manifest.size == 4
     consumer = f"cmd: cat ${{DS}}/part/rows.csv ${{{ds_id}}}/part/rows.csv\ndatasets:\n  - {ds_id}: DS\n"
     lines: list[tuple[str, str]] = []
     used = service.wait(
@@ -488,8 +488,8 @@ def test_links_in_an_output_directory_are_skipped(local_settings: Settings, tmp_
     service = JobService(local_settings)
     done = service.wait(_submit(service, cfg).id)
     assert done.status == JobStatus.SUCCESS, done.status_details
-    manifest = read_manifest(service.store, service.jobs.outputs_prefix(done.id))
-    assert manifest is not None and [f["path"] for f in manifest["files"]] == ["work/out/d/f.txt"]
+    manifest = read_outputs_manifest(service.jobs, done.id)
+    assert manifest is not None and [f.path for f in manifest.files] == ["work/out/d/f.txt"]
 
 
 def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test_image: str) -> None:

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
 from airflow_provider_dsjobs.settings import Settings
-from airflow_provider_dsjobs.storage.outputs import read_manifest
 from tests.jobs.service_helpers import write_job
 
 pytestmark = [pytest.mark.docker]
@@ -72,9 +72,9 @@ def test_odd_names_links_and_fifos_are_collected_or_reported(settings: Settings,
     assert set(done.outputs) == {"outdir", "back\\slash.txt"}
     # A symbolic link as an output is reported missing, never followed (it is not an empty directory either).
     assert done.missing_outputs == ["evil.txt"]
-    manifest = read_manifest(service.store, service.jobs.outputs_prefix(record.id))
-    assert manifest is not None and manifest["missing_outputs"] == ["evil.txt"]
-    assert len(manifest["files"]) == 5
+    manifest = read_outputs_manifest(service.jobs, record.id)
+    assert manifest is not None and manifest.missing_outputs == ("evil.txt",)
+    assert len(manifest.files) == 5
     system = "\n".join(_system_lines(service, record.id))
     assert "output 'evil.txt' is a symbolic link (to /etc/passwd), not a file or directory" in system
     assert "skipped 'outdir/etc-link': a symbolic link to /etc (not collected)" in system
@@ -126,7 +126,7 @@ def test_an_unsafe_member_is_skipped_and_everything_else_committed(
 
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert _stored(service, record.id) == {"work/outdir/plain.txt": b"plain\n"}
-    assert read_manifest(service.store, service.jobs.outputs_prefix(record.id)) is not None
+    assert read_outputs_manifest(service.jobs, record.id) is not None
     assert not [i.key for i in service.store.list("") if "escaped" in i.key or "abs.txt" in i.key or "up.txt" in i.key]
     assert ("stdout", "log line") in list(service.logs(record.id))
     system = "\n".join(_system_lines(service, record.id))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobError
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, new_job_id
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -26,13 +26,28 @@ def make_record(job_store: JobStore, **kwargs: object) -> JobRecord:
 def test_save_and_load_round_trip(store: ObjectStore) -> None:
     js = JobStore(store, "proj")
     record = JobRecord(id=new_job_id(), project="proj", name="train", labels={"dag_id": "d"})
-    record.inputs = [{"path": "data", "var": "DATA", "kind": "dir", "sha256": "a" * 64, "size": 3}]
+    record.inputs = [InputRef("data", "DATA", "dir", "a" * 64, 3)]
     record.set_status(JobStatus.EXECUTING)
     js.save(record)
     loaded = js.load(record.id)
     assert loaded == record
     raw = json.loads(store.get_bytes(f"projects/proj/jobs/{record.id}/record.json"))
     assert raw["status"] == "EXECUTING" and raw["name"] == "train"
+    assert raw["inputs"] == [
+        {"path": "data", "var": "DATA", "kind": "dir", "sha256": "a" * 64, "size": 3, "mode": 0o644}
+    ]
+
+
+def test_inputs_of_a_record_read_typed_as_every_version_wrote_them() -> None:
+    module = {"path": "/src/lib.py", "var": None, "kind": "file", "sha256": "b" * 64, "size": 5, "mode": 0o755}
+    module |= {"role": "python-local-module", "container_path": "/job/lib.py"}
+    stored = [{"path": "data", "var": "DATA", "kind": "dir", "sha256": "a" * 64, "size": 3}, module]
+    record = JobRecord.from_dict({"id": "j1", "project": "p", "inputs": stored})
+    assert record.inputs == [
+        InputRef("data", "DATA", "dir", "a" * 64, 3),
+        InputRef("/src/lib.py", None, "file", "b" * 64, 5, 0o755, "python-local-module", "/job/lib.py"),
+    ]
+    assert record.to_dict()["inputs"][1] == module
 
 
 def test_save_overwrites(store: ObjectStore) -> None:
@@ -96,6 +111,7 @@ def test_key_helpers(local_store: ObjectStore) -> None:
     assert js.job_prefix(job) == f"projects/proj/jobs/{job}/"
     assert js.outputs_prefix(job) == f"projects/proj/jobs/{job}/outputs/"
     assert js.logs_prefix(job) == f"projects/proj/jobs/{job}/logs/"
+    assert js.log_key(job, "log.txt") == f"projects/proj/jobs/{job}/logs/log.txt"
     assert js.inputs_manifest_key(job) == f"projects/proj/jobs/{job}/inputs.json"
     assert js.datasets_prefix("ds-1") == "projects/proj/datasets/ds-1/"
 

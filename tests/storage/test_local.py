@@ -104,3 +104,111 @@ def test_put_file_failing_mid_copy_leaves_no_object(tmp_path: Path, monkeypatch:
         store.put_file("blob", src)
     assert not store.exists("blob")
     assert list(store.root.iterdir()) == []  # the partial file is gone too
+
+
+def test_commit_copies_names_nothing_when_one_copy_cannot_be_made_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is fsync'ed before any copy gets its key: a disk error on one copy leaves no object at all
+    (none that could turn out half-written after a crash) and no partial file."""
+    store = LocalStore(tmp_path / "store")
+    sources = []
+    for i in range(5):
+        (tmp_path / str(i)).mkdir()
+        sources.append(_payload_file(tmp_path / str(i), 1000 + i)[0])
+    copies = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    real = os.fsync
+    calls = []
+
+    def fail_third(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(local.os, "fsync", fail_third)
+    with pytest.raises(StoreError, match="Input/output error"):
+        store.commit_copies(copies)
+    assert list(store.list("")) == []
+    assert list(store.root.iterdir()) == []
+    monkeypatch.setattr(local.os, "fsync", real)
+    again = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    sent: list[int] = []
+    store.commit_copies(again, sent.append)
+    assert [store.get_bytes(f"blobs/{i}") for i in range(5)] == [src.read_bytes() for src in sources]
+    assert sorted(sent) == [1000 + i for i in range(5)]
+
+
+def _failing_fsync(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every fsync fail with EIO, recording what it was asked to sync."""
+    asked: list[str] = []
+
+    def fail(fd: int) -> None:
+        asked.append(os.readlink(f"/proc/self/fd/{fd}"))
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(local.os, "fsync", fail)
+    return asked
+
+
+def _copy_in_batch(store: LocalStore, tmp_path: Path, keys: list[str]) -> list[tuple[Path, str]]:
+    copies = []
+    for i, key in enumerate(keys):
+        (tmp_path / f"in{i}").mkdir()
+        copies.append((store.copy_in(_payload_file(tmp_path / f"in{i}", 100 + i)[0]), key))
+    return copies
+
+
+def test_durable_store_fsyncs_before_a_put_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    src, _ = _payload_file(tmp_path, 1000)
+    asked = _failing_fsync(monkeypatch)
+    with pytest.raises(StoreError, match="Input/output error"):
+        store.put_file("a/b", src)
+    assert not store.exists("a/b")  # the disk would not confirm the content: no object
+    assert asked and asked[0].endswith(PARTIAL_SUFFIX)
+
+
+def test_durable_store_fsyncs_each_renamed_into_directory_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    keys = ["blobs/aa/1", "blobs/aa/2", "blobs/bb/3", "top"]
+    copies = _copy_in_batch(store, tmp_path, keys)
+    real = os.fsync
+    synced: list[str] = []
+
+    def record(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(local.os, "fsync", record)
+    store.commit_copies(copies)
+    assert [store.get_bytes(k) for k in keys] == [(tmp_path / f"in{i}/src.bin").read_bytes() for i in range(4)]
+    root = store.root
+    directories = [p for p in synced if not p.endswith(PARTIAL_SUFFIX)]
+    # the key's directories, and the parents of the ones the batch created (their new entries; the root too)
+    made = (tmp_path, root, root / "blobs", root / "blobs/aa", root / "blobs/bb")
+    assert sorted(directories) == sorted(str(d) for d in made)
+    assert len([p for p in synced if p.endswith(PARTIAL_SUFFIX)]) == 4  # every copy before it was named
+    synced.clear()
+    store.put_bytes("blobs/aa/4", b"x")
+    assert synced[1:] == [str(root / "blobs/aa")]  # the object, then its directory
+
+
+def test_store_without_fsync_never_syncs_and_still_writes_whole_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fsync=False``: a disk that fails every fsync goes unnoticed (none is asked), on the put path and on the
+    stager's copy-in path, large copies included; objects still appear only whole, under their key."""
+    store = LocalStore(tmp_path / "store", fsync=False)
+    asked = _failing_fsync(monkeypatch)
+    src, payload = _payload_file(tmp_path, local._SYNC_ON_COPY + 5)  # large: copy_in would fsync it itself
+    store.put_file("put/big", src)
+    store.put_bytes("put/small", b"small")
+    copies = [(store.copy_in(src), "blobs/big"), *_copy_in_batch(store, tmp_path, ["blobs/x/1"])]
+    store.commit_copies(copies)
+    assert asked == []
+    assert store.get_bytes("put/big") == payload == store.get_bytes("blobs/big")
+    assert store.get_bytes("put/small") == b"small"
+    assert store.get_bytes("blobs/x/1") == (tmp_path / "in0/src.bin").read_bytes()
+    assert [o.key for o in store.list("")] == ["blobs/big", "blobs/x/1", "put/big", "put/small"]
+    assert not [p for p in store.root.rglob("*") if p.name.endswith(PARTIAL_SUFFIX)]

@@ -68,3 +68,18 @@ def test_s3_credentials_from_settings_fields(s3_env: dict[str, str], monkeypatch
     store.put_bytes("k", b"v")
     assert store.get_bytes("k") == b"v"
     assert "explicit-secret" not in repr(store) and "explicit-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(("value", "durable"), [(None, True), ("1", True), ("on", True), ("0", False), ("OFF", False)])
+def test_local_fsync_setting_reaches_the_store(tmp_path: Path, value: str | None, durable: bool) -> None:
+    env = {"DSJOBS_STORE": (tmp_path / "s").as_uri()} | ({"DSJOBS_LOCAL_FSYNC": value} if value else {})
+    store = open_store(Settings.from_env(env))
+    assert isinstance(store, LocalStore) and store.fsync is durable
+    bare = open_store(Settings(store_url=str(tmp_path / "b"), local_fsync=durable))
+    assert isinstance(bare, LocalStore) and bare.fsync is durable
+
+
+def test_local_fsync_bad_value_is_one_line() -> None:
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"DSJOBS_LOCAL_FSYNC": "sometimes"})
+    assert str(err.value) == "DSJOBS_LOCAL_FSYNC must be 1 or 0 (also true/false, yes/no, on/off), got 'sometimes'"

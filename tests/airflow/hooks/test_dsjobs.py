@@ -60,6 +60,7 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
             "endpoint_url": "http://127.0.0.1:9000",
             "region_name": "ru-central1",
             "s3_checksums": "when_supported",
+            "local_fsync": "off",
             "docker_url": "tcp://engine:2376",
             "docker_tls_verify": "false",
             "docker_tls_ca_cert": "/certs/ca.pem",
@@ -75,6 +76,7 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
     assert s.s3_endpoint_url == "http://127.0.0.1:9000"
     assert s.s3_region == "ru-central1"
     assert s.s3_checksums == "when_supported"
+    assert s.local_fsync is False
     assert (s.aws_access_key_id, s.aws_secret_access_key) == ("AKID", "s3cret-key-value")
     assert s.docker_url == "tcp://engine:2376"
     assert s.docker_tls_verify is False
@@ -111,6 +113,25 @@ def test_image_pull_policy_from_connection_and_override(clean_env: pytest.Monkey
     with pytest.raises(AirflowFailException) as caught:
         DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
     assert "image pull policy must be one of always, if-missing, never, got 'sometimes'" in str(caught.value)
+
+
+def test_local_fsync_extra_rejects_a_bad_value(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={"local_fsync": "sometimes"})
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert str(caught.value) == (
+        "connection 'bad': extra local_fsync must be 1 or 0 (also true/false, yes/no, on/off), got 'sometimes'"
+    )
+
+
+def test_working_storage_check_from_connection(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"working_storage_check": "warn"})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().working_storage_check == "warn"
+    assert DataSphereJobsHook().get_settings().working_storage_check == "fail"
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={"working_storage_check": "maybe"})
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert "working storage check must be fail or warn, got 'maybe'" in str(caught.value)
 
 
 def test_aws_connection_supplies_credentials(clean_env: pytest.MonkeyPatch) -> None:

@@ -76,17 +76,22 @@ def test_s3_mounts_resolve_through_aws_connections_with_their_own_endpoint_and_k
     # mapping, which reuses another aws connection for a second prefix.
     set_conn(monkeypatch, "dsjobs_s3_lake01", **lake_conn(signed_s3, s3_url=f"s3://{signed_s3.bucket}/data"))
     set_conn(monkeypatch, "lake_aws", **lake_conn(signed_s3))
-    store_conn["extra"]["s3_connectors"] = {"more": {"conn_id": "lake_aws", "url": f"s3://{signed_s3.bucket}/more"}}
+    more = {"conn_id": "lake_aws", "url": f"s3://{signed_s3.bucket}/more", "read_write": True}
+    store_conn["extra"]["s3_connectors"] = {"more": more}
     set_conn(monkeypatch, "dsjobs_default", **store_conn)
     service = DataSphereJobsHook().get_conn()
     # The project's registry knows "lake01" too, elsewhere: the Airflow connection wins.
     ConnectorRegistry(service.store, service.project).add("lake01", "s3://no-such-bucket/data")
 
-    result = run_job(MOUNTS_JOB, tmp_path)
+    result = run_job({**MOUNTS_JOB, "cmd": MOUNTS_JOB["cmd"] + "; echo written > ${B}/out.txt"}, tmp_path)
 
     assert result["status"] == "SUCCESS"
     lines = [line for stream, line in service.logs(result["job_id"]) if stream == "stdout"]
     assert lines == ["x from the lake", "y from the lake", "0"]  # no AWS_* variable inside the container
+    # "more" is read-write: what the job wrote there went back to the lake through the same connection.
+    keys = {"aws_access_key_id": signed_s3.access_key_id, "aws_secret_access_key": signed_s3.secret_access_key}
+    lake = boto3.client("s3", endpoint_url=signed_s3.endpoint, region_name="us-east-1", **keys)
+    assert lake.get_object(Bucket=signed_s3.bucket, Key="more/out.txt")["Body"].read() == b"written\n"
     secret = signed_s3.secret_access_key
     assert str(redact(f"key {secret}")) == "key ***"  # masked in the task log from the moment it was read
     assert secret not in json.dumps(result) and secret not in caplog.text

@@ -529,3 +529,29 @@ def test_unreachable_engine_fails_with_one_line_reason(service: Any, monkeypatch
     assert not isinstance(err.value, AirflowFailException)
     assert "\n" not in str(err.value)
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_a_read_write_s3_mount_is_synced_back_and_said_in_the_task_log(
+    service: Any, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env["endpoint"], region_name="us-east-1")
+    client.put_object(Bucket=s3_env["bucket"], Key="scratch/.keep", Body=b"")
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_SCRATCH01", f"s3://{s3_env['bucket']}/scratch")
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_SCRATCH01_MODE", "rw")
+    op = DataSphereJobOperator(
+        task_id="rw_mount",
+        dag=make_dag(),
+        poll_interval=0.5,
+        config={"cmd": "echo partial > ${M}/ckpt.txt; exit 5", "s3-mounts": [{"scratch01": "M"}]},
+    )
+    said: list[str] = []
+    op.log.info = lambda msg, *a, **k: said.append(msg % a if a else msg)  # type: ignore[method-assign]
+    with pytest.raises(AirflowException, match="program exited with code 5"):
+        run(op, make_context())
+    assert client.get_object(Bucket=s3_env["bucket"], Key="scratch/ckpt.txt")["Body"].read() == b"partial\n"
+    assert (
+        f"s3-mount scratch01: uploaded 1 new or changed file(s) (8 bytes) to s3://{s3_env['bucket']}/scratch, "
+        "1 unchanged" in said
+    )

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import PASSWORDS, ApiServer
+from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, run_echo, with_resources
 from tests.helpers import free_port, unavailable
 from tests.servers import stop_process
 
@@ -131,3 +132,14 @@ def server_service(api_server: ApiServer) -> Iterator[JobService]:
             with contextlib.suppress(Exception):  # best-effort cleanup of this test's containers
                 service.cancel(record.id, graceful=False)
     service.close()
+
+
+@pytest.fixture(scope="session")
+def resourced_job(api_server: ApiServer) -> JobRecord:
+    """A finished echo job whose record says it got working storage and synced two read-write s3-mounts back,
+    one of them failed (``helpers.GRANT``, ``helpers.SYNCS``)."""
+    service = JobService(api_server.settings())
+    try:
+        return with_resources(service, run_echo(service))
+    finally:
+        service.close()

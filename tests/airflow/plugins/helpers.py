@@ -1,18 +1,72 @@
 """A client of the api-server the plugin tests run (``conftest.api_server`` starts it): tokens for its two users
-and requests that do not follow redirects."""
+and requests that do not follow redirects; the jobs the tests run on the store it reads."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
 from airflow_provider_dsjobs.settings import Settings
 
 PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
+ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
+GIB, MIB = 1 << 30, 1 << 20
+#: What finalizing a job with ``working-storage`` and two read-write s3-mounts (one whose sync failed) records.
+GRANT = StorageGrant(
+    requested_bytes=150 * GIB,
+    mode="checked",
+    free_bytes=400 * GIB + 512 * MIB,
+    storage_driver="overlay2 on extfs",
+    held_bytes=20 * GIB,
+)
+SYNCS = [
+    MountSync(
+        "lake",
+        "s3://lake-bucket/ckpt",
+        uploaded_files=3,
+        uploaded_bytes=3 * MIB + 512 * 1024,
+        unchanged_files=2,
+        skipped=["passwd-link: a symbolic link"],
+    ),
+    MountSync(
+        "scratch",
+        "s3://scratch-bucket/tmp",
+        error="An error occurred (AccessDenied) when calling the PutObject operation: Access Denied",
+    ),
+]
+
+
+def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecord:
+    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause)."""
+    config = load_config(ECHO)
+    if args:
+        config = apply_overrides(config, Overrides(args=args))
+    record = service.submit(config)
+    return service.wait(record.id) if wait else record
+
+
+def with_resources(service: JobService, record: JobRecord) -> JobRecord:
+    """The finished ``record`` as the finalizer of a job that used project resources leaves it: :data:`GRANT`,
+    :data:`SYNCS`, and ERROR for the failed sync (what an engine's disk and a bucket give cannot be chosen on a
+    shared engine; ``tests/jobs/test_working_storage.py`` and ``test_s3_sync.py`` run them for real)."""
+    failed = SYNCS[1]
+    record.working_storage = GRANT
+    record.s3_sync = list(SYNCS)
+    record.status = JobStatus.ERROR
+    record.status_details = f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}"
+    record.history[-1] = replace(record.history[-1], status=JobStatus.ERROR)
+    service.jobs.save(record)
+    return record
 
 
 @dataclass

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import ApiServer
+from tests.airflow.plugins.helpers import GIB, MIB, ApiServer, run_echo
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker]
-
-ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
-
-
-def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecord:
-    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause)."""
-    config = load_config(ECHO)
-    if args:
-        config = apply_overrides(config, Overrides(args=args))
-    record = service.submit(config)
-    return service.wait(record.id) if wait else record
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +89,41 @@ def test_job_detail_has_history_outputs_and_a_config_without_secrets(
     status, headers, body = api_server.request(job["outputs"][0]["download_url"])
     assert status == 200 and body == b"result of the plugin job\n"
     assert "result.txt" in headers["content-disposition"]
+
+
+def test_job_detail_says_what_the_job_got_from_project_resources(
+    api_server: ApiServer, finished: JobRecord, resourced_job: JobRecord
+) -> None:
+    job = api_server.json(f"/dsjobs/api/jobs/{resourced_job.id}")
+    assert job["working_storage"] == {
+        "requested_bytes": 150 * GIB,
+        "mode": "checked",
+        "free_bytes": 400 * GIB + 512 * MIB,
+        "limit_bytes": None,
+        "held_bytes": 20 * GIB,
+        "storage_driver": "overlay2 on extfs",
+        "path": "/job/work",
+        "description": "working storage 150.0 GiB at /job/work: no size limit on overlay2 on extfs, checked; "
+        "400.5 GiB free on the engine's disk, 20.0 GiB of it held by other jobs' working storage",
+    }
+    lake, scratch = job["s3_sync"]
+    assert lake == {
+        "id": "lake",
+        "url": "s3://lake-bucket/ckpt",
+        "uploaded_files": 3,
+        "uploaded_bytes": 3 * MIB + 512 * 1024,
+        "unchanged_files": 2,
+        "skipped": ["passwd-link: a symbolic link"],
+        "error": None,
+    }
+    assert (scratch["id"], scratch["uploaded_files"]) == ("scratch", 0)
+    assert scratch["error"] == "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied"
+    assert job["status"] == "ERROR" and job["status_details"].startswith("syncing s3-mount scratch back to ")
+    # A job without either shows neither, in the JSON or on its page.
+    plain = api_server.json(f"/dsjobs/api/jobs/{finished.id}")
+    assert plain["working_storage"] is None and plain["s3_sync"] == []
+    status, _, body = api_server.request(f"/dsjobs/jobs/{finished.id}")
+    assert status == 200 and b"Working storage" not in body and b"S3 mounts synced back" not in body
 
 
 def test_log_comes_as_ndjson(api_server: ApiServer, finished: JobRecord) -> None:

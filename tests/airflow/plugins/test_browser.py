@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import PASSWORDS, ApiServer
-from tests.airflow.plugins.test_api import run_echo
+from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, run_echo
 from tests.helpers import unavailable
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker, pytest.mark.browser]
@@ -63,7 +63,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 
 def test_list_job_and_live_log_in_chromium(
-    api_server: ApiServer, server_service: JobService, browser_page: Any, tmp_path: Path
+    api_server: ApiServer, server_service: JobService, resourced_job: JobRecord, browser_page: Any, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -119,3 +119,33 @@ def test_list_job_and_live_log_in_chromium(
     page.goto(f"{api_server.url}/plugin/dsjobs")
     expect(page.frame_locator("iframe").locator("table.jobs")).to_contain_text(done.id)
     page.screenshot(path=str(out / "jobs-in-airflow.png"))
+
+    # A job that used project resources: its working storage and how its s3-mounts were synced, a failed one marked.
+    page.goto(f"{api_server.url}/dsjobs/jobs/{resourced_job.id}")
+    storage = page.locator("#working-storage")
+
+    def fact(name: str) -> Any:
+        return storage.locator(f"dt:text-is('{name}') + dd")
+
+    expect(fact("Requested")).to_have_text("150.0 GiB at /job/work")
+    expect(fact("Granted")).to_contain_text("free space checked")
+    expect(fact("Free at start")).to_have_text(
+        "400.5 GiB on the engine's disk, 20.0 GiB of it held by other jobs' working storage"
+    )
+    expect(fact("Storage driver")).to_have_text("overlay2 on extfs")
+    synced = page.locator("#s3-sync tbody tr")
+    expect(synced).to_have_count(2)
+    expect(synced.nth(0)).to_contain_text("s3://lake-bucket/ckpt")
+    expect(synced.nth(0)).to_contain_text("3 files, 3.5 MiB")
+    expect(synced.nth(0)).to_contain_text("synced")
+    expect(synced.nth(0)).to_contain_text("skipped: passwd-link: a symbolic link")
+    expect(synced.nth(1)).to_contain_text("0 files, 0 B")
+    expect(synced.nth(1).locator(".bad")).to_have_text(
+        "sync FAILED: An error occurred (AccessDenied) when calling the PutObject operation: Access Denied"
+    )
+    expect(page.locator(".notice")).to_have_text(
+        "syncing s3-mount scratch back to s3://scratch-bucket/tmp failed: An error occurred (AccessDenied) "
+        "when calling the PutObject operation: Access Denied"
+    )
+    expect(synced.nth(0).locator(".bad")).to_have_count(0)
+    page.screenshot(path=str(out / "job-resources.png"))
