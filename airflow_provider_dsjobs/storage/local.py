@@ -24,6 +24,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +46,20 @@ _SYNC_ON_COPY = 8 * 1024 * 1024
 
 def _oserror(action: str, where: str, exc: OSError) -> StoreError:
     return StoreError(f"cannot {action} {where}: {exc.strerror or exc}")
+
+
+@contextmanager
+def _partial(tmp: Path, action: str, where: Callable[[], str]) -> Iterator[None]:
+    """Remove the partial file ``tmp`` if the block fails (it never keeps half an object); an ``OSError`` becomes
+    one ``StoreError`` line: ``cannot <action> <where>: <why>``."""
+    try:
+        yield
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _oserror(action, where(), exc) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _writeback_starter() -> Callable[[int, int, int], object] | None:
@@ -171,17 +186,11 @@ class LocalStore:
     ) -> None:
         target = self._path(key)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
-        try:
+        with _partial(tmp, "write", lambda: self.uri(key)):
             changed = _make_dirs(target.parent) | {target.parent}
             _fill(tmp, source, progress, kernel_copy=kernel_copy, sync=self.fsync)
             os.replace(tmp, target)
             self._sync_dirs(changed)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise _oserror("write", self.uri(key), exc) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
     # -- copies named after they are made (not in the protocol) ---------------------------------------------------
 
@@ -190,18 +199,12 @@ class LocalStore:
         once its content hash is known: the stager hashes while this copies. A small copy is not fsync'ed yet
         (``commit_copies`` does that, for the whole batch at once), nor any copy when ``fsync`` is off."""
         tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
-        try:
+        with _partial(tmp, "copy", lambda: str(path)):
             if not self.root.is_dir():
                 self._copy_dirs.update(_make_dirs(self.root))
             with open(path, "rb") as source:
                 large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
                 _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise _oserror("copy", str(path), exc) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         return tmp
 
     def commit_copies(self, copies: Sequence[tuple[Path, str]], progress: ProgressCallback | None = None) -> None:
@@ -285,21 +288,14 @@ class LocalStore:
     def get_file(self, key: str, path: Path, progress: ProgressCallback | None = None) -> None:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
-        with self.open_read(key) as source:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(tmp, "wb") as out:
-                    while chunk := source.read(CHUNK_SIZE):
-                        out.write(chunk)
-                        if progress:
-                            progress(len(chunk))
-                os.replace(tmp, path)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise _oserror("write", str(path), exc) from None
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+        with self.open_read(key) as source, _partial(tmp, "write", lambda: str(path)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                while chunk := source.read(CHUNK_SIZE):
+                    out.write(chunk)
+                    if progress:
+                        progress(len(chunk))
+            os.replace(tmp, path)
 
     def open_read(self, key: str) -> BinaryIO:
         path = self._path(key)
