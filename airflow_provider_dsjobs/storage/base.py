@@ -85,6 +85,14 @@ class CopiesIn(Protocol):
         """Copy ``path`` into the store under a temporary name no listing shows; returns that handle."""
         ...
 
+    def copy_in_bytes(self, data: bytes) -> Path:
+        """Like ``copy_in``, from content already read (a small file the stager read whole to hash it)."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` names an object (as in ``ObjectStore``)."""
+        ...
+
     def commit_copies(self, copies: Sequence[tuple[Path, str]], progress: ProgressCallback | None = None) -> None:
         """Give ``copy_in`` copies their keys, as one batch: each atomically (a reader sees the old object or this
         one), and only once its bytes are durable, so a crash never leaves a named object half-written."""

@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from airflow_provider_dsjobs.storage.base import CopiesIn, ObjectNotFound, ObjectStore, StoreError
-from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashingReader, HashMemo, hash_file_stat, stat_key
+from airflow_provider_dsjobs.storage.hashing import (
+    DEFAULT_MEMO,
+    HashingReader,
+    HashMemo,
+    hash_file_stat,
+    read_hashed,
+    stat_key,
+)
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
 GiB = 1024**3
@@ -307,6 +314,8 @@ class InputStager:
         self.stats = StageStats()
         self.lease_key: str | None = None
         self._leased: set[str] = set()
+        #: The store, if it takes copies before their keys are known (checked once: a protocol check is slow).
+        self._copies_in: CopiesIn | None = store if isinstance(store, CopiesIn) else None
 
     def stage(self, path: Path) -> StagedInput:
         """Stage one file or directory."""
@@ -361,31 +370,34 @@ class InputStager:
         return [[next(hashed) for _ in scanned.files] for scanned in scans]
 
     def _read(self, f: _ScannedFile) -> _HashedFile:
-        """Hash ``f`` by reading it (the caller asked the memo already). A large file is copied into a
-        ``CopiesIn`` store while it is hashed, inside the same stat check."""
-        store = self.store
+        """Hash ``f`` by reading it (the caller asked the memo already). Into a ``CopiesIn`` store, a large file is
+        copied while it is hashed, inside the same stat check; a small one is read whole, hashed, and written from
+        that same read if the store lacks its content (each byte read once, as ``cp`` does)."""
+        store = self._copies_in
+        if store is None:
+            return _HashedFile(f, *hash_file_stat(f.path, self.memo, lookup=False))
+        if f.size < _SMALL_BLOB:
+            data, sha, st = read_hashed(f.path, self.memo)
+            there = store.exists(blob_key(self.project, sha))
+            return _HashedFile(f, sha, st, None if there else store.copy_in_bytes(data))
         copies: list[Path] = []
-        alongside = None
-        if isinstance(store, CopiesIn) and f.size >= _SMALL_BLOB:
-
-            def alongside() -> None:
-                copies.append(store.copy_in(f.path))
-
         try:
-            sha, st = hash_file_stat(f.path, self.memo, lookup=False, alongside=alongside)
+            sha, st = hash_file_stat(
+                f.path, self.memo, lookup=False, alongside=lambda: copies.append(store.copy_in(f.path))
+            )
         except BaseException:
-            if copies and isinstance(store, CopiesIn):
+            if copies:
                 store.drop_copy(copies[0])
             raise
-        return _HashedFile(f, sha, st, copies[0] if copies else None)
+        return _HashedFile(f, sha, st, copies[0])
 
     def _drop_copies(self, hashed: Sequence[Sequence[_HashedFile]]) -> None:
         """Remove the copies not named (a named copy's handle no longer exists: dropping it does nothing)."""
-        if isinstance(self.store, CopiesIn):
+        if self._copies_in is not None:
             for files in hashed:
                 for f in files:
                     if f.copy is not None:
-                        self.store.drop_copy(f.copy)
+                        self._copies_in.drop_copy(f.copy)
 
     def _check_limits(self, inputs: Sequence[tuple[Path, Sequence[_ScannedFile | _HashedFile]]]) -> None:
         for _, files in inputs:
@@ -445,8 +457,8 @@ class InputStager:
     def _upload(self, files: list[_HashedFile]) -> None:
         if self.progress:
             self.progress.start(len(files), sum(f.size for f in files))
-        if isinstance(self.store, CopiesIn):
-            self._copy_in_all(self.store, files)
+        if self._copies_in is not None:
+            self._copy_in_all(self._copies_in, files)
         else:
             small = [f for f in files if f.size < _SMALL_BLOB]
             large = [f for f in files if f.size >= _SMALL_BLOB]

@@ -129,13 +129,43 @@ def hash_file_stat(
                     digest, size = hashing.result()
         after = os.stat(path)
     except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat_key(path, after) != stat_key(path, before) or size != after.st_size:
-        raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
+        raise _unreadable(path, exc) from None
+    _check_unchanged(path, before, after, size)
     sha = digest.hexdigest()
     if memo is not None:
         memo.put(key, sha, observed_at)
     return sha, after
+
+
+def read_hashed(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[bytes, str, os.stat_result]:
+    """Read a small file whole and hash it: ``(content, sha256 hex, stat while read)``, so a copy can be written
+    from the same read (each byte read once). The hash is recorded in ``memo`` (the caller asked it already).
+    Same checks as ``hash_file_stat``; the content is held in memory, so callers keep this to small files."""
+    observed_at = time.time()
+    try:
+        before = os.stat(path)
+        with open(path, "rb", buffering=0) as fh:
+            data = fh.read(before.st_size + 1)  # one more byte than the stat says: a grown file is caught
+            while len(data) <= before.st_size and (more := fh.read(before.st_size + 1 - len(data))):
+                data += more  # a short read (rare on a regular file)
+        after = os.stat(path)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    _check_unchanged(path, before, after, len(data))
+    sha = hashlib.sha256(data).hexdigest()  # releases the GIL: several files hash at once
+    if memo is not None:
+        memo.put(stat_key(path.absolute(), before), sha, observed_at)
+    return data, sha, after
+
+
+def _unreadable(path: Path, exc: OSError) -> StoreError:
+    return StoreError(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, size_read: int) -> None:
+    """Raise unless the file kept its stat while it was read and ``size_read`` is its size."""
+    if stat_key(path, after) != stat_key(path, before) or size_read != after.st_size:
+        raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
 
 
 def _sha256_of(path: Path, size_hint: int) -> tuple[Any, int]:

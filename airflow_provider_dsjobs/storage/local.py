@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
-from airflow_provider_dsjobs.storage.keys import check_key, local_parts
+from airflow_provider_dsjobs.storage.keys import NATIVE_SEPARATORS, check_key, local_parts
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -160,11 +160,13 @@ class LocalStore:
 
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self.root = Path(root).expanduser().resolve()
+        self._root = str(self.root)
         self.url = self.root.as_uri()
         #: fsync objects and their directories before a write returns (see the module's docstring).
         self.fsync = fsync
         #: Directories ``copy_in`` created entries in (making the root), for the next ``commit_copies`` to fsync.
         self._copy_dirs: set[Path] = set()
+        self._root_made = False
 
     def __repr__(self) -> str:
         return f"LocalStore({self.url})"
@@ -172,9 +174,15 @@ class LocalStore:
     # -- helpers -------------------------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """The file of ``key``, as a string (a batch of a thousand names spares pathlib's cost per name)."""
         check_key(key)
+        if not NATIVE_SEPARATORS:  # POSIX: a checked key is a relative path of safe names already
+            return os.path.join(self._root, key)
         try:
-            return self.root.joinpath(*local_parts(key))
+            return os.path.join(self._root, *local_parts(key))
         except StoreError as exc:  # only on a system whose paths split at a backslash too
             raise StoreError(f"invalid object key for a local store: {exc}") from None
 
@@ -198,14 +206,27 @@ class LocalStore:
         """Copy ``path`` into a partial file under the root (``list`` ignores it), for ``commit_copies`` to name
         once its content hash is known: the stager hashes while this copies. A small copy is not fsync'ed yet
         (``commit_copies`` does that, for the whole batch at once), nor any copy when ``fsync`` is off."""
-        tmp = self.root / f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
-        with _partial(tmp, "copy", lambda: str(path)):
-            if not self.root.is_dir():
-                self._copy_dirs.update(_make_dirs(self.root))
-            with open(path, "rb") as source:
-                large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
-                _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
+        tmp = self._incoming()
+        with _partial(tmp, "copy", lambda: str(path)), open(path, "rb") as source:
+            large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
+            _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
         return tmp
+
+    def copy_in_bytes(self, data: bytes) -> Path:
+        """Like ``copy_in``, from content already in memory (never fsync'ed here: the batch does it)."""
+        tmp = self._incoming()
+        with _partial(tmp, "write", lambda: self.url), open(tmp, "wb", buffering=0) as out:
+            view = memoryview(data)
+            while view:
+                view = view[out.write(view) :]
+        return tmp
+
+    def _incoming(self) -> Path:
+        """A new name for a copy whose key is not known yet (making the root on first use)."""
+        if not self._root_made:  # checked once per store, not once per copy
+            self._copy_dirs.update(_make_dirs(self.root))
+            self._root_made = True
+        return Path(self._root, f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}")
 
     def commit_copies(self, copies: Sequence[tuple[Path, str]], progress: ProgressCallback | None = None) -> None:
         """Name ``copy_in`` copies: fsync all of them (side by side), then rename each to its key (atomically
@@ -213,15 +234,15 @@ class LocalStore:
         copy's size. On an error nothing unsynced is named, and the copies not named are removed."""
         if self.fsync:
             self._sync_copies([copy for copy, _ in copies])
-        made: set[Path] = set()  # the shard directories (a thousand blobs share a few hundred)
+        made: set[str] = set()  # the shard directories (a thousand blobs share a few hundred)
         changed = set(self._copy_dirs)  # the directories whose entries changed, to fsync once each
         self._copy_dirs.clear()
         for i, (copy, key) in enumerate(copies):
-            target = self._path(key)
+            target = self._file(key)
             try:
-                if target.parent not in made:
-                    changed |= _make_dirs(target.parent)
-                    made.add(target.parent)
+                if (parent := os.path.dirname(target)) not in made:
+                    changed |= _make_dirs(Path(parent))
+                    made.add(parent)
                 size = os.stat(copy).st_size
                 os.replace(copy, target)
             except OSError as exc:
@@ -231,7 +252,7 @@ class LocalStore:
             if progress:
                 progress(size)
         try:
-            self._sync_dirs(made | changed)
+            self._sync_dirs({Path(d) for d in made} | changed)
         except OSError as exc:
             raise _oserror("write", self.url, exc) from None
 
@@ -256,7 +277,7 @@ class LocalStore:
 
     def exists(self, key: str) -> bool:
         # os.path rather than pathlib: a cached re-run of a large directory checks thousands of blobs.
-        return os.path.isfile(os.path.join(self.root, check_key(key)))  # a checked key: relative, "/"-separated
+        return os.path.isfile(self._file(key))
 
     def size(self, key: str) -> int | None:
         try:

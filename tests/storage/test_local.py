@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,29 @@ def test_store_without_fsync_never_syncs_and_still_writes_whole_objects(
     assert store.get_bytes("blobs/x/1") == (tmp_path / "in0/src.bin").read_bytes()
     assert [o.key for o in store.list("")] == ["blobs/big", "blobs/x/1", "put/big", "put/small"]
     assert not [p for p in store.root.rglob("*") if p.name.endswith(PARTIAL_SUFFIX)]
+
+
+def test_copy_in_bytes_is_invisible_until_committed_then_whole(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")  # the root does not exist yet: the first copy makes it
+    payload = os.urandom(300 * 1024)
+    copies = [(store.copy_in_bytes(payload), "blobs/ab/x"), (store.copy_in_bytes(b""), "blobs/cd/empty")]
+    assert list(store.list("")) == [] and not store.exists("blobs/ab/x")
+    sent: list[int] = []
+    store.commit_copies(copies, sent.append)
+    assert store.get_bytes("blobs/ab/x") == payload and store.get_bytes("blobs/cd/empty") == b""
+    assert sorted(sent) == [0, len(payload)]
+    assert not [p for p in store.root.rglob("*") if p.name.endswith(PARTIAL_SUFFIX)]
+
+
+def test_copy_in_bytes_failing_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.put_bytes("other", b"x")
+
+    class FullDisk(io.FileIO):
+        def write(self, data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local, "open", lambda path, mode, buffering=-1: FullDisk(path, mode), raising=False)
+    with pytest.raises(StoreError, match=f"cannot write {store.url}: No space left on device"):
+        store.copy_in_bytes(b"content")
+    assert sorted(p.name for p in store.root.iterdir()) == ["other"]
