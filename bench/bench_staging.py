@@ -95,33 +95,30 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
     ``pairs`` times: each first run in a new process with a fresh store and a cold hash cache; each copy into a
     new directory on the same filesystem. Target (issue 16): first run ≥ 80 % of cp's throughput.
 
-    Every timed run starts after a ``sync`` (no earlier run's data is still being written back) and removes
-    nothing: what the runs wrote is removed once the pairs are done. A removal right before a timed run slows
-    that run's file creations by up to 10x here (ext4 mounted with ``discard`` frees the blocks in the journal
-    commits that follow), which would penalise whichever of cp and the stager comes next."""
+    Every timed run starts on a quiet disk (``_settle``: synced, no I/O in flight, no discards still going) and
+    what it wrote is removed right after it. A removal's disk work outlasts its ``sync`` here (ext4 mounted with
+    ``discard`` frees the blocks in the journal commits that follow): left to run into the next timed run, it made
+    that run's file creations up to 10x slower, whichever of cp and the stager it was."""
     firsts: list[float] = []
     copies: list[float] = []
     durable: list[float] = []
     unsynced: list[float] = []
     files = sorted(p.relative_to(path) for p in path.rglob("*") if p.is_file()) if path.is_dir() else None
     loads: list[float] = []
-    runs = workdir / "cp-runs"
-    runs.mkdir()
     for i in range(pairs):
         loads.append(os.getloadavg()[0])
-        dest, synced_dest = runs / f"cp-{i}", runs / f"cp-sync-{i}"
-        copied = [str(synced_dest / f) for f in files] if files is not None else [str(synced_dest)]
-        copies.append(_timed(["cp", "-r", str(path), str(dest)]))
-        durable.append(_timed(["cp", "-r", str(path), str(synced_dest)], ["sync", "--", *copied]))  # cp, sync FILE...
-        spec = {"store": "local", "path": str(path), "root": str(runs / f"store-{i}"), "home": str(runs / f"home-{i}")}
-        os.sync()
-        firsts.append(_run_child(spec, workdir)[0][0]["seconds"])
-        spec = {**spec, "root": str(runs / f"store-nosync-{i}"), "home": str(runs / f"home-nosync-{i}"), "fsync": False}
-        os.sync()
-        unsynced.append(_run_child(spec, workdir)[0][0]["seconds"])
+        dest = workdir / f"cp-{i}"
+        copied = [str(dest / f) for f in files] if files is not None else [str(dest)]
+        cp = ["cp", "-r", str(path), str(dest)]
+        copies.append(_timed(dest, cp))
+        durable.append(_timed(dest, cp, ["sync", "--", *copied]))  # the same copy, made durable: cp, sync FILE...
+        root = workdir / f"store-{i}"
+        for runs, home, fsync in ((firsts, f"home-{i}", True), (unsynced, f"home-nosync-{i}", False)):
+            _settle()
+            spec = {"store": "local", "path": str(path), "root": str(root), "home": str(workdir / home), "fsync": fsync}
+            runs.append(_run_child(spec, workdir)[0][0]["seconds"])
+            _remove(root)
     loads.append(os.getloadavg()[0])
-    shutil.rmtree(runs)
-    os.sync()
     print(f"{name}: first runs {firsts}, without fsync {unsynced}, cp {copies}, cp + sync {durable}")
     cp_s, durable_s = statistics.median(copies), statistics.median(durable)
     load = f"load (1 min) {min(loads):.1f} to {max(loads):.1f} over the pairs"
@@ -169,13 +166,49 @@ def _runs_vs_cp(label: str, runs: list[float], copies: list[float], more: str) -
     )
 
 
-def _timed(*commands: list[str]) -> float:
-    """Seconds the commands take, one after another, from a ``sync`` (nothing earlier still being written)."""
-    os.sync()
+def _timed(dest: Path, *commands: list[str]) -> float:
+    """Seconds the commands take, one after another, on a quiet disk; ``dest`` (what they wrote) is removed
+    afterwards."""
+    _settle()
     started = time.perf_counter()
     for command in commands:
         subprocess.run(command, check=True)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    _remove(dest)
+    return seconds
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _settle(quiet_seconds: float = 0.5, limit_seconds: float = 20.0) -> None:
+    """``sync``, then wait until the disks have had no I/O in flight and no new discard for ``quiet_seconds`` (at
+    most ``limit_seconds``): the disk work of earlier runs and removals does not land in the next timed run."""
+    os.sync()
+    deadline = time.monotonic() + limit_seconds
+    last, quiet_since = _disk_activity(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.05)
+        now = _disk_activity()
+        if now != last or now[0]:
+            last, quiet_since = now, time.monotonic()
+
+
+def _disk_activity() -> tuple[int, int]:
+    """(I/Os in flight, discards completed) summed over the block devices, from ``/proc/diskstats`` (zeros where
+    there is none)."""
+    in_flight = discards = 0
+    try:
+        lines = Path("/proc/diskstats").read_text().splitlines()
+    except OSError:
+        return (0, 0)
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 15:  # major minor name, then the counters (discards since Linux 4.18)
+            in_flight += int(fields[11])
+            discards += int(fields[14])
+    return (in_flight, discards)
 
 
 def _vs_cp(label: str, seconds: float, cp_seconds: float, **extra: Any) -> dict[str, str]:
