@@ -95,10 +95,8 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
     ``pairs`` times: each first run in a new process with a fresh store and a cold hash cache; each copy into a
     new directory on the same filesystem. Target (issue 16): first run ≥ 80 % of cp's throughput.
 
-    Every timed run starts on a quiet disk (``_settle``: synced, no I/O in flight, no discards still going) and
-    what it wrote is removed right after it. A removal's disk work outlasts its ``sync`` here (ext4 mounted with
-    ``discard`` frees the blocks in the journal commits that follow): left to run into the next timed run, it made
-    that run's file creations up to 10x slower, whichever of cp and the stager it was."""
+    Every timed run starts after ``_settle`` (synced, and file creation back to its quiet speed) and what it wrote
+    is removed right after it."""
     firsts: list[float] = []
     copies: list[float] = []
     durable: list[float] = []
@@ -167,8 +165,8 @@ def _runs_vs_cp(label: str, runs: list[float], copies: list[float], more: str) -
 
 
 def _timed(dest: Path, *commands: list[str]) -> float:
-    """Seconds the commands take, one after another, on a quiet disk; ``dest`` (what they wrote) is removed
-    afterwards."""
+    """Seconds the commands take, one after another, from a settled filesystem (``_settle``); ``dest`` (what they
+    wrote) is removed afterwards."""
     _settle()
     started = time.perf_counter()
     for command in commands:
@@ -182,33 +180,40 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _settle(quiet_seconds: float = 0.5, limit_seconds: float = 20.0) -> None:
-    """``sync``, then wait until the disks have had no I/O in flight and no new discard for ``quiet_seconds`` (at
-    most ``limit_seconds``): the disk work of earlier runs and removals does not land in the next timed run."""
+#: Seconds a quiet filesystem takes to create and remove ``_PROBE_FILES`` empty files (set by the first ``_settle``).
+_quiet_probe: float | None = None
+_PROBE_FILES = 100
+
+
+def _settle(limit_seconds: float = 30.0) -> None:
+    """``sync``, then wait until creating files is as fast as on a quiet filesystem (within 2x of the fastest
+    probe seen, at most ``limit_seconds``). For several seconds after a removal of many files, file creations
+    here are 6-30x slower than usual (measured: 200 creations 110-150 ms instead of 5 ms); a timed run started
+    then would pay for the previous run's clean-up, whichever of cp and the stager it is."""
+    global _quiet_probe
     os.sync()
     deadline = time.monotonic() + limit_seconds
-    last, quiet_since = _disk_activity(), time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_seconds:
-        time.sleep(0.05)
-        now = _disk_activity()
-        if now != last or now[0]:
-            last, quiet_since = now, time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
+        while True:
+            seconds = _probe(Path(tmp))
+            if _quiet_probe is None:  # the first settle: take the best of a few probes as the quiet figure
+                _quiet_probe = min([seconds] + [_probe(Path(tmp)) for _ in range(4)])
+            _quiet_probe = min(_quiet_probe, seconds)
+            if seconds <= 2 * _quiet_probe or time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
 
 
-def _disk_activity() -> tuple[int, int]:
-    """(I/Os in flight, discards completed) summed over the block devices, from ``/proc/diskstats`` (zeros where
-    there is none)."""
-    in_flight = discards = 0
-    try:
-        lines = Path("/proc/diskstats").read_text().splitlines()
-    except OSError:
-        return (0, 0)
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 15:  # major minor name, then the counters (discards since Linux 4.18)
-            in_flight += int(fields[11])
-            discards += int(fields[14])
-    return (in_flight, discards)
+def _probe(directory: Path) -> float:
+    """Seconds to create, then remove, ``_PROBE_FILES`` empty files in ``directory``."""
+    names = [str(directory / f"p{i}") for i in range(_PROBE_FILES)]
+    started = time.perf_counter()
+    for name in names:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    seconds = time.perf_counter() - started
+    for name in names:
+        os.unlink(name)
+    return seconds
 
 
 def _vs_cp(label: str, seconds: float, cp_seconds: float, **extra: Any) -> dict[str, str]:
@@ -329,9 +334,12 @@ def main() -> None:
             "(`DSJOBS_HASH_CACHE=0`) its time is bounded below by the sha256 row. The same-process row shows the "
             "in-memory memo. The `cp` rows alternate a first run (new process, fresh store, cold hash cache) with "
             "`cp -r` of the same input on the same filesystem (and with `cp -r` followed by `sync` of the copied "
-            "files, for what making a copy durable costs). The first run hashes every byte (SHA-256, one "
-            "pass; small files 4 at a time) and copies it in the kernel (copy_file_range) like cp, a large file "
-            "while it is hashed, a small one after; unlike cp it makes every blob "
+            "files, for what making a copy durable costs). Every timed run of a pair starts once creating files is "
+            "as fast again as on a quiet filesystem (for seconds after a large removal it is 6-30x slower here), "
+            "and its output is removed right after it. The first run reads every byte once: a large file is hashed "
+            "(SHA-256) while the kernel copies it (copy_file_range, "
+            "like cp); a small one (4 at a time) is read whole, hashed, and its copy written from the same bytes "
+            "when the store lacks it. Unlike cp it makes every blob "
             "durable before naming it: a large file's copy starts its disk writes as it goes and is fsync'ed "
             "while the hash finishes, small files' copies are fsync'ed side by side in one batch, then renamed, then "
             "each directory renamed into is fsync'ed once. The fsync-off row (`DSJOBS_LOCAL_FSYNC=0`) runs the same "

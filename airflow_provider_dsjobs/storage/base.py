@@ -76,13 +76,23 @@ class ObjectStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CopiedIn:
+    """A ``copy_in`` copy: its handle, and the SHA-256 and size of exactly the bytes it holds."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
 @runtime_checkable
 class CopiesIn(Protocol):
     """A store that can copy a local file in *before* its key is known (the local store), so the content-addressed
     stager hashes a file while it is copied instead of hashing first and copying after."""
 
-    def copy_in(self, path: Path) -> Path:
-        """Copy ``path`` into the store under a temporary name no listing shows; returns that handle."""
+    def copy_in(self, path: Path) -> CopiedIn:
+        """Copy ``path`` into the store under a temporary name no listing shows, hashing the copy as it is made
+        (its content is what gets named, so its own hash is the one that counts); returns that handle."""
         ...
 
     def copy_in_bytes(self, data: bytes) -> Path:

@@ -40,12 +40,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from airflow_provider_dsjobs.storage.base import CopiesIn, ObjectNotFound, ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.base import CopiedIn, CopiesIn, ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hashing import (
     DEFAULT_MEMO,
     HashingReader,
     HashMemo,
     hash_file_stat,
+    read_checked,
     read_hashed,
     stat_key,
 )
@@ -244,15 +245,19 @@ def _scan(path: Path) -> _Scanned:
 
 def _walk(directory: Path, rel: str, scanned: _Scanned, ancestors: set[tuple[int, int]]) -> None:
     try:
-        names = sorted(os.listdir(directory))
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
     except OSError as exc:
         raise StoreError(f"cannot list input directory {directory}: {exc.strerror or exc}") from None
-    if not names and rel:
+    if not entries and rel:
         scanned.empty_dirs.append(rel)
-    for name in names:
-        child = directory / name
-        child_rel = f"{rel}/{name}" if rel else name
-        st = _stat(child)
+    for entry in entries:
+        child = directory / entry.name
+        child_rel = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            st = entry.stat()  # follows symlinks, as os.stat does (a thousand files: no pathlib per stat)
+        except OSError:
+            st = _stat(child)  # raises the wording for what went wrong (or, if it was a race, stats it now)
         if stat.S_ISREG(st.st_mode):
             scanned.files.append(_ScannedFile(child_rel, child, st.st_size, _normal_mode(st.st_mode), st))
         elif stat.S_ISDIR(st.st_mode):
@@ -370,9 +375,10 @@ class InputStager:
         return [[next(hashed) for _ in scanned.files] for scanned in scans]
 
     def _read(self, f: _ScannedFile) -> _HashedFile:
-        """Hash ``f`` by reading it (the caller asked the memo already). Into a ``CopiesIn`` store, a large file is
-        copied while it is hashed, inside the same stat check; a small one is read whole, hashed, and written from
-        that same read if the store lacks its content (each byte read once, as ``cp`` does)."""
+        """Hash ``f`` by reading it (the caller asked the memo already). Into a ``CopiesIn`` store each byte is read
+        once, as ``cp`` does: a large file is copied in by the kernel and hashed from the copy as it grows (the
+        copy's own hash, inside the stat check); a small one is read whole, hashed, and written from that same
+        read if the store lacks its content."""
         store = self._copies_in
         if store is None:
             return _HashedFile(f, *hash_file_stat(f.path, self.memo, lookup=False))
@@ -380,16 +386,19 @@ class InputStager:
             data, sha, st = read_hashed(f.path, self.memo)
             there = store.exists(blob_key(self.project, sha))
             return _HashedFile(f, sha, st, None if there else store.copy_in_bytes(data))
-        copies: list[Path] = []
+        copies: list[CopiedIn] = []
+
+        def copy(_: os.stat_result) -> tuple[str, int]:
+            copies.append(store.copy_in(f.path))
+            return copies[0].sha256, copies[0].size
+
         try:
-            sha, st = hash_file_stat(
-                f.path, self.memo, lookup=False, alongside=lambda: copies.append(store.copy_in(f.path))
-            )
+            sha, st = read_checked(f.path, self.memo, copy)
         except BaseException:
             if copies:
-                store.drop_copy(copies[0])
+                store.drop_copy(copies[0].path)
             raise
-        return _HashedFile(f, sha, st, copies[0])
+        return _HashedFile(f, sha, st, copies[0].path)
 
     def _drop_copies(self, hashed: Sequence[Sequence[_HashedFile]]) -> None:
         """Remove the copies not named (a named copy's handle no longer exists: dropping it does nothing)."""
@@ -489,11 +498,10 @@ class InputStager:
             if f.copy is not None:  # copied while hashed, inside its stat check
                 return f.copy
             copy = store.copy_in(f.path)
-            if not self._unchanged(f):
-                store.drop_copy(copy)
+            made.append(copy.path)
+            if copy.sha256 != f.sha256 or not self._unchanged(f):
                 raise _changed_while_uploaded(f)
-            made.append(copy)
-            return copy
+            return copy.path
 
         made: list[Path] = []
         try:

@@ -7,14 +7,16 @@ device, ctime) is exactly the one recorded when its content was hashed; any othe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import mmap
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +27,8 @@ from airflow_provider_dsjobs.storage.base import StoreError
 FILE_BUFFER_SIZE = 8 * 1024 * 1024
 #: ... or of the file's size when smaller, but at least this: a 128 KiB file does not zero 8 MiB.
 _MIN_BUFFER_SIZE = 256 * 1024
+#: ``TrailingHash`` maps at most this much of a file at a time.
+_HASH_WINDOW = 16 * 1024 * 1024
 #: A file modified this recently may change again within the same mtime tick: do not memoize its hash.
 _RACY_SECONDS = 2.0
 
@@ -101,75 +105,126 @@ def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, in
 
 
 def hash_file_stat(
-    path: Path,
-    memo: HashMemo | None = DEFAULT_MEMO,
-    *,
-    lookup: bool = True,
-    alongside: Callable[[], object] | None = None,
+    path: Path, memo: HashMemo | None = DEFAULT_MEMO, *, lookup: bool = True
 ) -> tuple[str, os.stat_result]:
     """Like ``hash_file``, but returns the file's ``stat`` as it was while hashed (to detect later changes).
-    ``lookup=False``: the caller already asked the memo; read the file, then record its hash.
-    ``alongside`` (say, a copy of the file): run in this thread while another hashes the file (hashlib releases
-    the GIL), both inside the stat check, so a change during either is caught; its exception propagates."""
+    ``lookup=False``: the caller already asked the memo; read the file, then record its hash."""
     path = path if isinstance(path, Path) else Path(path)
+    if memo is not None and lookup:
+        try:
+            before = os.stat(path)
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+        if (cached := memo.get(stat_key(path.absolute(), before))) is not None:
+            return cached, before
+    return read_checked(path, memo, lambda before: _sha256_of(path, before.st_size))
+
+
+def read_checked(
+    path: Path, memo: HashMemo | None, read: Callable[[os.stat_result], tuple[str, int]]
+) -> tuple[str, os.stat_result]:
+    """Run ``read`` between two ``stat`` calls of ``path`` (given the first, it reads the file and returns the
+    sha256 hex and the number of bytes it read): ``(sha256, stat)`` if the file kept its stat and its size
+    throughout, else a ``StoreError``. The hash is recorded in ``memo``. Every way the stager reads a file goes
+    through this check."""
     observed_at = time.time()
     try:
         before = os.stat(path)
-        key = stat_key(path.absolute(), before)
-        if memo is not None and lookup and (cached := memo.get(key)) is not None:
-            return cached, before
-        if alongside is None:
-            digest, size = _sha256_of(path, before.st_size)
-        else:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash") as pool:
-                hashing = pool.submit(_sha256_of, path, before.st_size)
-                try:
-                    alongside()
-                finally:
-                    digest, size = hashing.result()
+        sha, size = read(before)
         after = os.stat(path)
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    _check_unchanged(path, before, after, size)
-    sha = digest.hexdigest()
+    if stat_key(path, after) != stat_key(path, before) or size != after.st_size:
+        raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
     if memo is not None:
-        memo.put(key, sha, observed_at)
+        memo.put(stat_key(path.absolute(), before), sha, observed_at)
     return sha, after
 
 
 def read_hashed(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[bytes, str, os.stat_result]:
     """Read a small file whole and hash it: ``(content, sha256 hex, stat while read)``, so a copy can be written
     from the same read (each byte read once). The hash is recorded in ``memo`` (the caller asked it already).
-    Same checks as ``hash_file_stat``; the content is held in memory, so callers keep this to small files."""
-    observed_at = time.time()
-    try:
-        before = os.stat(path)
+    The content is held in memory, so callers keep this to small files."""
+    content: list[bytes] = []
+
+    def read(before: os.stat_result) -> tuple[str, int]:
+        expected = before.st_size
         with open(path, "rb", buffering=0) as fh:
-            data = fh.read(before.st_size + 1)  # one more byte than the stat says: a grown file is caught
-            while len(data) <= before.st_size and (more := fh.read(before.st_size + 1 - len(data))):
+            data = fh.read(expected + 1)  # one more byte than the stat says: a grown file is caught
+            while len(data) <= expected and (more := fh.read(expected + 1 - len(data))):
                 data += more  # a short read (rare on a regular file)
-        after = os.stat(path)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    _check_unchanged(path, before, after, len(data))
-    sha = hashlib.sha256(data).hexdigest()  # releases the GIL: several files hash at once
-    if memo is not None:
-        memo.put(stat_key(path.absolute(), before), sha, observed_at)
-    return data, sha, after
+        content.append(data)
+        return hashlib.sha256(data).hexdigest(), len(data)  # hashlib releases the GIL: files hash side by side
+
+    sha, st = read_checked(path, memo, read)
+    return content[0], sha, st
 
 
 def _unreadable(path: Path, exc: OSError) -> StoreError:
     return StoreError(f"cannot read {path}: {exc.strerror or exc}")
 
 
-def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, size_read: int) -> None:
-    """Raise unless the file kept its stat while it was read and ``size_read`` is its size."""
-    if stat_key(path, after) != stat_key(path, before) or size_read != after.st_size:
-        raise StoreError(f"{path} changed while it was being read: retry when nothing writes to it")
+class TrailingHash:
+    """The SHA-256 of a file this process is writing, hashed region by region, in order, in a background thread
+    that trails the writer: the writer calls ``add(offset, length)`` for each range it has finished writing, and
+    ``hexdigest()`` waits for the hash to catch up. Pages are read through ``mmap`` (no copy into Python; where a
+    file cannot be mapped, ``os.pread``), one window of ``_HASH_WINDOW`` at a time.
+
+    Only for a file this process owns and nobody else truncates (a mapped page cut off by a truncation kills the
+    process with SIGBUS): a copy in the store's own partial file, never the user's input."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._digest = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash")
+        self._pending: list[Future[None]] = []
+        self.size = 0
+
+    def __enter__(self) -> TrailingHash:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, offset: int, length: int) -> None:
+        self._pending.append(self._pool.submit(self._hash, offset, length))
+        self.size += length
+
+    def hexdigest(self) -> str:
+        for pending in self._pending:
+            pending.result()  # in order; an error in the hashing thread is raised here
+        self._pending.clear()
+        return self._digest.hexdigest()
+
+    def _hash(self, offset: int, length: int) -> None:
+        end = offset + length
+        while offset < end:
+            n = min(_HASH_WINDOW, end - offset)
+            skip = offset % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a page boundary
+            try:
+                window = mmap.mmap(self._fd, n + skip, access=mmap.ACCESS_READ, offset=offset - skip)
+            except (OSError, ValueError):  # a file system that cannot map files
+                self._digest.update(_pread_all(self._fd, n, offset))
+            else:
+                with window, memoryview(window) as pages, pages[skip:] as region:
+                    self._digest.update(region)
+            offset += n
 
 
-def _sha256_of(path: Path, size_hint: int) -> tuple[Any, int]:
-    """The running SHA-256 of a file's content and its length, read sequentially in large blocks (of about
+def _pread_all(fd: int, n: int, offset: int) -> bytes:
+    parts = []
+    while n > 0:
+        part = os.pread(fd, n, offset)
+        if not part:
+            raise OSError(errno.EIO, "the file ended before what was written to it")
+        parts.append(part)
+        n -= len(part)
+        offset += len(part)
+    return b"".join(parts)
+
+
+def _sha256_of(path: Path, size_hint: int) -> tuple[str, int]:
+    """The SHA-256 (hex) of a file's content and its length, read sequentially in large blocks (of about
     ``size_hint``, the size it had a moment ago, when that is smaller)."""
     digest = hashlib.sha256()
     size = 0
@@ -179,7 +234,7 @@ def _sha256_of(path: Path, size_hint: int) -> tuple[Any, int]:
         while n := fh.readinto(buffer):
             digest.update(view[:n])
             size += n
-    return digest, size
+    return digest.hexdigest(), size
 
 
 class HashingReader(io.RawIOBase):

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
+from airflow_provider_dsjobs.storage.base import CopiedIn, ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
+from airflow_provider_dsjobs.storage.hashing import TrailingHash
 from airflow_provider_dsjobs.storage.keys import NATIVE_SEPARATORS, check_key, local_parts
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
@@ -39,8 +40,8 @@ CHUNK_SIZE = 4 * 1024 * 1024
 KERNEL_COPY_STEP = 64 * 1024 * 1024
 #: ``commit_copies`` fsyncs up to this many copies at once (each waits on the disk, not on a core).
 _PARALLEL_SYNCS = 16
-#: ``copy_in`` fsyncs a copy at least this large itself, in the copying thread, while the stager still hashes
-#: the file (the hash takes longer than the copy), rather than after the hash; smaller copies wait for the batch.
+#: ``copy_in`` fsyncs a copy at least this large itself, as the copy ends (its disk writes started as it went),
+#: while the hash of its last steps finishes; smaller copies wait for ``commit_copies``' batch.
 _SYNC_ON_COPY = 8 * 1024 * 1024
 
 
@@ -79,12 +80,13 @@ def _writeback_starter() -> Callable[[int, int, int], object] | None:
 _START_WRITEBACK = _writeback_starter()
 
 
-def _copy_in_kernel(
-    source: BinaryIO, out: BinaryIO, progress: ProgressCallback | None, *, writeback: bool = False
-) -> bool:
+#: Called after each step of a copy with the offset and length of the range just written.
+_StepCallback = Callable[[int, int], None]
+
+
+def _copy_in_kernel(source: BinaryIO, out: BinaryIO, on_step: _StepCallback) -> bool:
     """Copy the rest of ``source`` to ``out`` with ``copy_file_range``; ``False`` (nothing copied) when the kernel
-    or the filesystems cannot, so the caller falls back to reading and writing. ``writeback``: start writing each
-    step to the disk as soon as it is copied."""
+    or the filesystems cannot, so the caller falls back to reading and writing."""
     copy = getattr(os, "copy_file_range", None)
     if copy is None:
         return False
@@ -101,27 +103,38 @@ def _copy_in_kernel(
         first = False
         if n == 0:
             return True
-        if writeback and _START_WRITEBACK is not None:
-            _START_WRITEBACK(dst, offset, n)
+        on_step(offset, n)
         offset += n
-        if progress:
-            progress(n)
 
 
 def _fill(
-    tmp: Path, source: BinaryIO, progress: ProgressCallback | None, *, kernel_copy: bool, sync: bool = True
+    out: BinaryIO, source: BinaryIO, on_step: _StepCallback | None, *, kernel_copy: bool, sync: bool = True
 ) -> None:
-    """Write the rest of ``source`` to the new file ``tmp`` (in the kernel if ``kernel_copy`` and it can); fsync it
-    unless ``sync`` is false (the caller then fsyncs it before giving it a name)."""
-    with open(tmp, "wb") as out:
-        if not (kernel_copy and _copy_in_kernel(source, out, progress, writeback=sync)):
-            while chunk := source.read(CHUNK_SIZE):
-                out.write(chunk)
-                if progress:
-                    progress(len(chunk))
-        out.flush()
-        if sync:
-            os.fsync(out.fileno())
+    """Write the rest of ``source`` to the new, empty file ``out`` (in the kernel if ``kernel_copy`` and it can),
+    calling ``on_step`` after each step; fsync it unless ``sync`` is false (the caller then fsyncs it before
+    giving it a name)."""
+    fd = out.fileno()
+
+    def step(offset: int, n: int) -> None:
+        if sync and _START_WRITEBACK is not None:
+            _START_WRITEBACK(fd, offset, n)  # the fsync at the end then waits only for the last step
+        if on_step is not None:
+            on_step(offset, n)
+
+    if not (kernel_copy and _copy_in_kernel(source, out, step)):
+        offset = 0
+        while chunk := source.read(CHUNK_SIZE):
+            out.write(chunk)
+            out.flush()  # in the file before anyone reads it back from there
+            step(offset, len(chunk))
+            offset += len(chunk)
+    out.flush()
+    if sync:
+        os.fsync(fd)
+
+
+def _counted(progress: ProgressCallback | None) -> _StepCallback | None:
+    return None if progress is None else lambda offset, n: progress(n)
 
 
 def _fsync_path(path: Path) -> None:
@@ -196,21 +209,26 @@ class LocalStore:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         with _partial(tmp, "write", lambda: self.uri(key)):
             changed = _make_dirs(target.parent) | {target.parent}
-            _fill(tmp, source, progress, kernel_copy=kernel_copy, sync=self.fsync)
+            with open(tmp, "wb") as out:
+                _fill(out, source, _counted(progress), kernel_copy=kernel_copy, sync=self.fsync)
             os.replace(tmp, target)
             self._sync_dirs(changed)
 
     # -- copies named after they are made (not in the protocol) ---------------------------------------------------
 
-    def copy_in(self, path: Path) -> Path:
+    def copy_in(self, path: Path) -> CopiedIn:
         """Copy ``path`` into a partial file under the root (``list`` ignores it), for ``commit_copies`` to name
-        once its content hash is known: the stager hashes while this copies. A small copy is not fsync'ed yet
-        (``commit_copies`` does that, for the whole batch at once), nor any copy when ``fsync`` is off."""
+        once its content hash is known: the kernel copies (``copy_file_range``) while a thread hashes the pages
+        already copied, so each byte of ``path`` is read once, by the kernel, and the hash is that of the copy
+        itself. A small copy is not fsync'ed yet (``commit_copies`` does that, for the whole batch at once), nor
+        any copy when ``fsync`` is off."""
         tmp = self._incoming()
         with _partial(tmp, "copy", lambda: str(path)), open(path, "rb") as source:
             large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
-            _fill(tmp, source, None, kernel_copy=True, sync=large and self.fsync)
-        return tmp
+            with open(tmp, "w+b") as out, TrailingHash(out.fileno()) as hasher:  # w+: the hasher maps its pages
+                _fill(out, source, hasher.add, kernel_copy=True, sync=large and self.fsync)
+                sha = hasher.hexdigest()
+        return CopiedIn(tmp, sha, hasher.size)
 
     def copy_in_bytes(self, data: bytes) -> Path:
         """Like ``copy_in``, from content already in memory (never fsync'ed here: the batch does it)."""

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.storage import local
-from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.base import CopiedIn, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import (
     BlobSource,
     InputStager,
@@ -347,7 +347,7 @@ def test_a_large_file_rewritten_while_copied_in_is_refused(tmp_path: Path, monke
     big.write_bytes(os.urandom(9 * 1024 * 1024))
     original = store.copy_in
 
-    def copy_then_rewrite(path: Path) -> Path:
+    def copy_then_rewrite(path: Path) -> CopiedIn:
         copy = original(path)
         path.write_bytes(b"version 2")  # fault: a writer touches the file while it is staged
         return copy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from airflow_provider_dsjobs.storage import hashing
 from airflow_provider_dsjobs.storage.base import StoreError
-from airflow_provider_dsjobs.storage.hashing import HashingReader, HashMemo, hash_file, read_hashed
+from airflow_provider_dsjobs.storage.hashing import HashingReader, HashMemo, TrailingHash, hash_file, read_hashed
 
 
 def test_hash_file_matches_hashlib(tmp_path: Path) -> None:
@@ -90,3 +91,26 @@ def test_read_hashed_refuses_a_file_that_grows_while_read(tmp_path: Path, monkey
     monkeypatch.setattr(hashing.os, "stat", stat_then_append)
     with pytest.raises(StoreError, match=f"{f} changed while it was being read: retry when nothing writes to it"):
         read_hashed(f, None)
+
+
+@pytest.mark.parametrize("mappable", [True, False], ids=["mmap", "pread"])
+def test_trailing_hash_of_a_file_written_in_uneven_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mappable: bool
+) -> None:
+    """Steps that end off a page boundary, windows smaller than a step, and a file system that cannot map files
+    (the pread path) all give the plain SHA-256 of what was written."""
+    if not mappable:
+
+        def cannot_map(*args: object, **kwargs: object) -> None:
+            raise OSError(19, "No such device")  # fault: what mmap raises on a file system without mappings
+
+        monkeypatch.setattr(hashing.mmap, "mmap", cannot_map)
+    monkeypatch.setattr(hashing, "_HASH_WINDOW", 64 * 1024)
+    data = os.urandom(300 * 1024 + 7)
+    steps = [0, 1, 4097, 100_000, 250_001, len(data)]
+    with open(tmp_path / "copy", "w+b") as out, TrailingHash(out.fileno()) as hasher:
+        for start, end in itertools.pairwise(steps):
+            out.write(data[start:end])
+            out.flush()
+            hasher.add(start, end - start)
+        assert (hasher.hexdigest(), hasher.size) == (hashlib.sha256(data).hexdigest(), len(data))

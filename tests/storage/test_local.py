@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_commit_copies_names_nothing_when_one_copy_cannot_be_made_durable(
     for i in range(5):
         (tmp_path / str(i)).mkdir()
         sources.append(_payload_file(tmp_path / str(i), 1000 + i)[0])
-    copies = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    copies = [(store.copy_in(src).path, f"blobs/{i}") for i, src in enumerate(sources)]
     real = os.fsync
     calls = []
 
@@ -133,7 +134,7 @@ def test_commit_copies_names_nothing_when_one_copy_cannot_be_made_durable(
     assert list(store.list("")) == []
     assert list(store.root.iterdir()) == []
     monkeypatch.setattr(local.os, "fsync", real)
-    again = [(store.copy_in(src), f"blobs/{i}") for i, src in enumerate(sources)]
+    again = [(store.copy_in(src).path, f"blobs/{i}") for i, src in enumerate(sources)]
     sent: list[int] = []
     store.commit_copies(again, sent.append)
     assert [store.get_bytes(f"blobs/{i}") for i in range(5)] == [src.read_bytes() for src in sources]
@@ -156,7 +157,7 @@ def _copy_in_batch(store: LocalStore, tmp_path: Path, keys: list[str]) -> list[t
     copies = []
     for i, key in enumerate(keys):
         (tmp_path / f"in{i}").mkdir()
-        copies.append((store.copy_in(_payload_file(tmp_path / f"in{i}", 100 + i)[0]), key))
+        copies.append((store.copy_in(_payload_file(tmp_path / f"in{i}", 100 + i)[0]).path, key))
     return copies
 
 
@@ -205,7 +206,7 @@ def test_store_without_fsync_never_syncs_and_still_writes_whole_objects(
     src, payload = _payload_file(tmp_path, local._SYNC_ON_COPY + 5)  # large: copy_in would fsync it itself
     store.put_file("put/big", src)
     store.put_bytes("put/small", b"small")
-    copies = [(store.copy_in(src), "blobs/big"), *_copy_in_batch(store, tmp_path, ["blobs/x/1"])]
+    copies = [(store.copy_in(src).path, "blobs/big"), *_copy_in_batch(store, tmp_path, ["blobs/x/1"])]
     store.commit_copies(copies)
     assert asked == []
     assert store.get_bytes("put/big") == payload == store.get_bytes("blobs/big")
@@ -239,3 +240,21 @@ def test_copy_in_bytes_failing_leaves_no_partial_file(tmp_path: Path, monkeypatc
     with pytest.raises(StoreError, match=f"cannot write {store.url}: No space left on device"):
         store.copy_in_bytes(b"content")
     assert sorted(p.name for p in store.root.iterdir()) == ["other"]
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "read-write"])
+def test_copy_in_hashes_exactly_what_it_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: bool) -> None:
+    """Several kernel steps (the last one short) or the read/write fallback: the handle's hash and size are
+    those of the source, and the copy holds the same bytes."""
+    monkeypatch.setattr(local, "KERNEL_COPY_STEP", 1024 * 1024)
+    if not kernel:
+
+        def cannot(*args: object) -> int:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")  # fault: the kernel cannot copy here
+
+        monkeypatch.setattr(local.os, "copy_file_range", cannot)
+    src, payload = _payload_file(tmp_path, 3 * 1024 * 1024 + 12345)
+    store = LocalStore(tmp_path / "store")
+    copy = store.copy_in(src)
+    assert (copy.sha256, copy.size) == (hashlib.sha256(payload).hexdigest(), len(payload))
+    assert copy.path.read_bytes() == payload and copy.path.name.endswith(PARTIAL_SUFFIX)
