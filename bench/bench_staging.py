@@ -180,27 +180,24 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-#: Seconds a quiet filesystem takes to create and remove ``_PROBE_FILES`` empty files (set by the first ``_settle``).
+#: Seconds a quiet filesystem takes to create and remove ``_PROBE_FILES`` empty files (the first ``_settle``
+#: measures it: the median of a few probes, before any timed run).
 _quiet_probe: float | None = None
 _PROBE_FILES = 100
 
 
-def _settle(limit_seconds: float = 30.0) -> None:
-    """``sync``, then wait until creating files is as fast as on a quiet filesystem (within 2x of the fastest
-    probe seen, at most ``limit_seconds``). For several seconds after a removal of many files, file creations
+def _settle(limit_seconds: float = 20.0) -> None:
+    """``sync``, then wait until creating files is about as fast as on a quiet filesystem (a probe within 2x of
+    the quiet one; at most ``limit_seconds``). For several seconds after a removal of many files, file creations
     here are 6-30x slower than usual (measured: 200 creations 110-150 ms instead of 5 ms); a timed run started
     then would pay for the previous run's clean-up, whichever of cp and the stager it is."""
     global _quiet_probe
     os.sync()
     deadline = time.monotonic() + limit_seconds
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
-        while True:
-            seconds = _probe(Path(tmp))
-            if _quiet_probe is None:  # the first settle: take the best of a few probes as the quiet figure
-                _quiet_probe = min([seconds] + [_probe(Path(tmp)) for _ in range(4)])
-            _quiet_probe = min(_quiet_probe, seconds)
-            if seconds <= 2 * _quiet_probe or time.monotonic() > deadline:
-                return
+        if _quiet_probe is None:
+            _quiet_probe = statistics.median(_probe(Path(tmp)) for _ in range(5))
+        while _probe(Path(tmp)) > 2 * _quiet_probe and time.monotonic() < deadline:
             time.sleep(0.2)
 
 
