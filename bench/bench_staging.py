@@ -16,7 +16,9 @@ Usage: ``python -m bench.bench_staging [--size-mib 1024] [--s3-size-mib 256]``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import mmap
 import os
 import shutil
 import statistics
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,20 +77,28 @@ def _run_child(spec: dict[str, Any], workdir: Path) -> tuple[list[dict[str, Any]
     return json.loads(out.read_text()), measured.seconds
 
 
-def _hash_seconds(path: Path) -> float:
+def _hash_seconds(path: Path, *, mapped: bool = False) -> float:
+    """The best of two SHA-256 passes over every file of ``path``: as a re-run without the hash cache reads them
+    (``hash_file``), or, ``mapped``, through ``mmap`` (no copy into Python: the fastest any hashing can be)."""
     from airflow_provider_dsjobs.storage.hashing import hash_file
 
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     seconds = []
     for _ in range(2):
         started = time.perf_counter()
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file():
-                    hash_file(p, memo=None)
-        else:
-            hash_file(path, memo=None)
+        for f in files:
+            _mapped_sha256(f) if mapped else hash_file(f, memo=None)
         seconds.append(time.perf_counter() - started)
     return min(seconds)
+
+
+def _mapped_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as pages, memoryview(pages) as view:
+                digest.update(view)
+    return digest.hexdigest()
 
 
 def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, str]]:
@@ -96,26 +107,16 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
     new directory on the same filesystem. Target (issue 16): first run ≥ 80 % of cp's throughput.
 
     Every timed run starts after ``_settle`` (synced, and file creation back to its quiet speed) and what it wrote
-    is removed right after it."""
-    firsts: list[float] = []
-    copies: list[float] = []
-    durable: list[float] = []
-    unsynced: list[float] = []
-    files = sorted(p.relative_to(path) for p in path.rglob("*") if p.is_file()) if path.is_dir() else None
+    is removed right after it. The four runs of a round take turns at going first (round i starts with the i-th):
+    on this disk a run right after a durable one (which wrote to the disk) is slower, and a fixed order would
+    always give that slot to the same one."""
+    rounds: list[dict[str, float]] = []
     loads: list[float] = []
     for i in range(pairs):
         loads.append(os.getloadavg()[0])
-        dest = workdir / f"cp-{i}"
-        copied = [str(dest / f) for f in files] if files is not None else [str(dest)]
-        cp = ["cp", "-r", str(path), str(dest)]
-        copies.append(_timed(dest, cp))
-        durable.append(_timed(dest, cp, ["sync", "--", *copied]))  # the same copy, made durable: cp, sync FILE...
-        root = workdir / f"store-{i}"
-        for runs, home, fsync in ((firsts, f"home-{i}", True), (unsynced, f"home-nosync-{i}", False)):
-            _settle()
-            spec = {"store": "local", "path": str(path), "root": str(root), "home": str(workdir / home), "fsync": fsync}
-            runs.append(_run_child(spec, workdir)[0][0]["seconds"])
-            _remove(root)
+        rounds.append(_cp_round(i, path, workdir))
+    firsts, unsynced = [r["first"] for r in rounds], [r["nosync"] for r in rounds]
+    copies, durable = [r["cp"] for r in rounds], [r["cp+sync"] for r in rounds]
     loads.append(os.getloadavg()[0])
     print(f"{name}: first runs {firsts}, without fsync {unsynced}, cp {copies}, cp + sync {durable}")
     cp_s, durable_s = statistics.median(copies), statistics.median(durable)
@@ -126,7 +127,7 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
             f"{name}: first run with fsync off (DSJOBS_LOCAL_FSYNC=0) vs cp (throughput ratio)",
             unsynced,
             copies,
-            "; each run right after the durable one of its pair. Not crash-durable, like cp",
+            "; not crash-durable, like cp",
         ),
         _runs_vs_cp(
             f"{name}: first run (durable) vs cp then sync of the copied files (both durable)",
@@ -142,11 +143,36 @@ def cp_rows(name: str, path: Path, workdir: Path, pairs: int) -> list[dict[str, 
         ),
         _vs_cp(
             f"{name}: sha256 alone vs cp (the most a stager that must hash every byte can reach)",
-            _hash_seconds(path),
+            _hash_seconds(path, mapped=True),
             cp_s,
-            detail="information: cp copies in the kernel (copy_file_range) and hashes nothing",
+            detail="information: hashed through mmap, with no copy into Python (through reads it takes longer: the "
+            "sha256 row above); cp copies in the kernel (copy_file_range) and hashes nothing",
         ),
     ]
+
+
+def _cp_round(i: int, path: Path, workdir: Path) -> dict[str, float]:
+    """Round ``i`` of ``cp_rows``: seconds of cp, cp + sync, a durable first run and one with fsync off, each
+    from a settled filesystem and cleaned up after; the round starts with the i-th of them."""
+    dest, root = workdir / f"cp-{i}", workdir / f"store-{i}"
+    files = sorted(p.relative_to(path) for p in path.rglob("*") if p.is_file()) if path.is_dir() else None
+    copied = [str(dest / f) for f in files] if files is not None else [str(dest)]
+    cp = ["cp", "-r", str(path), str(dest)]
+
+    def stage(fsync: bool, home: str) -> float:
+        _settle()
+        spec = {"store": "local", "path": str(path), "root": str(root), "home": str(workdir / home), "fsync": fsync}
+        seconds = float(_run_child(spec, workdir)[0][0]["seconds"])
+        _remove(root)
+        return seconds
+
+    runs: list[tuple[str, Callable[[], float]]] = [
+        ("cp", lambda: _timed(dest, cp)),
+        ("cp+sync", lambda: _timed(dest, cp, ["sync", "--", *copied])),  # the same copy, made durable
+        ("first", lambda: stage(True, f"home-{i}")),
+        ("nosync", lambda: stage(False, f"home-nosync-{i}")),
+    ]
+    return {name: run() for name, run in runs[i % 4 :] + runs[: i % 4]}
 
 
 def _runs_vs_cp(label: str, runs: list[float], copies: list[float], more: str) -> dict[str, str]:
@@ -281,7 +307,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="local-store single-file input size")
     parser.add_argument("--s3-size-mib", type=int, default=256, help="S3 input size (moto holds it in memory)")
     parser.add_argument("--dir-files", type=int, default=1000, help="files in the directory input (128 KiB each)")
-    parser.add_argument("--cp-pairs", type=int, default=5, help="alternating first-run / cp pairs per local case")
+    parser.add_argument("--cp-pairs", type=int, default=8, help="rounds of cp / cp+sync / first runs per local case")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
