@@ -212,11 +212,12 @@ _quiet_probe: float | None = None
 _PROBE_FILES = 100
 
 
-def _settle(limit_seconds: float = 20.0) -> None:
+def _settle(limit_seconds: float = 8.0) -> None:
     """``sync``, then wait until creating files is about as fast as on a quiet filesystem (a probe within 2x of
-    the quiet one; at most ``limit_seconds``). For several seconds after a removal of many files, file creations
-    here are 6-30x slower than usual (measured: 200 creations 110-150 ms instead of 5 ms); a timed run started
-    then would pay for the previous run's clean-up, whichever of cp and the stager it is."""
+    the quiet one), at most ``limit_seconds``. For up to ~7 s after a removal of many files, file creations here
+    are 6-30x slower than usual (measured: 200 creations 110-150 ms instead of 5 ms); a timed run started then
+    would pay for the previous run's clean-up, whichever of cp and the stager it is. (After minutes of heavy
+    writes the disk can stay slow for longer, whatever removed what: waiting does not help then, so the limit.)"""
     global _quiet_probe
     os.sync()
     deadline = time.monotonic() + limit_seconds
@@ -307,7 +308,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="local-store single-file input size")
     parser.add_argument("--s3-size-mib", type=int, default=256, help="S3 input size (moto holds it in memory)")
     parser.add_argument("--dir-files", type=int, default=1000, help="files in the directory input (128 KiB each)")
-    parser.add_argument("--cp-pairs", type=int, default=8, help="rounds of cp / cp+sync / first runs per local case")
+    parser.add_argument("--cp-pairs", type=int, default=4, help="rounds of cp / cp+sync / first runs per local case")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
