@@ -1,5 +1,7 @@
-"""Streaming SHA-256: of local files (with a memo keyed by file identity), and of streams while someone else
-reads them (``HashingReader``), so content is hashed in the same pass that uploads it.
+"""Streaming SHA-256: of local files (with a memo keyed by file identity), of streams while someone else
+reads them (``HashingReader``), so content is hashed in the same pass that uploads it, and of a file while this
+process writes it (``TrailingHash``: the local store's copy, hashed from its pages behind the kernel's copy).
+Every read of an input goes through one stat check (``read_checked``).
 
 ``HashMemo`` lives in one process; ``storage/hash_cache.py`` adds one that persists across processes.
 Correctness never depends on a memo: it only skips reading a file whose stat key (path, size, mtime, inode,

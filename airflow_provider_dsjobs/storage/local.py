@@ -242,7 +242,10 @@ class LocalStore:
     def _incoming(self) -> Path:
         """A new name for a copy whose key is not known yet (making the root on first use)."""
         if not self._root_made:  # checked once per store, not once per copy
-            self._copy_dirs.update(_make_dirs(self.root))
+            try:
+                self._copy_dirs.update(_make_dirs(self.root))
+            except OSError as exc:
+                raise _oserror("write", self.url, exc) from None
             self._root_made = True
         return Path(self._root, f".incoming-{secrets.token_hex(8)}{PARTIAL_SUFFIX}")
 

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,11 @@ def test_copy_in_hashes_exactly_what_it_copied(tmp_path: Path, monkeypatch: pyte
     copy = store.copy_in(src)
     assert (copy.sha256, copy.size) == (hashlib.sha256(payload).hexdigest(), len(payload))
     assert copy.path.read_bytes() == payload and copy.path.name.endswith(PARTIAL_SUFFIX)
+
+
+def test_a_root_that_cannot_be_made_is_one_line_for_copies(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"x")
+    store = LocalStore(tmp_path / "file" / "store")  # its parent is a file: no directory can be made there
+    for copy in (lambda: store.copy_in_bytes(b"data"), lambda: store.copy_in(tmp_path / "file")):
+        with pytest.raises(StoreError, match=re.escape(f"cannot write {store.url}: File exists")):
+            copy()
