@@ -372,15 +372,10 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         return yaml.compose(text, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            what = f"{exc.problem} ({exc.context})"
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
         if "maximum nesting depth" in (exc.problem or ""):  # LibYAML's own limit, met while scanning ahead
             too_deep = f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
             raise _document_error(source, mark, too_deep) from None
-        raise ConfigError([Problem(source, line, column, "", f"invalid YAML: {what}")]) from None
+        raise _unclosed_error(text, source, exc) or _syntax_error(source, exc) from None
     except UnicodeEncodeError as exc:  # a lone surrogate, from text that did not come from a file
         line, column = _offset_position(text, exc.start)
         raise ConfigError([Problem(source, line, column, "", "invalid YAML: a lone surrogate character")]) from None
@@ -392,6 +387,56 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         raise ConfigError([Problem(source, None, None, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
     except RecursionError:
         raise ConfigError([Problem(source, None, None, "", "the YAML is nested too deeply")]) from None
+
+
+def _syntax_error(source: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    """A YAML syntax error at the parser's mark, with what it was parsing."""
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        what = f"{exc.problem} ({exc.context})"
+    line, column = _mark_position(mark)
+    return ConfigError([Problem(source, line, column, "", f"invalid YAML: {what}")])
+
+
+#: Openers whose missing close the parser only notices where the text ends or the next key starts.
+_OPENERS = {yaml.FlowSequenceStartToken: "[", yaml.FlowMappingStartToken: "{"}
+_CLOSERS = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)
+
+
+def _unclosed_error(text: str, source: str, exc: yaml.MarkedYAMLError) -> ConfigError | None:
+    """An error placed where an unclosed ``[``, ``{`` or quote opens, not where the parser gave up (often the
+    end of the file); None when the error is not about one. The opener is found by scanning the tokens again up
+    to the error: the scanner keeps no state beyond the open brackets, so this is linear and bounded."""
+    context = exc.context or ""
+    opener = None
+    if context.startswith("while parsing a flow"):
+        opener = _open_bracket(text)
+    elif context.startswith("while scanning a quoted scalar") and exc.context_mark:
+        opener = ('"' if text[exc.context_mark.index : exc.context_mark.index + 1] == '"' else "'", exc.context_mark)
+    if opener is None:
+        return None
+    char, mark = opener
+    line, column = _mark_position(mark)
+    found_line, found_column = _mark_position(exc.problem_mark)
+    why = exc.problem or "invalid YAML"
+    where = f" at line {found_line}, column {found_column}" if found_line is not None else ""
+    message = f"invalid YAML: the `{char}` opened here is never closed ({why}{where})"
+    return ConfigError([Problem(source, line, column, "", message)])
+
+
+def _open_bracket(text: str) -> tuple[str, Any] | None:
+    """The innermost flow bracket still open where scanning ``text`` fails or ends, with its mark."""
+    stack: list[tuple[str, Any]] = []
+    try:
+        for token in yaml.scan(text, Loader=LOADER):
+            if isinstance(token, _CLOSERS) and stack:
+                stack.pop()
+            elif type(token) in _OPENERS:
+                stack.append((_OPENERS[type(token)], token.start_mark))
+    except yaml.YAMLError:
+        pass
+    return stack[-1] if stack else None
 
 
 def _offset_position(text: str, offset: int) -> tuple[int, int]:
