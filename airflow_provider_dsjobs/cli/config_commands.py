@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.loader import load_config_with_warnings
+from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.schema import schema_text
 from airflow_provider_dsjobs.config.serialize import config_json
 
@@ -58,6 +60,7 @@ def run_validate(args: argparse.Namespace) -> int:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CommandError(f"cannot read config {path}: {reason}", EXIT_USAGE) from None
+    warnings = [*warnings, *_env_warnings(config)]
     if args.format == "json":
         print(json.dumps(config_json(config), indent=2, ensure_ascii=False))
         for warning in warnings:
@@ -67,6 +70,16 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"warning: {warning}")
         print(f"{path}: valid")
     return EXIT_OK
+
+
+def _env_warnings(config: JobConfig) -> list[str]:
+    """What the job's Python environment would warn of at submit (a fully manual env missing its entry script)."""
+    py = config.env.python
+    if py is None or not py.fully_manual:
+        return []
+    from airflow_provider_dsjobs.pyenv.plan import unshipped_entry_scripts  # the analysis stack, only when needed
+
+    return [f"{config.source}: env.python: {w}" for w in unshipped_entry_scripts(config, Path(config.base_dir))]
 
 
 def run_schema(args: argparse.Namespace) -> int:

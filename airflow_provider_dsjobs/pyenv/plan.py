@@ -276,7 +276,8 @@ def plan_python_env(
     if py.fully_manual:
         mode = "fully-manual"
         assert req_file is not None and py.local_paths is not None
-        found = _Found([], list(req_file.lines), _local_paths_files(py.local_paths, base, source), [])
+        files = _local_paths_files(py.local_paths, base, source)
+        found = _Found([], list(req_file.lines), files, unshipped_entry_scripts(config, base))
     else:
         mode = py.type
         found = _analysed(config, py, base, req_file, distributions_path, installation)
@@ -437,6 +438,30 @@ def _analysed(
         assert analysis is not None
         files = entry_paths + _analysis_files(analysis)
     return _Found(entries, requirements, files, notes)
+
+
+def unshipped_entry_scripts(config: JobConfig, base_dir: Path) -> list[str]:
+    """A fully manual env ships only ``inputs`` and ``local-paths``, as the official CLI does, so an entry
+    script of ``cmd`` listed in neither is missing in the container: one warning each (empty otherwise). The
+    semantics stay; the warning tells before the job dies with ``can't open file``."""
+    py = config.env.python
+    if py is None or not py.fully_manual:
+        return []
+    base = base_dir.resolve()
+    shipped = [_normal(base / e.path) for e in config.inputs if e.var is None]
+    shipped += [_normal(base / p) for p in py.local_paths or ()]
+    warnings = []
+    for entry in scan_command(config.cmd, base).entry_points:
+        if entry.kind != "file" or entry.optional or Path(entry.value).is_absolute():
+            continue
+        path = _normal(base / entry.value)
+        if not any(path == s or s in path.parents for s in shipped):
+            warnings.append(
+                f"entry script '{entry.value}' of cmd is in neither `inputs` nor `env.python.local-paths`: with "
+                "version, requirements-file and local-paths all given (a fully manual env) nothing else is shipped, "
+                f"so the job would fail with \"can't open file '{entry.value}'\"; list it in one of the two"
+            )
+    return warnings
 
 
 def _local_files(files: list[Path], base: Path) -> tuple[list[tuple[Path, str]], list[str]]:

@@ -33,6 +33,27 @@ def test_validate_prints_warnings(job_dir: Path, capsys: pytest.CaptureFixture[s
     assert out.endswith(f"{path}: valid\n")
 
 
+def test_validate_warns_of_a_fully_manual_env_without_its_entry_script(
+    job_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (job_dir / "src").mkdir(exist_ok=True)
+    (job_dir / "src" / "main.py").write_text("print('hi')\n")
+    (job_dir / "requirements.txt").write_text("tinypkg==1.0\n")
+    (job_dir / "lib").mkdir(exist_ok=True)
+    text = (
+        "cmd: python src/main.py\nenv:\n  python:\n    type: manual\n    version: '3.11'\n"
+        "    requirements-file: requirements.txt\n    local-paths: [lib]\n"
+    )
+    path = job_dir / "config.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 0  # still valid: the official CLI takes it too
+    out = capsys.readouterr().out
+    assert f"warning: {path}: env.python: entry script 'src/main.py' of cmd is in neither `inputs` nor" in out
+    path.write_text(text + "inputs: [src/main.py]\n")
+    assert main(["validate", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_validate_json_prints_normalized_config(job_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_fixture(job_dir, "seed001_full_ru.yaml")
     assert main(["validate", "--format", "json", str(path)]) == 0

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_dsjobs.config.model import DockerImage, PipOptions, PythonEnv
+from airflow_provider_dsjobs.config.model import DockerImage, PathEntry, PipOptions, PythonEnv
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
-from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
+from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env, unshipped_entry_scripts
 from tests.pyenv.helpers import make_config, write
 
 TEMPLATE = "python:{version}-slim"
@@ -158,6 +159,43 @@ def test_fully_manual_runs_no_analysis(job: Path, site_dir: Path) -> None:
     assert plan.requirements == ["tinypkg==1.0.0"]
     assert _shipped(plan) == ["lib/util.py", "main.py"]
     assert plan.image == "python:3.9-slim"
+
+
+def _fully_manual(local_paths: tuple[str, ...]) -> PythonEnv:
+    return PythonEnv(
+        type="manual", version="3.11", version_given=True, requirements_file="requirements.txt", local_paths=local_paths
+    )
+
+
+def test_fully_manual_warns_of_an_entry_script_it_will_not_ship(job: Path, site_dir: Path) -> None:
+    plan = _plan(job, site_dir, "python -u other.py --epochs 3 && python main.py", _fully_manual(("lib",)))
+    assert _shipped(plan) == ["lib/__init__.py", "lib/io_helpers.py", "lib/resources/schema.json", "lib/util.py"]
+    assert len(plan.notes) == 2  # the semantics stay (nothing added); each missing script is named
+    assert "entry script 'other.py' of cmd is in neither `inputs` nor `env.python.local-paths`" in plan.notes[0]
+    assert "can't open file 'main.py'" in plan.notes[1]
+
+
+@pytest.mark.parametrize(
+    ("local_paths", "inputs"),
+    [(("main.py",), ()), (("lib", "."), ()), (("lib",), (PathEntry("main.py"),)), (("lib",), (PathEntry("."),))],
+    ids=["local-path-file", "local-path-dir", "input-file", "input-dir"],
+)
+def test_fully_manual_is_quiet_when_the_script_is_shipped(
+    job: Path, local_paths: tuple[str, ...], inputs: tuple[PathEntry, ...]
+) -> None:
+    config = dataclasses.replace(make_config(job, "python main.py", _fully_manual(local_paths)), inputs=inputs)
+    assert unshipped_entry_scripts(config, job) == []
+
+
+def test_an_input_bound_to_a_variable_does_not_ship_the_script_at_its_path(job: Path) -> None:
+    config = make_config(job, "python main.py", _fully_manual(("lib",)))
+    config = dataclasses.replace(config, inputs=(PathEntry("main.py", var="MAIN"),))
+    assert len(unshipped_entry_scripts(config, job)) == 1  # it lands under /job/inputs/MAIN/, not at main.py
+
+
+def test_only_a_fully_manual_env_warns(job: Path) -> None:
+    env = PythonEnv(type="manual", version="3.11", version_given=True, local_paths=("lib",))
+    assert unshipped_entry_scripts(make_config(job, "python main.py", env), job) == []
 
 
 def test_env_docker_wins_over_template(job: Path, site_dir: Path) -> None:
