@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
-from airflow_provider_dsjobs.config.errors import ConfigError
+from airflow_provider_dsjobs.config.errors import ConfigError, Problem
 from airflow_provider_dsjobs.config.loader import load_config_with_warnings
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.schema import schema_text
@@ -72,14 +72,15 @@ def run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _env_warnings(config: JobConfig) -> list[str]:
+def _env_warnings(config: JobConfig) -> list[Problem]:
     """What the job's Python environment would warn of at submit (a fully manual env missing its entry script)."""
     py = config.env.python
     if py is None or not py.fully_manual:
         return []
     from airflow_provider_dsjobs.pyenv.plan import unshipped_entry_scripts  # the analysis stack, only when needed
 
-    return [f"{config.source}: env.python: {w}" for w in unshipped_entry_scripts(config, Path(config.base_dir))]
+    found = unshipped_entry_scripts(config, Path(config.base_dir))
+    return [Problem(config.source, None, None, "env.python", warning) for warning in found]
 
 
 def run_schema(args: argparse.Namespace) -> int:
