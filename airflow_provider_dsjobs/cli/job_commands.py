@@ -11,16 +11,23 @@ always a list — unlike DataSphere, which prints a bare object for a one-job li
 Ctrl+C during ``execute``/``attach``/``fork``: the first one cancels the job gracefully (its ``graceful-shutdown``
 signal and timeout; a kill when it has none) and waits for outputs and logs to be collected; a second one kills
 at once. The exit code is then 130. A failed job exits 1 after its outputs are brought back.
+
+Scripts written for the official CLI run by changing the program name: these commands also answer under
+``dsjobs project job ...`` (``list`` for ``ls``), ``-p/--project-id`` names the project, ``-o/--output`` writes
+``execute``/``fork``'s ``{"job_id": ...}`` or ``ls``/``get``'s output to a file, and ``fork`` takes
+``--docker-image-id``, ``--docker-image-username``, ``--docker-image-password-secret-id`` and
+``--working-storage-type/-size``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +46,9 @@ _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_c
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="URL", help="object store: s3://bucket/prefix or file:///dir (DSJOBS_STORE)")
     parser.add_argument("--docker-url", metavar="URL", help="Docker engine (DSJOBS_DOCKER_URL / DOCKER_HOST)")
-    parser.add_argument("--project", help="project name in the store (DSJOBS_PROJECT)")
+    parser.add_argument(
+        "-p", "--project", "--project-id", dest="project", help="project name in the store (DSJOBS_PROJECT)"
+    )
 
 
 def _pull(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +74,18 @@ def _id(parser: argparse.ArgumentParser) -> None:
 
 def _format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    _output(parser, "write to FILE instead of standard output")
+
+
+def _output(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help=help_text)
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("execute", help="run a config.yaml as a job and wait for it (or --async)")
     p.add_argument("-c", "--config", required=True, help="path to config.yaml")
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
+    _output(p, 'write {"job_id": ...} to FILE once the job is created')
     _pull(p)
     _common(p)
     _python_interpreter(p)
@@ -90,13 +105,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name")
     p.add_argument("--desc")
     p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
-    p.add_argument("--docker-image-url", "--image", dest="image", metavar="IMAGE", help="run in another image")
+    image = p.add_mutually_exclusive_group()
+    image.add_argument("--docker-image-url", "--image", dest="image", metavar="IMAGE", help="run in another image")
+    image.add_argument("--docker-image-id", metavar="ID", help="run in a project image (dsjobs docker-image add)")
+    p.add_argument("--docker-image-username", metavar="USER", help="registry user for --docker-image-url")
+    p.add_argument("--docker-image-password-secret-id", metavar="SECRET", help="secret holding the registry password")
+    p.add_argument("--working-storage-type", metavar="TYPE", help="working storage type (SSD)")
+    p.add_argument("--working-storage-size", metavar="SIZE", help="working storage size, e.g. 150Gb")
     p.add_argument("--async", dest="is_async", action="store_true")
+    _output(p, 'write {"job_id": ...} to FILE once the job is created')
     _pull(p)
     _common(p)
     p.set_defaults(func=cmd_fork)
 
-    p = subparsers.add_parser("ls", help="list jobs of the project")
+    p = subparsers.add_parser("ls", aliases=["list"], help="list jobs of the project")
     _format(p)
     _common(p)
     p.set_defaults(func=cmd_ls)
@@ -128,6 +150,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("download-files", help="download a job's outputs (and logs)")
     _id(p)
     p.add_argument("--with-logs", action="store_true")
+    p.add_argument(
+        "--with-diagnostics", action="store_true", help="also the resource samples (docker_stats.tsv) and logs"
+    )
     p.add_argument("--output-dir", type=Path, metavar="DIR", help="put every file in DIR (flattened to basenames)")
     _common(p)
     p.set_defaults(func=cmd_download_files)
@@ -297,6 +322,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_error_into_command_error():
         record = service.submit(config, notify=_info, progress_stream=sys.stderr)
+        _write_job_id(args.output, record.id)
         if args.is_async:
             print(record.id)
             return EXIT_OK
@@ -315,6 +341,38 @@ def cmd_attach(args: argparse.Namespace) -> int:
             if stream != "system":
                 _sink(stream, line)
         return _finish(service, record)
+
+
+def _write_job_id(path: Path | None, job_id: str) -> None:
+    """``-o FILE`` of the official CLI's ``execute``/``fork``: the new job's id as JSON, for scripts."""
+    if path is not None:
+        try:
+            path.write_text(json.dumps({"job_id": job_id}) + "\n")
+        except OSError as exc:
+            raise CommandError(f"cannot write {path}: {exc.strerror or exc} (job {job_id} was created)") from None
+
+
+@contextmanager
+def _printed_to(path: Path | None) -> Iterator[None]:
+    """Standard output, or ``-o FILE`` (written whole at the end, so a failure leaves no half a file)."""
+    if path is None:
+        yield
+        return
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        yield
+    try:
+        path.write_text(buffer.getvalue())
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _working_storage(args: argparse.Namespace) -> dict[str, str] | None:
+    """``--working-storage-size/-type`` as a ``working-storage`` mapping (a type alone fails as in a config)."""
+    if args.working_storage_size is None and args.working_storage_type is None:
+        return None
+    given = {"size": args.working_storage_size, "type": args.working_storage_type}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -337,10 +395,14 @@ def cmd_fork(args: argparse.Namespace) -> int:
             name=args.name,
             desc=args.desc,
             cloud_instance_types=tuple(args.cloud_instance_type) or None,
-            image=args.image,
+            image=args.image or args.docker_image_id,
+            registry_username=args.docker_image_username,
+            registry_password_secret_id=args.docker_image_password_secret_id,
+            working_storage=_working_storage(args),
         )
         record = service.fork(args.job_id, overrides, notify=_info)
         _info(f"created job {record.id} (fork of {args.job_id})")
+        _write_job_id(args.output, record.id)
         if args.is_async:
             print(record.id)
             return EXIT_OK
@@ -351,10 +413,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_error_into_command_error():
         records = service.list_jobs()
-    if args.format == "json":
-        print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
-    else:
-        _print_table([_record_row(r) for r in records])
+    with _printed_to(args.output):
+        if args.format == "json":
+            print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
+        else:
+            _print_table([_record_row(r) for r in records])
     return EXIT_OK
 
 
@@ -362,7 +425,13 @@ def cmd_get(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_error_into_command_error(args.job_id):
         record = service.get(args.job_id)
-    if args.format == "json":
+    with _printed_to(args.output):
+        _print_job(args.format, record)
+    return EXIT_OK
+
+
+def _print_job(form: str, record: JobRecord) -> None:
+    if form == "json":
         print(json.dumps(_public(record), indent=4, ensure_ascii=False))
     else:
         _print_table([_record_row(record)])
@@ -374,7 +443,6 @@ def cmd_get(args: argparse.Namespace) -> int:
             print(synced.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
-    return EXIT_OK
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -427,7 +495,10 @@ def cmd_download_files(args: argparse.Namespace) -> int:
         if record.status != JobStatus.SUCCESS:
             _info(f"job {record.id} was completed with error ({record.status.value}). Not all files can be downloaded.")
         paths = service.download_files(
-            args.job_id, output_dir=args.output_dir, with_logs=args.with_logs, progress_stream=sys.stderr
+            args.job_id,
+            output_dir=args.output_dir,
+            with_logs=args.with_logs or args.with_diagnostics,
+            progress_stream=sys.stderr,
         )
     for path in paths:
         print(path)

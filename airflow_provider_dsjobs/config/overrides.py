@@ -52,8 +52,13 @@ class Overrides:
     cloud_instance_types: str | Sequence[str] | None = None
     name: str | None = None
     desc: str | None = None
-    #: Replaces ``env.docker``'s image (its registry credentials, if any, stay).
+    #: Replaces ``env.docker``'s image (its registry credentials, if any, stay, unless given below).
     image: str | None = None
+    #: Registry credentials for ``image`` (the password only as a secret's ID), replacing the config's.
+    registry_username: str | None = None
+    registry_password_secret_id: str | None = None
+    #: ``working-storage`` as the config writes it: ``{"size": "150Gb", "type": "SSD"}``.
+    working_storage: Mapping[str, str] | None = None
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -95,8 +100,10 @@ def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, ch
         edit.env_vars(over.env_vars)
     if over.cloud_instance_types is not None:
         edit.instance_types(over.cloud_instance_types)
-    if over.image is not None:
-        edit.image(over.image)
+    if over.image is not None or over.registry_username is not None or over.registry_password_secret_id is not None:
+        edit.docker(over.image, over.registry_username, over.registry_password_secret_id)
+    if over.working_storage is not None:
+        edit.set("working-storage", dict(over.working_storage), "overrides.working_storage")
     for key, value in (("name", over.name), ("desc", over.desc)):
         if value is not None:
             edit.set(key, value, f"overrides.{key}")
@@ -176,6 +183,22 @@ class _Edit:
         if not listed:
             self.bad("overrides.cloud_instance_types", "give at least one instance type")
         self.set("cloud-instance-types", listed, "overrides.cloud_instance_types")
+
+    def docker(self, image: str | None, username: str | None, password_secret_id: str | None) -> None:
+        """``env.docker``: the image alone keeps the config's credentials; credentials replace them (and need it)."""
+        if image is None:
+            self.bad("overrides.image", "registry credentials need the image they are for")
+            return
+        if username is None and password_secret_id is None:
+            self.image(image)
+            return
+        docker: dict[str, Any] = {"image": image}
+        if username is not None:
+            docker["username"] = username
+        if password_secret_id is not None:
+            docker["password"] = {"secret-id": password_secret_id}
+        self.data.setdefault("env", {})["docker"] = docker
+        self.renamed["env.docker"] = "overrides.image"
 
     def image(self, image: str) -> None:
         """``env.docker``'s image; its registry credentials, if any, stay."""
