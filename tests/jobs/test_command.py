@@ -25,7 +25,7 @@ HOSTILE = "x; rm -rf / | y && $(id) `id` 'q' \"d\" *\nz"
         "sh -c 'run ${V}'",
         "cat <<EOF\n${V}\nEOF",
         "cat <<'EOF'\n${V}\nEOF",
-        "echo $(echo ${V}) `echo ${V}` \"$(echo \"${V}\")\"",
+        'echo $(echo ${V}) `echo ${V}` "$(echo "${V}")"',
     ],
 )
 def test_an_arg_value_never_enters_the_script(cmd: str) -> None:
