@@ -7,6 +7,8 @@
   at blanks, inside ``"..."`` it stays one argument, inside ``'...'`` it is left to a nested shell
   (``sh -c '...'``, which inherits the variable), and ``;``, ``|``, quotes, ``$(...)`` and backquotes in it
   are characters, never code.
+* An arg inside ``$((...))`` (or a ``((...))`` command) must hold a whole number: bash evaluates the text it
+  expands there as an expression, and ``a[$(cmd)]`` runs ``cmd``.
 * When an arg is expanded unquoted and ``cmd`` has no glob pattern of its own, the script starts with
   ``set -f``, so a ``*`` in a value stays a ``*``; a ``cmd`` that globs (``cat parts/*.csv``) keeps pathname
   expansion on, and there a value with ``*`` must be quoted (``"${NAME}"``) to stay literal.
@@ -29,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 #: Where a ``${NAME}`` stands: unquoted, inside ``"..."``, inside ``'...'``, in a here-document body that
-#: expands (``<<EOF``), in one that does not (``<<'EOF'``).
-Context = Literal["plain", "double", "single", "heredoc", "literal"]
+#: expands (``<<EOF``), in one that does not (``<<'EOF'``) or a comment, inside ``$((...))``/``((...))``.
+Context = Literal["plain", "double", "single", "heredoc", "literal", "arith"]
 
 ARG_PREFIX = "DSJOBS_ARG_"
 _ARG_INDEX_PREFIX = "DSJOBS_ARGX_"
@@ -38,16 +40,25 @@ PATH_PREFIX = "DSJOBS_PATH_"
 NOGLOB = "set -f\n"
 
 _IDENT_RE = re.compile(r"[A-Za-z0-9_]+")
+_INTEGER_RE = re.compile(r"\s*[+-]?[0-9]+\s*")
 _HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([A-Za-z0-9_.-]+))")
 _WORD_END = frozenset(" \t\n;&|()<>")
 
 
-class UnknownVariable(Exception):
-    """A ``${NAME}`` that names neither a path nor an argument (``name`` holds it)."""
+class CommandError(Exception):
+    """``cmd`` cannot become a script because of ``${name}``."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+class UnknownVariable(CommandError):
+    """A ``${NAME}`` that names neither a path nor an argument."""
+
+
+class ArithmeticArg(CommandError):
+    """An argument inside ``$((...))`` whose value is not a whole number: bash evaluates ``a[$(cmd)]`` there."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,7 @@ class _Reader:
     text: str
     refs: list[Reference] = field(default_factory=list)
     globs: bool = False
-    #: open frames: "plain" (top level), "double", "paren" (``$(``), "tick" (a backquote)
+    #: open frames: "plain" (top level), "double", "paren" (``$(``), "arith" (``$((``), "tick" (a backquote)
     stack: list[str] = field(default_factory=lambda: ["plain"])
     depth: list[int] = field(default_factory=lambda: [0])
     heredocs: list[tuple[str, bool, bool]] = field(default_factory=list)  # (delimiter, strip tabs, expands)
@@ -74,7 +85,8 @@ class _Reader:
         i, text = 0, self.text
         while i < len(text):
             if text.startswith("${", i):
-                i = self.reference(i, "double" if self.stack[-1] == "double" else "plain")
+                top = self.stack[-1]
+                i = self.reference(i, "double" if top == "double" else "arith" if top == "arith" else "plain")
             elif self.stack[-1] == "double":
                 i = self.in_double(i)
             else:
@@ -92,9 +104,19 @@ class _Reader:
         for m in re.finditer(r"\$\{([^}]*)\}", self.text[start:end]):
             self.refs.append(Reference(start + m.start(), start + m.end(), m.group(1), context))
 
-    def push(self, kind: str) -> None:
+    def push(self, kind: str, depth: int = 0) -> None:
         self.stack.append(kind)
-        self.depth.append(1 if kind == "paren" else 0)
+        self.depth.append(depth)
+
+    def open_substitution(self, i: int) -> int | None:
+        """``$((`` or ``$(`` at ``i``: the frame is pushed and the index after it returned."""
+        if self.text.startswith("$((", i):
+            self.push("arith", 2)
+            return i + 3
+        if self.text.startswith("$(", i):
+            self.push("paren", 1)
+            return i + 2
+        return None
 
     def in_double(self, i: int) -> int:
         c = self.text[i]
@@ -103,9 +125,8 @@ class _Reader:
         if c == '"':
             self.stack.pop()
             self.depth.pop()
-        elif self.text.startswith("$(", i):
-            self.push("paren")
-            return i + 2
+        elif (after := self.open_substitution(i)) is not None:
+            return after
         elif c == "`":
             self.push("tick")
         return i + 1
@@ -127,12 +148,14 @@ class _Reader:
                 self.depth.pop()
             else:
                 self.push("tick")
-        elif text.startswith("$(", i):
-            self.push("paren")
+        elif (after := self.open_substitution(i)) is not None:
+            return after
+        elif text.startswith("((", i) and text[:i].rstrip(" \t")[-1:] in ("", ";", "&", "|", "\n"):
+            self.push("arith", 2)  # an arithmetic command
             return i + 2
-        elif c == "(" and top == "paren":
+        elif c == "(" and top in ("paren", "arith"):
             self.depth[-1] += 1
-        elif c == ")" and top == "paren":
+        elif c == ")" and top in ("paren", "arith"):
             self.depth[-1] -= 1
             if self.depth[-1] == 0:
                 self.stack.pop()
@@ -151,7 +174,7 @@ class _Reader:
             return m.end()
         elif c == "\n" and self.heredocs:
             return self.heredoc_bodies(i + 1)
-        elif self.glob_at(i):
+        elif top != "arith" and self.glob_at(i):
             self.globs = True
         return i + 1
 
@@ -220,7 +243,7 @@ class Script:
 
 def render(cmd: str, paths: Mapping[str, str], args: Mapping[str, str]) -> Script:
     """``cmd`` with every ``${NAME}`` replaced (see the module doc). ``paths`` are in-container paths by
-    variable, ``args`` the argument values. Raises :class:`UnknownVariable`."""
+    variable, ``args`` the argument values. Raises :class:`UnknownVariable`, :class:`ArithmeticArg`."""
     refs, own_globs = references(cmd)
     arg_vars = arg_env_names(list(args))
     env = {arg_vars[name]: str(value) for name, value in args.items()}
@@ -232,6 +255,8 @@ def render(cmd: str, paths: Mapping[str, str], args: Mapping[str, str]) -> Scrip
         out.append(cmd[at : ref.start])
         at = ref.end
         if ref.name in args:
+            if ref.context == "arith" and not _INTEGER_RE.fullmatch(str(args[ref.name])):
+                raise ArithmeticArg(ref.name)
             out.append("${" + arg_vars[ref.name] + "}")
             unquoted_arg = unquoted_arg or ref.context == "plain"
         elif ref.name in paths:

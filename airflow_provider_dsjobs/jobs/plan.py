@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
-from airflow_provider_dsjobs.jobs.command import Script, UnknownVariable
+from airflow_provider_dsjobs.jobs.command import ArithmeticArg, Script, UnknownVariable
 from airflow_provider_dsjobs.jobs.command import render as render_script
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
@@ -361,8 +361,16 @@ def resolve_command(
 ) -> Script:
     """``cmd`` with every ``${NAME}`` replaced: a path by its value, an argument by the environment variable
     that holds it (``jobs/command.py``); the script's ``env`` carries those values."""
+    for name, value in (args or {}).items():
+        if "\0" in str(value):
+            raise PlanError(f"{source}: args.{name}: the value holds a NUL character, which no env variable can carry")
     try:
         return render_script(cmd, paths, args or {})
+    except ArithmeticArg as exc:
+        raise PlanError(
+            f"{source}: args.{exc.name}: `${{{exc.name}}}` stands inside `$((...))` in cmd, so its value must be "
+            "a whole number"
+        ) from None
     except UnknownVariable as exc:
         if exc.name == RESERVED_VAR:
             raise PlanError(

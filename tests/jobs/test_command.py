@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.jobs.command import references, render
-from airflow_provider_dsjobs.jobs.plan import plan_job
+from airflow_provider_dsjobs.jobs.plan import PlanError, plan_job
 from airflow_provider_dsjobs.settings import Settings
 
 HOSTILE = "x; rm -rf / | y && $(id) `id` 'q' \"d\" *\nz"
@@ -52,6 +52,7 @@ def test_arg_names_that_are_not_shell_identifiers_get_an_indexed_variable() -> N
         ("run ${V} part[0-9].txt", False),
         ("run ${V} file?.txt", False),
         ("case $x in a*) run ${V};; esac", False),  # conservative: any unquoted `*`
+        ("run ${V} $((2*3)) $(( (1+2)*3 ))", True),  # arithmetic is no glob
     ],
 )
 def test_set_f_only_where_it_protects_a_value_and_changes_nothing_else(cmd: str, noglob: bool) -> None:
@@ -68,6 +69,10 @@ def test_set_f_only_where_it_protects_a_value_and_changes_nothing_else(cmd: str,
         ('cat <<< "${X}" ${X}', ["double", "plain"]),
         ("# it's ${X}\necho ${X}", ["literal", "plain"]),
         ("echo a#b ${X}", ["plain"]),
+        (
+            'echo $(( (${X} + 1) * 2 )) ${X} "$((${X}))"; ((${X} > 1)) && echo ${X}',
+            ["arith", "plain", "arith", "arith", "plain"],
+        ),
     ],
 )
 def test_where_each_reference_stands(cmd: str, contexts: list[str]) -> None:
@@ -98,3 +103,21 @@ def test_the_arg_wins_over_secrets_and_env_vars_of_the_same_names(tmp_path: Path
     assert plan.env["DSJOBS_ARG_V"] == "from-args"
     assert plan.env["V"] == "env-var"  # the program's own $V is the config's env var, as before
     assert "from-args" not in plan.script and "from-args" not in " ".join(plan.command)
+
+
+def test_a_nul_in_an_arg_is_one_clear_error(tmp_path: Path) -> None:
+    cfg = config_from_mapping({"cmd": "run ${V}", "args": {"V": "a\0b"}}, base_dir=tmp_path, source="c.yaml")
+    with pytest.raises(PlanError, match=r"^c.yaml: args.V: the value holds a NUL character"):
+        plan_job(cfg, Settings(default_image="img"), job_id="j1", environ={})
+
+
+@pytest.mark.parametrize("value", ["a[$(id)]", "1+1", "x", ""])
+def test_an_arg_in_arithmetic_must_be_a_whole_number(tmp_path: Path, value: str) -> None:
+    """bash evaluates what ``$((...))`` expands as an expression, and ``a[$(id)]`` would run ``id``."""
+    cfg = config_from_mapping({"cmd": "run $(( ${N} + 1 ))", "args": {"N": "1"}}, base_dir=tmp_path, source="c.yaml")
+    assert plan_job(cfg, Settings(default_image="img"), job_id="j1", environ={}).env["DSJOBS_ARG_N"] == "1"
+    forked = config_from_mapping(
+        {"cmd": "run $(( ${N} + 1 ))", "args": {"N": value}}, base_dir=tmp_path, source="c.yaml"
+    )
+    with pytest.raises(PlanError, match=r"^c.yaml: args.N: `\$\{N\}` stands inside `\$\(\(...\)\)` in cmd, so its"):
+        plan_job(forked, Settings(default_image="img"), job_id="j1", environ={})
