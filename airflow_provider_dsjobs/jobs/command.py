@@ -17,9 +17,11 @@
   with a space, a quote, ``$``...) travels as ``DSJOBS_PATH_<n>`` in the environment and is expanded
   ``"${DSJOBS_PATH_<n>}"`` where ``cmd`` has it unquoted, so it stays one word and is never parsed.
 
-Where a reference stands (unquoted, ``"..."``, ``'...'``, a here-document) is found by :func:`references`,
-a small reader of the shell's quoting rules; only the quoting of unusual paths and the ``set -f`` decision
-depend on it, never whether a value can run as code.
+Where a reference stands (unquoted, ``"..."``, ``'...'``, a here-document, ``$((...))``) is found by
+:func:`references`, a small reader of the shell's quoting rules. The quoting of unusual paths, the ``set -f``
+decision and the whole-number check depend on it; whether a value can be parsed as shell code does not (it
+never is). The reader reads the text of ``'...'`` and of here-documents as a nested shell would, so an arg in
+``bash -c 'echo $(( ${N} ))'`` is checked too.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Reference:
     end: int
     name: str
     context: Context
+    #: inside ``$((...))``/``((...))``, here or in the text a nested shell or a here-document expands
+    arith: bool = False
 
 
 @dataclass
@@ -96,13 +100,18 @@ class _Reader:
         end = self.text.find("}", i + 2)
         if end < 0:
             return len(self.text)
-        self.refs.append(Reference(i, end + 1, self.text[i + 2 : end], context))
+        self.refs.append(Reference(i, end + 1, self.text[i + 2 : end], context, context == "arith"))
         return end + 1
 
-    def literal_span(self, start: int, end: int, context: Context) -> None:
-        """References inside text the shell does not expand here (``'...'``, a quoted here-document)."""
-        for m in re.finditer(r"\$\{([^}]*)\}", self.text[start:end]):
-            self.refs.append(Reference(start + m.start(), start + m.end(), m.group(1), context))
+    def literal_span(self, start: int, end: int, context: Context, *, runs: bool = True) -> None:
+        """References inside text not expanded as plain code here (``'...'``, a here-document, a comment); read
+        as the script a nested shell would run (unless it never ``runs``), to know which stand in arithmetic."""
+        nested = _Reader(self.text[start:end])
+        if runs:
+            nested.run()
+        arith = {r.start for r in nested.refs if r.arith}
+        for m in re.finditer(r"\$\{([^}]*)\}", nested.text):
+            self.refs.append(Reference(start + m.start(), start + m.end(), m.group(1), context, m.start() in arith))
 
     def push(self, kind: str, depth: int = 0) -> None:
         self.stack.append(kind)
@@ -163,7 +172,7 @@ class _Reader:
         elif c == "#" and (i == 0 or text[i - 1] in _WORD_END):
             end = text.find("\n", i)
             end = len(text) if end < 0 else end
-            self.literal_span(i, end, "literal")  # a comment: replaced, never run
+            self.literal_span(i, end, "literal", runs=False)  # a comment: replaced, never run
             return end
         elif text.startswith("<<<", i):  # a here-string is one word, not a here-document
             return i + 3
@@ -255,7 +264,7 @@ def render(cmd: str, paths: Mapping[str, str], args: Mapping[str, str]) -> Scrip
         out.append(cmd[at : ref.start])
         at = ref.end
         if ref.name in args:
-            if ref.context == "arith" and not _INTEGER_RE.fullmatch(str(args[ref.name])):
+            if ref.arith and not _INTEGER_RE.fullmatch(str(args[ref.name])):
                 raise ArithmeticArg(ref.name)
             out.append("${" + arg_vars[ref.name] + "}")
             unquoted_arg = unquoted_arg or ref.context == "plain"

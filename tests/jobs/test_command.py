@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dsjobs.config import config_from_mapping
-from airflow_provider_dsjobs.jobs.command import references, render
+from airflow_provider_dsjobs.jobs.command import ArithmeticArg, UnknownVariable, references, render
 from airflow_provider_dsjobs.jobs.plan import PlanError, plan_job
 from airflow_provider_dsjobs.settings import Settings
 
@@ -90,6 +92,11 @@ def test_plain_paths_stay_text_and_unusual_ones_come_from_the_env() -> None:
     assert script.env == {"DSJOBS_PATH_0": paths["Q"]}
 
 
+@pytest.mark.parametrize("cmd", ["echo '$((' ${N} '))'", "echo '${N}' # $(( ${N} ))", 'echo "(( ${N} ))"'])
+def test_an_arg_outside_arithmetic_may_hold_anything(cmd: str) -> None:
+    assert render(cmd, {}, {"N": "a[$(id)]"}).env == {"DSJOBS_ARG_N": "a[$(id)]"}
+
+
 def test_the_arg_wins_over_secrets_and_env_vars_of_the_same_names(tmp_path: Path) -> None:
     data: dict[str, Any] = {
         "cmd": "run ${V}",
@@ -111,13 +118,37 @@ def test_a_nul_in_an_arg_is_one_clear_error(tmp_path: Path) -> None:
         plan_job(cfg, Settings(default_image="img"), job_id="j1", environ={})
 
 
+ARITH_CMDS = [
+    "run $(( ${N} + 1 ))",
+    'run "$((${N}))"',
+    "((${N} > 1)) && run",
+    "bash -c 'echo $(( ${N} + 1 ))'",  # the nested shell evaluates it
+    "cat <<EOF\n$(( ${N} * 2 ))\nEOF",
+]
+
+
 @pytest.mark.parametrize("value", ["a[$(id)]", "1+1", "x", ""])
-def test_an_arg_in_arithmetic_must_be_a_whole_number(tmp_path: Path, value: str) -> None:
+@pytest.mark.parametrize("cmd", ARITH_CMDS)
+def test_an_arg_in_arithmetic_must_be_a_whole_number(tmp_path: Path, value: str, cmd: str) -> None:
     """bash evaluates what ``$((...))`` expands as an expression, and ``a[$(id)]`` would run ``id``."""
-    cfg = config_from_mapping({"cmd": "run $(( ${N} + 1 ))", "args": {"N": "1"}}, base_dir=tmp_path, source="c.yaml")
-    assert plan_job(cfg, Settings(default_image="img"), job_id="j1", environ={}).env["DSJOBS_ARG_N"] == "1"
-    forked = config_from_mapping(
-        {"cmd": "run $(( ${N} + 1 ))", "args": {"N": value}}, base_dir=tmp_path, source="c.yaml"
-    )
+    cfg = config_from_mapping({"cmd": cmd, "args": {"N": " -12 "}}, base_dir=tmp_path, source="c.yaml")
+    assert plan_job(cfg, Settings(default_image="img"), job_id="j1", environ={}).env["DSJOBS_ARG_N"] == " -12 "
+    forked = config_from_mapping({"cmd": cmd, "args": {"N": value}}, base_dir=tmp_path, source="c.yaml")
     with pytest.raises(PlanError, match=r"^c.yaml: args.N: `\$\{N\}` stands inside `\$\(\(...\)\)` in cmd, so its"):
         plan_job(forked, Settings(default_image="img"), job_id="j1", environ={})
+
+
+PIECES = ["${V}", "${P}", "'", '"', "$(", ")", "(", "`", "<<EOF\n", "\nEOF\n", "<<<", "#", "\n", " ", "$((", "))"]
+PIECES += ["((", "*", "[", "]", "\\", "a", ";", "|", "$", "{", "}"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.text(max_size=20))
+def test_whatever_cmd_says_the_value_never_enters_the_script(pieces: list[str], tail: str) -> None:
+    value, path = "VALUE-MARK; $(id) " + tail, "/job/inputs/P/PATH-MARK $(id).txt"
+    try:
+        script = render("".join(pieces), {"P": path}, {"V": value})
+    except (ArithmeticArg, UnknownVariable):
+        return
+    assert "VALUE-MARK" not in script.text and "PATH-MARK" not in script.text
+    assert script.env["DSJOBS_ARG_V"] == value
