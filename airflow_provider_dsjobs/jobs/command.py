@@ -176,7 +176,7 @@ class _Reader:
             return end
         elif text.startswith("<<<", i):  # a here-string is one word, not a here-document
             return i + 3
-        elif c == "<" and (m := _HEREDOC_RE.match(text, i)):
+        elif c == "<" and top != "arith" and (m := _HEREDOC_RE.match(text, i)):  # $((1<<2)) shifts
             quoted = m.group(2) is not None or m.group(3) is not None or m.group(0).find("\\") >= 0
             delimiter = next(g for g in (m.group(2), m.group(3), m.group(4)) if g is not None)
             self.heredocs.append((delimiter, m.group(1) == "-", not quoted))

@@ -70,6 +70,7 @@ def test_set_f_only_where_it_protects_a_value_and_changes_nothing_else(cmd: str,
         ("cat <<\\EOF >f\n${X}\nEOF\necho '${X}'", ["literal", "single"]),
         ('cat <<< "${X}" ${X}', ["double", "plain"]),
         ("# it's ${X}\necho ${X}", ["literal", "plain"]),
+        ("echo $((1<<2)) ${X}\n${X}", ["plain", "plain"]),
         ("echo a#b ${X}", ["plain"]),
         (
             'echo $(( (${X} + 1) * 2 )) ${X} "$((${X}))"; ((${X} > 1)) && echo ${X}',
