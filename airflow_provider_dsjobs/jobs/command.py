@@ -9,9 +9,10 @@
   are characters, never code.
 * An arg inside ``$((...))`` (or a ``((...))`` command) must hold a whole number: bash evaluates the text it
   expands there as an expression, and ``a[$(cmd)]`` runs ``cmd``.
-* When an arg is expanded unquoted and ``cmd`` has no glob pattern of its own, the script starts with
-  ``set -f``, so a ``*`` in a value stays a ``*``; a ``cmd`` that globs (``cat parts/*.csv``) keeps pathname
-  expansion on, and there a value with ``*`` must be quoted (``"${NAME}"``) to stay literal.
+* When an arg is expanded unquoted and ``cmd`` has no glob pattern of its own (and sources or ``eval``-s
+  nothing, whose globs it would turn off as well), the script starts with ``set -f``, so a ``*`` in a value
+  stays a ``*``; a ``cmd`` that globs (``cat parts/*.csv``) keeps pathname expansion on, and there a value
+  with ``*`` must be quoted (``"${NAME}"``) to stay literal.
 * A path (inputs, outputs, datasets, s3-mounts, output datasets, ``DS_PROJECT_HOME``) is computed here; one
   made only of characters no shell treats specially is written as is (as before). Any other (a file name
   with a space, a quote, ``$``...) travels as ``DSJOBS_PATH_<n>`` in the environment and is expanded
@@ -45,6 +46,8 @@ _IDENT_RE = re.compile(r"[A-Za-z0-9_]+")
 _INTEGER_RE = re.compile(r"\s*[+-]?[0-9]+\s*")
 _HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([A-Za-z0-9_.-]+))")
 _WORD_END = frozenset(" \t\n;&|()<>")
+#: Commands that run more code in this same shell, whose globs ``set -f`` would turn off too.
+_SAME_SHELL_RE = re.compile(r"(?:^|[;&|(`\n]|\$\()[ \t]*(?:\.|source|eval)[ \t]", re.MULTILINE)
 
 
 class CommandError(Exception):
@@ -274,7 +277,8 @@ def render(cmd: str, paths: Mapping[str, str], args: Mapping[str, str]) -> Scrip
             raise UnknownVariable(ref.name)
     out.append(cmd[at:])
     text = "".join(out)
-    return Script(NOGLOB + text if unquoted_arg and not own_globs else text, env)
+    noglob = unquoted_arg and not own_globs and not _SAME_SHELL_RE.search(cmd)
+    return Script(NOGLOB + text if noglob else text, env)
 
 
 def _path_text(ref: Reference, path: str, path_vars: dict[str, str], env: dict[str, str]) -> str:

@@ -55,6 +55,10 @@ def test_arg_names_that_are_not_shell_identifiers_get_an_indexed_variable() -> N
         ("run ${V} file?.txt", False),
         ("case $x in a*) run ${V};; esac", False),  # conservative: any unquoted `*`
         ("run ${V} $((2*3)) $(( (1+2)*3 ))", True),  # arithmetic is no glob
+        (". ./env.sh && run ${V}", False),  # a sourced script may glob: set -f would reach it
+        ("x; source env.sh; run ${V}", False),
+        ('eval "$X"; run ${V}', False),
+        ("run ./a.sh ${V}", True),
     ],
 )
 def test_set_f_only_where_it_protects_a_value_and_changes_nothing_else(cmd: str, noglob: bool) -> None:
