@@ -1,7 +1,8 @@
 """Triggered from the UI: the trigger form's Params feed the job's overrides (an argument and the instance type).
 
 Overrides work like ``datasphere project job fork``: only what the config declares can be changed (an unknown
-argument name fails the task at once with the config error, without retries).
+argument name fails the task at once with the config error, without retries). A Param fed into ``args`` is data,
+never shell code: ``${NAME}`` in the job's ``cmd`` expands it like a shell variable (README: Arguments are data).
 """
 
 from __future__ import annotations

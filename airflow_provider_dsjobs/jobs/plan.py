@@ -16,16 +16,18 @@ Workspace inside the container (every path is absolute, POSIX):
 ``/job/project``                ``${DS_PROJECT_HOME}``: the named volume ``dsjobs-project-<project>``, read-only
 ==============================  ==========================================================================
 
-``cmd`` runs as ``/bin/sh -c <script>`` so ``./run.sh``, ``python main.py`` and pipes work; ``${VAR}`` is replaced
-by the shell-quoted in-container path of inputs, outputs, datasets, s3-mounts and output datasets, and by the
-literal value of ``args`` entries (as DataSphere does: a value may expand to several words, so it is not
-quoted). ``$NAME`` without braces is left to the shell in the container. When a Python environment must be
+``cmd`` runs as ``/bin/sh -c <script>`` so ``./run.sh``, ``python main.py`` and pipes work; ``${VAR}`` of
+inputs, outputs, datasets, s3-mounts and output datasets becomes the in-container path, and ``${NAME}`` of an
+``args`` entry becomes ``${DSJOBS_ARG_NAME}``, a variable of the container's environment holding the value: the
+shell expands it (unquoted: several words; in ``"..."``: one), and never parses it as code
+(``jobs/command.py``). ``$NAME`` without braces is left to the shell in the container. When a Python environment must be
 built first, its setup command runs before ``cmd`` in the same shell. The runtime's ``shell_command`` wraps the
 script so a graceful-shutdown signal reaches the user's program (tini as PID 1 signals the whole process group;
 see ``runtime/shell.py``).
 
 Environment: ``env.vars`` (``- NAME`` copies the submitter's variable at plan time; a missing one is an error),
-plus ``DSJOBS_JOB_ID``, ``DSJOBS_JOB_NAME``, ``DSJOBS_PROJECT`` (the analogue of ML Lab's ``LAB_*``),
+plus ``DSJOBS_JOB_ID``, ``DSJOBS_JOB_NAME``, ``DSJOBS_PROJECT`` (the analogue of ML Lab's ``LAB_*``), the
+``DSJOBS_ARG_*`` values of ``args`` (set last: nothing else shadows them),
 ``DS_PROJECT_HOME`` when the project disk is attached, and ``PYTHONUNBUFFERED=1`` (unless the config sets it) so
 Python output streams live. No object-store credentials are ever added. The record keeps env var *names* only.
 
@@ -43,13 +45,14 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.jobs.command import ArithmeticArg, Script, UnknownVariable
+from airflow_provider_dsjobs.jobs.command import render as render_script
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
@@ -353,20 +356,27 @@ def resolve_s3_source(
     )
 
 
-def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config") -> str:
-    """Replace every ``${NAME}`` in ``cmd`` with ``values[NAME]`` (already quoted as needed)."""
-
-    def repl(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            if name == RESERVED_VAR:
-                raise PlanError(
-                    f"{source}: cmd: DS_PROJECT_HOME is unavailable since you did not add `attach-project-disk` option"
-                )
-            raise PlanError(f"{source}: cmd: `cmd` contains variable not presented in config: {name}")
-        return values[name]
-
-    return _VAR_RE.sub(repl, cmd)
+def resolve_command(
+    cmd: str, paths: Mapping[str, str], args: Mapping[str, str] | None = None, source: str = "config"
+) -> Script:
+    """``cmd`` with every ``${NAME}`` replaced: a path by its value, an argument by the environment variable
+    that holds it (``jobs/command.py``); the script's ``env`` carries those values."""
+    for name, value in (args or {}).items():
+        if "\0" in str(value):
+            raise PlanError(f"{source}: args.{name}: the value holds a NUL character, which no env variable can carry")
+    try:
+        return render_script(cmd, paths, args or {})
+    except ArithmeticArg as exc:
+        raise PlanError(
+            f"{source}: args.{exc.name}: `${{{exc.name}}}` stands inside `$((...))` in cmd, so its value must be "
+            "a whole number"
+        ) from None
+    except UnknownVariable as exc:
+        if exc.name == RESERVED_VAR:
+            raise PlanError(
+                f"{source}: cmd: DS_PROJECT_HOME is unavailable since you did not add `attach-project-disk` option"
+            ) from None
+        raise PlanError(f"{source}: cmd: `cmd` contains variable not presented in config: {exc.name}") from None
 
 
 def _registry_password(config: JobConfig, settings: Settings, secret_id: str) -> str:
@@ -478,17 +488,17 @@ def _project_secrets(settings: Settings, src: str) -> Mapping[str, str]:
 
 @dataclass
 class _Placing:
-    """What planning collects while it places each part of the config: the ``${VAR}`` values for ``cmd``
-    (already shell-quoted where they are paths) and the directories created before start."""
+    """What planning collects while it places each part of the config: the in-container path behind each
+    ``${VAR}`` of ``cmd`` and the directories created before start."""
 
     values: dict[str, str] = field(default_factory=dict)
     directories: list[str] = field(default_factory=lambda: [WORK_DIR])
 
     def bind(self, container_path: str, *names: str | None) -> str:
-        """``${NAME}`` for each given name is ``container_path``, shell-quoted; returns the path."""
+        """``${NAME}`` for each given name is ``container_path``; returns the path."""
         for name in names:
             if name:
-                self.values[name] = shlex.quote(container_path)
+                self.values[name] = container_path
         return container_path
 
 
@@ -631,7 +641,6 @@ def plan_job(
     datasets = _place_datasets(config, placing)
     mounts = _place_s3_mounts(config, placing, settings, environ, connector_lookup)
     out_datasets = _place_output_datasets(config, placing)
-    placing.values.update(config.args)
     volumes: dict[str, dict[str, str]] = {}
     if config.attach_project_disk:
         placing.values[RESERVED_VAR] = PROJECT_DIR
@@ -639,7 +648,8 @@ def plan_job(
     env = _job_env(config, settings, job_id, project, environ)
 
     image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse)
-    script = resolve_command(config.cmd.strip(), placing.values, config.source)
+    rendered = resolve_command(config.cmd.strip(), placing.values, dict(config.args), config.source)
+    script = rendered.text
     python, extra, extra_bytes = _python_setup(pyplan, inputs, reuse)
     if python is not None:
         volumes[python.volume_name] = {"bind": python.volume_mount, "mode": "rw"}
@@ -652,6 +662,7 @@ def plan_job(
     if spark is not None:
         env.update(spark.job_env())
         extra_bytes.append(ExtraBytes(SPARK_CONFIG_PATH, spark.connection_config()))
+    env.update(rendered.env)  # last: a secret or env var of the same name must not change what cmd expands
     env = portable_env(env)
     return JobPlan(
         job_id=job_id,

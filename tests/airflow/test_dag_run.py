@@ -101,3 +101,14 @@ def test_retry_after_crash_reattaches_through_real_task_state_store(airflow_db: 
     result = xcoms_of(dag.dag_id, run.run_id)[("probe", "return_value")]
     assert result["job_id"] == jobs[0].id
     assert result["status"] == "SUCCESS"
+
+
+def test_a_hostile_trigger_form_param_is_data_not_shell_code(airflow_db: None, service: Any) -> None:
+    dag = load_test_dag("dsjobs_test_params")  # dags_examples/ui_triggered.py's Param -> args, same job
+    name = "Ada Lovelace; echo INJECTED $(echo SUB) `echo BQ` | cat > /tmp/x"
+    run = dag.test(run_conf={"name": name})
+    assert run.state == "success"
+    result = xcoms_of(dag.dag_id, run.run_id)[("greet", "return_value")]
+    assert read_uri(result["outputs"]["GREETING"]) == f"Hello, {name}!\n"
+    lines = [line for _, line in service.logs(result["job_id"])]
+    assert lines[:1] == [f"Hello, {name}!"] and not any(line.startswith("INJECTED") for line in lines)

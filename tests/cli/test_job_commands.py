@@ -250,3 +250,17 @@ def test_a_lost_engine_leaves_the_job_unknown_until_it_is_back(
         "the container was stopped by SIGTERM (exit code 143), which dsjobs did not send: most likely the Docker"
         " engine stopping or restarting, or `docker stop`/`docker kill`"
     )
+
+
+def test_fork_arg_is_data_not_shell_code(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_job(tmp_path / "job", 'cmd: printf "[%s]\\n" ${WHO}\nargs: {WHO: "b c"}\n')
+    assert main(["execute", "-c", str(cfg), "--async", *cli_env]) == 0
+    job_id = capsys.readouterr().out.strip()
+    assert main(["attach", "--id", job_id, *cli_env]) == 0
+    assert capsys.readouterr().out.splitlines() == ["[b]", "[c]"]  # unquoted: still several words
+
+    assert main(["fork", "--id", job_id, "--arg", "WHO=a; echo INJECTED $(echo SUB) `echo BQ` | cat", *cli_env]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["[a;]", "[echo]", "[INJECTED]", "[$(echo]", "[SUB)]", "[`echo]", "[BQ`]", "[|]", "[cat]"]

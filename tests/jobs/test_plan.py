@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +49,12 @@ def test_paths_vars_args_and_env_are_resolved(workdir: Path) -> None:
     )
     plan = plan_job(cfg, _settings(), job_id="j1", project="p1", environ={"FROM_SUBMITTER": "copied"})
     out_path = "/job/outputs/OUT/final model.bin"
+    # Plain paths are written as they are; a path with a space and the arg's value come from the environment.
     assert plan.script == (
-        f"python main.py --data /job/inputs/DATA/data --model /job/inputs/MODEL/model.bin "
-        f"--out {shlex.quote(out_path)} --epochs 5 --verbose $HOME"
+        "set -f\npython main.py --data /job/inputs/DATA/data --model /job/inputs/MODEL/model.bin "
+        '--out "${DSJOBS_PATH_0}" --epochs ${DSJOBS_ARG_EPOCHS} $HOME'
     )
+    assert plan.env["DSJOBS_PATH_0"] == out_path and plan.env["DSJOBS_ARG_EPOCHS"] == "5 --verbose"
     assert plan.command[:2] == ("/bin/sh", "-c") and plan.command[2].endswith(plan.script)
     assert [i.container_path for i in plan.inputs] == [
         "/job/work/main.py",
@@ -158,7 +159,9 @@ def test_resolve_command_unknown_variable() -> None:
         resolve_command("echo ${NOPE}", {})
     with pytest.raises(PlanError, match="attach-project-disk"):
         resolve_command("ls ${DS_PROJECT_HOME}", {})
-    assert resolve_command("echo ${A}${A} $B", {"A": "'x y'"}) == "echo 'x y''x y' $B"
+    script = resolve_command("echo ${A}${A} $B ${N}", {"A": "/x y"}, {"N": "1"})
+    assert script.text == 'set -f\necho "${DSJOBS_PATH_0}""${DSJOBS_PATH_0}" $B ${DSJOBS_ARG_N}'
+    assert script.env == {"DSJOBS_PATH_0": "/x y", "DSJOBS_ARG_N": "1"}
 
 
 def test_input_that_vanished_after_validation(workdir: Path) -> None:
