@@ -42,8 +42,8 @@ DEFAULT_MAX_FOLLOWS = 16
 DEFAULT_FOLLOW_SECONDS = 300.0
 #: The longest one blocking read may take before the stream gives up on it (the read's own socket timeout ends it).
 STEP_SECONDS = 30.0
-#: Pause between two looks at a quiet running job.
-POLL_SECONDS = 1.0
+#: Pause between two looks at a running job: the first after new output, growing to the second while it is quiet.
+POLL_SECONDS = (0.5, 3.0)
 #: Lines one look (or one read of a stored log) hands over at most.
 BATCH_LINES = 2000
 #: Threads this module's reads may use at once, whatever the number of streams (they queue for a token, awaiting).
@@ -180,6 +180,7 @@ async def _follow(
     cursor = LogCursor()
     ends = time.monotonic() + follow_seconds()
     backlog: deque[tuple[str, str]] | None = deque(maxlen=tail) if tail else None
+    pause = POLL_SECONDS[0]
     while not await request.is_disconnected():
         lines, running = await off_pool(partial(service.read_new_logs, record, cursor, BATCH_LINES))
         caught_up = len(lines) < BATCH_LINES
@@ -193,4 +194,5 @@ async def _follow(
         if caught_up and (not running or time.monotonic() > ends):
             return
         if caught_up:
-            await anyio.sleep(POLL_SECONDS)
+            pause = POLL_SECONDS[0] if lines else min(pause * 1.5, POLL_SECONDS[1])
+            await anyio.sleep(pause)
