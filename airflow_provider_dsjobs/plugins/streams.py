@@ -16,6 +16,7 @@ blocked there on a quiet socket would hold a thread for as long as its page stay
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -73,8 +74,8 @@ def _setting(env: str, key: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value <= 0:
-        log.warning("%s=%r is not a positive number; using %g", where, raw, default)
+    if not (math.isfinite(value) and value >= 1):
+        log.warning("%s=%r is not a number of at least 1; using %g", where, raw, default)
         return default
     return value
 
