@@ -41,7 +41,8 @@ Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs t
 (``jobs/fork.py``) re-runs a job from its stored config, input blobs and Python environment, with overrides;
 ``gc`` (``jobs/gc.py``) deletes expired data.
 Browsing (the Airflow plugin's Jobs page) is read-only: ``read``, ``query_jobs`` (``jobs/query.py``),
-``output_files``/``open_output`` (``jobs/output_files.py``) and ``logs(follow=True)`` change nothing.
+``output_files``/``open_output`` (``jobs/output_files.py``), ``logs(follow=True)``, ``container_state`` and
+``read_new_logs`` (one bounded look at a running job's new output) change nothing.
 
 Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``plan.json``, ``outputs/``
 (``work/<relpath>`` for var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last),

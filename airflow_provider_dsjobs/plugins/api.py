@@ -1,5 +1,6 @@
 """The JSON API under ``/dsjobs/api`` that backs the pages: jobs, one job, its log, its output files, and the
-actions (cancel, data TTL, clear). Logs and downloads stream in bounded memory; reading changes nothing."""
+actions (cancel, data TTL, clear). Logs and downloads stream in bounded memory, off the api-server's shared
+threads (``plugins/streams.py``); reading changes nothing (no GET finalizes a job); a cancel only asks."""
 
 from __future__ import annotations
 
