@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
@@ -25,6 +25,7 @@ from airflow_provider_dsjobs.plugins import streams, views
 from airflow_provider_dsjobs.plugins.auth import Access, AccessDep
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, service_for
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api")
 ConnId = Annotated[str, Query(min_length=1, max_length=250, description="a dsjobs connection id")]
 _CHUNK = 256 * 1024
@@ -154,7 +155,7 @@ async def job_logs(
         if release is None:
             raise _too_many_follows(cap)
     try:
-        service, record = await streams.off_pool(partial(_log_source, conn_id, access, job_id))
+        service, record = await _off_pool(partial(_log_source, conn_id, access, job_id))
     except BaseException:
         if release is not None:
             release()
@@ -164,6 +165,14 @@ async def job_logs(
     return StreamingResponse(
         body, media_type="application/x-ndjson", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+
+
+async def _off_pool(func: Callable[[], T]) -> T:
+    """``func()`` off the shared threads; a store or engine that does not answer in time is a 503."""
+    try:
+        return await streams.off_pool(func)
+    except streams.StreamTimeout as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
 def _log_source(conn_id: str, access: Access, job_id: str) -> tuple[JobService, JobRecord]:
@@ -178,7 +187,7 @@ def _log_source(conn_id: str, access: Access, job_id: str) -> tuple[JobService, 
 async def download_output(
     job_id: str, path: str, access: AccessDep, conn_id: ConnId = DEFAULT_CONN_ID
 ) -> StreamingResponse:
-    item, reader = await streams.off_pool(partial(_open_output, conn_id, access, job_id, path))
+    item, reader = await _off_pool(partial(_open_output, conn_id, access, job_id, path))
     name = posixpath.basename(item.path)
     headers = {
         "Content-Length": str(item.size),

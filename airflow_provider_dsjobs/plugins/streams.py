@@ -131,7 +131,7 @@ async def off_pool(func: Callable[[], T]) -> T:
     with anyio.move_on_after(STEP_SECONDS) as scope:
         return await anyio.to_thread.run_sync(func, abandon_on_cancel=True, limiter=_reads())
     assert scope.cancelled_caught
-    raise StreamTimeout(f"a read took longer than {STEP_SECONDS:g} s")
+    raise StreamTimeout(f"the job store or the Docker engine did not answer within {STEP_SECONDS:g} s")
 
 
 async def bounded(items: Iterator[T], batch: int = 1) -> AsyncIterator[T]:
@@ -183,8 +183,9 @@ async def _follow(
     backlog: deque[tuple[str, str]] | None = deque(maxlen=tail) if tail else None
     pause = POLL_SECONDS[0]
     while not await request.is_disconnected():
-        lines, running = await off_pool(partial(service.read_new_logs, record, cursor, BATCH_LINES))
-        caught_up = len(lines) < BATCH_LINES
+        batch = BATCH_LINES if backlog is None else max(BATCH_LINES, tail or 0)  # the backlog in few reads
+        lines, running = await off_pool(partial(service.read_new_logs, record, cursor, batch))
+        caught_up = len(lines) < batch
         if backlog is not None:
             backlog.extend(lines)
             if not caught_up:

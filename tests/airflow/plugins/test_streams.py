@@ -48,8 +48,13 @@ def _answers(api_server: ApiServer, path: str) -> int:
 
 @pytest.fixture()
 def sleeping(server_service: JobService) -> Iterator[JobRecord]:
-    """A running job that prints one line and then nothing; killed afterwards."""
+    """A running job that has printed its one line (its SIGTERM handler is in place) and then prints nothing;
+    killed afterwards."""
     record = run_sleeper(server_service)
+    deadline = time.monotonic() + 120
+    while "sleeper started" not in [line for _, line in server_service.logs(record.id)]:
+        assert time.monotonic() < deadline, "the sleeper job never started"
+        time.sleep(0.5)
     yield record
     server_service.cancel(record.id, graceful=False)
 
