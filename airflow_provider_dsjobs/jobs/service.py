@@ -41,7 +41,8 @@ Afterwards: ``download_files`` (``jobs/downloads.py``) brings outputs and logs t
 (``jobs/fork.py``) re-runs a job from its stored config, input blobs and Python environment, with overrides;
 ``gc`` (``jobs/gc.py``) deletes expired data.
 Browsing (the Airflow plugin's Jobs page) is read-only: ``read``, ``query_jobs`` (``jobs/query.py``),
-``output_files``/``open_output`` (``jobs/output_files.py``) and ``logs(follow=True)`` change nothing.
+``output_files``/``open_output`` (``jobs/output_files.py``), ``logs(follow=True)``, ``container_state`` and
+``read_new_logs`` (one bounded look at a running job's new output) change nothing.
 
 Store layout of one job (``JobStore``, ``jobs/store.py``): ``record.json``, ``plan.json``, ``outputs/``
 (``work/<relpath>`` for var-less outputs, ``vars/<VAR>/<name>`` for var outputs, ``manifest.json`` last),
@@ -66,6 +67,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import replace
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -114,8 +116,9 @@ from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
-from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
+from airflow_provider_dsjobs.runtime.containers import ContainerSpec, ContainerState, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
+from airflow_provider_dsjobs.runtime.log_stream import LogCursor
 from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -810,6 +813,34 @@ class JobService:
     def read(self, job_id: str) -> JobRecord:
         """The stored record as it is (unlike ``get``, a job whose container exited is not finalized here)."""
         return self._load(job_id)
+
+    def container_state(self, record: JobRecord) -> ContainerState | None:
+        """The engine's state of an active job's container, only looked at (None: no container, or a terminal
+        job): a page shows "exited, not finalized yet" from it without finalizing anything."""
+        if record.status.terminal or not record.container_id:
+            return None
+        with into_job_error(RuntimeFailure):
+            return self.runtime.state(record.container_id)
+
+    def read_new_logs(self, record: JobRecord, cursor: LogCursor, limit: int) -> tuple[list[tuple[str, str]], bool]:
+        """One bounded look at a running job's output: at most ``limit`` lines the earlier calls with the same
+        ``cursor`` did not return (one non-following engine read, bounded by the API timeout), and whether the
+        container still runs. Changes nothing; an exited or vanished container gives what is left and False."""
+        container_id = record.container_id or ""
+        lines: list[tuple[str, str]] = []
+        with into_job_error(RuntimeFailure):
+            try:
+                pairs = self.runtime.stream_logs(container_id, follow=False, cursor=cursor)
+                try:
+                    lines.extend(islice(pairs, limit))
+                finally:
+                    close = getattr(pairs, "close", None)
+                    if callable(close):
+                        close()  # a read stopped at ``limit``: its engine response is closed now
+            except ContainerNotFound:
+                return lines, False  # finalized and removed meanwhile: the stored log has it all
+            state = self.runtime.state(container_id)
+        return lines, state is not None and not state.finished
 
     def query_jobs(self, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
         """One page of the project's jobs, newest first, filtered by ``query`` (``jobs/query.py``) and, when

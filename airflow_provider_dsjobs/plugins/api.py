@@ -1,31 +1,38 @@
 """The JSON API under ``/dsjobs/api`` that backs the pages: jobs, one job, its log, its output files, and the
-actions (cancel, data TTL, clear). Logs and downloads stream in bounded memory; reading changes nothing."""
+actions (cancel, data TTL, clear). Logs and downloads stream in bounded memory, off the api-server's shared
+threads (``plugins/streams.py``); reading changes nothing (no GET finalizes a job); a cancel only asks."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import posixpath
-from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Annotated, BinaryIO, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.output_files import OutputFile
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobNotFound
-from airflow_provider_dsjobs.plugins import views
+from airflow_provider_dsjobs.plugins import streams, views
 from airflow_provider_dsjobs.plugins.auth import Access, AccessDep
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, service_for
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api")
 ConnId = Annotated[str, Query(min_length=1, max_length=250, description="a dsjobs connection id")]
 _CHUNK = 256 * 1024
+#: The most log lines one request may ask for with ``tail`` (the page keeps 20 000).
+MAX_TAIL = 20_000
+#: The most ``status`` values one listing may name (there are 9 statuses).
+MAX_STATUS_PARAMS = 20
 
 
 def job_service(conn_id: str) -> JobService:
@@ -47,17 +54,6 @@ def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
     return record
 
 
-def settled(service: JobService, record: JobRecord) -> JobRecord:
-    """An active job as it is now: one whose container exited is finalized (its outputs and log stored) the way
-    ``dsjobs get`` does, so a job nobody waits for (``dsjobs execute --async``) still ends on its page."""
-    if record.status.terminal:
-        return record
-    try:
-        return service.get(record.id)
-    except JobError:
-        return record  # the engine cannot be asked right now: show what the store says
-
-
 def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: str) -> views.JobList:
     try:
         page = service.query_jobs(query, visible=access.can_view)
@@ -76,6 +72,18 @@ def make_query(status_: list[str], q: str | None, offset: int, limit: int) -> Jo
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
 
+def container_exited(service: JobService, record: JobRecord) -> int | None:
+    """The exit code of an active job whose container has stopped (it is not finalized yet: its follower or
+    ``dsjobs get`` does that, never a page read); None otherwise, or when the engine cannot say."""
+    try:
+        state = service.container_state(record)
+    except JobError:
+        return None
+    if state is None or not state.finished:
+        return None
+    return state.exit_code if state.exit_code is not None else -1
+
+
 def job_detail(
     request: Request, service: JobService, access: Access, record: JobRecord, conn_id: str
 ) -> views.JobDetail:
@@ -86,6 +94,7 @@ def job_detail(
     return views.detail(
         record,
         files,
+        exited=container_exited(service, record),
         root=request.scope.get("root_path", ""),
         conn_id=conn_id,
         can_cancel=access.can_act(record, "POST"),
@@ -97,9 +106,9 @@ def job_detail(
 def list_jobs(
     access: AccessDep,
     conn_id: ConnId = DEFAULT_CONN_ID,
-    status_: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006 - FastAPI copies defaults
+    status_: Annotated[list[str], Query(alias="status", max_length=MAX_STATUS_PARAMS)] = [],  # noqa: B006 - FastAPI copies defaults
     q: Annotated[str | None, Query(max_length=200)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> views.JobList:
     return list_visible(job_service(conn_id), access, make_query(status_, q, offset, limit), conn_id)
@@ -108,57 +117,77 @@ def list_jobs(
 @router.get("/jobs/{job_id}", response_model=views.JobDetail)
 def get_job(request: Request, job_id: str, access: AccessDep, conn_id: ConnId = DEFAULT_CONN_ID) -> views.JobDetail:
     service = job_service(conn_id)
-    record = settled(service, load_visible(service, access, job_id))
-    return job_detail(request, service, access, record, conn_id)
+    return job_detail(request, service, access, load_visible(service, access, job_id), conn_id)
 
 
-def _ndjson(pairs: Iterator[tuple[str, str]]) -> Iterator[bytes]:
+async def _ndjson(pairs: AsyncIterator[tuple[str, str]]) -> AsyncIterator[bytes]:
     try:
-        for stream, line in pairs:
+        async for stream, line in pairs:
             yield (json.dumps({"stream": stream, "line": line}, ensure_ascii=False) + "\n").encode("utf-8")
     except JobError as exc:
         yield (json.dumps({"stream": "system", "line": f"log read failed: {exc}", "error": True}) + "\n").encode()
 
 
+def _too_many_follows(cap: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"this api-server already streams {cap} live logs (DSJOBS_MAX_LOG_FOLLOWS): try again in a few seconds",
+        headers={"Retry-After": "5"},
+    )
+
+
 @router.get("/jobs/{job_id}/logs")
-def job_logs(
+async def job_logs(
+    request: Request,
     job_id: str,
     access: AccessDep,
     conn_id: ConnId = DEFAULT_CONN_ID,
-    tail: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    tail: Annotated[int | None, Query(ge=1, le=MAX_TAIL)] = None,
     follow: bool = False,
 ) -> StreamingResponse:
     """The log as NDJSON, one ``{"stream", "line"}`` object a line; ``follow`` keeps a running job's log coming
-    until its container stops."""
+    until its container stops or ``follow_seconds()`` pass (reconnect then), at most ``max_follows()`` at once
+    per api-server (429 beyond). Nothing here holds one of the api-server's shared threads."""
+    release = None
+    if follow:
+        cap = streams.max_follows()
+        release = streams.SLOTS.take(cap)
+        if release is None:
+            raise _too_many_follows(cap)
+    try:
+        service, record = await _off_pool(partial(_log_source, conn_id, access, job_id))
+    except BaseException:
+        if release is not None:
+            release()
+        raise
+    pairs = streams.log_pairs(service, record, request, tail=tail, follow=follow)
+    body = _ndjson(pairs) if release is None else streams.hold(_ndjson(pairs), release)
+    return StreamingResponse(
+        body, media_type="application/x-ndjson", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+
+
+async def _off_pool(func: Callable[[], T]) -> T:
+    """``func()`` off the shared threads; a store or engine that does not answer in time is a 503."""
+    try:
+        return await streams.off_pool(func)
+    except streams.StreamTimeout as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+
+
+def _log_source(conn_id: str, access: Access, job_id: str) -> tuple[JobService, JobRecord]:
     service = job_service(conn_id)
     record = load_visible(service, access, job_id)
     if record.data_cleared:
         raise HTTPException(status.HTTP_410_GONE, f"job {job_id} data is cleared")
-    try:
-        pairs = service.logs(job_id, tail=tail, follow=follow)
-    except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    return StreamingResponse(
-        _ndjson(pairs),
-        media_type="application/x-ndjson",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
-def _chunks(reader: BinaryIO) -> Iterator[bytes]:
-    with reader:
-        while chunk := reader.read(_CHUNK):
-            yield chunk
+    return service, record
 
 
 @router.get("/jobs/{job_id}/outputs/{path:path}")
-def download_output(job_id: str, path: str, access: AccessDep, conn_id: ConnId = DEFAULT_CONN_ID) -> StreamingResponse:
-    service = job_service(conn_id)
-    load_visible(service, access, job_id)
-    try:
-        item, reader = service.open_output(job_id, path)
-    except JobError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+async def download_output(
+    job_id: str, path: str, access: AccessDep, conn_id: ConnId = DEFAULT_CONN_ID
+) -> StreamingResponse:
+    item, reader = await _off_pool(partial(_open_output, conn_id, access, job_id, path))
     name = posixpath.basename(item.path)
     headers = {
         "Content-Length": str(item.size),
@@ -166,6 +195,25 @@ def download_output(job_id: str, path: str, access: AccessDep, conn_id: ConnId =
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(_chunks(reader), media_type="application/octet-stream", headers=headers)
+
+
+def _open_output(conn_id: str, access: Access, job_id: str, path: str) -> tuple[OutputFile, BinaryIO]:
+    service = job_service(conn_id)
+    load_visible(service, access, job_id)
+    try:
+        return service.open_output(job_id, path)
+    except JobError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+async def _chunks(reader: BinaryIO) -> AsyncIterator[bytes]:
+    """The file in ``_CHUNK`` pieces, each read bounded (``streams.off_pool``); a read that stalls ends the
+    download short (the client sees fewer bytes than ``Content-Length``)."""
+    try:
+        while chunk := await streams.off_pool(partial(reader.read, _CHUNK)):
+            yield chunk
+    finally:
+        reader.close()
 
 
 # -- actions ---------------------------------------------------------------------------------------------------
@@ -178,30 +226,29 @@ def _require_json(request: Request) -> None:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the action as application/json")
 
 
-def _cancel(service: JobService, job_id: str, graceful: bool) -> None:
-    with contextlib.suppress(JobError):  # the record says what happened; the page shows it
-        service.cancel(job_id, graceful=graceful)
-
-
 @router.post("/jobs/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=views.JobSummary)
 def cancel_job(
     request: Request,
     job_id: str,
     access: AccessDep,
-    background: BackgroundTasks,
     conn_id: ConnId = DEFAULT_CONN_ID,
     graceful: Annotated[bool, Body(embed=True)] = True,
 ) -> views.JobSummary:
-    """Start cancelling; a graceful cancel may take the config's ``graceful-shutdown`` timeout, so it goes on
-    after the answer (the record says CANCELLING, then CANCELLED)."""
+    """Ask the job to stop and answer at once: CANCELLING is saved and the signal sent (the graceful-shutdown one,
+    else SIGKILL); the job's follower (its task, ``dsjobs get``/``attach``) kills it once its graceful timeout has
+    passed, stages out and ends it CANCELLED. Asking again while it is CANCELLING changes nothing."""
     _require_json(request)
     service = job_service(conn_id)
     record = load_visible(service, access, job_id)
     access.require_act(record, "POST")
     if record.status.terminal:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended {record.status.value}")
-    background.add_task(_cancel, service, job_id, graceful)
-    return views.summary(record)
+    if record.status == JobStatus.CANCELLING:
+        return views.summary(record)  # one signal per cancel, however often it is asked for
+    try:
+        return views.summary(service.request_cancel(job_id, graceful=graceful))
+    except JobError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
 class TtlBody(BaseModel):

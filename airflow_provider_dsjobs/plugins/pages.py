@@ -94,7 +94,7 @@ def jobs_page(
 @router.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
 def job_page(request: Request, job_id: str, access: AccessDep, conn_id: api.ConnId = DEFAULT_CONN_ID) -> HTMLResponse:
     service = api.job_service(conn_id)
-    record = api.settled(service, api.load_visible(service, access, job_id))
+    record = api.load_visible(service, access, job_id)  # as stored: a page read never finalizes
     job: views.JobDetail = api.job_detail(request, service, access, record, conn_id)
     return _render(
         request,

@@ -99,6 +99,9 @@ class JobDetail(JobSummary):
     s3_sync: list[S3SyncOut]
     can_cancel: bool
     can_change_data: bool
+    #: An active job whose container has exited shows its exit code here: reading the page changes nothing, so it
+    #: stays active until its follower (its task, ``dsjobs get``) finalizes it. None otherwise.
+    container_exit_code: int | None = None
 
 
 class JobList(BaseModel):
@@ -173,7 +176,14 @@ def download_url(root: str, record: JobRecord, item: OutputFile, conn_id: str) -
 
 
 def detail(
-    record: JobRecord, files: list[OutputFile], *, root: str, conn_id: str, can_cancel: bool, can_change: bool
+    record: JobRecord,
+    files: list[OutputFile],
+    *,
+    root: str,
+    conn_id: str,
+    can_cancel: bool,
+    can_change: bool,
+    exited: int | None = None,
 ) -> JobDetail:
     return JobDetail(
         **summary(record).model_dump(),
@@ -194,4 +204,5 @@ def detail(
         s3_sync=[s3_sync(m) for m in record.s3_sync],
         can_cancel=can_cancel and not record.status.terminal,
         can_change_data=can_change and not record.data_cleared,
+        container_exit_code=None if record.status.terminal else exited,
     )

@@ -378,7 +378,8 @@ class Runtime:
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot read logs of container {container_id[:12]}: {reason_of(exc)}") from None
         try:
-            self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
+            if follow:  # a followed stream may be quiet for hours; a plain read keeps the API timeout per read
+                self._sdk._disable_socket_timeout(self._sdk._get_raw_response_socket(response))
             raw = response.raw
             # The engine sends each log message as one HTTP chunk; stream() hands over each chunk as it arrives.
             # Without chunked encoding read1() likewise returns what is there instead of waiting for a full block.

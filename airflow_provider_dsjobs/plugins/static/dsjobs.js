@@ -62,11 +62,15 @@
     while (logEl.childElementCount > MAX_LOG_LINES) logEl.removeChild(logEl.firstChild);
     if (atBottom) logEl.scrollTop = logEl.scrollHeight;
   }
+  // How a stream ended: "ended" (the job stopped, or the server ended a long follow), "busy" (429: the server
+  // streams as many live logs as it allows) or "failed".
   async function streamLog(follow) {
-    logEl.textContent = "";
     logState.textContent = follow ? "· live" : "";
-    const response = await fetch(logEl.dataset.url + (follow ? "&follow=true" : ""), { credentials: "same-origin" });
-    if (!response.ok) { logState.textContent = "· " + response.status + " " + (await response.text()); return; }
+    const url = logEl.dataset.url + (follow ? "&follow=true&tail=" + MAX_LOG_LINES : "");
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (response.status === 429) { logState.textContent = "· live log busy, retrying soon"; return "busy"; }
+    if (!response.ok) { logState.textContent = "· " + response.status + " " + (await response.text()); return "failed"; }
+    logEl.textContent = ""; // a reconnect brings the last lines again: they replace what was shown
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let pending = "";
@@ -79,20 +83,26 @@
       appendLines(parts.filter(Boolean).map((p) => JSON.parse(p)));
     }
     logState.textContent = "";
+    return "ended";
   }
   async function statusNow() {
     const r = await fetch(base + "/api/jobs/" + job.dataset.jobId + "?conn_id=" + encodeURIComponent(connId),
       { credentials: "same-origin" });
     return r.ok ? (await r.json()).status : null;
   }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   async function followJob() {
-    await streamLog(true);
-    // The stream ends when the container stops (or before it starts): reload once the status moves on.
+    // Follow while the job is active; reload once its status moves on. A stream the server ended after a long
+    // while is resumed at once; a refused (429), failed or short one is retried later and later (up to 15 s).
+    let delay = 1000;
     for (;;) {
-      const now = await statusNow();
-      if (now !== job.dataset.status) { window.location.reload(); return; }
-      await new Promise((r) => setTimeout(r, 2000));
-      if (now === "EXECUTING") { await streamLog(true); }
+      const started = Date.now();
+      const outcome = await streamLog(true).catch(() => "failed");
+      const now = await statusNow().catch(() => null);
+      if (now && now !== job.dataset.status) { window.location.reload(); return; }
+      const long = outcome === "ended" && Date.now() - started > 10000;
+      delay = long ? 500 : Math.min(delay * 2, 15000);
+      await sleep(delay * (0.75 + Math.random() / 2));
     }
   }
   if (logEl && job) {

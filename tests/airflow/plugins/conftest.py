@@ -21,7 +21,7 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, run_echo, with_resources
+from tests.airflow.plugins.helpers import FOLLOW_CAP, FOLLOW_SECONDS, PASSWORDS, ApiServer, run_echo, with_resources
 from tests.helpers import free_port, unavailable
 from tests.servers import stop_process
 
@@ -51,6 +51,9 @@ def _server_env(home: Path, test_image: str) -> dict[str, str]:
         DSJOBS_HOME=str(home / "dsjobs"),
         DSJOBS_DEFAULT_IMAGE=test_image,
         DSJOBS_HASH_CACHE="0",
+        # More live log streams than the api-server's shared pool has threads (40): they must not use it.
+        DSJOBS_MAX_LOG_FOLLOWS=str(FOLLOW_CAP),
+        DSJOBS_LOG_FOLLOW_SECONDS=str(FOLLOW_SECONDS),
     )
     for name in ("DSJOBS_DOCKER_URL", "DOCKER_HOST"):
         if os.environ.get(name):

@@ -4,6 +4,7 @@ and requests that do not follow redirects; the jobs the tests run on the store i
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,10 @@ from airflow_provider_dsjobs.settings import Settings
 
 PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
 ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
+SLEEPER = Path(__file__).resolve().parent / "jobs" / "sleeper" / "config.yaml"
+#: The test api-server's cap on live log streams (more than its 40 shared threads) and how long one lasts.
+FOLLOW_CAP = 41
+FOLLOW_SECONDS = 20
 GIB, MIB = 1 << 30, 1 << 20
 #: What finalizing a job with ``working-storage`` and two read-write s3-mounts (one whose sync failed) records.
 GRANT = StorageGrant(
@@ -53,6 +58,28 @@ def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecor
         config = apply_overrides(config, Overrides(args=args))
     record = service.submit(config)
     return service.wait(record.id) if wait else record
+
+
+def run_sleeper(service: JobService, seconds: int = 600) -> JobRecord:
+    """The sleeper job, submitted (running, not waited for): one line, then silence; SIGTERM ends it (2d grace)."""
+    config = apply_overrides(load_config(SLEEPER), Overrides(args={"SECONDS": str(seconds)}))
+    return service.submit(config)
+
+
+def follow_in_background(settings: Settings, job_id: str) -> threading.Thread:
+    """The job's follower, as its task would be (``JobService.wait``: streams, kills a cancel that outlived its
+    graceful timeout, finalizes), in a thread of its own with a service of its own."""
+
+    def follow() -> None:
+        service = JobService(settings)
+        try:
+            service.wait(job_id, timeout=300)
+        finally:
+            service.close()
+
+    thread = threading.Thread(target=follow, name=f"follower-{job_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 def with_resources(service: JobService, record: JobRecord) -> JobRecord:

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import GIB, MIB, ApiServer, run_echo
+from tests.airflow.plugins.helpers import GIB, MIB, ApiServer, follow_in_background, run_echo
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 
@@ -190,6 +190,7 @@ def test_cancel_a_running_job(api_server: ApiServer, server_service: JobService)
     record = run_echo(server_service, wait=False, SLEEP="5", LINES="100")
     job = api_server.json(f"/dsjobs/api/jobs/{record.id}")
     assert job["can_cancel"] is True
+    follower = follow_in_background(api_server.settings(), record.id)  # the job's task, say
     status, _, _ = api_server.request(f"/dsjobs/api/jobs/{record.id}/cancel", method="POST", body={"graceful": False})
     assert status == 202
     deadline = time.monotonic() + 120
@@ -197,6 +198,7 @@ def test_cancel_a_running_job(api_server: ApiServer, server_service: JobService)
         assert time.monotonic() < deadline, "the job never ended CANCELLED"
         time.sleep(0.5)
     assert api_server.request(f"/dsjobs/api/jobs/{record.id}/cancel", method="POST", body={})[0] == 409
+    follower.join(timeout=60)
 
 
 def test_connection_chooses_the_project(api_server: ApiServer, finished: JobRecord) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, run_echo
+from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, follow_in_background, run_echo
 from tests.helpers import unavailable
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker, pytest.mark.browser]
@@ -91,9 +91,11 @@ def test_list_job_and_live_log_in_chromium(
     expect(page.locator("#log-state")).to_contain_text("live")
     expect(page.locator("#log")).to_contain_text("hello from the plugin job, line 0")
     expect(page.locator("#log")).to_contain_text("hello from the plugin job, line 5")  # arrived after the page loaded
+    follower = follow_in_background(api_server.settings(), live.id)  # its task, which finishes the cancel
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel job").click()
     expect(page.locator("#job")).to_have_attribute("data-status", "CANCELLED", timeout=120_000)
+    follower.join(timeout=60)
 
     # A finished job: outcome, the whole log, the output to download, the config without its secret.
     page.goto(f"{api_server.url}/dsjobs/")
