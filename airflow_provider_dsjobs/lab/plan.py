@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
-from airflow_provider_dsjobs.config.model import DEFAULT_INSTANCE_TYPE, PipOptions
+from airflow_provider_dsjobs.config.model import PipOptions
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
     LABEL_JOB_ID,
@@ -24,6 +24,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     InputPlacement,
     JobPlan,
     PythonSetup,
+    instance_profiles,
 )
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
@@ -84,7 +85,7 @@ def plan_lab_job(
         command=(),
         env={**env, **config.env_params},
         labels=all_labels,
-        instance_types=(DEFAULT_INSTANCE_TYPE,),
+        instance_types=instance_profiles(config.cloud_instance_types, settings, "ML Lab job"),
         graceful_signal="SIGTERM",  # what `docker stop` sends: images written for ML Lab expect it
         graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
         inputs=(),

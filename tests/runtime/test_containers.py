@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from airflow_provider_dsjobs.config.instance_types import BUILTIN_INSTANCE_TYPES
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
@@ -256,7 +257,7 @@ def test_named_volumes_persist_and_host_paths_are_refused(runtime: TrackingRunti
 
 def test_resource_limits_reach_the_container(runtime: TrackingRuntime) -> None:
     info = runtime.engine.info()
-    choice = choose_instance_type(["g1.1", "c1.4"], info)
+    choice = choose_instance_type([BUILTIN_INSTANCE_TYPES["g1.1"], BUILTIN_INSTANCE_TYPES["c1.4"]], info)
     cid = runtime.run("cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max 2>/dev/null || true", resources=choice)
     assert runtime.wait(cid) == 0
     inspected = runtime.api.inspect_container(cid)["HostConfig"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_dsjobs.config.instance_types import BUILTIN_INSTANCE_TYPES, InstanceType
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import (
@@ -22,25 +23,29 @@ BIG = EngineInfo(cpus=64, memory_bytes=1024 * GIB, gpu_support=False, runtimes=(
 GPU = EngineInfo(cpus=64, memory_bytes=1024 * GIB, gpu_support=True, runtimes=("nvidia", "runc"), server_version="24")
 
 
+def types(*names: str) -> list[InstanceType]:
+    return [BUILTIN_INSTANCE_TYPES[n] for n in names]
+
+
 def test_profile_is_capped_by_a_small_engine() -> None:
-    choice = choose_instance_type(["c1.4"], LAPTOP)
+    choice = choose_instance_type(types("c1.4"), LAPTOP)
     assert (choice.name, choice.cpus, choice.mem_limit, choice.device_requests) == ("c1.4", 2, 24 * GIB, [])
     assert choice.note == (
         "no instance type fits as asked; capped to 2 CPUs and 24.0 GiB (needs 4 CPUs, the engine has 2 and needs "
-        "32 GiB of memory, the engine has 24.0 GiB)"
+        "32.0 GiB of memory, the engine has 24.0 GiB)"
     )
 
 
 def test_the_first_type_that_fits_what_is_free_now_wins() -> None:
     busy = EngineLoad(cpus=60, memory_bytes=100 * GIB, containers=3)
-    placement = place_instance_types(["c1.80", "c1.8", "c1.4"], BIG, busy)
+    placement = place_instance_types(types("c1.80", "c1.8", "c1.4"), BIG, busy)
     assert [c.name for c in placement.choices] == ["c1.4"]
-    assert placement.choices[0].note == "4 CPUs, 32 GiB: fits" and placement.choices[0].cpus == 4
+    assert placement.choices[0].note == "4 CPUs, 32.0 GiB: fits" and placement.choices[0].cpus == 4
     assert placement.skipped_before(placement.choices[0], ["c1.80", "c1.8", "c1.4"]) == [
         "c1.80: needs 80 CPUs, the engine has 64 (3 container(s) running there)",
         "c1.8: needs 8 CPUs, 4 of 64 free (3 container(s) running there)",
     ]
-    idle = place_instance_types(["c1.80", "c1.8", "c1.4"], BIG)
+    idle = place_instance_types(types("c1.80", "c1.8", "c1.4"), BIG)
     assert [c.name for c in idle.choices] == ["c1.8", "c1.4"]  # in priority order: the next one if c1.8 cannot start
 
 
@@ -51,27 +56,26 @@ def test_engine_refusals_for_lack_of_resources_are_recognised() -> None:
 
 
 def test_profile_limits_apply_on_a_big_engine() -> None:
-    choice = choose_instance_type(["c1.8"], BIG)
+    choice = choose_instance_type(types("c1.8"), BIG)
     assert (choice.nano_cpus, choice.mem_limit) == (8_000_000_000, 64 * GIB)
 
 
 def test_gpu_profile_is_skipped_for_the_next_in_priority_order() -> None:
-    assert choose_instance_type(["g1.1", "c1.4"], LAPTOP).name == "c1.4"
+    assert choose_instance_type(types("g1.1", "c1.4"), LAPTOP).name == "c1.4"
 
 
 def test_gpu_profile_requests_gpus_on_a_gpu_engine() -> None:
-    choice = choose_instance_type(["g1.2", "c1.4"], GPU)
+    choice = choose_instance_type(types("g1.2", "c1.4"), GPU)
     assert choice.name == "g1.2"
     assert choice.device_requests == [{"Driver": "nvidia", "Count": 2, "Capabilities": [["gpu"]]}]
 
 
 def test_nothing_fits_lists_every_try() -> None:
     with pytest.raises(RuntimeFailure) as caught:
-        choose_instance_type(["g1.1", "nope.1"], LAPTOP)
+        choose_instance_type(types("g1.1", "gt4.1"), LAPTOP)
     message = str(caught.value)
     assert message.startswith("no instance type fits this Docker engine; tried g1.1: needs 1 GPU(s) (V100)")
-    assert "the engine has no GPU support" in message
-    assert "nope.1: unknown instance type (known: c1.4, c1.8" in message
+    assert "gt4.1: needs 1 GPU(s) (T4); the engine has no GPU support (no nvidia runtime)" in message
 
 
 def test_live_engine_runs_c1_4(engine: object) -> None:
@@ -79,7 +83,7 @@ def test_live_engine_runs_c1_4(engine: object) -> None:
 
     assert isinstance(engine, DockerEngine)
     info = engine.info()
-    choice = choose_instance_type(["c1.4"], info)
+    choice = choose_instance_type(types("c1.4"), info)
     assert choice.cpus == min(4, info.cpus)
     assert choice.mem_limit == min(32 * GIB, info.memory_bytes)
 
