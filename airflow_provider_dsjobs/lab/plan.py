@@ -15,6 +15,7 @@ import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
+from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import PipOptions
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
@@ -23,6 +24,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     ExtraBytes,
     InputPlacement,
     JobPlan,
+    PlanError,
     PythonSetup,
     instance_profiles,
 )
@@ -85,7 +87,7 @@ def plan_lab_job(
         command=(),
         env={**env, **config.env_params},
         labels=all_labels,
-        instance_types=instance_profiles(config.cloud_instance_types, settings, "ML Lab job"),
+        instance_types=_instance_types(config, settings),
         graceful_signal="SIGTERM",  # what `docker stop` sends: images written for ML Lab expect it
         graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
         inputs=(),
@@ -102,6 +104,13 @@ def plan_lab_job(
         volume_labels=volume_labels,
     )
     return image_job if code is None else _code_plan(config, code, image_job, env)
+
+
+def _instance_types(config: LabJobConfig, settings: Settings) -> tuple[InstanceType, ...]:
+    try:
+        return instance_profiles(config.cloud_instance_types, settings, "ML Lab job")
+    except PlanError as exc:
+        raise LabError(str(exc)) from None
 
 
 def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str]) -> JobPlan:

@@ -15,6 +15,7 @@ from airflow_provider_dsjobs.runtime.resources import (
     engine_load,
     lacks_resources,
     place_instance_types,
+    refuses_ulimits,
 )
 
 GIB = 1024**3
@@ -96,3 +97,55 @@ def test_live_engine_load_counts_the_limits_of_running_containers(runtime: objec
     after = engine_load(runtime.engine)
     # The engine is shared: others' containers may add to it, ours alone guarantees these.
     assert after.containers >= 1 and after.cpus >= 0.25 and after.memory_bytes >= 64 * 1024**2
+
+
+def test_shm_is_half_the_memory_or_the_types_own_within_the_limit() -> None:
+    c14 = choose_instance_type(types("c1.4"), BIG)
+    assert c14.shm_size == 16 * GIB  # half of 32 GiB, as a VM's /dev/shm
+    capped = choose_instance_type(types("c1.4"), LAPTOP)
+    assert capped.shm_size == 16 * GIB and capped.shm_size <= capped.mem_limit
+    own = InstanceType("big.shm", cpus=1, memory_bytes=8 * GIB, shm_bytes=6 * GIB)
+    small = EngineInfo(cpus=2, memory_bytes=4 * GIB, gpu_support=False, runtimes=("runc",), server_version="x")
+    assert choose_instance_type([own], BIG).shm_size == 6 * GIB
+    assert choose_instance_type([own], small).shm_size == 4 * GIB  # never above what the container may use
+
+
+def test_no_type_named_runs_with_the_engines_resources_and_no_message() -> None:
+    placement = place_instance_types([], LAPTOP)
+    (choice,) = placement.choices
+    assert (choice.name, choice.nano_cpus, choice.mem_limit, choice.shm_size) == ("", 0, 0, 12 * GIB)
+    assert "capped" not in choice.note and placement.notes == ()
+
+
+def test_ulimits_stack_for_every_job_memlock_for_gpu_types() -> None:
+    cpu = choose_instance_type(types("c1.8"), BIG)
+    assert cpu.ulimits == ({"Name": "stack", "Soft": 64 << 20, "Hard": 64 << 20},)
+    gpu = choose_instance_type(types("g1.1"), GPU)
+    assert {"Name": "memlock", "Soft": -1, "Hard": -1} in gpu.ulimits and len(gpu.ulimits) == 2
+    assert refuses_ulimits(RuntimeError("error setting rlimit type 8: operation not permitted"))
+    assert not refuses_ulimits(RuntimeError("no such image"))
+
+
+def test_gpu_model_is_matched_where_the_engine_says_which_it_has() -> None:
+    t4_engine = EngineInfo(
+        cpus=64,
+        memory_bytes=1024 * GIB,
+        gpu_support=True,
+        runtimes=("nvidia",),
+        server_version="24",
+        gpu_models=("T4",),
+    )
+    placement = place_instance_types(types("g2.1", "gt4.1"), t4_engine)
+    assert [c.name for c in placement.choices] == ["gt4.1"]
+    assert placement.notes == ("g2.1: needs 1 GPU(s) (A100); the engine's GPUs are T4",)
+    # an engine that does not say which GPUs it has: the count is asked for, the model is not checked
+    assert choose_instance_type(types("g2.1"), GPU).device_requests == [
+        {"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}
+    ]
+
+
+def test_a_type_from_a_catalog_is_placed_like_a_builtin_one() -> None:
+    team = InstanceType("cpu.small", cpus=0.5, memory_bytes=512 << 20)
+    choice = choose_instance_type([team], LAPTOP)
+    assert (choice.name, choice.nano_cpus, choice.mem_limit) == ("cpu.small", 500_000_000, 512 << 20)
+    assert choice.note == "0.5 CPUs, 0.5 GiB: fits"
