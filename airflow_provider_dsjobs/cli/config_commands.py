@@ -70,5 +70,11 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(schema_text())
+    from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, default_catalog
+
+    try:
+        catalog = default_catalog()
+    except ConfigError as exc:
+        raise CommandError(f"invalid environment: {'; '.join(str(p) for p in exc.problems)}", EXIT_USAGE) from None
+    sys.stdout.write(schema_text(None if catalog is BUILTIN_CATALOG else catalog))
     return EXIT_OK

@@ -3,6 +3,7 @@ DataSphere names; bad entries are one line each with the key path; configs are c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,21 @@ def test_configs_are_checked_against_the_merged_catalog(tmp_path: Path, monkeypa
         load_config_text("cmd: x\ncloud-instance-types: cpu.large\n")
     explicit = BUILTIN_CATALOG.merged({"x.1": {"cpus": 1, "memory": "1Gi"}}, "extra")
     assert load_config_text("cmd: x\ncloud-instance-type: x.1\n", catalog=explicit).cloud_instance_types == ("x.1",)
+
+
+def test_the_schema_offers_the_catalogs_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_dsjobs.cli.main import main
+
+    path = tmp_path / "types.yaml"
+    path.write_text(TEAM)
+    monkeypatch.setenv("DSJOBS_INSTANCE_TYPES", str(path))
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    plural = schema["properties"]["cloud-instance-types"]["oneOf"]
+    assert "cpu.small" in plural[1]["examples"] and "gpu.a100" in plural[2]["items"]["examples"]
+    assert "g2.1" in plural[1]["examples"]
+    monkeypatch.delenv("DSJOBS_INSTANCE_TYPES")
+    assert main(["schema"]) == 0
+    assert "cpu.small" not in capsys.readouterr().out  # the shipped schema, byte for byte
