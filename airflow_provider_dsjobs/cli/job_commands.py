@@ -374,6 +374,9 @@ def cmd_get(args: argparse.Namespace) -> int:
             print(synced.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
+        if record.result is not None:
+            text = json.dumps(record.result, ensure_ascii=False)
+            print(f"result: {text if len(text) <= 200 else text[:199] + '…'}")
     return EXIT_OK
 
 

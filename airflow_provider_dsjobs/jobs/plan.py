@@ -51,6 +51,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
@@ -484,7 +485,7 @@ class _Placing:
     (already shell-quoted where they are paths) and the directories created before start."""
 
     values: dict[str, str] = field(default_factory=dict)
-    directories: list[str] = field(default_factory=lambda: [WORK_DIR])
+    directories: list[str] = field(default_factory=lambda: [WORK_DIR, RESULT_DIR])
 
     def bind(self, container_path: str, *names: str | None) -> str:
         """``${NAME}`` for each given name is ``container_path``, shell-quoted; returns the path."""
@@ -582,6 +583,7 @@ def _job_env(
         else:
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
+    env[RESULT_ENV] = RESULT_PATH
     return env
 
 

@@ -28,6 +28,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     PythonSetup,
     instance_profiles,
 )
+from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
@@ -68,6 +69,7 @@ def plan_lab_job(
 ) -> JobPlan:
     env = lab_env(settings, project)
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": name, "DSJOBS_PROJECT": project})
+    env[RESULT_ENV] = RESULT_PATH
     volumes: dict[str, dict[str, str]] = {}
     volume_labels: dict[str, dict[str, str]] = {}
     if config.name:
@@ -97,7 +99,7 @@ def plan_lab_job(
         datasets=(),
         s3_mounts=(),
         output_datasets=(),
-        directories=(),
+        directories=(RESULT_DIR,),  # where the job may write its result (jobs/result_file.py)
         volumes=volumes,
         python=None,
         workdir="",

@@ -21,7 +21,7 @@ def test_image_job_keeps_the_image_command_and_workdir() -> None:
     config = LabJobConfig(image="team/job:1", name="train", params={"LAB_PROJECT": "mine", "A": "1"})
     plan = plan_lab_job(config, None, SETTINGS, job_id="j1", name="train", project="p1")
     assert plan.command == () and plan.entrypoint is None and plan.workdir == ""
-    assert plan.inputs == () and plan.directories == ()
+    assert plan.inputs == () and plan.directories == ("/job/.dsjobs",)  # only where the result file may go
     assert plan.env["LAB_ENDPOINT"] == "https://lab.example" and plan.env["LAB_API_TOKEN"] == "tok"
     assert plan.env["LAB_PROJECT"] == "mine" and plan.env["A"] == "1"  # params win
     assert plan.volumes == {data_volume_name("p1", "train"): {"bind": "/data", "mode": "rw"}}
