@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_dsjobs.config.errors import ConfigError
+from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, InstanceCatalog, default_catalog
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
 
 if TYPE_CHECKING:
@@ -145,6 +147,9 @@ class Settings:
     #: Where S3 connector and Spark connector IDs resolve first (``None``: the project's registries only).
     s3_connector_resolver: S3ConnectorResolver | None = field(default=None, repr=False, compare=False)
     spark_connector_resolver: SparkConnectorResolver | None = field(default=None, repr=False, compare=False)
+    #: The instance type names jobs may use: the built-in ones plus ``DSJOBS_INSTANCE_TYPES``'s file (in Airflow,
+    #: plus the connection's extra ``instance_types``).
+    instance_catalog: InstanceCatalog = field(default=BUILTIN_CATALOG, repr=False, compare=False)
 
     def resolve_secret(self, secret_id: str) -> str | None:
         """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (Airflow Variables and
@@ -198,7 +203,16 @@ class Settings:
             secret_resolver=env_secret_resolver(e),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
+            instance_catalog=_catalog(e),
         )
+
+
+def _catalog(env: Mapping[str, str]) -> InstanceCatalog:
+    """The catalog ``DSJOBS_INSTANCE_TYPES`` gives; a bad file is a ``ValueError`` naming each problem."""
+    try:
+        return default_catalog(env)
+    except ConfigError as exc:
+        raise ValueError("; ".join(str(p) for p in exc.problems)) from None
 
 
 def check_pull_policy(policy: str) -> str:

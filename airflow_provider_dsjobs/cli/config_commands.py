@@ -84,5 +84,11 @@ def _env_warnings(config: JobConfig) -> list[Problem]:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(schema_text())
+    from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, default_catalog
+
+    try:
+        catalog = default_catalog()
+    except ConfigError as exc:
+        raise CommandError(f"invalid environment: {'; '.join(str(p) for p in exc.problems)}", EXIT_USAGE) from None
+    sys.stdout.write(schema_text(None if catalog is BUILTIN_CATALOG else catalog))
     return EXIT_OK

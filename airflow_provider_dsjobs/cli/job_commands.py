@@ -443,6 +443,9 @@ def _print_job(form: str, record: JobRecord) -> None:
             print(synced.describe())
         if record.progress is not None:
             print(f"progress: {Progress(record.progress, record.progress_message or '').describe()}")
+        if record.result is not None:
+            text = json.dumps(record.result, ensure_ascii=False)
+            print(f"result: {text if len(text) <= 200 else text[:199] + '…'}")
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--requirements-only", action="store_true", help="install the code's dependencies into the cache, do not run"
     )
+    p.add_argument(
+        "--cloud-instance-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="an instance type (repeat, in priority order; default: the engine's resources)",
+    )
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
     _common(p)
     p.set_defaults(func=cmd_run)
@@ -59,7 +66,9 @@ def register_env_build(env_subparsers: Any) -> None:
     p.add_argument("--image", required=True, help="the image the code will run in")
     p.add_argument("--name", help="job name of the build (default: generated)")
     _common(p)
-    p.set_defaults(func=cmd_env_build, param=[], is_async=False, requirements_only=True, execute_code=None)
+    p.set_defaults(
+        func=cmd_env_build, param=[], is_async=False, requirements_only=True, execute_code=None, cloud_instance_type=[]
+    )
 
 
 def _config(args: argparse.Namespace, code: str | None) -> Any:
@@ -72,6 +81,7 @@ def _config(args: argparse.Namespace, code: str | None) -> Any:
             params=_pairs(args.param, "--param"),
             execute_code=code,
             requirements_only=args.requirements_only,
+            cloud_instance_types=args.cloud_instance_type,
         )
     except LabError as exc:
         raise CommandError(str(exc)) from None

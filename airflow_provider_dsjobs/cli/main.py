@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "airflow_provider_dsjobs.cli.env_commands",
     "airflow_provider_dsjobs.cli.resource_commands",
     "airflow_provider_dsjobs.cli.registry_commands",
+    "airflow_provider_dsjobs.cli.instance_commands",
 )
 
 EXIT_OK = 0

@@ -19,6 +19,7 @@ import yaml
 
 from .checks import build_config
 from .errors import ConfigError, Problem, format_key_path
+from .instance_types import InstanceCatalog
 from .model import JobConfig
 from .schema import validate_document
 from .yaml_source import MAX_TEXT_CHARS, Document, _BadKey, decode_text, node_from_value, parse_document
@@ -26,13 +27,15 @@ from .yaml_source import MAX_TEXT_CHARS, Document, _BadKey, decode_text, node_fr
 log = logging.getLogger("airflow_provider_dsjobs.config")
 
 
-def check_document(doc: Document, base_dir: Path, *, check_files: bool = True) -> tuple[JobConfig, list[Problem]]:
+def check_document(
+    doc: Document, base_dir: Path, *, check_files: bool = True, catalog: InstanceCatalog | None = None
+) -> tuple[JobConfig, list[Problem]]:
     """Validate a parsed document; returns the config and its warnings or raises :class:`ConfigError`.
     ``check_files=False``: local files are not looked for (see ``build_config``)."""
     schema_problems = validate_document(doc)
     blocks = [sp.blocks for sp in schema_problems]
     try:
-        config, checker = build_config(doc, base_dir, tuple(blocks), check_files=check_files)
+        config, checker = build_config(doc, base_dir, tuple(blocks), check_files=check_files, catalog=catalog)
     except Exception:
         if not schema_problems:
             raise
@@ -50,18 +53,31 @@ def check_document(doc: Document, base_dir: Path, *, check_files: bool = True) -
 
 
 def load_config_text_with_warnings(
-    text: str, *, source: str = "<string>", base_dir: Path | None = None, check_files: bool = True
+    text: str,
+    *,
+    source: str = "<string>",
+    base_dir: Path | None = None,
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
 ) -> tuple[JobConfig, list[Problem]]:
     doc = parse_document(text, source)
-    return check_document(doc, Path(base_dir) if base_dir is not None else Path.cwd(), check_files=check_files)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    return check_document(doc, base, check_files=check_files, catalog=catalog)
 
 
 def load_config_text(
-    text: str, *, source: str = "<string>", base_dir: Path | None = None, check_files: bool = True
+    text: str,
+    *,
+    source: str = "<string>",
+    base_dir: Path | None = None,
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
 ) -> JobConfig:
     """A config from YAML text; relative paths resolve against ``base_dir`` (default: the current directory).
     ``check_files=False``: local files are not looked for (a fork of a stored job)."""
-    return load_config_text_with_warnings(text, source=source, base_dir=base_dir, check_files=check_files)[0]
+    return load_config_text_with_warnings(
+        text, source=source, base_dir=base_dir, check_files=check_files, catalog=catalog
+    )[0]
 
 
 def read_config_file(path: str | Path) -> str:
@@ -74,23 +90,31 @@ def read_config_file(path: str | Path) -> str:
     return decode_text(data, str(path))
 
 
-def load_config_with_warnings(path: str | Path) -> tuple[JobConfig, list[Problem]]:
+def load_config_with_warnings(
+    path: str | Path, *, catalog: InstanceCatalog | None = None
+) -> tuple[JobConfig, list[Problem]]:
     path = Path(path)
     text = read_config_file(path)
     # abspath, not resolve(): a symlinked config keeps the directory it is linked from
-    return load_config_text_with_warnings(text, source=str(path), base_dir=Path(os.path.abspath(path)).parent)
+    base = Path(os.path.abspath(path)).parent
+    return load_config_text_with_warnings(text, source=str(path), base_dir=base, catalog=catalog)
 
 
-def load_config(path: str | Path) -> JobConfig:
+def load_config(path: str | Path, *, catalog: InstanceCatalog | None = None) -> JobConfig:
     """A config from a file; relative paths resolve against the file's directory.
 
     Raises :class:`ConfigError` for an invalid config and :class:`OSError` when the file cannot be read.
     """
-    return load_config_with_warnings(path)[0]
+    return load_config_with_warnings(path, catalog=catalog)[0]
 
 
 def config_from_mapping_with_warnings(
-    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>", check_files: bool = True
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str = "<dict>",
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
 ) -> tuple[JobConfig, list[Problem]]:
     if not isinstance(data, Mapping):
         raise ConfigError([Problem(source, None, None, "", f"a config must be a mapping, not {type(data).__name__}")])
@@ -107,12 +131,19 @@ def config_from_mapping_with_warnings(
         raw_text = None
     doc = Document(root=root, source=source, text=None)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    config, warnings = check_document(doc, base, check_files=check_files)
+    config, warnings = check_document(doc, base, check_files=check_files, catalog=catalog)
     return config.with_changes(raw_text=raw_text), warnings
 
 
 def config_from_mapping(
-    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "<dict>", check_files: bool = True
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str = "<dict>",
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
 ) -> JobConfig:
     """A config from a Python mapping (as an Airflow operator receives it); problems have key paths, no lines."""
-    return config_from_mapping_with_warnings(data, base_dir=base_dir, source=source, check_files=check_files)[0]
+    return config_from_mapping_with_warnings(
+        data, base_dir=base_dir, source=source, check_files=check_files, catalog=catalog
+    )[0]

@@ -174,7 +174,8 @@ class JobConfig:
     datasets: tuple[ResourceEntry, ...] = ()
     env: Env = field(default_factory=Env)
     flags: tuple[str, ...] = ()
-    cloud_instance_types: tuple[str, ...] = (DEFAULT_INSTANCE_TYPE,)
+    #: in priority order; () when the config names none (the job gets the engine's resources)
+    cloud_instance_types: tuple[str, ...] = ()
     working_storage: WorkingStorage | None = None
     graceful_shutdown: GracefulShutdown | None = None
     output_datasets: tuple[OutputDataset, ...] = ()

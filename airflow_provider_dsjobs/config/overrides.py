@@ -14,12 +14,15 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import ConfigError, Problem
+from .instance_types import InstanceCatalog
 from .loader import config_from_mapping
 from .model import JobConfig
 from .serialize import config_document
 
 
-def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: bool = True) -> JobConfig:
+def env_from_environ(
+    config: JobConfig, names: Collection[str], *, check_files: bool = True, catalog: InstanceCatalog | None = None
+) -> JobConfig:
     """The same config with the literal env vars ``names`` turned into ``- NAME`` entries, whose values are
     copied from the submitter's environment at submit (so they never reach a job record)."""
     data = config_document(config)
@@ -29,7 +32,8 @@ def env_from_environ(config: JobConfig, names: Collection[str], *, check_files: 
     data["env"]["vars"] = [
         name if isinstance(var, Mapping) and (name := next(iter(var))) in names else var for var in env_vars
     ]
-    return config_from_mapping(data, base_dir=config.base_dir, source=config.source, check_files=check_files)
+    source, base = config.source, config.base_dir
+    return config_from_mapping(data, base_dir=base, source=source, check_files=check_files, catalog=catalog)
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,25 @@ class Overrides:
         output_vars = {**(self.output_vars or {}), **{k: v for k, v in self.vars.items() if k not in inputs}}
         return replace(self, vars=None, input_vars=input_vars or None, output_vars=output_vars or None)
 
-    def submitted_config(self, config: JobConfig, *, check_files: bool = True) -> JobConfig:
+    def submitted_config(
+        self, config: JobConfig, *, check_files: bool = True, catalog: InstanceCatalog | None = None
+    ) -> JobConfig:
         """``config`` with these overrides, as it is submitted: env-var overrides become ``- NAME`` entries
         (their values travel in ``environ``). ``check_files=False`` does not look for local files (a fork: its
         unchanged inputs are in the store). Raises :class:`ConfigError`."""
-        applied = apply_overrides(config, self, check_files=check_files) if self else config
+        applied = apply_overrides(config, self, check_files=check_files, catalog=catalog) if self else config
         if not self.env_vars:
             return applied
-        return env_from_environ(applied, set(self.env_vars), check_files=check_files)
+        return env_from_environ(applied, set(self.env_vars), check_files=check_files, catalog=catalog)
 
 
-def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, check_files: bool = True) -> JobConfig:
+def apply_overrides(
+    config: JobConfig,
+    overrides: Overrides | None = None,
+    *,
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
+) -> JobConfig:
     """A copy of ``config`` with the overrides applied and re-validated. Raises :class:`ConfigError`.
     ``check_files=False`` does not look for local files (see ``Overrides.submitted_config``)."""
     over = (overrides or Overrides()).resolve_vars(config)
@@ -110,7 +122,8 @@ def apply_overrides(config: JobConfig, overrides: Overrides | None = None, *, ch
     if edit.problems:
         raise ConfigError(edit.problems)
     try:
-        return config_from_mapping(edit.data, base_dir=config.base_dir, source=config.source, check_files=check_files)
+        source, base = config.source, config.base_dir
+        return config_from_mapping(edit.data, base_dir=base, source=source, check_files=check_files, catalog=catalog)
     except ConfigError as exc:
         raise ConfigError([_blame_override(p, edit.renamed) for p in exc.problems]) from None
 

@@ -59,9 +59,19 @@ def _schema() -> dict[str, Any]:
     return load_schema()
 
 
-def schema_text() -> str:
-    """The schema exactly as shipped (what ``dsjobs schema`` prints)."""
-    return _schema_text()
+def schema_text(catalog: Iterable[str] | None = None) -> str:
+    """The schema as shipped (what ``dsjobs schema`` prints); with ``catalog``, its instance type names are the
+    examples an editor offers (the built-in names plus a team's, see ``instance_types.py``)."""
+    if catalog is None:
+        return _schema_text()
+    schema = load_schema()
+    names = list(catalog)
+    for key in ("cloud-instance-types", "cloud-instance-type"):
+        for form in schema["properties"][key]["oneOf"]:
+            target = form.get("items", form)
+            if "examples" in target:
+                target["examples"] = names
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 @lru_cache(maxsize=1)

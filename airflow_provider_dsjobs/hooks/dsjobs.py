@@ -32,6 +32,8 @@ from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.config.errors import ConfigError
+from airflow_provider_dsjobs.config.instance_types import InstanceCatalog
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.hooks.resource_connections import (
     airflow_s3_connectors,
@@ -205,6 +207,9 @@ class DataSphereJobsHook(BaseHook):
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
         changes.update(self._connector_resolvers(extra))
+        instance_types = self._extra(extra, "instance_types")
+        if instance_types not in (None, "", {}):
+            changes["instance_catalog"] = self._instance_catalog(base, instance_types)
         local_fsync = self._extra(extra, "local_fsync")
         if local_fsync not in (None, ""):
             try:
@@ -245,6 +250,18 @@ class DataSphereJobsHook(BaseHook):
             "s3_connector_resolver": airflow_s3_connectors(s3),
             "spark_connector_resolver": airflow_spark_connectors(spark),
         }
+
+    def _instance_catalog(self, base: Settings, value: Any) -> InstanceCatalog:
+        """The extra ``instance_types`` (the same mapping as a ``DSJOBS_INSTANCE_TYPES`` file, or its JSON text)
+        over the environment's catalog; a bad entry fails the task naming the key."""
+        source = f"connection {self.dsjobs_conn_id!r} extra instance_types"
+        try:
+            mapping = json.loads(value) if isinstance(value, str) else value
+            return base.instance_catalog.merged(mapping, source)
+        except ValueError as exc:  # not JSON
+            raise AirflowFailException(f"{source}: not a JSON object ({exc})") from None
+        except ConfigError as exc:
+            raise AirflowFailException("; ".join(str(p) for p in exc.problems)) from None
 
     @staticmethod
     def _extra(extra: dict[str, Any], name: str) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_provider_dsjobs.config import ConfigError, load_config_text
+from airflow_provider_dsjobs.config.instance_types import InstanceCatalog
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
 from airflow_provider_dsjobs.config.redact import redacted_env_names
@@ -40,6 +41,7 @@ def fork_config(
     python: PythonSetup | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    catalog: InstanceCatalog | None = None,
 ) -> ForkedJob:
     """The source job's config with the overrides, as it is submitted (``Overrides.submitted_config``: the job
     gets env-var override values from ``overrides.environ``), and its stored inputs; ``JobError`` when it cannot
@@ -54,7 +56,7 @@ def fork_config(
     base_dir = Path(source.base_dir or ".")
     try:
         config = load_config_text(
-            source.raw_config, base_dir=base_dir, source=f"job {job_id} config", check_files=False
+            source.raw_config, base_dir=base_dir, source=f"job {job_id} config", check_files=False, catalog=catalog
         )
         declared = {e.var for e in (*config.inputs, *config.outputs) if e.var}
         unknown = [k for k in (over.vars or {}) if k not in declared]
@@ -67,9 +69,10 @@ def fork_config(
             )
         overridden = set(over.resolve_vars(config).input_vars or {})
         config = _redacted_env_from_environ(
-            config, job_id, over.env_vars or {}, os.environ if environ is None else environ
+            config, job_id, over.env_vars or {}, os.environ if environ is None else environ, catalog
         )
-        return ForkedJob(over.submitted_config(config, check_files=False), _reuse(source, overridden, python))
+        submitted = over.submitted_config(config, check_files=False, catalog=catalog)
+        return ForkedJob(submitted, _reuse(source, overridden, python))
     except ConfigError as exc:
         raise JobError(str(exc)) from None
 
@@ -95,7 +98,11 @@ def _reuse(source: JobRecord, overridden_vars: set[str], python: PythonSetup | N
 
 
 def _redacted_env_from_environ(
-    config: JobConfig, job_id: str, overrides: Mapping[str, str], environ: Mapping[str, str]
+    config: JobConfig,
+    job_id: str,
+    overrides: Mapping[str, str],
+    environ: Mapping[str, str],
+    catalog: InstanceCatalog | None,
 ) -> JobConfig:
     """The config with each redacted env var taken from the environment (overridden ones are left to the
     override); ``JobError`` naming those that neither gives."""
@@ -110,4 +117,4 @@ def _redacted_env_from_environ(
             f"job {job_id} does not keep the value of env var {names} (it looks like a secret): set it in the "
             f"environment or pass it with --env-var {missing[0]}=VALUE"
         )
-    return env_from_environ(config, redacted, check_files=False)
+    return env_from_environ(config, redacted, check_files=False, catalog=catalog)

@@ -17,7 +17,13 @@ from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.runtime.resources import Placement, ResourceChoice, lacks_resources, place_instance_types
+from airflow_provider_dsjobs.runtime.resources import (
+    Placement,
+    ResourceChoice,
+    lacks_resources,
+    place_instance_types,
+    refuses_ulimits,
+)
 
 
 def prepare_container(
@@ -63,7 +69,9 @@ def prepare_container(
 
 def say_choice(plan: JobPlan, placement: Placement, choice: ResourceChoice, say: Callable[[str], None]) -> None:
     """One line: the instance type used and why, with why each one ahead of it in the config was skipped."""
-    skipped = placement.skipped_before(choice, plan.instance_types)
+    if not choice.name:
+        return  # no instance type named: the engine's own resources, nothing to explain
+    skipped = placement.skipped_before(choice, [t.name for t in plan.instance_types])
     say(f"instance type {choice.name} ({choice.note})" + (f"; skipped {'; '.join(skipped)}" if skipped else ""))
 
 
@@ -80,8 +88,7 @@ def start_with_fallback(
     choices = placement.choices
     for i, choice in enumerate(choices):
         try:
-            start(replace(spec, resources=choice))
-            return choice
+            return _start_choice(spec, choice, start, discard, say)
         except RuntimeFailure as exc:
             if i + 1 == len(choices) or not lacks_resources(exc):
                 raise
@@ -89,6 +96,32 @@ def start_with_fallback(
             after = choices[i + 1]
             say(f"instance type {choice.name} could not start ({exc}); trying {after.name} ({after.note})")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_choice(
+    spec: ContainerSpec,
+    choice: ResourceChoice,
+    start: Callable[[ContainerSpec], None],
+    discard: Callable[[], None],
+    say: Callable[[str], None],
+) -> ResourceChoice:
+    """``start`` with ``choice``; an engine that may not raise the GPU/NCCL ulimits (its own limit is lower, e.g.
+    dockerd without ``LimitMEMLOCK=infinity``) gets the job once more without them, with a warning line."""
+    try:
+        start(replace(spec, resources=choice))
+        return choice
+    except RuntimeFailure as exc:
+        if not choice.ulimits or not refuses_ulimits(exc):
+            raise
+    discard()
+    wanted = ", ".join(f"{u['Name']}={'unlimited' if u['Soft'] < 0 else u['Soft']}" for u in choice.ulimits)
+    say(
+        f"warning: the Docker engine may not raise the ulimits {wanted} (its own limits are lower: give dockerd "
+        "LimitMEMLOCK=infinity); running with the engine's defaults, which GPU/NCCL jobs may find too small"
+    )
+    plain = replace(choice, ulimits=())
+    start(replace(spec, resources=plain))
+    return plain
 
 
 def ensure_volume(runtime: ContainerRuntime, name: str, labels: dict[str, str]) -> None:

@@ -45,14 +45,16 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
 from airflow_provider_dsjobs.jobs.command import ArithmeticArg, Script, UnknownVariable
 from airflow_provider_dsjobs.jobs.command import render as render_script
+from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
@@ -265,7 +267,8 @@ class JobPlan:
     command: tuple[str, ...]
     env: Mapping[str, str] = field(repr=False)
     labels: Mapping[str, str]
-    instance_types: tuple[str, ...]
+    #: the profiles of ``cloud-instance-types`` in priority order (empty: none named, the engine's resources)
+    instance_types: tuple[InstanceType, ...]
     graceful_signal: str | None
     graceful_timeout: float | None
     inputs: tuple[InputPlacement, ...]
@@ -492,7 +495,7 @@ class _Placing:
     ``${VAR}`` of ``cmd`` and the directories created before start."""
 
     values: dict[str, str] = field(default_factory=dict)
-    directories: list[str] = field(default_factory=lambda: [WORK_DIR])
+    directories: list[str] = field(default_factory=lambda: [WORK_DIR, RESULT_DIR])
 
     def bind(self, container_path: str, *names: str | None) -> str:
         """``${NAME}`` for each given name is ``container_path``; returns the path."""
@@ -590,6 +593,7 @@ def _job_env(
         else:
             env[var.name] = var.value or ""
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": config.name or "", "DSJOBS_PROJECT": project})
+    env[RESULT_ENV] = RESULT_PATH
     return env
 
 
@@ -675,7 +679,7 @@ def plan_job(
         command=tuple(shell_command(script, restore_env=ENV_NAMES_VAR in env)),
         env=env,
         labels=all_labels,
-        instance_types=tuple(config.cloud_instance_types),
+        instance_types=instance_profiles(config.cloud_instance_types, settings, config.source),
         graceful_signal=graceful.signal if graceful else None,
         graceful_timeout=(graceful.timeout_seconds or DEFAULT_GRACEFUL_TIMEOUT) if graceful else None,
         inputs=tuple(inputs),
@@ -690,6 +694,17 @@ def plan_job(
         python=python,
         working_storage_bytes=config.working_storage.size_gb << 30 if config.working_storage else None,
     )
+
+
+def instance_profiles(names: Sequence[str], settings: Settings, source: str) -> tuple[InstanceType, ...]:
+    """The named profiles from the settings' catalog (a name it lacks: one line naming the known ones)."""
+    catalog = settings.instance_catalog
+    for name in names:
+        if name not in catalog:
+            raise PlanError(
+                f"{source}: cloud-instance-types: unknown instance type `{name}` (known: {catalog.names()})"
+            )
+    return tuple(catalog[name] for name in names)
 
 
 def project_volume_name(project: str) -> str:

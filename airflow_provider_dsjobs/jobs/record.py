@@ -178,6 +178,8 @@ class JobRecord:
     s3_sync: list[MountSync] = field(default_factory=list)
     #: ``"config"`` (a config.yaml job) or ``"lab"`` (an ML Lab image job, ``config`` holds its ``LabJobConfig``)
     kind: str = "config"
+    #: The JSON the job wrote to ``DSJOBS_RESULT_FILE`` (``jobs/result_file.py``); None when it wrote none.
+    result: Any = None
 
     def set_status(self, status: JobStatus, details: str | None = None, *, by: str | None = None) -> None:
         """Move to ``status`` and stamp the time (``by``: the step that observed it); terminal statuses also set

@@ -390,11 +390,12 @@ class JobService:
         def start(spec: ContainerSpec) -> None:
             """Create the container with ``spec``'s limits, deliver the inputs, start it (unless cancelled)."""
             assert spec.resources is not None
-            record.instance_type = spec.resources.name
+            record.instance_type = spec.resources.name or None
             container_id = runtime.create(spec)
             record.container_id, record.container_name = container_id, spec.name
             self._save(record)
-            say(f"container {spec.name} created from {plan.image} ({spec.resources.name})")
+            sized = f" ({spec.resources.name})" if spec.resources.name else ""
+            say(f"container {spec.name} created from {plan.image}{sized}")
             entries = archive_entries(self.jobs, self.settings, plan, staged)
             runtime.put_archive(container_id, "/", tar_stream(entries))
             if self._ended_meanwhile(record):
@@ -936,7 +937,7 @@ class JobService:
         self._check_data(source, "fork is unavailable: ")
         if source.data_expires_at is not None and notify is not None:
             notify(f"source job data expires on {day(source.data_expires_at)} (dsjobs set-data-ttl keeps it longer)")
-        forked = fork_config(source, over, self._plan_doc(job_id).python)
+        forked = fork_config(source, over, self._plan_doc(job_id).python, catalog=self.settings.instance_catalog)
         environ = {**os.environ, **over.environ} if over.env_vars else None
         return self.submit(
             forked.config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id, reuse=forked.reuse

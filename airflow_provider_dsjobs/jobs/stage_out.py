@@ -36,6 +36,7 @@ from airflow_provider_dsjobs.jobs.manifest import (
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.result_file import read_result
 from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
@@ -123,6 +124,9 @@ def stage_out(
         got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
         if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
             got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
+        record.result, warning = read_result(runtime, record.container_id or "")
+        if warning:
+            spool.write(joblogs.SYSTEM, f"warning: {warning}")
         got.synced = _sync_back(runtime, record.container_id or "", doc, sync_source, spool)
         failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
         status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,8 @@ class LabJobConfig:
     execute_code: str | None = None
     #: install the code's dependencies (environment.yml, setup.sh, requirements.txt) and stop: warms the cache
     requirements_only: bool = False
+    #: instance types in priority order, as a config's ``cloud-instance-types`` (none: the engine's resources)
+    cloud_instance_types: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image.strip()):
@@ -55,6 +57,7 @@ class LabJobConfig:
         if code and from_param and code.strip() != from_param.strip():
             raise LabError("execute_code and the EXECUTE_CODE param differ: give the code location once")
         object.__setattr__(self, "execute_code", (code or from_param or "").strip() or None)
+        object.__setattr__(self, "cloud_instance_types", _instance_types(self.cloud_instance_types))
         if self.requirements_only and not self.execute_code:
             raise LabError("requirements_only needs EXECUTE_CODE: a code directory whose dependencies to install")
 
@@ -71,6 +74,18 @@ class LabJobConfig:
     def env_params(self) -> dict[str, str]:
         """The params the container sees as they are (``EXECUTE_CODE`` is replaced by the staged code's path)."""
         return {k: v for k, v in self.params.items() if k != EXECUTE_CODE}
+
+
+def _instance_types(types: Any) -> tuple[str, ...]:
+    """Names in priority order (one name alone is fine); whether they exist is checked against the catalog when the
+    job is planned."""
+    listed = [types] if isinstance(types, str) else list(types or ())
+    if not all(isinstance(t, str) and t.strip() for t in listed):
+        raise LabError(f"cloud_instance_types: expected instance type names, got {listed!r:.80}")
+    names = tuple(dict.fromkeys(t.strip() for t in listed))
+    if len(names) != len(listed):
+        raise LabError("cloud_instance_types: a name is listed twice")
+    return names
 
 
 def _params(params: Any) -> dict[str, str]:

@@ -37,6 +37,8 @@ def record_config(config: LabJobConfig, name: str, code: ResolvedCode | None) ->
     """What the job record keeps of the config: no secret-looking param values."""
     params = {k: ("***" if is_sensitive_name(k) else v) for k, v in config.env_params.items()}
     data: dict[str, Any] = {"image": config.image, "name": name, "params": params}
+    if config.cloud_instance_types:
+        data["cloud_instance_types"] = list(config.cloud_instance_types)
     if code is not None:
         data["execute_code"] = code.to_dict()
         data["requirements_only"] = config.requirements_only

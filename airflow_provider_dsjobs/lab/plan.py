@@ -15,7 +15,8 @@ import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
-from airflow_provider_dsjobs.config.model import DEFAULT_INSTANCE_TYPE, PipOptions
+from airflow_provider_dsjobs.config.instance_types import InstanceType
+from airflow_provider_dsjobs.config.model import PipOptions
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
     LABEL_JOB_ID,
@@ -23,8 +24,11 @@ from airflow_provider_dsjobs.jobs.plan import (
     ExtraBytes,
     InputPlacement,
     JobPlan,
+    PlanError,
     PythonSetup,
+    instance_profiles,
 )
+from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
@@ -65,6 +69,7 @@ def plan_lab_job(
 ) -> JobPlan:
     env = lab_env(settings, project)
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": name, "DSJOBS_PROJECT": project})
+    env[RESULT_ENV] = RESULT_PATH
     volumes: dict[str, dict[str, str]] = {}
     volume_labels: dict[str, dict[str, str]] = {}
     if config.name:
@@ -84,7 +89,7 @@ def plan_lab_job(
         command=(),
         env={**env, **config.env_params},
         labels=all_labels,
-        instance_types=(DEFAULT_INSTANCE_TYPE,),
+        instance_types=_instance_types(config, settings),
         graceful_signal="SIGTERM",  # what `docker stop` sends: images written for ML Lab expect it
         graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
         inputs=(),
@@ -94,13 +99,20 @@ def plan_lab_job(
         datasets=(),
         s3_mounts=(),
         output_datasets=(),
-        directories=(),
+        directories=(RESULT_DIR,),  # where the job may write its result (jobs/result_file.py)
         volumes=volumes,
         python=None,
         workdir="",
         volume_labels=volume_labels,
     )
     return image_job if code is None else _code_plan(config, code, image_job, env)
+
+
+def _instance_types(config: LabJobConfig, settings: Settings) -> tuple[InstanceType, ...]:
+    try:
+        return instance_profiles(config.cloud_instance_types, settings, "ML Lab job")
+    except PlanError as exc:
+        raise LabError(str(exc)) from None
 
 
 def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str]) -> JobPlan:

@@ -36,6 +36,7 @@ from airflow_provider_dsjobs.operators.job_result import (
     STATE_JOB_ID,
     XCOM_JOB_ID,
     XCOM_OUTPUT_DATASETS,
+    XCOM_RESULT,
     check_outcome,
     exit_codes,
     is_exited,
@@ -330,6 +331,8 @@ class JobOperatorBase(BaseOperator):
             store.delete(STATE_JOB_ID)
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_OUTPUT_DATASETS, value=dict(record.output_datasets))
+            if record.result is not None:
+                context["ti"].xcom_push(key=XCOM_RESULT, value=record.result)
         self._persist_link(context, record)
         if record.status == JobStatus.SUCCESS and self.dataset_alias:
             emit_output_datasets(context, self.dataset_alias, record)

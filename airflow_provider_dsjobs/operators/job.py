@@ -186,7 +186,7 @@ class DataSphereJobOperator(JobOperatorBase):
         try:
             # Values given through env_vars (often secrets) reach the container through the submitter's
             # environment only, never the job record or stored config.
-            job_config = overrides.submitted_config(self._load_config())
+            job_config = overrides.submitted_config(self._load_config(), catalog=self.hook.settings.instance_catalog)
         except ConfigError as exc:
             raise AirflowFailException(f"Invalid job config: {exc}") from None
         self._job_environ = overrides.environ
@@ -195,9 +195,9 @@ class DataSphereJobOperator(JobOperatorBase):
         return job_config
 
     def _load_config(self) -> JobConfig:
-        config = self.config
+        config, catalog = self.config, self.hook.settings.instance_catalog
         if isinstance(config, Mapping):
-            return config_from_mapping(dict(config), base_dir=self._dag_folder())
+            return config_from_mapping(dict(config), base_dir=self._dag_folder(), catalog=catalog)
         if not isinstance(config, str):
             raise AirflowFailException(
                 f"config must be a .yaml/.yml path, YAML text or a mapping, not {type(config).__name__}"
@@ -205,9 +205,10 @@ class DataSphereJobOperator(JobOperatorBase):
         if self._config_file is not None:
             if self._config_path is None:  # executed without rendering: read the file as it is
                 self._config_path, _ = self._read_config_file(None)
-                return load_config(self._config_path)
-            return load_config_text(config, source=str(self._config_path), base_dir=self._config_path.parent)
-        return load_config_text(config, source=f"<{self.task_id}.config>", base_dir=self._dag_folder())
+                return load_config(self._config_path, catalog=catalog)
+            path = self._config_path
+            return load_config_text(config, source=str(path), base_dir=path.parent, catalog=catalog)
+        return load_config_text(config, source=f"<{self.task_id}.config>", base_dir=self._dag_folder(), catalog=catalog)
 
     def _prepare_job(self) -> None:
         self._prepare_config()

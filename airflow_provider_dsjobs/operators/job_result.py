@@ -22,6 +22,8 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 #: XCom keys pushed besides ``return_value``.
 XCOM_JOB_ID = "job_id"
 XCOM_OUTPUT_DATASETS = "output_datasets"
+#: What the job wrote to ``DSJOBS_RESULT_FILE`` (pushed only when it wrote something).
+XCOM_RESULT = "result"
 #: task_state_store key holding the job id across retries (renaming it breaks in-flight retries).
 STATE_JOB_ID = "dsjobs_job_id"
 #: task_state_store key of the job a ``wait_for_completion=False`` task handed off (never re-attached by labels).
@@ -54,6 +56,7 @@ def job_result(record: JobRecord) -> dict[str, Any]:
         "outputs": dict(record.outputs),
         "output_datasets": dict(record.output_datasets),
         "logs": record.logs,
+        "result": record.result,
     }
 
 

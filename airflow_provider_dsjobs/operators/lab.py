@@ -33,6 +33,8 @@ class LabJobOperator(JobOperatorBase):
     :param execute_code: code to run in the image instead of its CMD: ``git+URL[@ref][#subdirectory=DIR]``, a
         directory or script (relative to the DAG folder), or ``store:KEY``; resolved on the worker.
     :param requirements_only: install the code's dependencies into the environment cache without running it.
+    :param cloud_instance_types: instance types in priority order (default: the engine's resources), from the
+        built-in names or the catalog (``DSJOBS_INSTANCE_TYPES``, the connection's extra ``instance_types``).
 
     The run parameters are ``JobOperatorBase``'s (``wait_for_completion``, ``deferrable``, ``poll_interval``,
     ``skip_on_exit_code``, ``on_kill_action``, ``durable``, ``log_tail_lines``, ``dataset_alias``,
@@ -40,7 +42,14 @@ class LabJobOperator(JobOperatorBase):
     """
 
     #: ``params`` and ``name`` are kept as ``job_params`` / ``job_name``: ``BaseOperator.params`` are the DAG's Params.
-    template_fields: Sequence[str] = ("image", "job_name", "job_params", "execute_code", "dsjobs_conn_id")
+    template_fields: Sequence[str] = (
+        "image",
+        "job_name",
+        "job_params",
+        "execute_code",
+        "cloud_instance_types",
+        "dsjobs_conn_id",
+    )
     template_fields_renderers = {"job_params": "json"}
 
     def __init__(
@@ -51,6 +60,7 @@ class LabJobOperator(JobOperatorBase):
         params: Mapping[str, Any] | None = None,
         execute_code: str | None = None,
         requirements_only: bool = False,
+        cloud_instance_types: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         job_params, dag_params = _split_params(params)
@@ -60,6 +70,7 @@ class LabJobOperator(JobOperatorBase):
         self.job_params = job_params
         self.execute_code = execute_code
         self.requirements_only = requirements_only
+        self.cloud_instance_types = cloud_instance_types
         self._lab_config: LabJobConfig | None = None
 
     def _prepare_job(self) -> None:
@@ -74,6 +85,7 @@ class LabJobOperator(JobOperatorBase):
                     params=self.job_params or {},
                     execute_code=self.execute_code or None,
                     requirements_only=self.requirements_only,
+                    cloud_instance_types=self.cloud_instance_types or (),
                 )
             except LabError as exc:
                 raise AirflowFailException(f"Invalid ML Lab job: {exc}") from None

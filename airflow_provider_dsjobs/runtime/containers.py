@@ -32,7 +32,7 @@ from typing import Any, Literal, NoReturn
 import docker.errors
 import requests
 import urllib3.exceptions
-from docker.types import DeviceRequest
+from docker.types import DeviceRequest, Ulimit
 
 from airflow_provider_dsjobs.runtime.base import StreamName
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
@@ -231,9 +231,11 @@ class Runtime:
         try:
             host_config = self.api.create_host_config(
                 binds={k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()} or None,
-                nano_cpus=resources.nano_cpus if resources else None,
-                mem_limit=resources.mem_limit if resources else None,
+                nano_cpus=(resources.nano_cpus or None) if resources else None,
+                mem_limit=(resources.mem_limit or None) if resources else None,
                 device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
+                shm_size=(resources.shm_size or None) if resources else None,
+                ulimits=[Ulimit(**u) for u in resources.ulimits] or None if resources else None,
                 network_mode=spec.network or None,
                 init=spec.init or None,
                 storage_opt=spec.storage_opt or None,

@@ -39,6 +39,8 @@ class EngineInfo:
     #: The storage driver (``overlay2``, ``btrfs``, ...) and its ``docker info`` status pairs ("Backing Filesystem").
     storage_driver: str = ""
     driver_status: tuple[tuple[str, str], ...] = ()
+    #: GPU models the engine says it has (daemon label ``dsjobs.gpu-models=A100,T4``); () when it does not say
+    gpu_models: tuple[str, ...] = ()
 
 
 class DockerEngine:
@@ -68,6 +70,7 @@ class DockerEngine:
             driver_status=tuple(
                 (str(pair[0]), str(pair[1])) for pair in raw.get("DriverStatus") or () if len(pair) == 2
             ),
+            gpu_models=_gpu_models(raw.get("Labels") or ()),
         )
 
     def close(self) -> None:
@@ -78,6 +81,18 @@ class DockerEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The daemon label (``dockerd --label dsjobs.gpu-models=A100,A100``) by which an engine says which GPUs it has.
+GPU_MODELS_LABEL = "dsjobs.gpu-models"
+
+
+def _gpu_models(labels: Any) -> tuple[str, ...]:
+    for label in labels if isinstance(labels, (list, tuple)) else ():
+        name, sep, value = str(label).partition("=")
+        if sep and name == GPU_MODELS_LABEL:
+            return tuple(dict.fromkeys(m.strip() for m in value.split(",") if m.strip()))
+    return ()
 
 
 class _APIClient(docker.APIClient):

@@ -21,6 +21,7 @@ from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
+    XCOM_RESULT,
     check_outcome,
     exit_codes,
     is_exited,
@@ -92,6 +93,8 @@ class DataSphereJobSensor(BaseSensorOperator):
             emit_output_datasets(context, self.dataset_alias, record)
         log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code, retry=False)
+        if record.result is not None and self.do_xcom_push:
+            context["ti"].xcom_push(key=XCOM_RESULT, value=record.result)
         return job_result(record)
 
     def execute(self, context: Context) -> Any:

@@ -117,7 +117,7 @@ def test_unknown_flag_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_instance_types_forms(tmp_path: Path) -> None:
-    assert load_config_text("cmd: x\n", base_dir=tmp_path).cloud_instance_types == ("c1.4",)
+    assert load_config_text("cmd: x\n", base_dir=tmp_path).cloud_instance_types == ()
     assert load_config_text("cmd: x\ncloud-instance-types: g1.1\n").cloud_instance_types == ("g1.1",)
     assert load_config_text("cmd: x\ncloud-instance-type: [g1.1, c1.8]\n").cloud_instance_types == ("g1.1", "c1.8")
 

@@ -113,7 +113,7 @@ def test_plain_environment(job_dir: Path) -> None:
     config = load_config(write_fixture(job_dir, "seed002_plain.yaml"))
     assert config.inputs == (PathEntry("run.sh"),)
     assert config.env.python is None
-    assert config.cloud_instance_types == ("c1.4",)
+    assert config.cloud_instance_types == ()  # none named: the engine's resources
 
 
 def test_to_dict_is_the_long_form(job_dir: Path) -> None:

@@ -47,3 +47,36 @@ def test_no_type_that_can_run_is_one_error_listing_each(local_settings: Settings
     assert "; g2.1: needs 1 GPU(s) (A100)" in message
     (record,) = service.list_jobs()
     assert record.status == JobStatus.ERROR and record.status_details == message
+
+
+def test_a_job_that_names_no_type_gets_the_engines_resources_quietly(local_settings: Settings, tmp_path: Path) -> None:
+    service = JobService(local_settings)
+    said: list[str] = []
+    record = service.submit(load_config(write_job(tmp_path / "job", "cmd: df -k /dev/shm\n")), notify=said.append)
+    host = service.runtime.engine.api.inspect_container(record.container_id)["HostConfig"]
+    done = service.wait(record.id)
+    assert done.status == JobStatus.SUCCESS and done.instance_type is None
+    assert not [line for line in said if "instance type" in line or "capped" in line]
+    assert (host["NanoCpus"], host["Memory"]) == (0, 0)  # no limits: what the engine has
+    assert host["ShmSize"] == service.runtime.engine_info().memory_bytes // 2  # as on a VM, not Docker's 64 MB
+
+
+def test_a_teams_own_type_from_the_catalog_file(
+    local_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = tmp_path / "types.yaml"
+    catalog.write_text("cpu.half: {cpus: 0.5, memory: 256Mi, shm: 100Mi}\n")
+    monkeypatch.setenv("DSJOBS_INSTANCE_TYPES", str(catalog))
+    settings = dataclasses.replace(local_settings, instance_catalog=Settings.from_env().instance_catalog)
+    service = JobService(settings)
+    said: list[str] = []
+    config = load_config(write_job(tmp_path / "job", "cmd: nproc\ncloud-instance-types: [g2.1, cpu.half]\n"))
+    record = service.submit(config, notify=said.append)
+    host = service.runtime.engine.api.inspect_container(record.container_id)["HostConfig"]
+    assert service.wait(record.id).instance_type == "cpu.half"
+    assert (host["NanoCpus"], host["Memory"], host["ShmSize"]) == (500_000_000, 256 << 20, 100 << 20)
+    line = next(line for line in said if line.startswith("instance type cpu.half"))
+    assert line == (
+        "instance type cpu.half (0.5 CPUs, 0.2 GiB: fits); skipped g2.1: needs 1 GPU(s) (A100); the engine has no "
+        "GPU support (no nvidia runtime)"
+    )

@@ -149,7 +149,7 @@ def test_graceful_shutdown_and_instance_types(workdir: Path) -> None:
     )
     plan = plan_job(cfg, _settings(), job_id="j1")
     assert (plan.graceful_signal, plan.graceful_timeout) == ("SIGUSR1", 90.0)
-    assert plan.instance_types == ("g1.1", "c1.4")
+    assert [t.name for t in plan.instance_types] == ["g1.1", "c1.4"]
     plain = plan_job(_config(workdir, {"cmd": "true"}), _settings(), job_id="j1")
     assert plain.graceful_signal is None and plain.graceful_timeout is None
 

@@ -24,6 +24,7 @@ echo "lab: $LAB_PROJECT ${LAB_ENDPOINT:-no-endpoint} ${LAB_API_TOKEN:+token-set}
 before=$(cat /data/count 2>/dev/null || echo 0)
 echo "runs before: $before"
 mkdir -p /data && echo $((before + 1)) > /data/count
+if [ -n "$RESULT_VALUE" ]; then printf '%s' "$RESULT_VALUE" > "$DSJOBS_RESULT_FILE"; fi
 exit ${EXIT_CODE:-0}
 """
 

@@ -109,3 +109,10 @@ def test_record_is_plain_json(handler: LabJobHandler, lab_image: str) -> None:
     job = handler.run_job(LabJobConfig(image=lab_image, name="json"))
     data = json.loads(json.dumps(handler.service.get(job.id).to_dict()))
     assert data["kind"] == "lab" and data["image"] == lab_image and data["name"] == "json"
+
+
+def test_an_image_job_hands_back_json_through_the_result_file(handler: LabJobHandler, lab_image: str) -> None:
+    config = LabJobConfig(image=lab_image, params={"RESULT_VALUE": '{"rows": 10, "ok": true}'})
+    job = handler.run_job(config, check_status=True)
+    assert job.status == JobStatus.SUCCESS
+    assert handler.service.read(job.id).result == {"rows": 10, "ok": True}

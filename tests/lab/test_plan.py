@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
+from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.lab.code import parse_code, resolve_code
-from airflow_provider_dsjobs.lab.config import LabJobConfig
+from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.data import data_volume_name
 from airflow_provider_dsjobs.lab.plan import plan_lab_job
 from airflow_provider_dsjobs.settings import Settings
@@ -18,7 +21,7 @@ def test_image_job_keeps_the_image_command_and_workdir() -> None:
     config = LabJobConfig(image="team/job:1", name="train", params={"LAB_PROJECT": "mine", "A": "1"})
     plan = plan_lab_job(config, None, SETTINGS, job_id="j1", name="train", project="p1")
     assert plan.command == () and plan.entrypoint is None and plan.workdir == ""
-    assert plan.inputs == () and plan.directories == ()
+    assert plan.inputs == () and plan.directories == ("/job/.dsjobs",)  # only where the result file may go
     assert plan.env["LAB_ENDPOINT"] == "https://lab.example" and plan.env["LAB_API_TOKEN"] == "tok"
     assert plan.env["LAB_PROJECT"] == "mine" and plan.env["A"] == "1"  # params win
     assert plan.volumes == {data_volume_name("p1", "train"): {"bind": "/data", "mode": "rw"}}
@@ -48,3 +51,18 @@ def test_code_job_replaces_the_entrypoint_and_stages_the_code(tmp_path: Path) ->
     assert plan.python is not None and plan.python.volume_name.startswith("dsjobs-pyenv-")
     other = plan_lab_job(dataclasses.replace(config, image="y"), code, SETTINGS, job_id="j2", name="n", project="p1")
     assert other.python is not None and other.python.volume_name != plan.python.volume_name  # keyed by image
+
+
+def test_lab_jobs_get_instance_types_in_priority_order() -> None:
+    config = LabJobConfig(image="x", cloud_instance_types=["g2.1", "c1.8"])
+    plan = plan_lab_job(config, None, SETTINGS, job_id="j1", name="x", project="p1")
+    assert [t.name for t in plan.instance_types] == ["g2.1", "c1.8"]
+    assert (
+        plan_lab_job(LabJobConfig(image="x"), None, SETTINGS, job_id="j1", name="x", project="p1").instance_types == ()
+    )
+    with pytest.raises(JobError, match=r"unknown instance type `huge\.1` \(known: c1\.4"):
+        plan_lab_job(
+            LabJobConfig(image="x", cloud_instance_types="huge.1"), None, SETTINGS, job_id="j", name="x", project="p"
+        )
+    with pytest.raises(LabError, match="listed twice"):
+        LabJobConfig(image="x", cloud_instance_types=["c1.4", "c1.4"])

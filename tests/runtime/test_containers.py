@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from airflow_provider_dsjobs.config.instance_types import BUILTIN_INSTANCE_TYPES
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.resources import choose_instance_type
@@ -256,7 +258,7 @@ def test_named_volumes_persist_and_host_paths_are_refused(runtime: TrackingRunti
 
 def test_resource_limits_reach_the_container(runtime: TrackingRuntime) -> None:
     info = runtime.engine.info()
-    choice = choose_instance_type(["g1.1", "c1.4"], info)
+    choice = choose_instance_type([BUILTIN_INSTANCE_TYPES["g1.1"], BUILTIN_INSTANCE_TYPES["c1.4"]], info)
     cid = runtime.run("cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max 2>/dev/null || true", resources=choice)
     assert runtime.wait(cid) == 0
     inspected = runtime.api.inspect_container(cid)["HostConfig"]
@@ -339,3 +341,28 @@ def test_a_non_following_read_that_breaks_off_is_resumed(
     assert [line for stream, line in out if stream == "stdout"] == [f"out-{i}" for i in range(1, 11)] + ["end"]
     assert [line for stream, line in out if stream == "stderr"] == [f"err-{i}" for i in range(1, 11)]
     assert len(requests_made) > 5
+
+
+def test_shm_and_stack_reach_the_program(runtime: TrackingRuntime) -> None:
+    """What DataLoader workers and NCCL see: /dev/shm as the type sizes it (not Docker's 64 MB), a 64 MiB stack."""
+    info = runtime.engine.info()
+    choice = choose_instance_type([BUILTIN_INSTANCE_TYPES["c1.4"]], info)
+    script = "df -k /dev/shm | tail -1; ulimit -s; head -c 100000000 /dev/zero > /dev/shm/big && echo wrote"
+    cid = runtime.run(script, resources=choice)
+    assert runtime.wait(cid) == 0
+    lines = [line for _, line in logs(runtime, cid)]
+    assert int(lines[0].split()[1]) * 1024 == choice.shm_size == min(16 << 30, info.memory_bytes)
+    assert lines[1] == str(64 * 1024) and lines[2] == "wrote"  # 100 MB fits; Docker's default 64 MB would not
+    host = runtime.api.inspect_container(cid)["HostConfig"]
+    assert host["ShmSize"] == choice.shm_size
+    assert host["Ulimits"] == [{"Name": "stack", "Soft": 64 << 20, "Hard": 64 << 20}]
+
+
+def test_a_gpu_type_asks_the_engine_for_its_gpus(runtime: TrackingRuntime) -> None:
+    """What the engine receives for a GPU type (created, not started: this engine has no GPU)."""
+    gpu_engine = dataclasses.replace(runtime.engine.info(), gpu_support=True)
+    choice = choose_instance_type([BUILTIN_INSTANCE_TYPES["g1.2"]], gpu_engine)
+    host = runtime.api.inspect_container(runtime.create(runtime.spec("true", resources=choice)))["HostConfig"]
+    (request,) = host["DeviceRequests"]
+    assert (request["Driver"], request["Count"], request["Capabilities"]) == ("nvidia", 2, [["gpu"]])
+    assert {"Name": "memlock", "Soft": -1, "Hard": -1} in host["Ulimits"]

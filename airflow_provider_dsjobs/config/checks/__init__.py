@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..instance_types import InstanceCatalog, default_catalog
 from ..model import Env, JobConfig
 from ..yaml_source import Document
 from .checker import Checker, Path_
@@ -26,12 +27,17 @@ __all__ = ["Checker", "build_config"]
 
 
 def build_config(
-    doc: Document, base_dir: Path, blocked: tuple[Path_, ...] = (), *, check_files: bool = True
+    doc: Document,
+    base_dir: Path,
+    blocked: tuple[Path_, ...] = (),
+    *,
+    check_files: bool = True,
+    catalog: InstanceCatalog | None = None,
 ) -> tuple[JobConfig | None, Checker]:
     """Check ``doc`` and build the model; the checker holds problems (the model is None when there are any).
     Costly checks below a key path in ``blocked`` (already rejected by the schema) are skipped;
     ``check_files=False`` skips looking for local files (a fork, whose unchanged files are in the store)."""
-    c = Checker(doc, base_dir, blocked=blocked, check_files=check_files)
+    c = Checker(doc, base_dir, blocked=blocked, check_files=check_files, catalog=catalog or default_catalog())
     root = doc.root
     if root.kind != "map":
         return None, c

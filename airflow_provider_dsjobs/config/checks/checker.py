@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PathPart, Problem, format_key_path
+from ..instance_types import BUILTIN_CATALOG, InstanceCatalog
 from ..model import (
     ATTACH_PROJECT_DISK,
     RESERVED_VAR,
@@ -39,6 +40,8 @@ class Checker:
     declared: dict[str, _Declared] = field(default_factory=dict)
     #: Key paths the schema already rejected (e.g. a list over ``maxItems``): checks below them are skipped.
     blocked: tuple[Path_, ...] = ()
+    #: The instance type names a config may use.
+    catalog: InstanceCatalog = BUILTIN_CATALOG
 
     # ---- reporting -------------------------------------------------------------------------------------
     def _make(self, path: Path_, message: str, node: Node | None, needle: str | None) -> Problem:

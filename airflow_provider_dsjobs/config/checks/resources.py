@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ..instance_types import KNOWN_INSTANCE_TYPES
 from ..model import (
     ATTACH_PROJECT_DISK,
-    DEFAULT_INSTANCE_TYPE,
     GRACEFUL_SIGNALS,
     GracefulShutdown,
     WorkingStorage,
@@ -49,20 +47,20 @@ def read_instance_types(c: Checker) -> tuple[str, ...]:
     key = "cloud-instance-types" if plural is not None else "cloud-instance-type"
     node = plural if plural is not None else singular
     if node is None or node.is_null:
-        return (DEFAULT_INSTANCE_TYPE,)
+        return ()  # none named: the engine's own resources
     items = [(node, (key,))] if node.kind == "scalar" else [(n, (key, i)) for i, n in enumerate(c.items(node))]
     out: list[str] = []
     for item, path in items:
         name = c.text(item)
         if name is None or item.kind != "scalar":
             continue
-        if name not in KNOWN_INSTANCE_TYPES:
-            c.error(path, f"unknown instance type `{short(name)}` (known: {', '.join(KNOWN_INSTANCE_TYPES)})", item)
+        if name not in c.catalog:
+            c.error(path, f"unknown instance type `{short(name)}` (known: {c.catalog.names()})", item)
         elif name in out:
             c.error(path, f"`{name}` is listed twice", item)
         else:
             out.append(name)
-    return tuple(out) or (DEFAULT_INSTANCE_TYPE,)
+    return tuple(out)
 
 
 def read_working_storage(c: Checker) -> WorkingStorage | None:

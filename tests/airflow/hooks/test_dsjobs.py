@@ -247,3 +247,13 @@ def test_project_secrets_variable_extra_and_a_bad_variable(clean_env: pytest.Mon
     settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
     with pytest.raises(SecretsError, match="Airflow Variable 'team_secrets' is not a JSON object"):
         settings.project_secrets(settings)
+
+
+def test_instance_types_from_the_connection_extra(clean_env: pytest.MonkeyPatch) -> None:
+    extra = {"instance_types": {"gpu.a100": {"cpus": 16, "memory": "120Gi", "gpus": 1, "gpu-model": "A100"}}}
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra=extra)
+    catalog = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().instance_catalog
+    assert catalog["gpu.a100"].gpu_model == "A100" and "c1.4" in catalog
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={"instance_types": {"x": {"cpus": 1}}})
+    with pytest.raises(AirflowFailException, match="connection 'bad' extra instance_types: x: `memory` is required"):
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()

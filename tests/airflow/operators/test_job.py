@@ -95,8 +95,9 @@ def test_success_returns_result_and_pushes_job_id_link_and_datasets(service: Any
 
     assert result["status"] == "SUCCESS"
     assert result["return_code"] == 0
-    assert set(result) == {"job_id", "status", "return_code", "outputs", "output_datasets", "logs"}
+    assert set(result) == {"job_id", "status", "return_code", "outputs", "output_datasets", "logs", "result"}
     assert read_uri(result["outputs"]["RESULT"]) == "probe done\n"
+    assert result["result"] == ti.xcoms["result"] == {"exit_code": 0, "message": "probe done"}  # DSJOBS_RESULT_FILE
     assert ti.xcoms["job_id"] == result["job_id"]
     assert ti.xcoms["output_datasets"] == {}
     assert ti.xcoms["_link_DataSphereJobLink"] == f"/dsjobs/jobs/{result['job_id']}?conn_id=dsjobs_default"
@@ -279,6 +280,7 @@ def test_deferrable_defers_then_resume_finalizes_and_shows_log_tail(service: Any
         result = resumed.execute_complete(context, event={**event, "log_streamed": stream_logs})
         assert result["status"] == "SUCCESS"
         assert read_uri(result["outputs"]["RESULT"]) == "probe done\n"
+        assert result["result"] == {"exit_code": 0, "message": "probe done"}
         # The tail is shown on resume only when the trigger did not stream the output already.
         assert ("probe done" in tail) is (not stream_logs)
 
@@ -324,6 +326,7 @@ def test_retry_reattaches_to_running_job_from_task_state_store(service: Any) -> 
     assert second["job_id"] == first
     assert second["status"] == "SUCCESS"
     assert [r.id for r in service.list_jobs()] == [first]  # no second job
+    assert second["result"] == ti.xcoms["result"] == {"exit_code": 0, "message": "probe done"}  # survives re-attach
     assert ti.xcoms["job_id"] == first
 
 

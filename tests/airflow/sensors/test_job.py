@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.sensors import DataSphereJobSensor
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
-from tests.airflow.helpers import make_context, read_uri, submit_probe
+from tests.airflow.helpers import TaskInstanceStandIn, make_context, read_uri, submit_probe
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
@@ -40,6 +40,7 @@ def test_poke_false_while_running_then_done_with_result(service: Any) -> None:
     assert done.xcom_value["status"] == "SUCCESS"
     assert done.xcom_value["job_id"] == job_id
     assert read_uri(done.xcom_value["outputs"]["RESULT"]) == "probe done\n"
+    assert done.xcom_value["result"] == {"exit_code": 0, "message": "probe done"}
     assert service.get(job_id).status == JobStatus.SUCCESS  # stage-out finished by the sensor
 
 
@@ -90,8 +91,10 @@ def test_deferrable_defers_with_keep_trigger_and_completes(service: Any) -> None
         raise AssertionError("no event")
 
     event = asyncio.run(asyncio.wait_for(first(), timeout=60))
-    result = sensor.execute_complete(make_context(), event=event)
+    ti = TaskInstanceStandIn()
+    result = sensor.execute_complete(make_context(ti), event=event)
     assert result["status"] == "SUCCESS"
+    assert result["result"] == ti.xcoms["result"] == {"exit_code": 0, "message": "probe done"}
 
 
 def test_deferrable_returns_inline_when_already_done(service: Any) -> None:

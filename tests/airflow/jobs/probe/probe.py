@@ -1,6 +1,7 @@
 """Test job: sleep, print, write --out, exit with --exit-code; on SIGTERM print a line and exit 143."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -33,4 +34,7 @@ if args.dataset:
     with open(os.path.join(args.dataset, "part-0.txt"), "w", encoding="utf-8") as fh:
         fh.write("dataset row\n")
 print(args.message, flush=True)
+if os.environ.get("DSJOBS_RESULT_FILE"):  # a value for the DAG: XCom "result"
+    with open(os.environ["DSJOBS_RESULT_FILE"], "w", encoding="utf-8") as fh:
+        json.dump({"exit_code": args.exit_code, "message": args.message}, fh)
 sys.exit(args.exit_code)
