@@ -135,6 +135,7 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.hooks.dsjobs"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.triggers.job"]}],
         "extra-links": ["airflow_provider_dsjobs.links.job.DataSphereJobLink"],
+        "task-decorators": [{"name": "dsjobs", "class-name": "airflow_provider_dsjobs.decorators.dsjobs.dsjobs_task"}],
         "connection-types": [
             {
                 "connection-type": "dsjobs",

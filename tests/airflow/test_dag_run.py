@@ -112,3 +112,20 @@ def test_a_hostile_trigger_form_param_is_data_not_shell_code(airflow_db: None, s
     assert read_uri(result["outputs"]["GREETING"]) == f"Hello, {name}!\n"
     lines = [line for _, line in service.logs(result["job_id"])]
     assert lines[:1] == [f"Hello, {name}!"] and not any(line.startswith("INJECTED") for line in lines)
+
+
+def test_a_task_dsjobs_function_runs_as_a_job_and_its_return_value_drives_the_dag(
+    airflow_db: None, service: Any
+) -> None:
+    dag = load_test_dag("dsjobs_test_decorator")
+    run = dag.test()
+    assert run.state == "success"
+    xcoms = xcoms_of(dag.dag_id, run.run_id)
+    note = "a; echo INJECTED $(id) `id`"
+    assert xcoms[("total", "return_value")] == {"total": 120, "note": note}  # the function's value, as JSON
+    assert ("big", "return_value") in xcoms and ("small", "return_value") not in xcoms  # branched on it
+    job = service.get(xcoms[("total", "job_id")])
+    assert job.status.value == "SUCCESS" and job.name == "total" and job.result == {"total": 120, "note": note}
+    assert read_uri(job.outputs["OUT"]) == "12"
+    lines = [line for _, line in service.logs(job.id)]
+    assert "python 3.11 in the job, mode sum" in lines and not any("INJECTED" in line for line in lines)
