@@ -129,6 +129,9 @@ class Settings:
     #: ML Lab jobs see these as ``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` (the token is never stored).
     lab_endpoint: str | None = None
     lab_api_token: str | None = field(default=None, repr=False)
+    #: Directories where an ``EXECUTE_CODE`` set at run time (a param, run conf, a templated field) may name local
+    #: code (a path or ``git+file://``); none by default (``DSJOBS_LAB_CODE_ROOTS``, ``os.pathsep``-separated).
+    lab_code_roots: tuple[str, ...] = ()
     #: ``submit`` deletes expired job data itself at most this often per project (seconds; ``0``: never, leave it
     #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
     auto_gc_interval: float = 3600.0
@@ -198,7 +201,19 @@ class Settings:
             secret_resolver=env_secret_resolver(e),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
+            lab_code_roots=split_roots(get("DSJOBS_LAB_CODE_ROOTS")),
         )
+
+
+def split_roots(value: object, name: str = "DSJOBS_LAB_CODE_ROOTS") -> tuple[str, ...]:
+    """Absolute directories: a list, or one string separated by ``os.pathsep`` (``:``); a relative one is a
+    ``ValueError`` naming the setting."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(os.pathsep)
+    roots = tuple(str(item).strip() for item in items if str(item).strip())
+    for root in roots:
+        if not os.path.isabs(root):
+            raise ValueError(f"{name}: {root!r} is not an absolute directory")
+    return roots
 
 
 def check_pull_policy(policy: str) -> str:

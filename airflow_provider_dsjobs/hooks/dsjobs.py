@@ -44,7 +44,13 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
-from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings, parse_switch
+from airflow_provider_dsjobs.settings import (
+    ProjectSecretsLoader,
+    SecretResolver,
+    Settings,
+    parse_switch,
+    split_roots,
+)
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
 _EXTRA_TO_SETTING = {
@@ -201,6 +207,12 @@ class DataSphereJobsHook(BaseHook):
             value = self._extra(extra, name)
             if value not in (None, ""):
                 changes[setting] = str(value)
+        code_roots = self._extra(extra, "lab_code_roots")
+        if code_roots not in (None, ""):
+            try:
+                changes["lab_code_roots"] = split_roots(code_roots, "extra lab_code_roots")
+            except ValueError as exc:
+                raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         secrets_variable = self._extra(extra, "project_secrets_variable")
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))

@@ -31,7 +31,9 @@ class LabJobOperator(JobOperatorBase):
     :param params: environment variables for the job (``{NAME: value}``); ``EXECUTE_CODE`` among them names code.
         Values under secret-looking names (``*TOKEN*``, ``*PASSWORD*`` ...) are masked in logs.
     :param execute_code: code to run in the image instead of its CMD: ``git+URL[@ref][#subdirectory=DIR]``, a
-        directory or script (relative to the DAG folder), or ``store:KEY``; resolved on the worker.
+        directory or script (relative to the DAG folder), or ``store:KEY``; resolved on the worker. A value with a
+        template, and ``EXECUTE_CODE`` in ``params``, are run-time values: they name local code (a path,
+        ``git+file://``) only under the ``lab_code_roots`` of the connection (``DSJOBS_LAB_CODE_ROOTS``).
     :param requirements_only: install the code's dependencies into the environment cache without running it.
 
     The run parameters are ``JobOperatorBase``'s (``wait_for_completion``, ``deferrable``, ``poll_interval``,
@@ -59,6 +61,8 @@ class LabJobOperator(JobOperatorBase):
         self.job_name = name
         self.job_params = job_params
         self.execute_code = execute_code
+        #: a templated ``execute_code`` is rendered from the run (conf, Params): a run-time value, not the author's
+        self._code_is_runtime = _is_template(execute_code)
         self.requirements_only = requirements_only
         self._lab_config: LabJobConfig | None = None
 
@@ -74,6 +78,7 @@ class LabJobOperator(JobOperatorBase):
                     params=self.job_params or {},
                     execute_code=self.execute_code or None,
                     requirements_only=self.requirements_only,
+                    code_is_runtime=self._code_is_runtime,
                 )
             except LabError as exc:
                 raise AirflowFailException(f"Invalid ML Lab job: {exc}") from None
@@ -96,6 +101,10 @@ class LabJobOperator(JobOperatorBase):
         if self.has_dag() and self.dag.folder:
             return Path(self.dag.folder)
         return Path.cwd()
+
+
+def _is_template(value: object) -> bool:
+    return isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#"))
 
 
 def _split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -5,6 +5,7 @@ a failing ``setup.sh`` or an ``environment.yml`` without conda end the job ERROR
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_git_code_with_setup_and_requirements(handler: LabJobHandler, lab_image:
     _code_dir(repo / "jobs" / "hello")
     head = commit(repo, {}, "the job")
     url = f"git+file://{repo}@main#subdirectory=jobs/hello"
-    job = handler.run_job(LabJobConfig(image=lab_image, name="git-job", params={"EXECUTE_CODE": url, "WHO": "lab"}))
+    job = handler.run_job(LabJobConfig(image=lab_image, name="git-job", execute_code=url, params={"WHO": "lab"}))
     out = _output(handler, job.id)
     assert job.status == JobStatus.SUCCESS, out
     assert "setup says hi" in out and "setup ran True" in out and "cwd /job/code" in out
@@ -169,3 +170,24 @@ def test_dependency_files_run_in_the_seeds_order(handler: LabJobHandler, conda_i
     out = _output(handler, again.id)
     assert "dsjobs-lab: conda environment cache hit" in out and not any("fake-conda" in line for line in out)
     assert "order ['setup']" in out
+
+
+def test_param_names_local_code_only_under_the_code_roots(
+    handler: LabJobHandler, lab_image: str, tmp_path: Path
+) -> None:
+    """``EXECUTE_CODE`` as a param is what a run's conf sets: a local repository or directory is refused (nothing
+    stored) until the settings name a root that holds it; then it runs."""
+    repo = tmp_path / "roots" / "repo"
+    make_repo(repo, {"__main__.py": "print('from the root')\n"})
+    for code in (f"git+file://{repo}", str(repo)):
+        with pytest.raises(LabError, match=r"a run-time value .* DSJOBS_LAB_CODE_ROOTS") as info:
+            handler.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": code}))
+        assert "\n" not in str(info.value)
+    assert handler.service.list_jobs() == []
+    settings = dataclasses.replace(handler.settings, lab_code_roots=(str(tmp_path / "roots"),))
+    rooted = LabJobHandler(settings, log=lambda *_: None)
+    try:
+        job = rooted.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": f"git+file://{repo}"}))
+        assert job.status == JobStatus.SUCCESS and "from the root" in _output(rooted, job.id)
+    finally:
+        rooted.service.close()

@@ -92,6 +92,23 @@ def test_invalid_job_fails_at_once_without_retries(service: Any) -> None:
     assert service.list_jobs() == []
 
 
+def test_templated_code_location_is_a_run_time_value(service: Any, sleeper: str) -> None:
+    """What a run's conf renders into ``execute_code`` (or sets as the ``EXECUTE_CODE`` param) may not name a file on
+    the worker or a local repository; git over https/ssh and ``store:KEY`` stay open to it."""
+    for op in (
+        lab_op("img:1", execute_code="{{ params.code }}"),
+        lab_op("img:1", params={"EXECUTE_CODE": "{{ dag_run.conf['code'] }}"}),
+    ):
+        context = make_context()
+        context["params"] = {"code": sleeper}
+        context["dag_run"] = type("Run", (), {"conf": {"code": f"git+file://{Path(sleeper).parent}"}})()
+        with pytest.raises(AirflowException, match=r"a run-time value .* DSJOBS_LAB_CODE_ROOTS"):
+            run(op, context)
+    with pytest.raises(AirflowException, match="nothing at"):
+        run(lab_op("img:1", execute_code="{{ params.code }}"), {**make_context(), "params": {"code": "store:x.py"}})
+    assert service.list_jobs() == []
+
+
 def test_deferral_then_resume(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
     ti = TaskInstanceStandIn()
     context = make_context(ti)
