@@ -32,6 +32,16 @@ def redact_url(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
 
 
+def url_passwords(text: str) -> list[str]:
+    """The passwords of the ``scheme://user:password@host`` URLs in ``text`` (as written and unquoted), so a caller
+    can register them with a secret masker before the text is shown anywhere."""
+    found: list[str] = []
+    for match in _USERINFO.finditer(text):
+        raw = match.group(0).rsplit(":", 1)[1][:-1]
+        found += [value for value in {raw, unquote(raw)} if value]
+    return found
+
+
 @dataclass(frozen=True)
 class GitUrl:
     """``url`` is what git fetches (no credentials); ``file_path`` the directory of a ``file://`` URL."""

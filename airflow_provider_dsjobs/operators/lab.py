@@ -8,9 +8,9 @@ secret-looking param values as ``***``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
@@ -18,9 +18,14 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.config.redact import is_sensitive_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
+from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
+from airflow_provider_dsjobs.lab.git_url import url_passwords
 from airflow_provider_dsjobs.lab.handler import submit_lab_job
 from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk import Context
 
 
 class LabJobOperator(JobOperatorBase):
@@ -66,6 +71,20 @@ class LabJobOperator(JobOperatorBase):
         self.requirements_only = requirements_only
         self._lab_config: LabJobConfig | None = None
 
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Every task renders through here (a mapped one too): the token of an https code URL rendered from the run's
+        # conf is masked before Airflow stores and shows the rendered fields.
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self:
+            _mask_code_credentials(self.execute_code, (self.job_params or {}).get(EXECUTE_CODE))
+
     def _prepare_job(self) -> None:
         self._config()
 
@@ -101,6 +120,13 @@ class LabJobOperator(JobOperatorBase):
         if self.has_dag() and self.dag.folder:
             return Path(self.dag.folder)
         return Path.cwd()
+
+
+def _mask_code_credentials(*values: object) -> None:
+    for value in values:
+        if isinstance(value, str):
+            for password in url_passwords(value):
+                mask_secret(password, name=EXECUTE_CODE)
 
 
 def _is_template(value: object) -> bool:

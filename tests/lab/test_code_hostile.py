@@ -4,8 +4,12 @@ as data; the repositories are real (``git+file://`` made by the test) and git is
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ import pytest
 from airflow_provider_dsjobs.lab.code import parse_code, resolve_code
 from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.git import git_environment
+from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo
 
 
@@ -112,8 +117,6 @@ def test_git_itself_refuses_other_transports() -> None:
 
 
 def test_ext_transport_refused_by_git_even_if_parsing_missed_it(tmp_path: Path, pwned: Path) -> None:
-    import subprocess
-
     env = git_environment(allow_file=False)
     subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "b")], check=True)
     done = subprocess.run(
@@ -184,39 +187,57 @@ def test_repository_symlink_inside_the_checkout_still_works(tmp_path: Path) -> N
     assert (code.root / "helper.py").read_text() == "X = 1\n"  # type: ignore[attr-defined]
 
 
-# -- credentials in an https URL ------------------------------------------------------------------------------
-
-TOKEN = "ghp_tok3n5ecr3tVALUE"
+# -- credentials in an https URL: a real git server over https (git http-backend), Basic auth ----------------
 
 
-def _fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Fault injection: a ``git`` first on PATH that records its argv and the credentials git's configured
-    credential helper hands out for the host, then runs the real git."""
-    log = tmp_path / "git-argv.log"
-    real = "/usr/bin/git"
+def _argv_recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fault injection: a ``git`` first on PATH that records the command line the kernel holds for it
+    (``/proc/<pid>/cmdline``: what ``ps`` shows any user), then runs the real git."""
+    log = tmp_path / "git-cmdline.log"
     wrapper = tmp_path / "bin" / "git"
     wrapper.parent.mkdir()
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'tr "\\0" " " < /proc/$$/cmdline >> {log}; echo >> {log}\n'
-        f'if [ "$3" = fetch ]; then printf "protocol=https\\nhost=git.example\\n\\n" | {real} credential fill '
-        f">> {log}.cred 2>&1; fi\n"
-        f'exec {real} "$@"\n'
-    )
+    real = shutil.which("git")
+    wrapper.write_text(f'#!/bin/sh\ntr "\\0" " " < /proc/$$/cmdline >> {log}; echo >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
     return log
 
 
-def test_https_credentials_go_to_git_through_its_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    log = _fake_git(tmp_path, monkeypatch)
-    text = f"git+https://bot:{TOKEN}@git.example/org/repo.git@main"
+def test_https_credentials_reach_git_only_through_its_environment(
+    https_repo: GitHttpsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _argv_recorder(tmp_path, monkeypatch)
+    text = f"git+https://bot:{TOKEN}@127.0.0.1:{https_repo.port}/repo.git@main#subdirectory=job"
     spec = parse_code(text, runtime=True)
-    assert spec.url == "https://git.example/org/repo.git" and TOKEN not in spec.text and TOKEN not in repr(spec)
-    with pytest.raises(LabError) as info:  # no such host: git fails, but only after being called
+    assert spec.url == f"https://127.0.0.1:{https_repo.port}/repo.git"
+    assert TOKEN not in spec.text and TOKEN not in repr(spec) and "bot:***@" in spec.text
+    code = _resolve(text, tmp_path, runtime=True)
+    assert (code.root / "__main__.py").read_text() == "print('over https')\n"  # type: ignore[attr-defined]
+    assert TOKEN not in json.dumps(code.to_dict())  # type: ignore[attr-defined]
+    cmdlines = log.read_text()
+    assert f"fetch -q --depth 1 --no-tags -- https://127.0.0.1:{https_repo.port}/repo.git main" in cmdlines
+    assert TOKEN not in cmdlines
+    expected = "Basic " + base64.b64encode(f"bot:{TOKEN}".encode()).decode()
+    assert expected in https_repo.requests  # the server did get them
+
+
+def test_wrong_https_credentials_fail_in_one_line_without_the_token(https_repo: GitHttpsServer, tmp_path: Path) -> None:
+    text = f"git+https://bot:wrong-{TOKEN}@127.0.0.1:{https_repo.port}/repo.git"
+    with pytest.raises(LabError, match=r"cannot fetch https://127\.0\.0\.1") as info:
         _resolve(text, tmp_path, runtime=True)
-    assert TOKEN not in str(info.value) and "https://bot:***@git.example" in str(info.value)
-    argv = log.read_text()
-    assert "fetch" in argv and "https://git.example/org/repo.git" in argv and TOKEN not in argv
-    cred = Path(f"{log}.cred").read_text()  # git's credential helper answers with them, for this host only
-    assert f"password={TOKEN}" in cred and "username=bot" in cred
+    assert TOKEN not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_credentials_are_offered_to_the_url_host_only(https_repo: GitHttpsServer, tmp_path: Path) -> None:
+    """git's credential helper answers for the URL's own host: a redirect or another host gets nothing."""
+    env = git_environment(allow_file=False, credentials=("bot", TOKEN), origin="https://127.0.0.1:1")
+
+    def fill(host: str) -> str:
+        done = subprocess.run(
+            ["git", "credential", "fill"], input=f"protocol=https\nhost={host}\n\n", env=env,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return done.stdout
+
+    assert f"password={TOKEN}" in fill("127.0.0.1:1")
+    assert TOKEN not in fill("evil.example")

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.lab import LabError, LabJobConfig, LabJobHandler
+from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo, write
 from tests.pyenv.helpers import build_wheel
 
@@ -191,3 +192,21 @@ def test_param_names_local_code_only_under_the_code_roots(
         assert job.status == JobStatus.SUCCESS and "from the root" in _output(rooted, job.id)
     finally:
         rooted.service.close()
+
+
+def test_https_token_reaches_no_record_log_or_message(
+    handler: LabJobHandler, lab_image: str, https_repo: GitHttpsServer
+) -> None:
+    """A token in the URL a run's conf gives: the job runs the code fetched with it, and neither the stored
+    record, the job's logs, nor the lines the submit reports hold it."""
+    said: list[str] = []
+    url = f"git+https://bot:{TOKEN}@127.0.0.1:{https_repo.port}/repo.git@main#subdirectory=job"
+    handler._notify = said.append
+    job = handler.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": url}))
+    assert job.status == JobStatus.SUCCESS and "over https" in _output(handler, job.id)
+    jobs = handler.service.jobs
+    stored = b"".join(jobs.store.get_bytes(info.key) for info in jobs.store.list(f"projects/{jobs.project}/"))
+    assert TOKEN.encode() not in stored
+    assert b"bot:***@127.0.0.1" in stored  # where the code came from is still recorded
+    assert not any(TOKEN in line for _, line in handler.service.logs(job.id))
+    assert said and not any(TOKEN in line for line in said)

@@ -109,6 +109,20 @@ def test_templated_code_location_is_a_run_time_value(service: Any, sleeper: str)
     assert service.list_jobs() == []
 
 
+def test_token_of_a_rendered_code_url_is_masked_before_the_fields_are_stored(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    masked: list[str] = []
+    monkeypatch.setattr("airflow_provider_dsjobs.operators.lab.mask_secret", lambda v, name=None: masked.append(v))
+    token = "glpat-s3cr3t%2Fx"
+    context = {**make_context(), "params": {"repo": f"https://ci:{token}@git.example/org/r.git"}}
+    lab_op("img:1", execute_code="git+{{ params.repo }}").render_template_fields(context)
+    assert token in masked and "glpat-s3cr3t/x" in masked  # as written and as git gets it
+    masked.clear()
+    lab_op("img:1", params={"EXECUTE_CODE": "git+{{ params.repo }}"}).render_template_fields(context)
+    assert token in masked
+
+
 def test_deferral_then_resume(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
     ti = TaskInstanceStandIn()
     context = make_context(ti)
