@@ -8,13 +8,14 @@ embedded default, so a newcomer runs a job with no cloud account: a local-direct
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_dsjobs.resources.secrets import FileSecretStore
+from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError, env_var_secret_name
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.resources.s3_connectors import S3Source
@@ -30,7 +31,8 @@ DEFAULT_PROJECT = "default"
 IMAGE_PULL_POLICIES = ("always", "if-missing", "never")
 DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 
-#: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret.
+#: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret; raises ``SecretsError`` (one
+#: line) for a name outside the secrets a job may name.
 SecretResolver = Callable[[str], "str | None"]
 #: All secrets of the settings' project (``resources/secrets.py``), read when a job is planned.
 ProjectSecretsLoader = Callable[["Settings"], Mapping[str, str]]
@@ -51,13 +53,44 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("DSJOBS_HOME") or Path.home() / ".dsjobs")
 
 
-def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
-    """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``), then an env var named ID."""
+#: The setting that lets a ``secret-id`` name secrets outside the project's (env ``DSJOBS_ALLOWED_SECRET_IDS``,
+#: connection extra ``allowed_secret_ids``): comma-separated glob patterns, any case; none by default.
+ALLOWED_SECRET_IDS_SETTING = "DSJOBS_ALLOWED_SECRET_IDS"
+
+
+def split_patterns(value: object) -> tuple[str, ...]:
+    """Glob patterns: a list, or one comma-separated string."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def secret_id_allowed(secret_id: str, patterns: Sequence[str]) -> bool:
+    """Whether ``secret_id`` matches one of the glob ``patterns`` (case-insensitive)."""
+    return any(fnmatch.fnmatchcase(secret_id.lower(), pattern.lower()) for pattern in patterns)
+
+
+def out_of_scope(secret_id: str, patterns: Sequence[str], namespaced: str) -> SecretsError:
+    """The one-line refusal of a ``secret-id`` that names something outside the job's secrets."""
+    allowed = ", ".join(patterns) or "none"
+    return SecretsError(
+        f"secret {secret_id!r} is not a project secret nor {namespaced}, and {secret_id!r} is outside "
+        f"{ALLOWED_SECRET_IDS_SETTING} / the connection extra allowed_secret_ids (now: {allowed})"
+    )
+
+
+def env_secret_resolver(env: Mapping[str, str] | None = None, allowed: Sequence[str] = ()) -> SecretResolver:
+    """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``); an env var named ID only when ID
+    matches ``allowed`` (a worker's environment holds credentials no job should name)."""
     source = os.environ if env is None else env
 
     def resolve(secret_id: str) -> str | None:
-        key = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
-        return source.get(key) or source.get(secret_id)
+        key = env_var_secret_name(secret_id)
+        found = source.get(key)
+        if found:
+            return found
+        if not secret_id_allowed(secret_id, allowed):
+            raise out_of_scope(secret_id, allowed, key)
+        return source.get(secret_id) or None
 
     return resolve
 
@@ -142,6 +175,9 @@ class Settings:
     #: A job whose ``working-storage`` does not fit on the engine's disk (which cannot reserve space): ``fail`` the
     #: submit (default) or ``warn`` and run it anyway (``jobs/working_storage.py``).
     working_storage_check: str = "fail"
+    #: Glob patterns of ``secret-id`` values that may name secrets outside the project's
+    #: (``DSJOBS_ALLOWED_SECRET_IDS``): env vars for the CLI, Airflow Variables and Connections in Airflow. Empty: none.
+    allowed_secret_ids: tuple[str, ...] = ()
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -150,8 +186,9 @@ class Settings:
     spark_connector_resolver: SparkConnectorResolver | None = field(default=None, repr=False, compare=False)
 
     def resolve_secret(self, secret_id: str) -> str | None:
-        """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (Airflow Variables and
-        Connections in Airflow, ``DSJOBS_SECRET_<ID>`` for the CLI)."""
+        """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (in Airflow the Variable or
+        Connection ``dsjobs_secret_<ID>``, for the CLI ``DSJOBS_SECRET_<ID>``; other names only as
+        ``allowed_secret_ids`` lets them). ``SecretsError`` for a name out of scope."""
         found = self.project_secrets(self).get(secret_id)
         return found if found is not None else self.secret_resolver(secret_id)
 
@@ -198,7 +235,8 @@ class Settings:
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
             working_storage_check=(get("DSJOBS_WORKING_STORAGE_CHECK") or "fail").lower(),
-            secret_resolver=env_secret_resolver(e),
+            allowed_secret_ids=split_patterns(get(ALLOWED_SECRET_IDS_SETTING)),
+            secret_resolver=env_secret_resolver(e, split_patterns(get(ALLOWED_SECRET_IDS_SETTING))),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
             lab_code_roots=split_roots(get("DSJOBS_LAB_CODE_ROOTS")),

@@ -10,8 +10,10 @@ Only the default connection ``dsjobs_default`` may be absent (a WARNING says the
 missing connection id is a typo or a missing deployment step and fails the task at once, without retries,
 instead of silently running the job somewhere else.
 
-Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of that name, else to the password of
-an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
+Secrets named by ``secret-id`` in a config resolve to the project's secrets, else to the Airflow Variable
+``dsjobs_secret_<ID>``, else to the password of the Connection of that name; a Variable or Connection named ``<ID>``
+itself only when ``<ID>`` matches the ``allowed_secret_ids`` extra (``DSJOBS_ALLOWED_SECRET_IDS``; none by default).
+Values are registered with Airflow's secret masker before anyone sees them.
 A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
 (or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -48,7 +50,10 @@ from airflow_provider_dsjobs.settings import (
     ProjectSecretsLoader,
     SecretResolver,
     Settings,
+    out_of_scope,
     parse_switch,
+    secret_id_allowed,
+    split_patterns,
     split_roots,
 )
 
@@ -82,22 +87,42 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
-def airflow_secret_resolver(secret_id: str) -> str | None:
-    """A ``secret-id`` → an Airflow Variable of that name, else a Connection's password; masked when found."""
-    value: str | None = None
+#: The namespace of Airflow Variables and Connections any ``secret-id`` may name: ``dsjobs_secret_<ID>``.
+SECRET_PREFIX = "dsjobs_secret_"
+
+
+def _variable_or_connection_password(name: str) -> str | None:
     try:
-        found = Variable.get(secret_id, default=None)
-        value = None if found is None else str(found)
+        found = Variable.get(name, default=None)
     except Exception:  # a secrets backend that cannot answer is the same as "no such Variable"
-        value = None
-    if value is None:
-        try:
-            value = BaseHook.get_connection(secret_id).password
-        except AirflowNotFoundException:
-            value = None
-    if value:
-        mask_secret(value, name=secret_id)
-    return value or None
+        found = None
+    if found is not None and str(found):
+        return str(found)
+    try:
+        return BaseHook.get_connection(name).password or None
+    except AirflowNotFoundException:
+        return None
+
+
+def airflow_secret_resolver(allowed: Sequence[str] = ()) -> SecretResolver:
+    """A ``secret-id`` → the Airflow Variable ``dsjobs_secret_<ID>``, else the Connection of that name's password;
+    the Variable/Connection named ``<ID>`` itself only when ID matches ``allowed`` (glob patterns), since a config
+    or a store entry must not reach every credential of the deployment. Masked when found."""
+
+    def resolve(secret_id: str) -> str | None:
+        names = [SECRET_PREFIX + secret_id]
+        if secret_id_allowed(secret_id, allowed):
+            names.append(secret_id)
+        for name in names:
+            value = _variable_or_connection_password(name)
+            if value:
+                mask_secret(value, name=secret_id)
+                return value
+        if len(names) == 1:
+            raise out_of_scope(secret_id, allowed, f"an Airflow Variable/Connection {SECRET_PREFIX}{secret_id}")
+        return None
+
+    return resolve
 
 
 def project_secrets_variable(project: str) -> str:
@@ -178,9 +203,10 @@ class DataSphereJobsHook(BaseHook):
 
     def _settings_from_connection(self) -> Settings:
         try:
+            env = Settings.from_env()
             base = dataclasses.replace(
-                Settings.from_env(),
-                secret_resolver=airflow_secret_resolver,
+                env,
+                secret_resolver=airflow_secret_resolver(env.allowed_secret_ids),
                 project_secrets=airflow_project_secrets(),
                 s3_connector_resolver=airflow_s3_connectors({}),
                 spark_connector_resolver=airflow_spark_connectors({}),
@@ -207,6 +233,10 @@ class DataSphereJobsHook(BaseHook):
             value = self._extra(extra, name)
             if value not in (None, ""):
                 changes[setting] = str(value)
+        allowed = self._extra(extra, "allowed_secret_ids")
+        if allowed not in (None, ""):
+            changes["allowed_secret_ids"] = split_patterns(allowed)
+            changes["secret_resolver"] = airflow_secret_resolver(changes["allowed_secret_ids"])
         code_roots = self._extra(extra, "lab_code_roots")
         if code_roots not in (None, ""):
             try:

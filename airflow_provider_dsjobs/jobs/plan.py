@@ -321,7 +321,7 @@ def resolve_s3_source(
     if connector is not None:
         secret = None
         if connector.secret_key_secret_id:
-            secret = settings.resolve_secret(connector.secret_key_secret_id)
+            secret = _resolve_secret(settings, connector.secret_key_secret_id, f"{where}: s3-connector {mount_id!r}")
             if secret is None:
                 raise PlanError(
                     f"{where}: s3-connector {mount_id!r} names secret {connector.secret_key_secret_id!r}, which "
@@ -369,8 +369,16 @@ def resolve_command(cmd: str, values: Mapping[str, str], source: str = "config")
     return _VAR_RE.sub(repl, cmd)
 
 
+def _resolve_secret(settings: Settings, secret_id: str, where: str) -> str | None:
+    """``settings.resolve_secret``; a name outside the job's secrets (or an unreadable store) is a ``PlanError``."""
+    try:
+        return settings.resolve_secret(secret_id)
+    except SecretsError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+
+
 def _registry_password(config: JobConfig, settings: Settings, secret_id: str) -> str:
-    password = settings.resolve_secret(secret_id)
+    password = _resolve_secret(settings, secret_id, f"{config.source}: env.docker.password")
     if password is None:
         raise PlanError(
             f"{config.source}: env.docker.password: secret {secret_id!r} not found (add it with "
@@ -463,7 +471,7 @@ def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | No
 def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
     if not connector.token_secret_id:
         return None
-    token = settings.resolve_secret(connector.token_secret_id)
+    token = _resolve_secret(settings, connector.token_secret_id, f"{src}: spark.connector {connector.id!r}")
     if token is None:
         raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
     return token
