@@ -80,7 +80,8 @@ def out_of_scope(secret_id: str, patterns: Sequence[str], namespaced: str) -> Se
 
 def env_secret_resolver(env: Mapping[str, str] | None = None, allowed: Sequence[str] = ()) -> SecretResolver:
     """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``); an env var named ID only when ID
-    matches ``allowed`` (a worker's environment holds credentials no job should name)."""
+    matches ``allowed`` (a worker's environment holds credentials no job should name): one that exists outside it
+    is refused, one that does not is simply not found."""
     source = os.environ if env is None else env
 
     def resolve(secret_id: str) -> str | None:
@@ -88,9 +89,10 @@ def env_secret_resolver(env: Mapping[str, str] | None = None, allowed: Sequence[
         found = source.get(key)
         if found:
             return found
-        if not secret_id_allowed(secret_id, allowed):
+        found = source.get(secret_id)
+        if found and not secret_id_allowed(secret_id, allowed):
             raise out_of_scope(secret_id, allowed, key)
-        return source.get(secret_id) or None
+        return found or None
 
     return resolve
 

@@ -107,20 +107,18 @@ def _variable_or_connection_password(name: str) -> str | None:
 def airflow_secret_resolver(allowed: Sequence[str] = ()) -> SecretResolver:
     """A ``secret-id`` → the Airflow Variable ``dsjobs_secret_<ID>``, else the Connection of that name's password;
     the Variable/Connection named ``<ID>`` itself only when ID matches ``allowed`` (glob patterns), since a config
-    or a store entry must not reach every credential of the deployment. Masked when found."""
+    or a store entry must not reach every credential of the deployment: one that exists outside them is refused
+    (``SecretsError``, its value never shown), one that does not is simply not found. Masked when found."""
 
     def resolve(secret_id: str) -> str | None:
-        names = [SECRET_PREFIX + secret_id]
-        if secret_id_allowed(secret_id, allowed):
-            names.append(secret_id)
-        for name in names:
-            value = _variable_or_connection_password(name)
-            if value:
-                mask_secret(value, name=secret_id)
-                return value
-        if len(names) == 1:
-            raise out_of_scope(secret_id, allowed, f"an Airflow Variable/Connection {SECRET_PREFIX}{secret_id}")
-        return None
+        value = _variable_or_connection_password(SECRET_PREFIX + secret_id)
+        if not value:
+            value = _variable_or_connection_password(secret_id)
+            if value and not secret_id_allowed(secret_id, allowed):  # it exists, and is not the job's to name
+                raise out_of_scope(secret_id, allowed, f"an Airflow Variable/Connection {SECRET_PREFIX}{secret_id}")
+        if value:
+            mask_secret(value, name=secret_id)
+        return value
 
     return resolve
 

@@ -382,7 +382,7 @@ def _registry_password(config: JobConfig, settings: Settings, secret_id: str) ->
     if password is None:
         raise PlanError(
             f"{config.source}: env.docker.password: secret {secret_id!r} not found (add it with "
-            f"`dsjobs secret set {secret_id}`, define it as an Airflow Variable/Connection, "
+            f"`dsjobs secret set {secret_id}`, as the Airflow Variable/Connection dsjobs_secret_{secret_id}, "
             f"or {env_var_secret_name(secret_id)} for the CLI)"
         )
     return password

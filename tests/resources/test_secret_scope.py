@@ -31,6 +31,7 @@ def test_a_workers_environment_is_not_a_secret_store(tmp_path: Path) -> None:
     with pytest.raises(SecretsError, match="DSJOBS_ALLOWED_SECRET_IDS") as info:
         settings.resolve_secret("AWS_SECRET_ACCESS_KEY")
     assert "worker-aws-secret-1" not in str(info.value) and "\n" not in str(info.value)
+    assert settings.resolve_secret("NOT_SET_ANYWHERE") is None  # missing is "not found", with its own hints
 
 
 def test_project_secrets_are_always_in_scope(tmp_path: Path) -> None:

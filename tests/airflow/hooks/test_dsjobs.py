@@ -221,7 +221,8 @@ def test_secret_id_cannot_name_any_variable_or_connection(clean_env: pytest.Monk
     clean_env.setenv("AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_OTHER", json.dumps({"X": "other-project-3"}))
     clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "plain-variable-4")
     settings = DataSphereJobsHook().get_settings()
-    for name in ("aws_default", "dsjobs_default", "dsjobs_project_secrets_other", "docker_password", "nothing"):
+    assert settings.resolve_secret("nothing_by_this_name") is None
+    for name in ("aws_default", "dsjobs_default", "dsjobs_project_secrets_other", "docker_password"):
         with pytest.raises(SecretsError, match="outside DSJOBS_ALLOWED_SECRET_IDS / the connection extra") as info:
             settings.resolve_secret(name)
         assert not any(v in str(info.value) for v in ("aws-secret-1", "store-secret-2", "other-project-3", "plain-"))
@@ -230,6 +231,7 @@ def test_secret_id_cannot_name_any_variable_or_connection(clean_env: pytest.Monk
 def test_allowed_secret_ids_extra_opens_named_variables_and_connections(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "plain-variable-4")
     set_conn(clean_env, "registry_pw", conn_type="generic", password="from-connection-456")
+    set_conn(clean_env, "aws_default", conn_type="aws", login="AK", password="aws-secret-1")
     set_conn(clean_env, "ds", conn_type="dsjobs", extra={"allowed_secret_ids": "docker_*, registry_pw"})
     settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
     assert settings.allowed_secret_ids == ("docker_*", "registry_pw")
