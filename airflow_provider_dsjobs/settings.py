@@ -149,6 +149,9 @@ class Settings:
     docker_network: str | None = None
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
+    #: the registry host ``registry_username``/``registry_password`` are for (the registry connection's host): they
+    #: are sent to no other registry, and to none when it is unknown
+    registry_host: str | None = None
     default_image: str = DEFAULT_IMAGE
     python_image_template: str = DEFAULT_PYTHON_IMAGE_TEMPLATE
     console_url_template: str | None = None

@@ -46,6 +46,7 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
+from airflow_provider_dsjobs.runtime.images import normalize_registry
 from airflow_provider_dsjobs.settings import (
     ProjectSecretsLoader,
     SecretResolver,
@@ -269,6 +270,11 @@ class DataSphereJobsHook(BaseHook):
             registry = self.get_connection(str(registry_conn_id))
             changes["registry_username"] = registry.login
             changes["registry_password"] = registry.password
+            # the docker provider's form: the registry URL as host, its port in it or apart
+            host = normalize_registry(registry.host) if registry.host else None
+            if host and registry.port and ":" not in host:
+                host = f"{host}:{registry.port}"
+            changes["registry_host"] = host
         for secret in ("aws_secret_access_key", "aws_session_token", "registry_password", "lab_api_token"):
             if changes.get(secret):
                 mask_secret(changes[secret])

@@ -24,6 +24,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     InputPlacement,
     JobPlan,
     PythonSetup,
+    connection_registry_credentials,
 )
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
@@ -64,6 +65,7 @@ def plan_lab_job(
     labels: Mapping[str, str] | None = None,
 ) -> JobPlan:
     env = lab_env(settings, project)
+    registry_username, registry_password = connection_registry_credentials(settings, config.image)
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": name, "DSJOBS_PROJECT": project})
     volumes: dict[str, dict[str, str]] = {}
     volume_labels: dict[str, dict[str, str]] = {}
@@ -78,8 +80,8 @@ def plan_lab_job(
         project=project,
         name=name,
         image=config.image,
-        registry_username=settings.registry_username,
-        registry_password=settings.registry_password,
+        registry_username=registry_username,
+        registry_password=registry_password,
         script="",
         command=(),
         env={**env, **config.env_params},
