@@ -4,11 +4,17 @@ Three forms, as in seed 004:
 
 * a pip-VCS URL — ``git+https://host/repo.git[@ref][#subdirectory=dir]``, ``git+ssh://git@host/repo.git@ref``,
   ``git+git@host:repo.git@ref``, ``git+file:///path/repo@ref``; ``ref`` is a branch, a tag or a commit (full or
-  abbreviated), none means the default branch. The repository is fetched here with the ``git`` of this machine
-  (``lab/git.py``), so the image needs neither git nor network; the commit it resolved to goes to the job record;
+  abbreviated), none means the default branch. Each part is checked before git sees it (``lab/git_url.py``: https,
+  ssh and scp-style only, nothing option-like, credentials out of the URL). The repository is fetched here with the
+  ``git`` of this machine (``lab/git.py``), so the image needs neither git nor network; the commit it resolved to
+  goes to the job record, and a repository whose symlinks leave it is refused (staging follows links);
 * a local path: a directory or a single script;
 * ``store:KEY``: an object of the job store under the project (``projects/<p>/KEY``): a script, a ``.zip`` /
   ``.tar`` / ``.tar.gz`` / ``.tgz`` package, or a prefix holding a directory tree.
+
+A *run-time* value (``parse_code(..., runtime=True)``: an ``EXECUTE_CODE`` param, run conf, a templated field) may
+name local code — a path or ``git+file://`` — only inside ``roots`` (``Settings.lab_code_roots``,
+``DSJOBS_LAB_CODE_ROOTS``); the value the DAG author or CLI user wrote may name any.
 
 Whatever the form, the result is a local directory or file (``ResolvedCode``) that the job stages like any input,
 through the content-addressed cache. A directory must hold ``__main__.py`` (it runs as ``python DIR``); a script
