@@ -118,7 +118,7 @@ def airflow_secret_resolver(allowed: Sequence[str] = ()) -> SecretResolver:
             if value and not secret_id_allowed(secret_id, allowed):  # it exists, and is not the job's to name
                 raise out_of_scope(secret_id, allowed, f"an Airflow Variable/Connection {SECRET_PREFIX}{secret_id}")
         if value:
-            mask_secret(value, name=secret_id)
+            mask_secret(value)  # with a name the masker would skip ids it does not itself deem sensitive
         return value
 
     return resolve
@@ -150,7 +150,7 @@ def airflow_project_secrets(variable: str | None = None) -> ProjectSecretsLoader
         for key, value in data.items():
             check_secret_name(str(key))
             if value:
-                mask_secret(value, name=str(key))
+                mask_secret(value)  # no name: "REG-PASS" is not a name Airflow deems sensitive
         return {str(k): v for k, v in data.items()}
 
     return load

@@ -213,6 +213,16 @@ def test_secret_resolver_variable_then_connection_password(clean_env: pytest.Mon
     assert "from-connection-456" not in str(redact("x from-connection-456"))
 
 
+def test_secrets_under_names_airflow_does_not_deem_sensitive_are_masked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_SECRET_REG", "reg-value-7a6b5c")
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_P1", json.dumps({"REG-KEY": "proj-value-4d3e2f"}))
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"project": "p1"})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert settings.resolve_secret("REG") == "reg-value-7a6b5c"
+    assert settings.resolve_secret("REG-KEY") == "proj-value-4d3e2f"
+    assert str(redact("x reg-value-7a6b5c proj-value-4d3e2f")) == "x *** ***"
+
+
 def test_secret_id_cannot_name_any_variable_or_connection(clean_env: pytest.MonkeyPatch) -> None:
     """A config or a store entry naming the deployment's own credentials (the store's key in the dsjobs connection,
     an aws connection, another project's secrets Variable) gets a one-line refusal, not the value."""
