@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_dsjobs.lab.code import parse_code, resolve_code
 from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.git import git_environment
+from airflow_provider_dsjobs.settings import Settings
 from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo
 
@@ -155,6 +156,12 @@ def test_run_time_value_may_name_code_under_a_configured_root(tmp_path: Path, re
     (tmp_path / "link").symlink_to("/etc")
     with pytest.raises(LabError, match="outside DSJOBS_LAB_CODE_ROOTS"):
         parse_code("link", tmp_path, runtime=True, roots=roots)
+
+
+def test_code_roots_setting() -> None:
+    assert Settings.from_env({"DSJOBS_LAB_CODE_ROOTS": "/srv/a:/srv/b"}).lab_code_roots == ("/srv/a", "/srv/b")
+    with pytest.raises(ValueError, match="DSJOBS_LAB_CODE_ROOTS: 'rel' is not an absolute directory"):
+        Settings.from_env({"DSJOBS_LAB_CODE_ROOTS": "/srv/a:rel"})
 
 
 def test_execute_code_from_a_param_is_a_run_time_value(tmp_path: Path) -> None:

@@ -287,3 +287,15 @@ def test_project_secrets_variable_extra_and_a_bad_variable(clean_env: pytest.Mon
     settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
     with pytest.raises(SecretsError, match="Airflow Variable 'team_secrets' is not a JSON object"):
         settings.project_secrets(settings)
+
+
+def test_lab_code_roots_extra(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"lab_code_roots": ["/opt/airflow/dags/jobs", "/srv/code"]})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().lab_code_roots == (
+        "/opt/airflow/dags/jobs",
+        "/srv/code",
+    )
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"lab_code_roots": "/a:jobs"})
+    with pytest.raises(AirflowFailException, match="extra lab_code_roots: 'jobs' is not an absolute directory"):
+        DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert DataSphereJobsHook().get_settings().lab_code_roots == ()  # none by default
