@@ -22,7 +22,8 @@ SCHEMES = ("https", "ssh")
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]+\]")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 _REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}")
-_USERINFO = re.compile(r"(://[^/@:]*):[^/@]*@")
+#: ``://user:password@`` (the password up to the netloc's last ``@``, as ``urlsplit`` reads it)
+_USERINFO = re.compile(r"(://[^/@:]*):[^/]*@")
 
 
 def redact_url(text: str) -> str:
@@ -37,7 +38,7 @@ def url_passwords(text: str) -> list[str]:
     can register them with a secret masker before the text is shown anywhere."""
     found: list[str] = []
     for match in _USERINFO.finditer(text):
-        raw = match.group(0).rsplit(":", 1)[1][:-1]
+        raw = match.group(0)[len(match.group(1)) + 1 : -1]
         found += [value for value in {raw, unquote(raw)} if value]
     return found
 
@@ -69,7 +70,7 @@ def parse_git_url(text: str, shown: str) -> GitUrl:
 def _parse(text: str) -> GitUrl:
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*::", text):
         raise _Bad("remote helpers (transport::address, like ext::) are not allowed: use https or ssh")
-    if any(ord(c) < 33 or ord(c) == 127 for c in text):
+    if any(ord(c) < 33 or ord(c) == 127 or not c.isprintable() for c in text):
         raise _Bad("a git URL holds no spaces or control characters (write a space in a path as %20)")
     rest, _, fragment = text.partition("#")
     subdirectory = _subdirectory(fragment)

@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_dsjobs.lab.code import parse_code, resolve_code
 from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.git import git_environment
+from airflow_provider_dsjobs.lab.git_url import url_passwords
 from airflow_provider_dsjobs.settings import Settings
 from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo
@@ -233,6 +234,13 @@ def test_wrong_https_credentials_fail_in_one_line_without_the_token(https_repo: 
     with pytest.raises(LabError, match=r"cannot fetch https://127\.0\.0\.1") as info:
         _resolve(text, tmp_path, runtime=True)
     assert TOKEN not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_passwords_with_at_and_colon_are_hidden_whole() -> None:
+    spec = parse_code("git+https://bot:p@ss:w0rd-s3cr3t@git.example/r.git", runtime=True)
+    assert spec.password == "p@ss:w0rd-s3cr3t" and spec.url == "https://git.example/r.git"
+    assert spec.text == "git+https://bot:***@git.example/r.git"
+    assert url_passwords("git+https://bot:p@ss:w0rd-s3cr3t@git.example/r.git") == ["p@ss:w0rd-s3cr3t"]
 
 
 def test_credentials_are_offered_to_the_url_host_only(https_repo: GitHttpsServer, tmp_path: Path) -> None:
