@@ -106,7 +106,7 @@ def parse_code(
             raise LabError(f"EXECUTE_CODE {shown}: store:KEY needs a key like code/train.py (no '.' or '..')")
         return CodeSpec(shown, "store", key=key)
     if any(ord(c) < 32 for c in raw):
-        raise LabError(f"EXECUTE_CODE {shown!r}: a path holds no control characters")
+        raise LabError(f"EXECUTE_CODE {shown}: a path holds no control characters")
     path = Path(raw) if runtime else Path(raw).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
