@@ -8,15 +8,16 @@ embedded default, so a newcomer runs a job with no cloud account: a local-direct
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, InstanceCatalog, default_catalog
-from airflow_provider_dsjobs.resources.secrets import FileSecretStore
+from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError, env_var_secret_name
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.resources.s3_connectors import S3Source
@@ -32,7 +33,8 @@ DEFAULT_PROJECT = "default"
 IMAGE_PULL_POLICIES = ("always", "if-missing", "never")
 DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 
-#: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret.
+#: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret; raises ``SecretsError`` (one
+#: line) for a name outside the secrets a job may name.
 SecretResolver = Callable[[str], "str | None"]
 #: All secrets of the settings' project (``resources/secrets.py``), read when a job is planned.
 ProjectSecretsLoader = Callable[["Settings"], Mapping[str, str]]
@@ -53,13 +55,46 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("DSJOBS_HOME") or Path.home() / ".dsjobs")
 
 
-def env_secret_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
-    """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``), then an env var named ID."""
+#: The setting that lets a ``secret-id`` name secrets outside the project's (env ``DSJOBS_ALLOWED_SECRET_IDS``,
+#: connection extra ``allowed_secret_ids``): comma-separated glob patterns, any case; none by default.
+ALLOWED_SECRET_IDS_SETTING = "DSJOBS_ALLOWED_SECRET_IDS"
+
+
+def split_patterns(value: object) -> tuple[str, ...]:
+    """Glob patterns: a list, or one comma-separated string."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def secret_id_allowed(secret_id: str, patterns: Sequence[str]) -> bool:
+    """Whether ``secret_id`` matches one of the glob ``patterns`` (case-insensitive)."""
+    return any(fnmatch.fnmatchcase(secret_id.lower(), pattern.lower()) for pattern in patterns)
+
+
+def out_of_scope(secret_id: str, patterns: Sequence[str], namespaced: str) -> SecretsError:
+    """The one-line refusal of a ``secret-id`` that names something outside the job's secrets."""
+    allowed = ", ".join(patterns) or "none"
+    return SecretsError(
+        f"secret {secret_id!r} is not a project secret nor {namespaced}, and {secret_id!r} is outside "
+        f"{ALLOWED_SECRET_IDS_SETTING} / the connection extra allowed_secret_ids (now: {allowed})"
+    )
+
+
+def env_secret_resolver(env: Mapping[str, str] | None = None, allowed: Sequence[str] = ()) -> SecretResolver:
+    """The CLI's secrets: ``DSJOBS_SECRET_<ID>`` (ID upper-cased, ``-`` → ``_``); an env var named ID only when ID
+    matches ``allowed`` (a worker's environment holds credentials no job should name): one that exists outside it
+    is refused, one that does not is simply not found."""
     source = os.environ if env is None else env
 
     def resolve(secret_id: str) -> str | None:
-        key = "DSJOBS_SECRET_" + secret_id.upper().replace("-", "_")
-        return source.get(key) or source.get(secret_id)
+        key = env_var_secret_name(secret_id)
+        found = source.get(key)
+        if found:
+            return found
+        found = source.get(secret_id)
+        if found and not secret_id_allowed(secret_id, allowed):
+            raise out_of_scope(secret_id, allowed, key)
+        return found or None
 
     return resolve
 
@@ -116,6 +151,9 @@ class Settings:
     docker_network: str | None = None
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
+    #: the registry host ``registry_username``/``registry_password`` are for (the registry connection's host): they
+    #: are sent to no other registry, and to none when it is unknown
+    registry_host: str | None = None
     default_image: str = DEFAULT_IMAGE
     python_image_template: str = DEFAULT_PYTHON_IMAGE_TEMPLATE
     console_url_template: str | None = None
@@ -131,6 +169,9 @@ class Settings:
     #: ML Lab jobs see these as ``LAB_ENDPOINT`` / ``LAB_API_TOKEN`` (the token is never stored).
     lab_endpoint: str | None = None
     lab_api_token: str | None = field(default=None, repr=False)
+    #: Directories where an ``EXECUTE_CODE`` set at run time (a param, run conf, a templated field) may name local
+    #: code (a path or ``git+file://``); none by default (``DSJOBS_LAB_CODE_ROOTS``, ``os.pathsep``-separated).
+    lab_code_roots: tuple[str, ...] = ()
     #: ``submit`` deletes expired job data itself at most this often per project (seconds; ``0``: never, leave it
     #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
     auto_gc_interval: float = 3600.0
@@ -141,6 +182,9 @@ class Settings:
     #: A job whose ``working-storage`` does not fit on the engine's disk (which cannot reserve space): ``fail`` the
     #: submit (default) or ``warn`` and run it anyway (``jobs/working_storage.py``).
     working_storage_check: str = "fail"
+    #: Glob patterns of ``secret-id`` values that may name secrets outside the project's
+    #: (``DSJOBS_ALLOWED_SECRET_IDS``): env vars for the CLI, Airflow Variables and Connections in Airflow. Empty: none.
+    allowed_secret_ids: tuple[str, ...] = ()
     secret_resolver: SecretResolver = field(default_factory=env_secret_resolver, repr=False, compare=False)
     #: Every secret of the project, given to every job as env vars of the same name.
     project_secrets: ProjectSecretsLoader = field(default=file_project_secrets, repr=False, compare=False)
@@ -152,8 +196,9 @@ class Settings:
     instance_catalog: InstanceCatalog = field(default=BUILTIN_CATALOG, repr=False, compare=False)
 
     def resolve_secret(self, secret_id: str) -> str | None:
-        """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (Airflow Variables and
-        Connections in Airflow, ``DSJOBS_SECRET_<ID>`` for the CLI)."""
+        """A ``secret-id``: the project's secret of that name, else ``secret_resolver`` (in Airflow the Variable or
+        Connection ``dsjobs_secret_<ID>``, for the CLI ``DSJOBS_SECRET_<ID>``; other names only as
+        ``allowed_secret_ids`` lets them). ``SecretsError`` for a name out of scope."""
         found = self.project_secrets(self).get(secret_id)
         return found if found is not None else self.secret_resolver(secret_id)
 
@@ -200,10 +245,12 @@ class Settings:
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
             working_storage_check=(get("DSJOBS_WORKING_STORAGE_CHECK") or "fail").lower(),
-            secret_resolver=env_secret_resolver(e),
+            allowed_secret_ids=split_patterns(get(ALLOWED_SECRET_IDS_SETTING)),
+            secret_resolver=env_secret_resolver(e, split_patterns(get(ALLOWED_SECRET_IDS_SETTING))),
             lab_endpoint=get("DSJOBS_LAB_ENDPOINT"),
             lab_api_token=get("DSJOBS_LAB_API_TOKEN"),
             instance_catalog=_catalog(e),
+            lab_code_roots=split_roots(get("DSJOBS_LAB_CODE_ROOTS")),
         )
 
 
@@ -213,6 +260,17 @@ def _catalog(env: Mapping[str, str]) -> InstanceCatalog:
         return default_catalog(env)
     except ConfigError as exc:
         raise ValueError("; ".join(str(p) for p in exc.problems)) from None
+
+
+def split_roots(value: object, name: str = "DSJOBS_LAB_CODE_ROOTS") -> tuple[str, ...]:
+    """Absolute directories: a list, or one string separated by ``os.pathsep`` (``:``); a relative one is a
+    ``ValueError`` naming the setting."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(os.pathsep)
+    roots = tuple(str(item).strip() for item in items if str(item).strip())
+    for root in roots:
+        if not os.path.isabs(root):
+            raise ValueError(f"{name}: {root!r} is not an absolute directory")
+    return roots
 
 
 def check_pull_policy(policy: str) -> str:

@@ -6,6 +6,8 @@
          -d '{"logical_date": null, "conf": {"EXAMPLE_PARAMETER": "from REST"}}'
 
 The run's ``conf`` overrides the DAG's Params, and the Params become the job's params (environment variables).
+A ``conf`` may set ``EXECUTE_CODE`` to a git URL over https/ssh or ``store:KEY``, never to a file or repository on
+the worker (unless under ``DSJOBS_LAB_CODE_ROOTS``): the ``execute_code`` written below is the DAG author's.
 With a ``schedule`` (a cron string) instead of ``None`` this is ML Lab's scheduled job.
 
 The job is code from ``jobs/lab_hello/`` (``EXECUTE_CODE``) run in the connection's default image (no ``image``

@@ -77,9 +77,11 @@ def _image_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_image(registry: ImageRegistry, args: argparse.Namespace) -> Any:
+    # The password (a project secret, or DSJOBS_SECRET_<ID> here) binds the entry to its registry host; never stored.
+    password = settings_from_args(args).resolve_secret(args.password_secret_id) if args.password_secret_id else None
     return registry.add(
         args.entry_id, args.image, username=args.username, password_secret_id=args.password_secret_id,
-        description=args.description,
+        password=password, description=args.description,
     )  # fmt: skip
 
 
@@ -122,7 +124,7 @@ def _add_spark(registry: SparkRegistry, args: argparse.Namespace) -> Any:
 KINDS = (
     _Kind(
         "docker-image", "project Docker images: env.docker: <image ID>", "image", ImageRegistry,
-        ("id", "image", "username", "password_secret_id", "description", "created_at"),
+        ("id", "image", "username", "password_secret_id", "registry", "description", "created_at"),
         _image_arguments, _add_image, lambda e: e.image,
     ),
     _Kind(

@@ -10,8 +10,10 @@ Only the default connection ``dsjobs_default`` may be absent (a WARNING says the
 missing connection id is a typo or a missing deployment step and fails the task at once, without retries,
 instead of silently running the job somewhere else.
 
-Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of that name, else to the password of
-an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
+Secrets named by ``secret-id`` in a config resolve to the project's secrets, else to the Airflow Variable
+``dsjobs_secret_<ID>``, else to the password of the Connection of that name; a Variable or Connection named ``<ID>``
+itself only when ``<ID>`` matches the ``allowed_secret_ids`` extra (``DSJOBS_ALLOWED_SECRET_IDS``; none by default).
+Values are registered with Airflow's secret masker before anyone sees them.
 A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
 (or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -46,7 +48,17 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
-from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings, parse_switch
+from airflow_provider_dsjobs.runtime.images import normalize_registry
+from airflow_provider_dsjobs.settings import (
+    ProjectSecretsLoader,
+    SecretResolver,
+    Settings,
+    out_of_scope,
+    parse_switch,
+    secret_id_allowed,
+    split_patterns,
+    split_roots,
+)
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
 _EXTRA_TO_SETTING = {
@@ -78,22 +90,40 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
-def airflow_secret_resolver(secret_id: str) -> str | None:
-    """A ``secret-id`` → an Airflow Variable of that name, else a Connection's password; masked when found."""
-    value: str | None = None
+#: The namespace of Airflow Variables and Connections any ``secret-id`` may name: ``dsjobs_secret_<ID>``.
+SECRET_PREFIX = "dsjobs_secret_"
+
+
+def _variable_or_connection_password(name: str) -> str | None:
     try:
-        found = Variable.get(secret_id, default=None)
-        value = None if found is None else str(found)
+        found = Variable.get(name, default=None)
     except Exception:  # a secrets backend that cannot answer is the same as "no such Variable"
-        value = None
-    if value is None:
-        try:
-            value = BaseHook.get_connection(secret_id).password
-        except AirflowNotFoundException:
-            value = None
-    if value:
-        mask_secret(value, name=secret_id)
-    return value or None
+        found = None
+    if found is not None and str(found):
+        return str(found)
+    try:
+        return BaseHook.get_connection(name).password or None
+    except AirflowNotFoundException:
+        return None
+
+
+def airflow_secret_resolver(allowed: Sequence[str] = ()) -> SecretResolver:
+    """A ``secret-id`` → the Airflow Variable ``dsjobs_secret_<ID>``, else the Connection of that name's password;
+    the Variable/Connection named ``<ID>`` itself only when ID matches ``allowed`` (glob patterns), since a config
+    or a store entry must not reach every credential of the deployment: one that exists outside them is refused
+    (``SecretsError``, its value never shown), one that does not is simply not found. Masked when found."""
+
+    def resolve(secret_id: str) -> str | None:
+        value = _variable_or_connection_password(SECRET_PREFIX + secret_id)
+        if not value:
+            value = _variable_or_connection_password(secret_id)
+            if value and not secret_id_allowed(secret_id, allowed):  # it exists, and is not the job's to name
+                raise out_of_scope(secret_id, allowed, f"an Airflow Variable/Connection {SECRET_PREFIX}{secret_id}")
+        if value:
+            mask_secret(value)  # with a name the masker would skip ids it does not itself deem sensitive
+        return value
+
+    return resolve
 
 
 def project_secrets_variable(project: str) -> str:
@@ -122,7 +152,7 @@ def airflow_project_secrets(variable: str | None = None) -> ProjectSecretsLoader
         for key, value in data.items():
             check_secret_name(str(key))
             if value:
-                mask_secret(value, name=str(key))
+                mask_secret(value)  # no name: "REG-PASS" is not a name Airflow deems sensitive
         return {str(k): v for k, v in data.items()}
 
     return load
@@ -174,9 +204,10 @@ class DataSphereJobsHook(BaseHook):
 
     def _settings_from_connection(self) -> Settings:
         try:
+            env = Settings.from_env()
             base = dataclasses.replace(
-                Settings.from_env(),
-                secret_resolver=airflow_secret_resolver,
+                env,
+                secret_resolver=airflow_secret_resolver(env.allowed_secret_ids),
                 project_secrets=airflow_project_secrets(),
                 s3_connector_resolver=airflow_s3_connectors({}),
                 spark_connector_resolver=airflow_spark_connectors({}),
@@ -203,6 +234,16 @@ class DataSphereJobsHook(BaseHook):
             value = self._extra(extra, name)
             if value not in (None, ""):
                 changes[setting] = str(value)
+        allowed = self._extra(extra, "allowed_secret_ids")
+        if allowed not in (None, ""):
+            changes["allowed_secret_ids"] = split_patterns(allowed)
+            changes["secret_resolver"] = airflow_secret_resolver(changes["allowed_secret_ids"])
+        code_roots = self._extra(extra, "lab_code_roots")
+        if code_roots not in (None, ""):
+            try:
+                changes["lab_code_roots"] = split_roots(code_roots, "extra lab_code_roots")
+            except ValueError as exc:
+                raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         secrets_variable = self._extra(extra, "project_secrets_variable")
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
@@ -234,6 +275,11 @@ class DataSphereJobsHook(BaseHook):
             registry = self.get_connection(str(registry_conn_id))
             changes["registry_username"] = registry.login
             changes["registry_password"] = registry.password
+            # the docker provider's form: the registry URL as host, its port in it or apart
+            host = normalize_registry(registry.host) if registry.host else None
+            if host and registry.port and ":" not in host:
+                host = f"{host}:{registry.port}"
+            changes["registry_host"] = host
         for secret in ("aws_secret_access_key", "aws_session_token", "registry_password", "lab_api_token"):
             if changes.get(secret):
                 mask_secret(changes[secret])

@@ -58,11 +58,12 @@ from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RES
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
-from airflow_provider_dsjobs.resources.images import ProjectImage
+from airflow_provider_dsjobs.resources.images import ProjectImage, binding_problem
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
 from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
+from airflow_provider_dsjobs.runtime.images import normalize_registry, registry_of
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -327,7 +328,7 @@ def resolve_s3_source(
     if connector is not None:
         secret = None
         if connector.secret_key_secret_id:
-            secret = settings.resolve_secret(connector.secret_key_secret_id)
+            secret = _resolve_secret(settings, connector.secret_key_secret_id, f"{where}: s3-connector {mount_id!r}")
             if secret is None:
                 raise PlanError(
                     f"{where}: s3-connector {mount_id!r} names secret {connector.secret_key_secret_id!r}, which "
@@ -382,15 +383,36 @@ def resolve_command(
         raise PlanError(f"{source}: cmd: `cmd` contains variable not presented in config: {exc.name}") from None
 
 
+def _resolve_secret(settings: Settings, secret_id: str, where: str) -> str | None:
+    """``settings.resolve_secret``; a name outside the job's secrets (or an unreadable store) is a ``PlanError``."""
+    try:
+        return settings.resolve_secret(secret_id)
+    except SecretsError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+
+
 def _registry_password(config: JobConfig, settings: Settings, secret_id: str) -> str:
-    password = settings.resolve_secret(secret_id)
+    password = _resolve_secret(settings, secret_id, f"{config.source}: env.docker.password")
     if password is None:
         raise PlanError(
             f"{config.source}: env.docker.password: secret {secret_id!r} not found (add it with "
-            f"`dsjobs secret set {secret_id}`, define it as an Airflow Variable/Connection, "
+            f"`dsjobs secret set {secret_id}`, as the Airflow Variable/Connection dsjobs_secret_{secret_id}, "
             f"or {env_var_secret_name(secret_id)} for the CLI)"
         )
     return password
+
+
+def connection_registry_credentials(settings: Settings, image: str) -> tuple[str | None, str | None]:
+    """The settings' registry login (an Airflow ``registry_conn_id``) for ``image``: only when the image pulls from
+    the registry host the login is for (``settings.registry_host``), so a config or a run's conf that names an image
+    elsewhere never gets the password sent there."""
+    if not settings.registry_username or not settings.registry_host:
+        return None, None
+    try:
+        same = registry_of(image) == normalize_registry(settings.registry_host)
+    except Exception:  # docker's InvalidRepository: the pull fails on its own with a clear message
+        same = False
+    return (settings.registry_username, settings.registry_password) if same else (None, None)
 
 
 def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> ProjectImage | None:
@@ -419,13 +441,18 @@ def _resolve_image(
         username = registered.username
         if registered.password_secret_id:
             password = _registry_password(config, settings, registered.password_secret_id)
+            problem = binding_problem(registered, password)
+            if problem:
+                raise PlanError(f"{config.source}: env.docker: project image {registered.id!r}: {problem}")
     elif docker is not None:
         explicit = docker.image
-        username = docker.username or settings.registry_username
+        username = docker.username
         if docker.password is not None:
             password = _registry_password(config, settings, docker.password.secret_id)
-        elif username is not None and username == settings.registry_username:
-            password = settings.registry_password
+        else:
+            conn_user, conn_password = connection_registry_credentials(settings, docker.image)
+            if username is None or username == conn_user:
+                username, password = conn_user or username, conn_password
     pyplan: PythonEnvPlan | None = None
     if reuse is not None and reuse.python is not None:
         return explicit or reuse.python.image, username, password, None
@@ -476,7 +503,7 @@ def _spark(config: JobConfig, settings: Settings, spark_lookup: SparkLookup | No
 def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str | None:
     if not connector.token_secret_id:
         return None
-    token = settings.resolve_secret(connector.token_secret_id)
+    token = _resolve_secret(settings, connector.token_secret_id, f"{src}: spark.connector {connector.id!r}")
     if token is None:
         raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
     return token

@@ -4,11 +4,17 @@ Three forms, as in seed 004:
 
 * a pip-VCS URL — ``git+https://host/repo.git[@ref][#subdirectory=dir]``, ``git+ssh://git@host/repo.git@ref``,
   ``git+git@host:repo.git@ref``, ``git+file:///path/repo@ref``; ``ref`` is a branch, a tag or a commit (full or
-  abbreviated), none means the default branch. The repository is fetched here with the ``git`` of this machine
-  (``lab/git.py``), so the image needs neither git nor network; the commit it resolved to goes to the job record;
+  abbreviated), none means the default branch. Each part is checked before git sees it (``lab/git_url.py``: https,
+  ssh and scp-style only, nothing option-like, credentials out of the URL). The repository is fetched here with the
+  ``git`` of this machine (``lab/git.py``), so the image needs neither git nor network; the commit it resolved to
+  goes to the job record, and a repository whose symlinks leave it is refused (staging follows links);
 * a local path: a directory or a single script;
 * ``store:KEY``: an object of the job store under the project (``projects/<p>/KEY``): a script, a ``.zip`` /
   ``.tar`` / ``.tar.gz`` / ``.tgz`` package, or a prefix holding a directory tree.
+
+A *run-time* value (``parse_code(..., runtime=True)``: an ``EXECUTE_CODE`` param, run conf, a templated field) may
+name local code — a path or ``git+file://`` — only inside ``roots`` (``Settings.lab_code_roots``,
+``DSJOBS_LAB_CODE_ROOTS``); the value the DAG author or CLI user wrote may name any.
 
 Whatever the form, the result is a local directory or file (``ResolvedCode``) that the job stages like any input,
 through the content-addressed cache. A directory must hold ``__main__.py`` (it runs as ``python DIR``); a script
@@ -17,16 +23,18 @@ runs with ``python``. Every failure is a one-line ``LabError`` raised before any
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shutil
 import tarfile
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow_provider_dsjobs.lab.config import LabError
+from airflow_provider_dsjobs.lab.git_url import parse_git_url, redact_url
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.jobs.store import JobStore
@@ -34,6 +42,9 @@ if TYPE_CHECKING:
 STORE_PREFIX = "store:"
 MAIN_FILE = "__main__.py"
 _PACKAGE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+#: The setting (``Settings.lab_code_roots``; connection extra ``lab_code_roots``) naming where a run-time value may
+#: name local code.
+CODE_ROOTS_SETTING = "DSJOBS_LAB_CODE_ROOTS"
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class CodeSpec:
     subdirectory: str | None = None
     path: Path | None = None  # local
     key: str | None = None  # store: relative to the project's prefix
+    #: https credentials taken out of the URL: they reach git through its environment only
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -66,62 +80,55 @@ class ResolvedCode:
         return data
 
 
-def parse_code(text: str, base_dir: Path | None = None) -> CodeSpec:
-    """Parse ``EXECUTE_CODE``; a relative local path resolves against ``base_dir`` (default: the current dir)."""
-    text = text.strip()
-    if text.startswith("git+"):
-        return _parse_git(text)
+def parse_code(
+    text: str, base_dir: Path | None = None, *, runtime: bool = False, roots: Sequence[str | Path] = ()
+) -> CodeSpec:
+    """Parse ``EXECUTE_CODE``; a relative local path resolves against ``base_dir`` (default: the current dir).
+
+    ``runtime``: the value was set when the run was triggered (a param, run conf, a templated field), not written
+    by the DAG author or CLI user; it may then name local code (a path, ``git+file://``) only inside ``roots``."""
+    raw = text.strip()
+    shown = redact_url(raw)
+    if raw.startswith("git+"):
+        git = parse_git_url(raw[len("git+") :], shown)
+        if git.file_path is not None:
+            _check_root(Path(git.file_path), shown, runtime, roots)
+        return CodeSpec(
+            shown, "git", url=git.url, ref=git.ref, subdirectory=git.subdirectory,
+            username=git.username, password=git.password,
+        )  # fmt: skip
     for vcs in ("hg+", "svn+", "bzr+"):
-        if text.startswith(vcs):
-            raise LabError(f"EXECUTE_CODE {text}: only git repositories are supported (not {vcs[:-1]})")
-    if text.startswith(STORE_PREFIX):
-        key = text[len(STORE_PREFIX) :].strip("/")
+        if raw.startswith(vcs):
+            raise LabError(f"EXECUTE_CODE {shown}: only git repositories are supported (not {vcs[:-1]})")
+    if raw.startswith(STORE_PREFIX):
+        key = raw[len(STORE_PREFIX) :].strip("/")
         if not key or any(part in ("", ".", "..") for part in key.split("/")):
-            raise LabError(f"EXECUTE_CODE {text}: store:KEY needs a key like code/train.py (no '.' or '..')")
-        return CodeSpec(text, "store", key=key)
-    path = Path(text).expanduser()
+            raise LabError(f"EXECUTE_CODE {shown}: store:KEY needs a key like code/train.py (no '.' or '..')")
+        return CodeSpec(shown, "store", key=key)
+    if any(ord(c) < 32 for c in raw):
+        raise LabError(f"EXECUTE_CODE {shown}: a path holds no control characters")
+    path = Path(raw) if runtime else Path(raw).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
-    return CodeSpec(text, "local", path=path)
+    _check_root(path, shown, runtime, roots)
+    return CodeSpec(shown, "local", path=path)
 
 
-def _parse_git(text: str) -> CodeSpec:
-    rest, _, fragment = text[len("git+") :].partition("#")
-    subdirectory = None
-    for item in filter(None, fragment.split("&")):
-        key, _, value = item.partition("=")
-        if key == "subdirectory":
-            subdirectory = value.strip("/") or None
-        elif key != "egg":
-            raise LabError(f"EXECUTE_CODE {text}: unknown fragment {key!r} (use #subdirectory=DIR)")
-    if subdirectory and any(part in ("", ".", "..") for part in subdirectory.split("/")):
-        raise LabError(f"EXECUTE_CODE {text}: subdirectory {subdirectory!r} must be a path inside the repository")
-    if "://" in rest:
-        parts = urlsplit(rest)
-        if parts.scheme not in ("https", "http", "ssh", "git", "file"):
-            raise LabError(f"EXECUTE_CODE {text}: unsupported scheme {parts.scheme!r} (https, http, ssh, git, file)")
-        head = f"{parts.scheme}://{parts.netloc}"
-        path, ref = _split_ref(parts.path)
-        url = head + path
-    elif ":" in rest:  # scp-like: git@host:org/repo.git@ref
-        host, _, path = rest.partition(":")
-        path, ref = _split_ref(path)
-        url = f"{host}:{path}"
-    else:
-        raise LabError(f"EXECUTE_CODE {text}: not a git URL (like git+https://host/repo.git@main)")
-    if not path.strip("/"):
-        raise LabError(f"EXECUTE_CODE {text}: the URL names no repository")
-    return CodeSpec(text, "git", url=url, ref=ref, subdirectory=subdirectory)
-
-
-def _split_ref(path: str) -> tuple[str, str | None]:
-    """pip's rule: the ref follows the last ``@`` of the path."""
-    head, sep, ref = path.rpartition("@")
-    if not sep or "/" in ref:
-        return path, None
-    if not ref:
-        raise LabError(f"EXECUTE_CODE: {path!r} ends in '@' without a branch, tag or commit")
-    return head, ref
+def _check_root(path: Path, shown: str, runtime: bool, roots: Sequence[str | Path]) -> None:
+    """A run-time value names local code only inside one of ``roots`` (symlinks resolved)."""
+    if not runtime:
+        return
+    if not roots:
+        raise LabError(
+            f"EXECUTE_CODE {shown}: a run-time value (a param, run conf or a templated field) may not name local "
+            f"code; give it as execute_code= / --execute-code, or allow a directory with {CODE_ROOTS_SETTING}"
+        )
+    real = path.resolve()
+    if not any(real.is_relative_to(Path(root).resolve()) for root in roots):
+        raise LabError(
+            f"EXECUTE_CODE {shown}: {path} is outside {CODE_ROOTS_SETTING} ({', '.join(map(str, roots))}), "
+            "where a run-time value may name local code"
+        )
 
 
 def resolve_code(spec: CodeSpec, scratch: Path, jobs: JobStore | None, *, need_main: bool = True) -> ResolvedCode:
@@ -131,11 +138,14 @@ def resolve_code(spec: CodeSpec, scratch: Path, jobs: JobStore | None, *, need_m
         from airflow_provider_dsjobs.lab.git import checkout
 
         assert spec.url is not None
-        commit = checkout(spec.url, spec.ref, scratch / "repo", spec.text)
-        root = scratch / "repo"
+        checkout_dir = scratch / "repo"
+        credentials = (spec.username or "", spec.password) if spec.password is not None else None
+        commit = checkout(spec.url, spec.ref, checkout_dir, spec.text, credentials=credentials)
+        _check_links(checkout_dir, spec)
+        root = checkout_dir
         if spec.subdirectory:
             root = root / spec.subdirectory
-            if not root.is_dir():
+            if not root.is_dir() or not root.resolve().is_relative_to(checkout_dir.resolve()):
                 raise LabError(
                     f"EXECUTE_CODE {spec.text}: subdirectory {spec.subdirectory!r} not found at commit {commit[:12]}"
                 )
@@ -153,6 +163,18 @@ def resolve_code(spec: CodeSpec, scratch: Path, jobs: JobStore | None, *, need_m
             raise LabError(f"EXECUTE_CODE {spec.text}: the code directory has no {MAIN_FILE} to run")
         return ResolvedCode(spec, root, "dir", commit)
     return ResolvedCode(spec, root, "script", commit)
+
+
+def _check_links(checkout: Path, spec: CodeSpec) -> None:
+    """A fetched repository's symlinks stay inside it: staging follows links, so one to a worker's file would copy
+    that file into the job."""
+    top = checkout.resolve()
+    for dirpath, dirnames, filenames in os.walk(checkout):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(top):
+                rel = path.relative_to(checkout).as_posix()
+                raise LabError(f"EXECUTE_CODE {spec.text}: the symlink {rel!r} points outside the repository")
 
 
 def _fetch_from_store(jobs: JobStore, spec: CodeSpec, dest: Path) -> Path:

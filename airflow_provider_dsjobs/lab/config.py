@@ -3,7 +3,8 @@
 ``LabJobConfig(image=..., name=..., params={...})``: the image is the job (its own ENTRYPOINT/CMD run), ``params``
 become environment variables over the image's ``ENV`` defaults, ``name`` is optional (one is generated from the
 image). ``EXECUTE_CODE`` — as a param, as in the seed, or as ``execute_code`` — names code the image runs instead
-(``lab/code.py``). Everything is checked here, before anything is stored: a bad value is a one-line ``LabError``.
+(``lab/code.py``); as a param it is a run-time value, which names local code only under configured roots.
+Everything is checked here, before anything is stored: a bad value is a one-line ``LabError``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class LabJobConfig:
     requirements_only: bool = False
     #: instance types in priority order, as a config's ``cloud-instance-types`` (none: the engine's resources)
     cloud_instance_types: Sequence[str] = ()
+    #: the code location was set when the run was triggered, not written by the DAG author or CLI user: it may name
+    #: local code only under ``Settings.lab_code_roots``. Always so for an ``EXECUTE_CODE`` param; ``LabJobOperator``
+    #: sets it for an ``execute_code`` rendered from a template.
+    code_is_runtime: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image.strip()):
@@ -58,6 +63,8 @@ class LabJobConfig:
             raise LabError("execute_code and the EXECUTE_CODE param differ: give the code location once")
         object.__setattr__(self, "execute_code", (code or from_param or "").strip() or None)
         object.__setattr__(self, "cloud_instance_types", _instance_types(self.cloud_instance_types))
+        if not (code and code.strip()) and from_param:
+            object.__setattr__(self, "code_is_runtime", True)
         if self.requirements_only and not self.execute_code:
             raise LabError("requirements_only needs EXECUTE_CODE: a code directory whose dependencies to install")
 

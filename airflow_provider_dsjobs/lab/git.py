@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from airflow_provider_dsjobs.lab.config import LabError
 
@@ -22,16 +23,44 @@ GIT_TIMEOUT = 600.0
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 
 
-def _env() -> dict[str, str]:
+#: git's credential helper protocol, answered from the environment: the values never appear in a command line.
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
+    '"$DSJOBS_GIT_USERNAME" "$DSJOBS_GIT_PASSWORD"; }; f'
+)
+
+
+def git_environment(
+    *, allow_file: bool, credentials: tuple[str, str] | None = None, origin: str | None = None
+) -> dict[str, str]:
+    """The environment every git command runs with: no prompts, and git's own protocol policy allowing only https
+    and ssh (and ``file`` when ``allow_file``), so a transport the URL check missed (``ext::``, ``fd::``, plain
+    http) is still refused by git. ``credentials`` (user, password) are answered, for ``origin``
+    (``https://host[:port]``) only, by a credential helper that reads them from this environment."""
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", LC_ALL="C")
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30")
+    protocols = ["https", "ssh", *(["file"] if allow_file else [])]
+    env["GIT_ALLOW_PROTOCOL"] = ":".join(protocols)
+    config = [("protocol.allow", "never"), *((f"protocol.{p}.allow", "always") for p in protocols)]
+    for name in ("DSJOBS_GIT_USERNAME", "DSJOBS_GIT_PASSWORD"):
+        env.pop(name, None)
+    if credentials is not None and origin:
+        config += [("credential.helper", ""), (f"credential.{origin}.helper", _CREDENTIAL_HELPER)]
+        env["DSJOBS_GIT_USERNAME"], env["DSJOBS_GIT_PASSWORD"] = credentials
+    try:
+        start = int(env.get("GIT_CONFIG_COUNT") or 0)
+    except ValueError:
+        start = 0
+    for index, (key, value) in enumerate(config, start):
+        env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
+    env["GIT_CONFIG_COUNT"] = str(start + len(config))
     return env
 
 
-def _git(args: list[str], cwd: Path, what: str, timeout: float = GIT_TIMEOUT) -> str:
+def _git(args: list[str], cwd: Path, what: str, env: dict[str, str], timeout: float = GIT_TIMEOUT) -> str:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError:
         raise LabError(f"{what}: git is not installed on this machine (it fetches EXECUTE_CODE repositories)") from None
@@ -47,16 +76,20 @@ class _GitFailed(Exception):
     pass
 
 
-def checkout(url: str, ref: str | None, dest: Path, text: str) -> str:
-    """The tree of ``ref`` at ``url`` into ``dest`` (created; no ``.git``); the commit id. ``text`` names the
-    code in messages."""
+def checkout(url: str, ref: str | None, dest: Path, text: str, *, credentials: tuple[str, str] | None = None) -> str:
+    """The tree of ``ref`` at ``url`` into ``dest`` (created; no ``.git``); the commit id. ``url`` and ``ref`` were
+    checked (``lab/git_url.py``) and still reach git after ``--``, never where an option could be; ``credentials``
+    (user, password) for an https ``url`` reach git through its environment. ``text`` names the code in messages."""
+    parts = urlsplit(url) if "://" in url else None
+    origin = f"{parts.scheme}://{parts.netloc}" if parts is not None and parts.scheme == "https" else None
+    env = git_environment(allow_file=url.startswith("file://"), credentials=credentials, origin=origin)
     repo = dest.parent / (dest.name + ".git")
     repo.mkdir(parents=True)
     try:
-        _git(["init", "-q", "--bare", str(repo)], dest.parent, text)
-        commit = _fetch(repo, url, ref, text)
+        _git(["init", "-q", "--bare", str(repo)], dest.parent, text, env)
+        commit = _fetch(repo, url, ref, text, env)
         dest.mkdir()
-        _git(["--git-dir", str(repo), "--work-tree", str(dest), "checkout", "-q", commit, "--", "."], dest, text)
+        _git(["--git-dir", str(repo), "--work-tree", str(dest), "checkout", "-q", commit, "--", "."], dest, text, env)
     except _GitFailed as exc:
         raise LabError(f"EXECUTE_CODE {text}: {exc}") from None
     finally:
@@ -64,25 +97,24 @@ def checkout(url: str, ref: str | None, dest: Path, text: str) -> str:
     return commit
 
 
-def _fetch(repo: Path, url: str, ref: str | None, text: str) -> str:
+def _fetch(repo: Path, url: str, ref: str | None, text: str, env: dict[str, str]) -> str:
     gd = ["--git-dir", str(repo)]
     wanted = ref or "HEAD"
     try:
-        _git([*gd, "fetch", "-q", "--depth", "1", "--no-tags", url, wanted], repo, text)
-        return _git([*gd, "rev-parse", "--verify", "FETCH_HEAD^{commit}"], repo, text)
+        _git([*gd, "fetch", "-q", "--depth", "1", "--no-tags", "--", url, wanted], repo, text, env)
+        return _git([*gd, "rev-parse", "--verify", "FETCH_HEAD^{commit}"], repo, text, env)
     except _GitFailed as exc:
         reason = str(exc)
         if ref is None or not _HEX.fullmatch(ref) or _unreachable(reason):
             raise _GitFailed(_explain(reason, url, ref)) from None
     # An abbreviated (or unadvertised) commit: fetch everything once and look it up.
+    refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
     try:
-        _git(
-            [*gd, "fetch", "-q", "--no-tags", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], repo, text
-        )
+        _git([*gd, "fetch", "-q", "--no-tags", "--", url, *refspecs], repo, text, env)
     except _GitFailed as exc:
         raise _GitFailed(_explain(str(exc), url, ref)) from None
     try:
-        return _git([*gd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo, text)
+        return _git([*gd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], repo, text, env)
     except _GitFailed:
         raise _GitFailed(f"no branch, tag or commit {ref!r} in {url}") from None
 

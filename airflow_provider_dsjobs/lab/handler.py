@@ -62,7 +62,12 @@ def submit_lab_job(
     try:
         code = None
         if config.execute_code:
-            spec = parse_code(config.execute_code, base_dir)
+            spec = parse_code(
+                config.execute_code,
+                base_dir,
+                runtime=config.code_is_runtime,
+                roots=service.settings.lab_code_roots,
+            )
             code = resolve_code(spec, scratch, service.jobs, need_main=not config.requirements_only)
             if code.commit:
                 say(f"code: {spec.url} at commit {code.commit}")

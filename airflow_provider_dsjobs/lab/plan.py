@@ -26,6 +26,7 @@ from airflow_provider_dsjobs.jobs.plan import (
     JobPlan,
     PlanError,
     PythonSetup,
+    connection_registry_credentials,
     instance_profiles,
 )
 from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
@@ -68,6 +69,7 @@ def plan_lab_job(
     labels: Mapping[str, str] | None = None,
 ) -> JobPlan:
     env = lab_env(settings, project)
+    registry_username, registry_password = connection_registry_credentials(settings, config.image)
     env.update({"DSJOBS_JOB_ID": job_id, "DSJOBS_JOB_NAME": name, "DSJOBS_PROJECT": project})
     env[RESULT_ENV] = RESULT_PATH
     volumes: dict[str, dict[str, str]] = {}
@@ -83,8 +85,8 @@ def plan_lab_job(
         project=project,
         name=name,
         image=config.image,
-        registry_username=settings.registry_username,
-        registry_password=settings.registry_password,
+        registry_username=registry_username,
+        registry_password=registry_password,
         script="",
         command=(),
         env={**env, **config.env_params},

@@ -8,9 +8,9 @@ secret-looking param values as ``***``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
@@ -18,9 +18,14 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.config.redact import is_sensitive_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.lab.config import LabError, LabJobConfig
+from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
+from airflow_provider_dsjobs.lab.git_url import url_passwords
 from airflow_provider_dsjobs.lab.handler import submit_lab_job
 from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk import Context
 
 
 class LabJobOperator(JobOperatorBase):
@@ -31,7 +36,9 @@ class LabJobOperator(JobOperatorBase):
     :param params: environment variables for the job (``{NAME: value}``); ``EXECUTE_CODE`` among them names code.
         Values under secret-looking names (``*TOKEN*``, ``*PASSWORD*`` ...) are masked in logs.
     :param execute_code: code to run in the image instead of its CMD: ``git+URL[@ref][#subdirectory=DIR]``, a
-        directory or script (relative to the DAG folder), or ``store:KEY``; resolved on the worker.
+        directory or script (relative to the DAG folder), or ``store:KEY``; resolved on the worker. A value with a
+        template, and ``EXECUTE_CODE`` in ``params``, are run-time values: they name local code (a path,
+        ``git+file://``) only under the ``lab_code_roots`` of the connection (``DSJOBS_LAB_CODE_ROOTS``).
     :param requirements_only: install the code's dependencies into the environment cache without running it.
     :param cloud_instance_types: instance types in priority order (default: the engine's resources), from the
         built-in names or the catalog (``DSJOBS_INSTANCE_TYPES``, the connection's extra ``instance_types``).
@@ -69,9 +76,25 @@ class LabJobOperator(JobOperatorBase):
         self.job_name = name
         self.job_params = job_params
         self.execute_code = execute_code
+        #: a templated ``execute_code`` is rendered from the run (conf, Params): a run-time value, not the author's
+        self._code_is_runtime = _is_template(execute_code)
         self.requirements_only = requirements_only
         self.cloud_instance_types = cloud_instance_types
         self._lab_config: LabJobConfig | None = None
+
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Every task renders through here (a mapped one too): the token of an https code URL rendered from the run's
+        # conf is masked before Airflow stores and shows the rendered fields.
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self:
+            _mask_code_credentials(self.execute_code, (self.job_params or {}).get(EXECUTE_CODE))
 
     def _prepare_job(self) -> None:
         self._config()
@@ -86,12 +109,13 @@ class LabJobOperator(JobOperatorBase):
                     execute_code=self.execute_code or None,
                     requirements_only=self.requirements_only,
                     cloud_instance_types=self.cloud_instance_types or (),
+                    code_is_runtime=self._code_is_runtime,
                 )
             except LabError as exc:
                 raise AirflowFailException(f"Invalid ML Lab job: {exc}") from None
             for key, value in self._lab_config.params.items():
                 if value and is_sensitive_name(key):
-                    mask_secret(value, name=key)
+                    mask_secret(value)
         return self._lab_config
 
     def _submit_job(self, service: JobService, labels: Mapping[str, str], on_created: OnCreated) -> JobRecord:
@@ -108,6 +132,17 @@ class LabJobOperator(JobOperatorBase):
         if self.has_dag() and self.dag.folder:
             return Path(self.dag.folder)
         return Path.cwd()
+
+
+def _mask_code_credentials(*values: object) -> None:
+    for value in values:
+        if isinstance(value, str):
+            for password in url_passwords(value):
+                mask_secret(password)  # no name: a name that does not look secret would skip the mask
+
+
+def _is_template(value: object) -> bool:
+    return isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#"))
 
 
 def _split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

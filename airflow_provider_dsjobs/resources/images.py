@@ -1,7 +1,14 @@
 """Project Docker images: DataSphere's ``env.docker: <image ID>`` names an image registered in the project, not a
 Docker Hub name. The registry is ``resources/registry.py``'s, kind ``docker-images``: one JSON document per image with
-``id, image, username, password_secret_id, description, created_at``. A registry password is never stored: an
-entry names a project secret (``password_secret_id``) that resolves when a job is planned.
+``id, image, username, password_secret_id, registry, registry_binding, description, created_at``. A registry password
+is never stored: an entry names a project secret (``password_secret_id``) that resolves when a job is planned.
+
+Anyone who can write the store can change an entry, so an entry with a password is bound to the registry host it was
+registered for: ``registry`` is that host and ``registry_binding`` a PBKDF2 of the password salted with the host and
+the user (``dsjobs docker-image add`` needs the password to compute it). Before a login, the password is sent only if
+the entry's image still pulls from that host and the binding still matches the password: an entry pointed at another
+registry, with or without a rewritten ``registry``, is refused (``binding_problem``), and so is one whose password was
+rotated since (register it again).
 
 How ``env.docker`` resolves (``ImageRegistry.resolve``): a value with no credentials that names a registered ID is
 that image; a value shaped like a DataSphere resource ID (20 lowercase letters and digits) that is not
@@ -11,12 +18,17 @@ registered is an error naming the command that registers it; anything else is an
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_dsjobs.resources.registry import ENTRY_ID_RE, JsonRegistry, RegistryError
+from airflow_provider_dsjobs.resources.secrets import env_var_secret_name
+from airflow_provider_dsjobs.runtime.images import registry_of
 from airflow_provider_dsjobs.storage.base import ObjectStore
 
 #: The shape of a DataSphere resource ID: never a plausible Docker Hub name, so an unregistered one is an error.
@@ -34,6 +46,9 @@ class ProjectImage:
     image: str
     username: str | None = None
     password_secret_id: str | None = None
+    #: the registry host the password may be sent to, and the proof that whoever registered it knew the password
+    registry: str | None = None
+    registry_binding: str | None = None
     description: str = ""
     created_at: str = ""
 
@@ -44,6 +59,8 @@ class ProjectImage:
             image=str(raw["image"]),
             username=raw.get("username"),
             password_secret_id=raw.get("password_secret_id"),
+            registry=raw.get("registry"),
+            registry_binding=raw.get("registry_binding"),
             description=str(raw.get("description") or ""),
             created_at=str(raw.get("created_at") or ""),
         )
@@ -62,17 +79,35 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
         *,
         username: str | None = None,
         password_secret_id: str | None = None,
+        password: str | None = None,
         description: str = "",
     ) -> ProjectImage:
+        """Register ``image``; with ``password_secret_id``, ``password`` is that secret's value (never stored) and
+        binds the entry to the image's registry host."""
         if not _IMAGE_REF_RE.match(image or ""):
             raise ImageRegistryError(f"invalid image reference {image!r}: no spaces, e.g. python:3.11-slim")
         if password_secret_id and not username:
             raise ImageRegistryError("a registry password secret needs a username too (--username)")
+        registry = binding = None
+        if password_secret_id:
+            if not password:
+                raise ImageRegistryError(
+                    f"secret {password_secret_id!r} is not set here: the registry password binds the image to its "
+                    f"registry host, so `docker-image add` needs it (`dsjobs secret set {password_secret_id}` or "
+                    f"{env_var_secret_name(password_secret_id)})"
+                )
+            try:
+                registry = registry_of(image)
+            except Exception:  # docker's InvalidRepository
+                raise ImageRegistryError(f"invalid image reference {image!r}") from None
+            binding = make_binding(password, registry, username or "")
         entry = ProjectImage(
             id=image_id,
             image=image,
             username=username or None,
             password_secret_id=password_secret_id or None,
+            registry=registry,
+            registry_binding=binding,
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
@@ -89,3 +124,43 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
                 f"unknown project image {value!r}: register it with `dsjobs docker-image add {value} IMAGE_REF`"
             )
         return found
+
+
+_KDF_ROUNDS = 100_000
+
+
+def make_binding(password: str, registry: str, username: str) -> str:
+    """``pbkdf2-sha256$ROUNDS$SALT$HASH`` of ``password``, salted with a random salt, the host and the user."""
+    salt = secrets.token_hex(16)
+    return f"pbkdf2-sha256${_KDF_ROUNDS}${salt}${_derive(password, salt, registry, username, _KDF_ROUNDS)}"
+
+
+def _derive(password: str, salt: str, registry: str, username: str, rounds: int) -> str:
+    material = f"dsjobs-registry-binding\0{salt}\0{registry}\0{username}".encode()
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), material, rounds).hex()
+
+
+def binding_problem(entry: ProjectImage, password: str) -> str | None:
+    """Why ``password`` may not be sent for ``entry`` (``None``: it may, to ``registry_of(entry.image)``)."""
+    again = (
+        f"register it again with `dsjobs docker-image add {entry.id} IMAGE_REF --username ... --password-secret-id ...`"
+    )
+    try:
+        host = registry_of(entry.image)
+    except Exception:  # docker's InvalidRepository for a reference that cannot be pulled at all
+        return f"its image {entry.image!r} is not an image reference"
+    if not entry.registry or not entry.registry_binding:
+        return f"the entry has no registry binding for its password secret: {again}"
+    if entry.registry != host:
+        return f"its image {entry.image} pulls from {host}, but its password was registered for {entry.registry}"
+    try:
+        scheme, rounds, salt, digest = entry.registry_binding.split("$")
+        valid = scheme == "pbkdf2-sha256" and 1000 <= int(rounds) <= 10_000_000
+    except ValueError:
+        valid = False
+    if not valid or not hmac.compare_digest(digest, _derive(password, salt, host, entry.username or "", int(rounds))):
+        return (
+            f"its registry binding does not match its password secret for {host} (the entry was changed, or the "
+            f"password rotated): {again}"
+        )
+    return None

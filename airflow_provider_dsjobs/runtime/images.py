@@ -21,6 +21,17 @@ def registry_of(ref: str) -> str:
     return str(index)
 
 
+def normalize_registry(host: str) -> str:
+    """A registry as a connection names it (``https://cr.example/v1/``, ``cr.example:5000``, ``index.docker.io``)
+    in ``registry_of``'s form: the host and port, ``docker.io`` for Docker Hub."""
+    text = host.strip().lower()
+    text = text.split("://", 1)[1] if "://" in text else text
+    text = text.split("/", 1)[0]
+    if text in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "docker.io"):
+        return str(docker.auth.INDEX_NAME)
+    return text
+
+
 def _hide(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.airflow.helpers import read_uri
+from tests.lab.fixtures import https_repo  # noqa: F401  (fixture)
 
 DAGS_DIR = Path(__file__).resolve().parent / "dags"
 
@@ -129,3 +130,31 @@ def test_a_task_dsjobs_function_runs_as_a_job_and_its_return_value_drives_the_da
     assert read_uri(job.outputs["OUT"]) == "12"
     lines = [line for _, line in service.logs(job.id)]
     assert "python 3.11 in the job, mode sum" in lines and not any("INJECTED" in line for line in lines)
+
+
+def test_run_conf_cannot_run_commands_or_name_worker_files_and_its_token_is_masked(
+    airflow_db: None,
+    service: Any,
+    tmp_path: Path,
+    https_repo: Any,  # noqa: F811
+) -> None:
+    """The ML Lab REST pattern (``conf`` → Param → ``execute_code``) through a real DAG run: a git "host" that is an
+    option runs nothing, a repository on the worker is refused, and a token in an https URL fetches the code while
+    the rendered fields Airflow stores for the UI show it masked."""
+    from tests.lab.git_https import TOKEN
+
+    dag = load_test_dag("dsjobs_test_lab_conf")
+    pwned = tmp_path / "pwned"
+    for code in (f"git+--upload-pack=touch${{IFS}}{pwned};:x", f"git+file://{tmp_path}/repo"):
+        run = dag.test(run_conf={"code": code})
+        assert run.state == "failed"
+        assert not pwned.exists()
+    assert service.list_jobs() == []
+    url = f"git+https://bot:{TOKEN}@127.0.0.1:{https_repo.port}/repo.git@main#subdirectory=job"
+    run = dag.test(run_conf={"code": url})
+    assert run.state == "success"
+    result = xcoms_of(dag.dag_id, run.run_id)[("lab", "return_value")]
+    assert ("stdout", "over https") in list(service.logs(result["job_id"]))
+    rendered = str(rendered_fields(dag.dag_id, "lab", run.run_id))
+    assert TOKEN not in rendered and "bot:***@127.0.0.1" in rendered
+    assert TOKEN not in str(service.get(result["job_id"]).to_dict())

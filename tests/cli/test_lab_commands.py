@@ -54,6 +54,10 @@ def test_run_async_prints_the_id(cli: list[str], lab_image: str, capsys: pytest.
         (["--param", "NOEQUALS"], 1, "--param: invalid name-value pair"),
         (["--execute-code", "git+file:///nonexistent/x@main"], 1, "cannot fetch file:///nonexistent/x"),
         (["--execute-code", "missing-dir"], 1, "no such file or directory"),
+        (["--param", "EXECUTE_CODE=."], 1, "a run-time value (a param, run conf or a templated field) may not"),
+        (["--param", "EXECUTE_CODE=git+file:///etc"], 1, "DSJOBS_LAB_CODE_ROOTS"),
+        (["--param", "EXECUTE_CODE=git+--upload-pack=touch${IFS}x;:x"], 1, "not a git URL"),
+        (["--execute-code", "git+ext::sh -c id"], 1, "remote helpers (transport::address, like ext::)"),
     ],
 )
 def test_bad_input_is_one_line(

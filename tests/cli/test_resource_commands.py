@@ -62,7 +62,13 @@ def test_secret_rm_and_errors(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out == ""
 
 
-def test_docker_image_add_ls_rm(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_docker_image_add_ls_rm(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add = ["docker-image", "add", "b1gimage000000000001", "registry.example.com/ml:1.2", "--username", "bot"]
+    assert main([*add, "--password-secret-id", "REG-PASS"]) == 1  # the password binds the entry to its registry
+    assert "secret 'REG-PASS' is not set here" in capsys.readouterr().err
+    monkeypatch.setenv("DSJOBS_SECRET_REG_PASS", "reg-pass-value")
     assert (
         main(
             [

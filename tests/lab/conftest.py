@@ -1,3 +1,3 @@
-from tests.lab.fixtures import handler, lab_image, lab_project, lab_settings
+from tests.lab.fixtures import handler, https_repo, lab_image, lab_project, lab_settings
 
-__all__ = ["handler", "lab_image", "lab_project", "lab_settings"]
+__all__ = ["handler", "https_repo", "lab_image", "lab_project", "lab_settings"]

@@ -5,6 +5,7 @@ the end), and cleanup of the containers and volumes (`/data`, env cache) the tes
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 
 from airflow_provider_dsjobs.lab import LabJobHandler
 from airflow_provider_dsjobs.settings import Settings
-from tests.lab.helpers import build_image
+from tests.lab.git_https import TOKEN, GitHttpsServer, git_https_server
+from tests.lab.helpers import build_image, make_repo
 
 JOB_SH = """\
 echo "args: $*"
@@ -77,3 +79,15 @@ def handler(lab_settings: Settings) -> Iterator[LabJobHandler]:
     h.lines = lines  # type: ignore[attr-defined]
     yield h
     h.service.close()
+
+
+@pytest.fixture()
+def https_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHttpsServer]:
+    """``https://127.0.0.1:<port>/repo.git`` (branch ``main``, ``job/__main__.py``) served by git itself, answering
+    only user ``bot`` with password ``TOKEN``; git trusts its certificate through ``GIT_SSL_CAINFO``."""
+    served = tmp_path / "served"
+    make_repo(served / "src", {"job/__main__.py": "print('over https')\n"})
+    subprocess.run(["git", "clone", "-q", "--bare", str(served / "src"), str(served / "repo.git")], check=True)
+    with git_https_server(served, tmp_path / "tls", "bot", TOKEN) as server:
+        monkeypatch.setenv("GIT_SSL_CAINFO", str(server.ca_file))
+        yield server

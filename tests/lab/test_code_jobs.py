@@ -5,12 +5,14 @@ a failing ``setup.sh`` or an ``environment.yml`` without conda end the job ERROR
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.lab import LabError, LabJobConfig, LabJobHandler
+from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo, write
 from tests.pyenv.helpers import build_wheel
 
@@ -49,7 +51,7 @@ def test_git_code_with_setup_and_requirements(handler: LabJobHandler, lab_image:
     _code_dir(repo / "jobs" / "hello")
     head = commit(repo, {}, "the job")
     url = f"git+file://{repo}@main#subdirectory=jobs/hello"
-    job = handler.run_job(LabJobConfig(image=lab_image, name="git-job", params={"EXECUTE_CODE": url, "WHO": "lab"}))
+    job = handler.run_job(LabJobConfig(image=lab_image, name="git-job", execute_code=url, params={"WHO": "lab"}))
     out = _output(handler, job.id)
     assert job.status == JobStatus.SUCCESS, out
     assert "setup says hi" in out and "setup ran True" in out and "cwd /job/code" in out
@@ -169,3 +171,42 @@ def test_dependency_files_run_in_the_seeds_order(handler: LabJobHandler, conda_i
     out = _output(handler, again.id)
     assert "dsjobs-lab: conda environment cache hit" in out and not any("fake-conda" in line for line in out)
     assert "order ['setup']" in out
+
+
+def test_param_names_local_code_only_under_the_code_roots(
+    handler: LabJobHandler, lab_image: str, tmp_path: Path
+) -> None:
+    """``EXECUTE_CODE`` as a param is what a run's conf sets: a local repository or directory is refused (nothing
+    stored) until the settings name a root that holds it; then it runs."""
+    repo = tmp_path / "roots" / "repo"
+    make_repo(repo, {"__main__.py": "print('from the root')\n"})
+    for code in (f"git+file://{repo}", str(repo)):
+        with pytest.raises(LabError, match=r"a run-time value .* DSJOBS_LAB_CODE_ROOTS") as info:
+            handler.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": code}))
+        assert "\n" not in str(info.value)
+    assert handler.service.list_jobs() == []
+    settings = dataclasses.replace(handler.settings, lab_code_roots=(str(tmp_path / "roots"),))
+    rooted = LabJobHandler(settings, log=lambda *_: None)
+    try:
+        job = rooted.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": f"git+file://{repo}"}))
+        assert job.status == JobStatus.SUCCESS and "from the root" in _output(rooted, job.id)
+    finally:
+        rooted.service.close()
+
+
+def test_https_token_reaches_no_record_log_or_message(
+    handler: LabJobHandler, lab_image: str, https_repo: GitHttpsServer
+) -> None:
+    """A token in the URL a run's conf gives: the job runs the code fetched with it, and neither the stored
+    record, the job's logs, nor the lines the submit reports hold it."""
+    said: list[str] = []
+    url = f"git+https://bot:{TOKEN}@127.0.0.1:{https_repo.port}/repo.git@main#subdirectory=job"
+    handler._notify = said.append
+    job = handler.run_job(LabJobConfig(image=lab_image, params={"EXECUTE_CODE": url}))
+    assert job.status == JobStatus.SUCCESS and "over https" in _output(handler, job.id)
+    jobs = handler.service.jobs
+    stored = b"".join(jobs.store.get_bytes(info.key) for info in jobs.store.list(f"projects/{jobs.project}/"))
+    assert TOKEN.encode() not in stored
+    assert b"bot:***@127.0.0.1" in stored  # where the code came from is still recorded
+    assert not any(TOKEN in line for _, line in handler.service.logs(job.id))
+    assert said and not any(TOKEN in line for line in said)

@@ -12,12 +12,14 @@ from tests.storage.stores import local_store, s3_store, store  # noqa: F401  (fi
 
 def test_add_get_list_remove(store: ObjectStore) -> None:  # noqa: F811
     registry = ImageRegistry(store, "p1")
-    registry.add("trainer", "registry.example.com/ml:1.2", username="bot", password_secret_id="REG-PASS")
+    registry.add(
+        "trainer", "registry.example.com/ml:1.2", username="bot", password_secret_id="REG-PASS", password="pw-value"
+    )
     registry.add("b1gabcdefghij0123456", "python:3.11-slim", description="base")
     assert [e.id for e in registry.all()] == ["b1gabcdefghij0123456", "trainer"]
     entry = registry.get("trainer")
     assert entry is not None and entry.image == "registry.example.com/ml:1.2"
-    assert (entry.username, entry.password_secret_id) == ("bot", "REG-PASS")
+    assert (entry.username, entry.password_secret_id, entry.registry) == ("bot", "REG-PASS", "registry.example.com")
     assert ImageRegistry(store, "p2").all() == []  # per project
     assert registry.remove("trainer") is True and registry.remove("trainer") is False
     assert registry.get("trainer") is None

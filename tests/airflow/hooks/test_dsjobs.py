@@ -11,9 +11,9 @@ from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
-from airflow_provider_dsjobs.hooks.dsjobs import airflow_secret_resolver
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.resources.secrets import SecretsError
 from airflow_provider_dsjobs.settings import DEFAULT_IMAGE, DEFAULT_PROJECT
 from tests.airflow.hooks.helpers import set_conn
 
@@ -33,7 +33,7 @@ def test_no_connection_uses_embedded_defaults(clean_env: pytest.MonkeyPatch, tmp
     assert settings.effective_store_url == (tmp_path / "home" / "store").resolve().as_uri()
     assert settings.project == DEFAULT_PROJECT
     assert settings.default_image == DEFAULT_IMAGE
-    assert settings.secret_resolver is airflow_secret_resolver
+    assert settings.allowed_secret_ids == ()
     assert isinstance(DataSphereJobsHook().get_conn(), JobService)
 
 
@@ -204,14 +204,54 @@ def test_registry_connection_supplies_pull_credentials(clean_env: pytest.MonkeyP
 
 
 def test_secret_resolver_variable_then_connection_password(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "from-variable-123")
-    set_conn(clean_env, "registry_pw", conn_type="generic", password="from-connection-456")
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_SECRET_DOCKER_PASSWORD", "from-variable-123")
+    set_conn(clean_env, "dsjobs_secret_registry_pw", conn_type="generic", password="from-connection-456")
     resolve = DataSphereJobsHook().secret_resolver
     assert resolve("docker_password") == "from-variable-123"
     assert resolve("registry_pw") == "from-connection-456"
-    assert resolve("nothing_by_this_name") is None
     assert "from-variable-123" not in str(redact("x from-variable-123"))
     assert "from-connection-456" not in str(redact("x from-connection-456"))
+
+
+def test_secrets_under_names_airflow_does_not_deem_sensitive_are_masked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_SECRET_REG", "reg-value-7a6b5c")
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_P1", json.dumps({"REG-KEY": "proj-value-4d3e2f"}))
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"project": "p1"})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert settings.resolve_secret("REG") == "reg-value-7a6b5c"
+    assert settings.resolve_secret("REG-KEY") == "proj-value-4d3e2f"
+    assert str(redact("x reg-value-7a6b5c proj-value-4d3e2f")) == "x *** ***"
+
+
+def test_secret_id_cannot_name_any_variable_or_connection(clean_env: pytest.MonkeyPatch) -> None:
+    """A config or a store entry naming the deployment's own credentials (the store's key in the dsjobs connection,
+    an aws connection, another project's secrets Variable) gets a one-line refusal, not the value."""
+    set_conn(clean_env, "aws_default", conn_type="aws", login="AK", password="aws-secret-1")
+    set_conn(clean_env, "dsjobs_default", conn_type="dsjobs", password="store-secret-2")
+    clean_env.setenv("AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_OTHER", json.dumps({"X": "other-project-3"}))
+    clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "plain-variable-4")
+    settings = DataSphereJobsHook().get_settings()
+    assert settings.resolve_secret("nothing_by_this_name") is None
+    for name in ("aws_default", "dsjobs_default", "dsjobs_project_secrets_other", "docker_password"):
+        with pytest.raises(SecretsError, match="outside DSJOBS_ALLOWED_SECRET_IDS / the connection extra") as info:
+            settings.resolve_secret(name)
+        assert not any(v in str(info.value) for v in ("aws-secret-1", "store-secret-2", "other-project-3", "plain-"))
+
+
+def test_allowed_secret_ids_extra_opens_named_variables_and_connections(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AIRFLOW_VAR_DOCKER_PASSWORD", "plain-variable-4")
+    set_conn(clean_env, "registry_pw", conn_type="generic", password="from-connection-456")
+    set_conn(clean_env, "aws_default", conn_type="aws", login="AK", password="aws-secret-1")
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"allowed_secret_ids": "docker_*, registry_pw"})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert settings.allowed_secret_ids == ("docker_*", "registry_pw")
+    assert settings.resolve_secret("docker_password") == "plain-variable-4"
+    assert settings.resolve_secret("registry_pw") == "from-connection-456"
+    assert settings.resolve_secret("docker_absent") is None
+    with pytest.raises(SecretsError, match=r"'aws_default' is outside .* \(now: docker_\*, registry_pw\)"):
+        settings.resolve_secret("aws_default")
+    clean_env.setenv("DSJOBS_ALLOWED_SECRET_IDS", "docker_*")  # the environment's list, without the extra
+    assert DataSphereJobsHook().get_settings().resolve_secret("docker_password") == "plain-variable-4"
 
 
 def test_job_link_prefers_console_template(clean_env: pytest.MonkeyPatch) -> None:
@@ -257,3 +297,15 @@ def test_instance_types_from_the_connection_extra(clean_env: pytest.MonkeyPatch)
     set_conn(clean_env, "bad", conn_type="dsjobs", extra={"instance_types": {"x": {"cpus": 1}}})
     with pytest.raises(AirflowFailException, match="connection 'bad' extra instance_types: x: `memory` is required"):
         DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+
+
+def test_lab_code_roots_extra(clean_env: pytest.MonkeyPatch) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"lab_code_roots": ["/opt/airflow/dags/jobs", "/srv/code"]})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().lab_code_roots == (
+        "/opt/airflow/dags/jobs",
+        "/srv/code",
+    )
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"lab_code_roots": "/a:jobs"})
+    with pytest.raises(AirflowFailException, match="extra lab_code_roots: 'jobs' is not an absolute directory"):
+        DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert DataSphereJobsHook().get_settings().lab_code_roots == ()  # none by default

@@ -92,6 +92,39 @@ def test_invalid_job_fails_at_once_without_retries(service: Any) -> None:
     assert service.list_jobs() == []
 
 
+def test_templated_code_location_is_a_run_time_value(service: Any, sleeper: str) -> None:
+    """What a run's conf renders into ``execute_code`` (or sets as the ``EXECUTE_CODE`` param) may not name a file on
+    the worker or a local repository; git over https/ssh and ``store:KEY`` stay open to it."""
+    for op in (
+        lab_op("img:1", execute_code="{{ params.code }}"),
+        lab_op("img:1", params={"EXECUTE_CODE": "{{ dag_run.conf['code'] }}"}),
+    ):
+        context = make_context()
+        context["params"] = {"code": sleeper}
+        context["dag_run"] = type("Run", (), {"conf": {"code": f"git+file://{Path(sleeper).parent}"}})()
+        with pytest.raises(AirflowException, match=r"a run-time value .* DSJOBS_LAB_CODE_ROOTS"):
+            run(op, context)
+    with pytest.raises(AirflowException, match="nothing at"):
+        run(lab_op("img:1", execute_code="{{ params.code }}"), {**make_context(), "params": {"code": "store:x.py"}})
+    assert service.list_jobs() == []
+
+
+def test_token_of_a_rendered_code_url_is_masked_before_the_fields_are_stored(service: Any) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    for token, op in (
+        ("glpat-s3cr3t-one", lab_op("img:1", execute_code="git+{{ params.repo }}")),
+        ("glpat-s3cr3t-two", lab_op("img:1", params={"EXECUTE_CODE": "git+{{ params.repo }}"})),
+    ):
+        context = {**make_context(), "params": {"repo": f"https://ci:{token}@git.example/org/r.git"}}
+        op.render_template_fields(context)
+        shown = str(redact(f"{op.execute_code} {op.job_params}"))
+        assert token not in shown and "https://ci:***@git.example" in shown
+    encoded = lab_op("img:1", execute_code="git+{{ params.repo }}")
+    encoded.render_template_fields({**make_context(), "params": {"repo": "https://ci:a%2Fb-s3cr3t-3@h/r.git"}})
+    assert "a/b-s3cr3t-3" not in str(redact("git gets a/b-s3cr3t-3"))  # as git gets it, unquoted
+
+
 def test_deferral_then_resume(service: Any, lab_image: str, sleeper: str) -> None:  # noqa: F811
     ti = TaskInstanceStandIn()
     context = make_context(ti)
