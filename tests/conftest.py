@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import uuid
 from collections.abc import Iterator
@@ -79,11 +80,20 @@ def signed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedS3]:
         yield lake
 
 
+def bridge_gateway(docker_client: Any) -> str:
+    """The address containers on the default bridge reach the host at. An engine that found its bridge already
+    configured (dockerd restarted on the same machine) reports only the subnet, not the gateway: then it is the
+    bridge's first address, as dockerd assigns it."""
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    if config.get("Gateway"):
+        return str(config["Gateway"])
+    return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+
+
 @pytest.fixture(scope="session")
 def spark_connect(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkConnect]:
     """A real Spark Connect server, started once per session on the Docker bridge's gateway address."""
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-    with spark_connect_server(gateway, tmp_path_factory.mktemp("spark-connect")) as server:
+    with spark_connect_server(bridge_gateway(docker_client), tmp_path_factory.mktemp("spark-connect")) as server:
         yield server
 
 
