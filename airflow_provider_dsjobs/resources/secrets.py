@@ -18,7 +18,7 @@ from pathlib import Path
 
 #: Secret names as DataSphere allows them: letters, digits, ``_`` and ``-`` (``MY-SECRET``), 1 to 100 characters,
 #: starting with a letter or ``_`` so the name is also a usable env var name.
-SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}")
 #: Largest secret value accepted (an env var, not a file).
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -28,7 +28,7 @@ class SecretsError(Exception):
 
 
 def check_secret_name(name: str) -> str:
-    if not SECRET_NAME_RE.match(name or ""):
+    if not SECRET_NAME_RE.fullmatch(name or ""):
         raise SecretsError(
             f"invalid secret name {name!r}: use 1 to 100 letters, digits, '_' or '-', starting with a letter or '_'"
         )

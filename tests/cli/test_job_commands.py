@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.open import open_store
 from tests.cli.interrupt import interrupt_when_ready
 from tests.jobs.service_helpers import wait_for, write_job
 
@@ -153,6 +155,20 @@ def test_bad_config_and_bad_store_are_one_line(
     assert err.strip().splitlines() == [err.strip()] and "unknown store URL scheme" in err
     assert main(["execute", "-c", str(tmp_path / "missing.yaml"), *cli_env]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["get", "logs", "cancel"])
+def test_a_job_id_with_a_trailing_newline_is_refused_in_one_line(
+    cli_env: list[str], local_settings: Settings, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = JobStore(open_store(local_settings), local_settings.project)
+    record = JobRecord(id=jobs.new_job_id(), project=local_settings.project, status=JobStatus.SUCCESS)
+    jobs.save(record)
+    assert main(["get", "--id", record.id, *cli_env]) == 0
+    capsys.readouterr()
+    assert main([command, "--id", record.id + "\n", *cli_env]) == 1
+    err = capsys.readouterr().err
+    assert err == f"dsjobs: invalid job id {record.id + chr(10)!r}: job ids are lowercase letters, digits and '-'\n"
 
 
 GRACEFUL = """
