@@ -407,7 +407,12 @@ class JobService:
 
         with into_job_error(RuntimeFailure, StoreError):
             spec, placement = prepare_container(
-                runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
+                runtime,
+                plan,
+                self.settings.docker_network,
+                say,
+                self.settings.image_pull_policy,
+                pids_limit=self.settings.pids_limit,
             )
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
