@@ -179,6 +179,8 @@ def test_a_tcp_engine_without_tls_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = write_job(tmp_path / "job", "cmd: echo hi\n")
+    monkeypatch.delenv("DSJOBS_DOCKER_ALLOW_INSECURE", raising=False)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
     monkeypatch.setenv("DSJOBS_DOCKER_URL", "tcp://127.0.0.1:2375")
     for argv in (["execute", "-c", str(cfg)], ["ls"]):
         assert main([*argv, *cli_env]) == 2
