@@ -50,7 +50,18 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Verify the engine's certificate against the CA.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
+    "docker_allow_insecure": {
+        "label": "Allow a tcp:// engine without TLS",
+        "description": "Off (default): a tcp:// Docker URL without TLS files is refused, since anyone on the network "
+        "could then run containers on that engine. On: allow it (a trusted network only).",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
     "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
+    "pids_limit": {
+        "label": "Process limit per container",
+        "description": "--pids-limit of every job container (default 4096; 0 or -1: no limit).",
+        "schema": {"type": ["integer", "null"]},
+    },
     "docker_conn_id": _text(
         "Docker connection ID",
         "An Airflow 'docker' connection (registry URL, login, password, reauth, email) read through the docker "

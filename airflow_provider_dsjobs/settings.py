@@ -32,6 +32,9 @@ DEFAULT_PROJECT = "default"
 #: (only when the engine lacks it) or ``never`` (a missing image fails the job).
 IMAGE_PULL_POLICIES = ("always", "if-missing", "never")
 DEFAULT_IMAGE_PULL_POLICY = "if-missing"
+#: How many processes (threads count too) a job container may hold at once (``--pids-limit``): a fork bomb in a
+#: job stops there instead of exhausting the engine's machine. ``0`` or less: no limit.
+DEFAULT_PIDS_LIMIT = 4096
 
 #: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret; raises ``SecretsError`` (one
 #: line) for a name outside the secrets a job may name.
@@ -116,6 +119,18 @@ def parse_switch(name: str, value: object, default: bool) -> bool:
     raise ValueError(f"{name} must be 1 or 0 (also true/false, yes/no, on/off), got {value!r}")
 
 
+def parse_pids_limit(name: str, value: object) -> int:
+    """A pids limit: an integer (``0`` or less: no limit), ``None``/``""`` for the default; anything else is a
+    ``ValueError`` naming the setting."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return DEFAULT_PIDS_LIMIT
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of processes (0 or -1: no limit), got {value!r}") from None
+
+
 def _seconds(text: str | None, default: float) -> float:
     try:
         return max(0.0, float(text)) if text is not None else default
@@ -147,8 +162,13 @@ class Settings:
     docker_tls_client_cert: str | None = None
     docker_tls_client_key: str | None = None
     docker_tls_verify: bool = True
+    #: Allow a ``tcp://`` engine without TLS (``DSJOBS_DOCKER_ALLOW_INSECURE=1``); refused by default, since whoever
+    #: reaches that port runs containers as root on the engine's machine (``runtime/engine.py``).
+    docker_allow_insecure: bool = False
     #: Docker network for job containers (``None``: the engine's default bridge; ``"host"`` to reach loopback).
     docker_network: str | None = None
+    #: ``--pids-limit`` of every job and helper container (``DEFAULT_PIDS_LIMIT``; ``0`` or less: no limit).
+    pids_limit: int = DEFAULT_PIDS_LIMIT
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
     #: the registry host ``registry_username``/``registry_password`` are for (the registry connection's host): they
@@ -234,7 +254,11 @@ class Settings:
             docker_tls_client_cert=get("DSJOBS_DOCKER_TLS_CLIENT_CERT"),
             docker_tls_client_key=get("DSJOBS_DOCKER_TLS_CLIENT_KEY"),
             docker_tls_verify=(get("DSJOBS_DOCKER_TLS_VERIFY") or "true").lower() not in ("0", "false", "no"),
+            docker_allow_insecure=parse_switch(
+                "DSJOBS_DOCKER_ALLOW_INSECURE", get("DSJOBS_DOCKER_ALLOW_INSECURE"), False
+            ),
             docker_network=get("DSJOBS_DOCKER_NETWORK"),
+            pids_limit=parse_pids_limit("DSJOBS_PIDS_LIMIT", get("DSJOBS_PIDS_LIMIT")),
             default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),

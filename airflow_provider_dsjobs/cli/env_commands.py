@@ -17,7 +17,7 @@ from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.imports import analyze_imports
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
-from airflow_provider_dsjobs.runtime.engine import DockerEngine, connect_engine
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, InsecureEngine, connect_engine
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.storage.progress import human_size
 
@@ -27,6 +27,8 @@ def _engine(args: argparse.Namespace) -> DockerEngine:
     ``DSJOBS_*`` variable is one usage line, as for the job commands."""
     try:
         return connect_engine(settings_from_args(args))
+    except InsecureEngine as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
     except RuntimeFailure as exc:
         raise CommandError(str(exc)) from None
 

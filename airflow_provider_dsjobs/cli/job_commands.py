@@ -37,6 +37,8 @@ from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
+from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
 from airflow_provider_dsjobs.storage.progress import human_size
 
@@ -196,7 +198,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _service(args: argparse.Namespace) -> JobService:
-    return JobService(settings_from_args(args))
+    settings = settings_from_args(args)
+    try:
+        engine_tls(settings)  # a tcp:// engine without TLS (not explicitly allowed) is a usage error
+    except InsecureEngine as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    except RuntimeFailure:
+        pass  # anything else about the engine is reported when it is reached, as before
+    return JobService(settings)
 
 
 @contextmanager

@@ -48,12 +48,14 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.images import normalize_registry
 from airflow_provider_dsjobs.settings import (
     ProjectSecretsLoader,
     SecretResolver,
     Settings,
     out_of_scope,
+    parse_pids_limit,
     parse_switch,
     secret_id_allowed,
     split_patterns,
@@ -194,6 +196,14 @@ class DataSphereJobsHook(BaseHook):
         settings = self._settings_from_connection()
         if self.image_pull_policy:
             settings = self._replace(settings, image_pull_policy=self.image_pull_policy)
+        from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
+
+        try:
+            engine_tls(settings)  # a tcp:// engine without TLS is a configuration error: fail now, never retry
+        except InsecureEngine as exc:
+            raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
+        except RuntimeFailure:
+            pass  # TLS files that cannot be read now: connecting says so (and may be retried)
         return settings
 
     def _replace(self, settings: Settings, **changes: Any) -> Settings:
@@ -260,6 +270,7 @@ class DataSphereJobsHook(BaseHook):
         tls_verify = self._extra(extra, "docker_tls_verify")
         if tls_verify is not None:
             changes["docker_tls_verify"] = _as_bool(tls_verify)
+        changes.update(self._hardening_extras(extra))
         if conn.login:
             changes["aws_access_key_id"] = conn.login
         if conn.password:
@@ -284,6 +295,20 @@ class DataSphereJobsHook(BaseHook):
             if changes.get(secret):
                 mask_secret(changes[secret])
         return self._replace(base, **changes)
+
+    def _hardening_extras(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The ``pids_limit`` and ``docker_allow_insecure`` extras (a bad value fails the task in one line)."""
+        changes: dict[str, Any] = {}
+        pids_limit = self._extra(extra, "pids_limit")
+        insecure = self._extra(extra, "docker_allow_insecure")
+        try:
+            if pids_limit not in (None, ""):
+                changes["pids_limit"] = parse_pids_limit("extra pids_limit", pids_limit)
+            if insecure not in (None, ""):
+                changes["docker_allow_insecure"] = parse_switch("extra docker_allow_insecure", insecure, False)
+        except ValueError as exc:
+            raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
+        return changes
 
     def _connector_resolvers(self, extra: dict[str, Any]) -> dict[str, Any]:
         """The ``s3_connectors`` / ``spark_connectors`` extras (connector ID → Airflow connection id)."""

@@ -24,6 +24,7 @@ from airflow_provider_dsjobs.runtime.resources import (
     place_instance_types,
     refuses_ulimits,
 )
+from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT
 
 
 def prepare_container(
@@ -32,6 +33,7 @@ def prepare_container(
     network: str | None,
     say: Callable[[str], None],
     pull_policy: str = "if-missing",
+    pids_limit: int = DEFAULT_PIDS_LIMIT,
 ) -> tuple[ContainerSpec, Placement]:
     """Ensure the image (as the pull policy says) and volumes, weigh the instance types; the container's spec
     (with the first candidate's limits) and the candidates. Engine failures, and no instance type that can run,
@@ -63,6 +65,7 @@ def prepare_container(
         network=network,
         volumes={k: dict(v) for k, v in plan.volumes.items()},
         stop_signal=plan.graceful_signal,
+        pids_limit=pids_limit,
     )
     return spec, placement
 

@@ -110,7 +110,7 @@ from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
-from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
+from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, check_job_id
 from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
@@ -201,6 +201,7 @@ class JobService:
             self._runtime = None
 
     def _load(self, job_id: str) -> JobRecord:
+        check_job_id(job_id)  # an id from outside (CLI, API, page): matched in full, its own one-line error
         try:
             return self.jobs.load(job_id)
         except JobNotFound:
@@ -410,7 +411,12 @@ class JobService:
 
         with into_job_error(RuntimeFailure, StoreError):
             spec, placement = prepare_container(
-                runtime, plan, self.settings.docker_network, say, self.settings.image_pull_policy
+                runtime,
+                plan,
+                self.settings.docker_network,
+                say,
+                self.settings.image_pull_policy,
+                pids_limit=self.settings.pids_limit,
             )
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)

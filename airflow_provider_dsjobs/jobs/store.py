@@ -34,7 +34,7 @@ RECORD_NAME = "record.json"
 PLAN_NAME = "plan.json"
 LEASE_NAME = "launch-lease.json"
 _LOAD_WORKERS = 8
-_JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_JOB_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -43,7 +43,7 @@ class JobNotFound(JobError, StoreError):
 
 
 def check_job_id(job_id: str) -> str:
-    if not _JOB_ID_RE.match(job_id or ""):
+    if not _JOB_ID_RE.fullmatch(job_id or ""):
         raise JobNotFound(f"invalid job id {job_id!r}: job ids are lowercase letters, digits and '-'")
     return job_id
 
@@ -112,7 +112,7 @@ class JobStore:
         return f"{self.job_prefix(job_id)}inputs.json"
 
     def datasets_prefix(self, dataset_id: str) -> str:
-        if not _JOB_ID_RE.match(dataset_id or ""):
+        if not _JOB_ID_RE.fullmatch(dataset_id or ""):
             raise StoreError(f"invalid dataset id {dataset_id!r}: use lowercase letters, digits and '-'")
         return f"{project_prefix(self.project)}datasets/{dataset_id}/"
 
@@ -155,7 +155,7 @@ class JobStore:
                 job_id, _, rest = info.key[len(prefix) :].partition("/")
                 if rest == RECORD_NAME:
                     ids.append(job_id)
-        return sorted((i for i in ids if _JOB_ID_RE.match(i)), reverse=True)
+        return sorted((i for i in ids if _JOB_ID_RE.fullmatch(i)), reverse=True)
 
     def _try_load(self, job_id: str) -> JobRecord | None:
         try:

@@ -32,8 +32,8 @@ from airflow_provider_dsjobs.runtime.images import registry_of
 from airflow_provider_dsjobs.storage.base import ObjectStore
 
 #: The shape of a DataSphere resource ID: never a plausible Docker Hub name, so an unregistered one is an error.
-DATASPHERE_ID_RE = re.compile(r"^[a-z0-9]{20}$")
-_IMAGE_REF_RE = re.compile(r"^\S+$")
+DATASPHERE_ID_RE = re.compile(r"[a-z0-9]{20}")
+_IMAGE_REF_RE = re.compile(r"\S+")
 
 
 class ImageRegistryError(RegistryError):
@@ -84,7 +84,7 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
     ) -> ProjectImage:
         """Register ``image``; with ``password_secret_id``, ``password`` is that secret's value (never stored) and
         binds the entry to the image's registry host."""
-        if not _IMAGE_REF_RE.match(image or ""):
+        if not _IMAGE_REF_RE.fullmatch(image or ""):
             raise ImageRegistryError(f"invalid image reference {image!r}: no spaces, e.g. python:3.11-slim")
         if password_secret_id and not username:
             raise ImageRegistryError("a registry password secret needs a username too (--username)")
@@ -116,10 +116,10 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
     def resolve(self, value: str) -> ProjectImage | None:
         """The registered image ``value`` (an ``env.docker`` string) names; ``None`` when it is an image
         reference; an unregistered DataSphere-style ID raises ``ImageRegistryError``."""
-        if not ENTRY_ID_RE.match(value):
+        if not ENTRY_ID_RE.fullmatch(value):
             return None
         found = self.get(value)
-        if found is None and DATASPHERE_ID_RE.match(value):
+        if found is None and DATASPHERE_ID_RE.fullmatch(value):
             raise ImageRegistryError(
                 f"unknown project image {value!r}: register it with `dsjobs docker-image add {value} IMAGE_REF`"
             )

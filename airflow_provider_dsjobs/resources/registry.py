@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 
-ENTRY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+ENTRY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
 
 T = TypeVar("T")
 
@@ -23,7 +23,7 @@ class RegistryError(StoreError):
 
 
 def check_entry_id(entry_id: str, what: str) -> str:
-    if not ENTRY_ID_RE.match(entry_id or ""):
+    if not ENTRY_ID_RE.fullmatch(entry_id or ""):
         raise RegistryError(f"invalid {what} ID {entry_id!r}: use 1 to 50 letters, digits, '_' or '-'")
     return entry_id
 

@@ -23,7 +23,7 @@ from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryErr
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
 
-_S3_URL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?$")
+_S3_URL_RE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?")
 
 
 class ConnectorError(RegistryError):
@@ -108,7 +108,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
         read_write: bool = False,
         description: str = "",
     ) -> S3Connector:
-        if not _S3_URL_RE.match(url or ""):
+        if not _S3_URL_RE.fullmatch(url or ""):
             raise ConnectorError(f"invalid S3 URL {url!r}: use s3://bucket/prefix")
         if bool(access_key_id) != bool(secret_key_secret_id):
             raise ConnectorError(
@@ -134,6 +134,6 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
 
 def check_s3_url(url: str, where: str) -> str:
     """``url`` if it is ``s3://bucket[/prefix]``, else a ``ConnectorError`` naming ``where`` it came from."""
-    if not _S3_URL_RE.match(url or ""):
+    if not _S3_URL_RE.fullmatch(url or ""):
         raise ConnectorError(f"{where}: invalid S3 URL {url!r}: use s3://bucket/prefix")
     return url

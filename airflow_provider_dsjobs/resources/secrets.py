@@ -16,9 +16,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from airflow_provider_dsjobs.storage.private import make_private_dirs
+
 #: Secret names as DataSphere allows them: letters, digits, ``_`` and ``-`` (``MY-SECRET``), 1 to 100 characters,
 #: starting with a letter or ``_`` so the name is also a usable env var name.
-SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}")
 #: Largest secret value accepted (an env var, not a file).
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -28,7 +30,7 @@ class SecretsError(Exception):
 
 
 def check_secret_name(name: str) -> str:
-    if not SECRET_NAME_RE.match(name or ""):
+    if not SECRET_NAME_RE.fullmatch(name or ""):
         raise SecretsError(
             f"invalid secret name {name!r}: use 1 to 100 letters, digits, '_' or '-', starting with a letter or '_'"
         )
@@ -85,7 +87,7 @@ class FileSecretStore:
         return True
 
     def _write(self, secrets: Mapping[str, str]) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.directory)  # 0700, and so is a home directory it creates
         # mkstemp creates the file 0600 before any byte is written; rename replaces the old set atomically.
         fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=self.directory)
         try:

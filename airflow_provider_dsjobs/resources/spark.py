@@ -25,7 +25,7 @@ from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryErr
 from airflow_provider_dsjobs.storage.base import ObjectStore
 
 CONFIG_PATH = "/job/spark_connection_config.json"
-_REMOTE_RE = re.compile(r"^sc://[A-Za-z0-9.\-\[\]:]+(/\S*)?$")
+_REMOTE_RE = re.compile(r"sc://[A-Za-z0-9.\-\[\]:]+(/\S*)?")
 
 
 class SparkConnectorError(RegistryError):
@@ -90,7 +90,7 @@ class SparkEndpoint:
 
 
 def check_remote(remote: str) -> str:
-    if not _REMOTE_RE.match(remote or ""):
+    if not _REMOTE_RE.fullmatch(remote or ""):
         raise SparkConnectorError(f"invalid Spark Connect endpoint {remote!r}: use sc://host:port")
     return remote
 

@@ -3,13 +3,21 @@
 ``connect_engine(settings)`` returns a :class:`DockerEngine` that has answered a ping, or raises one
 :class:`RuntimeFailure` line such as ``cannot reach the Docker engine at unix:///var/run/docker.sock: No such file or
 directory (start dockerd or set DSJOBS_DOCKER_URL)``.
+
+A ``tcp://`` (or ``http://``) engine without TLS is refused (:class:`InsecureEngine`) unless the settings allow it
+explicitly (``DSJOBS_DOCKER_ALLOW_INSECURE=1``): whoever reaches that port runs containers as root on the engine's
+machine. TLS files come from the settings (``DSJOBS_DOCKER_TLS_*``, the connection's ``docker_tls_*`` extras), else
+from the environment as the docker CLI reads it: ``DOCKER_TLS_VERIFY`` (any non-empty value) with ``ca.pem``,
+``cert.pem`` and ``key.pem`` in ``DOCKER_CERT_PATH`` (default ``~/.docker``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -25,6 +33,19 @@ PING_TIMEOUT = 10.0
 API_TIMEOUT = 120.0
 DEFAULT_LOCAL_URL = "unix:///var/run/docker.sock"
 _HINT = "(start dockerd or set DSJOBS_DOCKER_URL)"
+_SCHEMES = ("unix", "tcp", "http", "https", "ssh", "npipe")
+#: Schemes that carry the Docker API in the clear unless TLS files are given.
+_PLAIN_SCHEMES = ("tcp", "http")
+_INSECURE_HOWTO = (
+    "give TLS files (DSJOBS_DOCKER_TLS_CA_CERT, DSJOBS_DOCKER_TLS_CLIENT_CERT and DSJOBS_DOCKER_TLS_CLIENT_KEY, or the "
+    "connection's docker_tls_* extras; or DOCKER_TLS_VERIFY=1 with ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH) "
+    "or allow it explicitly with DSJOBS_DOCKER_ALLOW_INSECURE=1 (connection extra docker_allow_insecure: true)"
+)
+
+
+class InsecureEngine(RuntimeFailure):
+    """A ``tcp://`` engine URL without TLS, not explicitly allowed: a configuration error, raised before any
+    connection is made."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +130,40 @@ class _APIClient(docker.APIClient):
         return merged
 
 
-def _tls_config(settings: Settings) -> docker.tls.TLSConfig | None:
+@dataclass(frozen=True)
+class TlsFiles:
+    """What a TLS connection to the engine uses, and where it came from (for error messages)."""
+
+    ca_cert: str | None
+    client_cert: str | None
+    client_key: str | None
+    verify: bool
+    source: str
+
+
+def tls_files(settings: Settings, env: Mapping[str, str] | None = None) -> TlsFiles | None:
+    """The TLS files the settings name (``DSJOBS_DOCKER_TLS_*``); else, as the docker CLI reads the environment,
+    ``DOCKER_TLS_VERIFY`` (set and not empty: TLS, verified) with ``ca.pem`` and, when present, ``cert.pem`` and
+    ``key.pem`` in ``DOCKER_CERT_PATH`` (default ``~/.docker``); ``None`` when neither gives TLS."""
     cert, key, ca = settings.docker_tls_client_cert, settings.docker_tls_client_key, settings.docker_tls_ca_cert
-    if not (cert or key or ca):
+    if cert or key or ca:
+        return TlsFiles(ca, cert, key, settings.docker_tls_verify, "DSJOBS_DOCKER_TLS_*")
+    e = os.environ if env is None else env
+    if not e.get("DOCKER_TLS_VERIFY"):
         return None
+    folder = Path(e.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    return TlsFiles(
+        str(folder / "ca.pem"),
+        str(cert_file) if cert_file.is_file() else None,
+        str(key_file) if key_file.is_file() else None,
+        True,
+        "DOCKER_CERT_PATH",
+    )
+
+
+def _tls_config(files: TlsFiles) -> docker.tls.TLSConfig:
+    cert, key, ca = files.client_cert, files.client_key, files.ca_cert
     if bool(cert) != bool(key):
         raise RuntimeFailure(
             "Docker TLS needs both a client certificate and a client key "
@@ -120,26 +171,49 @@ def _tls_config(settings: Settings) -> docker.tls.TLSConfig | None:
         )
     for label, path in (("CA certificate", ca), ("client certificate", cert), ("client key", key)):
         if path and not os.path.isfile(path):
-            raise RuntimeFailure(f"Docker TLS {label} {path} does not exist")
+            raise RuntimeFailure(f"Docker TLS {label} {path} does not exist (from {files.source})")
     try:
         return docker.tls.TLSConfig(
             client_cert=(cert, key) if cert and key else None,
             ca_cert=ca or None,
-            verify=(ca or True) if settings.docker_tls_verify else False,
+            verify=(ca or True) if files.verify else False,
         )
     except docker.errors.DockerException as exc:
         raise RuntimeFailure(f"invalid Docker TLS settings: {reason_of(exc)}") from None
 
 
-def connect_engine(settings: Settings, *, ping_timeout: float = PING_TIMEOUT) -> DockerEngine:
-    """Connect to ``settings.docker_url`` (else ``DOCKER_HOST``, else the local socket) and ping the engine."""
-    url = settings.docker_url or os.environ.get("DOCKER_HOST") or DEFAULT_LOCAL_URL
+def engine_url(settings: Settings) -> str:
+    """The engine's URL: ``settings.docker_url``, else ``DOCKER_HOST``, else the local socket."""
+    return settings.docker_url or os.environ.get("DOCKER_HOST") or DEFAULT_LOCAL_URL
+
+
+def engine_tls(settings: Settings) -> tuple[str, docker.tls.TLSConfig | None]:
+    """The engine's URL and its TLS configuration (``None``: no TLS), checked before any connection: a URL of
+    another scheme, TLS files that do not exist, or a ``tcp://`` URL without TLS that the settings do not allow
+    (``InsecureEngine``) raise one ``RuntimeFailure`` line."""
+    url = engine_url(settings)
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme not in ("unix", "tcp", "http", "https", "ssh", "npipe"):
+    if scheme not in _SCHEMES:
         raise RuntimeFailure(
             f"invalid Docker engine URL {url!r}: expected unix:///path, tcp://host:port or ssh://user@host {_HINT}"
         )
-    tls = _tls_config(settings) if scheme in ("tcp", "https") else None
+    if scheme not in ("tcp", "https", "http"):
+        return url, None
+    files = tls_files(settings)
+    if files is not None:
+        return url, _tls_config(files)
+    if scheme in _PLAIN_SCHEMES and not settings.docker_allow_insecure:
+        raise InsecureEngine(
+            f"refusing the Docker engine at {url} without TLS: anyone who reaches it can run containers as root "
+            f"there; {_INSECURE_HOWTO}"
+        )
+    return url, None
+
+
+def connect_engine(settings: Settings, *, ping_timeout: float = PING_TIMEOUT) -> DockerEngine:
+    """Connect to ``settings.docker_url`` (else ``DOCKER_HOST``, else the local socket) and ping the engine."""
+    url, tls = engine_tls(settings)
+    scheme = url.split("://", 1)[0]
     kwargs: dict[str, Any] = {}
     if scheme == "ssh" and importlib.util.find_spec("paramiko") is None:
         kwargs["use_ssh_client"] = True  # the system ssh client, since paramiko is not installed

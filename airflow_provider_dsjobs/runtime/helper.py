@@ -2,7 +2,8 @@
 
 What must be measured or changed *on the engine* (the project disk's files, the free space of the engine's disk)
 is done by a container there rather than on the submitting machine, so it works the same with a remote engine.
-Helpers carry the ``dsjobs.helper`` label (what they are for) besides the caller's, and are always removed.
+Helpers carry the ``dsjobs.helper`` label (what they are for) besides the caller's, and are always removed. Like
+every container ``Runtime.create`` makes, they run with ``no-new-privileges`` and the default pids limit.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def shell_command(script: str, *, restore_env: bool = False) -> list[str]:
 # under their own names with ``env`` and runs the script with bash, which keeps what it inherits. An image
 # without bash gets a warning line and the script runs without them.
 
-_SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHELL_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENV_NAMES_VAR = "DSJOBS_ENV_NAMES"
 _ALIAS_PREFIX = "DSJOBS_ENV_"
 _RESTORE = r"""i=0; set --
@@ -62,7 +62,7 @@ echo "dsjobs: the image has no bash: env vars $names cannot reach the job (a POS
 
 
 def needs_alias(name: str) -> bool:
-    return not _SHELL_NAME_RE.match(name)
+    return not _SHELL_NAME_RE.fullmatch(name)
 
 
 def portable_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -67,12 +67,12 @@ _HASHERS = 4
 _SEQUENTIAL_EXISTS_SECONDS = 0.02
 _SLOW_EXISTS_SECONDS = 0.0005
 
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_PROJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def check_project(project: str) -> str:
-    if not _PROJECT_RE.match(project or ""):
+    if not _PROJECT_RE.fullmatch(project or ""):
         raise StoreError(
             f"invalid project name {project!r}: use 1-100 letters, digits, '.', '_' or '-', starting alphanumeric"
         )
@@ -80,7 +80,7 @@ def check_project(project: str) -> str:
 
 
 def _check_sha(sha256: str) -> str:
-    if not _SHA_RE.match(sha256 or ""):
+    if not _SHA_RE.fullmatch(sha256 or ""):
         raise StoreError(f"invalid content id {sha256!r}: expected 64 lowercase hex digits")
     return sha256
 

@@ -45,6 +45,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo, StatKey, is_racy
+from airflow_provider_dsjobs.storage.private import PRIVATE_FILE_MODE, make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,9 @@ class PersistentHashMemo(HashMemo):
     # -- the database ------------------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
+        # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's own mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
         conn = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
         try:
             # WAL lets readers and one writer work at once; NORMAL syncs at checkpoints only (a crash can lose

@@ -10,6 +10,8 @@ commits many in one go, where one after another each waits for its own commit), 
 small files pays about one disk flush instead of a thousand. After the renames, each directory that got a new name
 is fsync'ed once (a rename is a change of the directory, lost in a crash until the directory reaches the disk).
 
+Files are created ``0600`` and directories ``0700`` (``storage/private.py``): only the store's owner reads it.
+
 ``LocalStore(root, fsync=False)`` (``DSJOBS_LOCAL_FSYNC=0``) skips every fsync: the temporary name and the rename
 stay, so a reader never sees half an object, but a crash of the machine may lose or empty recent writes.
 """
@@ -32,6 +34,7 @@ from typing import BinaryIO
 from airflow_provider_dsjobs.storage.base import CopiedIn, ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
 from airflow_provider_dsjobs.storage.hashing import TrailingHash
 from airflow_provider_dsjobs.storage.keys import NATIVE_SEPARATORS, check_key, local_parts
+from airflow_provider_dsjobs.storage.private import make_private_dirs, private_opener
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -157,15 +160,9 @@ def _fsync_all(paths: Sequence[Path]) -> None:
 
 
 def _make_dirs(directory: Path) -> set[Path]:
-    """Create ``directory`` and its missing parents; the directories whose entries that changed (each new
-    directory's parent), for the caller to fsync."""
-    missing = []
-    while not directory.is_dir():
-        missing.append(directory)
-        directory = directory.parent
-    for new in reversed(missing):
-        new.mkdir(exist_ok=True)
-    return {new.parent for new in missing}
+    """Create ``directory`` and its missing parents (``0700``: the store is its owner's only); the directories
+    whose entries that changed (each new directory's parent), for the caller to fsync."""
+    return {new.parent for new in make_private_dirs(directory)}
 
 
 class LocalStore:
@@ -209,7 +206,7 @@ class LocalStore:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         with _partial(tmp, "write", lambda: self.uri(key)):
             changed = _make_dirs(target.parent) | {target.parent}
-            with open(tmp, "wb") as out:
+            with open(tmp, "wb", opener=private_opener) as out:
                 _fill(out, source, _counted(progress), kernel_copy=kernel_copy, sync=self.fsync)
             os.replace(tmp, target)
             self._sync_dirs(changed)
@@ -225,7 +222,8 @@ class LocalStore:
         tmp = self._incoming()
         with _partial(tmp, "copy", lambda: str(path)), open(path, "rb") as source:
             large = os.fstat(source.fileno()).st_size >= _SYNC_ON_COPY
-            with open(tmp, "w+b") as out, TrailingHash(out.fileno()) as hasher:  # w+: the hasher maps its pages
+            # w+: the hasher maps its pages
+            with open(tmp, "w+b", opener=private_opener) as out, TrailingHash(out.fileno()) as hasher:
                 _fill(out, source, hasher.add, kernel_copy=True, sync=large and self.fsync)
                 sha = hasher.hexdigest()
         return CopiedIn(tmp, sha, hasher.size)
@@ -233,7 +231,7 @@ class LocalStore:
     def copy_in_bytes(self, data: bytes) -> Path:
         """Like ``copy_in``, from content already in memory (never fsync'ed here: the batch does it)."""
         tmp = self._incoming()
-        with _partial(tmp, "write", lambda: self.url), open(tmp, "wb", buffering=0) as out:
+        with _partial(tmp, "write", lambda: self.url), open(tmp, "wb", buffering=0, opener=private_opener) as out:
             view = memoryview(data)
             while view:
                 view = view[out.write(view) :]

@@ -75,6 +75,18 @@ def test_env_ls_with_unreachable_engine_is_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
+def test_env_ls_on_a_tcp_engine_without_tls_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DSJOBS_DOCKER_ALLOW_INSECURE", raising=False)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.setenv("DSJOBS_DOCKER_URL", "tcp://127.0.0.1:2375")
+    assert main(["env", "ls"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dsjobs: refusing the Docker engine at tcp://127.0.0.1:2375 without TLS: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize("command", [["env", "ls"], ["env", "clear", "--all"], ["generate-requirements", "x.py"]])
 def test_env_commands_with_a_bad_setting_are_one_usage_line(
     command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.open import open_store
 from tests.cli.interrupt import interrupt_when_ready
 from tests.jobs.service_helpers import wait_for, write_job
 
@@ -155,6 +157,40 @@ def test_bad_config_and_bad_store_are_one_line(
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["get", "logs", "cancel"])
+def test_a_job_id_with_a_trailing_newline_is_refused_in_one_line(
+    cli_env: list[str], local_settings: Settings, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = JobStore(open_store(local_settings), local_settings.project)
+    record = JobRecord(id=jobs.new_job_id(), project=local_settings.project, status=JobStatus.SUCCESS)
+    jobs.save(record)
+    assert main(["get", "--id", record.id, *cli_env]) == 0
+    capsys.readouterr()
+    assert main([command, "--id", record.id + "\n", *cli_env]) == 1
+    err = capsys.readouterr().err
+    assert err == f"dsjobs: invalid job id {record.id + chr(10)!r}: job ids are lowercase letters, digits and '-'\n"
+
+
+def test_a_tcp_engine_without_tls_is_a_usage_error(
+    cli_env: list[str],
+    local_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: echo hi\n")
+    monkeypatch.delenv("DSJOBS_DOCKER_ALLOW_INSECURE", raising=False)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.setenv("DSJOBS_DOCKER_URL", "tcp://127.0.0.1:2375")
+    for argv in (["execute", "-c", str(cfg)], ["ls"]):
+        assert main([*argv, *cli_env]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dsjobs: refusing the Docker engine at tcp://127.0.0.1:2375 without TLS: ")
+        assert err.count("\n") == 1 and "Traceback" not in err and "DSJOBS_DOCKER_ALLOW_INSECURE=1" in err
+    assert main(["ls", "--docker-url", "unix:///var/run/docker.sock", *cli_env]) == 0
+    assert JobStore(open_store(local_settings), local_settings.project).list_ids() == []  # nothing was submitted
+
+
 GRACEFUL = """
 cmd: |
   trap 'echo bye > state.txt; exit 0' TERM
@@ -219,6 +255,7 @@ def test_a_lost_engine_leaves_the_job_unknown_until_it_is_back(
     cfg = write_job(tmp_path / "job", SLEEPER)
     with cuttable_proxy(docker_url()) as proxy:
         monkeypatch.setenv("DSJOBS_DOCKER_URL", proxy.url)
+        monkeypatch.setenv("DSJOBS_DOCKER_ALLOW_INSECURE", "1")  # a plain proxy on loopback, allowed explicitly
         result: list[int] = []
         runner = threading.Thread(target=lambda: result.append(main(["execute", "-c", str(cfg), *cli_env])))
         runner.start()

@@ -340,7 +340,7 @@ output-datasets:
 def test_unreachable_engine_leaves_an_error_record(local_settings: Settings, tmp_path: Path) -> None:
     import dataclasses
 
-    bad = dataclasses.replace(local_settings, docker_url="tcp://127.0.0.1:1")
+    bad = dataclasses.replace(local_settings, docker_url="tcp://127.0.0.1:1", docker_allow_insecure=True)
     service = JobService(bad)
     with pytest.raises(JobError) as info:
         _submit(service, write_job(tmp_path / "job", "cmd: echo hi\n"))

@@ -80,6 +80,27 @@ def test_missing_job_is_a_one_line_error_with_the_id(store: ObjectStore) -> None
         js.load("../../etc")
 
 
+@pytest.mark.parametrize("junk", ["\n", "\r\n", " ", "/x", "\x00"])
+def test_a_job_id_with_trailing_junk_is_refused_not_found_under_another_name(store: ObjectStore, junk: str) -> None:
+    js = JobStore(store, "proj")
+    real = make_record(js)
+    hostile = real.id + junk
+    with pytest.raises(JobNotFound) as err:
+        js.load(hostile)
+    assert str(err.value) == f"invalid job id {hostile!r}: job ids are lowercase letters, digits and '-'"
+    assert "\n" not in str(err.value)
+    with pytest.raises(StoreError, match="invalid dataset id"):
+        js.datasets_prefix("d1" + junk)
+
+
+def test_list_ignores_a_stored_job_directory_whose_name_ends_in_a_newline(local_store: ObjectStore) -> None:
+    # A directory anyone with access to a local store can make (moto refuses such a key, S3 would take it).
+    js = JobStore(local_store, "proj")
+    real = make_record(js)
+    local_store.put_bytes(f"{js.jobs_prefix()}{real.id}\n/record.json", local_store.get_bytes(js.record_key(real.id)))
+    assert js.list_ids() == [real.id]
+
+
 def test_corrupt_record_is_reported_and_skipped_by_list(store: ObjectStore) -> None:
     js = JobStore(store, "proj")
     good = make_record(js)

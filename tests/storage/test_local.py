@@ -237,7 +237,9 @@ def test_copy_in_bytes_failing_leaves_no_partial_file(tmp_path: Path, monkeypatc
         def write(self, data: object) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(local, "open", lambda path, mode, buffering=-1: FullDisk(path, mode), raising=False)
+    monkeypatch.setattr(
+        local, "open", lambda path, mode, buffering=-1, opener=None: FullDisk(path, mode, opener=opener), raising=False
+    )
     with pytest.raises(StoreError, match=f"cannot write {store.url}: No space left on device"):
         store.copy_in_bytes(b"content")
     assert sorted(p.name for p in store.root.iterdir()) == ["other"]

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture()
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name in list(os.environ):
-        if name.startswith(("DSJOBS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")) or name == "DOCKER_HOST":
+        if name.startswith(("DSJOBS_", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")) or name.startswith("DOCKER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DSJOBS_HOME", str(tmp_path / "home"))
     return monkeypatch

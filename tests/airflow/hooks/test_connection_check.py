@@ -55,7 +55,9 @@ def test_missing_bucket_fails_the_store_check(clean_env: pytest.MonkeyPatch, s3_
 
 
 def test_unreachable_engine_fails_the_engine_check(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"docker_url": "tcp://127.0.0.1:1"})
+    set_conn(
+        clean_env, "ds", conn_type="dsjobs", extra={"docker_url": "tcp://127.0.0.1:1", "docker_allow_insecure": True}
+    )
     ok, message = DataSphereJobsHook(dsjobs_conn_id="ds").test_connection()
     assert not ok
     assert "is writable; engine check failed: cannot reach the Docker engine at tcp://127.0.0.1:1" in message

@@ -87,6 +87,40 @@ def test_connection_extras_override_environment(clean_env: pytest.MonkeyPatch) -
     assert "s3cret-key-value" not in str(redact("key s3cret-key-value"))
 
 
+def test_a_tcp_engine_without_tls_fails_the_task_at_once(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"docker_url": "tcp://engine:2375"})
+    with pytest.raises(AirflowFailException) as caught:  # a configuration error: never retried
+        DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    message = str(caught.value)
+    assert message.startswith("connection 'ds': refusing the Docker engine at tcp://engine:2375 without TLS")
+    assert "docker_allow_insecure: true" in message and "\n" not in message
+    ok, said = DataSphereJobsHook(dsjobs_conn_id="ds").test_connection()
+    assert not ok and said == message
+    clean_env.setenv("DOCKER_HOST", "tcp://engine:2375")  # the fallback to the environment is checked alike
+    with pytest.raises(AirflowFailException, match="refusing the Docker engine at tcp://engine:2375"):
+        DataSphereJobsHook().get_settings()
+    clean_env.delenv("DOCKER_HOST")
+    set_conn(
+        clean_env, "ds", conn_type="dsjobs", extra={"docker_url": "tcp://engine:2375", "docker_allow_insecure": "1"}
+    )
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().docker_allow_insecure is True
+    clean_env.setenv("DOCKER_TLS_VERIFY", "1")  # TLS as the docker CLI reads it from the environment
+    clean_env.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"docker_url": "tcp://engine:2376"})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().docker_url == "tcp://engine:2376"
+
+
+def test_pids_limit_and_insecure_extras_are_checked(clean_env: pytest.MonkeyPatch) -> None:
+    assert DataSphereJobsHook().get_settings().pids_limit == 4096
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"pids_limit": "64"})
+    assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().pids_limit == 64
+    for extra in ({"pids_limit": "lots"}, {"docker_allow_insecure": "perhaps"}):
+        set_conn(clean_env, "ds", conn_type="dsjobs", extra=extra)
+        with pytest.raises(AirflowFailException) as caught:
+            DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+        assert str(caught.value).startswith("connection 'ds': extra ") and "\n" not in str(caught.value)
+
+
 def test_missing_named_connection_fails_at_once_naming_it(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(AirflowFailException) as caught:
         DataSphereJobsHook(dsjobs_conn_id="dsjobs_prod_typo").get_settings()

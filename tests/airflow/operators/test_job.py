@@ -523,7 +523,8 @@ def test_bad_on_kill_action_is_rejected_at_parse_time() -> None:
 
 def test_unreachable_engine_fails_with_one_line_reason(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
-        "AIRFLOW_CONN_DSJOBS_BROKEN", '{"conn_type": "dsjobs", "extra": {"docker_url": "tcp://127.0.0.1:9"}}'
+        "AIRFLOW_CONN_DSJOBS_BROKEN",
+        '{"conn_type": "dsjobs", "extra": {"docker_url": "tcp://127.0.0.1:9", "docker_allow_insecure": "true"}}',
     )
     op = probe_op(dsjobs_conn_id="dsjobs_broken")
     with pytest.raises(AirflowException) as err:

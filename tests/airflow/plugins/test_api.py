@@ -144,6 +144,19 @@ def test_unknown_job_and_output_are_404(api_server: ApiServer, finished: JobReco
     assert api_server.request(f"/dsjobs/api/jobs/{finished.id}/outputs/vars/RESULT/other.txt")[0] == 404
 
 
+def test_a_job_id_with_a_trailing_newline_names_no_job(api_server: ApiServer, finished: JobRecord) -> None:
+    for path in (
+        f"/dsjobs/api/jobs/{finished.id}%0A",
+        f"/dsjobs/api/jobs/{finished.id}%0A/logs",
+        f"/dsjobs/api/jobs/{finished.id}%0A/outputs/vars/RESULT/result.txt",
+        f"/dsjobs/jobs/{finished.id}%0A",
+    ):
+        status, _, body = api_server.request(path)
+        assert status == 404, (path, status)
+        # Either no route takes it or the service refuses the id: never the job's data under another name.
+        assert finished.id.encode() not in body and b"plugin-echo" not in body, (path, body[:300])
+
+
 def test_viewer_sees_jobs_but_cannot_act(api_server: ApiServer, finished: JobRecord) -> None:
     job = api_server.json(f"/dsjobs/api/jobs/{finished.id}", user="viewer")
     assert job["can_change_data"] is False
