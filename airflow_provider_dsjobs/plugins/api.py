@@ -14,17 +14,19 @@ from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Query, Requ
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobNotFound
 from airflow_provider_dsjobs.plugins import views
-from airflow_provider_dsjobs.plugins.auth import Access, AccessDep
+from airflow_provider_dsjobs.plugins.auth import Access, AccessDep, ConnId
+from airflow_provider_dsjobs.plugins.errors import addresses, scrub, shown
+from airflow_provider_dsjobs.plugins.masking import SecretsUnavailable, fact_cleaner, mask_pairs, masker_for
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, service_for
 
 router = APIRouter(prefix="/api")
-ConnId = Annotated[str, Query(min_length=1, max_length=250, description="a dsjobs connection id")]
+__all__ = ["ConnId", "router"]
 _CHUNK = 256 * 1024
 
 
@@ -32,7 +34,13 @@ def job_service(conn_id: str) -> JobService:
     try:
         return service_for(conn_id)
     except Exception as exc:  # a connection that cannot be turned into settings: say why, in one line
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"connection {conn_id!r}: {one_line(exc)}") from None
+        detail = shown(exc, f"connection {conn_id!r}")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"connection {conn_id!r}: {detail}") from None
+
+
+def _error(service: JobService, exc: BaseException, what: str) -> str:
+    """What a viewer is told about ``exc`` (no store URI, engine address or path; the detail is logged)."""
+    return shown(exc, what, addresses(service.settings))
 
 
 def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
@@ -40,9 +48,9 @@ def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
     try:
         record = service.read(job_id)
     except JobNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, scrub(str(exc), addresses(service.settings))) from None
     except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, f"job {job_id}")) from None
     access.require_view(record)
     return record
 
@@ -62,8 +70,9 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
     try:
         page = service.query_jobs(query, visible=access.can_view)
     except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    summaries = [views.summary(r) for r in page.jobs]
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, "listing jobs")) from None
+    clean = fact_cleaner(service) if any(r.status_details for r in page.jobs) else None
+    summaries = [views.summary(r, clean) if clean else views.summary(r) for r in page.jobs]
     return views.JobList(
         conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
     )
@@ -90,6 +99,7 @@ def job_detail(
         conn_id=conn_id,
         can_cancel=access.can_act(record, "POST"),
         can_change=access.can_act(record, "PUT"),
+        clean=fact_cleaner(service, record),
     )
 
 
@@ -112,12 +122,13 @@ def get_job(request: Request, job_id: str, access: AccessDep, conn_id: ConnId = 
     return job_detail(request, service, access, record, conn_id)
 
 
-def _ndjson(pairs: Iterator[tuple[str, str]]) -> Iterator[bytes]:
+def _ndjson(pairs: Iterator[tuple[str, str]], service: JobService) -> Iterator[bytes]:
     try:
         for stream, line in pairs:
             yield (json.dumps({"stream": stream, "line": line}, ensure_ascii=False) + "\n").encode("utf-8")
     except JobError as exc:
-        yield (json.dumps({"stream": "system", "line": f"log read failed: {exc}", "error": True}) + "\n").encode()
+        failed = f"log read failed: {_error(service, exc, 'reading a log')}"
+        yield (json.dumps({"stream": "system", "line": failed, "error": True}) + "\n").encode()
 
 
 @router.get("/jobs/{job_id}/logs")
@@ -135,11 +146,14 @@ def job_logs(
     if record.data_cleared:
         raise HTTPException(status.HTTP_410_GONE, f"job {job_id} data is cleared")
     try:
-        pairs = service.logs(job_id, tail=tail, follow=follow)
-    except JobError as exc:
+        mask = masker_for(service, record)  # every line masked: the job's secrets never reach the page
+        pairs = mask_pairs(service.logs(job_id, tail=tail, follow=follow), mask)
+    except SecretsUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except JobError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, f"log of {job_id}")) from None
     return StreamingResponse(
-        _ndjson(pairs),
+        _ndjson(pairs, service),
         media_type="application/x-ndjson",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -158,7 +172,7 @@ def download_output(job_id: str, path: str, access: AccessDep, conn_id: ConnId =
     try:
         item, reader = service.open_output(job_id, path)
     except JobError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _error(service, exc, f"output of {job_id}")) from None
     name = posixpath.basename(item.path)
     headers = {
         "Content-Length": str(item.size),
@@ -223,7 +237,7 @@ def set_data_ttl(
     try:
         return views.summary(service.set_data_ttl(job_id, body.days))
     except JobError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"data TTL of {job_id}")) from None
 
 
 @router.post("/jobs/{job_id}/clear", response_model=views.JobSummary)
@@ -235,5 +249,5 @@ def clear_data(request: Request, job_id: str, access: AccessDep, conn_id: ConnId
     try:
         service.clear(job_id)
     except JobError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"clearing {job_id}")) from None
     return views.summary(service.read(job_id))
