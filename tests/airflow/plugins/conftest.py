@@ -1,6 +1,8 @@
 """A real api-server for the plugin's tests: one process per session, SQLite metadata database, the simple
-auth manager with two users (``admin``, ``viewer``), the provider installed as it ships (its plugin comes in
-through the provider info). Jobs are submitted in the test process to the same embedded store the server reads.
+auth manager with three users (``admin``; ``op``, who may read connections; ``viewer``, who may not), the provider
+installed as it ships (its plugin comes in through the provider info). Jobs are submitted in the test process to
+the same embedded store the server reads. The server knows the project's secrets, a ``secret-id`` and the
+connection's ``LAB_API_TOKEN`` (``helpers.SECRETS``); a second, multi-team server (``teams_server``) has two teams.
 """
 
 from __future__ import annotations
@@ -21,12 +23,41 @@ import pytest
 
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
-from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, run_echo, with_resources
+from tests.airflow.plugins.helpers import (
+    LAB_TOKEN,
+    PASSWORDS,
+    PROJECT_SECRETS,
+    SECRET_IDS,
+    ApiServer,
+    run_echo,
+    with_resources,
+)
 from tests.helpers import free_port, unavailable
 from tests.servers import stop_process
 
 #: A second connection, to another project in the same store.
 OTHER_CONN = {"conn_type": "dsjobs", "extra": {"project": "other"}}
+#: A connection of another type, with a password and an address a dsjobs page must never use or show.
+NOT_DSJOBS_CONN = {
+    "conn_type": "aws",
+    "login": "AKIANOTFORPAGES",
+    "password": "aws-secret-not-for-pages",
+    "extra": {"endpoint_url": "http://10.9.8.7:9000", "project": "default"},
+}
+#: A dsjobs connection whose store and engine cannot be reached (the page errors must not name them).
+BROKEN_CONN = {
+    "conn_type": "dsjobs",
+    "extra": {
+        "store_url": "s3://hidden-bucket-7c1/jobs-prefix",
+        "endpoint_url": "http://127.0.0.1:9",
+        "docker_url": "tcp://127.0.0.1:9",
+        "region_name": "us-east-1",
+    },
+    "login": "AKIABROKEN",
+    "password": "broken-store-secret",
+}
+#: A dsjobs connection to the working local store whose Docker engine cannot be reached.
+BROKEN_ENGINE_CONN = {"conn_type": "dsjobs", "extra": {"docker_url": "tcp://127.0.0.1:9"}}
 
 
 def _server_env(home: Path, test_image: str) -> dict[str, str]:
@@ -40,7 +71,7 @@ def _server_env(home: Path, test_image: str) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
         AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer,op:op",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
         AIRFLOW__API_AUTH__JWT_SECRET="dsjobs-plugin-tests-jwt-secret-0123456789",
@@ -48,6 +79,12 @@ def _server_env(home: Path, test_image: str) -> dict[str, str]:
         AIRFLOW__API__WORKERS="1",
         AIRFLOW__CORE__LAZY_LOAD_PLUGINS="False",
         AIRFLOW_CONN_DSJOBS_OTHER=json.dumps(OTHER_CONN),
+        AIRFLOW_CONN_NOT_DSJOBS=json.dumps(NOT_DSJOBS_CONN),
+        AIRFLOW_CONN_DSJOBS_BROKEN=json.dumps(BROKEN_CONN),
+        AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_DEFAULT=json.dumps(PROJECT_SECRETS),
+        DSJOBS_LAB_API_TOKEN=LAB_TOKEN,
+        AIRFLOW_CONN_DSJOBS_BROKEN_ENGINE=json.dumps(BROKEN_ENGINE_CONN),
+        **{f"AIRFLOW_VAR_{name.upper()}": value for name, value in SECRET_IDS.items()},
         DSJOBS_HOME=str(home / "dsjobs"),
         DSJOBS_DEFAULT_IMAGE=test_image,
         DSJOBS_HASH_CACHE="0",
