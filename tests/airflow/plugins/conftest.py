@@ -180,3 +180,66 @@ def resourced_job(api_server: ApiServer) -> JobRecord:
         return with_resources(service, run_echo(service))
     finally:
         service.close()
+
+
+#: The two teams of the multi-team server, each with a DAG bundle of one DAG (``dag_<team>``).
+TEAMS = ("team_a", "team_b")
+_TEAM_DAG = """\
+from airflow.sdk import DAG, task
+
+with DAG("dag_{team}", schedule=None):
+
+    @task
+    def noop():
+        pass
+
+    noop()
+"""
+
+
+def _teams_env(home: Path, test_image: str) -> dict[str, str]:
+    """``[core] multi_team`` on, one local DAG bundle per team, ``alice`` (team_a) and ``bob`` (team_b) with the
+    User role (they may see and change their team's DAGs), and ``admin``."""
+    env = _server_env(home, test_image)
+    bundles = []
+    for team in TEAMS:
+        folder = home / f"dags_{team}"
+        folder.mkdir()
+        (folder / f"dag_{team}.py").write_text(_TEAM_DAG.format(team=team))
+        bundles.append(
+            {
+                "name": f"bundle_{team}",
+                "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                "kwargs": {"path": str(folder), "refresh_interval": 0},
+                "team_name": team,
+            }
+        )
+    env.update(
+        AIRFLOW__CORE__MULTI_TEAM="True",
+        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(bundles),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,alice:user:team_a,bob:user:team_b",
+    )
+    return env
+
+
+def _airflow_cli(airflow: str, env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([airflow, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (args, done.stdout[-2000:] + done.stderr[-2000:])
+
+
+@pytest.fixture(scope="session")
+def teams_server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[ApiServer]:
+    """A multi-team api-server with its own database and store: the teams and their DAGs in the database (as
+    the dag processor leaves them), and a dsjobs connection ``dsjobs_team_a`` owned by team_a."""
+    airflow = _airflow()
+    home = tmp_path_factory.mktemp("teams-server")
+    env = _teams_env(home, test_image)
+    _airflow_cli(airflow, env, "db", "migrate")
+    _airflow_cli(airflow, env, "teams", "sync")
+    _airflow_cli(airflow, env, "dags", "reserialize")
+    with _serving(airflow, env, home / "api-server.log") as url:
+        server = ApiServer(url=url, env=env, log=home / "api-server.log")
+        body = {"connection_id": "dsjobs_team_a", "conn_type": "dsjobs", "extra": "{}", "team_name": "team_a"}
+        status, _, answer = server.request("/api/v2/connections", method="POST", body=body)
+        assert status == 201, answer[:500]
+        yield server
