@@ -77,3 +77,5 @@ def test_a_teams_connection_is_not_read_by_the_page(teams_server: ApiServer, tea
             status, _, body = teams_server.request(path, user=user)
             assert status == 404 and b"no dsjobs connection 'dsjobs_team_a'" in body, (user, path, status)
     assert team_jobs["a"].id in _ids(teams_server, "alice", "&conn_id=dsjobs_default")
+    status, _, page = teams_server.request("/dsjobs/", user="alice")  # nor offered in the connection selector
+    assert status == 200 and b"dsjobs_default" in page and b"dsjobs_team_a" not in page
