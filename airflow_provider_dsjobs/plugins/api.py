@@ -92,6 +92,7 @@ def job_detail(
         files = service.output_files(record.id)
     except JobError:
         files = []  # outputs that cannot be listed right now do not hide the rest of the job
+    quotes_output = record.status_details or any(m.error for m in record.s3_sync)
     return views.detail(
         record,
         files,
@@ -99,7 +100,7 @@ def job_detail(
         conn_id=conn_id,
         can_cancel=access.can_act(record, "POST"),
         can_change=access.can_act(record, "PUT"),
-        clean=fact_cleaner(service, record),
+        clean=fact_cleaner(service, record) if quotes_output else views.keep,
     )
 
 

@@ -144,11 +144,12 @@ def duration_seconds(record: JobRecord) -> float | None:
 Clean = Callable[[str], str]
 
 
-def _keep(text: str) -> str:
+def keep(text: str) -> str:
+    """A message shown as it is (nothing in it can be a secret or an address)."""
     return text
 
 
-def summary(record: JobRecord, clean: Clean = _keep) -> JobSummary:
+def summary(record: JobRecord, clean: Clean = keep) -> JobSummary:
     return JobSummary(
         id=record.id,
         project=record.project,
@@ -173,7 +174,7 @@ def working_storage(grant: StorageGrant | None) -> WorkingStorageOut | None:
     return WorkingStorageOut(**grant.to_dict(), description=grant.describe())
 
 
-def s3_sync(synced: MountSync, clean: Clean = _keep) -> S3SyncOut:
+def s3_sync(synced: MountSync, clean: Clean = keep) -> S3SyncOut:
     out = S3SyncOut.model_validate(synced, from_attributes=True)
     return out.model_copy(update={"error": clean(out.error)}) if out.error else out
 
@@ -190,7 +191,7 @@ def detail(
     conn_id: str,
     can_cancel: bool,
     can_change: bool,
-    clean: Clean = _keep,
+    clean: Clean = keep,
 ) -> JobDetail:
     return JobDetail(
         **summary(record, clean).model_dump(),

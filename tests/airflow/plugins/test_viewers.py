@@ -128,6 +128,12 @@ def test_live_log_masks_the_containers_secret_env_values(
     status, _, followed = api_server.request(f"{path}?tail=4", user="viewer")
     assert status == 200 and LITERAL not in followed.decode() and b"***" in followed
     secret_service.cancel(record.id, graceful=False)
+    # Followed until its container stops: every line masked as it comes.
+    short = _submit_secrets_job(secret_service, test_image, "3")
+    status, _, followed = api_server.request(f"/dsjobs/api/jobs/{short.id}/logs?follow=true", user="viewer")
+    assert status == 200 and b"done telling" in followed
+    assert "the session password is ***" in [entry["line"] for entry in _lines(followed)]
+    _assert_masked(followed.decode(), LITERAL, PROJECT_SECRET, SECRET_ID_VALUE)
 
 
 @pytest.fixture()
