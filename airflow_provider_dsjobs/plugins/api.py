@@ -43,6 +43,11 @@ def _error(service: JobService, exc: BaseException, what: str) -> str:
     return shown(exc, what, addresses(service.settings))
 
 
+def summary(service: JobService, record: JobRecord) -> views.JobSummary:
+    """One job's summary as a viewer reads it (its ``status_details`` masked: it may quote the job's output)."""
+    return views.summary(record, fact_cleaner(service, record) if record.status_details else views.keep)
+
+
 def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
     """The job's record, or 404 when it does not exist or the user may not see it."""
     try:
@@ -71,8 +76,8 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
         page = service.query_jobs(query, visible=access.can_view)
     except JobError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, "listing jobs")) from None
-    clean = fact_cleaner(service) if any(r.status_details for r in page.jobs) else None
-    summaries = [views.summary(r, clean) if clean else views.summary(r) for r in page.jobs]
+    clean = fact_cleaner(service) if any(r.status_details for r in page.jobs) else views.keep
+    summaries = [views.summary(r, clean) for r in page.jobs]
     return views.JobList(
         conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
     )
@@ -216,7 +221,7 @@ def cancel_job(
     if record.status.terminal:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended {record.status.value}")
     background.add_task(_cancel, service, job_id, graceful)
-    return views.summary(record)
+    return summary(service, record)
 
 
 class TtlBody(BaseModel):
@@ -236,7 +241,7 @@ def set_data_ttl(
     service = job_service(conn_id)
     access.require_act(load_visible(service, access, job_id), "PUT")
     try:
-        return views.summary(service.set_data_ttl(job_id, body.days))
+        return summary(service, service.set_data_ttl(job_id, body.days))
     except JobError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"data TTL of {job_id}")) from None
 
@@ -251,4 +256,4 @@ def clear_data(request: Request, job_id: str, access: AccessDep, conn_id: ConnId
         service.clear(job_id)
     except JobError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"clearing {job_id}")) from None
-    return views.summary(service.read(job_id))
+    return summary(service, service.read(job_id))

@@ -103,6 +103,9 @@ def test_finished_job_log_tail_and_page_mask_its_secrets(
         assert detail["s3_sync"][0]["error"] == "denied for key ***"
         listing = api_server.request("/dsjobs/api/jobs", user=user)[2].decode()
         assert record.id in listing and PROJECT_SECRET not in listing
+    # An action's answer is the job's summary: masked the same way.
+    changed = api_server.json(f"{path}/data-ttl", method="POST", body={"days": 30})
+    assert changed["status_details"] == "Python environment build failed: pip said *** and ***"
 
 
 def test_live_log_masks_the_containers_secret_env_values(
