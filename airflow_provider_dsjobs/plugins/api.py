@@ -15,19 +15,21 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from airflow_provider_dsjobs.jobs.errors import JobError, one_line
+from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobNotFound
 from airflow_provider_dsjobs.plugins import streams, views
-from airflow_provider_dsjobs.plugins.auth import Access, AccessDep
+from airflow_provider_dsjobs.plugins.auth import Access, AccessDep, ConnId
+from airflow_provider_dsjobs.plugins.errors import addresses, scrub, shown
+from airflow_provider_dsjobs.plugins.masking import Mask, SecretsUnavailable, fact_cleaner, masker_for
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, service_for
 
 T = TypeVar("T")
 router = APIRouter(prefix="/api")
-ConnId = Annotated[str, Query(min_length=1, max_length=250, description="a dsjobs connection id")]
+__all__ = ["ConnId", "router"]
 _CHUNK = 256 * 1024
 #: The most log lines one request may ask for with ``tail`` (the page keeps 20 000).
 MAX_TAIL = 20_000
@@ -39,7 +41,18 @@ def job_service(conn_id: str) -> JobService:
     try:
         return service_for(conn_id)
     except Exception as exc:  # a connection that cannot be turned into settings: say why, in one line
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"connection {conn_id!r}: {one_line(exc)}") from None
+        detail = shown(exc, f"connection {conn_id!r}")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"connection {conn_id!r}: {detail}") from None
+
+
+def _error(service: JobService, exc: BaseException, what: str) -> str:
+    """What a viewer is told about ``exc`` (no store URI, engine address or path; the detail is logged)."""
+    return shown(exc, what, addresses(service.settings))
+
+
+def summary(service: JobService, record: JobRecord) -> views.JobSummary:
+    """One job's summary as a viewer reads it (its ``status_details`` masked: it may quote the job's output)."""
+    return views.summary(record, fact_cleaner(service, record) if record.status_details else views.keep)
 
 
 def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
@@ -47,9 +60,9 @@ def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
     try:
         record = service.read(job_id)
     except JobNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, scrub(str(exc), addresses(service.settings))) from None
     except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, f"job {job_id}")) from None
     access.require_view(record)
     return record
 
@@ -58,8 +71,9 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
     try:
         page = service.query_jobs(query, visible=access.can_view)
     except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    summaries = [views.summary(r) for r in page.jobs]
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, "listing jobs")) from None
+    clean = fact_cleaner(service) if any(r.status_details for r in page.jobs) else views.keep
+    summaries = [views.summary(r, clean) for r in page.jobs]
     return views.JobList(
         conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
     )
@@ -91,6 +105,7 @@ def job_detail(
         files = service.output_files(record.id)
     except JobError:
         files = []  # outputs that cannot be listed right now do not hide the rest of the job
+    quotes_output = record.status_details or any(m.error for m in record.s3_sync)
     return views.detail(
         record,
         files,
@@ -99,6 +114,7 @@ def job_detail(
         conn_id=conn_id,
         can_cancel=access.can_act(record, "POST"),
         can_change=access.can_act(record, "PUT"),
+        clean=fact_cleaner(service, record) if quotes_output else views.keep,
     )
 
 
@@ -120,12 +136,14 @@ def get_job(request: Request, job_id: str, access: AccessDep, conn_id: ConnId = 
     return job_detail(request, service, access, load_visible(service, access, job_id), conn_id)
 
 
-async def _ndjson(pairs: AsyncIterator[tuple[str, str]]) -> AsyncIterator[bytes]:
+async def _ndjson(pairs: AsyncIterator[tuple[str, str]], service: JobService, mask: Mask) -> AsyncIterator[bytes]:
+    """The log as NDJSON, every line masked: the job's secrets never reach the page."""
     try:
         async for stream, line in pairs:
-            yield (json.dumps({"stream": stream, "line": line}, ensure_ascii=False) + "\n").encode("utf-8")
+            yield (json.dumps({"stream": stream, "line": mask(line)}, ensure_ascii=False) + "\n").encode("utf-8")
     except JobError as exc:
-        yield (json.dumps({"stream": "system", "line": f"log read failed: {exc}", "error": True}) + "\n").encode()
+        failed = f"log read failed: {_error(service, exc, 'reading a log')}"
+        yield (json.dumps({"stream": "system", "line": failed, "error": True}) + "\n").encode()
 
 
 def _too_many_follows(cap: int) -> HTTPException:
@@ -155,13 +173,14 @@ async def job_logs(
         if release is None:
             raise _too_many_follows(cap)
     try:
-        service, record = await _off_pool(partial(_log_source, conn_id, access, job_id))
+        service, record, mask = await _off_pool(partial(_log_source, conn_id, access, job_id))
     except BaseException:
         if release is not None:
             release()
         raise
     pairs = streams.log_pairs(service, record, request, tail=tail, follow=follow)
-    body = _ndjson(pairs) if release is None else streams.hold(_ndjson(pairs), release)
+    lines = _ndjson(pairs, service, mask)
+    body = lines if release is None else streams.hold(lines, release)
     return StreamingResponse(
         body, media_type="application/x-ndjson", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
@@ -175,12 +194,17 @@ async def _off_pool(func: Callable[[], T]) -> T:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
-def _log_source(conn_id: str, access: Access, job_id: str) -> tuple[JobService, JobRecord]:
+def _log_source(conn_id: str, access: Access, job_id: str) -> tuple[JobService, JobRecord, Mask]:
+    """The job and the mask of its secrets (resolved here, off the shared threads); 503 when they cannot be read,
+    rather than a log shown unmasked."""
     service = job_service(conn_id)
     record = load_visible(service, access, job_id)
     if record.data_cleared:
         raise HTTPException(status.HTTP_410_GONE, f"job {job_id} data is cleared")
-    return service, record
+    try:
+        return service, record, masker_for(service, record)
+    except SecretsUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
 @router.get("/jobs/{job_id}/outputs/{path:path}")
@@ -203,7 +227,7 @@ def _open_output(conn_id: str, access: Access, job_id: str, path: str) -> tuple[
     try:
         return service.open_output(job_id, path)
     except JobError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _error(service, exc, f"output of {job_id}")) from None
 
 
 async def _chunks(reader: BinaryIO) -> AsyncIterator[bytes]:
@@ -244,11 +268,11 @@ def cancel_job(
     if record.status.terminal:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended {record.status.value}")
     if record.status == JobStatus.CANCELLING:
-        return views.summary(record)  # one signal per cancel, however often it is asked for
+        return summary(service, record)  # one signal per cancel, however often it is asked for
     try:
-        return views.summary(service.request_cancel(job_id, graceful=graceful))
+        return summary(service, service.request_cancel(job_id, graceful=graceful))
     except JobError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, f"cancelling {job_id}")) from None
 
 
 class TtlBody(BaseModel):
@@ -268,9 +292,9 @@ def set_data_ttl(
     service = job_service(conn_id)
     access.require_act(load_visible(service, access, job_id), "PUT")
     try:
-        return views.summary(service.set_data_ttl(job_id, body.days))
+        return summary(service, service.set_data_ttl(job_id, body.days))
     except JobError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"data TTL of {job_id}")) from None
 
 
 @router.post("/jobs/{job_id}/clear", response_model=views.JobSummary)
@@ -282,5 +306,5 @@ def clear_data(request: Request, job_id: str, access: AccessDep, conn_id: ConnId
     try:
         service.clear(job_id)
     except JobError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return views.summary(service.read(job_id))
+        raise HTTPException(status.HTTP_409_CONFLICT, _error(service, exc, f"clearing {job_id}")) from None
+    return summary(service, service.read(job_id))

@@ -37,12 +37,46 @@ def service_for(conn_id: str) -> JobService:
 
 
 def dsjobs_conn_ids() -> list[str]:
-    """Ids of the ``dsjobs`` connections in the metadata database, with the default first."""
+    """Ids of the ``dsjobs`` connections in the metadata database, with the default first (with ``[core]
+    multi_team``, those without a team: a team's connection is its tasks' only, see ``usable_connection``)."""
     from airflow.models.connection import Connection
+    from airflow.sdk.configuration import conf
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    query = select(Connection.conn_id).where(Connection.conn_type == "dsjobs")
+    if conf.getboolean("core", "multi_team", fallback=False):
+        query = query.where(Connection.team_name.is_(None))
     with create_session() as session:
-        ids = set(session.scalars(select(Connection.conn_id).where(Connection.conn_type == "dsjobs")))
+        ids = set(session.scalars(query))
     ids.discard(DEFAULT_CONN_ID)
     return [DEFAULT_CONN_ID, *sorted(ids)]
+
+
+class ConnectionRefused(Exception):
+    """``conn_id`` names no ``dsjobs`` connection (its message is one line that echoes only the id)."""
+
+
+def usable_connection(conn_id: str) -> str | None:
+    """The team of the ``dsjobs`` connection ``conn_id`` (``None``: no team, or no multi-team); the default id may
+    be absent (the ``DSJOBS_*`` defaults, as in tasks). ``ConnectionRefused`` for a missing id or a connection
+    of another type: its extras and password are never read as a dsjobs connection's."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.configuration import conf
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        if conn_id == DEFAULT_CONN_ID:
+            return None
+        raise ConnectionRefused(f"no dsjobs connection {conn_id!r}") from None
+    if conn.conn_type != "dsjobs":
+        raise ConnectionRefused(f"no dsjobs connection {conn_id!r}")
+    if not conf.getboolean("core", "multi_team", fallback=False):
+        return None
+    from airflow.models.connection import Connection
+
+    # Airflow 3.3 finds a team's connection only for that team's tasks, so this is None today; should a later
+    # Airflow hand it out here too, the caller still checks that the user is in its team.
+    return Connection.get_team_name(conn_id)

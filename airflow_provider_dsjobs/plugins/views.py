@@ -8,6 +8,7 @@ here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
@@ -142,13 +143,22 @@ def duration_seconds(record: JobRecord) -> float | None:
     return max(0.0, (end - start).total_seconds())
 
 
-def summary(record: JobRecord) -> JobSummary:
+#: Cleans a job's own message for a viewer (``plugins/masking.fact_cleaner``: secrets masked, addresses hidden).
+Clean = Callable[[str], str]
+
+
+def keep(text: str) -> str:
+    """A message shown as it is (nothing in it can be a secret or an address)."""
+    return text
+
+
+def summary(record: JobRecord, clean: Clean = keep) -> JobSummary:
     return JobSummary(
         id=record.id,
         project=record.project,
         name=record.name,
         status=record.status.value,
-        status_details=record.status_details,
+        status_details=clean(record.status_details) if record.status_details else record.status_details,
         created_at=record.created_at,
         started_at=record.started_at,
         finished_at=record.finished_at,
@@ -167,8 +177,9 @@ def working_storage(grant: StorageGrant | None) -> WorkingStorageOut | None:
     return WorkingStorageOut(**grant.to_dict(), description=grant.describe())
 
 
-def s3_sync(synced: MountSync) -> S3SyncOut:
-    return S3SyncOut.model_validate(synced, from_attributes=True)
+def s3_sync(synced: MountSync, clean: Clean = keep) -> S3SyncOut:
+    out = S3SyncOut.model_validate(synced, from_attributes=True)
+    return out.model_copy(update={"error": clean(out.error)}) if out.error else out
 
 
 def download_url(root: str, record: JobRecord, item: OutputFile, conn_id: str) -> str:
@@ -184,9 +195,10 @@ def detail(
     can_cancel: bool,
     can_change: bool,
     exited: int | None = None,
+    clean: Clean = keep,
 ) -> JobDetail:
     return JobDetail(
-        **summary(record).model_dump(),
+        **summary(record, clean).model_dump(),
         desc=record.desc,
         image=record.image,
         parent_job_id=record.parent_job_id,
@@ -201,7 +213,7 @@ def detail(
         output_datasets=dict(record.output_datasets),
         config_yaml=record.raw_config,
         working_storage=working_storage(record.working_storage),
-        s3_sync=[s3_sync(m) for m in record.s3_sync],
+        s3_sync=[s3_sync(m, clean) for m in record.s3_sync],
         can_cancel=can_cancel and not record.status.terminal,
         can_change_data=can_change and not record.data_cleared,
         container_exit_code=None if record.status.terminal else exited,

@@ -19,7 +19,14 @@ from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
 from airflow_provider_dsjobs.settings import Settings
 
-PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
+PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw", "op": "op-pw", "alice": "alice-pw", "bob": "bob-pw"}
+#: What the api-server's Airflow knows as secrets (``conftest._server_env``): the project's (the Variable
+#: ``dsjobs_project_secrets_default``), a ``secret-id`` (a Variable) and the connection's ``LAB_API_TOKEN``.
+PROJECT_SECRETS = {"WAREHOUSE_URI": "project-secret-7f3a9c"}
+SECRET_IDS = {"registry-pw": "registry-secret-51d2e8"}
+LAB_TOKEN = "lab-token-c0ffee42"
+#: A DAG the jobs of a test say launched them (``run_echo(..., dag_id=...)``).
+DAG_ID = "dsjobs_page_dag"
 ECHO = Path(__file__).resolve().parent / "jobs" / "echo" / "config.yaml"
 SLEEPER = Path(__file__).resolve().parent / "jobs" / "sleeper" / "config.yaml"
 #: The test api-server's cap on live log streams (more than its 40 shared threads) and how long one lasts.
@@ -51,12 +58,13 @@ SYNCS = [
 ]
 
 
-def run_echo(service: JobService, *, wait: bool = True, **args: str) -> JobRecord:
-    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause)."""
+def run_echo(service: JobService, *, wait: bool = True, dag_id: str | None = None, **args: str) -> JobRecord:
+    """The echo job; ``args`` (``LINES``, ``SLEEP``) override its defaults (3 lines, no pause); ``dag_id``: the
+    DAG its labels say launched it (none: a CLI job)."""
     config = load_config(ECHO)
     if args:
         config = apply_overrides(config, Overrides(args=args))
-    record = service.submit(config)
+    record = service.submit(config, labels={"airflow.dag_id": dag_id} if dag_id else None)
     return service.wait(record.id) if wait else record
 
 
