@@ -103,13 +103,13 @@ from airflow_provider_dsjobs.jobs.plan import (
     s3_mount_env_name,
 )
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
-from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
+from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
-from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
+from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsPoint, StatsSampler, read_stats
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, check_job_id
 from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
@@ -820,6 +820,19 @@ class JobService:
     def read(self, job_id: str) -> JobRecord:
         """The stored record as it is (unlike ``get``, a job whose container exited is not finalized here)."""
         return self._load(job_id)
+
+    def progress_of(self, record: JobRecord) -> Progress | None:
+        """The job's last progress: the record's once it ended (or when nobody follows it), else what its follower
+        stored meanwhile. Reads only."""
+        if not record.status.terminal:
+            live = read_progress(self.store, self.jobs.progress_key(record.id))
+            if live is not None:
+                return live
+        return Progress(record.progress, record.progress_message or "") if record.progress is not None else None
+
+    def stats_points(self, job_id: str, max_points: int = 240) -> list[StatsPoint]:
+        """The CPU and memory samples stored for the job (``logs/docker_stats.tsv``), thinned for a chart."""
+        return read_stats(self.store, self.jobs.log_key(job_id, STATS_FILE), max_points)
 
     def container_state(self, record: JobRecord) -> ContainerState | None:
         """The engine's state of an active job's container, only looked at (None: no container, or a terminal

@@ -10,8 +10,10 @@ covered, memory stays bounded). ``download-files --with-logs`` brings it back wi
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -104,3 +106,44 @@ class StatsSampler:
             self._unsaved = 0
         except StoreError as exc:
             log.warning("stats: cannot store %s: %s", self._store.uri(self._key), exc)
+
+
+#: The most of a stored stats file a reader takes (``MAX_ROWS`` rows are ~300 KB): a tampered file stays cheap.
+MAX_READ_BYTES = 2 << 20
+
+
+@dataclass(frozen=True)
+class StatsPoint:
+    """One sample as a chart draws it: seconds since the first sample, CPU % (100 = one CPU), memory bytes."""
+
+    seconds: float
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+
+
+def read_stats(store: ObjectStore, key: str, max_points: int = 240) -> list[StatsPoint]:
+    """The stored samples of a job, evenly thinned to at most ``max_points``; [] when there are none. Malformed
+    rows (the file is the store's, a writer could have changed it) are skipped, never an error."""
+    try:
+        with store.open_read(key) as fh:
+            data = fh.read(MAX_READ_BYTES)
+    except StoreError:
+        return []
+    points: list[StatsPoint] = []
+    start: datetime | None = None
+    for line in data.decode("utf-8", "replace").splitlines()[1:]:
+        parts = line.split("\t")
+        try:
+            at = datetime.fromisoformat(parts[0])
+            cpu, memory, limit = float(parts[1]), int(parts[2]), int(parts[3])
+        except (IndexError, ValueError):
+            continue
+        if not math.isfinite(cpu) or at.tzinfo is None:
+            continue
+        start = start or at
+        points.append(StatsPoint(max((at - start).total_seconds(), 0.0), max(cpu, 0.0), max(memory, 0), limit))
+    if len(points) <= max_points:
+        return points
+    step = len(points) / max_points
+    return [points[int(i * step)] for i in range(max_points)]

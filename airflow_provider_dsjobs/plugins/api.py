@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
+from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobNotFound
 from airflow_provider_dsjobs.plugins import streams, views
 from airflow_provider_dsjobs.plugins.auth import Access, AccessDep, ConnId
+from airflow_provider_dsjobs.plugins.chart import stats_chart
 from airflow_provider_dsjobs.plugins.errors import addresses, scrub, shown
 from airflow_provider_dsjobs.plugins.masking import Mask, SecretsUnavailable, fact_cleaner, masker_for
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, service_for
@@ -51,8 +53,17 @@ def _error(service: JobService, exc: BaseException, what: str) -> str:
 
 
 def summary(service: JobService, record: JobRecord) -> views.JobSummary:
-    """One job's summary as a viewer reads it (its ``status_details`` masked: it may quote the job's output)."""
-    return views.summary(record, fact_cleaner(service, record) if record.status_details else views.keep)
+    """One job's summary as a viewer reads it (its messages masked: they may quote the job's output)."""
+    progress = _progress(service, record)
+    quotes_output = record.status_details or (progress is not None and progress.message)
+    return views.summary(record, fact_cleaner(service, record) if quotes_output else views.keep, progress)
+
+
+def _progress(service: JobService, record: JobRecord) -> Progress | None:
+    try:
+        return service.progress_of(record)
+    except JobError:
+        return None  # progress is a hint: a store that cannot say hides it, never the job
 
 
 def load_visible(service: JobService, access: Access, job_id: str) -> JobRecord:
@@ -72,8 +83,10 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
         page = service.query_jobs(query, visible=access.can_view)
     except JobError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _error(service, exc, "listing jobs")) from None
-    clean = fact_cleaner(service) if any(r.status_details for r in page.jobs) else views.keep
-    summaries = [views.summary(r, clean) for r in page.jobs]
+    progress = [_progress(service, r) for r in page.jobs]
+    quotes_output = any(r.status_details for r in page.jobs) or any(p is not None and p.message for p in progress)
+    clean = fact_cleaner(service) if quotes_output else views.keep
+    summaries = [views.summary(r, clean, p) for r, p in zip(page.jobs, progress, strict=True)]
     return views.JobList(
         conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
     )
@@ -105,7 +118,12 @@ def job_detail(
         files = service.output_files(record.id)
     except JobError:
         files = []  # outputs that cannot be listed right now do not hide the rest of the job
-    quotes_output = record.status_details or any(m.error for m in record.s3_sync)
+    progress = _progress(service, record)
+    quotes_output = record.status_details or any(m.error for m in record.s3_sync) or (progress and progress.message)
+    try:
+        chart = stats_chart(service.stats_points(record.id))
+    except JobError:
+        chart = None
     return views.detail(
         record,
         files,
@@ -115,6 +133,8 @@ def job_detail(
         can_cancel=access.can_act(record, "POST"),
         can_change=access.can_act(record, "PUT"),
         clean=fact_cleaner(service, record) if quotes_output else views.keep,
+        progress=progress,
+        stats=chart,
     )
 
 

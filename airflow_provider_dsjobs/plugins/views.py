@@ -15,9 +15,11 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
+from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import MountSync
 from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
+from airflow_provider_dsjobs.plugins.chart import StatsChart
 
 
 class StatusChangeOut(BaseModel):
@@ -50,6 +52,9 @@ class JobSummary(BaseModel):
     data_expires_at: datetime | None
     data_cleared: bool
     launched_by: LaunchedBy | None
+    #: The job's last ``dsjobs-progress:`` report (percent, message), live while a follower keeps it.
+    progress: float | None = None
+    progress_message: str | None = None
 
 
 class OutputFileOut(BaseModel):
@@ -103,6 +108,8 @@ class JobDetail(JobSummary):
     #: An active job whose container has exited shows its exit code here: reading the page changes nothing, so it
     #: stays active until its follower (its task, ``dsjobs get``) finalizes it. None otherwise.
     container_exit_code: int | None = None
+    #: CPU and memory over the run, from the stored ``docker_stats.tsv`` (None without two samples).
+    stats_chart: StatsChart | None = None
 
 
 class JobList(BaseModel):
@@ -152,8 +159,10 @@ def keep(text: str) -> str:
     return text
 
 
-def summary(record: JobRecord, clean: Clean = keep) -> JobSummary:
+def summary(record: JobRecord, clean: Clean = keep, progress: Progress | None = None) -> JobSummary:
     return JobSummary(
+        progress=progress.percent if progress is not None else None,
+        progress_message=clean(progress.message) if progress is not None and progress.message else None,
         id=record.id,
         project=record.project,
         name=record.name,
@@ -196,9 +205,12 @@ def detail(
     can_change: bool,
     exited: int | None = None,
     clean: Clean = keep,
+    progress: Progress | None = None,
+    stats: StatsChart | None = None,
 ) -> JobDetail:
     return JobDetail(
-        **summary(record, clean).model_dump(),
+        **summary(record, clean, progress).model_dump(),
+        stats_chart=stats,
         desc=record.desc,
         image=record.image,
         parent_job_id=record.parent_job_id,
