@@ -75,8 +75,6 @@ def test_a_teams_own_type_from_the_catalog_file(
     host = service.runtime.engine.api.inspect_container(record.container_id)["HostConfig"]
     assert service.wait(record.id).instance_type == "cpu.half"
     assert (host["NanoCpus"], host["Memory"], host["ShmSize"]) == (500_000_000, 256 << 20, 100 << 20)
-    line = next(line for line in said if line.startswith("instance type cpu.half"))
-    assert line == (
-        "instance type cpu.half (0.5 CPUs, 0.2 GiB: fits); skipped g2.1: needs 1 GPU(s) (A100); the engine has no "
-        "GPU support (no nvidia runtime)"
-    )
+    line = next(line for line in said if line.startswith("instance type cpu.half ("))
+    # fits, or capped when other jobs hold the shared engine now; the GPU type ahead of it is skipped with the reason
+    assert line.endswith("; skipped g2.1: needs 1 GPU(s) (A100); the engine has no GPU support (no nvidia runtime)")
