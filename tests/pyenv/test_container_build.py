@@ -185,9 +185,9 @@ def test_image_without_python_is_an_env_failure(
     write(tmp_path, {"main.py": "import json\n"})
     plan = _plan(tmp_path, site_dir, test_image, local_index)
     env_volumes.append(plan.volume_name)
-    # hide every python from the setup command: only mkdir and tee stay on PATH
+    # hide every python from the build step: only mkdir and tee stay on PATH
     hide = "mkdir -p /tmp/b && ln -s /bin/mkdir /usr/bin/tee /tmp/b/ && PATH=/tmp/b"
-    no_python = PythonEnvPlan(**{**plan.__dict__, "setup_command": f"{hide}; {plan.setup_command}"})
+    no_python = PythonEnvPlan(**{**plan.__dict__, "build_command": f"{hide}; {plan.build_command}"})
     result = run_in_container(docker_client, test_image, no_python, "echo USER-CMD-RAN")
     assert result.exit_code == EXIT_ENV_FAILED, result.output
     assert "USER-CMD-RAN" not in result.output
