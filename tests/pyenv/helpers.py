@@ -126,7 +126,7 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str, *,
         container.remove(force=True)
 
 
-def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11") -> Any:
+def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11", project: str = "") -> Any:
     """A fully manual plan whose hash is new (a unique requirement line), so no other test shares it."""
     write(base, {"main.py": "", "requirements.txt": f"pkg-{uuid.uuid4().hex[:8]}==1.0\n"})
     python = PythonEnv(
@@ -135,4 +135,4 @@ def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11") -> Any:
     config = make_config(base, "python main.py", python)
     from airflow_provider_dsjobs.pyenv.plan import plan_python_env
 
-    return plan_python_env(config, base_dir=base, image_template="img:{version}", explicit_image=image)
+    return plan_python_env(config, base_dir=base, image_template="img:{version}", explicit_image=image, project=project)
