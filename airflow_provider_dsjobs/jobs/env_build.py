@@ -19,13 +19,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan, PythonSetup
+from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, PythonSetup
 from airflow_provider_dsjobs.pyenv.build_step import BUILD_HELPER
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import PathNotFound, WaitTimeout
 from airflow_provider_dsjobs.runtime.helper import helper_spec
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 
+#: Label of a build step's container naming the job it builds for.
+LABEL_BUILD_FOR = "dsjobs.pyenv.build-for"
 #: How long a build step may run (the builder waits up to an hour for another build of the same environment).
 BUILD_TIMEOUT = 4000.0
 #: Bytes of the build step's output kept for the job's log (the end is kept).
@@ -55,7 +57,7 @@ def build_environment(
     say(f"python environment: building it in a build step (volume {python.volume_name})")
     started = time.monotonic()
     files = job_entries() if python.build_with_inputs else builder_entries(python)
-    labels = {LABEL_PROJECT: plan.project, LABEL_JOB_ID: plan.job_id}
+    labels = {LABEL_PROJECT: plan.project, LABEL_BUILD_FOR: plan.job_id}  # not dsjobs.job_id: not the job's container
     result = run_build_step(
         runtime, python, image=plan.image, env=plan.env, labels=labels, network=network, files=files
     )

@@ -171,3 +171,33 @@ def test_one_projects_job_cannot_poison_another_projects_python(
     for project in (project_a, project_b):
         labels = ["dsjobs.helper=pyenv-build", f"dsjobs.project={project}"]
         assert not docker_client.containers.list(all=True, filters={"label": labels})
+
+
+def test_a_failed_build_step_ends_the_job_with_pips_reason(
+    tmp_path: Path, local_index: str, python_settings: Settings, docker_client: Any
+) -> None:
+    job = tmp_path / "job"
+    _write(job, {"main.py": "print('USER-CODE-RAN')\n", "requirements.txt": "no-such-package-xyz==9.9\n"})
+    (job / "config.yaml").write_text(
+        "cmd: python main.py\n"
+        "env:\n"
+        "  python:\n"
+        "    type: manual\n"
+        '    version: "3.11"\n'
+        "    requirements-file: requirements.txt\n"
+        "    local-paths: [main.py]\n"
+        "    pip:\n"
+        f"      index-url: {local_index}\n"
+    )
+    notes: list[str] = []
+    service = JobService(python_settings)
+    record = service.submit(load_config(job / "config.yaml"), notify=notes.append)
+    lines: list[tuple[str, str]] = []
+    done = service.wait(record.id, log=lambda stream, line: lines.append((stream, line)))
+    assert done.status == JobStatus.ERROR
+    assert done.status_details is not None and done.status_details.startswith("Python environment build failed: ")
+    assert "No matching distribution found for no-such-package-xyz==9.9" in done.status_details
+    assert "USER-CODE-RAN" not in [line for _, line in lines]
+    assert any(n.startswith("python environment: building it in a build step") for n in notes), notes
+    labels = ["dsjobs.helper=pyenv-build", f"dsjobs.project={python_settings.project}"]
+    assert not docker_client.containers.list(all=True, filters={"label": labels})
