@@ -152,19 +152,21 @@ def test_one_projects_job_cannot_poison_another_projects_python(
         stdout = [line for stream, line in lines if stream == "stdout"]
         assert done.status == JobStatus.SUCCESS, done.status_details
         assert "write refused: Read-only file system" in stdout, stdout
-        assert "poisoned before: False" in stdout and "wrote into sys.prefix" not in stdout
-        assert any(line.startswith("dsjobs-pyenv: environment cache hit") for line in stdout) == (run == 1)
+        assert "poisoned before: False" in stdout and "wrote into sys.prefix" not in stdout, stdout
+        assert any(line.startswith("dsjobs-pyenv: environment cache hit") for line in stdout) == (run == 1), stdout
 
     other, lines = _run(JobService(dataclasses.replace(python_settings, project=project_b)), job / "config.yaml")
     stdout = [line for stream, line in lines if stream == "stdout"]
     assert other.status == JobStatus.SUCCESS, other.status_details
-    assert "poisoned before: False" in stdout
-    assert any(line.startswith("dsjobs-pyenv: building environment") for line in stdout)  # its own
+    assert "poisoned before: False" in stdout, stdout
+    assert any(line.startswith("dsjobs-pyenv: building environment") for line in stdout), stdout  # its own
 
     def volumes(project: str) -> list[Any]:
         return docker_client.volumes.list(filters={"label": ["dsjobs.pyenv=1", f"dsjobs.project={project}"]})
 
-    (vol_a,), (vol_b,) = volumes(project_a), volumes(project_b)
+    found = volumes(project_a), volumes(project_b)
+    assert [len(v) for v in found] == [1, 1], found
+    (vol_a,), (vol_b,) = found
     assert vol_a.name != vol_b.name
     assert vol_a.attrs["Labels"]["dsjobs.pyenv.hash"] == vol_b.attrs["Labels"]["dsjobs.pyenv.hash"]
     # no build-step container is left behind
