@@ -8,12 +8,15 @@ Three tiny pure-Python packages are built here as wheels (``benchpkgb`` depends 
 
 Measured two ways:
 
-1. **Environment layer** (``pyenv``): the job's container as the orchestrator is meant to run it —
-   ``plan_python_env``, ``ensure_env_volume``, the volume mounted at ``volume_mount``, builder, spec and ``main.py``
-   delivered with ``tar_stream``, then ``setup_command`` and ``cmd`` in one shell. The env phase is the time between
-   two marker lines printed right before and right after ``setup_command``, from the engine's log timestamps.
-2. **Through ``JobService``** (submit + wait + finalize): the env phase is from ``start`` returning to the
-   ``bench-env-ready`` line reaching the log sink; if the job does not succeed, that is reported as a failure.
+1. **Environment layer** (``pyenv``): the job's container as the orchestrator runs it — ``plan_python_env``,
+   ``ensure_env_volume``, the job's container created with the volume read-only at ``volume_mount``; unless the
+   environment is complete, the build step (``jobs/env_build.py``: a helper container with builder and spec, the
+   volume read-write); then ``main.py`` delivered with ``tar_stream``, ``setup_command`` and ``cmd`` in one shell.
+   The env phase is the build step's wall time plus the time between two marker lines printed right before and
+   right after ``setup_command``, from the engine's log timestamps.
+2. **Through ``JobService``** (submit + wait + finalize): the env phase is from the job's container being created
+   (the build step runs after that) to the ``bench-env-ready`` line reaching the log sink; if the job does not
+   succeed, that is reported as a failure.
 
 Cold = the environment's volume removed first; warm = the same job again. Target: a warm run spends under a second
 on its environment. Usage: ``python -m bench.bench_pyenv [--warm-runs 3]``.
@@ -152,22 +155,26 @@ def _stamp(text: str) -> datetime:
 
 def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]:
     """One container doing what a job with ``plan`` does; env seconds (from log stamps), total seconds, output."""
+    from airflow_provider_dsjobs.jobs.env_build import builder_entries, is_ready, run_build_step
+    from airflow_provider_dsjobs.jobs.plan import PythonSetup
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
+    from airflow_provider_dsjobs.runtime.containers import Runtime
     from airflow_provider_dsjobs.runtime.engine import DockerEngine
-    from airflow_provider_dsjobs.runtime.tarstream import TarFile, tar_stream
+    from airflow_provider_dsjobs.runtime.tarstream import TarEntry, TarFile, tar_stream
 
     def blob(data: bytes) -> Any:
         return lambda: io.BytesIO(data)
 
     started = time.perf_counter()
-    ensure_env_volume(plan, DockerEngine(client.api, str(client.api.base_url)))
-    entries = [TarFile(path.lstrip("/"), len(data), blob(data)) for path, data in plan.container_files()]
+    engine = DockerEngine(client.api, str(client.api.base_url))
+    ensure_env_volume(plan, engine)
+    entries: list[TarEntry] = []
     for local, rel in plan.local_files:
         data = Path(local).read_bytes()
         entries.append(TarFile(f"job/{rel}", len(data), blob(data)))
     script = f"echo {START}\n{plan.setup_command}\n{config.cmd.strip()}"
     host_config = client.api.create_host_config(
-        binds={plan.volume_name: {"bind": plan.volume_mount, "mode": "rw"}}, network_mode="host"
+        binds={plan.volume_name: {"bind": plan.volume_mount, "mode": "ro"}}, network_mode="host"
     )
     cid = client.api.create_container(
         plan.image,
@@ -177,7 +184,16 @@ def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]
         host_config=host_config,
         name=f"bench-pyenv-{uuid.uuid4().hex[:8]}",
     )["Id"]
+    build_s = 0.0
     try:
+        runtime, python = Runtime(engine), PythonSetup.from_pyplan(plan)
+        if not is_ready(runtime, cid, plan.ready_path):
+            build_started = time.perf_counter()
+            built = run_build_step(
+                runtime, python, image=plan.image, env={}, labels=LABELS, network="host", files=builder_entries(python)
+            )
+            entries += built.job_entries(python)
+            build_s = time.perf_counter() - build_started
         client.api.put_archive(cid, "/", tar_stream(entries))
         client.api.start(cid)
         code = client.api.wait(cid)["StatusCode"]
@@ -194,7 +210,7 @@ def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]
             stamps[text] = _stamp(stamp)
     if code != 0 or START not in stamps or READY not in stamps:
         raise RuntimeError(f"pyenv container exited {code}: {' | '.join(lines[-5:])}")
-    env = (stamps[READY] - stamps[START]).total_seconds()
+    env = build_s + (stamps[READY] - stamps[START]).total_seconds()
     hit = any("environment cache hit" in text for text in lines)
     return {"env": env, "total": total, "hit": hit, "output": lines[-1]}
 
@@ -263,13 +279,14 @@ def run_service(settings: Any, config_path: Path) -> dict[str, Any]:
     service = JobService(settings)
     runtime = service.runtime
     marks: dict[str, float] = {}
-    original_start = runtime.start
+    original_create = runtime.create
 
-    def start(container_id: str) -> None:
-        original_start(container_id)
-        marks["started"] = time.perf_counter()
+    def create(spec: Any) -> str:
+        created = original_create(spec)
+        marks.setdefault("started", time.perf_counter())  # the job's container: the build step comes next
+        return created
 
-    runtime.start = start
+    runtime.create = create
     lines: list[str] = []
 
     def sink(stream: str, line: str) -> None:
@@ -310,7 +327,7 @@ def service_rows(client: Any, work: Path, config_path: Path, warm_runs: int) -> 
     )
     config = load_config(config_path)
     volume = plan_python_env(
-        config, base_dir=config_path.parent, image_template=IMAGE_TEMPLATE, explicit_image=None
+        config, base_dir=config_path.parent, image_template=IMAGE_TEMPLATE, explicit_image=None, project="benchpyenv"
     ).volume_name
     try:
         remove_volume(client, volume)
@@ -331,7 +348,7 @@ def service_rows(client: Any, work: Path, config_path: Path, warm_runs: int) -> 
     warm_total = statistics.median(r["total"] for r in warm)
     hits = sum(r["hit"] for r in warm)
     return [
-        row("JobService: cold env phase (start → first line of cmd)", cold["env"]),
+        row("JobService: cold env phase (container created → build step → first line of cmd)", cold["env"]),
         row(
             "JobService: warm env phase",
             warm_env,
@@ -369,10 +386,11 @@ def main() -> None:
         notes=(
             f"Image `{IMAGE_TEMPLATE.format(version='3.11')}`; requirements `benchpkgb==1.0`, `benchpkgc==1.0` (+ "
             "`benchpkga` as a dependency) from a local wheel index (`http.server` on 127.0.0.1, host network). "
-            "Layer rows: the env phase is measured between marker lines printed just before and just after the "
-            "environment's `setup_command` (engine log timestamps), so it is the builder alone: a cold run creates "
-            "the venv and pip-installs, a warm run finds `.complete` in the volume. JobService rows: from `start` "
-            "returning to the first line of `cmd` arriving in the log sink."
+            "Layer rows: the env phase is the build step's wall time (a helper container with the volume "
+            "read-write; a cold run creates the venv and pip-installs, a warm run has none: `.complete` is found "
+            "through the job's container) plus the time between marker lines printed just before and just after "
+            "the job's `setup_command` (engine log timestamps; the volume is read-only there). JobService rows: "
+            "from the job's container being created to the first line of `cmd` arriving in the log sink."
         ),
     )
     print(f"wrote {path}")

@@ -46,7 +46,7 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ from airflow_provider_dsjobs.jobs.command import render as render_script
 from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
-from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env
+from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, keyed_env, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage, binding_problem
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
@@ -158,8 +158,10 @@ class ExtraBytes:
 
 @dataclass(frozen=True)
 class PythonSetup:
-    """How the container builds the job's Python environment before ``cmd`` (from ``pyenv.plan``). Stored in
-    ``plan.json``, so a fork builds the same environment without reading the submitter's files again."""
+    """The job's Python environment (from ``pyenv.plan``, or the ML Lab runner's): built by a build step into the
+    project's volume (mounted read-write there only, ``jobs/env_build.py``) unless ``ready_path`` exists, then
+    mounted read-only into the job, whose script checks and activates it. Stored in ``plan.json``, so a fork
+    builds the same environment without reading the submitter's files again."""
 
     volume_name: str
     volume_mount: str
@@ -173,6 +175,15 @@ class PythonSetup:
     spec_path: str = ""
     spec_json: bytes = field(default=b"", repr=False)
     notes: tuple[str, ...] = ()
+    #: the build step's script (empty: nothing to build); it runs in ``build_workdir``
+    build_command: str = ""
+    build_workdir: str = WORK_DIR
+    #: written last by the build: its presence means the environment is complete
+    ready_path: str = ""
+    #: where the build step's output is put in the job's container (the job shows it)
+    build_log: str = ""
+    #: whether the build step needs the job's inputs (ML Lab: the code, for ``./wheels`` lines)
+    build_with_inputs: bool = False
 
     @classmethod
     def from_pyplan(cls, pyplan: PythonEnvPlan) -> PythonSetup:
@@ -188,12 +199,17 @@ class PythonSetup:
             spec_path=pyplan.spec_path,
             spec_json=pyplan.spec_json,
             notes=tuple(pyplan.notes),
+            build_command=pyplan.build_command,
+            ready_path=pyplan.ready_path,
+            build_log=pyplan.build_log,
         )
 
     def container_files(self) -> list[tuple[str, bytes]]:
         """``(container path, content)`` of the builder (this package's) and the environment's spec."""
         from airflow_provider_dsjobs.pyenv.plan import builder_source
 
+        if not self.builder_path:
+            return []
         return [(self.builder_path, builder_source()), (self.spec_path, self.spec_json)]
 
     def to_doc(self) -> dict[str, Any]:
@@ -427,7 +443,11 @@ def _project_image(config: JobConfig, image_lookup: ImageLookup | None) -> Proje
 
 
 def _resolve_image(
-    config: JobConfig, settings: Settings, image_lookup: ImageLookup | None = None, reuse: Reuse | None = None
+    config: JobConfig,
+    settings: Settings,
+    image_lookup: ImageLookup | None = None,
+    reuse: Reuse | None = None,
+    project: str = "",
 ) -> tuple[str, str | None, str | None, PythonEnvPlan | None]:
     """(image, username, password, python plan or None); a fork's stored Python environment is not planned again
     (and its image stays, unless the fork sets ``env.docker``)."""
@@ -465,6 +485,7 @@ def _resolve_image(
                 explicit_image=explicit,
                 container_workdir=WORK_DIR,
                 installation=find_installation(settings.python_interpreter) if settings.python_interpreter else None,
+                project=project,
             )
         except PyEnvError as exc:
             raise PlanError(str(exc)) from None
@@ -625,14 +646,14 @@ def _job_env(
 
 
 def _python_setup(
-    pyplan: PythonEnvPlan | None, inputs: list[InputPlacement], reuse: Reuse | None
+    pyplan: PythonEnvPlan | None, inputs: list[InputPlacement], reuse: Reuse | None, project: str
 ) -> tuple[PythonSetup | None, list[ExtraFile], list[ExtraBytes]]:
     """The Python environment's part of the plan: its setup (a fork's as stored, else planned now), the local
     modules to ship (an entry script the config also lists as an input travels once) and the builder's files."""
     python: PythonSetup | None = None
     extra: list[ExtraFile] = []
     if reuse is not None and reuse.python is not None:
-        python = reuse.python
+        python = _for_project(reuse.python, project)
         extra = [ExtraFile(Path(cpath), cpath, stored) for cpath, stored in reuse.extra_files]
     elif pyplan is not None:
         python = PythonSetup.from_pyplan(pyplan)
@@ -644,6 +665,23 @@ def _python_setup(
                 extra.append(ExtraFile(Path(local), cpath))
     extra_bytes = [ExtraBytes(path, content) for path, content in python.container_files()] if python else []
     return python, extra, extra_bytes
+
+
+def _for_project(python: PythonSetup, project: str) -> PythonSetup:
+    """A fork's stored environment in ``project``'s own volume, with the build step (a plan stored before
+    environments were per project and read-only named a shared volume that jobs wrote to)."""
+    if (python.volume_labels.get(LABEL_PROJECT) == project and python.build_command) or not python.spec_json:
+        return python
+    keyed = keyed_env(python.spec_json, project)
+    return replace(
+        python,
+        volume_name=keyed.volume_name,
+        volume_labels=keyed.volume_labels,
+        setup_command=keyed.setup_command,
+        build_command=keyed.build_command,
+        ready_path=keyed.ready_path,
+        build_log=keyed.build_log,
+    )
 
 
 def plan_job(
@@ -678,12 +716,13 @@ def plan_job(
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
     env = _job_env(config, settings, job_id, project, environ)
 
-    image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse)
+    image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse, project)
     rendered = resolve_command(config.cmd.strip(), placing.values, dict(config.args), config.source)
     script = rendered.text
-    python, extra, extra_bytes = _python_setup(pyplan, inputs, reuse)
+    python, extra, extra_bytes = _python_setup(pyplan, inputs, reuse, project)
     if python is not None:
-        volumes[python.volume_name] = {"bind": python.volume_mount, "mode": "rw"}
+        # read-only: the build step alone writes the environment (jobs/env_build.py), no job can change it
+        volumes[python.volume_name] = {"bind": python.volume_mount, "mode": "ro"}
         script = f"{python.setup_command}\n{script}" if python.setup_command else script
 
     graceful = config.graceful_shutdown

@@ -59,6 +59,7 @@ job once the engine answers again.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tarfile
 import threading
@@ -76,6 +77,7 @@ from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
+from airflow_provider_dsjobs.jobs.env_build import build_environment
 from airflow_provider_dsjobs.jobs.errors import (
     EngineLost,
     InfrastructureError,
@@ -397,7 +399,15 @@ class JobService:
             self._save(record)
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
-            entries = archive_entries(self.jobs, self.settings, plan, staged)
+            built = build_environment(
+                runtime,
+                plan,
+                container_id,
+                spec.network,
+                lambda: archive_entries(self.jobs, self.settings, plan, staged),
+                say,
+            )
+            entries = itertools.chain(archive_entries(self.jobs, self.settings, plan, staged), built)
             runtime.put_archive(container_id, "/", tar_stream(entries))
             if self._ended_meanwhile(record):
                 ended.append(True)

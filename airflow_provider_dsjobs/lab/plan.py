@@ -33,8 +33,8 @@ from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RES
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
-from airflow_provider_dsjobs.lab.runner import runner_script
-from airflow_provider_dsjobs.pyenv.cached_env import cached_env, volume_for
+from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_script, runner_script
+from airflow_provider_dsjobs.pyenv.cached_env import cached_env, key_for, volume_for
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import DEFAULT_VOLUME_MOUNT
 from airflow_provider_dsjobs.runtime.shell import shell_command
@@ -43,6 +43,8 @@ from airflow_provider_dsjobs.settings import Settings
 CODE_DIR = "/job/code"
 SUPPORT_DIR = "/job/.dsjobs"
 FAILED_MARKER = f"{SUPPORT_DIR}/lab-failed.txt"
+#: Where the build step's output is put for the job to show.
+BUILD_LOG = f"{SUPPORT_DIR}/lab-build.log"
 #: Label telling a job's container and record apart as an ML Lab job.
 LABEL_LAB = "dsjobs.lab"
 DEPENDENCY_FILES = ("environment.yml", "setup.sh", "requirements.txt")
@@ -107,7 +109,7 @@ def plan_lab_job(
         workdir="",
         volume_labels=volume_labels,
     )
-    return image_job if code is None else _code_plan(config, code, image_job, env)
+    return image_job if code is None else _code_plan(config, code, image_job, env, project)
 
 
 def _instance_types(config: LabJobConfig, settings: Settings) -> tuple[InstanceType, ...]:
@@ -117,8 +119,11 @@ def _instance_types(config: LabJobConfig, settings: Settings) -> tuple[InstanceT
         raise LabError(str(exc)) from None
 
 
-def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str]) -> JobPlan:
-    """``image_job`` turned into one that stages ``code`` and runs it through the runner."""
+def _code_plan(
+    config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str], project: str
+) -> JobPlan:
+    """``image_job`` turned into one that stages ``code`` and runs it through the runner; its cached dependencies
+    (``environment.yml``, ``requirements.txt``) are the project's, built by the build step (``lab/runner.py``)."""
     is_dir = code.entry == "dir"
     target = CODE_DIR if is_dir else posixpath.join(CODE_DIR, code.root.name)
     env = {**env, "PYTHONUNBUFFERED": "1", EXECUTE_CODE: target, **config.env_params}
@@ -128,25 +133,30 @@ def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env
         digest = hashlib.sha256((code.root / "environment.yml").read_bytes()).hexdigest()
         conda_env, extra_key = f"{DEFAULT_VOLUME_MOUNT}/conda-{digest[:32]}", f"#conda={digest}"
     extra: list[ExtraBytes] = []
-    volume_name, volume_labels = "", {}
-    requirements_setup = None
+    volume_name, volume_labels, ready = "", {}, None
+    requirements_build = requirements_activate = None
+    hits = [CONDA_HIT] if conda_env is not None else []
     if deps["requirements.txt"]:
         requirements, pip = _requirements(code.root / "requirements.txt", code)
         env_plan = cached_env(
-            config.image, requirements, pip, support_dir=SUPPORT_DIR, failed_marker=FAILED_MARKER, extra_key=extra_key
+            config.image,
+            requirements,
+            pip,
+            project=project,
+            support_dir=SUPPORT_DIR,
+            failed_marker=FAILED_MARKER,
+            extra_key=extra_key,
         )
         extra += [ExtraBytes(path, content) for path, content in env_plan.container_files]
-        requirements_setup, volume_name, volume_labels = (
-            env_plan.setup_command,
-            env_plan.volume_name,
-            env_plan.volume_labels,
-        )
+        requirements_build, requirements_activate = env_plan.build_command, env_plan.activate_command
+        volume_name, volume_labels, ready = env_plan.volume_name, env_plan.volume_labels, env_plan.ready_path
+        hits.append(f"dsjobs-pyenv: environment cache hit ({env_plan.env_hash[:16]})")
     elif conda_env is not None:
-        key = hashlib.sha256(f"{config.image}{extra_key}".encode()).hexdigest()
-        volume_name, volume_labels = volume_for(key, config.image)
+        volume_name, volume_labels = volume_for(key_for(config.image, extra_key), config.image, project)
+        ready = f"{conda_env}/{CONDA_READY}"
     volumes = dict(image_job.volumes)
-    if volume_name:
-        volumes[volume_name] = {"bind": DEFAULT_VOLUME_MOUNT, "mode": "rw"}
+    if volume_name:  # read-only: only the build step writes the environment
+        volumes[volume_name] = {"bind": DEFAULT_VOLUME_MOUNT, "mode": "ro"}
     script = runner_script(
         workdir=CODE_DIR,
         entry=None if config.requirements_only else target,
@@ -154,8 +164,20 @@ def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env
         failed_marker=FAILED_MARKER,
         conda_env=conda_env,
         setup_sh=deps["setup.sh"],
-        requirements_setup=requirements_setup,
+        requirements_activate=requirements_activate,
+        ready=ready,
+        build_log=BUILD_LOG,
+        hit_message="\n".join(hits),
     )
+    build = ""
+    if ready is not None:
+        build = build_script(
+            workdir=CODE_DIR,
+            image=config.image,
+            failed_marker=FAILED_MARKER,
+            conda_env=conda_env,
+            requirements_build=requirements_build,
+        )
     return dataclasses.replace(
         image_job,
         script=script,
@@ -171,6 +193,11 @@ def _code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env
             volume_labels=volume_labels,
             failed_marker=FAILED_MARKER,
             failed_exit_code=EXIT_ENV_FAILED,
+            build_command=build,
+            build_workdir=CODE_DIR,
+            ready_path=ready or "",
+            build_log=BUILD_LOG,
+            build_with_inputs=True,
         ),
         workdir=CODE_DIR,
     )

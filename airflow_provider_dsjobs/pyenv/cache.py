@@ -1,7 +1,9 @@
 """The environment cache: one Docker volume per Python environment, on the engine that runs the jobs.
 
-A volume is named ``dsjobs-pyenv-<hash[:16]>`` and labelled ``dsjobs.pyenv=1``, ``dsjobs.pyenv.version``,
-``dsjobs.pyenv.image`` and ``dsjobs.pyenv.hash``. Volumes live on the engine, so the cache works the same
+A volume belongs to one project: it is named ``dsjobs-pyenv-<project>-<digest>`` and labelled ``dsjobs.pyenv=1``,
+``dsjobs.pyenv.version``, ``dsjobs.pyenv.image``, ``dsjobs.pyenv.hash`` and ``dsjobs.project``
+(``pyenv/build_step.py``). Volumes of earlier versions (``dsjobs-pyenv-<hash>``, no project) are listed with an
+empty project and no longer used by jobs. Volumes live on the engine, so the cache works the same
 with a remote engine (no shared filesystem with the submitting machine). The engine is the one
 ``runtime.engine.connect_engine`` reaches, as for jobs (``dsjobs env`` uses it too).
 """
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 
 import docker.errors
 
-from airflow_provider_dsjobs.pyenv.plan import LABEL_HASH, LABEL_IMAGE, LABEL_PYENV, LABEL_VERSION, PythonEnvPlan
+from airflow_provider_dsjobs.pyenv.build_step import LABEL_HASH, LABEL_IMAGE, LABEL_PROJECT, LABEL_PYENV, LABEL_VERSION
+from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan
 from airflow_provider_dsjobs.runtime.engine import DockerEngine
 
 
@@ -27,6 +30,8 @@ class EnvVolume:
     created_at: str
     #: bytes used, when asked for (``None`` otherwise or when the engine does not say)
     size_bytes: int | None = None
+    #: the project whose jobs use it ("" for a volume of an earlier version, which no job uses any more)
+    project: str = ""
 
     def to_dict(self) -> dict[str, str | int | None]:
         return {
@@ -36,6 +41,7 @@ class EnvVolume:
             "image": self.image,
             "created_at": self.created_at,
             "size_bytes": self.size_bytes,
+            "project": self.project,
         }
 
 
@@ -86,6 +92,7 @@ def list_env_volumes(engine: DockerEngine, *, with_size: bool = False) -> list[E
                 image=labels.get(LABEL_IMAGE, ""),
                 created_at=volume.get("CreatedAt", ""),
                 size_bytes=sizes.get(name),
+                project=labels.get(LABEL_PROJECT, ""),
             )
         )
     return sorted(found, key=lambda v: v.created_at, reverse=True)

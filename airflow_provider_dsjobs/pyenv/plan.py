@@ -11,11 +11,12 @@ manual with version, requirements-     given       file             local-paths 
 file and local-paths ("fully manual")                               analysed, not even ``cmd``)
 =====================================  ==========  ===============  ===============================
 
-The orchestrator puts ``local_files`` into the job's work directory, ``container_files()`` at their container
-paths, mounts the Docker volume ``volume_name`` (created with ``volume_labels``, see
-:func:`airflow_provider_dsjobs.pyenv.cache.ensure_env_volume`) at ``volume_mount``, and runs
-``setup_command`` before ``cmd`` in the same shell. An exit code of ``failed_exit_code`` with a file at
-``failed_marker`` means the environment could not be built; the marker holds pip's message.
+The orchestrator puts ``local_files`` into the job's work directory. The environment is the project's own
+(``pyenv/build_step.py``): unless ``ready_path`` exists in the Docker volume ``volume_name`` (created with
+``volume_labels``), a build step runs ``build_command`` in a helper container with ``container_files()`` and the
+volume mounted read-write at ``volume_mount``; the job mounts it read-only and runs ``setup_command`` before
+``cmd`` in the same shell. An exit code of ``failed_exit_code`` with a file at ``failed_marker`` means the
+environment could not be built; the marker holds pip's message.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import importlib.resources
 import json
 import os
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,13 @@ from typing import Any
 
 from airflow_provider_dsjobs.config.model import JobConfig, PipOptions, PythonEnv
 from airflow_provider_dsjobs.config.serialize import pip_options_json
+from airflow_provider_dsjobs.pyenv.build_step import (
+    activate_venv,
+    build_command,
+    env_volume_labels,
+    env_volume_name,
+    use_command,
+)
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint, find_entry_points, scan_command
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
@@ -48,7 +55,6 @@ DEFAULT_VOLUME_MOUNT = "/opt/dsjobs/envs"
 DEFAULT_CONTAINER_WORKDIR = "/job"
 #: Directory, relative to the work directory, for the builder, its spec and the failed marker.
 SUPPORT_DIR = ".dsjobs"
-VOLUME_PREFIX = "dsjobs-pyenv-"
 #: Bumped when the builder's on-volume layout changes, so old environments are not reused.
 BUILD_FORMAT = 1
 #: Oldest Python the builder runs on.
@@ -58,11 +64,6 @@ LARGE_LOCAL_FILES_BYTES = 100 << 20
 #: Names never shipped from local directories.
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
-
-LABEL_PYENV = "dsjobs.pyenv"
-LABEL_VERSION = "dsjobs.pyenv.version"
-LABEL_IMAGE = "dsjobs.pyenv.image"
-LABEL_HASH = "dsjobs.pyenv.hash"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ class PythonEnvPlan:
     setup_command: str
     failed_marker: str
     failed_exit_code: int
+    #: what the build step runs (in the work directory, with the volume read-write)
+    build_command: str = ""
+    #: the file whose presence says the environment is complete (written last by the build)
+    ready_path: str = ""
+    #: where the launcher puts the build step's output for the job to show
+    build_log: str = ""
     #: informational lines for the job log (skipped optional imports, unpinned aliases ...)
     notes: list[str] = field(default_factory=list)
 
@@ -216,17 +223,13 @@ def builder_source() -> bytes:
     return importlib.resources.files("airflow_provider_dsjobs.pyenv").joinpath("container_build.py").read_bytes()
 
 
-def _setup_command(version: str, builder: str, spec: str, marker: str, venv: str) -> str:
-    q = shlex.quote
-    no_python = f"dsjobs-pyenv: the image has no python{version} or python3 to build the environment with"
+def _setup_command(env_hash: str, ready: str, marker: str, build_log: str, venv: str) -> str:
+    """The job's lines before ``cmd``: the environment must be complete; then it is activated."""
+    hit = f"dsjobs-pyenv: environment cache hit ({env_hash[:16]})"
     return (
-        f"dsjobs_py=$(command -v python{version} || command -v python3) || "
-        f"{{ mkdir -p {q(str(Path(marker).parent))}; echo {q(no_python)} | tee {q(marker)} >&2; "
-        f"exit {EXIT_ENV_FAILED}; }}; "
-        f'"$dsjobs_py" {q(builder)} {q(spec)} || exit $?; '
-        f"export VIRTUAL_ENV={q(venv)}; "
-        'export PATH="$VIRTUAL_ENV/bin:$PATH"; '
-        "unset PYTHONHOME"
+        use_command(ready=ready, failed_marker=marker, build_log=build_log, hit_message=hit)
+        + "; "
+        + activate_venv(venv)
     )
 
 
@@ -254,8 +257,10 @@ def plan_python_env(
     volume_mount: str = DEFAULT_VOLUME_MOUNT,
     distributions_path: Sequence[str | Path] | None = None,
     installation: PythonInstallation | None = None,
+    project: str = "",
 ) -> PythonEnvPlan:
-    """Plan ``config.env.python`` (which must be set). ``explicit_image`` (``env.docker``) wins over
+    """Plan ``config.env.python`` (which must be set) for a job of ``project`` (the environment is the project's
+    own: its volume is named and labelled for it). ``explicit_image`` (``env.docker``) wins over
     ``image_template.format(version=...)``. ``distributions_path`` is where installed distributions are
     looked up (this interpreter's ``sys.path`` by default); ``installation`` names another Python installation
     whose packages pin the imports and whose version an auto env gets when the config gives none. Raises
@@ -290,6 +295,7 @@ def plan_python_env(
     # a version the user wrote must match the image; one filled in from the submitter is advisory
     strict = py.version_given or explicit_image is None
     spec = _build_spec(layout, py.version, strict, image, requirements, pip)
+    keyed = keyed_env(spec, project)
     return PythonEnvPlan(
         mode=mode,
         version=py.version,
@@ -299,20 +305,53 @@ def plan_python_env(
         local_files=local_files,
         entry_points=entries,
         env_hash=env_hash,
-        volume_name=f"{VOLUME_PREFIX}{env_hash[:16]}",
+        volume_name=keyed.volume_name,
         volume_mount=layout.mount,
-        volume_labels={LABEL_PYENV: "1", LABEL_VERSION: py.version, LABEL_IMAGE: image, LABEL_HASH: env_hash},
+        volume_labels=dict(keyed.volume_labels),
         venv_path=layout.venv_path,
         builder_script=builder_source(),
         builder_path=layout.builder_path,
         spec_json=spec,
         spec_path=layout.spec_path,
-        setup_command=_setup_command(
-            py.version, layout.builder_path, layout.spec_path, layout.failed_marker, layout.venv_path
-        ),
+        setup_command=keyed.setup_command,
         failed_marker=layout.failed_marker,
         failed_exit_code=EXIT_ENV_FAILED,
+        build_command=keyed.build_command,
+        ready_path=layout.ready_path,
+        build_log=layout.build_log,
         notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class KeyedEnv:
+    """An environment spec placed for one project: its volume and the build step's and the job's lines."""
+
+    volume_name: str
+    volume_labels: dict[str, str]
+    build_command: str
+    setup_command: str
+    ready_path: str
+    build_log: str
+
+
+def keyed_env(spec_json: bytes, project: str) -> KeyedEnv:
+    """The volume, labels, build and job lines of the environment ``spec_json`` (the builder's spec, whose builder
+    and failure marker sit in the job's support directory) for ``project``. A fork whose stored plan predates
+    per-project volumes is re-keyed with it."""
+    spec = json.loads(spec_json)
+    env_hash, version, image = str(spec["hash"]), str(spec.get("version", "")), str(spec.get("image", ""))
+    marker = str(spec["failed_marker"])
+    support = marker.rsplit("/", 1)[0]
+    layout = _BuildLayout(support.removesuffix(f"/{SUPPORT_DIR}"), str(spec["env_root"]), env_hash)
+    setup = _setup_command(env_hash, layout.ready_path, marker, layout.build_log, layout.venv_path)
+    return KeyedEnv(
+        volume_name=env_volume_name(project, env_hash),
+        volume_labels=env_volume_labels(project, env_hash, image, version),
+        build_command=build_command(version, layout.builder_path, layout.spec_path, marker),
+        setup_command=setup,
+        ready_path=layout.ready_path,
+        build_log=layout.build_log,
     )
 
 
@@ -350,8 +389,16 @@ class _BuildLayout:
         return f"{self.support}/pyenv-failed.txt"
 
     @property
+    def build_log(self) -> str:
+        return f"{self.support}/pyenv-build.log"
+
+    @property
     def venv_path(self) -> str:
         return f"{self.mount}/{self.env_hash}/venv"
+
+    @property
+    def ready_path(self) -> str:
+        return f"{self.mount}/{self.env_hash}/.complete"
 
 
 def _build_spec(

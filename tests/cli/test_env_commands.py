@@ -23,7 +23,7 @@ def test_env_ls_and_clear(
 ) -> None:
     import docker.errors
 
-    plan = unique_plan(tmp_path)
+    plan = unique_plan(tmp_path, project="cli-project")
     ensure_env_volume(plan, docker_engine)
     try:
         assert main(["env", "ls", "--format", "json"]) == 0
@@ -37,6 +37,7 @@ def test_env_ls_and_clear(
                 "image": plan.image,
                 "created_at": mine[0]["created_at"],
                 "size_bytes": None,
+                "project": "cli-project",
             }
         ]
         assert main(["env", "ls"]) == 0

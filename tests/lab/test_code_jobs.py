@@ -129,9 +129,15 @@ mkdir -p "$prefix/bin" && ln -s "$(command -v python3)" "$prefix/bin/python" && 
 """
 
 ORDER_MAIN = """\
-import sys, tinylab
+import os, sys, tinylab
 print("order", open("/tmp/order").read().split())
 print("interpreter", sys.executable)
+for where in (sys.prefix, os.environ["CONDA_PREFIX"]):
+    try:
+        open(os.path.join(where, "poison"), "w").close()
+        print("wrote into", where)
+    except OSError as exc:
+        print("refused:", exc.strerror)
 """
 
 
@@ -164,9 +170,14 @@ def test_dependency_files_run_in_the_seeds_order(handler: LabJobHandler, conda_i
     job = handler.run_job(LabJobConfig(image=conda_image, execute_code=str(code)))
     out = _output(handler, job.id)
     assert job.status == JobStatus.SUCCESS, out
-    assert "order ['conda', 'setup']" in out  # environment.yml, then setup.sh, then requirements and the code
-    assert any(line.startswith("fake-conda env create -q -p /opt/dsjobs/envs/conda-") for line in out)
+    # environment.yml, then requirements (the build step, whose output the job shows first), then setup.sh and
+    # the code in the job's own container
+    conda_at = next(i for i, line in enumerate(out) if line.startswith("fake-conda env create -q -p /opt/dsjobs/"))
+    installed_at = next(i for i, line in enumerate(out) if "installing 1 requirement" in line)
+    assert conda_at < installed_at < out.index("dsjobs-lab: running setup.sh")
+    assert "order ['setup']" in out  # conda ran in the build step, not in the job's container
     assert any(line.startswith("interpreter /opt/dsjobs/envs/") and "/venv/" in line for line in out)
+    assert out.count("refused: Read-only file system") == 2 and not any("wrote into" in line for line in out)
     again = handler.run_job(LabJobConfig(image=conda_image, execute_code=str(code)))
     out = _output(handler, again.id)
     assert "dsjobs-lab: conda environment cache hit" in out and not any("fake-conda" in line for line in out)

@@ -66,3 +66,27 @@ def test_lab_jobs_get_instance_types_in_priority_order() -> None:
         )
     with pytest.raises(LabError, match="listed twice"):
         LabJobConfig(image="x", cloud_instance_types=["c1.4", "c1.4"])
+
+
+def test_code_job_dependencies_are_the_projects_and_read_only_in_the_job(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text("print(1)\n")
+    (tmp_path / "environment.yml").write_text("name: x\ndependencies: [python]\n")
+    (tmp_path / "requirements.txt").write_text("./wheels/x-1.0-py3-none-any.whl\n")
+    code = resolve_code(parse_code(str(tmp_path)), tmp_path, None)
+    config = LabJobConfig(image="x", params={"EXECUTE_CODE": str(tmp_path)})
+    plan = plan_lab_job(config, code, SETTINGS, job_id="j1", name="n", project="p1")
+    python = plan.python
+    assert python is not None and python.volume_labels["dsjobs.project"] == "p1"
+    assert plan.volumes[python.volume_name] == {"bind": "/opt/dsjobs/envs", "mode": "ro"}
+    # the build step creates the conda env and the venv, in the code directory (for ./wheels lines)
+    assert "env create" in python.build_command and "pyenv_build.py" in python.build_command
+    assert python.build_with_inputs and python.build_workdir == "/job/code"
+    assert "env create" not in plan.script and "pyenv_build.py" not in plan.script  # the job only uses them
+    other = plan_lab_job(config, code, SETTINGS, job_id="j2", name="n", project="p2")
+    assert other.python is not None and other.python.volume_name != python.volume_name
+    (tmp_path / "requirements.txt").unlink()
+    conda_only = plan_lab_job(
+        config, resolve_code(parse_code(str(tmp_path)), tmp_path, None), SETTINGS, job_id="j3", name="n", project="p1"
+    )
+    assert conda_only.python is not None and conda_only.python.ready_path.endswith("/.complete")
+    assert conda_only.volumes[conda_only.python.volume_name]["mode"] == "ro"

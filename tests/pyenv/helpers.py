@@ -78,25 +78,38 @@ def _tar(files: list[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def run_in_container(docker_client: Any, image: str, plan: Any, command: str) -> ContainerRun:
-    """What the orchestrator does: labelled volume, builder + spec + local files in the work dir, setup
-    command before ``command``, host networking (to reach the local index); the container is removed after."""
+def run_in_container(docker_client: Any, image: str, plan: Any, command: str, *, project: str = "") -> ContainerRun:
+    """What the orchestrator does (``jobs/env_build.py``): labelled volume, the job's container created with the
+    volume read-only; unless the environment is complete, the build step (a helper container with the builder,
+    its spec and the volume read-write) builds it and the job gets its output (and its failure marker); the job
+    runs the setup command before ``command``, host networking (to reach the local index); removed after."""
+    from airflow_provider_dsjobs.jobs.env_build import builder_entries, is_ready, run_build_step
+    from airflow_provider_dsjobs.jobs.plan import PythonSetup
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
+    from airflow_provider_dsjobs.runtime.containers import Runtime
     from airflow_provider_dsjobs.runtime.engine import DockerEngine
+    from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 
-    ensure_env_volume(plan, DockerEngine(docker_client.api, str(docker_client.api.base_url)))
+    engine = DockerEngine(docker_client.api, str(docker_client.api.base_url))
+    runtime = Runtime(engine)
+    ensure_env_volume(plan, engine)
+    python = PythonSetup.from_pyplan(plan)
     container = docker_client.containers.create(
         image,
         command=["sh", "-c", f"{plan.setup_command} && {command}"],
         working_dir="/job",
         network_mode="host",
         labels={"dsjobs.test": "pyenv"},
-        volumes={plan.volume_name: {"bind": plan.volume_mount, "mode": "rw"}},
+        volumes={plan.volume_name: {"bind": plan.volume_mount, "mode": "ro"}},
     )
     try:
-        files = list(plan.container_files())
-        files += [(f"/job/{rel}", path.read_bytes()) for path, rel in plan.local_files]
-        container.put_archive("/", _tar(files))
+        container.put_archive("/", _tar([(f"/job/{rel}", path.read_bytes()) for path, rel in plan.local_files]))
+        if not is_ready(runtime, container.id, plan.ready_path):
+            labels = {"dsjobs.test": "pyenv", "dsjobs.project": project}
+            result = run_build_step(
+                runtime, python, image=image, env={}, labels=labels, network="host", files=builder_entries(python)
+            )
+            container.put_archive("/", b"".join(tar_stream(result.job_entries(python))))
         container.start()
         exit_code = int(container.wait(timeout=600)["StatusCode"])
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
@@ -113,7 +126,7 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str) ->
         container.remove(force=True)
 
 
-def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11") -> Any:
+def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11", project: str = "") -> Any:
     """A fully manual plan whose hash is new (a unique requirement line), so no other test shares it."""
     write(base, {"main.py": "", "requirements.txt": f"pkg-{uuid.uuid4().hex[:8]}==1.0\n"})
     python = PythonEnv(
@@ -122,4 +135,4 @@ def unique_plan(base: Path, image: str = "dsjobs-test/python:3.11") -> Any:
     config = make_config(base, "python main.py", python)
     from airflow_provider_dsjobs.pyenv.plan import plan_python_env
 
-    return plan_python_env(config, base_dir=base, image_template="img:{version}", explicit_image=image)
+    return plan_python_env(config, base_dir=base, image_template="img:{version}", explicit_image=image, project=project)

@@ -185,10 +185,70 @@ def test_image_without_python_is_an_env_failure(
     write(tmp_path, {"main.py": "import json\n"})
     plan = _plan(tmp_path, site_dir, test_image, local_index)
     env_volumes.append(plan.volume_name)
-    # hide every python from the setup command: only mkdir and tee stay on PATH
+    # hide every python from the build step: only mkdir and tee stay on PATH
     hide = "mkdir -p /tmp/b && ln -s /bin/mkdir /usr/bin/tee /tmp/b/ && PATH=/tmp/b"
-    no_python = PythonEnvPlan(**{**plan.__dict__, "setup_command": f"{hide}; {plan.setup_command}"})
+    no_python = PythonEnvPlan(**{**plan.__dict__, "build_command": f"{hide}; {plan.build_command}"})
     result = run_in_container(docker_client, test_image, no_python, "echo USER-CMD-RAN")
     assert result.exit_code == EXIT_ENV_FAILED, result.output
     assert "USER-CMD-RAN" not in result.output
     assert result.marker == "dsjobs-pyenv: the image has no python3.11 or python3 to build the environment with\n"
+
+
+def test_a_job_cannot_change_its_environment(
+    docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    """The volume is read-only in the job: neither a file written into ``sys.prefix`` nor ``pip install``
+    reaches the environment the next job uses (with the volume read-write, both did)."""
+    write(tmp_path, {"main.py": "import tinypkg\n"})
+    plan = _plan(tmp_path, site_dir, test_image, local_index)
+    env_volumes.append(plan.volume_name)
+    tamper = (
+        'python -c \'import sys; open(sys.prefix + "/poisoned", "w")\'; echo write=$?; '
+        f"python -m pip install --no-cache-dir --index-url {local_index} --upgrade --force-reinstall other-name; "
+        "echo pip=$?"
+    )
+    first = run_in_container(docker_client, test_image, plan, tamper)
+    assert first.exit_code == 0, first.output
+    assert "Read-only file system" in first.output
+    assert "write=1" in first.output, first.output
+    # pip falls back to the user's site (in this container's own layer): the environment is not touched
+    assert "normal site-packages is not writeable" in first.output
+    check = 'python -c \'import os, sys; print("poisoned", os.path.exists(sys.prefix + "/poisoned"))\'; pip list'
+    second = run_in_container(docker_client, test_image, plan, check)
+    assert "environment cache hit" in second.output
+    assert "poisoned False" in second.output and "other-name" not in second.output
+
+
+def test_an_unfinished_environment_is_never_used(
+    docker_client: Any, test_image: str, local_index: str, site_dir: Path, tmp_path: Path, env_volumes: list[str]
+) -> None:
+    write(tmp_path, {"main.py": "import tinypkg\n"})
+    plan = _plan(tmp_path, site_dir, test_image, local_index)
+    env_volumes.append(plan.volume_name)
+    ensure_env_volume(plan, DockerEngine(docker_client.api, str(docker_client.api.base_url)))
+    half = f"mkdir -p {plan.venv_path}/bin && ln -s /bin/false {plan.venv_path}/bin/python"  # a build that died
+    docker_client.containers.run(
+        test_image,
+        ["sh", "-c", half],
+        remove=True,
+        labels={"dsjobs.test": "pyenv"},
+        volumes={plan.volume_name: {"bind": plan.volume_mount}},
+    )
+    # a job that got no build step refuses it...
+    job = docker_client.containers.run(
+        test_image,
+        ["sh", "-c", f"{plan.setup_command} && echo USER-CMD-RAN"],
+        detach=True,
+        labels={"dsjobs.test": "pyenv"},
+        volumes={plan.volume_name: {"bind": plan.volume_mount, "mode": "ro"}},
+    )
+    try:
+        assert job.wait(timeout=120)["StatusCode"] == EXIT_ENV_FAILED
+        output = job.logs().decode()
+    finally:
+        job.remove(force=True)
+    assert "USER-CMD-RAN" not in output and "no finished build" in output
+    # ...and the build step redoes it
+    result = run_in_container(docker_client, test_image, plan, "python -c 'import tinypkg; print(\"ok\")'")
+    assert result.exit_code == 0, result.output
+    assert "removing an unfinished build" in result.output and "ok" in result.output

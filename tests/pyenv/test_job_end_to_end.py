@@ -8,6 +8,7 @@ Real Docker engine, real pip in the container, a package index on 127.0.0.1 (hos
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import uuid
 from collections.abc import Iterator
@@ -119,3 +120,86 @@ def test_unresolvable_import_is_refused_before_anything_runs(
     assert "requirements-file" in str(caught.value)
     assert "\n" not in str(caught.value).strip()
     assert not docker_client.containers.list(all=True, filters={"label": f"dsjobs.project={python_settings.project}"})
+
+
+POISON = """\
+import os, sys
+marker = os.path.join(sys.prefix, "poisoned-by-a-job")
+print("poisoned before:", os.path.exists(marker))
+try:
+    with open(marker, "w") as fh:
+        fh.write("x")
+    print("wrote into sys.prefix")
+except OSError as exc:
+    print("write refused:", exc.strerror)
+"""
+
+
+def test_one_projects_job_cannot_poison_another_projects_python(
+    tmp_path: Path, python_settings: Settings, docker_client: Any
+) -> None:
+    """The reported attack: a job of project A writes into its ``sys.prefix``; the next job with the same
+    requirements, of project B (or of A), must not see it. Each project builds its own environment, and jobs get
+    it read-only."""
+    job = tmp_path / "job"
+    _write(job, {"main.py": POISON})
+    (job / "config.yaml").write_text("cmd: python -u main.py\nenv:\n  python: auto\n")
+    project_a = python_settings.project
+    project_b = f"{project_a}-b"
+
+    for run in range(2):  # the first run builds A's environment, the second uses it
+        done, lines = _run(JobService(python_settings), job / "config.yaml")
+        stdout = [line for stream, line in lines if stream == "stdout"]
+        assert done.status == JobStatus.SUCCESS, done.status_details
+        assert "write refused: Read-only file system" in stdout, stdout
+        assert "poisoned before: False" in stdout and "wrote into sys.prefix" not in stdout, stdout
+        assert any(line.startswith("dsjobs-pyenv: environment cache hit") for line in stdout) == (run == 1), stdout
+
+    other, lines = _run(JobService(dataclasses.replace(python_settings, project=project_b)), job / "config.yaml")
+    stdout = [line for stream, line in lines if stream == "stdout"]
+    assert other.status == JobStatus.SUCCESS, other.status_details
+    assert "poisoned before: False" in stdout, stdout
+    assert any(line.startswith("dsjobs-pyenv: building environment") for line in stdout), stdout  # its own
+
+    def volumes(project: str) -> list[Any]:
+        return docker_client.volumes.list(filters={"label": ["dsjobs.pyenv=1", f"dsjobs.project={project}"]})
+
+    found = volumes(project_a), volumes(project_b)
+    assert [len(v) for v in found] == [1, 1], found
+    (vol_a,), (vol_b,) = found
+    assert vol_a.name != vol_b.name
+    assert vol_a.attrs["Labels"]["dsjobs.pyenv.hash"] == vol_b.attrs["Labels"]["dsjobs.pyenv.hash"]
+    # no build-step container is left behind
+    for project in (project_a, project_b):
+        labels = ["dsjobs.helper=pyenv-build", f"dsjobs.project={project}"]
+        assert not docker_client.containers.list(all=True, filters={"label": labels})
+
+
+def test_a_failed_build_step_ends_the_job_with_pips_reason(
+    tmp_path: Path, local_index: str, python_settings: Settings, docker_client: Any
+) -> None:
+    job = tmp_path / "job"
+    _write(job, {"main.py": "print('USER-CODE-RAN')\n", "requirements.txt": "no-such-package-xyz==9.9\n"})
+    (job / "config.yaml").write_text(
+        "cmd: python main.py\n"
+        "env:\n"
+        "  python:\n"
+        "    type: manual\n"
+        '    version: "3.11"\n'
+        "    requirements-file: requirements.txt\n"
+        "    local-paths: [main.py]\n"
+        "    pip:\n"
+        f"      index-url: {local_index}\n"
+    )
+    notes: list[str] = []
+    service = JobService(python_settings)
+    record = service.submit(load_config(job / "config.yaml"), notify=notes.append)
+    lines: list[tuple[str, str]] = []
+    done = service.wait(record.id, log=lambda stream, line: lines.append((stream, line)))
+    assert done.status == JobStatus.ERROR
+    assert done.status_details is not None and done.status_details.startswith("Python environment build failed: ")
+    assert "No matching distribution found for no-such-package-xyz==9.9" in done.status_details
+    assert "USER-CODE-RAN" not in [line for _, line in lines]
+    assert any(n.startswith("python environment: building it in a build step") for n in notes), notes
+    labels = ["dsjobs.helper=pyenv-build", f"dsjobs.project={python_settings.project}"]
+    assert not docker_client.containers.list(all=True, filters={"label": labels})

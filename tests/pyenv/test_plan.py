@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config.model import DockerImage, PathEntry, PipOptions, PythonEnv
+from airflow_provider_dsjobs.pyenv.build_step import env_volume_name
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, plan_python_env, unshipped_entry_scripts
 from tests.pyenv.helpers import make_config, write
@@ -65,13 +66,14 @@ def test_auto_mode(job: Path, site_dir: Path) -> None:
         "main.py",
     ]
     assert all(path == job / rel for path, rel in plan.local_files)
-    assert plan.volume_name == f"dsjobs-pyenv-{plan.env_hash[:16]}"
+    assert plan.volume_name == env_volume_name("", plan.env_hash)  # the project's own (no project here)
     assert plan.venv_path == f"/opt/dsjobs/envs/{plan.env_hash}/venv"
     assert plan.volume_labels == {
         "dsjobs.pyenv": "1",
         "dsjobs.pyenv.version": "3.11",
         "dsjobs.pyenv.image": "python:3.11-slim",
         "dsjobs.pyenv.hash": plan.env_hash,
+        "dsjobs.project": "",
     }
     spec = json.loads(plan.spec_json)
     assert spec["requirements"] == plan.requirements
@@ -79,7 +81,8 @@ def test_auto_mode(job: Path, site_dir: Path) -> None:
     assert spec["failed_marker"] == plan.failed_marker == "/job/.dsjobs/pyenv-failed.txt"
     assert plan.builder_script.startswith(b'"""The in-container builder')
     assert [p for p, _ in plan.container_files()] == ["/job/.dsjobs/pyenv_build.py", "/job/.dsjobs/pyenv.json"]
-    assert "/job/.dsjobs/pyenv_build.py /job/.dsjobs/pyenv.json" in plan.setup_command
+    assert "/job/.dsjobs/pyenv_build.py /job/.dsjobs/pyenv.json" in plan.build_command  # the build step's
+    assert "pyenv_build.py" not in plan.setup_command and plan.ready_path in plan.setup_command
     summary = json.loads(json.dumps(plan.summary()))
     assert summary["entry-points"] == [{"kind": "file", "value": "main.py"}]
     assert summary["requirements"] == plan.requirements
