@@ -39,6 +39,9 @@ class EngineInfo:
     #: The storage driver (``overlay2``, ``btrfs``, ...) and its ``docker info`` status pairs ("Backing Filesystem").
     storage_driver: str = ""
     driver_status: tuple[tuple[str, str], ...] = ()
+    #: The engine's own ID (stable across restarts: what a job record names its engine by) and its host name.
+    engine_id: str = ""
+    name: str = ""
 
 
 class DockerEngine:
@@ -68,6 +71,8 @@ class DockerEngine:
             driver_status=tuple(
                 (str(pair[0]), str(pair[1])) for pair in raw.get("DriverStatus") or () if len(pair) == 2
             ),
+            engine_id=str(raw.get("ID") or ""),
+            name=str(raw.get("Name") or ""),
         )
 
     def close(self) -> None:
