@@ -12,6 +12,11 @@ instead of silently running the job somewhere else.
 
 Secrets named by ``secret-id`` in a config resolve to an Airflow Variable of that name, else to the password of
 an Airflow Connection of that name, and are registered with Airflow's secret masker before anyone sees them.
+Several machines may share one store, each with its own Docker engine: the ``engine_name`` extra (or
+``DSJOBS_ENGINE_NAME``) names this machine's engine in job records, and the ``engines`` extra (or
+``DSJOBS_ENGINES``), ``{name: {"url": ..., "tls_ca_cert": ..., "tls_client_cert": ..., "tls_client_key": ...}}``,
+says how to reach the others: a job on another engine is read there, or left alone (``jobs/ownership.py``).
+
 A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
 (or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
 
@@ -44,7 +49,13 @@ from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError
 from airflow_provider_dsjobs.resources.secrets import SecretsError, check_secret_name
-from airflow_provider_dsjobs.settings import ProjectSecretsLoader, SecretResolver, Settings, parse_switch
+from airflow_provider_dsjobs.settings import (
+    ProjectSecretsLoader,
+    SecretResolver,
+    Settings,
+    parse_engines,
+    parse_switch,
+)
 
 #: Connection extras copied verbatim into ``Settings`` (extra name → Settings field).
 _EXTRA_TO_SETTING = {
@@ -67,6 +78,7 @@ _EXTRA_TO_SETTING = {
     "image_pull_policy": "image_pull_policy",
     "python_interpreter": "python_interpreter",
     "working_storage_check": "working_storage_check",
+    "engine_name": "engine_name",
 }
 
 
@@ -205,6 +217,12 @@ class DataSphereJobsHook(BaseHook):
         if secrets_variable:
             changes["project_secrets"] = airflow_project_secrets(str(secrets_variable))
         changes.update(self._connector_resolvers(extra))
+        engines = self._extra(extra, "engines")
+        if engines not in (None, "", {}):
+            try:
+                changes["engines"] = parse_engines(engines, "extra engines")
+            except ValueError as exc:
+                raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         local_fsync = self._extra(extra, "local_fsync")
         if local_fsync not in (None, ""):
             try:
