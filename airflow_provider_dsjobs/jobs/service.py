@@ -229,6 +229,12 @@ class JobService:
             self._on_engine[record.engine.id] = service
         return service
 
+    def runtime_of(self, record: JobRecord) -> ContainerRuntime:
+        """The runtime on the engine that runs ``record``'s job: this reader's own, or one reached through the
+        engine map; ``EngineElsewhere`` when that engine is out of reach."""
+        elsewhere = self._elsewhere(record)
+        return self.runtime if elsewhere is None else elsewhere.runtime
+
     def _save(self, record: JobRecord) -> None:
         with into_job_error():
             self.jobs.save(record)
@@ -837,11 +843,10 @@ class JobService:
     def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
             try:
-                elsewhere = self._elsewhere(record)
+                runtime = self.runtime_of(record)
             except EngineElsewhere:  # its engine is out of reach: what is stored (nothing before it ends)
-                elsewhere = None
+                pass
             else:
-                runtime = self.runtime if elsewhere is None else elsewhere.runtime
                 try:
                     yield from runtime.stream_logs(record.container_id, follow=follow)
                     return
