@@ -44,3 +44,26 @@ def test_a_retry_on_another_engine_reattaches_through_the_recorded_engine_or_say
     assert [r.id for r in service.list_jobs()] == [first]
     assert first_worker.runtime.find({"dsjobs.job_id": first}) == []  # finalized on its engine: container removed
     first_worker.close()
+
+
+def test_a_sensor_on_another_worker_asks_the_jobs_engine_or_changes_nothing(
+    second_engine: str, service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_dsjobs.sensors import DataSphereJobSensor
+    from tests.airflow.helpers import submit_probe
+    from tests.jobs.service_helpers import wait_for
+
+    elsewhere = JobService(dataclasses.replace(service.settings, docker_url=second_engine, engine_name="worker-b"))
+    job_id = submit_probe(elsewhere)
+    wait_for(lambda: elsewhere.runtime.state(elsewhere.read(job_id).container_id or "").finished, what="the exit")
+    before = service.read(job_id)
+
+    monkeypatch.setenv("DSJOBS_ENGINE_NAME", "worker-a")
+    with pytest.raises(DataSphereInfrastructureError, match=r"running on engine worker-b \(not reachable from here\)"):
+        DataSphereJobSensor(task_id="wait", job_id=job_id).poke(make_context())
+    assert service.read(job_id) == before  # its exited container was neither finalized nor called disappeared
+
+    monkeypatch.setenv("DSJOBS_ENGINES", json.dumps({"worker-b": second_engine}))
+    done = DataSphereJobSensor(task_id="wait", job_id=job_id).poke(make_context())
+    assert done.is_done and done.xcom_value["status"] == "SUCCESS"
+    elsewhere.close()
