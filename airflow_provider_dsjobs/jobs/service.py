@@ -54,6 +54,12 @@ got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources
 FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
 link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
 job once the engine answers again.
+
+Many machines may share one store, each with its own engine: the record names the engine that runs the job
+(``record.engine``, set at launch) and only a service connected to that engine decides about the job's container
+(``jobs/ownership.py``). Any other asks that engine through its engine map (``get``, ``refresh``, ``wait``,
+``finalize``, ``cancel``, ``logs`` run there), or, when it cannot reach it, raises ``EngineElsewhere`` (``get``
+returns the stored record, ``logs`` the stored log) and changes nothing.
 """
 
 from __future__ import annotations
