@@ -50,6 +50,17 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Verify the engine's certificate against the CA.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
+    "engine_name": _text(
+        "Engine name",
+        "The name this machine's Docker engine goes by in job records (letters, digits, '.', '_', '-'). Empty: "
+        "the engine's host name.",
+    ),
+    "engines": _text(
+        "Other engines",
+        'JSON object: engine name → {"url": "tcp://host:2376", "tls_ca_cert": ..., "tls_client_cert": ..., '
+        '"tls_client_key": ...} (paths). A job running on one of them is read there; on an engine not listed it '
+        "is left alone.",
+    ),
     "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
     "docker_conn_id": _text(
         "Docker connection ID",

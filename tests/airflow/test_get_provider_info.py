@@ -66,7 +66,7 @@ def test_connection_form_fields() -> None:
         "docker_tls_ca_cert", "docker_tls_client_cert", "docker_tls_client_key", "docker_tls_verify",
         "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
         "lab_endpoint", "lab_api_token", "project_secrets_variable", "docker_conn_id", "image_pull_policy",
-        "s3_connectors", "spark_connectors", "working_storage_check",
+        "s3_connectors", "spark_connectors", "working_storage_check", "engine_name", "engines",
     }  # fmt: skip
     assert set(fields) == expected
     secret = {name for name, f in fields.items() if f["schema"].get("format") == "password"}
