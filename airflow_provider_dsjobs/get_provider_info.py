@@ -56,6 +56,17 @@ CONN_FIELDS: dict[str, Any] = {
         "could then run containers on that engine. On: allow it (a trusted network only).",
         "schema": {"type": ["boolean", "null"], "default": False},
     },
+    "engine_name": _text(
+        "Engine name",
+        "The name this machine's Docker engine goes by in job records (letters, digits, '.', '_', '-'). Empty: "
+        "the engine's host name.",
+    ),
+    "engines": _text(
+        "Other engines",
+        'JSON object: engine name → {"url": "tcp://host:2376", "tls_ca_cert": ..., "tls_client_cert": ..., '
+        '"tls_client_key": ...} (paths). A job running on one of them is read there; on an engine not listed it '
+        "is left alone.",
+    ),
     "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
     "pids_limit": {
         "label": "Process limit per container",

@@ -9,7 +9,9 @@ embedded default, so a newcomer runs a job with no cloud account: a local-direct
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +133,68 @@ def parse_pids_limit(name: str, value: object) -> int:
         raise ValueError(f"{name} must be a whole number of processes (0 or -1: no limit), got {value!r}") from None
 
 
+#: What an engine name may be (``DSJOBS_ENGINE_NAME``, the keys of ``DSJOBS_ENGINES``).
+ENGINE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_ENGINE_KEYS = ("url", "tls_ca_cert", "tls_client_cert", "tls_client_key", "tls_verify")
+
+
+def check_engine_name(name: str, where: str = "engine name") -> str:
+    """``name`` if it is a valid engine name, else a one-line ``ValueError`` saying what is allowed."""
+    if not isinstance(name, str) or not ENGINE_NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"{where} {name!r} is not allowed: use 1-63 letters, digits, '.', '_' or '-'")
+    return name
+
+
+@dataclass(frozen=True)
+class EngineAddress:
+    """How this machine reaches one engine of ``Settings.engines``: its URL and TLS files (paths, as for the own
+    engine's ``docker_tls_*``)."""
+
+    url: str
+    tls_ca_cert: str | None = None
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    tls_verify: bool = True
+
+
+def parse_engines(value: object, where: str = "DSJOBS_ENGINES") -> dict[str, EngineAddress]:
+    """The engine map: a JSON object (or a dict) ``{name: {"url": ..., "tls_ca_cert": ..., "tls_client_cert": ...,
+    "tls_client_key": ..., "tls_verify": ...}}`` or ``{name: "url"}``; anything else is one ``ValueError`` line."""
+    if value is None or value == "":
+        return {}
+    data = value
+    if isinstance(value, str):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{where} is not a JSON object of engine names and addresses") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be an object of engine names and addresses")
+    engines: dict[str, EngineAddress] = {}
+    for name, entry in data.items():
+        check_engine_name(name, f"{where}: engine name")
+        spec = {"url": entry} if isinstance(entry, str) else entry
+        if not isinstance(spec, dict) or not isinstance(spec.get("url"), str) or not spec["url"]:
+            raise ValueError(f"{where}: engine {name} needs a url (unix:///path, tcp://host:port or ssh://user@host)")
+        unknown = sorted(set(spec) - set(_ENGINE_KEYS))
+        if unknown:
+            raise ValueError(
+                f"{where}: engine {name} has unknown keys {', '.join(map(repr, unknown))}; allowed: "
+                + ", ".join(_ENGINE_KEYS)
+            )
+        paths = {k: spec.get(k) for k in _ENGINE_KEYS[1:4]}
+        if any(v is not None and not isinstance(v, str) for v in paths.values()):
+            raise ValueError(f"{where}: engine {name}: TLS entries are paths of certificate and key files")
+        engines[name] = EngineAddress(
+            url=spec["url"],
+            tls_ca_cert=paths["tls_ca_cert"] or None,
+            tls_client_cert=paths["tls_client_cert"] or None,
+            tls_client_key=paths["tls_client_key"] or None,
+            tls_verify=parse_switch(f"{where}: engine {name} tls_verify", spec.get("tls_verify"), True),
+        )
+    return engines
+
+
 def _seconds(text: str | None, default: float) -> float:
     try:
         return max(0.0, float(text)) if text is not None else default
@@ -165,6 +229,10 @@ class Settings:
     #: Allow a ``tcp://`` engine without TLS (``DSJOBS_DOCKER_ALLOW_INSECURE=1``); refused by default, since whoever
     #: reaches that port runs containers as root on the engine's machine (``runtime/engine.py``).
     docker_allow_insecure: bool = False
+    #: The name this machine's engine goes by in job records (``None``: the engine's host name from ``docker info``).
+    engine_name: str | None = None
+    #: Other engines this machine may ask about their jobs: name → address (``DSJOBS_ENGINES``, ``jobs/ownership.py``).
+    engines: Mapping[str, EngineAddress] = field(default_factory=dict)
     #: Docker network for job containers (``None``: the engine's default bridge; ``"host"`` to reach loopback).
     docker_network: str | None = None
     #: ``--pids-limit`` of every job and helper container (``DEFAULT_PIDS_LIMIT``; ``0`` or less: no limit).
@@ -226,6 +294,8 @@ class Settings:
         check_pull_policy(self.image_pull_policy)
         if self.working_storage_check not in ("fail", "warn"):
             raise ValueError(f"working storage check must be fail or warn, got {self.working_storage_check!r}")
+        if self.engine_name is not None:
+            check_engine_name(self.engine_name)
 
     @property
     def effective_store_url(self) -> str:
@@ -259,6 +329,8 @@ class Settings:
             ),
             docker_network=get("DSJOBS_DOCKER_NETWORK"),
             pids_limit=parse_pids_limit("DSJOBS_PIDS_LIMIT", get("DSJOBS_PIDS_LIMIT")),
+            engine_name=get("DSJOBS_ENGINE_NAME"),
+            engines=parse_engines(get("DSJOBS_ENGINES")),
             default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,
             python_image_template=get("DSJOBS_PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE_TEMPLATE,
             console_url_template=get("DSJOBS_CONSOLE_URL"),

@@ -24,6 +24,9 @@ export DSJOBS_TEST_SPARK_HOME DSJOBS_TEST_SPARK_IMAGE
 # failure here, never a skip.
 export DSJOBS_REQUIRE_DOCKER=1 DSJOBS_REQUIRE_S3=1 DSJOBS_REQUIRE_BROWSER=1 DSJOBS_REQUIRE_DEPLOYMENT=1
 export DSJOBS_REQUIRE_SPARK=1
+# A second Docker engine (own socket, roots and bridge) for the tests of jobs owned by another engine.
+"$REPO/scripts/ensure-second-engine.sh" >/dev/null || log "the second Docker engine did not start: its tests fail"
+export DSJOBS_REQUIRE_SECOND_ENGINE=1
 export DSJOBS_TEST_IMAGE="${DSJOBS_TEST_IMAGE:-dsjobs-test/python:3.11}"
 
 passed=()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.settings import Settings
-from tests.helpers import unavailable
+from tests.helpers import required, unavailable
 from tests.jobs.service_helpers import STORES, make_settings
 from tests.servers import SignedS3, SparkConnect, moto_process, signed_s3_service, spark_connect_server
 
@@ -64,6 +64,27 @@ def test_image(docker_client: object) -> str:
     except docker.errors.ImageNotFound:
         unavailable(f"test image {TEST_IMAGE}", "DSJOBS_REQUIRE_DOCKER", "run scripts/build-test-image.sh")
     return TEST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def second_engine(test_image: str) -> str:
+    """The URL of a second Docker engine on this machine with the test image (``scripts/ensure-second-engine.sh``
+    starts it once; it keeps running for later sessions). Missing is a failure with ``DSJOBS_REQUIRE_DOCKER=1`` or
+    ``DSJOBS_REQUIRE_SECOND_ENGINE=1``."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "ensure-second-engine.sh"
+    env = {**os.environ, "DSJOBS_TEST_IMAGE": test_image}
+    try:
+        proc = subprocess.run([str(script)], capture_output=True, text=True, timeout=600, env=env, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = None
+        why = str(exc)
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1] if proc is not None else why
+        require = "DSJOBS_REQUIRE_DOCKER" if required("DSJOBS_REQUIRE_DOCKER") else "DSJOBS_REQUIRE_SECOND_ENGINE"
+        unavailable("second Docker engine", require, why)
+    return proc.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")

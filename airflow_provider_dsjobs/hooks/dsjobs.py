@@ -14,6 +14,11 @@ Secrets named by ``secret-id`` in a config resolve to the project's secrets, els
 ``dsjobs_secret_<ID>``, else to the password of the Connection of that name; a Variable or Connection named ``<ID>``
 itself only when ``<ID>`` matches the ``allowed_secret_ids`` extra (``DSJOBS_ALLOWED_SECRET_IDS``; none by default).
 Values are registered with Airflow's secret masker before anyone sees them.
+Several machines may share one store, each with its own Docker engine: the ``engine_name`` extra (or
+``DSJOBS_ENGINE_NAME``) names this machine's engine in job records, and the ``engines`` extra (or
+``DSJOBS_ENGINES``), ``{name: {"url": ..., "tls_ca_cert": ..., "tls_client_cert": ..., "tls_client_key": ...}}``,
+says how to reach the others: a job on another engine is read there, or left alone (``jobs/ownership.py``).
+
 A project's secrets (given to every job as env vars) are the Airflow Variable ``dsjobs_project_secrets_<project>``
 (or the one the ``project_secrets_variable`` extra names): a JSON object of names and values, each value masked.
 
@@ -55,6 +60,7 @@ from airflow_provider_dsjobs.settings import (
     SecretResolver,
     Settings,
     out_of_scope,
+    parse_engines,
     parse_pids_limit,
     parse_switch,
     secret_id_allowed,
@@ -83,6 +89,7 @@ _EXTRA_TO_SETTING = {
     "image_pull_policy": "image_pull_policy",
     "python_interpreter": "python_interpreter",
     "working_storage_check": "working_storage_check",
+    "engine_name": "engine_name",
 }
 
 
@@ -261,6 +268,12 @@ class DataSphereJobsHook(BaseHook):
         instance_types = self._extra(extra, "instance_types")
         if instance_types not in (None, "", {}):
             changes["instance_catalog"] = self._instance_catalog(base, instance_types)
+        engines = self._extra(extra, "engines")
+        if engines not in (None, "", {}):
+            try:
+                changes["engines"] = parse_engines(engines, "extra engines")
+            except ValueError as exc:
+                raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         local_fsync = self._extra(extra, "local_fsync")
         if local_fsync not in (None, ""):
             try:

@@ -28,6 +28,11 @@ class JobConfigError(JobError):
     """The config cannot be run as given (a missing input, env var, secret or s3-mount): retrying cannot help."""
 
 
+class EngineElsewhere(InfrastructureError):
+    """The job runs on another engine that this reader cannot reach (``jobs/ownership.py``): nothing about it was
+    decided or changed here. The message starts ``job ID is running on engine NAME (not reachable from here)``."""
+
+
 class EngineLost(InfrastructureError):
     """The Docker engine stopped answering: what a job's container does is unknown until the engine is back
     (then ``JobService.get`` or ``wait`` settles it). The message says which engine and why."""

@@ -109,6 +109,30 @@ class InputRef:
         )
 
 
+@dataclass(frozen=True)
+class EngineRef:
+    """The Docker engine that runs a job (``JobRecord.engine``): ``id`` is the engine's own ID (``docker info``),
+    stable across restarts; ``name`` the one the deployment gives it (``DSJOBS_ENGINE_NAME``, else the engine's
+    host name), which readers look up in their engine map (``DSJOBS_ENGINES``); ``url`` where its submitter
+    reached it. Never TLS material: a reader takes that from its own engine map."""
+
+    id: str
+    name: str
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "url": self.url}
+
+    @classmethod
+    def from_dict(cls, data: object) -> EngineRef | None:
+        """The engine of a stored record; None for a record written before jobs named their engine (or a broken
+        entry: such a job is treated as an old one, ``jobs/ownership.py``)."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+            return None
+        url = data.get("url")
+        return cls(id=data["id"], name=str(data.get("name") or data["id"]), url=url if isinstance(url, str) else None)
+
+
 @dataclass
 class StatusChange:
     """One entry of a job's history: the status, when, and which step observed it (``submit``, ``cancel``,
@@ -180,6 +204,8 @@ class JobRecord:
     kind: str = "config"
     #: The JSON the job wrote to ``DSJOBS_RESULT_FILE`` (``jobs/result_file.py``); None when it wrote none.
     result: Any = None
+    #: The engine that runs the job, set at launch before its container is created; None in older records.
+    engine: EngineRef | None = None
 
     def set_status(self, status: JobStatus, details: str | None = None, *, by: str | None = None) -> None:
         """Move to ``status`` and stamp the time (``by``: the step that observed it); terminal statuses also set
@@ -225,6 +251,7 @@ class JobRecord:
             data[name] = _iso(getattr(self, name))
         data["inputs"] = [i.to_dict() for i in self.inputs]
         data["history"] = [h.to_dict() for h in self.history]
+        data["engine"] = self.engine.to_dict() if self.engine is not None else None
         return data
 
     @classmethod
@@ -239,5 +266,6 @@ class JobRecord:
         kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
         grant = data.get("working_storage")
         kwargs["working_storage"] = StorageGrant.from_dict(grant) if isinstance(grant, dict) else None
+        kwargs["engine"] = EngineRef.from_dict(data.get("engine"))
         kwargs["s3_sync"] = [MountSync.from_dict(m) for m in data.get("s3_sync") or () if isinstance(m, dict)]
         return cls(**kwargs)

@@ -55,6 +55,12 @@ got. ``spark`` gives the job its connector's Spark Connect endpoint (``resources
 FIFOs and devices inside output directories are skipped (and listed in the log); an output that is a symbolic
 link is missing. A lost engine raises ``EngineLost`` and leaves the record as it was: ``get``/``wait`` settle the
 job once the engine answers again.
+
+Many machines may share one store, each with its own engine: the record names the engine that runs the job
+(``record.engine``, set at launch) and only a service connected to that engine decides about the job's container
+(``jobs/ownership.py``). Any other asks that engine through its engine map (``get``, ``refresh``, ``wait``,
+``finalize``, ``cancel``, ``logs`` run there), or, when it cannot reach it, raises ``EngineElsewhere`` (``get``
+returns the stored record, ``logs`` the stored log) and changes nothing.
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.env_build import build_environment
 from airflow_provider_dsjobs.jobs.errors import (
+    EngineElsewhere,
     EngineLost,
     InfrastructureError,
     JobConfigError,
@@ -93,6 +100,7 @@ from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, s
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
+from airflow_provider_dsjobs.jobs.ownership import Ownership
 from airflow_provider_dsjobs.jobs.plan import (
     LABEL_JOB_ID,
     LABEL_PROJECT,
@@ -128,6 +136,7 @@ from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.open import open_store
 
 __all__ = [
+    "EngineElsewhere",
     "EngineLost",
     "GcReport",
     "InfrastructureError",
@@ -168,6 +177,9 @@ class JobService:
         self._runtime = runtime
         self._owns_runtime = runtime is None
         self._lock = threading.Lock()
+        #: Who decides about a job's container (``jobs/ownership.py``), and the services on other engines it reached.
+        self.ownership = Ownership(settings, lambda: self.runtime)
+        self._on_engine: dict[str, JobService] = {}
 
     # -- wiring ----------------------------------------------------------------------------------------------
 
@@ -197,6 +209,8 @@ class JobService:
             return self._runtime
 
     def close(self) -> None:
+        self._on_engine.clear()
+        self.ownership.close()
         if self._owns_runtime and self._runtime is not None:
             with suppress(OSError):
                 self._runtime.close()
@@ -211,6 +225,27 @@ class JobService:
             raise JobNotFound(f"job {job_id} not found in project {self.project}") from None
         except StoreError as exc:
             raise JobError(one_line(exc)) from None
+
+    def _elsewhere(self, record: JobRecord) -> JobService | None:
+        """None when this reader decides about the job's container (it is on the job's engine, or the job has no
+        container yet); else a service on the job's engine, reached through the engine map (the same store). Raises
+        ``EngineElsewhere`` when that engine cannot be reached from here: nothing is decided or changed then."""
+        if not record.container_id or self.ownership.is_own(record):
+            return None
+        runtime = self.ownership.owner_runtime(record)
+        assert record.engine is not None  # owner_runtime refuses a record without one
+        service = self._on_engine.get(record.engine.id)
+        if service is None:
+            service = JobService(replace(self.settings, engine_name=None), runtime=runtime, store=self.store)
+            service.ownership.assume(record.engine)
+            self._on_engine[record.engine.id] = service
+        return service
+
+    def runtime_of(self, record: JobRecord) -> ContainerRuntime:
+        """The runtime on the engine that runs ``record``'s job: this reader's own, or one reached through the
+        engine map; ``EngineElsewhere`` when that engine is out of reach."""
+        elsewhere = self._elsewhere(record)
+        return self.runtime if elsewhere is None else elsewhere.runtime
 
     def _save(self, record: JobRecord) -> None:
         with into_job_error():
@@ -387,6 +422,7 @@ class JobService:
 
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
         runtime = self.runtime
+        record.engine = self.ownership.mine()  # saved with PREPARING, before any container exists
         self._move(record, JobStatus.PREPARING, by="submit")
         ended: list[bool] = []
 
@@ -506,12 +542,18 @@ class JobService:
 
         Saves only one thing: a launch whose launcher died ends ERROR (``jobs.lease``). Otherwise nothing is
         saved, and a job whose container has exited (or is gone) but which is not finalized is *reported* as
-        UPLOADING_OUTPUT — a status the store does not hold yet: the caller's cue to call ``finalize``."""
+        UPLOADING_OUTPUT — a status the store does not hold yet: the caller's cue to call ``finalize``.
+        A job on another engine is asked there; ``EngineElsewhere`` when that engine cannot be reached."""
         record = self._load(job_id)
+        if record.status.terminal:
+            return record
+        elsewhere = self._elsewhere(record)
+        if elsewhere is not None:
+            return elsewhere.refresh(job_id)
         settled = self._settle_abandoned(record)
         if settled is not None:
             return settled
-        if record.status.terminal or not record.container_id:
+        if not record.container_id:
             return record
         if not self._container_running(record):
             record.status = JobStatus.UPLOADING_OUTPUT  # reported only (see above): finalize saves the outcome
@@ -566,6 +608,9 @@ class JobService:
             record = self._load(job_id)
         if record.status.terminal:
             return record
+        elsewhere = self._elsewhere(record)
+        if elsewhere is not None:
+            return elsewhere.wait(job_id, log=log, poll_interval=poll_interval, timeout=timeout, since=since)
         keeper = ProgressKeeper(self.store, self.jobs.progress_key(job_id))
         with self._sampling(record):
             settled = self._follow(record, log, keeper, since, poll_interval, deadline, timeout)
@@ -626,6 +671,9 @@ class JobService:
         record = self._load(job_id)
         if record.status.terminal or not record.container_id:
             return record
+        elsewhere = self._elsewhere(record)
+        if elsewhere is not None:
+            return elsewhere.finalize(job_id)
         with into_job_error(RuntimeFailure):
             state = self.runtime.state(record.container_id)
         if state is None:
@@ -709,10 +757,19 @@ class JobService:
 
     def get(self, job_id: str) -> JobRecord:
         """The record; a job whose container has exited is finalized first, and one whose launcher died before
-        starting it is ended ERROR (``jobs.lease``)."""
+        starting it is ended ERROR (``jobs.lease``). A job on another engine is asked there (``jobs/ownership.py``);
+        when that engine cannot be reached from here the stored record comes back unchanged, its
+        ``status_details`` (not saved) saying ``running on engine NAME (not reachable from here)``."""
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        try:
+            elsewhere = self._elsewhere(record)
+        except EngineElsewhere as exc:  # shown, not saved: the job's own engine decides
+            record.status_details = str(exc)
+            return record
+        if elsewhere is not None:
+            return elsewhere.get(job_id)
         settled = self._settle_abandoned(record)
         if settled is not None:
             return settled
@@ -754,6 +811,9 @@ class JobService:
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        elsewhere = self._elsewhere(record)
+        if elsewhere is not None:
+            return elsewhere.cancel(job_id, graceful=graceful)
         if record.status != JobStatus.CANCELLING:
             self._move(record, JobStatus.CANCELLING, by="cancel")
         if not record.container_id:
@@ -779,6 +839,9 @@ class JobService:
         record = self._load(job_id)
         if record.status.terminal:
             return record
+        elsewhere = self._elsewhere(record)
+        if elsewhere is not None:
+            return elsewhere.request_cancel(job_id, graceful=graceful)
         if record.status != JobStatus.CANCELLING:
             self._move(record, JobStatus.CANCELLING, by="request_cancel")
         if not record.container_id:
@@ -806,10 +869,15 @@ class JobService:
     def _log_pairs(self, record: JobRecord, follow: bool = False) -> Iterator[tuple[str, str]]:
         if not record.status.terminal and record.container_id:
             try:
-                yield from self.runtime.stream_logs(record.container_id, follow=follow)
-                return
-            except ContainerNotFound:  # finalized meanwhile: read what was stored
-                record = self._load(record.id)
+                runtime = self.runtime_of(record)
+            except EngineElsewhere:  # its engine is out of reach: what is stored (nothing before it ends)
+                pass
+            else:
+                try:
+                    yield from runtime.stream_logs(record.container_id, follow=follow)
+                    return
+                except ContainerNotFound:  # finalized meanwhile: read what was stored
+                    record = self._load(record.id)
         if record.logs:
             yield from joblogs.read_combined(self.store, self.jobs.log_key(record.id, joblogs.COMBINED_FILE))
 

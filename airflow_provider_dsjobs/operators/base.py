@@ -28,7 +28,7 @@ from airflow.sdk.exceptions import AirflowTaskTimeout
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.jobs.service import EngineElsewhere, JobError, JobService
 from airflow_provider_dsjobs.links.job import DataSphereJobLink
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
@@ -167,7 +167,13 @@ class JobOperatorBase(BaseOperator):
     def _execute(self, context: Context) -> dict[str, Any]:
         self._prepare_job()
         service = self.hook.service
-        record = self._reattach(context, service)
+        try:
+            record = self._reattach(context, service)
+        except EngineElsewhere as exc:  # it may well be running: a second job is the one thing not to start
+            raise EngineElsewhere(
+                f"{exc}; not starting a second job: run this task where that engine is reachable (its queue) "
+                "or add the engine to this worker's dsjobs connection (extra engines)"
+            ) from None
         if record is None:
             labels = {**task_labels(context), "airflow.try_number": str(getattr(context["ti"], "try_number", ""))}
             record = self._submit_job(service, labels, lambda created: self._remember(context, created))
@@ -195,6 +201,8 @@ class JobOperatorBase(BaseOperator):
         if job_id:
             try:
                 record: JobRecord | None = service.refresh(str(job_id))
+            except EngineElsewhere:
+                raise
             except JobError as exc:
                 self.log.warning("Job %s from an earlier try cannot be read (%s); starting a new job", job_id, exc)
                 record = None

@@ -62,6 +62,9 @@ class EngineInfo:
     driver_status: tuple[tuple[str, str], ...] = ()
     #: GPU models the engine says it has (daemon label ``dsjobs.gpu-models=A100,T4``); () when it does not say
     gpu_models: tuple[str, ...] = ()
+    #: The engine's own ID (stable across restarts: what a job record names its engine by) and its host name.
+    engine_id: str = ""
+    name: str = ""
 
 
 class DockerEngine:
@@ -92,6 +95,8 @@ class DockerEngine:
                 (str(pair[0]), str(pair[1])) for pair in raw.get("DriverStatus") or () if len(pair) == 2
             ),
             gpu_models=_gpu_models(raw.get("Labels") or ()),
+            engine_id=str(raw.get("ID") or ""),
+            name=str(raw.get("Name") or ""),
         )
 
     def close(self) -> None:

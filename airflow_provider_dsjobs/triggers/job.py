@@ -142,12 +142,14 @@ class DataSphereJobTrigger(BaseTrigger):
     def _refresh(self) -> JobRecord:
         return self._get_service().refresh(self.job_id)
 
-    def _stream_new_output(self, container_id: str | None, limit: int = MAX_LINES_PER_POLL) -> int:
-        """Write up to ``limit`` new output lines of the job into the log; how many were written."""
+    def _stream_new_output(self, record: JobRecord, limit: int = MAX_LINES_PER_POLL) -> int:
+        """Write up to ``limit`` new output lines of the job into the log (read on the job's own engine, which may
+        be another than the triggerer's: ``jobs/ownership.py``); how many were written."""
+        container_id = record.container_id
         if not self.stream_logs or not container_id:
             return 0
         if not self._masked:
-            self._mask_secret_env(container_id)
+            self._mask_secret_env(record)
             if not self._masked:
                 return 0
         from airflow_provider_dsjobs.operators.job_result import log_line  # that package imports this module
@@ -158,7 +160,8 @@ class DataSphereJobTrigger(BaseTrigger):
             self._cursor = LogCursor()
         written = 0
         try:
-            lines = self._get_service().runtime.stream_logs(container_id, follow=False, cursor=self._cursor)
+            runtime = self._get_service().runtime_of(record)
+            lines = runtime.stream_logs(container_id, follow=False, cursor=self._cursor)
             for stream, line in lines:
                 log_line(self.log, stream, line)
                 written += 1
@@ -169,14 +172,14 @@ class DataSphereJobTrigger(BaseTrigger):
         self._streamed += written
         return written
 
-    def _mask_secret_env(self, container_id: str) -> None:
+    def _mask_secret_env(self, record: JobRecord) -> None:
         from airflow.sdk.log import mask_secret
 
         from airflow_provider_dsjobs.config.redact import is_sensitive_name
         from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
 
         try:
-            environment = self._get_service().runtime.environment(container_id)
+            environment = self._get_service().runtime_of(record).environment(record.container_id or "")
         except ContainerNotFound:  # finalized already: there is nothing to stream
             return
         except Exception as exc:  # without the values nothing can be masked: stream nothing rather than leak
@@ -237,11 +240,11 @@ class DataSphereJobTrigger(BaseTrigger):
                 yield polled
                 return
             record = polled
-            await stream(record.container_id)
+            await stream(record)
             if record.status.terminal or record.status == JobStatus.UPLOADING_OUTPUT:
-                drained = await stream(record.container_id)
+                drained = await stream(record)
                 while drained >= MAX_LINES_PER_POLL:  # the rest of a finished log
-                    drained = await stream(record.container_id)
+                    drained = await stream(record)
                 if self._streamed:
                     # The triggerer ships a trigger's log lines to the task log asynchronously and stops once the
                     # trigger is done: give the last lines time to get there (lines were lost without this).

@@ -8,11 +8,13 @@ PIDS="$DEPLOY/pids"
 LOGS="$DEPLOY/logs"
 STATE="$DEPLOY/state.env"
 DEPLOY_SCRIPTS="$REPO/scripts/deployment"
-# The two Celery workers; each has its own Celery queue of the same name besides "default".
+# The two Celery workers; each has its own Celery queue of the same name besides "default", and its own Docker
+# engine: worker-a the first one (TLS relay tls-relay), worker-b the second one (scripts/ensure-second-engine.sh,
+# TLS relay tls-relay-b); see worker_connection.py.
 WORKERS=(worker-a worker-b)
 # Airflow services in start order (down.sh stops them in reverse, then the infrastructure).
 AIRFLOW_SERVICES=(api-server scheduler dag-processor triggerer "${WORKERS[@]}")
-INFRA_SERVICES=(postgres redis moto tls-relay)
+INFRA_SERVICES=(postgres redis moto tls-relay tls-relay-b)
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

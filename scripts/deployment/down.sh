@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$REPO/scripts/deployment/common.sh"
 
 # Workers first (their tasks' containers keep running on the engine), the api-server last of Airflow.
-for s in "${WORKERS[@]}" triggerer scheduler dag-processor api-server tls-relay moto redis; do
+for s in "${WORKERS[@]}" triggerer scheduler dag-processor api-server tls-relay tls-relay-b moto redis; do
     stop_service "$s"
 done
 stop_service postgres INT

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Start, stop or SIGKILL one service of a deployment that up.sh created (the harness uses it for the workers).
-#   service.sh start|stop|kill NAME       NAME: postgres redis moto tls-relay api-server scheduler dag-processor
-#                                         triggerer worker-a worker-b
+#   service.sh start|stop|kill NAME       NAME: postgres redis moto tls-relay tls-relay-b api-server scheduler
+#                                         dag-processor triggerer worker-a worker-b
 # Every Airflow service gets its own AIRFLOW_HOME, DSJOBS_HOME and working directory under
-# $DEPLOY/homes/NAME; they share only the metadata database, the broker, the S3 store and the Docker engine.
+# $DEPLOY/homes/NAME; they share only the metadata database, the broker and the S3 store; worker-b has an engine
+# of its own, every other service the first one.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -25,6 +26,9 @@ start_airflow() {
     dag-processor) start_bg "$name" airflow dag-processor ;;
     triggerer) start_bg "$name" airflow triggerer --skip-serve-logs ;;
     worker-*)
+        # Its own engine: the connection in its environment names it and maps the other one (worker_connection.py).
+        AIRFLOW_CONN_DSJOBS_DEFAULT="$(python "$DEPLOY_SCRIPTS/worker_connection.py" "$STATE" "$name")"
+        export AIRFLOW_CONN_DSJOBS_DEFAULT
         # Its own queue (scenarios pin tasks with queue="worker-a") besides the default one.
         start_bg "$name" airflow celery worker --queues "default,$name" --celery-hostname "$name@%h" \
             --skip-serve-logs
@@ -59,6 +63,12 @@ start_infra() {
             --socket "$DOCKER_SOCKET" --ca "$TLS_DIR/ca.pem" --cert "$TLS_DIR/server-cert.pem" \
             --key "$TLS_DIR/server-key.pem"
         wait_port tls-relay "$DOCKER_TLS_PORT"
+        ;;
+    tls-relay-b)
+        start_bg tls-relay-b python3 "$DEPLOY_SCRIPTS/tls_relay.py" --listen "127.0.0.1:$DOCKER_B_TLS_PORT" \
+            --socket "$DOCKER_B_SOCKET" --ca "$TLS_DIR/ca.pem" --cert "$TLS_DIR/server-cert.pem" \
+            --key "$TLS_DIR/server-key.pem"
+        wait_port tls-relay-b "$DOCKER_B_TLS_PORT"
         ;;
     esac
 }

@@ -2,10 +2,12 @@
 # Start a distributed Airflow deployment on 127.0.0.1, every process by PID, on free ports:
 #   PostgreSQL (metadata database, own data dir), Redis (Celery broker), a moto S3 server (the job store),
 #   a TLS listener for the Docker engine (tcp://127.0.0.1:2376, client certificates required; a relay in front
-#   of the engine's unix socket, see tls_relay.py), and Airflow 3.3 as separate services: api-server,
-#   scheduler, dag-processor, triggerer and two Celery workers (worker-a, worker-b), each with its own
+#   of the engine's unix socket, see tls_relay.py), one for a second engine (scripts/ensure-second-engine.sh),
+#   and Airflow 3.3 as separate services: api-server, scheduler, dag-processor, triggerer and two Celery workers
+#   (worker-a on engine-a, the first engine; worker-b on engine-b, the second), each with its own
 #   AIRFLOW_HOME, DSJOBS_HOME and working directory.
-# The `dsjobs_default` Airflow connection points at the S3 store and the TLS engine. The DAG folder serves
+# The `dsjobs_default` Airflow connection points at the S3 store and engine-a over TLS, with engine-b in its engine
+# map; each worker's environment holds its own (worker_connection.py). The DAG folder serves
 # dags_examples/ (as examples/) and tests/deployment/dags/ (as scenarios/).
 # State (ports, URLs, paths) goes to $DEPLOY/state.env, logs to $DEPLOY/logs/. Stop it with down.sh.
 # A deployment that is already up is left alone; anything else found in $DEPLOY is stopped and wiped first.
@@ -32,6 +34,7 @@ fi
 "$REPO/scripts/ensure-docker.sh"
 image="${DSJOBS_TEST_IMAGE:-dsjobs-test/python:3.11}"
 "$REPO/scripts/build-test-image.sh" bookworm >/dev/null
+second_socket="$(DSJOBS_TEST_IMAGE="$image" "$REPO/scripts/ensure-second-engine.sh")"
 use_venv
 
 mkdir -p "$DEPLOY" "$PIDS" "$LOGS"
@@ -41,6 +44,7 @@ if ! port_free "$docker_port"; then
     log "127.0.0.1:$docker_port is taken (another deployment?): the engine's TLS listener gets a free port"
     docker_port="$(free_port)"
 fi
+docker_b_port="$(free_port)"
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 api_port="$(free_port)"
 moto_port="$(free_port)"
@@ -57,6 +61,9 @@ API_URL='http://127.0.0.1:$api_port'
 DOCKER_TLS_PORT='$docker_port'
 DOCKER_URL='tcp://127.0.0.1:$docker_port'
 DOCKER_SOCKET='/var/run/docker.sock'
+DOCKER_B_TLS_PORT='$docker_b_port'
+DOCKER_B_URL='tcp://127.0.0.1:$docker_b_port'
+DOCKER_B_SOCKET='${second_socket#unix://}'
 TLS_DIR='$DEPLOY/tls'
 S3_ENDPOINT='http://127.0.0.1:$moto_port'
 S3_ACCESS_KEY='dsjobs-deploy-key'
@@ -111,22 +118,8 @@ ln -sfn "$REPO/tests/deployment/dags" "$DEPLOY/dags/scenarios"
 # Migrate the database and create the connection from an admin home of its own.
 "$DEPLOY_SCRIPTS/admin.sh" db migrate >"$LOGS/db-migrate.log" 2>&1 \
     || { tail -n 20 "$LOGS/db-migrate.log" >&2; die "airflow db migrate failed; see $LOGS/db-migrate.log"; }
-extra="$(python - <<PY
-import json
-print(json.dumps({
-    "store_url": "$STORE_URL",
-    "endpoint_url": "$S3_ENDPOINT",
-    "region_name": "us-east-1",
-    "docker_url": "$DOCKER_URL",
-    "docker_tls_ca_cert": "$TLS_DIR/ca.pem",
-    "docker_tls_client_cert": "$TLS_DIR/cert.pem",
-    "docker_tls_client_key": "$TLS_DIR/key.pem",
-    "docker_tls_verify": True,
-    "default_image": "$JOB_IMAGE",
-    "python_image_template": "$JOB_PYTHON_IMAGE",
-}))
-PY
-)"
+# The api-server's, scheduler's and triggerer's connection (engine-a's machine; engine-b in its engine map).
+extra="$(python "$DEPLOY_SCRIPTS/worker_connection.py" "$STATE" api-server --extra)"
 "$DEPLOY_SCRIPTS/admin.sh" connections add "$CONN_ID" --conn-type dsjobs --conn-login "$S3_ACCESS_KEY" \
     --conn-password "$S3_SECRET_KEY" --conn-extra "$extra" >>"$LOGS/db-migrate.log" 2>&1 \
     || { tail -n 20 "$LOGS/db-migrate.log" >&2; die "could not add the $CONN_ID connection"; }

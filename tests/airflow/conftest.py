@@ -20,7 +20,13 @@ os.environ["AIRFLOW_HOME"] = str(REPO / "_work" / "airflow-tests")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent / "dags")
 
-_KEEP_ENV = {"DSJOBS_REQUIRE_DOCKER", "DSJOBS_REQUIRE_S3", "DSJOBS_TEST_IMAGE", "DSJOBS_DOCKER_URL"}
+_KEEP_ENV = {
+    "DSJOBS_REQUIRE_DOCKER",
+    "DSJOBS_REQUIRE_S3",
+    "DSJOBS_REQUIRE_SECOND_ENGINE",
+    "DSJOBS_TEST_IMAGE",
+    "DSJOBS_DOCKER_URL",
+}
 
 
 @pytest.fixture()

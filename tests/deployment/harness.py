@@ -1,11 +1,14 @@
 """A real, distributed Airflow deployment for scenario tests, driven from Python.
 
 ``scripts/deployment/up.sh`` starts it (every process by PID, on 127.0.0.1, free ports): PostgreSQL as the
-metadata database, Redis as the Celery broker, a moto S3 server holding the job store, a TLS listener for the
-Docker engine (client certificates required), and Airflow 3.3 as separate services — api-server, scheduler,
+metadata database, Redis as the Celery broker, a moto S3 server holding the job store, TLS listeners for two
+Docker engines (client certificates required), and Airflow 3.3 as separate services — api-server, scheduler,
 dag-processor, triggerer and two Celery workers ``worker-a`` and ``worker-b``. Each service has its own
-``AIRFLOW_HOME``, ``DSJOBS_HOME`` and working directory; they share only the database, the broker, the store and
-the engine. The ``dsjobs_default`` connection (in the database) points at the S3 store and at the engine over TLS.
+``AIRFLOW_HOME``, ``DSJOBS_HOME`` and working directory; they share only the database, the broker and the store.
+Each worker has its own engine: ``worker-a`` engine-a (the machine's first engine), ``worker-b`` engine-b (a second
+dockerd, ``scripts/ensure-second-engine.sh``); its ``dsjobs_default`` connection (in its environment) names its
+engine and maps the other one. The connection in the database (api-server, triggerer) is engine-a's, with engine-b
+in its map.
 
 Scenario DAGs live in ``tests/deployment/dags/`` (served as ``scenarios/`` in the deployment's DAG folder, next
 to ``dags_examples/`` as ``examples/``); a new file there is parsed within ~15 s and :meth:`Deployment.trigger`
@@ -126,6 +129,9 @@ class Deployment:
         self.s3_endpoint = self.state["S3_ENDPOINT"]
         self.s3_credentials = (self.state["S3_ACCESS_KEY"], self.state["S3_SECRET_KEY"])
         self.docker_url = self.state["DOCKER_URL"]
+        #: Each worker's engine by name, and its TLS listener.
+        self.engine_urls = {"engine-a": self.docker_url, "engine-b": self.state["DOCKER_B_URL"]}
+        self.engine_of = {"worker-a": "engine-a", "worker-b": "engine-b"}
         self.tls_dir = Path(self.state["TLS_DIR"])
         self.workers = self.state["WORKERS"].split()
         self.conn_id = self.state["CONN_ID"]
@@ -200,6 +206,18 @@ class Deployment:
                 raise DeploymentError(f"{name} exited during start-up; see {log}")
             time.sleep(1)
         raise DeploymentError(f"{name} not ready within {timeout:.0f} s; see {log}")
+
+    def relay(self, engine: str) -> str:
+        """The service that is an engine's TLS listener (``tls-relay`` for engine-a, ``tls-relay-b`` for engine-b)."""
+        return {"engine-a": "tls-relay", "engine-b": "tls-relay-b"}[engine]
+
+    def cut_off(self, engine: str) -> None:
+        """Stop an engine's TLS listener: from the other machine it is out of reach (its jobs keep running)."""
+        run_script("service.sh", "stop", self.relay(engine), timeout=60)
+
+    def reconnect(self, engine: str) -> None:
+        """Start an engine's TLS listener again."""
+        run_script("service.sh", "start", self.relay(engine), timeout=60)
 
     def _check_worker(self, name: str) -> None:
         if name not in self.workers:
@@ -338,7 +356,18 @@ class Deployment:
 
     @cached_property
     def docker(self) -> Any:
-        """A docker SDK client over the engine's TLS listener (never the local socket)."""
+        """A docker SDK client over engine-a's TLS listener (never the local socket)."""
+        return self.docker_client(self.docker_url)
+
+    @cached_property
+    def dockers(self) -> dict[str, Any]:
+        """A docker SDK client per engine (``engine-a``, ``engine-b``), over their TLS listeners."""
+        return {
+            name: (self.docker if url == self.docker_url else self.docker_client(url))
+            for name, url in self.engine_urls.items()
+        }
+
+    def docker_client(self, url: str) -> Any:
         import docker
         import docker.tls
 
@@ -349,30 +378,36 @@ class Deployment:
         )
         # A fixed API version (the engine's is not asked before trust_env is off): requests would otherwise let
         # REQUESTS_CA_BUNDLE replace the harness's CA (see runtime/engine.py's _APIClient).
-        client = docker.DockerClient(base_url=self.docker_url, tls=tls, timeout=60, version="1.41")
+        client = docker.DockerClient(base_url=url, tls=tls, timeout=60, version="1.41")
         client.api.trust_env = False
         client.ping()
         return client
 
     def containers(self, **labels: str) -> list[Any]:
-        """Containers (running or not) whose labels include ``labels``, e.g. ``containers(**{"airflow.dag_id":
-        "deploy_kill"})``; job containers carry ``airflow.dag_id``, ``airflow.task_id``, ``airflow.run_id`` and
-        ``airflow.map_index``."""
+        """Containers (running or not) on either engine whose labels include ``labels``, e.g.
+        ``containers(**{"airflow.dag_id": "deploy_kill"})``; job containers carry ``airflow.dag_id``,
+        ``airflow.task_id``, ``airflow.run_id`` and ``airflow.map_index``."""
+        return [c for engine in self.engine_urls for c in self.engine_containers(engine, **labels)]
+
+    def engine_containers(self, engine: str, **labels: str) -> list[Any]:
+        """The ``containers`` of one engine (``engine-a``, ``engine-b``)."""
         import docker.errors
 
+        client = self.dockers[engine]
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         found = []
         # Listed sparse, then inspected one by one: a container removed in between is simply gone.
-        for sparse in self.docker.containers.list(all=True, filters=filters, sparse=True):
+        for sparse in client.containers.list(all=True, filters=filters, sparse=True):
             try:
-                found.append(self.docker.containers.get(sparse.id))
+                found.append(client.containers.get(sparse.id))
             except docker.errors.NotFound:
                 continue
         return found
 
     def settings(self) -> Any:
-        """Core ``Settings`` for the deployment's store and engine, as the connection gives them."""
-        from airflow_provider_dsjobs.settings import Settings
+        """Core ``Settings`` for the deployment's store and engine-a, with engine-b in the engine map, as the
+        connection in the database gives them."""
+        from airflow_provider_dsjobs.settings import EngineAddress, Settings
 
         key, secret = self.s3_credentials
         return Settings(
@@ -387,6 +422,15 @@ class Deployment:
             docker_tls_client_key=str(self.tls_dir / "key.pem"),
             default_image=self.job_image,
             home=self.directory / "homes" / "harness" / "dsjobs",
+            engine_name="engine-a",
+            engines={
+                "engine-b": EngineAddress(
+                    self.engine_urls["engine-b"],
+                    tls_ca_cert=str(self.tls_dir / "ca.pem"),
+                    tls_client_cert=str(self.tls_dir / "cert.pem"),
+                    tls_client_key=str(self.tls_dir / "key.pem"),
+                )
+            },
         )
 
     @cached_property

@@ -38,6 +38,7 @@ class FakeRuntime:
         self.containers: dict[str, FakeContainer] = {}
         self.volumes: dict[str, dict[str, str]] = {}
         self.removed: list[str] = []
+        self.engine_id = "FAKE:ENGINE"
         self.started: list[str] = []
         self.closed = False
         self.on_put_archive: Callable[[str], None] | None = None
@@ -62,7 +63,15 @@ class FakeRuntime:
 
     # -- the protocol ------------------------------------------------------------------------------------------
     def engine_info(self) -> EngineInfo:
-        return EngineInfo(cpus=2, memory_bytes=8 << 30, gpu_support=False, runtimes=("runc",), server_version="fake")
+        return EngineInfo(
+            cpus=2,
+            memory_bytes=8 << 30,
+            gpu_support=False,
+            runtimes=("runc",),
+            server_version="fake",
+            engine_id=self.engine_id,
+            name="fake",
+        )
 
     def engine_load(self) -> EngineLoad:
         return EngineLoad()

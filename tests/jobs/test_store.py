@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import EngineRef, InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobError
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, new_job_id
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -48,6 +48,18 @@ def test_inputs_of_a_record_read_typed_as_every_version_wrote_them() -> None:
         InputRef("/src/lib.py", None, "file", "b" * 64, 5, 0o755, "python-local-module", "/job/lib.py"),
     ]
     assert record.to_dict()["inputs"][1] == module
+
+
+def test_the_engine_of_a_job_round_trips_and_older_records_have_none(store: ObjectStore) -> None:
+    js = JobStore(store, "proj")
+    record = JobRecord(id=new_job_id(), project="proj", engine=EngineRef("ABCD:EF", "engine-a", "tcp://a:2376"))
+    js.save(record)
+    assert js.load(record.id).engine == EngineRef("ABCD:EF", "engine-a", "tcp://a:2376")
+    raw = json.loads(store.get_bytes(f"projects/proj/jobs/{record.id}/record.json"))
+    assert raw["engine"] == {"id": "ABCD:EF", "name": "engine-a", "url": "tcp://a:2376"}
+    assert JobRecord.from_dict({"id": "j1", "project": "p"}).engine is None
+    for broken in ("engine-a", {"name": "engine-a"}, {"id": ""}, {"id": 3}):
+        assert JobRecord.from_dict({"id": "j1", "project": "p", "engine": broken}).engine is None
 
 
 def test_save_overwrites(store: ObjectStore) -> None:

@@ -343,3 +343,38 @@ def test_lab_code_roots_extra(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(AirflowFailException, match="extra lab_code_roots: 'jobs' is not an absolute directory"):
         DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
     assert DataSphereJobsHook().get_settings().lab_code_roots == ()  # none by default
+
+
+def test_engine_name_and_engine_map_from_connection_and_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DSJOBS_ENGINE_NAME", "from-env")
+    clean_env.setenv("DSJOBS_ENGINES", json.dumps({"env-b": "tcp://b:2376"}))
+    settings = DataSphereJobsHook().get_settings()
+    assert settings.engine_name == "from-env" and settings.engines["env-b"].url == "tcp://b:2376"
+    engines = {"worker-b": {"url": "tcp://b:2376", "tls_ca_cert": "/certs/ca.pem", "tls_verify": "yes"}}
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"engine_name": "worker-a", "engines": engines})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert settings.engine_name == "worker-a" and list(settings.engines) == ["worker-b"]
+    assert (settings.engines["worker-b"].url, settings.engines["worker-b"].tls_ca_cert) == (
+        "tcp://b:2376",
+        "/certs/ca.pem",
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"engine_name": "a b;rm -rf /"}, "engine name 'a b;rm -rf /' is not allowed: use 1-63 letters, digits"),
+        ({"engines": {"../x\n": "tcp://b:1"}}, "extra engines: engine name '../x\\n' is not allowed"),
+        ({"engines": {"b": {"url": "tcp://b:1", "tls_key_pem": "-----BEGIN"}}}, "unknown keys 'tls_key_pem'"),
+        ({"engines": {"b": {}}}, "extra engines: engine b needs a url"),
+        ({"engines": "{not json"}, "extra engines is not a JSON object"),
+    ],
+)
+def test_a_bad_engine_setting_is_one_line_naming_the_connection(
+    clean_env: pytest.MonkeyPatch, extra: dict[str, object], message: str
+) -> None:
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra=extra)
+    with pytest.raises(AirflowFailException) as caught:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert str(caught.value).startswith("connection 'bad': ") and message in str(caught.value)
+    assert "\n" not in str(caught.value)
