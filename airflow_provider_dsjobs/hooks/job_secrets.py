@@ -25,6 +25,7 @@ from airflow_provider_dsjobs.config.redact import REDACTED, is_sensitive_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
+from airflow_provider_dsjobs.resources.secrets import SecretsError
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore
@@ -49,7 +50,7 @@ def job_secrets(
     container's env while it exists)."""
     values = connection_secrets(settings)
     for secret_id in _secret_ids(record, settings, store):
-        found = settings.resolve_secret(secret_id)
+        found = _in_scope(settings, secret_id)
         if found:
             values.add(found)
     values.update(_connector_secrets(record, settings, store))
@@ -61,6 +62,14 @@ def job_secrets(
             if value and value != REDACTED and (name in project_names or is_sensitive_name(name))
         )
     return values
+
+
+def _in_scope(settings: Settings, secret_id: str) -> str | None:
+    """``secret_id``'s value; None for one out of the deployment's scope: the worker refused it, so no job got it."""
+    try:
+        return settings.resolve_secret(secret_id)
+    except SecretsError:
+        return None
 
 
 def _config_part(record: JobRecord, *keys: str) -> Any:
@@ -107,7 +116,7 @@ def _s3_connector_secrets(record: JobRecord, settings: Settings, store: ObjectSt
         return _ids([source.secret_access_key, source.session_token])
     connector = _quietly(lambda: ConnectorRegistry(store, record.project).get(mount_id)) if store else None
     if connector is not None and connector.secret_key_secret_id:
-        return _ids([settings.resolve_secret(connector.secret_key_secret_id)])
+        return _ids([_in_scope(settings, connector.secret_key_secret_id)])
     return []
 
 
@@ -118,7 +127,7 @@ def _spark_secrets(record: JobRecord, settings: Settings, store: ObjectStore | N
         return _ids([endpoint.token])
     spark = _quietly(lambda: SparkRegistry(store, record.project).get(spark_id)) if store else None
     if spark is not None and spark.token_secret_id:
-        return _ids([settings.resolve_secret(spark.token_secret_id)])
+        return _ids([_in_scope(settings, spark.token_secret_id)])
     return []
 
 

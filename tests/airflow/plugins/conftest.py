@@ -53,13 +53,17 @@ BROKEN_CONN = {
         "store_url": "s3://hidden-bucket-7c1/jobs-prefix",
         "endpoint_url": "http://127.0.0.1:9",
         "docker_url": "tcp://127.0.0.1:9",
+        "docker_allow_insecure": True,  # the TLS rule aside: an engine that is simply not there
         "region_name": "us-east-1",
     },
     "login": "AKIABROKEN",
     "password": "broken-store-secret",
 }
 #: A dsjobs connection to the working local store whose Docker engine cannot be reached.
-BROKEN_ENGINE_CONN = {"conn_type": "dsjobs", "extra": {"docker_url": "tcp://127.0.0.1:9"}}
+BROKEN_ENGINE_CONN = {
+    "conn_type": "dsjobs",
+    "extra": {"docker_url": "tcp://127.0.0.1:9", "docker_allow_insecure": True},
+}
 
 
 def _server_env(home: Path, test_image: str) -> dict[str, str]:
@@ -86,7 +90,8 @@ def _server_env(home: Path, test_image: str) -> dict[str, str]:
         AIRFLOW_VAR_DSJOBS_PROJECT_SECRETS_DEFAULT=json.dumps(PROJECT_SECRETS),
         DSJOBS_LAB_API_TOKEN=LAB_TOKEN,
         AIRFLOW_CONN_DSJOBS_BROKEN_ENGINE=json.dumps(BROKEN_ENGINE_CONN),
-        **{f"AIRFLOW_VAR_{name.upper()}": value for name, value in SECRET_IDS.items()},
+        # where a secret-id resolves in Airflow: the Variable dsjobs_secret_<ID> (SECURITY.md)
+        **{f"AIRFLOW_VAR_DSJOBS_SECRET_{name.upper()}": value for name, value in SECRET_IDS.items()},
         DSJOBS_HOME=str(home / "dsjobs"),
         DSJOBS_DEFAULT_IMAGE=test_image,
         DSJOBS_HASH_CACHE="0",

@@ -55,7 +55,7 @@ def test_connection_secrets_are_the_projects_and_the_connections(tmp_path: Path)
 def test_job_secrets_resolve_every_secret_id_the_record_names(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     ImageRegistry(store, "default").add(
-        "trainer", "example.com/trainer:1", username="bot", password_secret_id="image-pw"
+        "trainer", "example.com/trainer:1", username="bot", password_secret_id="image-pw", password="image-secret-22"
     )
     ConnectorRegistry(store, "default").add("lake", "s3://lake/x", access_key_id="AKIA", secret_key_secret_id="s3-key")
     SparkRegistry(store, "default").add("spark", "sc://spark.example:15002", token_secret_id="spark-token")

@@ -27,7 +27,7 @@ def test_progress_and_the_resource_chart(api_server: ApiServer, server_service: 
     listed = api_server.json("/dsjobs/api/jobs")["jobs"]
     mine = next(j for j in listed if j["id"] == done.id)
     assert (mine["progress"], mine["progress_message"]) == (75.0, "shards")
-    _, _, page = api_server.request("/dsjobs/jobs")
+    _, _, page = api_server.request("/dsjobs/")
     assert b'class="progress-fill" style="width: 75.0%"' in page
 
     rows = [
