@@ -37,6 +37,16 @@ def register(subparsers: Any) -> None:
         "--requirements-only", action="store_true", help="install the code's dependencies into the cache, do not run"
     )
     p.add_argument(
+        "--code-only",
+        action="store_true",
+        help="run the code without its dependency files (environment.yml, setup.sh, requirements.txt)",
+    )
+    p.add_argument(
+        "--allow-internal-params",
+        action="store_true",
+        help="let --param set variables the image marks internal (ENV names starting with _)",
+    )
+    p.add_argument(
         "--cloud-instance-type",
         action="append",
         default=[],
@@ -67,7 +77,14 @@ def register_env_build(env_subparsers: Any) -> None:
     p.add_argument("--name", help="job name of the build (default: generated)")
     _common(p)
     p.set_defaults(
-        func=cmd_env_build, param=[], is_async=False, requirements_only=True, execute_code=None, cloud_instance_type=[]
+        func=cmd_env_build,
+        param=[],
+        is_async=False,
+        requirements_only=True,
+        execute_code=None,
+        cloud_instance_type=[],
+        code_only=False,
+        allow_internal_params=False,
     )
 
 
@@ -82,6 +99,8 @@ def _config(args: argparse.Namespace, code: str | None) -> Any:
             execute_code=code,
             requirements_only=args.requirements_only,
             cloud_instance_types=args.cloud_instance_type,
+            code_only=args.code_only,
+            allow_internal_params=args.allow_internal_params,
         )
     except LabError as exc:
         raise CommandError(str(exc)) from None

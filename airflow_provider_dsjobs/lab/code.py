@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from airflow_provider_dsjobs.jobs.store import JobStore
 
 STORE_PREFIX = "store:"
+#: ``image:/path``: code that is already inside the job's image (the seed's custom-image flow)
+IMAGE_PREFIX = "image:"
 MAIN_FILE = "__main__.py"
 _PACKAGE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 #: The setting (``Settings.lab_code_roots``; connection extra ``lab_code_roots``) naming where a run-time value may
@@ -49,7 +51,7 @@ CODE_ROOTS_SETTING = "DSJOBS_LAB_CODE_ROOTS"
 
 @dataclass(frozen=True)
 class CodeSpec:
-    """``EXECUTE_CODE`` parsed: ``kind`` is ``git``, ``local`` or ``store``."""
+    """``EXECUTE_CODE`` parsed: ``kind`` is ``git``, ``local``, ``store`` or ``image`` (a path inside the image)."""
 
     text: str
     kind: str
@@ -58,6 +60,7 @@ class CodeSpec:
     subdirectory: str | None = None
     path: Path | None = None  # local
     key: str | None = None  # store: relative to the project's prefix
+    image_path: str | None = None  # image: an absolute path inside the job's image
     #: https credentials taken out of the URL: they reach git through its environment only
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -100,6 +103,8 @@ def parse_code(
     for vcs in ("hg+", "svn+", "bzr+"):
         if raw.startswith(vcs):
             raise LabError(f"EXECUTE_CODE {shown}: only git repositories are supported (not {vcs[:-1]})")
+    if raw.startswith(IMAGE_PREFIX):
+        return image_code(raw[len(IMAGE_PREFIX) :], shown)
     if raw.startswith(STORE_PREFIX):
         key = raw[len(STORE_PREFIX) :].strip("/")
         if not key or any(part in ("", ".", "..") for part in key.split("/")):
@@ -112,6 +117,16 @@ def parse_code(
         path = (base_dir or Path.cwd()) / path
     _check_root(path, shown, runtime, roots)
     return CodeSpec(shown, "local", path=path)
+
+
+def image_code(path: str, shown: str | None = None) -> CodeSpec:
+    """Code inside the job's image at ``path`` (absolute, normalized, printable): nothing is staged, the container
+    runs it. Any caller may name it: it reaches nothing on the worker."""
+    shown = shown or f"{IMAGE_PREFIX}{path}"
+    normal = posixpath.normpath(path) if path.startswith("/") else ""
+    if not normal or normal != path.rstrip("/") or any(ord(c) < 32 for c in path) or len(path) > 1024:
+        raise LabError(f"EXECUTE_CODE {shown[:200]!r}: image:PATH needs an absolute, normalized path inside the image")
+    return CodeSpec(f"{IMAGE_PREFIX}{normal}", "image", image_path=normal)
 
 
 def _check_root(path: Path, shown: str, runtime: bool, roots: Sequence[str | Path]) -> None:
@@ -132,7 +147,11 @@ def _check_root(path: Path, shown: str, runtime: bool, roots: Sequence[str | Pat
 
 
 def resolve_code(spec: CodeSpec, scratch: Path, jobs: JobStore | None, *, need_main: bool = True) -> ResolvedCode:
-    """Bring the code to a local path (``scratch`` is an empty directory the caller deletes afterwards)."""
+    """Bring the code to a local path (``scratch`` is an empty directory the caller deletes afterwards); code in
+    the image stays there (``entry="image"``, ``root`` its path in the image)."""
+    if spec.kind == "image":
+        assert spec.image_path is not None
+        return ResolvedCode(spec, Path(spec.image_path), "image")
     commit = None
     if spec.kind == "git":
         from airflow_provider_dsjobs.lab.git import checkout

@@ -44,6 +44,11 @@ class LabJobConfig:
     #: local code only under ``Settings.lab_code_roots``. Always so for an ``EXECUTE_CODE`` param; ``LabJobOperator``
     #: sets it for an ``execute_code`` rendered from a template.
     code_is_runtime: bool = False
+    #: run the code without its dependency steps (environment.yml, setup.sh, requirements.txt): the seed's
+    #: ``--code-only``, for code whose dependencies are baked into the image
+    code_only: bool = False
+    #: let params set variables the image's ENV marks internal (names starting with ``_``, the ML Lab convention)
+    allow_internal_params: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image.strip()):
@@ -65,6 +70,8 @@ class LabJobConfig:
         object.__setattr__(self, "cloud_instance_types", _instance_types(self.cloud_instance_types))
         if not (code and code.strip()) and from_param:
             object.__setattr__(self, "code_is_runtime", True)
+        if self.requirements_only and self.code_only:
+            raise LabError("requirements_only and code_only exclude each other: install the dependencies, or skip them")
         if self.requirements_only and not self.execute_code:
             raise LabError("requirements_only needs EXECUTE_CODE: a code directory whose dependencies to install")
 

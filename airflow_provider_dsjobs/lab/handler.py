@@ -24,9 +24,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from airflow_provider_dsjobs.config.redact import is_sensitive_name
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, utcnow
-from airflow_provider_dsjobs.lab.code import ResolvedCode, parse_code, remove_scratch, resolve_code
-from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabJobConfig
+from airflow_provider_dsjobs.lab.code import (
+    CodeSpec,
+    ResolvedCode,
+    image_code,
+    parse_code,
+    remove_scratch,
+    resolve_code,
+)
+from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.plan import plan_lab_job
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +50,7 @@ def record_config(config: LabJobConfig, name: str, code: ResolvedCode | None) ->
     if code is not None:
         data["execute_code"] = code.to_dict()
         data["requirements_only"] = config.requirements_only
+        data["code_only"] = config.code_only
     return data
 
 
@@ -61,6 +70,7 @@ def submit_lab_job(
     scratch = Path(tempfile.mkdtemp(prefix="dsjobs-lab-"))
     try:
         code = None
+        spec = _image_code(service, config, say)  # the image's ENV, when it matters
         if config.execute_code:
             spec = parse_code(
                 config.execute_code,
@@ -68,6 +78,7 @@ def submit_lab_job(
                 runtime=config.code_is_runtime,
                 roots=service.settings.lab_code_roots,
             )
+        if spec is not None:
             code = resolve_code(spec, scratch, service.jobs, need_main=not config.requirements_only)
             if code.commit:
                 say(f"code: {spec.url} at commit {code.commit}")
@@ -92,6 +103,44 @@ def submit_lab_job(
         return service.submit_plan(plan, record, say=say, progress_stream=progress_stream, on_created=on_created)
     finally:
         remove_scratch(scratch)
+
+
+def _image_code(service: JobService, config: LabJobConfig, say: Notify) -> CodeSpec | None:
+    """What the image's own ENV says about the job, read only when it matters: an ``EXECUTE_CODE`` path there is
+    code baked into the image (run as ``image:PATH``), and a param may not override an internal variable of the
+    image (a name starting with ``_``, the ML Lab convention) unless ``allow_internal_params``."""
+    internal = [name for name in config.params if name.startswith("_")]
+    if config.execute_code and not internal:
+        return None
+    image_env = _image_env(service, config)
+    overridden = [name for name in internal if name in image_env]
+    if overridden and not config.allow_internal_params:
+        names = ", ".join(overridden)
+        raise LabError(
+            f"params {names}: image {config.image} sets {names} in its ENV, and names starting with '_' are its "
+            "internal variables (not to be changed by a run); pass allow_internal_params=True (CLI "
+            "--allow-internal-params) to override them on purpose"
+        )
+    baked = image_env.get(EXECUTE_CODE, "").strip()
+    if config.execute_code or not baked.startswith("/"):
+        return None
+    say(f"code: EXECUTE_CODE {baked} from the image's own ENV (code in the image)")
+    return image_code(baked)
+
+
+def _image_env(service: JobService, config: LabJobConfig) -> dict[str, str]:
+    """The image's ENV, the image pulled first as the job's launch would (same credentials and pull policy)."""
+    from airflow_provider_dsjobs.jobs.plan import connection_registry_credentials
+
+    settings = service.settings
+    username, password = connection_registry_credentials(settings, config.image)
+    try:
+        service.runtime.ensure_image(
+            config.image, username=username, password=password, policy=settings.image_pull_policy
+        )
+        return service.runtime.image_env(config.image)
+    except RuntimeFailure:
+        return {}  # the launch meets the same failure and records it on the job
 
 
 class LabJobHandler:

@@ -33,7 +33,7 @@ from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RES
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
-from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_script, runner_script
+from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_script, image_code_script, runner_script
 from airflow_provider_dsjobs.pyenv.cached_env import cached_env, key_for, volume_for
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import DEFAULT_VOLUME_MOUNT
@@ -124,10 +124,12 @@ def _code_plan(
 ) -> JobPlan:
     """``image_job`` turned into one that stages ``code`` and runs it through the runner; its cached dependencies
     (``environment.yml``, ``requirements.txt``) are the project's, built by the build step (``lab/runner.py``)."""
+    if code.entry == "image":
+        return _image_code_plan(config, code, image_job, env)
     is_dir = code.entry == "dir"
     target = CODE_DIR if is_dir else posixpath.join(CODE_DIR, code.root.name)
     env = {**env, "PYTHONUNBUFFERED": "1", EXECUTE_CODE: target, **config.env_params}
-    deps = {name: is_dir and (code.root / name).is_file() for name in DEPENDENCY_FILES}
+    deps = {name: is_dir and not config.code_only and (code.root / name).is_file() for name in DEPENDENCY_FILES}
     conda_env, extra_key = None, ""
     if deps["environment.yml"]:
         digest = hashlib.sha256((code.root / "environment.yml").read_bytes()).hexdigest()
@@ -200,6 +202,27 @@ def _code_plan(
             build_with_inputs=True,
         ),
         workdir=CODE_DIR,
+    )
+
+
+def _image_code_plan(config: LabJobConfig, code: ResolvedCode, image_job: JobPlan, env: dict[str, str]) -> JobPlan:
+    """``image_job`` running code that is already in its image: nothing staged, the runner runs it there."""
+    path = str(code.spec.image_path)
+    script = image_code_script(path=path, image=config.image, failed_marker=FAILED_MARKER, code_only=config.code_only)
+    return dataclasses.replace(
+        image_job,
+        script=script,
+        entrypoint=tuple(shell_command(script)),
+        env={**env, "PYTHONUNBUFFERED": "1", EXECUTE_CODE: path, **config.env_params},
+        directories=(SUPPORT_DIR,),
+        python=PythonSetup(
+            volume_name="",
+            volume_mount=DEFAULT_VOLUME_MOUNT,
+            volume_labels={},
+            failed_marker=FAILED_MARKER,
+            failed_exit_code=EXIT_ENV_FAILED,
+        ),
+        workdir="/",
     )
 
 

@@ -103,3 +103,39 @@ def runner_script(
         f'exec "$dsjobs_py" {q(entry)}',
     ]
     return "\n".join(lines)
+
+
+def image_code_script(*, path: str, image: str, failed_marker: str, code_only: bool) -> str:
+    """The job's script for code already in the image at ``path``: its directory's dependency files run in this
+    container (not cached: bake them into the image and use ``code_only``, as the seed's custom-image flow does),
+    then ``python PATH``."""
+    q = shlex.quote
+    lines = _prologue("/", failed_marker)
+    lines += [
+        f"[ -e {q(path)} ] || dsjobs_fail {q(f'EXECUTE_CODE {path} is not in image {image}')}",
+        f'if [ -d {q(path)} ]; then cd {q(path)}; else cd "$(dirname {q(path)})"; fi || exit 1',
+    ]
+    if not code_only:
+        no_conda = f"environment.yml needs conda or mamba, and image {image} has neither (or use code_only)"
+        lines += [
+            "if [ -f environment.yml ]; then",
+            "  dsjobs_conda=$(command -v mamba || command -v micromamba || command -v conda) || "
+            f"dsjobs_fail {q(no_conda)}",
+            "  echo 'dsjobs-lab: updating the conda environment of the image from environment.yml'",
+            '  "$dsjobs_conda" env update -q -f environment.yml || dsjobs_fail "environment.yml: update failed"',
+            "fi",
+            "if [ -f setup.sh ]; then",
+            "  echo 'dsjobs-lab: running setup.sh'",
+            '  /bin/bash setup.sh || dsjobs_fail "setup.sh failed (exit code $?)"',
+            "fi",
+            "if [ -f requirements.txt ]; then",
+            "  echo 'dsjobs-lab: installing requirements.txt into this container'",
+            '  python -m pip install -q -r requirements.txt || dsjobs_fail "requirements.txt: pip failed (exit $?)"',
+            "fi",
+        ]
+    lines += [
+        "dsjobs_py=$(command -v python || command -v python3) || "
+        + f"dsjobs_fail {q(f'image {image} has no python to run the code with')}",
+        f'exec "$dsjobs_py" {q(path)}',
+    ]
+    return "\n".join(lines)

@@ -40,6 +40,9 @@ class LabJobOperator(JobOperatorBase):
         template, and ``EXECUTE_CODE`` in ``params``, are run-time values: they name local code (a path,
         ``git+file://``) only under the ``lab_code_roots`` of the connection (``DSJOBS_LAB_CODE_ROOTS``).
     :param requirements_only: install the code's dependencies into the environment cache without running it.
+    :param code_only: run the code without its dependency files (the seed's ``--code-only``, for an image that
+        has them baked in).
+    :param allow_internal_params: let ``params`` set variables the image's ENV marks internal (names with ``_``).
     :param cloud_instance_types: instance types in priority order (default: the engine's resources), from the
         built-in names or the catalog (``DSJOBS_INSTANCE_TYPES``, the connection's extra ``instance_types``).
 
@@ -68,6 +71,8 @@ class LabJobOperator(JobOperatorBase):
         execute_code: str | None = None,
         requirements_only: bool = False,
         cloud_instance_types: str | Sequence[str] | None = None,
+        code_only: bool = False,
+        allow_internal_params: bool = False,
         **kwargs: Any,
     ) -> None:
         job_params, dag_params = _split_params(params)
@@ -80,6 +85,8 @@ class LabJobOperator(JobOperatorBase):
         self._code_is_runtime = _is_template(execute_code)
         self.requirements_only = requirements_only
         self.cloud_instance_types = cloud_instance_types
+        self.code_only = code_only
+        self.allow_internal_params = allow_internal_params
         self._lab_config: LabJobConfig | None = None
 
     def _do_render_template_fields(
@@ -109,6 +116,8 @@ class LabJobOperator(JobOperatorBase):
                     execute_code=self.execute_code or None,
                     requirements_only=self.requirements_only,
                     cloud_instance_types=self.cloud_instance_types or (),
+                    code_only=self.code_only,
+                    allow_internal_params=self.allow_internal_params,
                     code_is_runtime=self._code_is_runtime,
                 )
             except LabError as exc:

@@ -55,6 +55,10 @@ class ContainerRuntime(Protocol):
         (``settings.IMAGE_PULL_POLICIES``: ``always``, ``if-missing``, ``never``)."""
         ...
 
+    def image_env(self, ref: str) -> dict[str, str]:
+        """The ``ENV`` an image sets (``Config.Env`` of a local image; ``RuntimeFailure`` when it is not there)."""
+        ...
+
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) the container; its id."""
         ...

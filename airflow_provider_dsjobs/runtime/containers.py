@@ -202,6 +202,14 @@ class Runtime:
     ) -> str:
         return ensure_image(self.engine, ref, username=username, password=password, policy=policy)
 
+    def image_env(self, ref: str) -> dict[str, str]:
+        try:
+            config = self.api.inspect_image(ref).get("Config") or {}  # type: ignore[no-untyped-call]
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot inspect image {ref}: {reason_of(exc)}") from None
+        pairs = (str(item).partition("=") for item in config.get("Env") or ())
+        return {name: value for name, sep, value in pairs if sep}
+
     def close(self) -> None:
         self.engine.close()
 

@@ -84,6 +84,9 @@ class FakeRuntime:
     ) -> str:
         return f"sha256:{ref}"
 
+    def image_env(self, ref: str) -> dict[str, str]:
+        return {}
+
     def create(self, spec: ContainerSpec) -> str:
         container_id = f"c{next(self._ids):011d}"
         self.containers[container_id] = FakeContainer(spec)
