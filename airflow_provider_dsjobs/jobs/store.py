@@ -11,6 +11,18 @@ Key layout (relative to the store root)::
     projects/<project>/datasets/<dataset_id>/...      output datasets (project-wide, not job data)
     projects/<project>/blobs/..., trees/..., staging/... the input cache (see ``storage/cas.py``)
 
+    projects/<project>/index/jobs/<inverted time>-<inverted id>   one empty key per job, newest first (listing)
+    projects/<project>/index/labels/<hash of k=v>/<same name>     one per label of a job (``find_by_labels``)
+    projects/<project>/index/built.json                            the index holds every record (else rebuilt)
+
+Records change only through ``update`` (compare-and-swap: read with version, apply, write if unchanged, else
+re-read and decide again), which checks ``JobStatus.can_become``; ``create`` writes a new one only if none exists.
+The index keys are written at ``create`` and never change (a job's creation time and labels are fixed), so a
+status change writes nothing but the record. Listing newest-first reads one page of index keys (``ListObjectsV2``
+returns keys in order; the inverted time makes the newest come first) and then only the records of that page.
+The index is derived: if ``built.json`` is missing (a store written before it existed, or an index deleted) the
+next listing rebuilds it from the records (``rebuild_index``).
+
 ``JobRecord.inputs`` — written by the orchestrator, read by ``gc`` to know which cached inputs are live —
 holds one ``record.InputRef`` per input of the config (path, var, kind, sha256, size, mode; a Python local module
 also its role and container path). ``fork`` builds the new job from these hashes, not from the submitter's files.
@@ -18,19 +30,35 @@ also its role and container path). ``fork`` builds the new job from these hashes
 
 from __future__ import annotations
 
+import builtins
+import copy
+import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
-from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, StoreError
+from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 
+log = logging.getLogger(__name__)
+
 RECORD_NAME = "record.json"
+#: How many times ``update`` re-reads and retries after losing a race before it gives up.
+MAX_UPDATE_ATTEMPTS = 25
+#: Index keys listed per request when paging through the whole index.
+_INDEX_PAGE = 1000
+_TIME_ID_RE = re.compile(r"^j(\d{8})-(\d{9})-")
+#: Index names sort the newest first: each character is replaced by its mirror in this (ASCII-sorted) alphabet.
+_KEY_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
+_MIRROR = str.maketrans(_KEY_ALPHABET, _KEY_ALPHABET[::-1])
+_MAX_MS = 10**13 - 1
 PLAN_NAME = "plan.json"
 LEASE_NAME = "launch-lease.json"
 _LOAD_WORKERS = 8
@@ -40,6 +68,47 @@ _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 class JobNotFound(JobError, StoreError):
     """No job with that id in the project (catchable as either a job or a store error)."""
+
+
+class InvalidTransition(JobError):
+    """A status change the transition table does not allow, from the status the caller read: a bug."""
+
+
+class UpdateConflict(JobError, StoreError):
+    """``update`` kept losing races (``MAX_UPDATE_ATTEMPTS`` re-reads): the store is too busy or misbehaving."""
+
+
+#: ``update``'s function: the re-read record (a copy it may change) → the record to write, or None: no change.
+Change = Callable[[JobRecord], "JobRecord | None"]
+
+
+def _created_ms(record: JobRecord) -> int:
+    """The creation moment that orders listings: the id's own time (strictly increasing per process), else the
+    record's ``created_at``."""
+    match = _TIME_ID_RE.match(record.id)
+    if match:
+        with_ms = datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S%f").replace(tzinfo=timezone.utc)
+        return int(with_ms.timestamp() * 1000)
+    return int(record.created_at.timestamp() * 1000)
+
+
+def index_name(record: JobRecord) -> str:
+    """The job's name in the index: newest first in key order, the job id recoverable (``id_of_index_name``)."""
+    return f"{_MAX_MS - max(0, min(_created_ms(record), _MAX_MS)):013d}-{record.id.translate(_MIRROR)}"
+
+
+def id_of_index_name(name: str) -> str | None:
+    _, _, mirrored = name.partition("-")
+    job_id = mirrored.translate(_MIRROR)
+    return job_id if _JOB_ID_RE.match(job_id) else None
+
+
+def _label_hash(key: str, value: str) -> str:
+    return hashlib.sha256(f"{key}\0{value}".encode()).hexdigest()[:32]
+
+
+def encode_record(record: JobRecord) -> bytes:
+    return json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str).encode("utf-8")
 
 
 def check_job_id(job_id: str) -> str:
@@ -111,6 +180,18 @@ class JobStore:
     def inputs_manifest_key(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}inputs.json"
 
+    def index_prefix(self) -> str:
+        return f"{project_prefix(self.project)}index/"
+
+    def index_jobs_prefix(self) -> str:
+        return f"{self.index_prefix()}jobs/"
+
+    def index_label_prefix(self, key: str, value: str) -> str:
+        return f"{self.index_prefix()}labels/{_label_hash(key, value)}/"
+
+    def index_marker_key(self) -> str:
+        return f"{self.index_prefix()}built.json"
+
     def datasets_prefix(self, dataset_id: str) -> str:
         if not _JOB_ID_RE.match(dataset_id or ""):
             raise StoreError(f"invalid dataset id {dataset_id!r}: use lowercase letters, digits and '-'")
@@ -120,30 +201,77 @@ class JobStore:
     def new_job_id() -> str:
         return new_job_id()
 
-    # -- records -------------------------------------------------------------------------------------------------
+    # -- records ---------------------------------------------------------------------------------------------------
 
-    def save(self, record: JobRecord) -> None:
+    def _check_project(self, record: JobRecord) -> None:
         if record.project != self.project:
             raise StoreError(f"job {record.id} belongs to project {record.project!r}, not {self.project!r}")
-        data = json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str).encode("utf-8")
-        self.store.put_bytes(self.record_key(record.id), data)
+
+    def create(self, record: JobRecord) -> None:
+        """Write a new job's record (only if no record has that id) and its index keys."""
+        self._check_project(record)
+        try:
+            self.store.put_bytes_if(self.record_key(record.id), encode_record(record), if_none_match=True)
+        except PreconditionFailed:
+            raise StoreError(f"job {record.id} exists already in project {self.project}") from None
+        self.index(record)
+
+    def save(self, record: JobRecord) -> None:
+        """Write ``record`` as it is, whatever is stored: no precondition, no transition check. For tests and
+        repairs only; the service creates with ``create`` and changes with ``update``."""
+        self._check_project(record)
+        self.store.put_bytes(self.record_key(record.id), encode_record(record))
+        self.index(record)
 
     def load(self, job_id: str) -> JobRecord:
+        return self.load_versioned(job_id)[0]
+
+    def load_versioned(self, job_id: str) -> tuple[JobRecord, str]:
+        """The record and its version token (for ``put_bytes_if``)."""
         key = self.record_key(job_id)
         try:
-            data = self.store.get_bytes(key)
+            data, version = self.store.get_with_version(key)
         except ObjectNotFound:
             raise JobNotFound(f"job {job_id} not found in project {self.project} ({self.store.url})") from None
         try:
-            return JobRecord.from_dict(json.loads(data))
+            return JobRecord.from_dict(json.loads(data)), version
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"job record {self.store.uri(key)} is corrupt: {exc}") from None
+
+    def update(self, job_id: str, change: Change) -> JobRecord:
+        """The one way a stored record changes: read it with its version, apply ``change`` to a copy, write the
+        result only if the record is still that version; if another writer got there first, read again and
+        call ``change`` again (it decides anew on what is stored now). ``change`` returning None means nothing
+        to change: the stored record is returned as is.
+
+        A status change must be allowed by ``JobStatus.can_become`` from the status just read. A record already
+        terminal that ``change`` would move elsewhere is a lost race, not an error: nothing is written and the
+        terminal record is returned. Any other disallowed change raises ``InvalidTransition`` (a bug)."""
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            current, version = self.load_versioned(job_id)
+            changed = change(copy.deepcopy(current))
+            if changed is None:
+                return current
+            if changed.id != current.id or changed.project != current.project:
+                raise InvalidTransition(f"an update of job {job_id} may not change its id or project")
+            if not current.status.can_become(changed.status):
+                if current.status.terminal:
+                    return current  # lost the race: another writer ended the job first
+                raise InvalidTransition(
+                    f"job {job_id}: {current.status.value} -> {changed.status.value} is not an allowed transition"
+                )
+            try:
+                self.store.put_bytes_if(self.record_key(job_id), encode_record(changed), if_match=version)
+            except PreconditionFailed:
+                continue  # someone wrote in between: re-read and decide again
+            return changed
+        raise UpdateConflict(f"job {job_id}: gave up after {MAX_UPDATE_ATTEMPTS} conflicting writes to its record")
 
     def exists(self, job_id: str) -> bool:
         return self.store.exists(self.record_key(job_id))
 
     def list_ids(self) -> list[str]:
-        """Ids of every job in the project, newest first (ids sort by creation time)."""
+        """Ids of every job in the project from the record keys (not the index), newest first."""
         prefix = self.jobs_prefix()
         list_children = getattr(self.store, "list_children", None)
         if list_children is not None:
@@ -163,19 +291,89 @@ class JobStore:
         except StoreError:
             return None  # no record (yet), deleted meanwhile, or corrupt: a listing shows what it can
 
+    def load_many(self, job_ids: list[str]) -> list[JobRecord]:
+        """The records of ``job_ids`` that can be read, in that order (read side by side)."""
+        if len(job_ids) <= 1:
+            loaded = [self._try_load(i) for i in job_ids]
+        else:
+            with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
+                loaded = list(pool.map(self._try_load, job_ids))
+        return [r for r in loaded if r is not None]
+
     def list(self) -> list[JobRecord]:
-        """Every job record of the project, newest first. Records that cannot be read are skipped."""
-        with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
-            loaded = list(pool.map(self._try_load, self.list_ids()))
-        records = [r for r in loaded if r is not None]
+        """Every job record of the project, newest first. Records that cannot be read are skipped. Reads every
+        record: for ``gc`` and repairs; listings page through ``iter_ids`` instead."""
+        records = self.load_many(self.list_ids())
         records.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return records
+
+    # -- the index ------------------------------------------------------------------------------------------------
+
+    def index(self, record: JobRecord) -> None:
+        """Write the job's index keys (empty objects; idempotent)."""
+        name = index_name(record)
+        self.store.put_bytes(f"{self.index_jobs_prefix()}{name}", b"")
+        for key, value in record.labels.items():
+            self.store.put_bytes(f"{self.index_label_prefix(str(key), str(value))}{name}", b"")
+
+    def rebuild_index(self) -> int:
+        """Index every record (from the record keys), then mark the index complete; returns how many."""
+        records = self.list()
+        with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
+            list(pool.map(self.index, records))
+        self.store.put_bytes(self.index_marker_key(), json.dumps({"built_at": utcnow().isoformat()}).encode())
+        log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
+        return len(records)
+
+    def _ensure_index(self) -> None:
+        if not self.store.exists(self.index_marker_key()):
+            self.rebuild_index()
+
+    def _iter_index(self, prefix: str, first_page: int) -> Iterator[builtins.list[str]]:
+        """Job ids under an index prefix, newest first, a listing page at a time (the first ``first_page`` long)."""
+        after: str | None = None
+        size = max(1, min(first_page, _INDEX_PAGE))
+        while True:
+            keys = self.store.list_keys(prefix, start_after=after, limit=size)
+            ids = [i for k in keys if (i := id_of_index_name(k[len(prefix) :])) is not None]
+            if ids:
+                yield ids
+            if len(keys) < size:
+                return
+            after, size = keys[-1], _INDEX_PAGE
+
+    def iter_ids(self, first_page: int = 50) -> Iterator[builtins.list[str]]:
+        """Every job id, newest first, in batches: the first of ``first_page`` ids (one listing request), then a
+        thousand at a time. Rebuilds the index first if it is not complete."""
+        self._ensure_index()
+        return self._iter_index(self.index_jobs_prefix(), first_page)
+
+    def find_by_labels(self, labels: Mapping[str, str]) -> JobRecord | None:
+        """The newest job whose labels include ``labels``, from the label index: only jobs carrying the rarest
+        of the wanted labels are read."""
+        if not labels:
+            return None
+        self._ensure_index()
+        firsts = {
+            (k, v): self.store.list_keys(self.index_label_prefix(k, v), limit=_INDEX_PAGE) for k, v in labels.items()
+        }
+        (key, value), _ = min(firsts.items(), key=lambda item: len(item[1]))
+        complete = [{id_of_index_name(k.rsplit("/", 1)[-1]) for k in keys} for keys in firsts.values()
+                    if len(keys) < _INDEX_PAGE]  # fmt: skip
+        for ids in self._iter_index(self.index_label_prefix(key, value), _INDEX_PAGE):
+            ids = [i for i in ids if all(i in c for c in complete)]
+            for record in self.load_many(ids):
+                if all(record.labels.get(k) == v for k, v in labels.items()):
+                    return record
+        return None
 
     def set_data_ttl(self, job_id: str, days: float | None) -> JobRecord:
         """Keep the job's data ``days`` more days from now (``None``: forever). Returns the saved record."""
         if days is not None and days < 0:
             raise StoreError(f"data TTL must be zero or more days, got {days}")
-        record = self.load(job_id)
-        record.data_expires_at = None if days is None else utcnow() + timedelta(days=days)
-        self.save(record)
-        return record
+
+        def change(record: JobRecord) -> JobRecord:
+            record.data_expires_at = None if days is None else utcnow() + timedelta(days=days)
+            return record
+
+        return self.update(job_id, change)
