@@ -110,7 +110,7 @@ from airflow_provider_dsjobs.jobs.plan import (
 )
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
-from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
+from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
@@ -763,21 +763,17 @@ class JobService:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
         # A live container is the cheap answer (one engine query); else (no engine, no container, or a container
-        # whose record is gone) scan the project's records.
+        # whose record is gone) the label index: only jobs carrying the rarest wanted label are read.
         with suppress(JobError, RuntimeFailure):
             for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
                 job_id = container.labels.get(LABEL_JOB_ID)
                 if job_id:
                     return self._load(job_id)
-        best: JobRecord | None = None
-        for record in self.list_jobs():
-            if all(record.labels.get(k) == v for k, v in want.items()) and (
-                best is None or record.created_at > best.created_at
-            ):
-                best = record
-        return best
+        with into_job_error():
+            return self.jobs.find_by_labels(want)
 
     def list_jobs(self) -> list[JobRecord]:
+        """Every job of the project, newest first: reads every record (``query_jobs`` reads one page)."""
         with into_job_error():
             records = list(self.jobs.list())
         return sorted(records, key=lambda r: r.created_at, reverse=True)
@@ -871,9 +867,10 @@ class JobService:
 
     def query_jobs(self, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
         """One page of the project's jobs, newest first, filtered by ``query`` (``jobs/query.py``) and, when
-        given, by ``visible`` (what the caller may see), before the page is cut."""
-        records = self.list_jobs()
-        return select_jobs(records if visible is None else filter(visible, records), query)
+        given, by ``visible`` (what the caller may see), before the page is cut. Reads about a page of records,
+        not every record (``page_jobs``)."""
+        with into_job_error():
+            return page_jobs(self.jobs, query, visible)
 
     def output_files(self, job_id: str) -> list[OutputFile]:
         """The job's stored output files (empty until its outputs are committed, or once its data is cleared)."""

@@ -351,9 +351,10 @@ class JobStore:
     def find_by_labels(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels``, from the label index: only jobs carrying the rarest
         of the wanted labels are read."""
-        if not labels:
-            return None
         self._ensure_index()
+        if not labels:  # every job matches: the newest
+            newest = next(self._iter_index(self.index_jobs_prefix(), 1), [])
+            return next(iter(self.load_many(newest)), None)
         firsts = {
             (k, v): self.store.list_keys(self.index_label_prefix(k, v), limit=_INDEX_PAGE) for k, v in labels.items()
         }

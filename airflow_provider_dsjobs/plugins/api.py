@@ -65,7 +65,12 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     summaries = [views.summary(r) for r in page.jobs]
     return views.JobList(
-        conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
+        conn_id=conn_id,
+        project=service.project,
+        total=page.total,
+        total_exact=page.exact,
+        offset=query.offset,
+        jobs=summaries,
     )
 
 
