@@ -362,9 +362,11 @@ class JobStore:
         complete = [{id_of_index_name(k.rsplit("/", 1)[-1]) for k in keys} for keys in firsts.values()
                     if len(keys) < _INDEX_PAGE]  # fmt: skip
         for ids in self._iter_index(self.index_label_prefix(key, value), _INDEX_PAGE):
-            ids = [i for i in ids if all(i in c for c in complete)]
-            for record in self.load_many(ids):
-                if all(record.labels.get(k) == v for k, v in labels.items()):
+            for job_id in ids:  # newest first, one at a time: the first candidate is nearly always the answer
+                if not all(job_id in c for c in complete):
+                    continue
+                record = self._try_load(job_id)
+                if record is not None and all(record.labels.get(k) == v for k, v in labels.items()):
                     return record
         return None
 

@@ -24,7 +24,7 @@ def test_if_none_match_creates_once(store: ObjectStore) -> None:
 
 def test_if_match_writes_only_the_version_read(store: ObjectStore) -> None:
     store.put_bytes("r.json", b"v1")
-    data, v1 = store.get_with_version("r.json")
+    _, v1 = store.get_with_version("r.json")
     v2 = store.put_bytes_if("r.json", b"v2", if_match=v1)
     with pytest.raises(PreconditionFailed):  # a writer that read v1 lost: the object is v2 now
         store.put_bytes_if("r.json", b"stale", if_match=v1)

@@ -1,0 +1,132 @@
+"""Listing jobs a page at a time from the job index (``JobStore.iter_ids``, ``query.page_jobs``) and finding one
+by labels (``JobStore.find_by_labels``) without reading every record; the index rebuilt when it is missing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, id_of_index_name, index_name
+from airflow_provider_dsjobs.storage.base import ObjectStore
+from airflow_provider_dsjobs.storage.local import LocalStore
+from airflow_provider_dsjobs.storage.s3 import S3Store
+from tests.storage.stores import local_store, s3_store, store
+
+__all__ = ["local_store", "s3_store", "store"]
+
+
+class Counting:
+    """Counts the records a listing reads (the store itself is real; only ``get_with_version`` is wrapped)."""
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[str] = []
+        real = store.get_with_version
+
+        def get_with_version(key: str) -> tuple[bytes, str]:
+            self.reads.append(key)
+            return real(key)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(store, "get_with_version", get_with_version)
+
+
+def _jobs(jobs: JobStore, n: int, **kwargs: Any) -> list[JobRecord]:
+    made = []
+    for i in range(n):
+        record = JobRecord(id=jobs.new_job_id(), project=jobs.project, name=f"job{i}", **kwargs)
+        jobs.create(record)
+        made.append(record)
+    return made
+
+
+def test_index_names_sort_newest_first_and_give_the_id_back() -> None:
+    now = utcnow()
+    older = JobRecord(id="handmade", project="p", created_at=now - timedelta(seconds=1))
+    newer = JobRecord(id="alsohandmade", project="p", created_at=now)
+    timed = [JobRecord(id=JobStore.new_job_id(), project="p") for _ in range(3)]
+    names = [index_name(r) for r in (older, newer, *timed)]
+    assert sorted(names) == [names[4], names[3], names[2], names[1], names[0]]
+    assert [id_of_index_name(n) for n in names] == ["handmade", "alsohandmade", *(r.id for r in timed)]
+    assert id_of_index_name("0000000000000-../../etc") is None  # a stray key names no job
+
+
+def test_the_first_page_reads_only_its_records(store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = JobStore(store, "proj")
+    made = _jobs(jobs, 30)
+    counting = Counting(store, monkeypatch)
+    page_jobs(jobs, JobQuery(limit=5))  # a project's first listing builds its index from the records, once
+    assert len(counting.reads) == 30 + 6
+    counting.reads.clear()
+    page = page_jobs(jobs, JobQuery(limit=5))
+    assert [r.id for r in page.jobs] == [r.id for r in reversed(made)][:5]
+    assert (page.total, page.exact) == (6, False)  # at least one more than the page
+    assert len(counting.reads) == 6  # the page and one more, not 30
+    second = page_jobs(jobs, JobQuery(offset=5, limit=5))
+    assert [r.id for r in second.jobs] == [r.id for r in reversed(made)][5:10]
+
+
+def test_filters_page_and_count_exactly_once_everything_was_read(store: ObjectStore) -> None:
+    jobs = JobStore(store, "proj")
+    made = _jobs(jobs, 12)
+    for r in made[::3]:
+        jobs.update(r.id, lambda c: (c.set_status(JobStatus.ERROR, "x"), c)[1])
+    errors = page_jobs(jobs, JobQuery(statuses=frozenset({JobStatus.ERROR}), limit=50))
+    assert [r.id for r in errors.jobs] == [r.id for r in reversed(made[::3])] and (errors.total, errors.exact) == (
+        4,
+        True,
+    )
+    named = page_jobs(jobs, JobQuery(text="JOB1", limit=2))  # job1, job10, job11: name matches any case
+    assert [r.name for r in named.jobs] == ["job11", "job10"] and not named.exact
+    hidden = page_jobs(jobs, JobQuery(limit=50), visible=lambda r: r.name != "job5")
+    assert hidden.total == 11 and "job5" not in [r.name for r in hidden.jobs]
+
+
+def test_a_missing_index_is_rebuilt_from_the_records(store: ObjectStore) -> None:
+    jobs = JobStore(store, "proj")
+    old = JobRecord(id=jobs.new_job_id(), project="proj", name="before the index", labels={"dag": "d"})
+    store.put_bytes(jobs.record_key(old.id), encode_record(old))  # written by a version without the index
+    assert [r.id for r in page_jobs(jobs, JobQuery()).jobs] == [old.id]
+    assert jobs.find_by_labels({"dag": "d"}) is not None
+    new = _jobs(jobs, 1)[0]
+    for info in list(store.list(jobs.index_prefix())):  # the index lost
+        store.delete(info.key)
+    assert [r.id for r in page_jobs(jobs, JobQuery()).jobs] == [new.id, old.id]
+
+
+def test_find_by_labels_reads_only_jobs_with_the_label(store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = JobStore(store, "proj")
+    assert jobs.rebuild_index() == 0  # a new project's index (else the first find builds it, once)
+    _jobs(jobs, 10, labels={"airflow.dag_id": "busy", "airflow.run_id": "other"})
+    first = _jobs(jobs, 1, labels={"airflow.dag_id": "busy", "airflow.run_id": "r1", "airflow.task_id": "t"})[0]
+    _jobs(jobs, 10, labels={"airflow.dag_id": "busy", "airflow.run_id": "other"})
+    retry = _jobs(jobs, 1, labels={"airflow.dag_id": "busy", "airflow.run_id": "r1", "airflow.task_id": "t"})[0]
+    counting = Counting(store, monkeypatch)
+    found = jobs.find_by_labels({"airflow.dag_id": "busy", "airflow.run_id": "r1", "airflow.task_id": "t"})
+    assert found is not None and found.id == retry.id != first.id  # the newest
+    assert counting.reads == [jobs.record_key(retry.id)]
+    assert jobs.find_by_labels({"airflow.dag_id": "busy", "airflow.run_id": "nope"}) is None
+    hostile = {"../../x": "a/b\x00c", "k": "v" * 2000}  # labels become hashes, never key parts
+    assert jobs.find_by_labels(hostile) is None
+
+
+def test_a_label_with_hostile_text_is_indexed_safely(local_store: LocalStore) -> None:
+    jobs = JobStore(local_store, "proj")
+    record = _jobs(jobs, 1, labels={"../../../etc/passwd": "/..\\x", "airflow.dag_id": "x" * 3000})[0]
+    assert jobs.find_by_labels({"../../../etc/passwd": "/..\\x"}).id == record.id  # type: ignore[union-attr]
+    assert all(p.is_relative_to(local_store.root) for p in local_store.root.rglob("*"))
+
+
+def test_listing_5000_jobs_needs_no_more_than_a_page_of_reads_on_s3(
+    s3_store: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(s3_store, "proj")
+    for i in range(300):
+        record = JobRecord(id=jobs.new_job_id(), project="proj", name=f"n{i}")
+        s3_store.put_bytes(jobs.record_key(record.id), encode_record(record))
+    jobs.rebuild_index()
+    counting = Counting(s3_store, monkeypatch)
+    page = page_jobs(jobs, JobQuery(limit=50))
+    assert len(page.jobs) == 50 and page.jobs[0].name == "n299" and len(counting.reads) == 51
