@@ -74,10 +74,8 @@ def test_filters_page_and_count_exactly_once_everything_was_read(store: ObjectSt
     for r in made[::3]:
         jobs.update(r.id, lambda c: (c.set_status(JobStatus.ERROR, "x"), c)[1])
     errors = page_jobs(jobs, JobQuery(statuses=frozenset({JobStatus.ERROR}), limit=50))
-    assert [r.id for r in errors.jobs] == [r.id for r in reversed(made[::3])] and (errors.total, errors.exact) == (
-        4,
-        True,
-    )
+    assert [r.id for r in errors.jobs] == [r.id for r in reversed(made[::3])]
+    assert (errors.total, errors.exact) == (4, True)
     named = page_jobs(jobs, JobQuery(text="JOB1", limit=2))  # job1, job10, job11: name matches any case
     assert [r.name for r in named.jobs] == ["job11", "job10"] and not named.exact
     hidden = page_jobs(jobs, JobQuery(limit=50), visible=lambda r: r.name != "job5")
