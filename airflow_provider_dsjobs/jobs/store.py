@@ -13,15 +13,17 @@ Key layout (relative to the store root)::
 
     projects/<project>/index/jobs/<inverted time>-<inverted id>   one empty key per job, newest first (listing)
     projects/<project>/index/labels/<hash of k=v>/<same name>     one per label of a job (``find_by_labels``)
+    projects/<project>/index/recent.json                           the newest 1000 jobs' index names, in order
     projects/<project>/index/built.json                            the index holds every record (else rebuilt)
 
 Records change only through ``update`` (compare-and-swap: read with version, apply, write if unchanged, else
 re-read and decide again), which checks ``JobStatus.can_become``; ``create`` writes a new one only if none exists.
 The index keys are written at ``create`` and never change (a job's creation time and labels are fixed), so a
-status change writes nothing but the record. Listing newest-first reads one page of index keys (``ListObjectsV2``
-returns keys in order; the inverted time makes the newest come first) and then only the records of that page.
-The index is derived: if ``built.json`` is missing (a store written before it existed, or an index deleted) the
-next listing rebuilds it from the records (``rebuild_index``).
+status change writes nothing but the record. Listing newest-first reads ``recent.json`` (one GET; kept by
+``create`` with compare-and-swap) and then only the records of the page; older pages list index keys
+(``ListObjectsV2`` returns keys in order; the inverted time makes the newest come first). The index is derived:
+if ``built.json`` is missing (a store written before it existed, or an index deleted) the next listing rebuilds it
+from the records (``rebuild_index``); a missing ``recent.json`` is rebuilt from the index keys.
 
 ``JobRecord.inputs`` — written by the orchestrator, read by ``gc`` to know which cached inputs are live —
 holds one ``record.InputRef`` per input of the config (path, var, kind, sha256, size, mode; a Python local module
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 RECORD_NAME = "record.json"
 #: How many times ``update`` re-reads and retries after losing a race before it gives up.
 MAX_UPDATE_ATTEMPTS = 25
+#: How many of the newest jobs ``recent.json`` names (the pages within them need no listing request).
+RECENT_MAX = 1000
 #: Index keys listed per request when paging through the whole index.
 _INDEX_PAGE = 1000
 _TIME_ID_RE = re.compile(r"^j(\d{8})-(\d{9})-")
@@ -107,6 +111,10 @@ def _label_hash(key: str, value: str) -> str:
     return hashlib.sha256(f"{key}\0{value}".encode()).hexdigest()[:32]
 
 
+def _recent_bytes(names: list[str]) -> bytes:
+    return json.dumps({"names": names}).encode()
+
+
 def encode_record(record: JobRecord) -> bytes:
     return json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str).encode("utf-8")
 
@@ -141,6 +149,7 @@ class JobStore:
     def __init__(self, store: ObjectStore, project: str) -> None:
         self.store = store
         self.project = check_project(project)
+        self._index_seen = False
 
     # -- keys ----------------------------------------------------------------------------------------------------
 
@@ -188,6 +197,9 @@ class JobStore:
 
     def index_label_prefix(self, key: str, value: str) -> str:
         return f"{self.index_prefix()}labels/{_label_hash(key, value)}/"
+
+    def recent_key(self) -> str:
+        return f"{self.index_prefix()}recent.json"
 
     def index_marker_key(self) -> str:
         return f"{self.index_prefix()}built.json"
@@ -309,29 +321,87 @@ class JobStore:
 
     # -- the index ------------------------------------------------------------------------------------------------
 
-    def index(self, record: JobRecord) -> None:
-        """Write the job's index keys (empty objects; idempotent)."""
+    def index(self, record: JobRecord, *, recent: bool = True) -> None:
+        """Write the job's index keys (empty objects; idempotent), then add it to ``recent.json``."""
         name = index_name(record)
         self.store.put_bytes(f"{self.index_jobs_prefix()}{name}", b"")
         for key, value in record.labels.items():
             self.store.put_bytes(f"{self.index_label_prefix(str(key), str(value))}{name}", b"")
+        if recent:
+            self._add_recent(name)
 
     def rebuild_index(self) -> int:
         """Index every record (from the record keys), then mark the index complete; returns how many."""
         records = self.list()
         with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
-            list(pool.map(self.index, records))
+            list(pool.map(lambda r: self.index(r, recent=False), records))
+        self.store.delete(self.recent_key())  # rebuilt from the index keys by the next listing
         self.store.put_bytes(self.index_marker_key(), json.dumps({"built_at": utcnow().isoformat()}).encode())
+        self._index_seen = True
         log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
         return len(records)
 
     def _ensure_index(self) -> None:
-        if not self.store.exists(self.index_marker_key()):
+        if not self._index_seen and not self.store.exists(self.index_marker_key()):
             self.rebuild_index()
+        self._index_seen = True
 
-    def _iter_index(self, prefix: str, first_page: int) -> Iterator[builtins.list[str]]:
-        """Job ids under an index prefix, newest first, a listing page at a time (the first ``first_page`` long)."""
-        after: str | None = None
+    # -- recent.json: the newest jobs' index names in one object, so the first pages need no listing request -----
+
+    def _read_recent(self) -> tuple[builtins.list[str], str] | None:
+        """The names in ``recent.json`` (newest first) and its version; None when it is missing or unreadable."""
+        try:
+            data, version = self.store.get_with_version(self.recent_key())
+            names = json.loads(data)["names"]
+        except ObjectNotFound:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: rebuilt like a missing one
+        if not isinstance(names, builtins.list) or not all(isinstance(n, str) for n in names):
+            return None
+        return names, version
+
+    def _add_recent(self, name: str) -> None:
+        """Put a new job's index name into ``recent.json`` (compare-and-swap). A missing one stays missing (the
+        next listing rebuilds it from the index keys, which already name this job); one this writer cannot get a
+        word into is deleted, for the same reason."""
+        key = self.recent_key()
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            got = self._read_recent()
+            if got is None:
+                return
+            names, version = got
+            merged = sorted({*names, name})[:RECENT_MAX]
+            if merged == names:
+                return  # there already, or older than every job it keeps
+            try:
+                self.store.put_bytes_if(key, _recent_bytes(merged), if_match=version)
+                return
+            except PreconditionFailed:
+                continue
+        self.store.delete(key)
+
+    def _recent_names(self) -> builtins.list[str]:
+        """The newest jobs' index names: ``recent.json``, rebuilt from the index keys when missing (listed, written
+        only if still missing, then listed again for jobs indexed meanwhile, which are added)."""
+        got = self._read_recent()
+        if got is not None:
+            return got[0]
+        prefix = self.index_jobs_prefix()
+        listed = [k[len(prefix) :] for k in self.store.list_keys(prefix, limit=RECENT_MAX)]
+        try:
+            self.store.put_bytes_if(self.recent_key(), _recent_bytes(listed), if_none_match=True)
+        except PreconditionFailed:  # another reader rebuilt it first
+            got = self._read_recent()
+            return got[0] if got is not None else listed
+        again = [k[len(prefix) :] for k in self.store.list_keys(prefix, limit=RECENT_MAX)]
+        for name in set(again) - set(listed):
+            self._add_recent(name)
+        return sorted({*listed, *again})[:RECENT_MAX]
+
+    def _iter_index(self, prefix: str, first_page: int, after: str | None = None) -> Iterator[builtins.list[str]]:
+        """Job ids under an index prefix, newest first, a listing page at a time (the first ``first_page`` long),
+        starting after the key ``after``."""
         size = max(1, min(first_page, _INDEX_PAGE))
         while True:
             keys = self.store.list_keys(prefix, start_after=after, limit=size)
@@ -343,10 +413,19 @@ class JobStore:
             after, size = keys[-1], _INDEX_PAGE
 
     def iter_ids(self, first_page: int = 50) -> Iterator[builtins.list[str]]:
-        """Every job id, newest first, in batches: the first of ``first_page`` ids (one listing request), then a
-        thousand at a time. Rebuilds the index first if it is not complete."""
+        """Every job id, newest first, in batches: the newest from ``recent.json`` (no listing request; the first
+        batch ``first_page`` long), then the older ones from the index keys, a thousand per listing request.
+        Rebuilds the index first if it is not complete."""
         self._ensure_index()
-        return self._iter_index(self.index_jobs_prefix(), first_page)
+        names = self._recent_names()
+        start, size = 0, max(1, first_page)
+        while start < len(names):
+            ids = [i for n in names[start : start + size] if (i := id_of_index_name(n)) is not None]
+            if ids:
+                yield ids
+            start, size = start + size, _INDEX_PAGE
+        if len(names) >= RECENT_MAX:  # else recent.json holds every job
+            yield from self._iter_index(self.index_jobs_prefix(), _INDEX_PAGE, self.index_jobs_prefix() + names[-1])
 
     def find_by_labels(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels``, from the label index: only jobs carrying the rarest

@@ -20,14 +20,15 @@ __all__ = ["local_store", "s3_store", "store"]
 
 
 class Counting:
-    """Counts the records a listing reads (the store itself is real; only ``get_with_version`` is wrapped)."""
+    """Counts the job records a listing reads (the store itself is real; only ``get_with_version`` is wrapped)."""
 
     def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads: list[str] = []
         real = store.get_with_version
 
         def get_with_version(key: str) -> tuple[bytes, str]:
-            self.reads.append(key)
+            if key.endswith("/record.json"):
+                self.reads.append(key)
             return real(key)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(store, "get_with_version", get_with_version)
@@ -91,7 +92,10 @@ def test_a_missing_index_is_rebuilt_from_the_records(store: ObjectStore) -> None
     new = _jobs(jobs, 1)[0]
     for info in list(store.list(jobs.index_prefix())):  # the index lost
         store.delete(info.key)
-    assert [r.id for r in page_jobs(jobs, JobQuery()).jobs] == [new.id, old.id]
+    later = JobStore(store, "proj")  # the next process to list (a store checks for its index once)
+    assert [r.id for r in page_jobs(later, JobQuery()).jobs] == [new.id, old.id]
+    store.delete(later.recent_key())  # only the compact list of the newest lost: rebuilt from the index keys
+    assert [r.id for r in page_jobs(JobStore(store, "proj"), JobQuery()).jobs] == [new.id, old.id]
 
 
 def test_find_by_labels_reads_only_jobs_with_the_label(store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,3 +132,27 @@ def test_listing_5000_jobs_needs_no_more_than_a_page_of_reads_on_s3(
     counting = Counting(s3_store, monkeypatch)
     page = page_jobs(jobs, JobQuery(limit=50))
     assert len(page.jobs) == 50 and page.jobs[0].name == "n299" and len(counting.reads) == 51
+
+
+def test_pages_past_the_recent_list_come_from_the_index_keys(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("airflow_provider_dsjobs.jobs.store.RECENT_MAX", 5)
+    jobs = JobStore(store, "proj")
+    jobs.rebuild_index()
+    made = _jobs(jobs, 12)
+    newest_first = [r.id for r in reversed(made)]
+    assert [i for batch in jobs.iter_ids(first_page=2) for i in batch] == newest_first
+    assert [r.id for r in page_jobs(jobs, JobQuery(offset=4, limit=4)).jobs] == newest_first[4:8]
+    everything = page_jobs(jobs, JobQuery(limit=50))
+    assert [r.id for r in everything.jobs] == newest_first and (everything.total, everything.exact) == (12, True)
+
+
+def test_a_hostile_recent_list_names_no_other_job(store: ObjectStore) -> None:
+    jobs = JobStore(store, "proj")
+    made = _jobs(jobs, 2)
+    page_jobs(jobs, JobQuery())
+    store.put_bytes(jobs.recent_key(), b'{"names": ["0-../../../etc/passwd", "0000000000000-zzz"]}')
+    assert page_jobs(JobStore(store, "proj"), JobQuery()).jobs == []  # names only what is stored: nothing here
+    store.put_bytes(jobs.recent_key(), b"not json")  # unreadable: rebuilt from the index keys
+    assert [r.id for r in page_jobs(JobStore(store, "proj"), JobQuery()).jobs] == [r.id for r in reversed(made)]
