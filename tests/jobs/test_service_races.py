@@ -19,7 +19,7 @@ from tests.jobs.service_helpers import wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
 
-JOB = "cmd: echo done > out.txt\noutputs:\n  - out.txt: OUT\n"
+JOB = "cmd: echo done > out.txt\noutputs:\n  - out.txt\n"
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:
@@ -49,7 +49,7 @@ def test_two_processes_end_a_job_once(settings: Settings, tmp_path: Path, rival:
     endings = [h for h in final.history if h.status.terminal]
     assert len(endings) == 1, final.history  # exactly one process ended it
     if final.status == JobStatus.SUCCESS:
-        assert list(final.outputs) == ["OUT"] and final.logs and final.return_code == 0
+        assert list(final.outputs) == ["out.txt"] and final.logs and final.return_code == 0
         assert final.status_details is None
     else:
         assert rival == "cancel" and final.status == JobStatus.CANCELLED
