@@ -226,6 +226,8 @@ class JobStore:
             self.store.put_bytes_if(self.record_key(record.id), encode_record(record), if_none_match=True)
         except PreconditionFailed:
             raise StoreError(f"job {record.id} exists already in project {self.project}") from None
+        if self._ensure_index():  # a new project (or one from before the index): indexed with this job in it
+            return
         self.index(record)
 
     def save(self, record: JobRecord) -> None:
@@ -335,16 +337,21 @@ class JobStore:
         records = self.list()
         with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
             list(pool.map(lambda r: self.index(r, recent=False), records))
-        self.store.delete(self.recent_key())  # rebuilt from the index keys by the next listing
+        self._rebuild_recent(only_if_missing=False)
         self.store.put_bytes(self.index_marker_key(), json.dumps({"built_at": utcnow().isoformat()}).encode())
         self._index_seen = True
         log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
         return len(records)
 
-    def _ensure_index(self) -> None:
+    def _ensure_index(self) -> bool:
+        """Rebuild the index if it is not marked complete; whether it was rebuilt now. The first job of a new
+        project builds it (so listings of a project whose jobs all came after never write)."""
+        rebuilt = False
         if not self._index_seen and not self.store.exists(self.index_marker_key()):
             self.rebuild_index()
+            rebuilt = True
         self._index_seen = True
+        return rebuilt
 
     # -- recent.json: the newest jobs' index names in one object, so the first pages need no listing request -----
 
@@ -387,10 +394,15 @@ class JobStore:
         got = self._read_recent()
         if got is not None:
             return got[0]
+        return self._rebuild_recent(only_if_missing=True)
+
+    def _rebuild_recent(self, *, only_if_missing: bool) -> builtins.list[str]:
+        """Write ``recent.json`` from the index keys, then list them again and add the jobs indexed meanwhile (a
+        creator indexed after the second listing finds the new object and adds itself)."""
         prefix = self.index_jobs_prefix()
         listed = [k[len(prefix) :] for k in self.store.list_keys(prefix, limit=RECENT_MAX)]
         try:
-            self.store.put_bytes_if(self.recent_key(), _recent_bytes(listed), if_none_match=True)
+            self.store.put_bytes_if(self.recent_key(), _recent_bytes(listed), if_none_match=only_if_missing)
         except PreconditionFailed:  # another reader rebuilt it first
             got = self._read_recent()
             return got[0] if got is not None else listed
