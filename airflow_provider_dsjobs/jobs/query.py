@@ -18,6 +18,8 @@ from airflow_provider_dsjobs.jobs.store import JobStore
 
 #: The most records one page may hold.
 MAX_PAGE = 500
+#: The most records a filtered listing reads in one round.
+_MAX_ROUND = 1000
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,17 @@ def page_jobs(jobs: JobStore, query: JobQuery, visible: Callable[[JobRecord], bo
     more, to know there is more) is found."""
     want = query.offset + query.limit + 1
     matched: list[JobRecord] = []
-    exact = True
-    for ids in jobs.iter_ids(first_page=want):
-        for record in jobs.load_many(ids):
-            if query.matches(record) and (visible is None or visible(record)):
-                matched.append(record)
-        if len(matched) >= want:
-            exact = False
-            break
-    return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched), exact=exact)
+    step = want  # records read per round: doubled each round, so a sparse filter does not read far past its page
+    for batch in jobs.iter_ids(first_page=want):
+        while batch:
+            ids, batch = batch[:step], batch[step:]
+            step = min(step * 2, _MAX_ROUND)
+            for record in jobs.load_many(ids):
+                if query.matches(record) and (visible is None or visible(record)):
+                    matched.append(record)
+            if len(matched) >= want:
+                return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched), exact=False)
+    return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched), exact=True)
 
 
 def parse_statuses(values: Iterable[str]) -> frozenset[JobStatus]:
