@@ -40,6 +40,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -261,7 +262,9 @@ class JobStore:
         A status change must be allowed by ``JobStatus.can_become`` from the status just read. A record already
         terminal that ``change`` would move elsewhere is a lost race, not an error: nothing is written and the
         terminal record is returned. Any other disallowed change raises ``InvalidTransition`` (a bug)."""
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            if attempt:  # lost a race: a short random pause, so writers that collide do not collide again
+                time.sleep(secrets.randbelow(5 * attempt + 5) / 1000)
             current, version = self.load_versioned(job_id)
             changed = change(copy.deepcopy(current))
             if changed is None:
