@@ -126,3 +126,17 @@ def test_a_submit_never_overwrites_a_cancel_with_its_own_fields(
     stored = service.jobs.load(record.id)
     assert stored.container_id and [h.status for h in stored.history][-2:] == [S.CANCELLING, S.CANCELLED]
     assert runtime.started == [] and _follows_the_table(stored)
+
+
+def test_a_ttl_change_during_finalize_is_kept(
+    settings: Settings, service: JobService, runtime: FakeRuntime, config: JobConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another host keeps the data longer while this one collects the outputs: both changes stay."""
+    record = service.submit(config)
+    runtime.finish(record.container_id or "", 0, {"/job/work/out.txt": b"r\n"})
+    other = JobService(settings, runtime=runtime)
+    _during_log_read(runtime, monkeypatch, lambda: other.set_data_ttl(record.id, None))
+    done = service.finalize(record.id)
+    stored = service.jobs.load(record.id)
+    assert done.status == stored.status == S.SUCCESS and list(stored.outputs) == ["out.txt"]
+    assert stored.data_expires_at is None  # kept forever, as the other host asked
