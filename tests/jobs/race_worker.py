@@ -51,3 +51,11 @@ def add_labels(where: dict[str, str], job_id: str, who: str, count: int, barrier
             return record
 
         jobs.update(job_id, change)
+
+
+def create_jobs(where: dict[str, str], who: str, count: int, barrier: Any) -> None:
+    """Create ``count`` jobs named ``<who>-<i>``: each one goes into the index's list of the newest."""
+    jobs = open_jobs(where)
+    barrier.wait()
+    for i in range(count):
+        jobs.create(JobRecord(id=jobs.new_job_id(), project="proj", name=f"{who}-{i}"))

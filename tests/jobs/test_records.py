@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import InvalidTransition, JobStore, UpdateConflict
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -143,3 +144,19 @@ def test_no_update_is_lost_between_two_processes(
     _race(race_worker.add_labels, [(where, record.id, "a", 15), (where, record.id, "b", 15)])
     labels = jobs.load(record.id).labels
     assert sorted(labels) == sorted([f"a-{i}" for i in range(15)] + [f"b-{i}" for i in range(15)])
+
+
+def test_jobs_created_by_two_processes_at_once_are_all_listed(
+    store: ObjectStore, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    jobs = JobStore(store, "proj")
+    _executing(jobs)  # the project's first job builds its index
+    s3_env = None if isinstance(store, LocalStore) else request.getfixturevalue("s3_env")
+    where = _where(store, s3_env, tmp_path)
+    _race(race_worker.create_jobs, [(where, "a", 12), (where, "b", 12)])
+    page = page_jobs(JobStore(store, "proj"), JobQuery(limit=50))
+    names = [r.name for r in page.jobs]
+    assert sorted(names[:-1]) == sorted([f"a-{i}" for i in range(12)] + [f"b-{i}" for i in range(12)])
+    assert names[-1] == "race" and page.exact
+    assert [n for n in names if n.startswith("a-")] == [f"a-{i}" for i in range(11, -1, -1)]  # newest first
+    assert [n for n in names if n.startswith("b-")] == [f"b-{i}" for i in range(11, -1, -1)]
