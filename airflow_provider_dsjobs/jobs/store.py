@@ -376,7 +376,9 @@ class JobStore:
         next listing rebuilds it from the index keys, which already name this job); one this writer cannot get a
         word into is deleted, for the same reason."""
         key = self.recent_key()
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            if attempt:
+                time.sleep(secrets.randbelow(5 * attempt + 5) / 1000)
             got = self._read_recent()
             if got is None:
                 return

@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, id_of_index_name, index_name
-from airflow_provider_dsjobs.storage.base import ObjectStore
+from airflow_provider_dsjobs.storage.base import ObjectStore, PreconditionFailed
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
 from tests.storage.stores import local_store, s3_store, store
@@ -162,3 +162,23 @@ def test_a_hostile_recent_list_names_no_other_job(store: ObjectStore) -> None:
     assert page_jobs(JobStore(store, "proj"), JobQuery()).jobs == []  # names only what is stored: nothing here
     store.put_bytes(jobs.recent_key(), b"not json")  # unreadable: rebuilt from the index keys
     assert [r.id for r in page_jobs(JobStore(store, "proj"), JobQuery()).jobs] == [r.id for r in reversed(made)]
+
+
+def test_a_creator_that_cannot_update_the_recent_list_drops_it_and_the_job_is_still_listed(
+    local_store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(local_store, "proj")
+    first = _jobs(jobs, 1)[0]
+    real = local_store.put_bytes_if
+
+    def always_beaten(key: str, data: bytes, **kwargs: Any) -> str:
+        if key == jobs.recent_key():  # fault: every other writer keeps getting there first
+            raise PreconditionFailed("changed since it was read")
+        return real(key, data, **kwargs)
+
+    monkeypatch.setattr(local_store, "put_bytes_if", always_beaten)
+    monkeypatch.setattr("airflow_provider_dsjobs.jobs.store.time.sleep", lambda _: None)
+    second = _jobs(jobs, 1)[0]
+    assert not local_store.exists(jobs.recent_key())  # given up: dropped, so nobody trusts a list without it
+    monkeypatch.setattr(local_store, "put_bytes_if", real)
+    assert [r.id for r in page_jobs(JobStore(local_store, "proj"), JobQuery()).jobs] == [second.id, first.id]
