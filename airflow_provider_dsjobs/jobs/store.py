@@ -221,15 +221,16 @@ class JobStore:
             raise StoreError(f"job {record.id} belongs to project {record.project!r}, not {self.project!r}")
 
     def create(self, record: JobRecord) -> None:
-        """Write a new job's record (only if no record has that id) and its index keys."""
+        """Write a new job's index keys, then its record (only if no record has that id)."""
         self._check_project(record)
+        self._ensure_index()  # the first job of a new project (or one from before the index) builds it
+        # Indexed first: a crash in between leaves an index key naming no record (listings skip it), never a
+        # record no listing shows.
+        self.index(record)
         try:
             self.store.put_bytes_if(self.record_key(record.id), encode_record(record), if_none_match=True)
         except PreconditionFailed:
             raise StoreError(f"job {record.id} exists already in project {self.project}") from None
-        if self._ensure_index():  # a new project (or one from before the index): indexed with this job in it
-            return
-        self.index(record)
 
     def save(self, record: JobRecord) -> None:
         """Write ``record`` as it is, whatever is stored: no precondition, no transition check. For tests and
@@ -346,15 +347,12 @@ class JobStore:
         log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
         return len(records)
 
-    def _ensure_index(self) -> bool:
-        """Rebuild the index if it is not marked complete; whether it was rebuilt now. The first job of a new
-        project builds it (so listings of a project whose jobs all came after never write)."""
-        rebuilt = False
+    def _ensure_index(self) -> None:
+        """Rebuild the index if it is not marked complete. The first job of a new project builds it (so listings
+        of a project whose jobs all came after never write)."""
         if not self._index_seen and not self.store.exists(self.index_marker_key()):
             self.rebuild_index()
-            rebuilt = True
         self._index_seen = True
-        return rebuilt
 
     # -- recent.json: the newest jobs' index names in one object, so the first pages need no listing request -----
 

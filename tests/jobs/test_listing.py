@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, id_of_index_name, index_name
-from airflow_provider_dsjobs.storage.base import ObjectStore, PreconditionFailed
+from airflow_provider_dsjobs.storage.base import ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
 from tests.storage.stores import local_store, s3_store, store
@@ -182,3 +182,23 @@ def test_a_creator_that_cannot_update_the_recent_list_drops_it_and_the_job_is_st
     assert not local_store.exists(jobs.recent_key())  # given up: dropped, so nobody trusts a list without it
     monkeypatch.setattr(local_store, "put_bytes_if", real)
     assert [r.id for r in page_jobs(JobStore(local_store, "proj"), JobQuery()).jobs] == [second.id, first.id]
+
+
+def test_a_create_cut_off_before_its_record_leaves_only_a_key_listings_skip(
+    local_store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(local_store, "proj")
+    kept = _jobs(jobs, 1)[0]
+    real = local_store.put_bytes_if
+
+    def record_write_fails(key: str, data: bytes, **kwargs: Any) -> str:
+        if key.endswith("/record.json"):  # fault: the process dies (the store fails) before the record is written
+            raise StoreError("cannot write: disk full")
+        return real(key, data, **kwargs)
+
+    monkeypatch.setattr(local_store, "put_bytes_if", record_write_fails)
+    with pytest.raises(StoreError, match="disk full"):
+        _jobs(jobs, 1)
+    monkeypatch.setattr(local_store, "put_bytes_if", real)
+    page = page_jobs(JobStore(local_store, "proj"), JobQuery())
+    assert [r.id for r in page.jobs] == [kept.id] and (page.total, page.exact) == (1, True)
