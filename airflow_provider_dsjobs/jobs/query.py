@@ -4,7 +4,8 @@ The Jobs page of the Airflow plugin, ``dsjobs ls`` and any other browser of run 
 ``JobService.query_jobs``: ``page_jobs`` reads the job index newest first (``JobStore.iter_ids``) and loads only
 the records it needs, so the first page costs one listing request and about a page of record reads however many
 jobs the project ever ran. A filter reads records until the page is full: its cost grows with how far back the
-matches are. ``total`` is exact only when the whole history was read (``JobPage.exact``); otherwise it counts
+matches are, except a filter on statuses of jobs not ended yet (EXECUTING, ...), which reads only the active
+index. ``total`` is exact only when the whole history was read (``JobPage.exact``); otherwise it counts
 what was read, which is at least one more than the page shows.
 """
 
@@ -69,7 +70,9 @@ def page_jobs(jobs: JobStore, query: JobQuery, visible: Callable[[JobRecord], bo
     want = query.offset + query.limit + 1
     matched: list[JobRecord] = []
     step = want  # records read per round: doubled each round, so a sparse filter does not read far past its page
-    for batch in jobs.iter_ids(first_page=want):
+    only_active = bool(query.statuses) and not any(s.terminal for s in query.statuses)
+    batches = jobs.iter_active_ids(first_page=want) if only_active else jobs.iter_ids(first_page=want)
+    for batch in batches:
         while batch:
             ids, batch = batch[:step], batch[step:]
             step = min(step * 2, _MAX_ROUND)

@@ -13,6 +13,7 @@ Key layout (relative to the store root)::
 
     projects/<project>/index/jobs/<inverted time>-<inverted id>   one empty key per job, newest first (listing)
     projects/<project>/index/labels/<hash of k=v>/<same name>     one per label of a job (``find_by_labels``)
+    projects/<project>/index/active/<same name>                    one per job not ended yet (status filters)
     projects/<project>/index/recent.json                           the newest 1000 jobs' index names, in order
     projects/<project>/index/built.json                            the index holds every record (else rebuilt)
 
@@ -196,6 +197,9 @@ class JobStore:
     def index_jobs_prefix(self) -> str:
         return f"{self.index_prefix()}jobs/"
 
+    def index_active_prefix(self) -> str:
+        return f"{self.index_prefix()}active/"
+
     def index_label_prefix(self, key: str, value: str) -> str:
         return f"{self.index_prefix()}labels/{_label_hash(key, value)}/"
 
@@ -282,6 +286,8 @@ class JobStore:
                 self.store.put_bytes_if(self.record_key(job_id), encode_record(changed), if_match=version)
             except PreconditionFailed:
                 continue  # someone wrote in between: re-read and decide again
+            if changed.status.terminal and not current.status.terminal:
+                self._drop_active(changed)
             return changed
         raise UpdateConflict(f"job {job_id}: gave up after {MAX_UPDATE_ATTEMPTS} conflicting writes to its record")
 
@@ -327,10 +333,22 @@ class JobStore:
 
     # -- the index ------------------------------------------------------------------------------------------------
 
+    def _drop_active(self, record: JobRecord) -> None:
+        """The job ended: it leaves the active index (a failure here leaves a key whose record says it ended,
+        which status filters read and skip)."""
+        try:
+            self.store.delete(f"{self.index_active_prefix()}{index_name(record)}")
+        except StoreError as exc:
+            log.warning("dsjobs: job %s stays in the active index: %s", record.id, exc)
+
     def index(self, record: JobRecord, *, recent: bool = True) -> None:
         """Write the job's index keys (empty objects; idempotent), then add it to ``recent.json``."""
         name = index_name(record)
         self.store.put_bytes(f"{self.index_jobs_prefix()}{name}", b"")
+        if record.status.terminal:
+            self.store.delete(f"{self.index_active_prefix()}{name}")
+        else:
+            self.store.put_bytes(f"{self.index_active_prefix()}{name}", b"")
         for key, value in record.labels.items():
             self.store.put_bytes(f"{self.index_label_prefix(str(key), str(value))}{name}", b"")
         if recent:
@@ -441,6 +459,12 @@ class JobStore:
             start, size = start + size, _INDEX_PAGE
         if len(names) >= RECENT_MAX:  # else recent.json holds every job
             yield from self._iter_index(self.index_jobs_prefix(), _INDEX_PAGE, self.index_jobs_prefix() + names[-1])
+
+    def iter_active_ids(self, first_page: int = 50) -> Iterator[builtins.list[str]]:
+        """The ids of the jobs not ended yet (and of a few whose end did not reach the index: read and skipped),
+        newest first, in batches: what a filter on active statuses needs to read."""
+        self._ensure_index()
+        return self._iter_index(self.index_active_prefix(), first_page)
 
     def find_by_labels(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels``, from the label index: only jobs carrying the rarest

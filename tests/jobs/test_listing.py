@@ -202,3 +202,25 @@ def test_a_create_cut_off_before_its_record_leaves_only_a_key_listings_skip(
     monkeypatch.setattr(local_store, "put_bytes_if", real)
     page = page_jobs(JobStore(local_store, "proj"), JobQuery())
     assert [r.id for r in page.jobs] == [kept.id] and (page.total, page.exact) == (1, True)
+
+
+def test_a_filter_on_running_statuses_reads_only_the_jobs_not_ended(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(store, "proj")
+    made = _jobs(jobs, 40)
+    for record in made:  # all but two end
+        if record.name not in ("job3", "job30"):
+            jobs.update(record.id, lambda r: (r.set_status(JobStatus.ERROR, "x"), r)[1])
+    jobs.update(made[30].id, lambda r: (r.set_status(JobStatus.CANCELLING), r)[1])
+    stale = made[5]  # ended, but its end did not reach the index (a crash right after the record's write)
+    store.put_bytes(f"{jobs.index_active_prefix()}{index_name(stale)}", b"")
+    counting = Counting(store, monkeypatch)
+    page = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.CREATING, JobStatus.CANCELLING})))
+    assert [r.name for r in page.jobs] == ["job30", "job3"] and (page.total, page.exact) == (2, True)
+    assert len(counting.reads) == 3  # the two running jobs and the stale key's record, not 40
+    monkeypatch.undo()
+    jobs.rebuild_index()  # a rebuild drops the stale key
+    assert sorted(store.list_keys(jobs.index_active_prefix())) == sorted(
+        f"{jobs.index_active_prefix()}{index_name(r)}" for r in (made[3], made[30])
+    )
