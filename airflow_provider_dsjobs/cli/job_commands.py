@@ -35,6 +35,7 @@ from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXI
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
+from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobQuery, parse_statuses
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
 from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
@@ -120,7 +121,24 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_fork)
 
-    p = subparsers.add_parser("ls", aliases=["list"], help="list jobs of the project")
+    p = subparsers.add_parser("ls", aliases=["list"], help="list jobs of the project, newest first, a page at a time")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LS_LIMIT,
+        help=f"show the newest N jobs (default {DEFAULT_LS_LIMIT}, at most {MAX_PAGE})",
+    )
+    p.add_argument("--offset", type=int, default=0, help="skip the newest N jobs first (the next page)")
+    p.add_argument("--all", action="store_true", help="show every job (reads every record)")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        metavar="STATUS",
+        help="only jobs in this status (repeat or comma-separate for several)",
+    )
+    p.add_argument("--name", help="only jobs whose name (or id) contains this text, any case")
+    p.add_argument("--reindex", action="store_true", help="rebuild the job index from the records first")
     _format(p)
     _common(p)
     p.set_defaults(func=cmd_ls)
@@ -217,6 +235,10 @@ def _job_error_into_command_error(job_id: str | None = None) -> Iterator[None]:
         raise (_engine_lost(job_id, exc) if job_id else CommandError(str(exc))) from None
     except JobError as exc:
         raise CommandError(str(exc)) from None
+
+
+#: ``dsjobs ls`` shows this many of the newest jobs unless ``--limit``/``--all`` say otherwise.
+DEFAULT_LS_LIMIT = 50
 
 
 def _info(message: str) -> None:
@@ -418,15 +440,34 @@ def cmd_fork(args: argparse.Namespace) -> int:
         return _watch(service, record.id)
 
 
+def _ls_query(args: argparse.Namespace) -> JobQuery:
+    try:
+        statuses = parse_statuses(args.status)
+        limit = MAX_PAGE if args.all else args.limit
+        return JobQuery(statuses=statuses, text=(args.name or "").strip() or None, offset=args.offset, limit=limit)
+    except ValueError as exc:
+        raise CommandError(f"dsjobs ls: {exc}") from None
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
+    query = _ls_query(args)
     service = _service(args)
+    more = False
     with _job_error_into_command_error():
-        records = service.list_jobs()
+        if args.reindex:
+            _info(f"indexed {service.jobs.rebuild_index()} job(s)")
+        if args.all:
+            records = [r for r in service.list_jobs() if query.matches(r)][query.offset :]
+        else:
+            page = service.query_jobs(query)
+            records, more = page.jobs, not page.exact or page.total > query.offset + len(page.jobs)
     with _printed_to(args.output):
         if args.format == "json":
             print(json.dumps([_public(r) for r in records], indent=4, ensure_ascii=False))
         else:
             _print_table([_record_row(r) for r in records])
+    if more:
+        _info(f"newest {len(records)} shown; more with --offset {query.offset + len(records)}, or --all")
     return EXIT_OK
 
 

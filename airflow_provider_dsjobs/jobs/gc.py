@@ -87,6 +87,19 @@ def clear_job_data(job_store: JobStore, record: JobRecord, *, dry_run: bool = Fa
     return freed
 
 
+def _mark_cleared(job_store: JobStore, record: JobRecord, reason: str, now: datetime) -> None:
+    """Mark the stored record cleared (through ``JobStore.update``: a status change meanwhile is kept)."""
+
+    def change(current: JobRecord) -> JobRecord | None:
+        if current.data_cleared:
+            return None
+        current.mark_cleared(reason, now)
+        return current
+
+    record.mark_cleared(reason, now)
+    job_store.update(record.id, change)
+
+
 def _input_ids(job_store: JobStore, record: JobRecord, into: set[str]) -> bool:
     """Add the blob and tree ids ``record``'s inputs use to ``into``; False when a tree could not be read."""
     for ref in record.inputs:
@@ -148,8 +161,7 @@ def collect_garbage(
         report.bytes_freed += clear_job_data(job_store, record, dry_run=dry_run)
         report.jobs_cleared.append(record.id)
         if not dry_run:
-            record.mark_cleared("expired", now)
-            job_store.save(record)
+            _mark_cleared(job_store, record, "expired", now)
             log.info("gc: cleared data of job %s", record.id)
     _delete_unreferenced(job_store, records, now, grace, lease_ttl, report, clock)
     return report
@@ -197,8 +209,7 @@ def clear_job(job_store: JobStore, record: JobRecord, *, grace: timedelta = CLEA
     own: set[str] = set()
     known = _input_ids(job_store, record, own)
     report.bytes_freed += clear_job_data(job_store, record)
-    record.mark_cleared("cleared", now)
-    job_store.save(record)
+    _mark_cleared(job_store, record, "cleared", now)
     report.jobs_cleared.append(record.id)
     if known:
         _delete_unreferenced(job_store, job_store.list(), now, grace, DEFAULT_LEASE_TTL, report, _Budget(None), own)

@@ -1,18 +1,26 @@
 """Choosing job records for a listing: by status and by name, newest first, one page at a time.
 
-The Jobs page of the Airflow plugin and any other browser of run history use this through
-``JobService.query_jobs``; the records come from ``JobStore.list`` (newest first already).
+The Jobs page of the Airflow plugin, ``dsjobs ls`` and any other browser of run history use this through
+``JobService.query_jobs``: ``page_jobs`` reads the job index newest first (``JobStore.iter_ids``) and loads only
+the records it needs, so the first page costs one listing request and about a page of record reads however many
+jobs the project ever ran. A filter reads records until the page is full: its cost grows with how far back the
+matches are, except a filter on statuses of jobs not ended yet (EXECUTING, ...), which reads only the active
+index. ``total`` is exact only when the whole history was read (``JobPage.exact``); otherwise it counts
+what was read, which is at least one more than the page shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.jobs.store import JobStore
 
 #: The most records one page may hold.
 MAX_PAGE = 500
+#: The most records a filtered listing reads in one round.
+_MAX_ROUND = 1000
 
 
 @dataclass(frozen=True)
@@ -42,16 +50,38 @@ class JobQuery:
 
 @dataclass(frozen=True)
 class JobPage:
-    """One page of a listing and how many records matched in all."""
+    """One page of a listing and how many records matched in all (``exact``), or at least (not ``exact``: the
+    listing stopped once it had one more than the page)."""
 
     jobs: list[JobRecord]
     total: int
+    exact: bool = True
 
 
 def select_jobs(records: Iterable[JobRecord], query: JobQuery) -> JobPage:
     """The page of ``records`` (already newest first) that ``query`` asks for."""
     matched = [r for r in records if query.matches(r)]
     return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched))
+
+
+def page_jobs(jobs: JobStore, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
+    """The page ``query`` asks for, reading the index newest first and records only until the page (and one
+    more, to know there is more) is found."""
+    want = query.offset + query.limit + 1
+    matched: list[JobRecord] = []
+    step = want  # records read per round: doubled each round, so a sparse filter does not read far past its page
+    only_active = bool(query.statuses) and not any(s.terminal for s in query.statuses)
+    batches = jobs.iter_active_ids(first_page=want) if only_active else jobs.iter_ids(first_page=want)
+    for batch in batches:
+        while batch:
+            ids, batch = batch[:step], batch[step:]
+            step = min(step * 2, _MAX_ROUND)
+            for record in jobs.load_many(ids):
+                if query.matches(record) and (visible is None or visible(record)):
+                    matched.append(record)
+            if len(matched) >= want:
+                return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched), exact=False)
+    return JobPage(jobs=matched[query.offset : query.offset + query.limit], total=len(matched), exact=True)
 
 
 def parse_statuses(values: Iterable[str]) -> frozenset[JobStatus]:

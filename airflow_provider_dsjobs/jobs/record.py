@@ -16,7 +16,8 @@ DEFAULT_DATA_TTL = timedelta(days=14)
 
 class JobStatus(str, enum.Enum):
     """The DataSphere job lifecycle: CREATING → PREPARING → EXECUTING → UPLOADING_OUTPUT → SUCCESS/ERROR,
-    and from any active state CANCELLING → CANCELLED."""
+    and from any active state CANCELLING → CANCELLED. :data:`TRANSITIONS` is the whole table (``can_become``);
+    ``JobStore.update`` checks every status change against it."""
 
     CREATING = "CREATING"
     PREPARING = "PREPARING"
@@ -31,8 +32,28 @@ class JobStatus(str, enum.Enum):
     def terminal(self) -> bool:
         return self in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED)
 
+    def can_become(self, status: JobStatus) -> bool:
+        """Whether a record in this status may be saved with ``status`` (staying in a status always may)."""
+        return status == self or status in TRANSITIONS[self]
+
     def __str__(self) -> str:
         return self.value
+
+
+_S = JobStatus
+#: Every allowed status change (from → to). A terminal status is never left. CANCELLING → SUCCESS/ERROR: the job
+#: ended on its own before the cancel reached it (its committed outputs manifest says so); EXECUTING → SUCCESS/
+#: ERROR/CANCELLED: a finalizer recovering a manifest another one committed.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    _S.CREATING: frozenset({_S.PREPARING, _S.CANCELLING, _S.CANCELLED, _S.ERROR}),
+    _S.PREPARING: frozenset({_S.EXECUTING, _S.CANCELLING, _S.CANCELLED, _S.ERROR}),
+    _S.EXECUTING: frozenset({_S.UPLOADING_OUTPUT, _S.CANCELLING, _S.SUCCESS, _S.ERROR, _S.CANCELLED}),
+    _S.UPLOADING_OUTPUT: frozenset({_S.CANCELLING, _S.SUCCESS, _S.ERROR, _S.CANCELLED}),
+    _S.CANCELLING: frozenset({_S.CANCELLED, _S.SUCCESS, _S.ERROR}),
+    _S.SUCCESS: frozenset(),
+    _S.ERROR: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
 
 
 def utcnow() -> datetime:
@@ -209,7 +230,7 @@ class JobRecord:
 
     def set_status(self, status: JobStatus, details: str | None = None, *, by: str | None = None) -> None:
         """Move to ``status`` and stamp the time (``by``: the step that observed it); terminal statuses also set
-        ``finished_at``. ``JobService._move`` is the one caller that also saves."""
+        ``finished_at``. Only inside ``JobStore.update`` (``JobService._move``), which checks :data:`TRANSITIONS`."""
         now = utcnow()
         self.status = status
         if details is not None:

@@ -32,6 +32,13 @@ Lifecycle and where each step lives:
    container is removed, and a finalizer that loses the container half-way re-reads the record and returns the
    terminal one: nothing is corrupted.
 
+Every change of a stored record goes through ``JobStore.update`` (compare-and-swap, ``jobs/store.py``): a status
+change through ``_move``, other fields through ``_put_fields``. Each re-reads the record and decides on what is
+stored now: a target status the transition table (``JobStatus.can_become``) does not allow from the stored one
+means another process moved the job on (cancelled or ended it) — "lost the race" — so nothing is written and the
+caller gets the stored record to decide again. Exactly one finalizer or canceller ends a job; the terminal record
+carries that writer's outcome whole (status, reason, outputs, logs), never a mix.
+
 Cancel: CANCELLING is saved; with ``graceful`` and a ``graceful-shutdown`` section the signal is sent and the
 container gets its timeout before SIGKILL, otherwise it is killed at once; then finalize (outputs and logs are
 collected) ends it CANCELLED. A cancel that arrives while the job is still being submitted ends it CANCELLED
@@ -65,6 +72,7 @@ returns the stored record, ``logs`` the stored log) and changes nothing.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import tarfile
@@ -114,13 +122,13 @@ from airflow_provider_dsjobs.jobs.plan import (
 )
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
-from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, select_jobs
+from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsPoint, StatsSampler, read_stats
-from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, check_job_id
+from airflow_provider_dsjobs.jobs.store import Change, JobNotFound, JobStore, check_job_id
 from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
@@ -247,9 +255,25 @@ class JobService:
         elsewhere = self._elsewhere(record)
         return self.runtime if elsewhere is None else elsewhere.runtime
 
-    def _save(self, record: JobRecord) -> None:
-        with into_job_error():
-            self.jobs.save(record)
+    def _update(self, job_id: str, change: Change) -> JobRecord:
+        try:
+            return self.jobs.update(job_id, change)
+        except JobError:
+            raise
+        except StoreError as exc:
+            raise JobError(one_line(exc)) from None
+
+    def _put_fields(self, record: JobRecord, *names: str) -> JobRecord:
+        """Store ``record``'s ``names`` fields (what this process learnt: inputs, container, ...) into the record
+        as it is stored now, whatever its status; ``record`` becomes the stored record."""
+        values = {name: copy.deepcopy(getattr(record, name)) for name in names}
+
+        def change(current: JobRecord) -> JobRecord:
+            for name, value in values.items():
+                setattr(current, name, value)
+            return current
+
+        return _adopt(record, self._update(record.id, change))
 
     def _plan_doc(self, job_id: str) -> PlanDoc:
         with into_job_error():
@@ -258,16 +282,48 @@ class JobService:
     # -- transitions: every status change of a job goes through here ------------------------------------------
 
     def _move(
-        self, record: JobRecord, status: JobStatus, reason: str | None = None, *, by: str, discard: bool = False
+        self,
+        record: JobRecord,
+        status: JobStatus,
+        reason: str | None = None,
+        *,
+        by: str,
+        discard: bool = False,
+        fields: tuple[str, ...] = (),
+        expect: JobStatus | None = None,
     ) -> JobRecord:
-        """Set ``status`` (with ``reason`` and which step observed it, ``by``) and save the record; with
-        ``discard`` then remove the job's container (also when the save fails: the record is what counts)."""
-        record.set_status(status, reason, by=by)
+        """Move the stored record to ``status`` (with ``reason`` and which step observed it, ``by``), together
+        with ``record``'s ``fields`` (an outcome: outputs, logs, return code), in one ``JobStore.update``.
+
+        Decided on the record as stored now: if the table does not allow ``status`` from its status (or, with
+        ``expect``, its status is no longer ``expect``) another process moved the job on meanwhile and nothing is
+        written; staying in ``status`` writes only ``fields``. ``record`` becomes the stored record either way and
+        is returned. With ``discard`` the job's container is removed once the job is over (also when the write
+        fails: the record is what counts)."""
+        values = {name: copy.deepcopy(getattr(record, name)) for name in fields}
+
+        def change(current: JobRecord) -> JobRecord | None:
+            if (expect is not None and current.status != expect) or not current.status.can_become(status):
+                return None  # lost the race: the caller decides again on what is stored
+            if current.status == status and not values:
+                return None
+            for name, value in values.items():
+                setattr(current, name, value)
+            if current.status != status:
+                current.set_status(status, reason, by=by)
+            return current
+
         try:
-            self._save(record)
-        finally:
+            latest = self._update(record.id, change)
+        except BaseException:
             if discard:
                 self._discard(record)
+            raise
+        container = record.container_id
+        _adopt(record, latest)
+        if discard and latest.status.terminal:
+            record.container_id = record.container_id or container
+            self._discard(record)
         return record
 
     def _discard(self, record: JobRecord) -> None:
@@ -277,9 +333,9 @@ class JobService:
             with suppress(RuntimeFailure):
                 self._runtime.remove(record.container_id, force=True)
 
-    def _cancel_unstarted(self, record: JobRecord, by: str) -> JobRecord:
+    def _cancel_unstarted(self, record: JobRecord, by: str, expect: JobStatus | None = None) -> JobRecord:
         """A job cancelled before its container started: CANCELLED, the container (if any) removed."""
-        return self._move(record, JobStatus.CANCELLED, CANCELLED_BEFORE_START, by=by, discard=True)
+        return self._move(record, JobStatus.CANCELLED, CANCELLED_BEFORE_START, by=by, discard=True, expect=expect)
 
     # -- submit ----------------------------------------------------------------------------------------------
 
@@ -348,7 +404,9 @@ class JobService:
         job_id = record.id
         lease = LaunchLease(self.jobs, job_id)
         lease.beat()  # before the record: nobody sees the job without a fresh lease
-        self._move(record, JobStatus.CREATING, by="submit")
+        record.set_status(JobStatus.CREATING, by="submit")
+        with into_job_error():
+            self.jobs.create(record)
         say(f"created job {job_id}")
         try:
             if on_created is not None:
@@ -361,7 +419,7 @@ class JobService:
                 record.inputs, record.data_size_bytes = staged.refs, staged.total_size
                 if self._ended_meanwhile(record):
                     return record
-                self._save(record)
+                self._put_fields(record, "inputs", "data_size_bytes")
                 staged.stager.release()  # the record now references the inputs: gc keeps them
                 self._launch(plan, record, staged.delivery, say)
             self._collect_garbage_now_and_then(say)
@@ -423,7 +481,7 @@ class JobService:
     def _launch(self, plan: JobPlan, record: JobRecord, staged: Staged, say: Notify) -> None:
         runtime = self.runtime
         record.engine = self.ownership.mine()  # saved with PREPARING, before any container exists
-        self._move(record, JobStatus.PREPARING, by="submit")
+        self._move(record, JobStatus.PREPARING, by="submit", fields=("engine",))
         ended: list[bool] = []
 
         def start(spec: ContainerSpec) -> None:
@@ -432,7 +490,7 @@ class JobService:
             record.instance_type = spec.resources.name or None
             container_id = runtime.create(spec)
             record.container_id, record.container_name = container_id, spec.name
-            self._save(record)
+            self._put_fields(record, "instance_type", "container_id", "container_name", "working_storage")
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
             built = build_environment(
@@ -496,13 +554,13 @@ class JobService:
         latest = self._load(record.id)
         if latest.status != JobStatus.CANCELLING and not latest.status.terminal:
             return False
-        record.history = latest.history
+        container = record.container_id
+        _adopt(record, latest)
+        record.container_id = record.container_id or container
         if latest.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
             self._cancel_unstarted(record, by="submit")
-        else:
-            record.status, record.status_details = latest.status, latest.status_details
-            record.finished_at = latest.finished_at
-            self._discard(record)
+            record.container_id = record.container_id or container
+        self._discard(record)
         return True
 
     def _settle_abandoned(self, record: JobRecord) -> JobRecord | None:
@@ -520,12 +578,12 @@ class JobService:
                 state = self.runtime.state(record.container_id)
             if state is not None and state.status != "created":
                 return None  # started: the launcher died after start, the job runs (finalize settles it)
-        latest = self._load(record.id)
-        if latest.status != record.status:  # moved on meanwhile
-            return latest if latest.status.terminal else None
-        if latest.status == JobStatus.CANCELLING:  # cancelled while its submitter was cut off (on_kill)
-            return self._cancel_unstarted(latest, by="lease")
-        return self._move(latest, JobStatus.ERROR, reason, by="lease", discard=True)
+        judged = record.status  # ended only if still in the status judged abandoned (else it moved on meanwhile)
+        if judged == JobStatus.CANCELLING:  # cancelled while its submitter was cut off (on_kill)
+            settled = self._cancel_unstarted(record, by="lease", expect=judged)
+        else:
+            settled = self._move(record, JobStatus.ERROR, reason, by="lease", discard=True, expect=judged)
+        return settled if settled.status.terminal else None
 
     def _launch_unfinished(self, record: JobRecord) -> bool:
         """Whether the job's container was never started (none yet, or only created)."""
@@ -691,7 +749,10 @@ class JobService:
         cancelled = record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED)
         exit_code = state.exit_code if state.exit_code is not None else -1
         if not cancelled:
-            self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
+            record = self._move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
+            if record.status.terminal:  # ended by another finalizer meanwhile
+                return record
+            cancelled = record.status == JobStatus.CANCELLING  # a cancel came in meanwhile
         try:
             doc = self._plan_doc(job_id)
             status, reason = stage_out(
@@ -702,18 +763,11 @@ class JobService:
         except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
             raise EngineLost(one_line(exc)) from None
         except (RuntimeFailure, StoreError, OSError, tarfile.TarError) as exc:
-            latest = self._load(job_id)
-            if latest.status.terminal:
-                return latest
             record.return_code = exit_code
-            return self._move(
-                record, JobStatus.ERROR, f"collecting outputs failed: {one_line(exc)}", by="finalize", discard=True
-            )
-        latest = self._load(job_id)
-        if latest.status.terminal:  # another finalizer got there first with the same result
-            self._discard(latest)
-            return latest
-        return self._move(record, status, reason, by="finalize", discard=True)
+            reason = f"collecting outputs failed: {one_line(exc)}"
+            return self._move(record, JobStatus.ERROR, reason, by="finalize", discard=True, fields=("return_code",))
+        # Another finalizer (or a canceller) may have ended it first: then its outcome stands, whole.
+        return self._move(record, status, reason, by="finalize", discard=True, fields=OUTCOME_FIELDS)
 
     def _connectors(self) -> ConnectorLookup:
         """Where an s3-mount ID finds its connector: at submit, and again when a read-write one is synced back."""
@@ -737,7 +791,7 @@ class JobService:
         if outcome is None:
             return None
         status, reason = outcome
-        return self._move(record, status, reason, by="finalize", discard=True)
+        return self._move(record, status, reason, by="finalize", discard=True, fields=OUTCOME_FIELDS)
 
     def _container_lost(self, job_id: str) -> JobRecord:
         """The container is gone: another finalizer won (the record is terminal or the manifest committed),
@@ -786,21 +840,17 @@ class JobService:
         """The newest job whose labels include ``labels`` (re-attaching after a worker crash)."""
         want = {str(k): str(v) for k, v in labels.items()}
         # A live container is the cheap answer (one engine query); else (no engine, no container, or a container
-        # whose record is gone) scan the project's records.
+        # whose record is gone) the label index: only jobs carrying the rarest wanted label are read.
         with suppress(JobError, RuntimeFailure):
             for container in self.runtime.find({**want, LABEL_PROJECT: self.project}):
                 job_id = container.labels.get(LABEL_JOB_ID)
                 if job_id:
                     return self._load(job_id)
-        best: JobRecord | None = None
-        for record in self.list_jobs():
-            if all(record.labels.get(k) == v for k, v in want.items()) and (
-                best is None or record.created_at > best.created_at
-            ):
-                best = record
-        return best
+        with into_job_error():
+            return self.jobs.find_by_labels(want)
 
     def list_jobs(self) -> list[JobRecord]:
+        """Every job of the project, newest first: reads every record (``query_jobs`` reads one page)."""
         with into_job_error():
             records = list(self.jobs.list())
         return sorted(records, key=lambda r: r.created_at, reverse=True)
@@ -815,7 +865,9 @@ class JobService:
         if elsewhere is not None:
             return elsewhere.cancel(job_id, graceful=graceful)
         if record.status != JobStatus.CANCELLING:
-            self._move(record, JobStatus.CANCELLING, by="cancel")
+            record = self._move(record, JobStatus.CANCELLING, by="cancel")
+            if record.status.terminal:  # ended meanwhile: nothing to cancel
+                return record
         if not record.container_id:
             return self._cancel_unstarted(record, by="cancel")
         doc = self._plan_doc(job_id)
@@ -843,7 +895,9 @@ class JobService:
         if elsewhere is not None:
             return elsewhere.request_cancel(job_id, graceful=graceful)
         if record.status != JobStatus.CANCELLING:
-            self._move(record, JobStatus.CANCELLING, by="request_cancel")
+            record = self._move(record, JobStatus.CANCELLING, by="request_cancel")
+            if record.status.terminal:  # ended meanwhile
+                return record
         if not record.container_id:
             return record
         signal = self._plan_doc(job_id).graceful_signal if graceful else None
@@ -942,9 +996,10 @@ class JobService:
 
     def query_jobs(self, query: JobQuery, visible: Callable[[JobRecord], bool] | None = None) -> JobPage:
         """One page of the project's jobs, newest first, filtered by ``query`` (``jobs/query.py``) and, when
-        given, by ``visible`` (what the caller may see), before the page is cut."""
-        records = self.list_jobs()
-        return select_jobs(records if visible is None else filter(visible, records), query)
+        given, by ``visible`` (what the caller may see), before the page is cut. Reads about a page of records,
+        not every record (``page_jobs``)."""
+        with into_job_error():
+            return page_jobs(self.jobs, query, visible)
 
     def output_files(self, job_id: str) -> list[OutputFile]:
         """The job's stored output files (empty until its outputs are committed, or once its data is cleared)."""
@@ -965,8 +1020,14 @@ class JobService:
         if days is not None and days < 1:
             raise JobError("TTL days should be positive")
         self._check_data(self._load(job_id), "cannot change the data TTL: ")
-        with into_job_error():
-            return self.jobs.set_data_ttl(job_id, days)
+        when = None if days is None else utcnow() + timedelta(days=days)
+
+        def change(record: JobRecord) -> JobRecord:
+            self._check_data(record, "cannot change the data TTL: ")  # cleared or expired meanwhile
+            record.data_expires_at = when
+            return record
+
+        return self._update(job_id, change)
 
     def download_files(
         self,
@@ -1039,6 +1100,27 @@ class JobService:
         return self.submit(
             forked.config, labels=labels, notify=notify, environ=environ, parent_job_id=job_id, reuse=forked.reuse
         )
+
+
+#: What ``stage_out``/``recover_from_manifest`` fill in of a record: stored with its terminal status, in one write.
+OUTCOME_FIELDS = (
+    "outputs",
+    "missing_outputs",
+    "output_datasets",
+    "s3_sync",
+    "logs",
+    "return_code",
+    "data_size_bytes",
+    "progress",
+    "progress_message",
+    "result",
+)
+
+
+def _adopt(record: JobRecord, stored: JobRecord) -> JobRecord:
+    """Make the caller's ``record`` object the stored one (callers hold on to it across steps)."""
+    vars(record).update(vars(copy.deepcopy(stored)))
+    return record
 
 
 def _unsupported_notes(config: JobConfig) -> Iterator[str]:

@@ -88,7 +88,12 @@ def list_visible(service: JobService, access: Access, query: JobQuery, conn_id: 
     clean = fact_cleaner(service) if quotes_output else views.keep
     summaries = [views.summary(r, clean, p) for r, p in zip(page.jobs, progress, strict=True)]
     return views.JobList(
-        conn_id=conn_id, project=service.project, total=page.total, offset=query.offset, jobs=summaries
+        conn_id=conn_id,
+        project=service.project,
+        total=page.total,
+        total_exact=page.exact,
+        offset=query.offset,
+        jobs=summaries,
     )
 
 

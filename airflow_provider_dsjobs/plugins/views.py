@@ -116,6 +116,8 @@ class JobList(BaseModel):
     conn_id: str
     project: str
     total: int
+    #: False when the listing stopped once it had more than the page: ``total`` is then "at least".
+    total_exact: bool = True
     offset: int
     jobs: list[JobSummary]
 

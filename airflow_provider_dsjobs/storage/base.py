@@ -6,6 +6,7 @@ streams: nothing reads a whole object into memory except ``get_bytes``, which is
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,11 @@ class StoreError(Exception):
 
 class ObjectNotFound(StoreError):
     """The key does not exist (raised by ``get_bytes``, ``get_file`` and ``open_read``)."""
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write lost: the object changed since it was read (``if_match``), or it exists already
+    (``if_none_match``). The writer re-reads and decides again."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,25 @@ class ObjectStore(Protocol):
         """A streaming reader; the caller closes it."""
         ...
 
+    def get_with_version(self, key: str) -> tuple[bytes, str]:
+        """A small object and its version token (S3: the ETag; local: a hash of the content), for
+        ``put_bytes_if``. Raises ``ObjectNotFound``."""
+        ...
+
+    def put_bytes_if(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+        """Write a small object atomically only if it still has version ``if_match`` (or, with ``if_none_match``,
+        only if it does not exist); returns the new version. Raises ``PreconditionFailed`` otherwise. Where the
+        backend cannot check the precondition atomically it says so in its docs (S3 endpoints without
+        conditional writes)."""
+        ...
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int = 1000) -> builtins.list[str]:
+        """Up to ``limit`` keys directly under ``prefix`` (which ends with ``/``; deeper keys are not listed) in
+        key order, after ``start_after``: one page of a listing (one request on S3), so a caller that needs only
+        the first keys reads only those."""
+        ...
 
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""

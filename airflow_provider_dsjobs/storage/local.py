@@ -11,6 +11,9 @@ small files pays about one disk flush instead of a thousand. After the renames, 
 is fsync'ed once (a rename is a change of the directory, lost in a crash until the directory reaches the disk).
 
 Files are created ``0600`` and directories ``0700`` (``storage/private.py``): only the store's owner reads it.
+Conditional writes (``put_bytes_if``) hold an exclusive ``fcntl.flock`` on a lock file beside the object
+(``.<name>.dsjobs-lock``, which listings ignore) around read, compare and the atomic write, so two processes on
+this machine never both win; the version token is the SHA-256 of the content.
 
 ``LocalStore(root, fsync=False)`` (``DSJOBS_LOCAL_FSYNC=0``) skips every fsync: the temporary name and the rename
 stay, so a reader never sees half an object, but a crash of the machine may lose or empty recent writes.
@@ -18,8 +21,11 @@ stay, so a reader never sees half an object, but a crash of the machine may lose
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import errno
+import fcntl
+import hashlib
 import io
 import os
 import secrets
@@ -31,12 +37,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_dsjobs.storage.base import CopiedIn, ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
+from airflow_provider_dsjobs.storage.base import (
+    CopiedIn,
+    ObjectInfo,
+    ObjectNotFound,
+    PreconditionFailed,
+    ProgressCallback,
+    StoreError,
+)
 from airflow_provider_dsjobs.storage.hashing import TrailingHash
 from airflow_provider_dsjobs.storage.keys import NATIVE_SEPARATORS, check_key, local_parts
 from airflow_provider_dsjobs.storage.private import make_private_dirs, private_opener
 
 PARTIAL_SUFFIX = ".dsjobs-partial"
+#: The lock file a conditional write holds beside its object (never listed).
+LOCK_SUFFIX = ".dsjobs-lock"
+_HIDDEN_SUFFIXES = (PARTIAL_SUFFIX, LOCK_SUFFIX)
 CHUNK_SIZE = 4 * 1024 * 1024
 #: ``put_file`` copies in the kernel (``copy_file_range``, what ``cp`` does) in steps of this size, one progress
 #: report each: no byte passes through Python, so the copy costs about what ``cp`` costs.
@@ -325,6 +341,35 @@ class LocalStore:
         with self.open_read(key) as fh:
             return fh.read()
 
+    def get_with_version(self, key: str) -> tuple[bytes, str]:
+        data = self.get_bytes(key)
+        return data, hashlib.sha256(data).hexdigest()
+
+    def put_bytes_if(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+        """Under an exclusive lock on ``.<name>.dsjobs-lock``: compare the current content's hash with ``if_match``
+        (or check it is absent), then write as ``put_bytes`` does (temporary file, fsync, rename)."""
+        target = self._path(key)
+        lock = target.with_name(f".{target.name}{LOCK_SUFFIX}")
+        try:
+            _make_dirs(target.parent)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _oserror("lock", self.uri(key), exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current: str | None = self.get_with_version(key)[1]
+            except ObjectNotFound:
+                current = None
+            if if_none_match and current is not None:
+                raise PreconditionFailed(f"{self.uri(key)} exists already")
+            if if_match is not None and current != if_match:
+                raise PreconditionFailed(f"{self.uri(key)} changed since it was read")
+            self.put_bytes(key, data)
+        finally:
+            os.close(fd)  # releases the lock
+        return hashlib.sha256(data).hexdigest()
+
     def get_file(self, key: str, path: Path, progress: ProgressCallback | None = None) -> None:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
@@ -357,7 +402,7 @@ class LocalStore:
             dirnames.sort()
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             for name in filenames:
-                if name.endswith(PARTIAL_SUFFIX):
+                if name.endswith(_HIDDEN_SUFFIXES):
                     continue
                 key = name if rel_dir == "." else f"{rel_dir}/{name}"
                 if not key.startswith(prefix):
@@ -381,8 +426,18 @@ class LocalStore:
             return iter(())
         except OSError as exc:
             raise _oserror("list", directory.as_uri(), exc) from None
-        names = [e.name + "/" if e.is_dir() else e.name for e in entries if not e.name.endswith(PARTIAL_SUFFIX)]
+        names = [e.name + "/" if e.is_dir() else e.name for e in entries if not e.name.endswith(_HIDDEN_SUFFIXES)]
         return iter(sorted(names))
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int = 1000) -> builtins.list[str]:
+        """Keys directly under ``prefix`` (one ``scandir`` of its directory), sorted, after ``start_after``."""
+        if not prefix.endswith("/"):
+            raise StoreError(f"invalid key prefix {prefix!r}: list_keys needs one ending with '/'")
+        names = sorted(n for n in self.list_children(prefix) if not n.endswith("/"))
+        if start_after is not None:
+            after = start_after[len(prefix) :] if start_after.startswith(prefix) else ""
+            names = [n for n in names if n > after]
+        return [prefix + n for n in names[:limit]]
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -4,13 +4,21 @@ Uploads and downloads go through boto3's transfer manager (multipart, concurrent
 every other call is a plain client call with botocore's adaptive retry mode. Credentials come from the
 explicit arguments when given, else from boto3's usual chain (environment, ``~/.aws``, instance role).
 
+Conditional writes (``put_bytes_if``) send ``If-Match: <etag>`` / ``If-None-Match: *`` with the PUT. An endpoint
+that ignores them would let two writers both win, so the first conditional write probes the endpoint once (a
+second ``If-None-Match: *`` PUT of a probe object must fail with 412); where it does not, a warning is logged once
+and writes fall back to compare-then-write: the version is checked by a read just before the PUT, which narrows a
+lost update to the moment between the two but cannot exclude it (last writer wins then).
+
 Errors become one-line ``StoreError``s naming the bucket/prefix and what to check; a secret key is never
 part of a message (botocore's messages do not carry it, and ours only name the bucket, key and endpoint).
 """
 
 from __future__ import annotations
 
+import builtins
 import io
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -31,8 +39,16 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, ProgressCallback, StoreError
+from airflow_provider_dsjobs.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    PreconditionFailed,
+    ProgressCallback,
+    StoreError,
+)
 from airflow_provider_dsjobs.storage.keys import check_key
+
+log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 16 * MiB
@@ -45,6 +61,10 @@ CHECKSUM_MODES = ("when_required", "when_supported")
 DEFAULT_CHECKSUMS = "when_required"
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+#: A conditional PUT that lost (412), or one S3 refused because another conditional write was in flight (409).
+_PRECONDITION_CODES = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
+#: Where the one-time probe of conditional writes writes (under the store's prefix).
+CONDITIONAL_PROBE_KEY = "maintenance/conditional-write-probe"
 _ACCESS_CODES = {"403", "AccessDenied", "AllAccessDisabled", "Forbidden"}
 _BAD_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 
@@ -62,6 +82,11 @@ def _redact_url(url: str | None) -> str:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _code(exc: ClientError) -> str:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
 class _BodyReader(io.RawIOBase):
@@ -155,6 +180,8 @@ class S3Store:
             use_threads=max_concurrency > 1,
         )
         self._bucket_checked = False
+        #: Whether the endpoint honours If-Match / If-None-Match on PUT (None: not probed yet).
+        self.conditional_writes: bool | None = None
 
     def __repr__(self) -> str:
         return f"S3Store({self.url})"
@@ -272,6 +299,70 @@ class S3Store:
         with self.open_read(key) as fh:
             return fh.read()
 
+    def get_with_version(self, key: str) -> tuple[bytes, str]:
+        self._check_bucket()
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return response["Body"].read(), str(response["ETag"])
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, "read", key)
+
+    def put_bytes_if(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+        """One PUT with ``If-Match`` / ``If-None-Match: *``; 412 (or 409, a concurrent conditional write) is
+        ``PreconditionFailed``. On an endpoint without conditional writes: compare, then write (module docs)."""
+        self._check_bucket()
+        if not self._conditional_supported():
+            return self._put_compared(key, data, if_match, if_none_match)
+        options: dict[str, Any] = {}
+        if if_match is not None:
+            options["IfMatch"] = if_match
+        if if_none_match:
+            options["IfNoneMatch"] = "*"
+        try:
+            response = self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **options)
+        except ClientError as exc:
+            if _code(exc) in _PRECONDITION_CODES or (if_match is not None and _code(exc) in _NOT_FOUND_CODES):
+                raise PreconditionFailed(f"{self.uri(key)} changed since it was read ({_code(exc)})") from None
+            self._fail(exc, "write", key)
+        except BotoCoreError as exc:
+            self._fail(exc, "write", key)
+        return str(response["ETag"])
+
+    def _put_compared(self, key: str, data: bytes, if_match: str | None, if_none_match: bool) -> str:
+        head = self._head(key)
+        current = None if head is None else str(head["ETag"])
+        if (if_none_match and current is not None) or (if_match is not None and current != if_match):
+            raise PreconditionFailed(f"{self.uri(key)} changed since it was read")
+        try:
+            response = self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, "write", key)
+        return str(response["ETag"])
+
+    def _conditional_supported(self) -> bool:
+        """Probe once: a second ``If-None-Match: *`` PUT of the probe object must be refused (412)."""
+        if self.conditional_writes is not None:
+            return self.conditional_writes
+        probe = self._key(CONDITIONAL_PROBE_KEY)
+        supported = False
+        try:
+            for _ in range(2):
+                self._client.put_object(Bucket=self.bucket, Key=probe, Body=b"probe", IfNoneMatch="*")
+        except ClientError as exc:
+            supported = _code(exc) in _PRECONDITION_CODES
+            if not supported and _code(exc) not in ("501", "NotImplemented", "400", "InvalidArgument"):
+                self._fail(exc, "write", CONDITIONAL_PROBE_KEY)
+        except BotoCoreError as exc:
+            self._fail(exc, "write", CONDITIONAL_PROBE_KEY)
+        if not supported:
+            log.warning(
+                "S3 endpoint %s does not honour conditional writes (If-Match/If-None-Match): job records are "
+                "updated compare-then-write, so two hosts changing one job at the same instant may lose an update",
+                _redact_url(self.endpoint_url) or "s3",
+            )
+        self.conditional_writes = supported
+        return supported
+
     def get_file(self, key: str, path: Path, progress: ProgressCallback | None = None) -> None:
         self._check_bucket()
         path = Path(path)
@@ -316,6 +407,21 @@ class S3Store:
                     yield ObjectInfo(item["Key"][strip:], int(item["Size"]), item.get("LastModified"))
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, "list")
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int = 1000) -> builtins.list[str]:
+        """One ``ListObjectsV2`` request (``Delimiter='/'``, ``StartAfter``, ``MaxKeys``)."""
+        if not prefix.endswith("/") or prefix.startswith("/"):
+            raise StoreError(f"invalid key prefix {prefix!r}: list_keys needs a relative one ending with '/'")
+        self._check_bucket()
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        options: dict[str, Any] = {"Prefix": self._key(prefix.rstrip("/")) + "/", "Delimiter": "/"}
+        if start_after is not None:
+            options["StartAfter"] = self._key(start_after)
+        try:
+            page = self._client.list_objects_v2(Bucket=self.bucket, MaxKeys=max(1, min(limit, 1000)), **options)
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, "list")
+        return [item["Key"][strip:] for item in page.get("Contents", [])]
 
     def list_children(self, prefix: str) -> Iterator[str]:
         """Names directly under ``prefix`` (which ends with ``/`` or is empty), sorted: ``name`` for an object,

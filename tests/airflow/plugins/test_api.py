@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import DAG_ID, GIB, MIB, ApiServer, follow_in_background, run_echo
 
@@ -234,3 +234,19 @@ def test_plugin_adds_a_nav_entry(api_server: ApiServer) -> None:
     assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
         ("DataSphere Jobs", "/dsjobs/", "nav")
     ]
+
+
+def test_list_pages_without_reading_every_job_and_says_when_the_total_is_a_lower_bound(
+    api_server: ApiServer, server_service: JobService
+) -> None:
+    made = []
+    for i in range(3):
+        record = JobRecord(id=server_service.jobs.new_job_id(), project="default", name=f"paged-{i}")
+        record.set_status(JobStatus.SUCCESS)
+        server_service.jobs.create(record)
+        made.append(record.id)
+    first = api_server.json("/dsjobs/api/jobs?q=paged-&limit=2")
+    assert [j["id"] for j in first["jobs"]] == made[:0:-1]
+    assert (first["total"], first["total_exact"]) == (3, False)  # at least 3: the listing stopped there
+    rest = api_server.json("/dsjobs/api/jobs?q=paged-&limit=2&offset=2")
+    assert [j["id"] for j in rest["jobs"]] == made[:1] and (rest["total"], rest["total_exact"]) == (3, True)
