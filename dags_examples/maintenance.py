@@ -1,4 +1,6 @@
-"""Maintenance: every day, delete expired job data and the cached inputs no job needs any more.
+"""Maintenance: every day, finish the jobs nobody followed whose container has exited (an ``execute --async`` job
+nobody attached to: a page read never finalizes one), then delete expired job data and the cached inputs no job
+needs any more.
 
 ``dsjobs gc`` as a DAG, for deployments where nobody runs it by hand. Submitting jobs already deletes expired
 data now and then (``DSJOBS_AUTO_GC_INTERVAL``), time-bounded; this run has no time limit and also covers a
@@ -25,8 +27,12 @@ with DAG(
     @task
     def collect_garbage(dsjobs_conn_id: str = "dsjobs_default") -> dict[str, object]:
         report = DataSphereJobsHook(dsjobs_conn_id).get_conn().gc()
-        print(f"cleared {len(report.jobs_cleared)} job(s), deleted {report.blobs_deleted} cached input(s)")
+        print(
+            f"finished {len(report.jobs_settled)} job(s) nobody followed; cleared {len(report.jobs_cleared)} job(s), "
+            f"deleted {report.blobs_deleted} cached input(s)"
+        )
         return {
+            "jobs_settled": report.jobs_settled,
             "jobs_cleared": report.jobs_cleared,
             "blobs_deleted": report.blobs_deleted,
             "bytes_freed": report.bytes_freed,

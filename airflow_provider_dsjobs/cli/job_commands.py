@@ -576,6 +576,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     service = _service(args)
     with _job_error_into_command_error():
         report = service.gc(dry_run=args.dry_run)
+    if report.jobs_settled:
+        _info(f"finished {len(report.jobs_settled)} job(s) nobody followed: " + ", ".join(report.jobs_settled))
     if report.dry_run:
         _info(
             f"would clear {len(report.jobs_cleared)} job(s), delete {report.blobs_deleted} blob(s), "

@@ -48,6 +48,8 @@ class GcReport:
     """What one ``gc`` run did (``JobService.gc`` returns it; re-exported from ``jobs/service.py``)."""
 
     jobs_cleared: list[str] = field(default_factory=list)
+    #: Jobs nobody followed that this run finished (their container had exited): ``JobService.settle_exited``.
+    jobs_settled: list[str] = field(default_factory=list)
     blobs_deleted: int = 0
     bytes_freed: int = 0
     #: Nothing was deleted: the counts say what would have been.

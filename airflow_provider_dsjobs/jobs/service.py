@@ -122,7 +122,7 @@ from airflow_provider_dsjobs.jobs.plan import (
 )
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
-from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, page_jobs
+from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
@@ -1057,9 +1057,35 @@ class JobService:
         )
 
     def gc(self, *, dry_run: bool = False) -> GcReport:
-        """Delete expired job data and blobs no live job references; ``dry_run``: only say what would go."""
+        """Finish the jobs nobody follows whose container has exited (``settle_exited``), then delete expired job
+        data and blobs no live job references; ``dry_run``: change nothing, only say what data would go."""
+        settled = [] if dry_run else self.settle_exited()
         with into_job_error():
-            return collect_garbage(self.jobs, dry_run=dry_run)
+            report = collect_garbage(self.jobs, dry_run=dry_run)
+        report.jobs_settled = settled
+        return report
+
+    def settle_exited(self, max_jobs: int = 5 * MAX_PAGE) -> list[str]:
+        """Finish what no follower will: each active job (an ``execute --async`` job nobody attached to, a job
+        whose task was cancelled from the page and never came back) whose container has exited, or whose
+        launcher died, is finalized as ``dsjobs get`` does it — by its own engine: a job on another engine is
+        asked there through the engine map, or left alone when that engine is out of reach. Reads only the active
+        jobs (their index), at most ``max_jobs``; returns the ids that ended."""
+        active = frozenset(s for s in JobStatus if not s.terminal)
+        ids: list[str] = []
+        while len(ids) < max_jobs:
+            page = self.query_jobs(JobQuery(statuses=active, offset=len(ids), limit=MAX_PAGE))
+            ids += [r.id for r in page.jobs]
+            if len(page.jobs) < MAX_PAGE:
+                break
+        ended = []
+        for job_id in ids:
+            try:
+                if self.get(job_id).status.terminal:
+                    ended.append(job_id)
+            except JobError:  # its engine is out of reach, or the store hiccuped: the next run tries again
+                continue
+        return ended
 
     def clear(self, job_id: str) -> GcReport:
         """Delete a finished job's stored data now (outputs, logs, and the cached inputs no other job uses); its
