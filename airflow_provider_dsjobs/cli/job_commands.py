@@ -187,7 +187,9 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_clear)
 
-    p = subparsers.add_parser("gc", help="delete expired job data and unreferenced blobs")
+    p = subparsers.add_parser(
+        "gc", help="finish exited jobs nobody follows, then delete expired job data and unreferenced blobs"
+    )
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(p)
     p.set_defaults(func=cmd_gc)
