@@ -67,6 +67,15 @@ def test_image_path_names_code_inside_the_image(handler: LabJobHandler, baked_im
     )
 
 
+def test_a_hostile_image_path_stays_one_literal_path(handler: LabJobHandler, baked_image: str) -> None:
+    hostile = "/workspace/x;echo INJECTED $(id) `id`"
+    job = handler.run_job(
+        LabJobConfig(image=baked_image, params={"EXECUTE_CODE": f"image:{hostile}"}, code_only=True), check_status=True
+    )
+    assert job.status == JobStatus.ERROR and f"EXECUTE_CODE {hostile} is not in image" in (job.status_details or "")
+    assert not any(line.startswith("INJECTED") for line in _output(handler, job.id))  # quoted: never run
+
+
 def test_a_param_may_not_override_an_internal_variable_without_saying_so(
     handler: LabJobHandler, baked_image: str
 ) -> None:
