@@ -73,6 +73,16 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "--pids-limit of every job container (default 4096; 0 or -1: no limit).",
         "schema": {"type": ["integer", "null"]},
     },
+    "max_input_file_size": _text(
+        "Largest input file",
+        "A job's input file may be at most this large, e.g. 5GB (the default) or 500MB; a larger one fails the "
+        "submit before anything is uploaded (DSJOBS_MAX_INPUT_FILE_SIZE).",
+    ),
+    "max_job_input_size": _text(
+        "Largest total of a job's inputs",
+        "All inputs of one job may add up to at most this, e.g. 10GB (the default) or 50GB "
+        "(DSJOBS_MAX_JOB_INPUT_SIZE).",
+    ),
     "docker_conn_id": _text(
         "Docker connection ID",
         "An Airflow 'docker' connection (registry URL, login, password, reauth, email) read through the docker "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, InstanceCatalog, default_catalog
+from airflow_provider_dsjobs.config.units import SIZE_UNITS, parse_size
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError, env_var_secret_name
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 #: How many processes (threads count too) a job container may hold at once (``--pids-limit``): a fork bomb in a
 #: job stops there instead of exhausting the engine's machine. ``0`` or less: no limit.
 DEFAULT_PIDS_LIMIT = 4096
+#: DataSphere's input limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB
+#: (``DSJOBS_MAX_INPUT_FILE_SIZE`` / ``DSJOBS_MAX_JOB_INPUT_SIZE``, connection extras ``max_input_file_size`` /
+#: ``max_job_input_size``).
+DEFAULT_MAX_INPUT_FILE_SIZE = 5 * SIZE_UNITS["GB"]
+DEFAULT_MAX_JOB_INPUT_SIZE = 10 * SIZE_UNITS["GB"]
 
 #: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret; raises ``SecretsError`` (one
 #: line) for a name outside the secrets a job may name.
@@ -131,6 +137,23 @@ def parse_pids_limit(name: str, value: object) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{name} must be a whole number of processes (0 or -1: no limit), got {value!r}") from None
+
+
+def parse_size_setting(name: str, value: object, default: int) -> int:
+    """A size setting (``5GB``, ``500MB``, digits for bytes), ``None``/``""`` for ``default``; anything else, or
+    zero, is a one-line ``ValueError`` naming the setting and what it accepts."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return default
+    if not text.isprintable():  # a control character would break the error line apart
+        raise ValueError(f"{name} is not a size like `5GB` or `500MB`, got {text[:40]!r}")
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if size <= 0:
+        raise ValueError(f"{name} must be a size above zero, e.g. `5GB`, got {value!r}")
+    return size
 
 
 #: What an engine name may be (``DSJOBS_ENGINE_NAME``, the keys of ``DSJOBS_ENGINES``).
@@ -237,6 +260,9 @@ class Settings:
     docker_network: str | None = None
     #: ``--pids-limit`` of every job and helper container (``DEFAULT_PIDS_LIMIT``; ``0`` or less: no limit).
     pids_limit: int = DEFAULT_PIDS_LIMIT
+    #: The largest input file a job may stage, and the most all of a job's inputs may add up to (bytes).
+    max_input_file_size: int = DEFAULT_MAX_INPUT_FILE_SIZE
+    max_job_input_size: int = DEFAULT_MAX_JOB_INPUT_SIZE
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
     #: the registry host ``registry_username``/``registry_password`` are for (the registry connection's host): they
@@ -329,6 +355,12 @@ class Settings:
             ),
             docker_network=get("DSJOBS_DOCKER_NETWORK"),
             pids_limit=parse_pids_limit("DSJOBS_PIDS_LIMIT", get("DSJOBS_PIDS_LIMIT")),
+            max_input_file_size=parse_size_setting(
+                "DSJOBS_MAX_INPUT_FILE_SIZE", get("DSJOBS_MAX_INPUT_FILE_SIZE"), DEFAULT_MAX_INPUT_FILE_SIZE
+            ),
+            max_job_input_size=parse_size_setting(
+                "DSJOBS_MAX_JOB_INPUT_SIZE", get("DSJOBS_MAX_JOB_INPUT_SIZE"), DEFAULT_MAX_JOB_INPUT_SIZE
+            ),
             engine_name=get("DSJOBS_ENGINE_NAME"),
             engines=parse_engines(get("DSJOBS_ENGINES")),
             default_image=get("DSJOBS_DEFAULT_IMAGE") or DEFAULT_IMAGE,

@@ -62,6 +62,7 @@ from airflow_provider_dsjobs.settings import (
     out_of_scope,
     parse_engines,
     parse_pids_limit,
+    parse_size_setting,
     parse_switch,
     secret_id_allowed,
     split_patterns,
@@ -310,7 +311,8 @@ class DataSphereJobsHook(BaseHook):
         return self._replace(base, **changes)
 
     def _hardening_extras(self, extra: dict[str, Any]) -> dict[str, Any]:
-        """The ``pids_limit`` and ``docker_allow_insecure`` extras (a bad value fails the task in one line)."""
+        """The ``pids_limit``, ``docker_allow_insecure`` and input limit extras (a bad value fails the task in one
+        line)."""
         changes: dict[str, Any] = {}
         pids_limit = self._extra(extra, "pids_limit")
         insecure = self._extra(extra, "docker_allow_insecure")
@@ -319,6 +321,10 @@ class DataSphereJobsHook(BaseHook):
                 changes["pids_limit"] = parse_pids_limit("extra pids_limit", pids_limit)
             if insecure not in (None, ""):
                 changes["docker_allow_insecure"] = parse_switch("extra docker_allow_insecure", insecure, False)
+            for name in ("max_input_file_size", "max_job_input_size"):
+                value = self._extra(extra, name)
+                if value not in (None, ""):
+                    changes[name] = parse_size_setting(f"extra {name}", value, 0)
         except ValueError as exc:
             raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         return changes

@@ -415,7 +415,8 @@ class JobService:
                 self.runtime  # noqa: B018 - connect first: an unreachable engine fails before any upload
                 write_plan_doc(self.jobs, plan)
                 memo = hash_memo_for(self.settings)  # persistent: a re-run in a new process skips re-hashing
-                staged = stage_inputs(self.jobs, plan, say, progress_stream, memo)
+                limits = (self.settings.max_input_file_size, self.settings.max_job_input_size)
+                staged = stage_inputs(self.jobs, plan, say, progress_stream, memo, limits)
                 record.inputs, record.data_size_bytes = staged.refs, staged.total_size
                 if self._ended_meanwhile(record):
                     return record

@@ -27,7 +27,13 @@ from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_sto
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
-from airflow_provider_dsjobs.storage.cas import BlobSource, InputStager, StagedInput
+from airflow_provider_dsjobs.storage.cas import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_TOTAL_SIZE,
+    BlobSource,
+    InputStager,
+    StagedInput,
+)
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
 from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
@@ -71,12 +77,17 @@ def stage_inputs(
     say: Callable[[str], None],
     progress_stream: TextIO | None,
     memo: HashMemo | None = DEFAULT_MEMO,
+    limits: tuple[int, int] = (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE),
 ) -> StagedInputs:
     """Upload missing input blobs (and Python local modules) through the content-addressed cache; ``say`` gets
     the upload summary. ``memo`` remembers file hashes (``storage.hash_cache.hash_memo_for(settings)``: across
-    processes)."""
+    processes). ``limits``: the largest file and the largest total in bytes (the settings' ``max_input_file_size``
+    and ``max_job_input_size``); inputs over either fail the job before anything is uploaded."""
     progress = TransferProgress("upload", progress_stream) if progress_stream is not None else None
-    stager = InputStager(jobs.store, jobs.project, progress, memo=memo)
+    max_file, max_total = limits
+    stager = InputStager(
+        jobs.store, jobs.project, progress, max_file_size=max_file, max_total_size=max_total, memo=memo
+    )
     wanted = [(p.local_path, p.stored) for p in plan.inputs] + [(e.local_path, e.stored) for e in plan.extra_files]
     local = [path for path, stored in wanted if stored is None]
     try:

@@ -53,7 +53,8 @@ from airflow_provider_dsjobs.storage.hashing import (
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
 GiB = 1024**3
-#: DataSphere's limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB.
+#: DataSphere's limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB; a job's come
+#: from its settings (``Settings.max_input_file_size`` / ``max_job_input_size``).
 DEFAULT_MAX_FILE_SIZE = 5 * GiB
 DEFAULT_MAX_TOTAL_SIZE = 10 * GiB
 #: Blobs smaller than this are uploaded several at a time; larger ones one by one (each is multipart).

@@ -301,3 +301,22 @@ def test_fork_arg_is_data_not_shell_code(
     assert main(["fork", "--id", job_id, "--arg", "WHO=a; echo INJECTED $(echo SUB) `echo BQ` | cat", *cli_env]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == ["[a;]", "[echo]", "[INJECTED]", "[$(echo]", "[SUB)]", "[`echo]", "[BQ`]", "[|]", "[cat]"]
+
+
+def test_execute_honours_the_input_limit_settings(
+    cli_env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_job(tmp_path / "job", "cmd: wc -c < ${D}\ninputs:\n  - data.bin: D\n", {"data.bin": "x" * 3000})
+    monkeypatch.setenv("DSJOBS_MAX_INPUT_FILE_SIZE", "2KB")
+    assert main(["execute", "-c", str(cfg), *cli_env]) == 1
+    err = capsys.readouterr().err
+    assert f"input file {tmp_path / 'job' / 'data.bin'} is 2.9 KiB, over the limit of 2.0 KiB per file" in err
+    assert "Traceback" not in err
+    monkeypatch.setenv("DSJOBS_MAX_INPUT_FILE_SIZE", "3KB")
+    assert main(["execute", "-c", str(cfg), *cli_env]) == 0
+    assert "3000" in capsys.readouterr().out.split()
+    monkeypatch.setenv("DSJOBS_MAX_JOB_INPUT_SIZE", "2K")
+    assert main(["execute", "-c", str(cfg), *cli_env]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dsjobs: invalid environment: DSJOBS_MAX_JOB_INPUT_SIZE: `2K` is not a size")
+    assert err.count("\n") == 1

@@ -378,3 +378,17 @@ def test_a_bad_engine_setting_is_one_line_naming_the_connection(
         DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
     assert str(caught.value).startswith("connection 'bad': ") and message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_input_limit_extras_are_sizes(clean_env: pytest.MonkeyPatch) -> None:
+    settings = DataSphereJobsHook().get_settings()
+    assert (settings.max_input_file_size, settings.max_job_input_size) == (5 << 30, 10 << 30)
+    set_conn(clean_env, "ds", conn_type="dsjobs", extra={"max_input_file_size": "20GB", "max_job_input_size": 1024})
+    settings = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+    assert (settings.max_input_file_size, settings.max_job_input_size) == (20 << 30, 1024)
+    for extra in ({"max_input_file_size": "5G"}, {"max_job_input_size": "0"}):
+        set_conn(clean_env, "ds", conn_type="dsjobs", extra=extra)
+        with pytest.raises(AirflowFailException) as caught:
+            DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
+        name = next(iter(extra))
+        assert str(caught.value).startswith(f"connection 'ds': extra {name}") and "\n" not in str(caught.value)
