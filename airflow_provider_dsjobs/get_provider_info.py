@@ -143,6 +143,33 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+#: The ``[dsjobs]`` options of Airflow's config the provider reads (``plugins.streams``; a ``DSJOBS_*``
+#: environment variable of the same meaning wins over each).
+CONFIG: dict[str, Any] = {
+    "dsjobs": {
+        "description": "Settings of the DataSphere Jobs provider's Jobs page in the api-server.",
+        "options": {
+            "max_log_follows": {
+                "description": "Live log streams (Jobs page 'follow') one api-server process serves at once; "
+                "one more is refused until a stream ends. DSJOBS_MAX_LOG_FOLLOWS wins over it.",
+                "version_added": "0.1.0",
+                "type": "integer",
+                "example": "32",
+                "default": "16",
+            },
+            "log_follow_seconds": {
+                "description": "How long one live log stream (Jobs page 'follow') lasts, in seconds, before it ends. "
+                "DSJOBS_LOG_FOLLOW_SECONDS wins over it.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "600",
+                "default": "300",
+            },
+        },
+    }
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-dsjobs",
@@ -167,6 +194,7 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.hooks.dsjobs"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_dsjobs.triggers.job"]}],
         "extra-links": ["airflow_provider_dsjobs.links.job.DataSphereJobLink"],
+        "config": CONFIG,
         "task-decorators": [{"name": "dsjobs", "class-name": "airflow_provider_dsjobs.decorators.dsjobs.dsjobs_task"}],
         "connection-types": [
             {

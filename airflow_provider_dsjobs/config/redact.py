@@ -56,13 +56,13 @@ SENSITIVE_NAME_PARTS = frozenset(
 
 #: Names that contain a sensitive part without being secret (``TOKENIZERS_PARALLELISM`` is set by most
 #: Hugging Face jobs and would otherwise count as a token).
-_NOT_SENSITIVE_PARTS = ("tokenizer",)
+NOT_SENSITIVE_PARTS = ("tokenizer",)
 
 
 def is_sensitive_name(name: str) -> bool:
     """Whether an env var called ``name`` holds a secret, by its name alone."""
     lowered = name.lower()
-    for part in _NOT_SENSITIVE_PARTS:
+    for part in NOT_SENSITIVE_PARTS:
         lowered = lowered.replace(part, "")
     return any(part in lowered for part in SENSITIVE_NAME_PARTS)
 

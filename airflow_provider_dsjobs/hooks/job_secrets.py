@@ -8,9 +8,10 @@ resolved them:
 - the connection's own secrets: ``LAB_API_TOKEN`` (``lab_api_token``), the registry password, the store's keys;
 - every ``secret-id`` the record's config names: ``env.docker.password``, a registered project image's
   password, the S3 connectors of its ``s3-mounts`` and the Spark connector's token;
-- while the job's container exists, the values of its secret-looking env vars (``config.redact``'s rule, the
-  one the triggerer uses) and of the project secrets' names: literal secret values are ``***`` in the record
-  and ``- NAME`` values were never stored, so the container is the only place left that holds them.
+- while the job's container exists, the values of its secret-looking env vars (Airflow's masker rule,
+  ``hooks.secret_names``, the one the triggerer uses) and of the project secrets' names: literal secret
+  values are ``***`` in the record and ``- NAME`` values were never stored, so the container is the only
+  place left that holds them.
 
 A secret that cannot be looked up now (a deleted Variable) is simply not known; a secrets source that fails
 raises, so a caller can refuse to show a log rather than show it unmasked.
@@ -21,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_dsjobs.config.redact import REDACTED, is_sensitive_name
+from airflow_provider_dsjobs.config.redact import REDACTED
+from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
@@ -59,7 +61,7 @@ def job_secrets(
         values.update(
             value
             for name, value in environment.items()
-            if value and value != REDACTED and (name in project_names or is_sensitive_name(name))
+            if value and value != REDACTED and (name in project_names or is_secret_env_name(name))
         )
     return values
 

@@ -19,7 +19,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
-from airflow_provider_dsjobs.config.redact import is_sensitive_name
+from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
@@ -242,7 +242,7 @@ def _mask_env_values(job_config: JobConfig, environ: Mapping[str, str], secret_n
     sensitive (literal or copied with ``- NAME``) and the ``env_vars`` overrides marked secret. Ordinary values
     stay readable (masking every value turns ``REGION: eu`` into ``***-west`` all over the log)."""
     for var in job_config.env.vars:
-        if not (var.name in secret_names or is_sensitive_name(var.name)):
+        if not (var.name in secret_names or is_secret_env_name(var.name)):
             continue
         value = environ.get(var.name, os.environ.get(var.name)) if var.from_env else var.value
         if value:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
-from airflow_provider_dsjobs.config.redact import is_sensitive_name
+from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
@@ -123,7 +123,7 @@ class LabJobOperator(JobOperatorBase):
             except LabError as exc:
                 raise AirflowFailException(f"Invalid ML Lab job: {exc}") from None
             for key, value in self._lab_config.params.items():
-                if value and is_sensitive_name(key):
+                if value and is_secret_env_name(key):
                     mask_secret(value)
         return self._lab_config
 

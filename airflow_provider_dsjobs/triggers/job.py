@@ -175,7 +175,7 @@ class DataSphereJobTrigger(BaseTrigger):
     def _mask_secret_env(self, record: JobRecord) -> None:
         from airflow.sdk.log import mask_secret
 
-        from airflow_provider_dsjobs.config.redact import is_sensitive_name
+        from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
         from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
 
         try:
@@ -187,7 +187,7 @@ class DataSphereJobTrigger(BaseTrigger):
             self.stream_logs = False
             return
         for name, value in environment.items():
-            if value and (name in self.secret_env_names or is_sensitive_name(name)):
+            if value and (name in self.secret_env_names or is_secret_env_name(name)):
                 mask_secret(value)
         self._masked = True
 

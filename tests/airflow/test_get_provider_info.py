@@ -102,3 +102,38 @@ def test_airflow_providers_list_shows_it() -> None:
     ).stdout
     listed = {p["package_name"]: p for p in json.loads(out[out.index("[") :])}
     assert listed["airflow-provider-dsjobs"]["version"] == "0.1.0"
+
+
+def test_config_section_lists_the_dsjobs_options_read() -> None:
+    from airflow_provider_dsjobs.plugins import streams
+
+    options = get_provider_info()["config"]["dsjobs"]["options"]
+    assert set(options) == {"max_log_follows", "log_follow_seconds"}
+    assert int(options["max_log_follows"]["default"]) == streams.DEFAULT_MAX_FOLLOWS
+    assert float(options["log_follow_seconds"]["default"]) == streams.DEFAULT_FOLLOW_SECONDS
+    source = (files("airflow_provider_dsjobs") / "plugins" / "streams.py").read_text()
+    for key in options:
+        assert f'"{key}"' in source  # an option the provider really reads
+
+
+def test_config_section_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dsjobs.plugins import streams
+
+    monkeypatch.delenv("DSJOBS_MAX_LOG_FOLLOWS", raising=False)
+    monkeypatch.setenv("AIRFLOW__DSJOBS__MAX_LOG_FOLLOWS", "7")
+    assert streams.max_follows() == 7
+
+
+def test_task_decorator_entry_imports() -> None:
+    (decorator,) = get_provider_info()["task-decorators"]
+    assert decorator["name"] == "dsjobs"
+    assert callable(import_path(decorator["class-name"]))
+
+
+def test_airflow_providers_get_shows_package_and_config() -> None:
+    command = [sys.executable, "-m", "airflow", "providers", "get", "airflow-provider-dsjobs", "-f", "-o", "json"]
+    out = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=True).stdout
+    (shown,) = json.loads(out[out.index("[") :])
+    assert shown["package-name"] == "airflow-provider-dsjobs"
+    assert set(shown["config"]["dsjobs"]["options"]) == {"max_log_follows", "log_follow_seconds"}
+    assert shown["task-decorators"][0]["name"] == "dsjobs"

@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,38 @@ def test_only_secret_env_values_are_masked(service: Any, monkeypatch: pytest.Mon
     # Ordinary values stay readable, also inside longer words.
     for plain in ("not-a-secret", "europe-west", "fast"):
         assert str(redact(f"value {plain}")) == f"value {plain}", plain
+
+
+@pytest.fixture
+def airflow_masker_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set ``[core]`` masking options through the environment; Airflow's masker reads them once, at start-up,
+    so it re-reads them here (as ``airflow.settings.initialize`` does) and again once they are gone."""
+    from airflow import settings
+
+    yield monkeypatch
+    monkeypatch.undo()
+    settings._configure_secrets_masker()
+
+
+def test_names_from_sensitive_var_conn_names_are_masked(service: Any, airflow_masker_config: Any) -> None:
+    from airflow import settings
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    airflow_masker_config.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "my_custom_field")
+    settings._configure_secrets_masker()
+    reset_secrets_masker()
+    config = {
+        "cmd": "python3 probe.py --out ${RESULT}",
+        "inputs": ["probe.py"],
+        "outputs": [{"result.txt": "RESULT"}],
+        "env": {"vars": [{"MY_CUSTOM_FIELD": "custom-value-4242"}, {"MY_ORDINARY_FIELD": "ordinary-value-77"}]},
+    }
+    dag = make_dag()
+    dag.fileloc = str(PROBE_DIR / "some_dag.py")
+    op = DataSphereJobOperator(task_id="custom_mask", config=config, dag=dag, poll_interval=0.5)
+    assert run(op, make_context())["status"] == "SUCCESS"
+    assert str(redact("value custom-value-4242")) == "value ***"
+    assert str(redact("value ordinary-value-77")) == "value ordinary-value-77"
 
 
 def test_secret_env_vars_must_name_env_vars_entries(service: Any) -> None:
