@@ -155,7 +155,8 @@ def cli_reference() -> str:
         if sub.description and text != sub.description:
             lines += [cell(_sentence(sub.description)), ""]
         if aliases:
-            lines += ["Alias: " + ", ".join(code(f"dsjobs {' '.join(path[:-1] + (a.strip(),))}") for a in aliases), ""]
+            names = [code(" ".join(("dsjobs", *path[:-1], alias.strip()))) for alias in aliases]
+            lines += ["Alias: " + ", ".join(names), ""]
         lines += ["```text", _usage(sub), "```", ""]
         rows = _option_rows(sub)
         if rows:
@@ -181,7 +182,8 @@ def _types(node: dict[str, Any], defs: dict[str, Any]) -> list[str]:
     if "type" in node:
         found += node["type"] if isinstance(node["type"], list) else [node["type"]]
     elif "enum" in node:
-        found += sorted({"boolean" if isinstance(v, bool) else type(v).__name__.replace("str", "string") for v in node["enum"]})
+        kinds = {bool: "boolean", str: "string", int: "integer", float: "number"}
+        found += sorted({kinds.get(type(v), "null") for v in node["enum"]})
     for form in node.get("oneOf", []):
         found += _types(_resolve(form, defs), defs)
     return list(dict.fromkeys(found))
