@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (CI runs exactly this through .ci/run): set up, then lint, type-check, run the test suite
-# against a real Docker engine and a real S3 endpoint, and run the opted-in example DAGs under `airflow dags test`.
+# The test command (CI runs exactly this through .ci/run): set up, then lint, type-check, build the docs, run the
+# test suite against a real Docker engine and a real S3 endpoint, and run the opted-in example DAGs under
+# `airflow dags test`.
 # Every step runs even when an earlier one fails; the last line says which failed. Exit 0 only when all passed.
 # Arguments are passed to pytest, e.g. `scripts/test.sh tests/config -x`.
 set -euo pipefail
@@ -49,6 +50,10 @@ step() {
 step "ruff check" ruff check .
 step "ruff format" ruff format --check .
 step "mypy" mypy
+# The docs (mkdocs.yml, docs/): the CLI and config.yaml references are generated from the code here, and any
+# warning (a broken link or anchor, a page missing from the nav) fails the step (never --quiet: it hides them and
+# the build passes). Offline: the plain theme.
+step "docs" mkdocs build --strict --site-dir "$WORK/site"
 step "pytest" python -m pytest -q -p no:cacheprovider --durations=15 "$@"
 
 # Example DAGs (ids in scripts/example-dags.txt) under `airflow dags test` on the real engine; the pipeline DAG
