@@ -40,12 +40,13 @@ USAGE_WIDTH = 100
 
 
 def cell(text: str) -> str:
-    """Text from the code, safe in a Markdown table cell: no HTML, no emphasis, no column break; `code` stays."""
+    """Text from the code, safe in a Markdown table cell: no HTML, no emphasis, no column break; `code` stays as
+    it is (Python-Markdown's tables do not split a code span on ``|``)."""
     parts = re.split(r"(`[^`]*`)", " ".join(text.split()))
     out = []
     for part in parts:
         if part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append(part.replace("|", "\\|"))
+            out.append(part)  # Python-Markdown's tables never split a code span (and would show a backslash)
         else:
             escaped = html.escape(part, quote=False)
             out.append(re.sub(r"([\\*_\[\]|])", r"\\\1", escaped))
@@ -53,10 +54,10 @@ def cell(text: str) -> str:
 
 
 def code(text: str) -> str:
-    """``text`` as inline code (backticks inside get a longer fence), safe in a table cell."""
+    """``text`` as inline code (backticks inside get a longer fence); a ``|`` in it does not split a table cell."""
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # -- CLI reference ------------------------------------------------------------------------------------------
@@ -286,8 +287,18 @@ def config_reference() -> str:
 # -- SECURITY.md --------------------------------------------------------------------------------------------
 
 
+def unescape_table_code(text: str) -> str:
+    """GitHub's ``\\|`` inside a code span of a table row, as Python-Markdown wants it: a bare ``|`` (GitHub splits
+    cells even inside code spans; Python-Markdown never does, and would show the backslash)."""
+    rows = [
+        re.sub(r"`[^`]*`", lambda m: m.group(0).replace("\\|", "|"), line) if line.startswith("|") else line
+        for line in text.split("\n")
+    ]
+    return "\n".join(rows)
+
+
 def security_model() -> str:
-    text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    text = unescape_table_code((REPO / "SECURITY.md").read_text(encoding="utf-8"))
     note = "<!-- Included at build time from the top-level SECURITY.md by docs/hooks.py: edit that file. -->\n\n"
     title, _, rest = text.partition("\n")
     return f"{title}\n\n{note}{rest.lstrip()}"
