@@ -23,6 +23,8 @@ from airflow_provider_dsjobs.config.units import SIZE_UNITS, parse_size
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError, env_var_secret_name
 
 if TYPE_CHECKING:
+    import boto3.session
+
     from airflow_provider_dsjobs.resources.s3_connectors import S3Source
     from airflow_provider_dsjobs.resources.spark import SparkEndpoint
 
@@ -244,6 +246,10 @@ class Settings:
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
+    #: A boto3 session for the store and S3 mounts instead of the keys above: the Airflow layer passes the ``aws``
+    #: connection's when its credentials expire (assume-role), so botocore refreshes them for as long as the job,
+    #: the deferral or the triggerer lives (``hooks/aws_credentials.py``).
+    aws_session: boto3.session.Session | None = field(default=None, repr=False, compare=False)
     docker_url: str | None = None
     docker_tls_ca_cert: str | None = None
     docker_tls_client_cert: str | None = None

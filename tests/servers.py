@@ -140,3 +140,88 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float, group: bool = Fa
     except subprocess.TimeoutExpired:
         send(signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@dataclasses.dataclass
+class ExpiringCredentials:
+    """A fault in front of a moto server: STS hands out temporary credentials (an assumed role's, key ``ASIA…``)
+    that expire ``lifetime`` seconds after they are issued (AWS's shortest is 15 min: too long for a test), and an
+    S3 request signed with them after that is refused with S3's own ``ExpiredToken``, as AWS does and moto does
+    not. Everything else is passed through. ``issued`` counts the temporary keys STS handed out, ``refused`` the
+    requests turned away."""
+
+    endpoint: str
+    issued: list[str] = dataclasses.field(default_factory=list)
+    refused: list[str] = dataclasses.field(default_factory=list)
+    expiry: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+_EXPIRED = b"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>"
+
+
+@contextlib.contextmanager
+def expiring_credentials_proxy(upstream: str, lifetime: float) -> Iterator[ExpiringCredentials]:
+    """Serve ``ExpiringCredentials`` on a free 127.0.0.1 port, forwarding to the moto server at ``upstream``."""
+    import http.client
+    import re
+    import threading
+    from datetime import datetime, timezone
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    target = urlsplit(upstream)
+    port = free_port()
+    state = ExpiringCredentials(f"http://127.0.0.1:{port}")
+    issued_re = re.compile(rb"<AccessKeyId>(ASIA[A-Z0-9]+)</AccessKeyId>")
+    expiration_re = re.compile(rb"<Expiration>[^<]+</Expiration>")
+    signer_re = re.compile(r"Credential=(ASIA[A-Z0-9]+)/")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            signer = signer_re.search(self.headers.get("Authorization", ""))
+            if signer and time.time() >= state.expiry.get(signer.group(1), float("inf")):
+                state.refused.append(signer.group(1))
+                self._reply(400, _EXPIRED)
+                return
+            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            headers["Host"] = target.netloc
+            conn.request(self.command, self.path, body=body, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            for key in issued_re.findall(data):
+                stamp = time.time() + lifetime
+                expires = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                data = expiration_re.sub(f"<Expiration>{expires}</Expiration>".encode(), data)
+                state.issued.append(key.decode())
+                state.expiry[key.decode()] = stamp
+            self._reply(reply.status, data, reply.getheaders())
+            conn.close()
+
+        def _reply(self, status: int, data: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+            self.send_response(status)
+            for key, value in headers or [("Content-Type", "application/xml")]:
+                if key.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date"):
+                    self.send_header(key, value)
+            length = dict((k.lower(), v) for k, v in headers or []).get("content-length", "0")
+            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,8 +2,11 @@
 
 With ``apache-airflow-providers-amazon`` installed the connection is read through its ``AwsBaseHook``, so
 everything an ``aws`` connection can say is honoured: ``role_arn`` and the assume-role methods, ``profile_name``,
-session and config kwargs. The credentials it yields are frozen when the hook builds its settings (temporary ones
-last as long as the role's session). Without that provider only the login/password/session token and the
+session and config kwargs. Credentials that expire (an assumed role's, one hour by default) are not copied: the
+settings carry the connection's boto3 session, whose credentials botocore refreshes before they expire, so a job,
+a deferral or a triggerer that outlives them keeps reading and writing (in the worker and in the triggerer alike:
+each builds its hook, and so its session, from the connection). Static keys are copied as they are. Without
+that provider only the login/password/session token and the
 endpoint/region extras can be honoured, and a connection that uses more is refused with a message naming what
 is missing, instead of silently using other credentials.
 """
@@ -14,6 +17,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.log import mask_secret
+from botocore.credentials import RefreshableCredentials
 
 #: ``aws`` connection extras that only the amazon provider's AwsBaseHook can honour.
 NEEDS_AMAZON_PROVIDER = (
@@ -47,13 +52,24 @@ def _through_aws_base_hook(aws_conn_id: str, explicit: dict[str, Any]) -> dict[s
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="s3")
-    credentials = hook.get_credentials()
-    out: dict[str, Any] = {
-        "aws_access_key_id": credentials.access_key,
-        "aws_secret_access_key": credentials.secret_key,
-    }
-    if credentials.token:
-        out["aws_session_token"] = credentials.token
+    session = hook.get_session(region_name=hook.conn_region_name)
+    credentials = session.get_credentials()
+    out: dict[str, Any] = {}
+    if credentials is None:  # nothing found: the store then tries boto3's usual chain itself
+        pass
+    elif isinstance(credentials, RefreshableCredentials):
+        # the session signs instead of any keys the dsjobs connection itself gives (aws_conn_id wins, as before)
+        out.update(aws_session=session, aws_access_key_id=None, aws_secret_access_key=None, aws_session_token=None)
+        frozen = credentials.get_frozen_credentials()
+        for value in (frozen.secret_key, frozen.token):
+            if value:
+                mask_secret(value)  # later ones never reach a log either: nothing here logs credentials
+    else:
+        frozen = credentials.get_frozen_credentials()
+        out["aws_access_key_id"] = frozen.access_key
+        out["aws_secret_access_key"] = frozen.secret_key
+        if frozen.token:
+            out["aws_session_token"] = frozen.token
     endpoint = hook.conn_config.get_service_endpoint_url("s3") or hook.conn_config.endpoint_url
     if endpoint and "s3_endpoint_url" not in explicit:
         out["s3_endpoint_url"] = endpoint

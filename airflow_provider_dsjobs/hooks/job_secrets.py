@@ -115,7 +115,7 @@ def _s3_connector_secrets(record: JobRecord, settings: Settings, store: ObjectSt
     resolver = settings.s3_connector_resolver
     source = _quietly(lambda: resolver(mount_id)) if resolver else None
     if source is not None:
-        return _ids([source.secret_access_key, source.session_token])
+        return _ids(source.secret_values())
     connector = _quietly(lambda: ConnectorRegistry(store, record.project).get(mount_id)) if store else None
     if connector is not None and connector.secret_key_secret_id:
         return _ids([_in_scope(settings, connector.secret_key_secret_id)])

@@ -130,6 +130,7 @@ def _s3_source(conn: Connection, ref: _Ref) -> S3Source:
         found.get("aws_access_key_id"),
         found.get("aws_secret_access_key"),
         found.get("aws_session_token"),
+        session=found.get("aws_session"),
         max_bytes=max_bytes,
         read_write=read_write,
         from_connector=True,  # a finalizer resolves it again, through the same connection, to sync it back

@@ -372,6 +372,7 @@ def resolve_s3_source(
         settings.aws_access_key_id,
         settings.aws_secret_access_key,
         settings.aws_session_token,
+        session=settings.aws_session,
         read_write=mode == "rw",
     )
 

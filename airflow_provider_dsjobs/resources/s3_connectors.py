@@ -17,11 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
+
+if TYPE_CHECKING:
+    import boto3.session
 
 _S3_URL_RE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?")
 
@@ -71,10 +74,27 @@ class S3Source:
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
+    #: A boto3 session whose credentials refresh (an assumed role), used instead of the three keys above.
+    session: boto3.session.Session | None = field(default=None, repr=False, compare=False)
     max_bytes: int | None = None
     read_write: bool = False
     #: A registered connector (else ``DSJOBS_S3_MOUNT_<ID>`` with the job store's S3 settings).
     from_connector: bool = False
+
+    def current_keys(self) -> tuple[str | None, str | None, str | None]:
+        """Access key ID, secret key and session token to sign with now: the session's current ones (refreshed if
+        they were about to expire), else the three fields."""
+        if self.session is None:
+            return self.access_key_id, self.secret_access_key, self.session_token
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            return None, None, None
+        frozen = credentials.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
+
+    def secret_values(self) -> list[str]:
+        """The secret key and session token this source signs with now."""
+        return [value for value in self.current_keys()[1:] if value]
 
 
 def source_store(source: S3Source) -> S3Store:
@@ -88,6 +108,7 @@ def source_store(source: S3Source) -> S3Store:
         aws_access_key_id=source.access_key_id,
         aws_secret_access_key=source.secret_access_key,
         aws_session_token=source.session_token,
+        session=source.session,
     )
 
 

@@ -47,6 +47,7 @@ def open_store(settings: Settings) -> ObjectStore:
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=settings.aws_secret_access_key,
             aws_session_token=settings.aws_session_token,
+            session=settings.aws_session,
         )
     # Never echo the whole URL: it may carry a password (scheme://user:pass@host).
     shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"

@@ -2,7 +2,9 @@
 
 Uploads and downloads go through boto3's transfer manager (multipart, concurrent, retried per part);
 every other call is a plain client call with botocore's adaptive retry mode. Credentials come from the
-explicit arguments when given, else from boto3's usual chain (environment, ``~/.aws``, instance role).
+explicit arguments when given, or from a boto3 ``session`` (whose credentials botocore refreshes before they
+expire: an assumed role outlives its first hour), else from boto3's usual chain (environment, ``~/.aws``,
+instance role).
 
 Conditional writes (``put_bytes_if``) send ``If-Match: <etag>`` / ``If-None-Match: *`` with the PUT. An endpoint
 that ignores them would let two writers both win, so the first conditional write probes the endpoint once (a
@@ -127,6 +129,7 @@ class S3Store:
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         aws_session_token: str | None = None,
+        session: boto3.session.Session | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         multipart_threshold: int | None = None,
         max_concurrency: int = DEFAULT_CONCURRENCY,
@@ -144,12 +147,15 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        session = boto3.session.Session(
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            region_name=region,
-        )
+        if session is None:
+            session = boto3.session.Session(
+                aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key,
+                aws_session_token=aws_session_token,
+                region_name=region,
+            )
+        elif aws_access_key_id or aws_secret_access_key or aws_session_token:
+            raise StoreError(f"S3 store {self.url}: give either a session or keys, not both")
         s3_options: dict[str, Any] = {}
         # Custom endpoints (MinIO, moto, on-prem) are reliably reachable only path-style.
         style = addressing_style or ("path" if endpoint_url else None)
@@ -170,7 +176,7 @@ class S3Store:
         }
         config = Config(**config_options)
         try:
-            self._client = session.client("s3", endpoint_url=endpoint_url, config=config)
+            self._client = session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
         except (ValueError, BotoCoreError) as exc:
             raise StoreError(f"cannot set up S3 client for {self.url}: {_first_line(str(exc))}") from None
         self._transfer = TransferConfig(
@@ -215,6 +221,11 @@ class S3Store:
                 raise StoreError(f"bucket {self.bucket} does not exist{self._where()}") from None
             if code in _NOT_FOUND_CODES and key is not None:
                 raise ObjectNotFound(f"no such object: {target}") from None
+            if code == "ExpiredToken":
+                raise StoreError(
+                    f"expired S3 credentials for s3://{self.bucket}{self._where()}: temporary keys copied once "
+                    "outlive their session; give an aws_conn_id (its session refreshes them) or fresh keys"
+                ) from None
             if code in _BAD_CREDENTIAL_CODES:
                 raise StoreError(
                     f"invalid S3 credentials for s3://{self.bucket}{self._where()} ({code}): "

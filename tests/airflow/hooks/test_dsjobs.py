@@ -208,11 +208,12 @@ def test_aws_role_arn_is_assumed_through_the_amazon_providers_hook(
     )
     set_conn(clean_env, "ds", conn_type="dsjobs", extra={"aws_conn_id": "role_aws", "store_url": "s3://role-bucket/x"})
     s = DataSphereJobsHook(dsjobs_conn_id="ds").get_settings()
-    # The assumed role's temporary credentials, not the connection's own keys.
-    assert s.aws_access_key_id and s.aws_access_key_id != "AKIDBASE0000"
-    assert s.aws_session_token
+    # The assumed role's session (its temporary credentials refresh: test_aws_refresh.py), not the connection's keys.
+    assert s.aws_session is not None and s.aws_access_key_id is None
+    frozen = s.aws_session.get_credentials().get_frozen_credentials()
+    assert frozen.access_key != "AKIDBASE0000" and frozen.token
     assert (s.s3_endpoint_url, s.s3_region) == (moto_server, "us-east-1")
-    assert s.aws_secret_access_key not in str(redact(f"k {s.aws_secret_access_key}"))
+    assert frozen.secret_key not in str(redact(f"k {frozen.secret_key}"))
 
 
 def test_aws_extras_needing_the_amazon_provider_are_refused_without_it(clean_env: pytest.MonkeyPatch) -> None:
