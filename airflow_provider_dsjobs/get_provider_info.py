@@ -39,6 +39,18 @@ CONN_FIELDS: dict[str, Any] = {
         "connection is honoured (role_arn, profile, assume-role) through its AwsBaseHook.",
     ),
     "aws_session_token": _secret("S3 session token", "Temporary-credentials session token."),
+    "s3_checksums": {
+        "label": "S3 checksums",
+        "description": "When boto3 adds CRC checksums to S3 requests: when_required (default: what S3-compatible "
+        "stores accept) or when_supported (boto3's own default).",
+        "schema": {"type": ["string", "null"], "enum": ["when_required", "when_supported", None]},
+    },
+    "local_fsync": {
+        "label": "fsync a local store",
+        "description": "On (default): a file:// store fsyncs every object it writes. Off: faster, but the last "
+        "seconds of writes may be lost in a crash.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
     "docker_url": _text(
         "Docker URL", "Docker engine: unix:///var/run/docker.sock or tcp://host:2376. Empty: DOCKER_HOST or local."
     ),
@@ -106,6 +118,25 @@ CONN_FIELDS: dict[str, Any] = {
     "python_image_template": _text(
         "Python image template",
         "Image for a job's env.python version; {version} is major.minor (python:{version}-slim).",
+    ),
+    "python_interpreter": _text(
+        "Project Python on the worker",
+        "An interpreter or virtualenv on the worker whose packages pin python: auto imports (empty: the one "
+        "running Airflow).",
+    ),
+    "instance_types": _text(
+        "Instance types",
+        "JSON object: your own instance types, the same mapping as a DSJOBS_INSTANCE_TYPES file; they add to the "
+        "built-in ones or replace them by name.",
+    ),
+    "allowed_secret_ids": _text(
+        "Secret IDs allowed outside the project",
+        "Comma-separated glob patterns of secret-id values that may also name an Airflow Variable or Connection "
+        "of that very name (empty: none).",
+    ),
+    "lab_code_roots": _text(
+        "ML Lab code roots",
+        "Colon-separated absolute directories where a run-time EXECUTE_CODE may name local code (empty: none).",
     ),
     "project_secrets_variable": _text(
         "Project secrets Variable",

@@ -144,6 +144,13 @@ def test_the_extra_scan_finds_what_the_hook_reads() -> None:
     assert {"store_url", "s3_checksums", "local_fsync", "instance_types", "lab_code_roots"} <= connection_extras()
 
 
+def test_every_connection_extra_the_hook_reads_has_a_field_on_the_connection_form() -> None:
+    from airflow_provider_dsjobs.get_provider_info import CONN_FIELDS
+
+    missing = sorted(connection_extras() - set(CONN_FIELDS))
+    assert not missing, "get_provider_info.CONN_FIELDS lacks the extras: " + ", ".join(missing)
+
+
 def test_every_connection_extra_is_on_the_connection_page() -> None:
     page = (HOWTO / "connection.md").read_text()
     missing = sorted(extra for extra in connection_extras() if f"`{extra}`" not in page)

@@ -67,7 +67,8 @@ def test_connection_form_fields() -> None:
         "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
         "lab_endpoint", "lab_api_token", "project_secrets_variable", "docker_conn_id", "image_pull_policy",
         "s3_connectors", "spark_connectors", "working_storage_check", "pids_limit", "docker_allow_insecure",
-        "engine_name", "engines", "max_input_file_size", "max_job_input_size",
+        "engine_name", "engines", "max_input_file_size", "max_job_input_size", "s3_checksums", "local_fsync",
+        "python_interpreter", "instance_types", "allowed_secret_ids", "lab_code_roots",
     }  # fmt: skip
     assert set(fields) == expected
     secret = {name for name, f in fields.items() if f["schema"].get("format") == "password"}
