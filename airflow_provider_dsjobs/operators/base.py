@@ -49,6 +49,7 @@ from airflow_provider_dsjobs.operators.job_result import (
 from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 #: How long past the trigger's own deadline Airflow's deferral timeout waits (the trigger should fire first).
@@ -347,6 +348,20 @@ class JobOperatorBase(BaseOperator):
         log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code)
         return job_result(record)
+
+    # -- OpenLineage (the provider calls these when it is installed; lineage/ says what they report) -----------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The job's inputs, outputs and facets once the task succeeded (or handed the job off)."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, self._job_id)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """As on completion, with the job's error (none when the task failed before its job existed)."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, self._job_id, failed=True)
 
     def _log_sink(self, stream: str, line: str) -> None:
         log_line(self.log, stream, line)

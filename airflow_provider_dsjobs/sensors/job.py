@@ -33,6 +33,7 @@ from airflow_provider_dsjobs.operators.job_result import (
 from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -118,3 +119,17 @@ class DataSphereJobSensor(BaseSensorOperator):
         job_id = watched_job_id(event)
         assert event is not None  # watched_job_id refuses anything but one of the trigger's events
         return self._finish(context, job_id, show_tail=not event.get("log_streamed"))
+
+    # -- OpenLineage (the provider calls these when it is installed; lineage/ says what they report) -----------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The watched job's inputs, outputs and facets."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, str(self.job_id) if self.job_id else None)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """As on completion, with the job's error."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, str(self.job_id) if self.job_id else None, failed=True)
