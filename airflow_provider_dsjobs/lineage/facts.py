@@ -99,7 +99,11 @@ def config_hash(config: dict[str, Any]) -> str:
 def job_facts(service: JobService, job_id: str, url_of: Callable[[JobRecord], str | None]) -> JobFacts:
     """Read job ``job_id``'s documents (``JobError``/``StoreError`` when its record cannot be read); ``url_of``
     gives the job's link (the hook's ``job_link``)."""
-    record = service.read(job_id)
+    return facts_of(service, service.read(job_id), url_of)
+
+
+def facts_of(service: JobService, record: JobRecord, url_of: Callable[[JobRecord], str | None]) -> JobFacts:
+    """The facts of the job ``record`` describes (its plan and the manifests of the datasets it read are read)."""
     return JobFacts(
         job_id=record.id,
         project=record.project,
