@@ -11,7 +11,7 @@ generated classes); the installed packages ship facet schemas that build on it: 
 
 The OpenLineage provider's own schema files are not applied: its ``airflow`` run facet, as the provider 2.20.3 emits
 it from the Airflow 3 task runner, lacks ``taskInstance.pool``, which its ``AirflowRunFacet.json`` requires (an
-upstream mismatch, not ours; ``test_the_openlineage_providers_own_facet_misses_its_schema`` keeps track of it).
+upstream mismatch, not ours).
 """
 
 from __future__ import annotations
