@@ -26,7 +26,7 @@ import os
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dsjobs.assets import SCHEME
 from airflow_provider_dsjobs.config.serialize import datasets_of, output_datasets_of
@@ -34,9 +34,11 @@ from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.plan import PlanError, resolve_s3_source
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc
 from airflow_provider_dsjobs.jobs.record import JobRecord
-from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.storage.base import StoreError
+
+if TYPE_CHECKING:
+    from airflow_provider_dsjobs.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 
