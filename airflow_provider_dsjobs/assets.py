@@ -48,6 +48,16 @@ def sanitize_uri(uri: urllib.parse.SplitResult) -> urllib.parse.SplitResult:
     return uri
 
 
+def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
+    """The OpenLineage dataset of a ``dsjobs://`` asset (registered in provider info as ``to_openlineage_converter``):
+    namespace ``dsjobs://<project>``, name ``datasets/<name>`` — the dataset the operators report as the job's
+    input or output (``lineage/facts.py``), so an asset and a job's data are one node of the lineage graph."""
+    from openlineage.client.generated.base import Dataset
+
+    uri = sanitize_uri(urllib.parse.urlsplit(asset.uri))
+    return Dataset(namespace=f"{SCHEME}://{uri.netloc}", name=uri.path.lstrip("/"))
+
+
 def _declared_sizes(record: JobRecord) -> dict[str, int]:
     """Each output dataset's declared ``size`` (bytes) from the config stored with the record."""
     return {d.name: d.size_bytes for d in output_datasets_of(record.config)}

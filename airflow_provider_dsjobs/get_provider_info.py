@@ -240,6 +240,8 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "schemes": ["dsjobs"],
                 "handler": "airflow_provider_dsjobs.assets.sanitize_uri",
+                # Used by the OpenLineage provider (the ``openlineage`` extra) for assets in inlets/outlets.
+                "to_openlineage_converter": "airflow_provider_dsjobs.assets.convert_asset_to_openlineage",
                 "factory": "airflow_provider_dsjobs.assets.create_asset",
             }
         ],

@@ -29,6 +29,7 @@ from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineElsewhere, JobError, JobService
+from airflow_provider_dsjobs.lineage.task import capture as capture_lineage
 from airflow_provider_dsjobs.links.job import DataSphereJobLink
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
@@ -49,7 +50,10 @@ from airflow_provider_dsjobs.operators.job_result import (
 from airflow_provider_dsjobs.triggers.job import ON_KILL_ACTIONS, DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_provider_dsjobs.lineage.facts import JobFacts
 
 #: How long past the trigger's own deadline Airflow's deferral timeout waits (the trigger should fire first).
 DEFER_TIMEOUT_PADDING = timedelta(seconds=120)
@@ -129,6 +133,8 @@ class JobOperatorBase(BaseOperator):
         self._job_id: str | None = None
         #: The job's link once known in this process (DataSphereJobLink reads it at the end of the task).
         self.job_link: str | None = None
+        #: What OpenLineage reports of the job, read when the task is done with it (``lineage/task.py``).
+        self._lineage_facts: JobFacts | None = None
 
     @cached_property
     def hook(self) -> DataSphereJobsHook:
@@ -186,6 +192,7 @@ class JobOperatorBase(BaseOperator):
 
         if not self.wait_for_completion:
             self._hand_off(context, record)
+            self._lineage_facts = capture_lineage(self.hook, record)
             return job_result(record)
         if self.deferrable:
             return self._defer_unless_exited(context, service, record.id)
@@ -344,9 +351,24 @@ class JobOperatorBase(BaseOperator):
         self._persist_link(context, record)
         if record.status == JobStatus.SUCCESS and self.dataset_alias:
             emit_output_datasets(context, self.dataset_alias, record)
+        self._lineage_facts = capture_lineage(self.hook, record)
         log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code)
         return job_result(record)
+
+    # -- OpenLineage (the provider calls these when it is installed; lineage/ says what they report) -----------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The job's inputs, outputs and facets once the task succeeded (or handed the job off)."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, self._job_id, self._lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """As on completion, with the job's error (none when the task failed before its job existed)."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, self._job_id, self._lineage_facts, failed=True)
 
     def _log_sink(self, stream: str, line: str) -> None:
         log_line(self.log, stream, line)

@@ -19,6 +19,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.lineage.task import capture as capture_lineage
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,
     XCOM_RESULT,
@@ -33,7 +34,10 @@ from airflow_provider_dsjobs.operators.job_result import (
 from airflow_provider_dsjobs.triggers.job import DataSphereJobTrigger, watched_job_id
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_provider_dsjobs.lineage.facts import JobFacts
 
 
 class DataSphereJobSensor(BaseSensorOperator):
@@ -69,6 +73,8 @@ class DataSphereJobSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.log_tail_lines = log_tail_lines
         self.dsjobs_conn_id = dsjobs_conn_id
+        #: What OpenLineage reports of the job, read once it stopped (``lineage/task.py``).
+        self._lineage_facts: JobFacts | None = None
 
     @cached_property
     def hook(self) -> DataSphereJobsHook:
@@ -91,6 +97,7 @@ class DataSphereJobSensor(BaseSensorOperator):
                 log_tail(service, job_id, self.log_tail_lines, self.log)
         if record.status == JobStatus.SUCCESS and self.dataset_alias:
             emit_output_datasets(context, self.dataset_alias, record)
+        self._lineage_facts = capture_lineage(self.hook, record)
         log_outcome(self.log, record)
         check_outcome(record, self.skip_on_exit_code, retry=False)
         if record.result is not None and self.do_xcom_push:
@@ -118,3 +125,17 @@ class DataSphereJobSensor(BaseSensorOperator):
         job_id = watched_job_id(event)
         assert event is not None  # watched_job_id refuses anything but one of the trigger's events
         return self._finish(context, job_id, show_tail=not event.get("log_streamed"))
+
+    # -- OpenLineage (the provider calls these when it is installed; lineage/ says what they report) -----------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The watched job's inputs, outputs and facets."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, str(self.job_id) if self.job_id else None, self._lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """As on completion, with the job's error."""
+        from airflow_provider_dsjobs.lineage.task import task_lineage
+
+        return task_lineage(self.hook, str(self.job_id) if self.job_id else None, self._lineage_facts, failed=True)

@@ -44,6 +44,7 @@ def test_every_listed_module_and_class_imports() -> None:
     for uris in info["asset-uris"]:
         assert callable(import_path(uris["handler"]))
         assert callable(import_path(uris["factory"]))
+        assert callable(import_path(uris["to_openlineage_converter"]))
 
 
 def test_public_import_paths() -> None:
@@ -138,3 +139,18 @@ def test_airflow_providers_get_shows_package_and_config() -> None:
     assert shown["package-name"] == "airflow-provider-dsjobs"
     assert set(shown["config"]["dsjobs"]["options"]) == {"max_log_follows", "log_follow_seconds"}
     assert shown["task-decorators"][0]["name"] == "dsjobs"
+    (uris,) = shown["asset-uris"]
+    assert uris["schemes"] == ["dsjobs"]
+    assert uris["to_openlineage_converter"] == "airflow_provider_dsjobs.assets.convert_asset_to_openlineage"
+
+
+def test_openlineage_provider_converts_dsjobs_assets_through_the_registered_converter() -> None:
+    """What the OpenLineage provider does with an asset in a task's inlets/outlets: Airflow's providers manager
+    finds the converter by scheme and the asset becomes the dataset the operators report."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+
+    from airflow_provider_dsjobs.assets import create_asset
+
+    dataset = translate_airflow_asset(create_asset(project="team a", name="rows/2024 #1"), lineage_context=None)
+    assert dataset is not None
+    assert (dataset.namespace, dataset.name) == ("dsjobs://team%20a", "datasets/rows%2F2024%20%231")
