@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,85 +21,16 @@ from airflow_provider_dsjobs.jobs.cache_use import last_uses, record_use, use_ke
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_volume_name
 from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.volumes import CACHE_LABEL
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectInfo
 from airflow_provider_dsjobs.storage.local import LocalStore
-from airflow_provider_dsjobs.storage.open import open_store
+from tests.jobs.cache_helpers import DAY, LATER, Caches, caches
 from tests.jobs.service_helpers import write_job
 
+__all__ = ["caches"]
+
 pytestmark = [pytest.mark.docker]
-
-DAY = timedelta(days=1)
-LATER = utcnow() + 40 * DAY  # "now" for gc runs that should see today's volumes as 40 days old
-
-
-class Caches:
-    """Volumes of the test's project on the real engine, their last-use records in the test's local store."""
-
-    def __init__(self, settings: Settings, docker_client: Any, image: str) -> None:
-        self.settings = settings
-        self.project = settings.project
-        self.docker = docker_client
-        self.image = image
-        self.runtime = Runtime.connect(settings)
-        self.engine_id = self.runtime.engine_info().engine_id
-        store = open_store(settings)
-        assert isinstance(store, LocalStore)
-        self.store = store
-        self.made: list[str] = []
-
-    def volume(self, suffix: str, *, kind: str = "pyenv", size: int = 0, labels: dict[str, str] | None = None) -> str:
-        """A managed cache volume of the project holding ``size`` bytes."""
-        name = f"dsjobs-{kind}-{self.project}-{suffix}"
-        wanted = {LABEL_PROJECT: self.project, CACHE_LABEL: kind} if labels is None else labels
-        self.made.append(self.runtime.create_volume(name, wanted))
-        if size:
-            self.fill(name, size)
-        return name
-
-    def fill(self, name: str, size: int) -> None:
-        self.docker.containers.run(
-            self.image,
-            ["sh", "-c", f"head -c {size} /dev/zero > /v/data"],
-            volumes={name: {"bind": "/v", "mode": "rw"}},
-            labels={LABEL_PROJECT: self.project},
-            remove=True,
-        )
-
-    def used(self, name: str, when: datetime) -> None:
-        """A job used ``name`` at ``when`` (the record's modification time is the store's clock: set it)."""
-        record_use(self.store, self.project, self.engine_id, [name], "j-test")
-        path = self.store.root / use_key(self.project, self.engine_id, name)
-        os.utime(path, (when.timestamp(), when.timestamp()))
-
-    def exists(self, name: str) -> bool:
-        return bool(self.docker.volumes.list(filters={"name": f"^{name}$"}))
-
-    def sizes(self) -> dict[str, int]:
-        return {c.name: c.size or 0 for c in list_engine_caches(self.runtime, self.store, self.engine_id, self.project)}
-
-    def collect(self, policy: CachePolicy, *, now: datetime = LATER, dry_run: bool = False) -> Any:
-        return collect_engine_caches(
-            self.runtime, self.store, self.project, self.engine_id, policy, now=now, dry_run=dry_run
-        )
-
-    def cleanup(self) -> None:
-        for volume in self.docker.volumes.list(filters={"label": f"{LABEL_PROJECT}={self.project}"}):
-            self.made.append(volume.name)
-        for name in dict.fromkeys(self.made):
-            with contextlib.suppress(Exception):
-                self.docker.volumes.get(name).remove(force=True)
-        self.runtime.close()
-
-
-@pytest.fixture()
-def caches(local_settings: Settings, docker_client: Any, test_image: str) -> Iterator[Caches]:
-    helper = Caches(local_settings, docker_client, test_image)
-    yield helper
-    helper.cleanup()
-
 
 AGE_ONLY = CachePolicy(max_age=30 * DAY, budget=None)
 
@@ -287,3 +217,22 @@ def test_settings_name_what_is_wrong_in_one_line() -> None:
         message = str(caught.value)
         assert message.startswith(f"{name} must be ") and allowed in message
         assert "\n" not in message and "\x1b" not in message
+
+
+def test_every_volume_dsjobs_creates_says_its_cache_kind(caches: Caches) -> None:
+    from airflow_provider_dsjobs.lab.config import LabJobConfig
+    from airflow_provider_dsjobs.lab.plan import plan_lab_job
+    from airflow_provider_dsjobs.pyenv.build_step import env_volume_labels
+    from airflow_provider_dsjobs.resources.project_disk import ProjectDisk
+
+    assert env_volume_labels("p1", "h", "img", "3.11")[CACHE_LABEL] == "pyenv"
+    lab = plan_lab_job(LabJobConfig(image="x", name="train"), None, Settings(), job_id="j1", name="train", project="p1")
+    ((volume, labels),) = lab.volume_labels.items()
+    assert labels == {LABEL_PROJECT: "p1", "dsjobs.lab-data": "train", CACHE_LABEL: "lab-data"}
+    assert volume in lab.volumes
+
+    ProjectDisk(caches.runtime, caches.project, caches.image).ls()  # creates the disk, as `dsjobs project-disk` does
+    disk = project_volume_name(caches.project)
+    labels = caches.docker.volumes.get(disk).attrs["Labels"]
+    assert labels[CACHE_LABEL] == "project-disk" and labels["dsjobs.managed"] == "1"
+    assert labels[LABEL_PROJECT] == caches.project
