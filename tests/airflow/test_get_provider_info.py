@@ -67,7 +67,7 @@ def test_connection_form_fields() -> None:
         "docker_network", "registry_conn_id", "default_image", "python_image_template", "console_url_template",
         "lab_endpoint", "lab_api_token", "project_secrets_variable", "docker_conn_id", "image_pull_policy",
         "s3_connectors", "spark_connectors", "working_storage_check", "pids_limit", "docker_allow_insecure",
-        "engine_name", "engines", "max_input_file_size", "max_job_input_size",
+        "engine_name", "engines", "max_input_file_size", "max_job_input_size", "cache_max_age_days", "cache_budget",
     }  # fmt: skip
     assert set(fields) == expected
     secret = {name for name, f in fields.items() if f["schema"].get("format") == "password"}
