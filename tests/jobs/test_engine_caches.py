@@ -236,3 +236,22 @@ def test_every_volume_dsjobs_creates_says_its_cache_kind(caches: Caches) -> None
     labels = caches.docker.volumes.get(disk).attrs["Labels"]
     assert labels[CACHE_LABEL] == "project-disk" and labels["dsjobs.managed"] == "1"
     assert labels[LABEL_PROJECT] == caches.project
+
+
+def test_a_store_that_cannot_record_the_use_only_warns(local_settings: Settings, caches: Caches) -> None:
+    from airflow_provider_dsjobs.storage.base import StoreError
+
+    class NoCacheRecords(LocalStore):
+        def put_bytes(self, key: str, data: bytes) -> None:
+            if "/engine-caches/" in key:  # the fault: this one write fails
+                raise StoreError("injected: the store refuses the write")
+            super().put_bytes(key, data)
+
+    cfg = write_job(caches.store.root.parent / "job", "cmd: echo ok\nflags: [attach-project-disk]\n")
+    caches.made.append(project_volume_name(caches.project))
+    said: list[str] = []
+    with contextlib.closing(JobService(local_settings, store=NoCacheRecords(caches.store.root))) as service:
+        done = service.wait(service.submit(load_config(cfg), notify=said.append).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert any(line.startswith("warning: cannot record that the job uses volumes dsjobs-project-") for line in said)
+    assert last_uses(caches.store, caches.project, caches.engine_id) == {}
