@@ -530,6 +530,9 @@ class JobService:
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
+            # and whatever else the container mounts (volumes attached to the spec since): generic, any cache kind
+            later = [name for name in spec.volumes if name not in plan.volumes]
+            note_job_use(self.store, plan.project, record.engine, later, plan.job_id, say)
             start_with_fallback(spec, placement, start, discard, say)
         if not ended:
             self._move(record, JobStatus.EXECUTING, by="submit")

@@ -255,3 +255,26 @@ def test_a_store_that_cannot_record_the_use_only_warns(local_settings: Settings,
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert any(line.startswith("warning: cannot record that the job uses volumes dsjobs-project-") for line in said)
     assert last_uses(caches.store, caches.project, caches.engine_id) == {}
+
+
+def test_volumes_attached_to_the_container_after_planning_are_recorded_too(
+    local_settings: Settings, caches: Caches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dataset and S3-mount caches join the container's spec after planning (``jobs/dataset_mounts.py`` attaches
+    them): whatever the container mounts gets its record. Stands in for them: one more volume on the spec."""
+    from airflow_provider_dsjobs.jobs import service as service_module
+
+    extra = caches.volume("attached", kind="dataset")
+    prepare = service_module.prepare_container
+
+    def with_a_dataset_volume(*args: Any, **kwargs: Any) -> Any:
+        spec, placement = prepare(*args, **kwargs)
+        volumes = {**spec.volumes, extra: {"bind": "/job/dataset", "mode": "ro"}}
+        return dataclasses.replace(spec, volumes=volumes), placement
+
+    monkeypatch.setattr(service_module, "prepare_container", with_a_dataset_volume)
+    cfg = write_job(caches.store.root.parent / "job", "cmd: ls /job/dataset\n")
+    with contextlib.closing(JobService(local_settings)) as service:
+        done = service.wait(service.submit(load_config(cfg)).id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert set(last_uses(caches.store, caches.project, caches.engine_id)) == {extra}
