@@ -217,9 +217,10 @@ def engine_caches_into(
         return
     try:
         ref = engine()
-        caches = collect_engine_caches(
-            runtime(), store, settings.project, ref.id if ref else "", policy, dry_run=dry_run
-        )
+        if ref is None:  # no records can name it: every cache would look as old as its creation
+            report.caches_skipped = "the Docker engine has no ID, so when its caches were last used is not known"
+            return
+        caches = collect_engine_caches(runtime(), store, settings.project, ref.id, policy, dry_run=dry_run)
     except (JobError, RuntimeFailure, StoreError) as exc:
         report.caches_skipped = one_line(exc)
         return

@@ -278,3 +278,17 @@ def test_volumes_attached_to_the_container_after_planning_are_recorded_too(
         done = service.wait(service.submit(load_config(cfg)).id)
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert set(last_uses(caches.store, caches.project, caches.engine_id)) == {extra}
+
+
+def test_an_engine_without_an_id_keeps_its_caches(local_settings: Settings) -> None:
+    """No ID, no records: every cache would look as old as its creation, so gc leaves them all (the fake engine
+    stands in: a real one always has an ID)."""
+    from tests.jobs.fake_runtime import FakeRuntime
+
+    fake = FakeRuntime()
+    fake.engine_id = ""
+    fake.create_volume(f"dsjobs-pyenv-{local_settings.project}-x", {LABEL_PROJECT: local_settings.project})
+    with contextlib.closing(JobService(local_settings, runtime=fake)) as service:
+        report = service.gc()
+    assert report.caches_removed == [] and "has no ID" in report.caches_skipped
+    assert fake.volumes  # still there
