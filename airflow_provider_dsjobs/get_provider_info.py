@@ -95,6 +95,16 @@ CONN_FIELDS: dict[str, Any] = {
         "All inputs of one job may add up to at most this, e.g. 10GB (the default) or 50GB "
         "(DSJOBS_MAX_JOB_INPUT_SIZE).",
     ),
+    "cache_max_age_days": _text(
+        "Engine cache max age (days)",
+        "dsjobs gc removes engine cache volumes (Python environments, datasets, S3 mounts, ML Lab /data, project "
+        "disks) no job used for this many days: 30 (the default), 0.5, or never (DSJOBS_CACHE_MAX_AGE_DAYS).",
+    ),
+    "cache_budget": _text(
+        "Engine cache budget",
+        "dsjobs gc removes the least recently used engine cache volumes of the project while they hold more than "
+        "this, e.g. 50Gi or 50GB (default: none, no budget; DSJOBS_CACHE_BUDGET).",
+    ),
     "docker_conn_id": _text(
         "Docker connection ID",
         "An Airflow 'docker' connection (registry URL, login, password, reauth, email) read through the docker "

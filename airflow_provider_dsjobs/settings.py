@@ -158,6 +158,60 @@ def parse_size_setting(name: str, value: object, default: int) -> int:
     return size
 
 
+#: Engine cache volumes (Python environments, datasets, S3 mounts, ML Lab ``/data``, project disks) that no job used
+#: for this many days go at the next ``dsjobs gc`` (``DSJOBS_CACHE_MAX_AGE_DAYS``, extra ``cache_max_age_days``).
+DEFAULT_CACHE_MAX_AGE_DAYS = 30.0
+_NEVER = ("never", "off", "none")
+_MAX_CACHE_DAYS = 36500
+#: Kubernetes-style binary suffixes a cache budget may use besides ``KB``..``PB`` (the same multipliers).
+_BINARY_SUFFIX = re.compile(r"(?i)(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGTP])i(?:B)?")
+
+
+def parse_cache_max_age(name: str, value: object) -> float | None:
+    """Days after which an unused engine cache goes: a number above zero (``30``, ``0.5``), ``never`` (or
+    ``off``: caches never expire by age), ``None``/``""`` for the default; anything else is one ``ValueError``
+    line naming the setting and what it accepts."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return DEFAULT_CACHE_MAX_AGE_DAYS
+    if text.lower() in _NEVER:
+        return None
+    try:
+        days = float(text) if not isinstance(value, bool) else float("nan")
+    except ValueError:
+        days = float("nan")
+    if not 0 < days <= _MAX_CACHE_DAYS:
+        raise ValueError(
+            f"{name} must be a number of days above zero and at most {_MAX_CACHE_DAYS} (e.g. 30 or 0.5) or never, "
+            f"got {_shown(text)}"
+        )
+    return days
+
+
+def _shown(text: str) -> str:
+    """A bad setting value as an error line shows it: short, quoted, control characters escaped."""
+    return ascii(text[:40]) if not text.isprintable() else repr(text[:40])
+
+
+def parse_cache_budget(name: str, value: object) -> int | None:
+    """The most bytes a project's engine caches may hold: a size (``50Gi``, ``50GB``, ``500MB``, digits for bytes),
+    ``None``/``""``/``none`` for no budget; anything else, or zero, is one ``ValueError`` line naming the setting."""
+    text = "" if value is None else str(value).strip()
+    if not text or text.lower() in _NEVER:
+        return None
+    binary = _BINARY_SUFFIX.fullmatch(text)
+    try:
+        size = parse_size(f"{binary.group('number')}{binary.group('unit').upper()}B" if binary else text)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ValueError(
+            f"{name} must be a size above zero such as `50Gi`, `50GB` or `500MB` (digits alone: bytes), or none, "
+            f"got {_shown(text)}"
+        )
+    return size
+
+
 #: What an engine name may be (``DSJOBS_ENGINE_NAME``, the keys of ``DSJOBS_ENGINES``).
 ENGINE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _ENGINE_KEYS = ("url", "tls_ca_cert", "tls_client_cert", "tls_client_key", "tls_verify")
@@ -296,6 +350,11 @@ class Settings:
     #: to ``dsjobs gc`` or a maintenance DAG), spending at most ``auto_gc_budget`` seconds on it.
     auto_gc_interval: float = 3600.0
     auto_gc_budget: float = 5.0
+    #: ``gc`` removes engine cache volumes no job used for this many days (``None``: never by age), and the least
+    #: recently used ones while a project's caches on the engine hold more than ``cache_budget`` bytes (``None``:
+    #: no budget). See ``jobs/cache_gc.py``.
+    cache_max_age_days: float | None = DEFAULT_CACHE_MAX_AGE_DAYS
+    cache_budget: int | None = None
     #: While a job is followed, sample its container's CPU/memory into ``logs/docker_stats.tsv`` this often
     #: (seconds; ``0``: not at all).
     stats_interval: float = 10.0
@@ -378,6 +437,8 @@ class Settings:
             hash_cache=(get("DSJOBS_HASH_CACHE") or "true").lower() not in ("0", "false", "no", "off"),
             auto_gc_interval=_seconds(get("DSJOBS_AUTO_GC_INTERVAL"), 3600.0),
             stats_interval=_seconds(get("DSJOBS_STATS_INTERVAL"), 10.0),
+            cache_max_age_days=parse_cache_max_age("DSJOBS_CACHE_MAX_AGE_DAYS", get("DSJOBS_CACHE_MAX_AGE_DAYS")),
+            cache_budget=parse_cache_budget("DSJOBS_CACHE_BUDGET", get("DSJOBS_CACHE_BUDGET")),
             working_storage_check=(get("DSJOBS_WORKING_STORAGE_CHECK") or "fail").lower(),
             allowed_secret_ids=split_patterns(get(ALLOWED_SECRET_IDS_SETTING)),
             secret_resolver=env_secret_resolver(e, split_patterns(get(ALLOWED_SECRET_IDS_SETTING))),

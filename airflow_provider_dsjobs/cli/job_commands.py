@@ -37,7 +37,7 @@ from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobQuery, parse_statuses
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.service import EngineLost, JobError, JobService
+from airflow_provider_dsjobs.jobs.service import EngineLost, GcReport, JobError, JobService
 from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
@@ -188,7 +188,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_clear)
 
     p = subparsers.add_parser(
-        "gc", help="finish exited jobs nobody follows, then delete expired job data and unreferenced blobs"
+        "gc",
+        help="finish exited jobs nobody follows, delete expired job data and unreferenced blobs, then engine cache "
+        "volumes unused for DSJOBS_CACHE_MAX_AGE_DAYS (30) or over DSJOBS_CACHE_BUDGET",
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(p)
@@ -592,4 +594,22 @@ def cmd_gc(args: argparse.Namespace) -> int:
         )
     for job_id in report.jobs_cleared:
         print(job_id)
+    _report_caches(report)
     return EXIT_OK
+
+
+def _report_caches(report: GcReport) -> None:
+    """``gc``'s engine cache lines (stderr, like the others): what went or would go, what stays and why."""
+    if report.caches_skipped:
+        _info(f"engine caches: not collected: {report.caches_skipped}")
+        return
+    verb = "would remove" if report.dry_run else "removed"
+    freed = "would free" if report.dry_run else "freed"
+    _info(
+        f"engine caches: {verb} {len(report.caches_removed)} volume(s), {freed} {human_size(report.cache_bytes_freed)}"
+        + (" (dry run: nothing removed)" if report.dry_run else "")
+    )
+    for name in report.caches_removed:
+        _info(f"  {verb} {name}")
+    for name, why in sorted(report.caches_kept.items()):
+        _info(f"  kept {name}: {why}")

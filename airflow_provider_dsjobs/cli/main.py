@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "airflow_provider_dsjobs.cli.job_commands",
     "airflow_provider_dsjobs.cli.lab_commands",
     "airflow_provider_dsjobs.cli.env_commands",
+    "airflow_provider_dsjobs.cli.cache_commands",
     "airflow_provider_dsjobs.cli.resource_commands",
     "airflow_provider_dsjobs.cli.registry_commands",
     "airflow_provider_dsjobs.cli.instance_commands",

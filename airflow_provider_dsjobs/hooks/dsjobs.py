@@ -60,6 +60,8 @@ from airflow_provider_dsjobs.settings import (
     SecretResolver,
     Settings,
     out_of_scope,
+    parse_cache_budget,
+    parse_cache_max_age,
     parse_engines,
     parse_pids_limit,
     parse_size_setting,
@@ -311,8 +313,8 @@ class DataSphereJobsHook(BaseHook):
         return self._replace(base, **changes)
 
     def _hardening_extras(self, extra: dict[str, Any]) -> dict[str, Any]:
-        """The ``pids_limit``, ``docker_allow_insecure`` and input limit extras (a bad value fails the task in one
-        line)."""
+        """The ``pids_limit``, ``docker_allow_insecure``, input limit and engine cache extras (a bad value fails the
+        task in one line)."""
         changes: dict[str, Any] = {}
         pids_limit = self._extra(extra, "pids_limit")
         insecure = self._extra(extra, "docker_allow_insecure")
@@ -325,6 +327,11 @@ class DataSphereJobsHook(BaseHook):
                 value = self._extra(extra, name)
                 if value not in (None, ""):
                     changes[name] = parse_size_setting(f"extra {name}", value, 0)
+            max_age, budget = self._extra(extra, "cache_max_age_days"), self._extra(extra, "cache_budget")
+            if max_age not in (None, ""):
+                changes["cache_max_age_days"] = parse_cache_max_age("extra cache_max_age_days", max_age)
+            if budget not in (None, ""):
+                changes["cache_budget"] = parse_cache_budget("extra cache_budget", budget)
         except ValueError as exc:
             raise AirflowFailException(f"connection {self.dsjobs_conn_id!r}: {exc}") from None
         return changes

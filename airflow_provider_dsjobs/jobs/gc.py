@@ -12,6 +12,9 @@
 ``clear_job`` is ``dsjobs clear --id``: one job's data at once, whatever its TTL (the record stays, marked
 cleared), and the cached inputs only it used.
 
+3. Engine cache volumes (Python environments, datasets, S3 mounts, ML Lab ``/data``, project disks) unused for
+   long or over the budget go too: ``jobs/cache_gc.py`` (``JobService.gc`` runs it; ``engine_caches_into``).
+
 ``dry_run`` reports what would go and deletes nothing. ``budget`` (seconds) bounds a run: it stops between
 deletions once spent, leaving the rest to the next run (every step is idempotent), and says so
 (``GcReport.complete``). ``maybe_collect_garbage`` is the opportunistic run ``JobService.submit`` makes: at most
@@ -56,6 +59,13 @@ class GcReport:
     dry_run: bool = False
     #: False when the time budget ran out first (the next run goes on).
     complete: bool = True
+    #: Engine cache volumes removed (or, in a dry run, that would be; ``jobs/cache_gc.py``) and the bytes they held.
+    caches_removed: list[str] = field(default_factory=list)
+    cache_bytes_freed: int = 0
+    #: Cache volumes the policy would remove that stay, and why (in use by a container, used meanwhile).
+    caches_kept: dict[str, str] = field(default_factory=dict)
+    #: Why engine caches were not looked at this run ("": they were), e.g. the engine did not answer.
+    caches_skipped: str = ""
 
 
 class _Budget:

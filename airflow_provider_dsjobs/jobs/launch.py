@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan
+from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, project_disk_labels
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
@@ -47,7 +47,7 @@ def prepare_container(
         elif plan.python is not None and name == plan.python.volume_name:
             ensure_volume(runtime, name, dict(plan.python.volume_labels))
         else:  # the project disk: created empty on first use, filled by whoever owns the project
-            ensure_volume(runtime, name, {LABEL_PROJECT: plan.project, "dsjobs.project-disk": "1"})
+            ensure_volume(runtime, name, project_disk_labels(plan.project))
     if plan.python is not None:
         for note in plan.python.notes:
             say(f"python environment: {note}")

@@ -65,6 +65,7 @@ from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_
 from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
 from airflow_provider_dsjobs.runtime.images import normalize_registry, registry_of
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
+from airflow_provider_dsjobs.runtime.volumes import CACHE_PROJECT_DISK, cache_labels
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
 
@@ -777,3 +778,8 @@ def instance_profiles(names: Sequence[str], settings: Settings, source: str) -> 
 def project_volume_name(project: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", project)
     return f"dsjobs-project-{safe}"
+
+
+def project_disk_labels(project: str) -> dict[str, str]:
+    """The labels a project disk is created with (by a job that attaches it or by ``dsjobs project-disk``)."""
+    return {LABEL_PROJECT: project, "dsjobs.project-disk": "1", **cache_labels(CACHE_PROJECT_DISK)}

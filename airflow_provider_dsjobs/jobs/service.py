@@ -90,6 +90,8 @@ from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.cache_gc import engine_caches_into
+from airflow_provider_dsjobs.jobs.cache_use import note_job_use
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.env_build import build_environment
 from airflow_provider_dsjobs.jobs.errors import (
@@ -483,6 +485,8 @@ class JobService:
         runtime = self.runtime
         record.engine = self.ownership.mine()  # saved with PREPARING, before any container exists
         self._move(record, JobStatus.PREPARING, by="submit", fields=("engine",))
+        # before the volumes are ensured: a gc about to remove one re-reads this and keeps it (jobs/cache_gc.py)
+        note_job_use(self.store, plan.project, record.engine, plan.volumes, plan.job_id, say)
         ended: list[bool] = []
 
         def start(spec: ContainerSpec) -> None:
@@ -526,6 +530,9 @@ class JobService:
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
+            # and whatever else the container mounts (volumes attached to the spec since): generic, any cache kind
+            later = [name for name in spec.volumes if name not in plan.volumes]
+            note_job_use(self.store, plan.project, record.engine, later, plan.job_id, say)
             start_with_fallback(spec, placement, start, discard, say)
         if not ended:
             self._move(record, JobStatus.EXECUTING, by="submit")
@@ -1059,11 +1066,15 @@ class JobService:
 
     def gc(self, *, dry_run: bool = False) -> GcReport:
         """Finish the jobs nobody follows whose container has exited (``settle_exited``), then delete expired job
-        data and blobs no live job references; ``dry_run``: change nothing, only say what data would go."""
+        data and blobs no live job references, then the project's engine cache volumes unused for long or over the
+        budget (``jobs/cache_gc.py``); ``dry_run``: change nothing, only say what would go."""
         settled = [] if dry_run else self.settle_exited()
         with into_job_error():
             report = collect_garbage(self.jobs, dry_run=dry_run)
         report.jobs_settled = settled
+        engine_caches_into(
+            report, lambda: self.runtime, self.ownership.mine, self.store, self.settings, dry_run=dry_run
+        )
         return report
 
     def settle_exited(self, max_jobs: int = 5 * MAX_PAGE) -> list[str]:

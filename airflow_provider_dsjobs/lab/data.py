@@ -2,7 +2,8 @@
 
 The volume lives on the Docker engine that runs the job (``/var/lib/docker/volumes/<name>/_data`` on a Linux
 engine's host), named ``dsjobs-lab-data-<name>-<hash>`` and labelled ``dsjobs.project`` / ``dsjobs.lab-data``
-(the job name). A job without a name gets no volume: its ``/data`` is the container's own directory, gone with
+(the job name) / ``dsjobs.cache=lab-data`` (``dsjobs gc`` removes it once unused for long: ``jobs/cache_gc.py``).
+A job without a name gets no volume: its ``/data`` is the container's own directory, gone with
 the container (an image that declares ``VOLUME /data`` gets Docker's anonymous volume, which Docker keeps).
 On a remote engine the data stays on that engine: another engine starts with an empty ``/data``.
 ``dsjobs lab-data ls`` lists the volumes of a project, ``dsjobs lab-data clear NAME`` (or ``--all``) removes them.
@@ -15,6 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
+from airflow_provider_dsjobs.runtime.volumes import CACHE_LAB_DATA, cache_labels
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import Runtime
@@ -32,7 +34,13 @@ def data_volume_name(project: str, name: str) -> str:
 
 
 def data_labels(project: str, name: str) -> dict[str, str]:
+    """The labels that find a job's ``/data`` volume (volumes of earlier versions have only these)."""
     return {LABEL_PROJECT: project, LABEL_LAB_DATA: name}
+
+
+def data_volume_labels(project: str, name: str) -> dict[str, str]:
+    """The labels a new ``/data`` volume is created with: ``data_labels`` and ``dsjobs.cache=lab-data``."""
+    return {**data_labels(project, name), **cache_labels(CACHE_LAB_DATA)}
 
 
 def list_data_volumes(runtime: Runtime, project: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ from airflow_provider_dsjobs.jobs.plan import (
 from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
 from airflow_provider_dsjobs.lab.code import ResolvedCode
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
-from airflow_provider_dsjobs.lab.data import DATA_DIR, LABEL_LAB_DATA, data_volume_name
+from airflow_provider_dsjobs.lab.data import DATA_DIR, data_volume_labels, data_volume_name
 from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_script, image_code_script, runner_script
 from airflow_provider_dsjobs.pyenv.cached_env import cached_env, key_for, volume_for
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
@@ -79,7 +79,7 @@ def plan_lab_job(
     if config.name:
         volume = data_volume_name(project, name)
         volumes[volume] = {"bind": DATA_DIR, "mode": "rw"}
-        volume_labels[volume] = {LABEL_LAB_DATA: name}
+        volume_labels[volume] = data_volume_labels(project, name)
     all_labels = {str(k): str(v) for k, v in (labels or {}).items()}
     all_labels.update({LABEL_JOB_ID: job_id, LABEL_PROJECT: project, LABEL_LAB: "1"})
     image_job = JobPlan(

@@ -2,7 +2,8 @@
 
 An environment lives in a Docker volume of its own, keyed by the **project** and the environment's hash
 (image, Python version, requirements, pip options): ``dsjobs-pyenv-<project>-<digest>``, labelled with the
-project (``dsjobs.project``) and the hash. Jobs of another project never mount it.
+project (``dsjobs.project``), the hash and ``dsjobs.cache=pyenv`` (``runtime/volumes.py``). Jobs of another
+project never mount it.
 
 * The **build step** (:func:`build_command`) runs in a short-lived helper container (label
   ``dsjobs.helper=pyenv-build``, from the job's image) with the volume mounted read-write; the builder
@@ -22,6 +23,7 @@ import re
 import shlex
 
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
+from airflow_provider_dsjobs.runtime.volumes import CACHE_PYENV, cache_labels
 
 VOLUME_PREFIX = "dsjobs-pyenv-"
 LABEL_PYENV = "dsjobs.pyenv"
@@ -52,6 +54,7 @@ def env_volume_labels(project: str, env_hash: str, image: str, version: str) -> 
         LABEL_IMAGE: image,
         LABEL_HASH: env_hash,
         LABEL_PROJECT: project,
+        **cache_labels(CACHE_PYENV),
     }
 
 

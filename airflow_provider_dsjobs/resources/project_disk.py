@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_volume_name
+from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_disk_labels, project_volume_name
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
@@ -56,7 +56,7 @@ class ProjectDisk:
 
     def _run(self, script: str, *, create_only: bool = False) -> tuple[str, list[str]]:
         self.runtime.ensure_image(self.image)
-        self.runtime.create_volume(self.volume, {LABEL_PROJECT: self.project})
+        self.runtime.create_volume(self.volume, project_disk_labels(self.project))
         spec = replace(
             helper_spec(self.image, ["/bin/sh", "-c", script], {LABEL_PROJECT: self.project}, "project-disk"),
             user=None,

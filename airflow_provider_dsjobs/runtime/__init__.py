@@ -13,6 +13,7 @@ Modules, one concept each:
 * ``base``       — ``ContainerRuntime``: the protocol the job core uses (``JobService(settings, runtime=...)``)
 * ``containers`` — ``ContainerSpec`` and ``Runtime`` (``ContainerRuntime`` on Docker; ``Runtime.connect(settings)``):
   create, put_archive, start, stream_logs, state, wait, stop, export, find, remove, volumes
+* ``volumes``    — cache kinds of named volumes (``dsjobs.cache``) and ``VolumeUsage`` (size, age, containers)
 * ``errors``     — ``RuntimeFailure`` (one-line message) and its subclasses
 """
 

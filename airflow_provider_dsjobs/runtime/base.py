@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.log_stream import LogCursor
     from airflow_provider_dsjobs.runtime.resources import EngineLoad
     from airflow_provider_dsjobs.runtime.tarstream import TarReader
+    from airflow_provider_dsjobs.runtime.volumes import VolumeUsage
 
 StreamName = Literal["stdout", "stderr"]
 
@@ -109,6 +110,15 @@ class ContainerRuntime(Protocol):
     def create_volume(self, name: str, labels: dict[str, str]) -> str: ...
 
     def list_volumes(self, labels: dict[str, str]) -> list[str]: ...
+
+    def volume_usage(self, labels: dict[str, str | None]) -> list[VolumeUsage]:
+        """Volumes carrying all of ``labels`` (``None``: any value), with size, creation time and the containers
+        that mount them (``runtime/volumes.py``): what ``gc`` weighs engine caches by."""
+        ...
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        """Remove a volume; a missing one is fine; ``VolumeInUse`` when a container mounts it."""
+        ...
 
     def close(self) -> None:
         """Release the connection to the engine."""

@@ -41,6 +41,7 @@ from airflow_provider_dsjobs.runtime.errors import (
     EngineUnreachable,
     PathNotFound,
     RuntimeFailure,
+    VolumeInUse,
     WaitTimeout,
     reason_of,
 )
@@ -49,6 +50,7 @@ from airflow_provider_dsjobs.runtime.log_stream import LogCursor, cut_frames
 from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
 from airflow_provider_dsjobs.runtime.resources import EngineLoad, ResourceChoice, engine_load
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
+from airflow_provider_dsjobs.runtime.volumes import VolumeUsage, volume_usage
 from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT, Settings
 
 log = logging.getLogger(__name__)
@@ -600,13 +602,27 @@ class Runtime:
         return sorted(str(v["Name"]) for v in (result.get("Volumes") or []))
 
     def remove_volume(self, name: str, force: bool = False) -> None:
-        """Remove a volume; a missing one is fine. A volume still used by a container is an error."""
+        """Remove a volume; a missing one is fine. A volume still used by a container is ``VolumeInUse``."""
         try:
-            self.api.remove_volume(name, force=force)
+            with self._reaching_engine():
+                self.api.remove_volume(name, force=force)
         except docker.errors.NotFound:
             return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise VolumeInUse(f"volume {name} is in use by a container: {reason_of(exc)}") from None
+            raise RuntimeFailure(f"cannot remove volume {name}: {reason_of(exc)}") from None
         except docker.errors.DockerException as exc:
             raise RuntimeFailure(f"cannot remove volume {name}: {reason_of(exc)}") from None
+
+    def volume_usage(self, labels: dict[str, str | None]) -> list[VolumeUsage]:
+        """The volumes carrying all of ``labels`` (``None``: any value) with their size, creation time and the
+        containers that mount them (``runtime/volumes.py``); the engine measures every volume, so it takes a while."""
+        try:
+            with self._reaching_engine():
+                return volume_usage(self.api, labels, _parse_time)
+        except docker.errors.DockerException as exc:
+            raise RuntimeFailure(f"cannot list volumes: {reason_of(exc)}") from None
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _raise_not_found(self, container_id: str, exc: Exception, action: str, *, path: str | None = None) -> NoReturn:

@@ -19,6 +19,10 @@ class EngineUnreachable(RuntimeFailure):
     unknown until it is back."""
 
 
+class VolumeInUse(RuntimeFailure):
+    """A volume cannot be removed: a container (running or not) mounts it."""
+
+
 class WaitTimeout(RuntimeFailure):
     """The container did not exit within the time asked for."""
 

@@ -16,9 +16,10 @@ from typing import Any
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime, StreamName
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
-from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound, VolumeInUse
 from airflow_provider_dsjobs.runtime.resources import EngineLoad
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
+from airflow_provider_dsjobs.runtime.volumes import VolumeUsage
 
 
 @dataclass
@@ -168,6 +169,22 @@ class FakeRuntime:
 
     def list_volumes(self, labels: dict[str, str]) -> list[str]:
         return sorted(n for n, have in self.volumes.items() if all(have.get(k) == v for k, v in labels.items()))
+
+    def volume_usage(self, labels: dict[str, str | None]) -> list[VolumeUsage]:
+        def held(name: str) -> tuple[str, ...]:
+            return tuple(b.spec.name or c for c, b in self.containers.items() if name in b.spec.volumes)
+
+        wanted = {
+            n: have
+            for n, have in self.volumes.items()
+            if all(k in have and v in (None, have[k]) for k, v in labels.items())
+        }
+        return [VolumeUsage(n, dict(have), None, 0, held(n)) for n, have in sorted(wanted.items())]
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        if any(name in box.spec.volumes for box in self.containers.values()):
+            raise VolumeInUse(f"volume {name} is in use by a container")
+        self.volumes.pop(name, None)
 
     def close(self) -> None:
         self.closed = True

@@ -74,6 +74,7 @@ def test_auto_mode(job: Path, site_dir: Path) -> None:
         "dsjobs.pyenv.image": "python:3.11-slim",
         "dsjobs.pyenv.hash": plan.env_hash,
         "dsjobs.project": "",
+        "dsjobs.cache": "pyenv",
     }
     spec = json.loads(plan.spec_json)
     assert spec["requirements"] == plan.requirements
