@@ -90,6 +90,7 @@ from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.dataset_mounts import DatasetMounts
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.env_build import build_environment
 from airflow_provider_dsjobs.jobs.errors import (
@@ -494,6 +495,7 @@ class JobService:
             self._put_fields(record, "instance_type", "container_id", "container_name", "working_storage")
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
+            datasets.fill(runtime, self.jobs, container_id, plan, say)  # read-only volumes, filled once per engine
             built = build_environment(
                 runtime,
                 plan,
@@ -523,6 +525,8 @@ class JobService:
                 self.settings.image_pull_policy,
                 pids_limit=self.settings.pids_limit,
             )
+            datasets = DatasetMounts.for_plan(self.jobs, runtime, plan)
+            spec = datasets.attach(spec)
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
