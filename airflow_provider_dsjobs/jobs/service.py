@@ -125,6 +125,7 @@ from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_
 from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
+from airflow_provider_dsjobs.jobs.s3_mount_caches import S3MountCaches
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
@@ -496,6 +497,7 @@ class JobService:
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
             datasets.fill(runtime, self.jobs, container_id, plan, say)  # read-only volumes, filled once per engine
+            s3_caches.update(runtime, container_id, plan, say)  # read-only s3-mounts: only what changed travels
             built = build_environment(
                 runtime,
                 plan,
@@ -526,7 +528,8 @@ class JobService:
                 pids_limit=self.settings.pids_limit,
             )
             datasets = DatasetMounts.for_plan(self.jobs, runtime, plan)
-            spec = datasets.attach(spec)
+            s3_caches = S3MountCaches.for_plan(runtime, plan)
+            spec = s3_caches.attach(datasets.attach(spec))
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)

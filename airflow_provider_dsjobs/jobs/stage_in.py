@@ -6,9 +6,9 @@
    ``{path, var, kind, sha256, size}``.
 3. ``archive_entries`` lists the tar entries that build the container's workspace: the declared directories,
    the staged inputs (read from the submitter's file when it is unchanged, else from the store), generated
-   files (``plan.extra_bytes``) and every object of each s3-mount. Each file is opened only when the tar stream
-   reaches it, so nothing large is held in memory. Datasets used by ID are not copied: they are read-only
-   volumes filled once per engine (``jobs/dataset_mounts.py``).
+   files (``plan.extra_bytes``) and every object of each read-write s3-mount. Each file is opened only when the
+   tar stream reaches it, so nothing large is held in memory. Datasets used by ID and read-only s3-mounts are not
+   copied: they are read-only engine volumes (``jobs/dataset_mounts.py``, ``jobs/s3_mount_caches.py``).
 """
 
 from __future__ import annotations
@@ -173,6 +173,8 @@ def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: S
         yield from parents(extra.container_path)
         yield TarFile(extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content))
     for mount in plan.s3_mounts:
+        if not mount.source.read_write:
+            continue  # a read-only mount is an engine cache, mounted read-only (jobs/s3_mount_caches.py)
         yield from parents(mount.container_path + "/x")
         yield from s3_mount_entries(mount.source, mount.container_path, parents)
 

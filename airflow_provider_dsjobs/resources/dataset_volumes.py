@@ -35,19 +35,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
 
+from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_OF, lock_name, take_lock
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.runtime.helper import HELPER_LABEL, helper_spec
+from airflow_provider_dsjobs.runtime.helper import helper_spec
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 
 VOLUME_PREFIX = "dsjobs-dataset-"
-LOCK_PREFIX = "dsjobs-fill-"
 LABEL_PROJECT = "dsjobs.project"
 LABEL_CACHE = "dsjobs.cache"
 LABEL_DATASET = "dsjobs.dataset"
-#: Label of a fill helper naming the volume it fills (how a waiting job finds the lock).
-LABEL_FILL_OF = "dsjobs.fill-of"
 CACHE_KIND = "dataset"
 FILL_HELPER = "dataset-fill"
 #: Where the fill helper mounts the volume.
@@ -260,29 +258,14 @@ class Filler:
         self.say(f"dataset {ds.dataset_id}: volume {ds.name} ready, mounted read-only (no copy)")
         return False
 
-    def _lock_spec(self, ds: DatasetVolume) -> tuple[str, dict[str, str]]:
-        return LOCK_PREFIX + ds.name, {LABEL_PROJECT: ds.project, LABEL_DATASET: ds.dataset_id, LABEL_FILL_OF: ds.name}
-
     def _take_lock(self, ds: DatasetVolume) -> str | None:
-        """The fill helper's id when this call created it (holds the lock); None when another holds it. A lock
-        older than ``fill_timeout`` is removed first (its filler is gone)."""
-        name, labels = self._lock_spec(ds)
+        labels = {LABEL_PROJECT: ds.project, LABEL_DATASET: ds.dataset_id, LABEL_FILL_OF: ds.name}
         spec = replace(
             helper_spec(self.image, ["/bin/true"], labels, FILL_HELPER),
-            name=name,
+            name=lock_name(ds.name),
             volumes={ds.name: {"bind": f"/{FILL_MOUNT}", "mode": "rw"}},
         )
-        try:
-            return self.runtime.create(spec)
-        except RuntimeFailure as exc:
-            if "already exists" not in str(exc):
-                raise
-            held = self.runtime.find({HELPER_LABEL: FILL_HELPER, LABEL_FILL_OF: ds.name})
-            for info in held:  # none: released meanwhile, the caller looks again
-                if time.time() - info.created > self.fill_timeout:
-                    self.say(f"dataset {ds.dataset_id}: removing a fill of {ds.name} abandoned by its job")
-                    self.runtime.remove(info.id, force=True)
-            return None
+        return take_lock(self.runtime, spec, ds.name, self.fill_timeout, self.say)
 
     def _fill(self, ds: DatasetVolume, lock: str) -> None:
         started = time.monotonic()
