@@ -15,9 +15,11 @@ from functools import partial
 
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.launch import ensure_volume
+from airflow_provider_dsjobs.jobs.lease import abandoned_reason
 from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.plan import JobPlan
-from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.resources.dataset_volumes import DatasetFile, DatasetVolume, Filler, checked_files
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
@@ -69,7 +71,7 @@ class DatasetMounts:
         say: Callable[[str], None],
     ) -> None:
         """Make every volume ready, looking through the created (not started) job container ``container_id``."""
-        filler = Filler(runtime, jobs.store, plan.image, plan.job_id, say)
+        filler = Filler(runtime, jobs.store, plan.image, plan.job_id, say, holder_gone=partial(launch_gone, jobs))
         for v in self.volumes:
             filler.ensure(v, partial(_exists, runtime, container_id, v.ready_path))
 
@@ -80,3 +82,16 @@ def _exists(runtime: ContainerRuntime, container_id: str, path: str) -> bool:
     except PathNotFound:
         return False
     return True
+
+
+def launch_gone(jobs: JobStore, job_id: str) -> bool:
+    """Whether the launch of job ``job_id`` is over or dead: a fill lock it still holds was left behind. Its
+    record past PREPARING (the lock goes before the container starts), or its launcher no longer beating its
+    lease (``jobs/lease.py``). A job this store does not know: not known to be gone (the lock's age decides)."""
+    try:
+        record = jobs.load(job_id)
+    except (JobNotFound, StoreError):
+        return False
+    if record.status not in (JobStatus.CREATING, JobStatus.PREPARING):
+        return True
+    return abandoned_reason(jobs, record) is not None

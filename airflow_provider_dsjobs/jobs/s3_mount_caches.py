@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from airflow_provider_dsjobs.jobs.dataset_mounts import launch_gone
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.launch import ensure_volume
 from airflow_provider_dsjobs.jobs.plan import JobPlan, S3MountPlacement
+from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.s3_cache import CacheUpdater, S3CacheVolume, read_state
 from airflow_provider_dsjobs.resources.s3_connectors import source_store
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
@@ -49,9 +51,13 @@ class S3MountCaches:
             return spec
         return replace(spec, volumes={**spec.volumes, **{v.name: v.mount for _, v in self.mounts}})
 
-    def update(self, runtime: ContainerRuntime, container_id: str, plan: JobPlan, say: Callable[[str], None]) -> None:
-        """Bring every cache up to date, reading their state through the created job container."""
-        updater = CacheUpdater(runtime, plan.image, say)
+    def update(
+        self, runtime: ContainerRuntime, jobs: JobStore, container_id: str, plan: JobPlan, say: Callable[[str], None]
+    ) -> None:
+        """Bring every cache up to date, reading their state through the created job container; a lock held by
+        a job whose launch is gone is taken over (``launch_gone``)."""
+        gone = partial(launch_gone, jobs)
+        updater = CacheUpdater(runtime, plan.image, say, job_id=plan.job_id, holder_gone=gone)
         for m, vol in self.mounts:
             try:
                 result = updater.update(

@@ -497,7 +497,9 @@ class JobService:
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
             datasets.fill(runtime, self.jobs, container_id, plan, say)  # read-only volumes, filled once per engine
-            s3_caches.update(runtime, container_id, plan, say)  # read-only s3-mounts: only what changed travels
+            s3_caches.update(
+                runtime, self.jobs, container_id, plan, say
+            )  # read-only s3-mounts: only what changed travels
             built = build_environment(
                 runtime,
                 plan,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
 
-from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_OF, lock_name, take_lock
+from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_BY, LABEL_FILL_OF, lock_name, take_lock
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec
@@ -237,6 +237,8 @@ class Filler:
     say: Callable[[str], None]
     fill_timeout: float = FILL_TIMEOUT
     poll_interval: float = POLL_INTERVAL
+    #: Whether the job (ID) whose launch holds a fill lock is gone (``fill_lock.take_lock``).
+    holder_gone: Callable[[str], bool] | None = None
 
     def ensure(self, ds: DatasetVolume, is_ready: Callable[[], bool]) -> bool:
         """Fill ``ds`` unless it is ready, or wait for the job filling it; True when this call filled it."""
@@ -259,13 +261,18 @@ class Filler:
         return False
 
     def _take_lock(self, ds: DatasetVolume) -> str | None:
-        labels = {LABEL_PROJECT: ds.project, LABEL_DATASET: ds.dataset_id, LABEL_FILL_OF: ds.name}
+        labels = {
+            LABEL_PROJECT: ds.project,
+            LABEL_DATASET: ds.dataset_id,
+            LABEL_FILL_OF: ds.name,
+            LABEL_FILL_BY: self.filled_by,
+        }
         spec = replace(
             helper_spec(self.image, ["/bin/true"], labels, FILL_HELPER),
             name=lock_name(ds.name),
             volumes={ds.name: {"bind": f"/{FILL_MOUNT}", "mode": "rw"}},
         )
-        return take_lock(self.runtime, spec, ds.name, self.fill_timeout, self.say)
+        return take_lock(self.runtime, spec, ds.name, self.fill_timeout, self.say, self.holder_gone)
 
     def _fill(self, ds: DatasetVolume, lock: str) -> None:
         started = time.monotonic()

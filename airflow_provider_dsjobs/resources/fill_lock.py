@@ -3,7 +3,9 @@
 A Docker engine refuses a second container of a name in use, so creating ``dsjobs-fill-<volume>`` is a mutex
 every process that reaches the engine honours, with no shared filesystem and no other service. The container
 itself is the filler's tool: it mounts the volume read-write and receives files through ``put_archive`` (and may
-run one command). A lock older than the fill timeout is taken as left by a dead filler and removed.
+run one command). A lock is taken as left by a dead filler, and removed, when ``holder_gone`` says so of the job
+named by its ``dsjobs.fill-by`` label (its launcher stopped beating its lease, ``jobs/lease.py``), or when it is
+older than the fill timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from airflow_provider_dsjobs.runtime.helper import HELPER_LABEL
 LOCK_PREFIX = "dsjobs-fill-"
 #: Label of a fill helper naming the volume it fills (how a waiting job finds the lock).
 LABEL_FILL_OF = "dsjobs.fill-of"
+#: Label of a fill helper naming the job whose launch fills (how a waiting job tells a dead filler).
+LABEL_FILL_BY = "dsjobs.fill-by"
 
 
 def lock_name(volume: str) -> str:
@@ -26,7 +30,12 @@ def lock_name(volume: str) -> str:
 
 
 def take_lock(
-    runtime: ContainerRuntime, spec: ContainerSpec, volume: str, stale_after: float, say: Callable[[str], None]
+    runtime: ContainerRuntime,
+    spec: ContainerSpec,
+    volume: str,
+    stale_after: float,
+    say: Callable[[str], None],
+    holder_gone: Callable[[str], bool] | None = None,
 ) -> str | None:
     """Create the lock container ``spec`` (its name is ``lock_name(volume)``, its labels include ``LABEL_FILL_OF``
     and ``dsjobs.helper``); its id, or None while another process holds it (a stale one is removed first, the
@@ -37,7 +46,8 @@ def take_lock(
         if "already exists" not in str(exc):
             raise
     for info in runtime.find({HELPER_LABEL: spec.labels[HELPER_LABEL], LABEL_FILL_OF: volume}):
-        if time.time() - info.created > stale_after:
+        holder = info.labels.get(LABEL_FILL_BY, "")
+        if time.time() - info.created > stale_after or (holder and holder_gone is not None and holder_gone(holder)):
             say(f"removing a fill of volume {volume} abandoned by its job ({info.name})")
             runtime.remove(info.id, force=True)
     return None

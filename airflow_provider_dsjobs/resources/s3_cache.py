@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, cast
 
-from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_OF, lock_name, take_lock
+from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_BY, LABEL_FILL_OF, lock_name, take_lock
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import PathNotFound, RuntimeFailure, WaitTimeout
 from airflow_provider_dsjobs.runtime.helper import helper_spec
@@ -239,6 +239,9 @@ class CacheUpdater:
     say: Callable[[str], None]
     timeout: float = UPDATE_TIMEOUT
     poll_interval: float = POLL_INTERVAL
+    #: The job (ID) whose launch updates, and whether another such job is gone (``fill_lock.take_lock``).
+    job_id: str = ""
+    holder_gone: Callable[[str], bool] | None = None
 
     def update(self, vol: S3CacheVolume, store: ObjectStore, current: Callable[[], State]) -> CacheUpdate:
         """List ``store`` (the mount's bucket/prefix), compare with ``current()`` (the state a job container
@@ -256,7 +259,7 @@ class CacheUpdater:
             fetch, delete = diff(current(), wanted)
             if not fetch and not delete:
                 return CacheUpdate(vol.mount_id, unchanged=len(wanted), refused=refused)
-            lock = take_lock(self.runtime, self._lock_spec(vol), vol.name, self.timeout, self.say)
+            lock = take_lock(self.runtime, self._lock_spec(vol), vol.name, self.timeout, self.say, self.holder_gone)
             if lock is not None:
                 return self._apply(vol, store, lock, wanted, refused)
             if not waited:
@@ -268,6 +271,8 @@ class CacheUpdater:
 
     def _lock_spec(self, vol: S3CacheVolume) -> Any:
         labels = {LABEL_PROJECT: vol.project, LABEL_MOUNT: vol.mount_id, LABEL_FILL_OF: vol.name}
+        if self.job_id:
+            labels[LABEL_FILL_BY] = self.job_id
         return replace(
             helper_spec(self.image, ["/bin/sh", "-c", _DELETE_SCRIPT], labels, SYNC_HELPER),
             name=lock_name(vol.name),

@@ -214,3 +214,34 @@ def test_checked_files_keeps_plain_paths_and_refuses_bad_hashes() -> None:
     assert checked_files("ds1", files) == tuple(files)
     with pytest.raises(DatasetVolumeError, match="no valid SHA-256"):
         checked_files("ds1", [DatasetFile("a.txt", "zz", 1)])
+
+
+def test_a_fill_lock_left_by_a_launch_that_is_over_is_taken_over(
+    local_settings: Settings, tmp_path: Path, docker_client: Any, volumes_removed: None
+) -> None:
+    from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
+    from airflow_provider_dsjobs.resources.dataset_volumes import DatasetVolume
+    from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_BY, LABEL_FILL_OF, lock_name
+
+    service = JobService(local_settings)
+    over = service.wait(service.submit(load_config(write_job(tmp_path / "over", "cmd: 'true'\n"))).id)
+    ds_id = _dataset(local_settings, tmp_path, {"a.txt": "alpha\n", "sub/b.txt": "beta\n"})
+    manifest = read_dataset_manifest(service.jobs, ds_id)
+    assert manifest is not None
+    files = tuple(DatasetFile(f.path, f.sha256, f.size) for f in manifest.files)
+    name = DatasetVolume(local_settings.project, ds_id, "", manifest.created_at, files, "/x").name
+    docker_client.containers.create(  # what a launcher killed mid-fill leaves behind
+        "dsjobs-test/python:3.11",
+        ["true"],
+        name=lock_name(name),
+        labels={
+            "dsjobs.project": local_settings.project,
+            "dsjobs.helper": FILL_HELPER,
+            LABEL_FILL_OF: name,
+            LABEL_FILL_BY: over.id,
+        },
+    )
+    done, said, out = _run(local_settings, tmp_path, ds_id)
+    assert done.status == JobStatus.SUCCESS, done.status_details
+    assert out[:2] == ["alpha", "beta"]
+    assert any("abandoned by its job" in s for s in said) and any("filled and verified" in s for s in said), said
