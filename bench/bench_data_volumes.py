@@ -151,7 +151,7 @@ def bench_s3(tmp: Path, objects: int, object_mib: int) -> list[dict[str, str]]:
             first, _ = _job(service, tmp, config)
             first_bytes = sum(fetched)
             fetched.clear()
-            changed = max(1, objects // 100)
+            changed = max(1, round(objects / 100))
             for i in range(changed):
                 client.put_object(
                     Bucket=bucket, Key=f"m/obj-{i * 97 % objects:04d}.bin", Body=os.urandom(object_mib * MiB)
