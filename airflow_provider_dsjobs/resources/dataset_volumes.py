@@ -37,7 +37,7 @@ from typing import BinaryIO, cast
 
 from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_BY, LABEL_FILL_OF, lock_name, take_lock
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
-from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import PathNotFound, RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -246,6 +246,9 @@ class Filler:
         deadline = time.monotonic() + self.fill_timeout
         while not is_ready():
             lock = self._take_lock(ds)
+            if lock is not None and self._filled_meanwhile(lock):
+                self.runtime.remove(lock, force=True)  # another job's fill ended between our look and the lock
+                continue
             if lock is not None:
                 self._fill(ds, lock)
                 return True
@@ -259,6 +262,13 @@ class Filler:
             time.sleep(self.poll_interval)
         self.say(f"dataset {ds.dataset_id}: volume {ds.name} ready, mounted read-only (no copy)")
         return False
+
+    def _filled_meanwhile(self, lock: str) -> bool:
+        try:
+            self.runtime.export(lock, f"/{FILL_MOUNT}/{READY_MARKER}").close()
+        except PathNotFound:
+            return False
+        return True
 
     def _take_lock(self, ds: DatasetVolume) -> str | None:
         labels = {

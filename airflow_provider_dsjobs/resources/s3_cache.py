@@ -286,6 +286,9 @@ class CacheUpdater:
         try:
             state = read_state(self.runtime, lock, f"/{HELPER_MOUNT}/{STATE_FILE}")  # as it is now, under the lock
             fetch, delete = diff(state, wanted)
+            if not fetch and not delete:  # another job's update ended between our look and the lock
+                update.unchanged = len(wanted)
+                return update
             for key in fetch:
                 state.pop(key, None)  # cut short from here on: the next update fetches these again
             self.runtime.put_archive(lock, "/", tar_stream(_state_entries(state)))

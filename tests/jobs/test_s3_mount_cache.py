@@ -4,6 +4,7 @@ real Docker engine, moto S3 server."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -189,3 +190,27 @@ def test_safe_keys_and_the_size_limit() -> None:
     assert wanted == {"a": ("e1", 4)} and refused == ["../b"]
     with pytest.raises(Exception, match="more than its connector's limit of 10 bytes"):
         wanted_objects([ObjectInfo("a", 6, etag="1"), ObjectInfo("b", 6, etag="2")], vol)
+
+
+def test_concurrent_starts_fetch_each_object_once(
+    local_settings: Settings,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gets: list[str],
+    volumes_removed: None,
+) -> None:
+    client, bucket = _client(s3_env), s3_env["bucket"]
+    for i in range(8):
+        client.put_object(Bucket=bucket, Key=f"m/f{i}.txt", Body=f"v-{i}".encode() * 20000)
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_MYDATA", f"s3://{bucket}/m")
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(_run(local_settings, tmp_path))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert len(results) == 3
+    for _, _, out in results:
+        assert len([line for line in out if line.startswith("./")]) == 8
+    assert sorted(gets) == sorted(f"f{i}.txt" for i in range(8))
