@@ -245,3 +245,12 @@ def test_a_fill_lock_left_by_a_launch_that_is_over_is_taken_over(
     assert done.status == JobStatus.SUCCESS, done.status_details
     assert out[:2] == ["alpha", "beta"]
     assert any("abandoned by its job" in s for s in said) and any("filled and verified" in s for s in said), said
+
+
+def test_a_dataset_without_its_manifest_is_refused_not_copied(
+    local_settings: Settings, tmp_path: Path, volumes_removed: None
+) -> None:
+    ds_id = _dataset(local_settings, tmp_path, {"a.txt": "alpha\n"})
+    (tmp_path / "store" / "projects" / local_settings.project / "datasets" / ds_id / "manifest.json").unlink()
+    with pytest.raises(JobError, match=f"dataset '{ds_id}' in project .* has no manifest: it was never completely"):
+        _run(local_settings, tmp_path, ds_id)
