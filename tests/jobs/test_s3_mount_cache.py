@@ -214,3 +214,75 @@ def test_concurrent_starts_fetch_each_object_once(
     for _, _, out in results:
         assert len([line for line in out if line.startswith("./")]) == 8
     assert sorted(gets) == sorted(f"f{i}.txt" for i in range(8))
+
+
+def test_an_update_cut_short_is_redone_by_the_next_job(
+    local_settings: Settings,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gets: list[str],
+    volumes_removed: None,
+) -> None:
+    from airflow_provider_dsjobs.jobs.service import JobError
+    from airflow_provider_dsjobs.storage.base import StoreError
+
+    client, bucket = _client(s3_env), s3_env["bucket"]
+    for i in range(4):
+        client.put_object(Bucket=bucket, Key=f"m/f{i}.txt", Body=f"v1-{i}".encode())
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_MYDATA", f"s3://{bucket}/m")
+    _run(local_settings, tmp_path)
+    for i in range(4):
+        client.put_object(Bucket=bucket, Key=f"m/f{i}.txt", Body=f"v2-{i}".encode())
+    counting = S3Store.open_read
+
+    def failing_third(self: S3Store, key: str) -> Any:  # the fault: the connection drops at the third object
+        if key == "f2.txt":
+            raise StoreError("connection reset while reading f2.txt")
+        return counting(self, key)
+
+    monkeypatch.setattr(S3Store, "open_read", failing_third)
+    with pytest.raises(JobError, match=r"s3-mount .*updating its cache failed"):
+        _run(local_settings, tmp_path)
+    monkeypatch.setattr(S3Store, "open_read", counting)
+    gets.clear()
+    _, _, out = _run(local_settings, tmp_path)
+    assert [line for line in out if line.startswith("./")] == [f"./f{i}.txt=v2-{i}" for i in range(4)]
+    assert sorted(gets) == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]  # the two written before the fault too
+
+
+def test_the_connector_credentials_reach_neither_the_job_nor_the_cache(
+    local_settings: Settings,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    docker_client: Any,
+    volumes_removed: None,
+) -> None:
+    from airflow_provider_dsjobs.cli.main import main
+    from airflow_provider_dsjobs.resources.secrets import FileSecretStore
+
+    secret = "lake-secret-ro-7c1"
+    client, bucket = _client(s3_env), s3_env["bucket"]
+    client.put_object(Bucket=bucket, Key="lake/x.txt", Body=b"x")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DSJOBS_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DSJOBS_HOME", str(local_settings.home))
+    FileSecretStore(local_settings.home, local_settings.project).set("LAKE-KEY", secret)
+    assert main(["s3-connector", "add", "mydata", f"s3://{bucket}/lake", "--endpoint-url", s3_env["endpoint"],
+                 "--region", "us-east-1", "--access-key-id", "lake-key-id", "--secret-key-secret-id", "LAKE-KEY",
+                 "--store", str(local_settings.store_url), "--project", local_settings.project]) == 0  # fmt: skip
+    _, said, out = _run(local_settings, tmp_path)
+    assert "./x.txt=x" in out and out[-1] == "0"
+    assert not any(secret in s or "lake-key-id" in s for s in said)
+    volume = docker_client.volumes.list(
+        filters={"label": [f"dsjobs.project={local_settings.project}", "dsjobs.s3-mount=mydata"]}
+    )
+    assert len(volume) == 1 and not any(secret in str(v) for v in volume[0].attrs["Labels"].values())
+    found: bytes = docker_client.containers.run(
+        local_settings.default_image,
+        ["sh", "-c", f"grep -rl -e {secret} -e lake-key-id /v || echo none"],
+        volumes={volume[0].name: {"bind": "/v", "mode": "ro"}},
+        remove=True,
+    )
+    assert found.decode().split() == ["none"]
