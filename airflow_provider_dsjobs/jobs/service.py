@@ -496,10 +496,9 @@ class JobService:
             self._put_fields(record, "instance_type", "container_id", "container_name", "working_storage")
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
-            datasets.fill(runtime, self.jobs, container_id, plan, say)  # read-only volumes, filled once per engine
-            s3_caches.update(
-                runtime, self.jobs, container_id, plan, say
-            )  # read-only s3-mounts: only what changed travels
+            # datasets and read-only s3-mounts: engine volumes, filled once / brought up to date by what changed
+            datasets.fill(runtime, self.jobs, container_id, plan, say)
+            s3_caches.update(runtime, self.jobs, container_id, plan, say)
             built = build_environment(
                 runtime,
                 plan,

@@ -125,8 +125,8 @@ def _reuse(stager: InputStager, stored: StoredInput) -> StagedInput:
 
 
 def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged) -> Iterator[TarEntry]:
-    """The tar entries that build the workspace: directories, inputs, s3-mounts (lazily opened). Datasets are
-    not copied: they are read-only volumes on the engine (``jobs/dataset_mounts.py``)."""
+    """The tar entries that build the workspace: directories, inputs, read-write s3-mounts (lazily opened).
+    Datasets and read-only s3-mounts are not copied: they are read-only volumes on the engine."""
     store = jobs.store
 
     hints: dict[str, Path] = {}
