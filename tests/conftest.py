@@ -149,6 +149,10 @@ def cleanup_containers(docker_client: Any, project: str) -> Iterator[None]:
     for c in docker_client.containers.list(all=True, filters={"label": f"dsjobs.project={project}"}):
         with contextlib.suppress(Exception):
             c.remove(force=True)
+    for kind in ("dataset", "s3-mount"):  # engine caches its jobs filled (resources/dataset_volumes.py, s3_cache.py)
+        for v in docker_client.volumes.list(filters={"label": [f"dsjobs.project={project}", f"dsjobs.cache={kind}"]}):
+            with contextlib.suppress(Exception):
+                v.remove(force=True)
 
 
 @pytest.fixture(params=STORES)

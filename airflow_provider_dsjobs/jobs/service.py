@@ -92,6 +92,7 @@ from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_co
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.cache_gc import engine_caches_into
 from airflow_provider_dsjobs.jobs.cache_use import note_job_use
+from airflow_provider_dsjobs.jobs.dataset_mounts import DatasetMounts
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.env_build import build_environment
 from airflow_provider_dsjobs.jobs.errors import (
@@ -126,6 +127,7 @@ from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_
 from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery, page_jobs
 from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
+from airflow_provider_dsjobs.jobs.s3_mount_caches import S3MountCaches
 from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
@@ -498,6 +500,9 @@ class JobService:
             self._put_fields(record, "instance_type", "container_id", "container_name", "working_storage")
             sized = f" ({spec.resources.name})" if spec.resources.name else ""
             say(f"container {spec.name} created from {plan.image}{sized}")
+            # datasets and read-only s3-mounts: engine volumes, filled once / brought up to date by what changed
+            datasets.fill(runtime, self.jobs, container_id, plan, say)
+            s3_caches.update(runtime, self.jobs, container_id, plan, say)
             built = build_environment(
                 runtime,
                 plan,
@@ -527,6 +532,9 @@ class JobService:
                 self.settings.image_pull_policy,
                 pids_limit=self.settings.pids_limit,
             )
+            datasets = DatasetMounts.for_plan(self.jobs, runtime, plan)
+            s3_caches = S3MountCaches.for_plan(runtime, plan)
+            spec = s3_caches.attach(datasets.attach(spec))
             if plan.working_storage_bytes:
                 spec = self._grant_working_storage(plan, record, spec, say)
             say_choice(plan, placement, placement.choices[0], say)

@@ -5,9 +5,10 @@
    missing blobs travel — and returns what it staged, with the ``record.inputs`` entries
    ``{path, var, kind, sha256, size}``.
 3. ``archive_entries`` lists the tar entries that build the container's workspace: the declared directories,
-   the staged inputs (read from the submitter's file when it is unchanged, else from the store), the datasets
-   used by ID, generated files (``plan.extra_bytes``) and every object of each s3-mount. Each file is opened
-   only when the tar stream reaches it, so nothing large is held in memory.
+   the staged inputs (read from the submitter's file when it is unchanged, else from the store), generated
+   files (``plan.extra_bytes``) and every object of each read-write s3-mount. Each file is opened only when the
+   tar stream reaches it, so nothing large is held in memory. Datasets used by ID and read-only s3-mounts are not
+   copied: they are read-only engine volumes (``jobs/dataset_mounts.py``, ``jobs/s3_mount_caches.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from airflow_provider_dsjobs.storage.cas import (
 )
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
-from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME
 from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
 
 #: Cap on the bytes copied from one s3-mount into a container.
@@ -125,7 +125,8 @@ def _reuse(stager: InputStager, stored: StoredInput) -> StagedInput:
 
 
 def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: Staged) -> Iterator[TarEntry]:
-    """The tar entries that build the workspace: directories, inputs, datasets, s3-mounts (lazily opened)."""
+    """The tar entries that build the workspace: directories, inputs, read-write s3-mounts (lazily opened).
+    Datasets and read-only s3-mounts are not copied: they are read-only volumes on the engine."""
     store = jobs.store
 
     hints: dict[str, Path] = {}
@@ -168,20 +169,12 @@ def archive_entries(jobs: JobStore, settings: Settings, plan: JobPlan, staged: S
                     opener=_opener(source, entry.sha256, entry.size),
                     mode=entry.mode,
                 )
-    for ds in plan.datasets:
-        prefix = jobs.datasets_prefix(ds.id).rstrip("/") + "/"
-        yield from parents(ds.container_path + "/x")
-        for info in store.list(prefix):
-            rel = info.key[len(prefix) :]
-            if not rel or rel == MANIFEST_NAME:
-                continue
-            full = posixpath.join(ds.container_path, rel)
-            yield from parents(full)
-            yield TarFile(full.lstrip("/"), size=info.size, opener=_store_opener(store, info.key), mode=0o444)
     for extra in plan.extra_bytes:
         yield from parents(extra.container_path)
         yield TarFile(extra.container_path.lstrip("/"), size=len(extra.content), opener=_bytes_opener(extra.content))
     for mount in plan.s3_mounts:
+        if not mount.source.read_write:
+            continue  # a read-only mount is an engine cache, mounted read-only (jobs/s3_mount_caches.py)
         yield from parents(mount.container_path + "/x")
         yield from s3_mount_entries(mount.source, mount.container_path, parents)
 

@@ -35,6 +35,8 @@ class ObjectInfo:
     key: str
     size: int
     modified: datetime | None = None
+    #: The object's ETag as S3 lists it (quotes stripped); None from stores that have none (the local one).
+    etag: str | None = None
 
 
 class ObjectStore(Protocol):

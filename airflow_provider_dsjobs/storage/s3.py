@@ -415,7 +415,8 @@ class S3Store:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][strip:], int(item["Size"]), item.get("LastModified"))
+                    etag = str(item.get("ETag") or "").strip('"') or None
+                    yield ObjectInfo(item["Key"][strip:], int(item["Size"]), item.get("LastModified"), etag)
         except (ClientError, BotoCoreError) as exc:
             self._fail(exc, "list")
 
