@@ -71,10 +71,17 @@ def _build(parser_class: type[_Parser], command: str | None) -> argparse.Argumen
         module.register(subparsers)
     if command is None or command == "version":
         version = subparsers.add_parser("version", help="print the version")
-        version.set_defaults(func=lambda _args: print(__version__))
+        version.set_defaults(func=_print_version)
     if command is None or command == "project":
         _project_job(subparsers, parser_class)
     return parser
+
+
+def _print_version(_args: argparse.Namespace) -> int:
+    from airflow_provider_dsjobs import __version__
+
+    print(__version__)
+    return EXIT_OK
 
 
 def _official_global_options(parser: argparse.ArgumentParser) -> None:
