@@ -78,8 +78,9 @@ def _run_child(spec: dict[str, Any], workdir: Path) -> tuple[list[dict[str, Any]
 
 
 def _hash_seconds(path: Path, *, mapped: bool = False) -> float:
-    """The best of two SHA-256 passes over every file of ``path``: as a re-run without the hash cache reads them
-    (``hash_file``), or, ``mapped``, through ``mmap`` (no copy into Python: the fastest any hashing can be)."""
+    """The best of two hashing passes over every file of ``path``: as a re-run without the hash cache reads them
+    (``hash_file``: new blobs' algorithm, BLAKE3), or, ``mapped``, SHA-256 through ``mmap`` (no copy into Python:
+    the fastest SHA-256 can be; ``bench_first_run.py`` compares both algorithms)."""
     from airflow_provider_dsjobs.storage.hashing import hash_file
 
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -255,7 +256,7 @@ def measure_case(name: str, path: Path, spec: dict[str, Any], workdir: Path) -> 
     f, r, memo = first[0], again[0], again[1]
     print(
         f"{name}: first {f['seconds']:.3f} s ({f['bytes_uploaded']} B), re-run {r['seconds']:.3f} s "
-        f"({r['bytes_uploaded']} B), same-process {memo['seconds']:.3f} s, sha256 alone {hashing:.3f} s"
+        f"({r['bytes_uploaded']} B), same-process {memo['seconds']:.3f} s, hashing alone {hashing:.3f} s"
     )
     limit = 0.05 * f["seconds"]
     return [
@@ -296,7 +297,7 @@ def measure_case(name: str, path: Path, spec: dict[str, Any], workdir: Path) -> 
             ok=memo["seconds"] <= limit,
         ),
         row(
-            f"{name}: sha256 of the input alone (what a re-run would cost without the hash cache)",
+            f"{name}: hashing the input alone (what a re-run would cost without the hash cache)",
             hashing,
             f["seconds"],
         ),
@@ -355,8 +356,8 @@ def main() -> None:
             "for every run (it was just written), so disk reads do not favour either run. The S3 store is "
             "`S3Store` with its defaults (16 MiB parts, 8 threads) against a moto server on 127.0.0.1. "
             "Each case starts with a cold hash cache (its own home); the re-run, in a new process, finds the "
-            "first run's hashes in `<home>/cache/hashes-v1.sqlite` and reads no input byte. Without that cache "
-            "(`DSJOBS_HASH_CACHE=0`) its time is bounded below by the sha256 row. The same-process row shows the "
+            "first run's hashes in `<home>/cache/hashes-v2.sqlite` and reads no input byte. Without that cache "
+            "(`DSJOBS_HASH_CACHE=0`) its time is bounded below by the hashing row. The same-process row shows the "
             "in-memory memo. The `cp` rows come from rounds of four runs: a first run (new process, fresh store, "
             "cold hash cache), the same with fsync off (`DSJOBS_LOCAL_FSYNC=0`: still a temporary name and a "
             "rename, but no fsync), `cp -r` of the same input on the same filesystem, and `cp -r` followed by "
@@ -364,7 +365,7 @@ def main() -> None:
             "of the four, every run starts once creating files is as fast again as on a quiet filesystem (for "
             "seconds after a large removal it is 6-30x slower here, up to 8 s are waited) and its output is "
             "removed right after it. The first run reads every byte once: the kernel copies a large file "
-            "(copy_file_range, like cp) while a thread hashes the copy's pages (SHA-256 through mmap) right "
+            "(copy_file_range, like cp) while a thread hashes the copy's pages (BLAKE3 through mmap) right "
             "behind it; a small one (4 at a time) is read whole, hashed, and its copy written from the same bytes "
             "when the store lacks it. Unlike cp it makes every blob durable before naming it: a large file's copy "
             "starts its disk writes as it goes and is fsync'ed as it ends, small files' copies are fsync'ed side by "

@@ -102,7 +102,7 @@ def upload_rows(moto: MotoServer, bucket: str, path: Path, runs: int) -> list[di
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
 
-    from airflow_provider_dsjobs.storage.cas import InputStager
+    from airflow_provider_dsjobs.storage.cas import InputStager, blob_key
     from airflow_provider_dsjobs.storage.s3 import S3Store
 
     size = path.stat().st_size
@@ -134,9 +134,7 @@ def upload_rows(moto: MotoServer, bucket: str, path: Path, runs: int) -> list[di
 
     def stage(i: int) -> None:
         staged = InputStager(stage_stores[i], "bench", memo=None).stage(path)
-        client.delete_object(
-            Bucket=bucket, Key=f"stage-{i}/projects/bench/blobs/sha256/{staged.sha256[:2]}/{staged.sha256}"
-        )
+        client.delete_object(Bucket=bucket, Key=f"stage-{i}/{blob_key('bench', staged.sha256)}")
 
     s = _alternate(
         {

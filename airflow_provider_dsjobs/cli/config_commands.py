@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.errors import ConfigError, Problem
@@ -18,30 +17,6 @@ from airflow_provider_dsjobs.config.loader import load_config_with_warnings
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.schema import schema_text
 from airflow_provider_dsjobs.config.serialize import config_json
-
-
-def register(subparsers: Any) -> None:
-    validate = subparsers.add_parser(
-        "validate",
-        help="check a config.yaml offline",
-        description="Check a config.yaml offline: YAML, schema, variables, paths, sizes. "
-        "Exit 0 when valid, 1 when invalid, 2 when the file cannot be read.",
-    )
-    validate.add_argument("config", metavar="CONFIG", help="path to config.yaml")
-    validate.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text: 'CONFIG: valid' and warnings; json: the normalized config (or the problems)",
-    )
-    validate.set_defaults(func=run_validate)
-
-    schema = subparsers.add_parser(
-        "schema",
-        help="print the config.yaml JSON schema",
-        description="Print the JSON schema (Draft 2020-12) of config.yaml, e.g. for yaml-language-server.",
-    )
-    schema.set_defaults(func=run_schema)
 
 
 def run_validate(args: argparse.Namespace) -> int:

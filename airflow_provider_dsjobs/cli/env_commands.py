@@ -7,7 +7,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from airflow_provider_dsjobs.cli.job_commands import settings_from_args
 from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
@@ -37,7 +36,7 @@ def _human(size: int | None) -> str:
     return "?" if size is None else human_size(size)
 
 
-def _env_ls(args: argparse.Namespace) -> int:
+def env_ls(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
         envs = list_env_volumes(engine, with_size=args.size)
     if args.format == "json":
@@ -55,7 +54,7 @@ def _env_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _env_clear(args: argparse.Namespace) -> int:
+def env_clear(args: argparse.Namespace) -> int:
     if not args.hash and not args.all:
         raise CommandError("name the environment to remove with --hash H, or remove all with --all", EXIT_USAGE)
     if args.hash and args.all:
@@ -71,7 +70,7 @@ def _env_clear(args: argparse.Namespace) -> int:
     return 1 if report.kept else 0
 
 
-def _generate_requirements(args: argparse.Namespace) -> int:
+def generate_requirements(args: argparse.Namespace) -> int:
     base = Path.cwd()
     entries = [EntryPoint("file", str(Path(s))) for s in args.scripts]
     try:
@@ -95,36 +94,3 @@ def _generate_requirements(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-def register(subparsers: Any) -> None:
-    env = subparsers.add_parser("env", help="manage cached Python environments (Docker volumes)")
-    env_sub = env.add_subparsers(dest="env_command", metavar="COMMAND", required=True)
-    ls = env_sub.add_parser("ls", help="list cached Python environments")
-    ls.add_argument("--format", choices=("table", "json"), default="table")
-    ls.add_argument("--size", action="store_true", help="also show disk usage (measures every volume; slower)")
-    ls.set_defaults(func=_env_ls)
-    clear = env_sub.add_parser("clear", help="remove cached Python environments")
-    clear.add_argument("--hash", metavar="H", help="remove the environment whose hash starts with H")
-    clear.add_argument("--all", action="store_true", help="remove every cached environment not in use")
-    clear.set_defaults(func=_env_clear)
-    from airflow_provider_dsjobs.cli.lab_commands import register_env_build
-
-    register_env_build(env_sub)
-
-    gen = subparsers.add_parser(
-        "generate-requirements",
-        help="print the pinned requirements auto mode would install for SCRIPT...",
-        description="Analyse the imports of the scripts statically (nothing is run) and print pinned "
-        "requirements from this Python environment (or --python-interpreter's), as env.python: auto would "
-        "install them.",
-    )
-    gen.add_argument("scripts", nargs="+", metavar="SCRIPT")
-    gen.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
-    gen.add_argument(
-        "--python-interpreter",
-        metavar="PATH",
-        help="interpreter or virtualenv whose installed packages pin the imports; it is not run "
-        "(DSJOBS_PYTHON_INTERPRETER; default: the one running dsjobs)",
-    )
-    gen.set_defaults(func=_generate_requirements)

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from airflow_provider_dsjobs.cli.job_commands import _common, settings_from_args
+from airflow_provider_dsjobs.cli.job_commands import settings_from_args
 from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("instance-types", help="list the instance types and what the engine can give now")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    _common(p)
-    p.set_defaults(func=cmd_instance_types)
 
 
 def cmd_instance_types(args: argparse.Namespace) -> int:

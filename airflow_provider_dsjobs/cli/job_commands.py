@@ -1,4 +1,5 @@
-"""``dsjobs`` job commands: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files, clear, gc.
+"""``dsjobs`` job commands' handlers: execute, attach, fork, ls, get, logs, cancel, set-data-ttl, download-files,
+clear, gc (their arguments are in ``arguments/jobs.py``).
 
 Every command takes ``--store URL`` (else ``DSJOBS_STORE``), ``--docker-url`` (else ``DSJOBS_DOCKER_URL`` /
 ``DOCKER_HOST``) and ``--project`` (else ``DSJOBS_PROJECT``).
@@ -40,161 +41,10 @@ from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, GcReport, JobError, JobService
 from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.settings import IMAGE_PULL_POLICIES, Settings
+from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.progress import human_size
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="URL", help="object store: s3://bucket/prefix or file:///dir (DSJOBS_STORE)")
-    parser.add_argument("--docker-url", metavar="URL", help="Docker engine (DSJOBS_DOCKER_URL / DOCKER_HOST)")
-    parser.add_argument(
-        "-p", "--project", "--project-id", dest="project", help="project name in the store (DSJOBS_PROJECT)"
-    )
-
-
-def _pull(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--pull",
-        choices=IMAGE_PULL_POLICIES,
-        help="when to pull the job's image (DSJOBS_IMAGE_PULL_POLICY; default if-missing)",
-    )
-
-
-def _python_interpreter(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--python-interpreter",
-        metavar="PATH",
-        help="interpreter or virtualenv whose installed packages pin env.python: auto imports; it is not run "
-        "(DSJOBS_PYTHON_INTERPRETER; default: the one running dsjobs)",
-    )
-
-
-def _id(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--id", required=True, dest="job_id", help="job id")
-
-
-def _format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    _output(parser, "write to FILE instead of standard output")
-
-
-def _output(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help=help_text)
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("execute", help="run a config.yaml as a job and wait for it (or --async)")
-    p.add_argument("-c", "--config", required=True, help="path to config.yaml")
-    p.add_argument("--async", dest="is_async", action="store_true", help="print the job id and return at once")
-    _output(p, 'write {"job_id": ...} to FILE once the job is created')
-    _pull(p)
-    _common(p)
-    _python_interpreter(p)
-    p.set_defaults(func=cmd_execute)
-
-    p = subparsers.add_parser("attach", help="follow a running job's output and wait for it")
-    _id(p)
-    _common(p)
-    p.set_defaults(func=cmd_attach)
-
-    p = subparsers.add_parser("fork", help="re-run a job from its stored inputs, with overrides")
-    _id(p)
-    _python_interpreter(p)
-    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="override an args value")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=PATH", help="override an input/output path")
-    p.add_argument("--env-var", action="append", default=[], metavar="NAME=VALUE", help="replace env vars")
-    p.add_argument("--name")
-    p.add_argument("--desc")
-    p.add_argument("--cloud-instance-type", action="append", default=[], metavar="TYPE")
-    image = p.add_mutually_exclusive_group()
-    image.add_argument("--docker-image-url", "--image", dest="image", metavar="IMAGE", help="run in another image")
-    image.add_argument("--docker-image-id", metavar="ID", help="run in a project image (dsjobs docker-image add)")
-    p.add_argument("--docker-image-username", metavar="USER", help="registry user for --docker-image-url")
-    p.add_argument("--docker-image-password-secret-id", metavar="SECRET", help="secret holding the registry password")
-    p.add_argument("--working-storage-type", metavar="TYPE", help="working storage type (SSD)")
-    p.add_argument("--working-storage-size", metavar="SIZE", help="working storage size, e.g. 150Gb")
-    p.add_argument("--async", dest="is_async", action="store_true")
-    _output(p, 'write {"job_id": ...} to FILE once the job is created')
-    _pull(p)
-    _common(p)
-    p.set_defaults(func=cmd_fork)
-
-    p = subparsers.add_parser("ls", aliases=["list"], help="list jobs of the project, newest first, a page at a time")
-    p.add_argument(
-        "--limit",
-        type=int,
-        default=DEFAULT_LS_LIMIT,
-        help=f"show the newest N jobs (default {DEFAULT_LS_LIMIT}, at most {MAX_PAGE})",
-    )
-    p.add_argument("--offset", type=int, default=0, help="skip the newest N jobs first (the next page)")
-    p.add_argument("--all", action="store_true", help="show every job (reads every record)")
-    p.add_argument(
-        "--status",
-        action="append",
-        default=[],
-        metavar="STATUS",
-        help="only jobs in this status (repeat or comma-separate for several)",
-    )
-    p.add_argument("--name", help="only jobs whose name (or id) contains this text, any case")
-    p.add_argument("--reindex", action="store_true", help="rebuild the job index from the records first")
-    _format(p)
-    _common(p)
-    p.set_defaults(func=cmd_ls)
-
-    p = subparsers.add_parser("get", help="show one job")
-    _id(p)
-    _format(p)
-    _common(p)
-    p.set_defaults(func=cmd_get)
-
-    p = subparsers.add_parser("logs", help="print a job's output")
-    _id(p)
-    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
-    _common(p)
-    p.set_defaults(func=cmd_logs)
-
-    p = subparsers.add_parser("cancel", help="cancel a job")
-    _id(p)
-    p.add_argument("-g", "--graceful", action="store_true", help="send the graceful-shutdown signal first")
-    _common(p)
-    p.set_defaults(func=cmd_cancel)
-
-    p = subparsers.add_parser("set-data-ttl", help="keep a job's data N more days (or forever)")
-    _id(p)
-    p.add_argument("--days", required=True, metavar="N|infinity")
-    _common(p)
-    p.set_defaults(func=cmd_set_data_ttl)
-
-    p = subparsers.add_parser("download-files", help="download a job's outputs (and logs)")
-    _id(p)
-    p.add_argument("--with-logs", action="store_true")
-    p.add_argument(
-        "--with-diagnostics", action="store_true", help="also the resource samples (docker_stats.tsv) and logs"
-    )
-    p.add_argument("--output-dir", type=Path, metavar="DIR", help="put every file in DIR (flattened to basenames)")
-    _common(p)
-    p.set_defaults(func=cmd_download_files)
-
-    p = subparsers.add_parser(
-        "clear",
-        help="delete a job's stored data now (--id), or the project's expired data and unused cached inputs (--all)",
-    )
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", dest="job_id", help="job id: its outputs, logs and the cached inputs only it used")
-    which.add_argument("--all", action="store_true", help="expired job data and cached inputs no job needs")
-    _common(p)
-    p.set_defaults(func=cmd_clear)
-
-    p = subparsers.add_parser(
-        "gc",
-        help="finish exited jobs nobody follows, delete expired job data and unreferenced blobs, then engine cache "
-        "volumes unused for DSJOBS_CACHE_MAX_AGE_DAYS (30) or over DSJOBS_CACHE_BUDGET",
-    )
-    p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
-    _common(p)
-    p.set_defaults(func=cmd_gc)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -239,10 +89,6 @@ def _job_error_into_command_error(job_id: str | None = None) -> Iterator[None]:
         raise (_engine_lost(job_id, exc) if job_id else CommandError(str(exc))) from None
     except JobError as exc:
         raise CommandError(str(exc)) from None
-
-
-#: ``dsjobs ls`` shows this many of the newest jobs unless ``--limit``/``--all`` say otherwise.
-DEFAULT_LS_LIMIT = 50
 
 
 def _info(message: str) -> None:

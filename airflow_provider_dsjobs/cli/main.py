@@ -1,5 +1,6 @@
-"""``dsjobs``: the command line. Each command family lives in its own module, which exposes
-``register(subparsers)`` and gives every subcommand a ``func(args) -> int``.
+"""``dsjobs``: the command line. Each command family's arguments live in a module of ``cli/arguments/`` with
+``register(subparsers)``; its handlers (``func(args) -> int``) live in a ``*_commands`` module, imported with the
+core only when one of its commands runs, so ``dsjobs --help`` and ``dsjobs validate`` start fast.
 
 Exit codes: 0 success; 1 an invalid config, a failed job or an operation error; 2 a usage error;
 130 interrupted. A user never sees a Python traceback (``--debug`` shows it for a bug report).
@@ -8,24 +9,9 @@ Exit codes: 0 success; 1 an invalid config, a failed job or an operation error; 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
-
-#: Modules that register subcommands, in help order. A module that is missing is skipped, so the CLI works
-#: while command families are added.
-COMMAND_MODULES = (
-    "airflow_provider_dsjobs.cli.config_commands",
-    "airflow_provider_dsjobs.cli.job_commands",
-    "airflow_provider_dsjobs.cli.lab_commands",
-    "airflow_provider_dsjobs.cli.env_commands",
-    "airflow_provider_dsjobs.cli.cache_commands",
-    "airflow_provider_dsjobs.cli.resource_commands",
-    "airflow_provider_dsjobs.cli.registry_commands",
-    "airflow_provider_dsjobs.cli.instance_commands",
-)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -48,53 +34,112 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from airflow_provider_dsjobs import __version__
+class _NotParsed(Exception):
+    """The narrow parser of one command family could not parse the arguments: the whole parser parses them."""
 
-    parser = _Parser(prog="dsjobs", description="Run DataSphere Jobs config.yaml files in Docker containers.")
+
+class _FamilyParser(_Parser):
+    """A parser holding only the family of the command being run: it raises ``_NotParsed`` instead of reporting a
+    usage error, so every error is reported by the whole parser, word for word as before."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _NotParsed(message)
+
+
+#: The official CLI's options before the command that take a value (accepted and ignored, except ``-l``).
+_IGNORED_OPTIONS = (("-t", "--token"), ("--profile",), ("--log-config",), ("--log-dir",), ("--user-agent",))
+_VALUED_OPTIONS = frozenset({"-l", "--log-level", *(flag for flags in _IGNORED_OPTIONS for flag in flags)})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``dsjobs`` parser (every command, option and help text); building it imports no command handler."""
+    return _build(_Parser, None)
+
+
+def _build(parser_class: type[_Parser], command: str | None) -> argparse.ArgumentParser:
+    """The parser with every command, or (``command`` given) only the family that holds ``command``."""
+    from airflow_provider_dsjobs import __version__
+    from airflow_provider_dsjobs.cli.arguments import FAMILIES, family_of
+
+    parser = parser_class(prog="dsjobs", description="Run DataSphere Jobs config.yaml files in Docker containers.")
     parser.add_argument("--version", action="version", version=f"dsjobs {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for unexpected errors")
     _official_global_options(parser)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
+    family = None if command is None else family_of(command)
+    for module in FAMILIES if command is None else ([family] if family else []):
         module.register(subparsers)
-    version = subparsers.add_parser("version", help="print the version")
-    version.set_defaults(func=lambda _args: print(__version__))
-    _project_job(subparsers)
+    if command is None or command == "version":
+        version = subparsers.add_parser("version", help="print the version")
+        version.set_defaults(func=_print_version)
+    if command is None or command == "project":
+        _project_job(subparsers, parser_class)
     return parser
+
+
+def _print_version(_args: argparse.Namespace) -> int:
+    from airflow_provider_dsjobs import __version__
+
+    print(__version__)
+    return EXIT_OK
 
 
 def _official_global_options(parser: argparse.ArgumentParser) -> None:
     """The official CLI's options before the command, so its scripts run unchanged: ``-l DEBUG`` is ``--debug``;
     the Yandex Cloud token, profile and log files mean nothing here and are accepted and ignored."""
     parser.add_argument("-l", "--log-level", choices=("ERROR", "WARNING", "INFO", "DEBUG"), help=argparse.SUPPRESS)
-    for flags in (("-t", "--token"), ("--profile",), ("--log-config",), ("--log-dir",), ("--user-agent",)):
+    for flags in _IGNORED_OPTIONS:
         parser.add_argument(*flags, dest=f"ignored_{flags[-1][2:].replace('-', '_')}", help=argparse.SUPPRESS)
 
 
-def _project_job(subparsers: Any) -> None:
+def _project_job(subparsers: Any, parser_class: type[_Parser]) -> None:
     """``dsjobs project job <command>``: the official CLI's spelling of the job commands (same options)."""
-    from airflow_provider_dsjobs.cli import job_commands
+    from airflow_provider_dsjobs.cli.arguments import jobs
 
     project = subparsers.add_parser("project", help="the official CLI's form: project job execute|list|get|...")
-    families = project.add_subparsers(dest="project_command", metavar="job", parser_class=_Parser, required=True)
+    families = project.add_subparsers(dest="project_command", metavar="job", parser_class=parser_class, required=True)
     job = families.add_parser("job", help="job commands (as dsjobs <command>)")
-    job_commands.register(job.add_subparsers(dest="job_command", metavar="COMMAND", parser_class=_Parser))
+    jobs.register(job.add_subparsers(dest="job_command", metavar="COMMAND", parser_class=parser_class))
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, when every option before it is a global option spelled out in full (no
+    ``-h``, no abbreviation): else None, and the whole parser reads ``argv``."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if not token.startswith("-"):
+            return token
+        name, equals, _ = token.partition("=")
+        if name == "--debug" and not equals:
+            index += 1
+        elif name in _VALUED_OPTIONS:
+            index += 1 if equals else 2
+        else:
+            return None
+    return None
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """``argv`` parsed as the whole parser would. Building the whole parser costs more than a command like
+    ``validate`` takes to run, so the parser of the command's family is tried first; anything it cannot parse
+    (or a command it does not know) goes to the whole parser, which reports the error."""
+    command = _command_word(argv)
+    if command is not None:
+        try:
+            return _build(_FamilyParser, command).parse_args(argv)
+        except _NotParsed:
+            pass
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
     args.debug = args.debug or args.log_level == "DEBUG"
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_help(sys.stderr)
+        build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
         return int(func(args) or 0)
@@ -106,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # the last line of defence: never a traceback unless asked for
         if args.debug:
+            import traceback  # only for a bug report
+
             traceback.print_exc()
         print(f"dsjobs: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return EXIT_FAILURE

@@ -1,5 +1,6 @@
 """``dsjobs docker-image|s3-connector|spark-connector add|ls|rm``: the project registries in the store
-(``resources/registry.py``). Every kind has the same ``ls`` and ``rm``; only ``add`` knows its fields."""
+(``resources/registry.py``). Every kind has the same ``ls`` and ``rm``; only ``add`` knows its fields. The arguments
+are in ``arguments/registries.py``, which passes the kind's command word as ``args.kind``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_dsjobs.cli.job_commands import _common, _print_table, settings_from_args
+from airflow_provider_dsjobs.cli.job_commands import _print_table, settings_from_args
 from airflow_provider_dsjobs.cli.main import EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.registry import JsonRegistry
@@ -30,10 +31,6 @@ def resource_errors() -> Iterator[None]:
         yield
     except (StoreError, SecretsError, RuntimeFailure) as exc:
         raise CommandError(str(exc)) from None
-
-
-def add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
 
 
 def key_values(pairs: list[str], option: str) -> dict[str, str]:
@@ -61,19 +58,11 @@ def _row(entry: Any) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class _Kind:
     command: str  # the CLI word: docker-image, s3-connector, spark-connector
-    help: str
     what: str  # for messages
     registry: Callable[[ObjectStore, str], JsonRegistry[Any]]
     columns: tuple[str, ...]
-    add_arguments: Callable[[argparse.ArgumentParser], None]
     add: Callable[[Any, argparse.Namespace], Any]  # (registry, args) -> the new entry
     target: Callable[[Any], str]  # what an entry points at, for the "added" line
-
-
-def _image_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("image", metavar="IMAGE_REF", help="e.g. registry.example.com/ml:1.2")
-    p.add_argument("--username", help="registry user")
-    p.add_argument("--password-secret-id", help="project secret holding the registry password")
 
 
 def _add_image(registry: ImageRegistry, args: argparse.Namespace) -> Any:
@@ -85,33 +74,12 @@ def _add_image(registry: ImageRegistry, args: argparse.Namespace) -> Any:
     )  # fmt: skip
 
 
-def _s3_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("url", metavar="s3://bucket/prefix")
-    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
-    p.add_argument("--region")
-    p.add_argument("--access-key-id")
-    p.add_argument("--secret-key-secret-id", help="project secret holding the secret access key")
-    p.add_argument("--max-bytes", type=int, help="refuse to copy in more than this (default: no limit)")
-    p.add_argument(
-        "--read-write",
-        action="store_true",
-        help="upload what the job writes under the mount path back to the bucket when it ends (also on ERROR or "
-        "CANCELLED): new and changed files only, nothing deleted",
-    )
-
-
 def _add_s3(registry: ConnectorRegistry, args: argparse.Namespace) -> Any:
     return registry.add(
         args.entry_id, args.url, endpoint_url=args.endpoint_url, region=args.region,
         access_key_id=args.access_key_id, secret_key_secret_id=args.secret_key_secret_id,
         max_bytes=args.max_bytes, read_write=args.read_write, description=args.description,
     )  # fmt: skip
-
-
-def _spark_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("remote", metavar="sc://host:port")
-    p.add_argument("--conf", action="append", default=[], metavar="K=V", help="a Spark session parameter")
-    p.add_argument("--token-secret-id", help="project secret holding the endpoint's token")
 
 
 def _add_spark(registry: SparkRegistry, args: argparse.Namespace) -> Any:
@@ -123,51 +91,39 @@ def _add_spark(registry: SparkRegistry, args: argparse.Namespace) -> Any:
 
 KINDS = (
     _Kind(
-        "docker-image", "project Docker images: env.docker: <image ID>", "image", ImageRegistry,
+        "docker-image", "image", ImageRegistry,
         ("id", "image", "username", "password_secret_id", "registry", "description", "created_at"),
-        _image_arguments, _add_image, lambda e: e.image,
+        _add_image, lambda e: e.image,
     ),
     _Kind(
-        "s3-connector", "S3 connectors: what an s3-mounts ID names", "s3-connector", ConnectorRegistry,
+        "s3-connector", "s3-connector", ConnectorRegistry,
         ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes", "read_write"),
-        _s3_arguments, _add_s3, lambda e: e.url,
+        _add_s3, lambda e: e.url,
     ),
     _Kind(
-        "spark-connector", "Spark connectors: what spark.connector names", "spark-connector", SparkRegistry,
+        "spark-connector", "spark-connector", SparkRegistry,
         ("id", "remote", "session_params", "token_secret_id", "created_at"),
-        _spark_arguments, _add_spark, lambda e: e.remote,
+        _add_spark, lambda e: e.remote,
     ),
 )  # fmt: skip
 
 
-def register(subparsers: Any) -> None:
-    for kind in KINDS:
-        parser = subparsers.add_parser(kind.command, help=kind.help)
-        sub = parser.add_subparsers(dest=f"{kind.command}_command", metavar="COMMAND", required=True)
-        p = sub.add_parser("add", help=f"register (or replace) a {kind.what} under ID in the project")
-        p.add_argument("entry_id", metavar="ID")
-        kind.add_arguments(p)
-        p.add_argument("--description", default="")
-        p.set_defaults(func=cmd_add)
-        p = sub.add_parser("ls", help=f"list the project's {kind.what}s (no secret values)")
-        p.set_defaults(func=cmd_ls)
-        p = sub.add_parser("rm", help=f"unregister a {kind.what} (what it points at is not touched)")
-        p.add_argument("entry_id", metavar="ID")
-        p.set_defaults(func=cmd_rm)
-        for action in sub.choices.values():
-            _common(action)
-            add_format(action)
-            action.set_defaults(kind=kind)
+#: The kinds by their command word (``args.kind``).
+_BY_COMMAND = {kind.command: kind for kind in KINDS}
+
+
+def _kind(args: argparse.Namespace) -> _Kind:
+    return _BY_COMMAND[args.kind]
 
 
 def _registry(args: argparse.Namespace) -> JsonRegistry[Any]:
     settings = settings_from_args(args)
     with resource_errors():
-        return args.kind.registry(open_store(settings), settings.project)
+        return _kind(args).registry(open_store(settings), settings.project)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    kind: _Kind = args.kind
+    kind = _kind(args)
     registry = _registry(args)
     with resource_errors():
         entry = kind.add(registry, args)
@@ -182,7 +138,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=4))
     else:
-        _print_table(rows, args.kind.columns)
+        _print_table(rows, _kind(args).columns)
     return EXIT_OK
 
 
@@ -191,6 +147,6 @@ def cmd_rm(args: argparse.Namespace) -> int:
     with resource_errors():
         removed = registry.remove(args.entry_id)
     if not removed:
-        raise CommandError(f"no {args.kind.what} {args.entry_id!r} in the project")
-    report(args, f"{args.kind.what} {args.entry_id} removed", {"removed": args.entry_id})
+        raise CommandError(f"no {_kind(args).what} {args.entry_id!r} in the project")
+    report(args, f"{_kind(args).what} {args.entry_id} removed", {"removed": args.entry_id})
     return EXIT_OK

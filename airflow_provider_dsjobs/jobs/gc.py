@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, StoreError
-from airflow_provider_dsjobs.storage.cas import blobs_prefix, leases_prefix, load_tree, trees_prefix
+from airflow_provider_dsjobs.storage.cas import blob_id, blobs_prefix, leases_prefix, load_tree, trees_prefix
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,12 @@ def _delete_unreferenced(
     if not complete:
         return
     cutoff = now - grace
-    for prefix, suffix in ((trees_prefix(project), ".json"), (blobs_prefix(project), "")):
+    for prefix in (trees_prefix(project), blobs_prefix(project)):
         for info in list(store.list(prefix)):
-            content_id = info.key.rsplit("/", 1)[-1].removesuffix(suffix)
-            if content_id in live or not _old(info, cutoff) or (only is not None and content_id not in only):
+            content_id = _content_id(project, prefix, info.key)
+            if content_id is None or content_id in live or not _old(info, cutoff):
+                continue  # None: not ours (nothing dsjobs wrote there); it is left alone
+            if only is not None and content_id not in only:
                 continue
             if clock.spent():
                 report.complete = False
@@ -210,6 +212,13 @@ def _delete_unreferenced(
                 store.delete(info.key)
             report.blobs_deleted += 1
             report.bytes_freed += info.size
+
+
+def _content_id(project: str, prefix: str, key: str) -> str | None:
+    """The id a cache object is named by: a tree's from ``trees/<id>.json``, a blob's from its key (any algorithm)."""
+    if prefix == trees_prefix(project):
+        return key.rsplit("/", 1)[-1].removesuffix(".json")
+    return blob_id(project, key)
 
 
 def clear_job(job_store: JobStore, record: JobRecord, *, grace: timedelta = CLEAR_GRACE) -> GcReport:

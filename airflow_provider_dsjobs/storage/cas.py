@@ -2,17 +2,19 @@
 
 Key layout (relative to the store root; ``<project>`` is the project name):
 
-``projects/<project>/blobs/sha256/<first2>/<sha256>``
-    One file's bytes, named by the SHA-256 of its content (``<first2>`` = its first two hex digits).
+``projects/<project>/blobs/<algorithm>/<first2>/<hex digest>``
+    One file's bytes, named by its content id (``digests.py``): ``blake3:<hex>`` under ``blobs/blake3/`` for a
+    blob stored since store format 2, a bare SHA-256 hex under ``blobs/sha256/`` for one stored before (still
+    read, and checked with SHA-256). ``<first2>`` = the digest's first two hex digits.
 
 ``projects/<project>/trees/<tree_id>.json``
     A directory input's manifest: the canonical JSON (see ``tree_bytes``) of its entries, sorted by path.
-    Each entry is ``{"path", "kind", "sha256", "size", "mode"}``: ``path`` is ``/``-separated and relative
-    to the directory; ``kind`` is ``"file"`` or ``"dir"`` (directories appear only when they are empty,
-    with ``sha256`` null and ``size`` 0); ``mode`` is normalised like git (``0o755`` when any execute bit
-    is set, else ``0o644``; ``0o755`` for directories). ``tree_id`` is the SHA-256 of those exact bytes,
-    so a tree's identity depends only on names, contents and executable bits — never on mtimes, owners
-    or the order a filesystem lists entries in — and the object's own hash equals its name.
+    Each entry is ``{"path", "kind", "sha256", "size", "mode"}`` (``sha256``: the file's content id): ``path``
+    is ``/``-separated and relative to the directory; ``kind`` is ``"file"`` or ``"dir"`` (directories appear
+    only when they are empty, with ``sha256`` null and ``size`` 0); ``mode`` is normalised like git (``0o755``
+    when any execute bit is set, else ``0o644``; ``0o755`` for directories). ``tree_id`` is the SHA-256 of
+    those exact bytes, so a tree's identity depends only on names, contents and executable bits — never on
+    mtimes, owners or the order a filesystem lists entries in — and the object's own hash equals its name.
 
 ``projects/<project>/staging/<lease_id>.json``
     A lease written while inputs are being staged: the blob and tree ids the stager is about to rely on.
@@ -25,7 +27,6 @@ link is an error. Sockets, FIFOs and devices are rejected.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -40,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import CopiedIn, CopiesIn, ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hashing import (
     DEFAULT_MEMO,
@@ -69,7 +71,6 @@ _SEQUENTIAL_EXISTS_SECONDS = 0.02
 _SLOW_EXISTS_SECONDS = 0.0005
 
 _PROJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def check_project(project: str) -> str:
@@ -80,18 +81,13 @@ def check_project(project: str) -> str:
     return project
 
 
-def _check_sha(sha256: str) -> str:
-    if not _SHA_RE.fullmatch(sha256 or ""):
-        raise StoreError(f"invalid content id {sha256!r}: expected 64 lowercase hex digits")
-    return sha256
-
-
 def project_prefix(project: str) -> str:
     return f"projects/{check_project(project)}/"
 
 
 def blobs_prefix(project: str) -> str:
-    return f"{project_prefix(project)}blobs/sha256/"
+    """Where the project's blobs are, of every algorithm."""
+    return f"{project_prefix(project)}blobs/"
 
 
 def trees_prefix(project: str) -> str:
@@ -102,12 +98,18 @@ def leases_prefix(project: str) -> str:
     return f"{project_prefix(project)}staging/"
 
 
-def blob_key(project: str, sha256: str) -> str:
-    return f"{blobs_prefix(project)}{_check_sha(sha256)[:2]}/{sha256}"
+def blob_key(project: str, content_id: str) -> str:
+    return f"{blobs_prefix(project)}{digests.blob_path(content_id)}"
+
+
+def blob_id(project: str, key: str) -> str | None:
+    """The content id of the blob at ``key`` (``blob_key``'s form), or None for anything else."""
+    prefix = blobs_prefix(project)
+    return digests.from_blob_path(key[len(prefix) :]) if key.startswith(prefix) else None
 
 
 def tree_key(project: str, tree_id: str) -> str:
-    return f"{trees_prefix(project)}{_check_sha(tree_id)}.json"
+    return f"{trees_prefix(project)}{digests.check_tree_id(tree_id)}.json"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def tree_bytes(entries: Iterable[TreeEntry]) -> bytes:
 
 
 def tree_id(entries: Iterable[TreeEntry]) -> str:
-    return hashlib.sha256(tree_bytes(entries)).hexdigest()
+    return digests.tree_id_of(tree_bytes(entries))
 
 
 def _normal_mode(st_mode: int) -> int:
@@ -154,7 +156,7 @@ def _normal_mode(st_mode: int) -> int:
 
 @dataclass
 class StagedInput:
-    """One staged input. ``sha256`` is the file's content hash, or the tree id for a directory.
+    """One staged input. ``sha256`` is the file's content id (``digests.py``), or the tree id for a directory.
     ``entries`` for a file holds one entry whose ``path`` is the file's base name; for a directory, its
     tree entries. ``size`` is the total of the file sizes."""
 
@@ -284,7 +286,7 @@ def _describe(
         entries += [TreeEntry(d, "dir", None, 0, 0o755) for d in scanned.empty_dirs]
         entries.sort(key=lambda e: e.path)
         data = tree_bytes(entries)
-        tid = hashlib.sha256(data).hexdigest()
+        tid = digests.tree_id_of(data)
         trees[tid] = data
         staged.append(StagedInput("dir", tid, sum(f.size for f in files), entries, scanned.path))
     return staged, trees
@@ -530,7 +532,7 @@ class InputStager:
             entries = load_tree(self.store, self.project, content_id)
             ids = [content_id] + [e.sha256 for e in entries if e.sha256]
         else:
-            entries = [TreeEntry(content_id[:12], "file", content_id, size, mode)]
+            entries = [TreeEntry(digests.parse(content_id)[1][:12], "file", content_id, size, mode)]
             ids = [content_id]
         self._write_lease(ids)  # first: gc keeps what a lease names, so the checks below stay true
         missing = self._missing([blob_key(self.project, i) for i in ids if i != content_id or kind == "file"])
@@ -591,7 +593,7 @@ class BlobSource:
 
     def open(self, sha256: str, size: int | None = None) -> BinaryIO:
         """A reader for the blob (the caller closes it). ``size``, when known, avoids a store request."""
-        local = self._local(_check_sha(sha256), size)
+        local = self._local(digests.check(sha256), size)
         if local is not None:
             try:
                 return open(local, "rb")
@@ -617,7 +619,7 @@ def load_tree(store: ObjectStore, project: str, tree_id: str) -> list[TreeEntry]
         data = store.get_bytes(key)
     except ObjectNotFound:
         raise StoreError(f"input tree {tree_id[:12]}… is missing from {store.uri(key)}") from None
-    if hashlib.sha256(data).hexdigest() != tree_id:
+    if digests.tree_id_of(data) != tree_id:
         raise StoreError(f"input tree {store.uri(key)} is corrupt: its content does not match its id")
     try:
         return [TreeEntry.from_dict(item) for item in json.loads(data)]

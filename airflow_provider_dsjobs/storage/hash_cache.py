@@ -1,8 +1,10 @@
-"""A hash memo that survives the process: ``<home>/cache/hashes-v1.sqlite``.
+"""A hash memo that survives the process: ``<home>/cache/hashes-v2.sqlite``.
 
 Every ``dsjobs execute`` (and every Airflow task) is a new process. With only the in-process ``HashMemo``, a
 re-run of an unchanged input re-reads and re-hashes every byte just to find that every blob is already stored.
-``PersistentHashMemo`` keeps ``stat key → sha256`` on disk so a new process skips that read.
+``PersistentHashMemo`` keeps ``stat key → content id`` on disk so a new process skips that read. It holds the
+digests of new blobs' algorithm (``digests.NEW_BLOB_ALGORITHM``, BLAKE3 since store format 2) as raw bytes;
+format 1's ``hashes-v1.sqlite`` (SHA-256) is not read (a first run after the upgrade hashes its inputs again).
 
 Why SQLite (the standard library's ``sqlite3``) and not a JSON-lines file:
 
@@ -44,13 +46,16 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo, StatKey, is_racy
 from airflow_provider_dsjobs.storage.private import PRIVATE_FILE_MODE, make_private_dirs
 
 log = logging.getLogger(__name__)
 
-#: The file name carries the schema version, so two versions of dsjobs never rebuild each other's cache.
-CACHE_FILE = "hashes-v1.sqlite"
+#: The file name carries the schema version, so two versions of dsjobs never rebuild each other's cache (v2: the
+#: digests are ``_ALGORITHM``'s).
+CACHE_FILE = "hashes-v2.sqlite"
+_ALGORITHM = digests.NEW_BLOB_ALGORITHM
 DEFAULT_MAX_ENTRIES = 100_000
 #: Writes are batched: ``put`` flushes once this many rows wait (and ``flush``/exit write the rest).
 _BATCH = 500
@@ -78,7 +83,7 @@ CREATE TABLE IF NOT EXISTS hashes (
     ino INTEGER NOT NULL,
     dev INTEGER NOT NULL,
     ctime_ns INTEGER NOT NULL,
-    sha256 BLOB NOT NULL,
+    digest BLOB NOT NULL,
     used INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS hashes_used ON hashes (used);
@@ -138,12 +143,12 @@ class PersistentHashMemo(HashMemo):
         if not preloaded:
             row = self._run(
                 lambda conn: conn.execute(
-                    "SELECT size, mtime_ns, ino, dev, ctime_ns, sha256, used FROM hashes WHERE path = ?", (path,)
+                    "SELECT size, mtime_ns, ino, dev, ctime_ns, digest, used FROM hashes WHERE path = ?", (path,)
                 ).fetchone()
             )
         if not row or tuple(row[:5]) != key[1:] or not isinstance(row[5], bytes) or len(row[5]) != 32:
             return None
-        sha = row[5].hex()
+        sha = digests.content_id(_ALGORITHM, row[5].hex())
         self._remember(key, sha)
         with self._lock:
             self.misses -= 1
@@ -164,7 +169,7 @@ class PersistentHashMemo(HashMemo):
             for i in range(0, len(names), _QUERY_CHUNK):
                 chunk = names[i : i + _QUERY_CHUNK]
                 for row in conn.execute(
-                    "SELECT path, size, mtime_ns, ino, dev, ctime_ns, sha256, used FROM hashes "
+                    "SELECT path, size, mtime_ns, ino, dev, ctime_ns, digest, used FROM hashes "
                     f"WHERE path IN ({','.join('?' * len(chunk))})",
                     chunk,
                 ):
@@ -179,8 +184,11 @@ class PersistentHashMemo(HashMemo):
         if is_racy(key, time.time() if observed_at is None else observed_at):
             return
         self._remember(key, sha)
+        algorithm, digest = digests.parse(sha)
+        if algorithm != _ALGORITHM:
+            return  # only remembered in memory: the file holds one algorithm's digests
         with self._db_lock:
-            self._pending[os.fsencode(key[0])] = (*key[1:], bytes.fromhex(sha))
+            self._pending[os.fsencode(key[0])] = (*key[1:], bytes.fromhex(digest))
             full = len(self._pending) >= _BATCH
         if full:
             self.flush()
@@ -197,7 +205,7 @@ class PersistentHashMemo(HashMemo):
         def write(conn: sqlite3.Connection) -> None:
             with conn:  # one transaction: all rows or none
                 conn.executemany(
-                    "INSERT OR REPLACE INTO hashes (path, size, mtime_ns, ino, dev, ctime_ns, sha256, used) "
+                    "INSERT OR REPLACE INTO hashes (path, size, mtime_ns, ino, dev, ctime_ns, digest, used) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(path, *values, now) for path, values in rows.items()],
                 )

@@ -1,6 +1,7 @@
-"""Streaming SHA-256: of local files (with a memo keyed by file identity), of streams while someone else
-reads them (``HashingReader``), so content is hashed in the same pass that uploads it, and of a file while this
-process writes it (``TrailingHash``: the local store's copy, hashed from its pages behind the kernel's copy).
+"""Streaming content hashes (``digests.py`` knows the algorithms: new content gets BLAKE3 ids): of local files
+(with a memo keyed by file identity), of streams while someone else reads them (``HashingReader``), so content
+is hashed in the same pass that uploads it, and of a file while this process writes it (``TrailingHash``: the
+local store's copy, hashed from its pages behind the kernel's copy).
 Every read of an input goes through one stat check (``read_checked``).
 
 ``HashMemo`` lives in one process; ``storage/hash_cache.py`` adds one that persists across processes.
@@ -10,7 +11,6 @@ device, ctime) is exactly the one recorded when its content was hashed; any othe
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import mmap
 import os
@@ -22,10 +22,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import StoreError
 
-#: Files are hashed by reading into one reusable buffer of this size (no new ``bytes`` per chunk; hashlib
-#: releases the GIL on each update, so another thread can upload meanwhile)...
+#: Files are hashed by reading into one reusable buffer of this size (no new ``bytes`` per chunk; the hashers
+#: release the GIL on each update, so another thread can upload meanwhile)...
 FILE_BUFFER_SIZE = 8 * 1024 * 1024
 #: ... or of the file's size when smaller, but at least this: a 128 KiB file does not zero 8 MiB.
 _MIN_BUFFER_SIZE = 256 * 1024
@@ -50,7 +51,7 @@ def is_racy(key: StatKey, observed_at: float) -> bool:
 
 
 class HashMemo:
-    """Remembers ``stat key → sha256`` so an unchanged file is read once per process (bounded, LRU).
+    """Remembers ``stat key → content id`` so an unchanged file is read once per process (bounded, LRU).
 
     ``hits`` and ``misses`` count lookups (to see what a memo saved)."""
 
@@ -100,7 +101,7 @@ DEFAULT_MEMO = HashMemo()
 
 
 def hash_file(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[str, int]:
-    """``(sha256 hex, size)`` of a local file, read in chunks. Raises ``StoreError`` if the file changes
+    """``(content id, size)`` of a local file, read in chunks. Raises ``StoreError`` if the file changes
     while it is read (its stat key differs before and after)."""
     sha, st = hash_file_stat(path, memo)
     return sha, st.st_size
@@ -119,14 +120,14 @@ def hash_file_stat(
             raise _unreadable(path, exc) from None
         if (cached := memo.get(stat_key(path.absolute(), before))) is not None:
             return cached, before
-    return read_checked(path, memo, lambda before: _sha256_of(path, before.st_size))
+    return read_checked(path, memo, lambda before: _content_id_of(path, before.st_size))
 
 
 def read_checked(
     path: Path, memo: HashMemo | None, read: Callable[[os.stat_result], tuple[str, int]]
 ) -> tuple[str, os.stat_result]:
     """Run ``read`` between two ``stat`` calls of ``path`` (given the first, it reads the file and returns the
-    sha256 hex and the number of bytes it read): ``(sha256, stat)`` if the file kept its stat and its size
+    content id and the number of bytes it read): ``(content id, stat)`` if the file kept its stat and its size
     throughout, else a ``StoreError``. The hash is recorded in ``memo``. Every way the stager reads a file goes
     through this check."""
     observed_at = time.time()
@@ -144,7 +145,7 @@ def read_checked(
 
 
 def read_hashed(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[bytes, str, os.stat_result]:
-    """Read a small file whole and hash it: ``(content, sha256 hex, stat while read)``, so a copy can be written
+    """Read a small file whole and hash it: ``(content, content id, stat while read)``, so a copy can be written
     from the same read (each byte read once). The hash is recorded in ``memo`` (the caller asked it already).
     The content is held in memory, so callers keep this to small files."""
     content: list[bytes] = []
@@ -156,7 +157,7 @@ def read_hashed(path: Path, memo: HashMemo | None = DEFAULT_MEMO) -> tuple[bytes
             while len(data) <= expected and (more := fh.read(expected + 1 - len(data))):
                 data += more  # a short read (rare on a regular file)
         content.append(data)
-        return hashlib.sha256(data).hexdigest(), len(data)  # hashlib releases the GIL: files hash side by side
+        return digests.hash_of(data), len(data)  # the hashers release the GIL: files hash side by side
 
     sha, st = read_checked(path, memo, read)
     return content[0], sha, st
@@ -167,9 +168,9 @@ def _unreadable(path: Path, exc: OSError) -> StoreError:
 
 
 class TrailingHash:
-    """The SHA-256 of a file this process is writing, hashed region by region, in order, in a background thread
+    """The content id of a file this process is writing, hashed region by region, in order, in a background thread
     that trails the writer: the writer calls ``add(offset, length)`` for each range it has finished writing, and
-    ``hexdigest()`` waits for the hash to catch up. Pages are read through ``mmap`` (no copy into Python; where a
+    ``content_id()`` waits for the hash to catch up. Pages are read through ``mmap`` (no copy into Python; where a
     file cannot be mapped, ``os.pread``), one window of ``_HASH_WINDOW`` at a time.
 
     Only for a file this process owns and nobody else truncates (a mapped page cut off by a truncation kills the
@@ -177,7 +178,7 @@ class TrailingHash:
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
-        self._digest = hashlib.sha256()
+        self._digest = digests.ContentHash(large=True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsjobs-hash")
         self._pending: list[Future[None]] = []
         self.size = 0
@@ -192,11 +193,11 @@ class TrailingHash:
         self._pending.append(self._pool.submit(self._hash, offset, length))
         self.size += length
 
-    def hexdigest(self) -> str:
+    def content_id(self) -> str:
         for pending in self._pending:
             pending.result()  # in order; an error in the hashing thread is raised here
         self._pending.clear()
-        return self._digest.hexdigest()
+        return self._digest.content_id()
 
     def _hash(self, offset: int, length: int) -> None:
         end = offset + length
@@ -225,10 +226,10 @@ def _pread_all(fd: int, n: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
-def _sha256_of(path: Path, size_hint: int) -> tuple[str, int]:
-    """The SHA-256 (hex) of a file's content and its length, read sequentially in large blocks (of about
-    ``size_hint``, the size it had a moment ago, when that is smaller)."""
-    digest = hashlib.sha256()
+def _content_id_of(path: Path, size_hint: int) -> tuple[str, int]:
+    """The content id of a file and its length, read sequentially in large blocks (of about ``size_hint``, the
+    size it had a moment ago, when that is smaller)."""
+    digest = digests.ContentHash(large=size_hint >= digests.THREADED_MIN_BYTES)
     size = 0
     buffer = bytearray(max(_MIN_BUFFER_SIZE, min(FILE_BUFFER_SIZE, size_hint + 1)))
     view = memoryview(buffer)
@@ -236,21 +237,30 @@ def _sha256_of(path: Path, size_hint: int) -> tuple[str, int]:
         while n := fh.readinto(buffer):
             digest.update(view[:n])
             size += n
-    return digest.hexdigest(), size
+    return digest.content_id(), size
 
 
 class HashingReader(io.RawIOBase):
-    """Wraps a readable binary stream; hashes and counts every byte read through it.
+    """Wraps a readable binary stream; hashes and counts every byte read through it (with the algorithm
+    ``expected_sha256`` names, else ``algorithm``).
 
     It deliberately has no ``seek``: boto3 then reads it strictly in order (the non-seekable upload path),
     which is what makes the running hash equal the hash of the uploaded object.
-    With ``expected_sha256``, reaching the end of a stream whose content differs raises ``StoreError``.
+    With ``expected_sha256`` (a content id of either algorithm), reaching the end of a stream whose content
+    differs raises ``StoreError``.
     """
 
-    def __init__(self, stream: BinaryIO | Any, expected_sha256: str | None = None, name: str = "stream") -> None:
+    def __init__(
+        self,
+        stream: BinaryIO | Any,
+        expected_sha256: str | None = None,
+        name: str = "stream",
+        *,
+        algorithm: str = digests.NEW_BLOB_ALGORITHM,
+    ) -> None:
         super().__init__()
         self._stream = stream
-        self._digest = hashlib.sha256()
+        self._digest = digests.verifier(expected_sha256) if expected_sha256 else digests.ContentHash(algorithm)
         self._expected = expected_sha256
         self._name = name
         self.size = 0
@@ -269,8 +279,8 @@ class HashingReader(io.RawIOBase):
             self.size += len(data)
         elif n != 0 and not self._eof:
             self._eof = True
-            if self._expected is not None and self._digest.hexdigest() != self._expected:
-                raise StoreError(f"{self._name} is corrupt: its content does not match sha256 {self._expected}")
+            if self._expected is not None and self._digest.content_id() != self._expected:
+                raise StoreError(f"{self._name} is corrupt: its content does not match {self._expected}")
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -280,7 +290,8 @@ class HashingReader(io.RawIOBase):
 
     @property
     def sha256(self) -> str:
-        return self._digest.hexdigest()
+        """The content id of what was read (bare hex for SHA-256)."""
+        return self._digest.content_id()
 
     def close(self) -> None:
         if not self.closed:

@@ -241,7 +241,7 @@ class LocalStore:
             # w+: the hasher maps its pages
             with open(tmp, "w+b", opener=private_opener) as out, TrailingHash(out.fileno()) as hasher:
                 _fill(out, source, hasher.add, kernel_copy=True, sync=large and self.fsync)
-                sha = hasher.hexdigest()
+                sha = hasher.content_id()
         return CopiedIn(tmp, sha, hasher.size)
 
     def copy_in_bytes(self, data: bytes) -> Path:

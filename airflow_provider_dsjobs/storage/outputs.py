@@ -6,7 +6,8 @@ that finds no manifest must treat the set as incomplete, and one that finds it s
 What a manifest holds (a job's outputs, a dataset) is typed in ``jobs/manifest.py``; here it is a JSON object.
 
 Streams are hashed while they upload (``HashingReader``): nothing is read twice and memory stays bounded
-by the transfer's part size, so no spooling to a temporary file is needed.
+by the transfer's part size, so no spooling to a temporary file is needed. An output's ``sha256`` is a SHA-256
+(not the input cache's BLAKE3, ``digests.py``): what ``sha256sum`` prints for the downloaded file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, ProgressCallback, StoreError
 from airflow_provider_dsjobs.storage.hashing import HashingReader
 from airflow_provider_dsjobs.storage.keys import join_key, safe_relpath
@@ -49,7 +51,7 @@ class OutputWriter:
         """Upload ``stream`` to ``<prefix>/<relpath>``; returns ``(sha256, size)`` of what was uploaded."""
         self._check_open()
         key = self.key(relpath)
-        reader = HashingReader(stream, name=relpath)
+        reader = HashingReader(stream, name=relpath, algorithm=digests.SHA256)  # users check it with sha256sum
         self.store.put_stream(key, reader, progress)  # type: ignore[arg-type]  # a non-seekable BinaryIO
         return reader.sha256, reader.size
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, 
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.cas import InputStager, StagedInput, blob_key, tree_key
+from airflow_provider_dsjobs.storage.digests import hash_of
 from airflow_provider_dsjobs.storage.hashing import HashMemo
 from tests.storage.stores import local_store, s3_store, store
 
@@ -20,7 +20,7 @@ LATER = timedelta(hours=2)  # "now" for gc runs that should see today's uploads 
 
 
 def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return hash_of(data)
 
 
 def stage(store: ObjectStore, path: Path) -> StagedInput:

@@ -17,6 +17,7 @@ from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest, read_ou
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.digests import hash_of
 from tests.jobs.service_helpers import PYENV, wait_for, write_job
 
 pytestmark = [pytest.mark.docker]
@@ -535,7 +536,6 @@ def test_project_disk_is_mounted_read_only(
 
 def test_input_hashes_are_kept_in_the_home_for_the_next_process(local_settings: Settings, tmp_path: Path) -> None:
     import dataclasses
-    import hashlib
     import os
 
     from airflow_provider_dsjobs.storage.hash_cache import CACHE_FILE, PersistentHashMemo
@@ -550,7 +550,7 @@ def test_input_hashes_are_kept_in_the_home_for_the_next_process(local_settings: 
 
     assert JobService(local_settings).wait(_submit(JobService(local_settings), cfg).id).status == JobStatus.SUCCESS
     fresh = PersistentHashMemo(local_settings.home / "cache" / CACHE_FILE)  # what a new process would open
-    assert fresh.get(stat_key(data, data.stat())) == hashlib.sha256(b"remember me\n").hexdigest()
+    assert fresh.get(stat_key(data, data.stat())) == hash_of(b"remember me\n")
     assert fresh.disk_hits == 1
 
 

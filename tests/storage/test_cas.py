@@ -24,6 +24,7 @@ from airflow_provider_dsjobs.storage.cas import (
     load_tree,
     tree_key,
 )
+from airflow_provider_dsjobs.storage.digests import ContentHash, hash_of
 from airflow_provider_dsjobs.storage.hashing import HashMemo
 from airflow_provider_dsjobs.storage.local import PARTIAL_SUFFIX, LocalStore
 from airflow_provider_dsjobs.storage.progress import TransferProgress
@@ -63,7 +64,7 @@ def test_first_run_uploads_everything_once_and_rerun_uploads_nothing(store: Obje
     assert first.stats.files_uploaded == 3  # the duplicate content went up once
     assert first.stats.bytes_uploaded == unique_bytes
     for rel, content in FILES.items():
-        sha = hashlib.sha256(content).hexdigest()
+        sha = hash_of(content)
         assert store.get_bytes(blob_key(PROJECT, sha)) == content, rel
     assert store.exists(tree_key(PROJECT, staged.sha256))
 
@@ -123,7 +124,7 @@ def test_tree_records_empty_dirs_and_exec_bits(store: ObjectStore, tmp_path: Pat
 def test_stored_tree_is_the_canonical_json_whose_hash_is_its_id(store: ObjectStore, tmp_path: Path) -> None:
     staged = stager(store).stage(make_tree(tmp_path / "d", {"b": b"2", "a": b"1"}))
     raw = store.get_bytes(tree_key(PROJECT, staged.sha256))
-    assert hashlib.sha256(raw).hexdigest() == staged.sha256
+    assert hashlib.sha256(raw).hexdigest() == staged.sha256  # tree ids stay SHA-256 (store format 2 too)
     assert [e["path"] for e in json.loads(raw)] == ["a", "b"]
     assert set(json.loads(raw)[0]) == {"path", "kind", "sha256", "size", "mode"}
 
@@ -134,7 +135,7 @@ def test_single_file_input(store: ObjectStore, tmp_path: Path) -> None:
     s = stager(store)
     staged = s.stage(f)
     assert staged.kind == "file"
-    assert staged.sha256 == hashlib.sha256(b"print('hi')\n").hexdigest()
+    assert staged.sha256 == hash_of(b"print('hi')\n")
     assert staged.entries == [TreeEntry("main.py", "file", staged.sha256, 12, 0o644)]
     assert staged.local_hints() == {staged.sha256: f}
     assert s.stats.bytes_uploaded == 12
@@ -144,7 +145,7 @@ def test_large_file_streams_through_multipart(store: ObjectStore, tmp_path: Path
     # Local: 40 MB. S3 (moto): 12 MB, multipart with 5 MiB parts — moto holds several copies in memory.
     size = 40_000_000 if store.url.startswith("file:") else 12_000_000
     big = tmp_path / "big.bin"
-    digest = hashlib.sha256()
+    digest = ContentHash()
     with open(big, "wb") as fh:
         for i in range(size // 1_000_000):
             chunk = bytes([i % 256]) * 999_999 + os.urandom(1)
@@ -152,13 +153,13 @@ def test_large_file_streams_through_multipart(store: ObjectStore, tmp_path: Path
             digest.update(chunk)
     s = stager(store)
     staged = s.stage(big)
-    assert staged.sha256 == digest.hexdigest()
+    assert staged.sha256 == digest.content_id()
     assert store.size(blob_key(PROJECT, staged.sha256)) == size
-    check = hashlib.sha256()
+    check = ContentHash()
     with BlobSource(store, PROJECT).open(staged.sha256) as fh:
         while chunk := fh.read(1024 * 1024):
             check.update(chunk)
-    assert check.hexdigest() == staged.sha256
+    assert check.content_id() == staged.sha256
 
 
 def test_file_limit_rejects_before_any_upload(store: ObjectStore, tmp_path: Path) -> None:
@@ -201,7 +202,7 @@ def test_symlinked_files_are_staged_by_content(store: ObjectStore, tmp_path: Pat
     data.mkdir()
     (data / "link.txt").symlink_to(target)
     staged = stager(store).stage(data)
-    assert staged.entries[0].sha256 == hashlib.sha256(b"real").hexdigest()
+    assert staged.entries[0].sha256 == hash_of(b"real")
 
 
 def test_progress_lines_when_not_a_terminal(store: ObjectStore, tmp_path: Path) -> None:
@@ -232,7 +233,7 @@ def test_a_file_rewritten_during_upload_is_not_left_under_a_wrong_hash(
 ) -> None:
     f = tmp_path / "f.txt"
     f.write_bytes(b"version 1")
-    v1 = blob_key(PROJECT, hashlib.sha256(b"version 1").hexdigest())
+    v1 = blob_key(PROJECT, hash_of(b"version 1"))
     # How each backend takes in a small file: the local store writes its copy from the very bytes it hashed (named
     # later, in one batch); S3 uploads the file by path after hashing it.
     method = "copy_in_bytes" if isinstance(store, LocalStore) else "put_file"
@@ -246,7 +247,7 @@ def test_a_file_rewritten_during_upload_is_not_left_under_a_wrong_hash(
     monkeypatch.setattr(store, method, upload_then_rewrite)
     if isinstance(store, LocalStore):  # one read: the blob is the version that was read, whatever happens after
         staged = stager(store).stage(f)
-        assert staged.sha256 == v1.rsplit("/", 1)[1]
+        assert staged.sha256 == hash_of(b"version 1")
         assert store.get_bytes(v1) == b"version 1"
     else:  # a second read (the upload) saw other bytes: nothing stays under the first read's hash
         with pytest.raises(StoreError, match="changed while it was being uploaded"):
@@ -265,7 +266,7 @@ def test_memo_avoids_rehashing_unchanged_files(store: ObjectStore, tmp_path: Pat
     # Same size and mtime but different bytes would fool a stat memo; a real edit changes mtime, which we honour.
     f.write_bytes(b"abd")
     os.utime(f, (2_000_000, 2_000_000))
-    assert InputStager(store, PROJECT, memo=memo).stage(f).sha256 == hashlib.sha256(b"abd").hexdigest()
+    assert InputStager(store, PROJECT, memo=memo).stage(f).sha256 == hash_of(b"abd")
 
 
 def test_blob_source_prefers_the_unchanged_local_file(store: ObjectStore, tmp_path: Path) -> None:
@@ -312,7 +313,7 @@ def test_empty_file_and_empty_directory_inputs(store: ObjectStore, tmp_path: Pat
     empty_dir.mkdir()
     s = stager(store)
     f, d = s.stage_all([empty_file, empty_dir])
-    assert f.sha256 == hashlib.sha256(b"").hexdigest() and f.size == 0
+    assert f.sha256 == hash_of(b"") and f.size == 0
     assert store.get_bytes(blob_key(PROJECT, f.sha256)) == b""
     assert d.kind == "dir" and d.entries == [] and d.size == 0
     assert load_tree(store, PROJECT, d.sha256) == []

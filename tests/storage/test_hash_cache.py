@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.settings import Settings
+from airflow_provider_dsjobs.storage.digests import hash_of
 from airflow_provider_dsjobs.storage.hash_cache import CACHE_FILE, PersistentHashMemo, hash_memo_for, persistent_memo
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, hash_file, stat_key
 
@@ -90,7 +90,7 @@ def test_a_second_process_does_not_read_an_unchanged_input(tmp_path: Path) -> No
     assert first["uploaded"] == size and first["disk_hits"] == 0
     assert int(first["read"]) >= size  # hashed (and copied into the store)
     second = _stage_in_new_process(tmp_path / "home", tmp_path / "store", target)
-    assert second["sha256"] == first["sha256"] == hashlib.sha256(data).hexdigest()
+    assert second["sha256"] == first["sha256"] == hash_of(data)
     assert second["uploaded"] == 0 and second["disk_hits"] == 1
     assert int(second["read"]) < size // 8, f"the second process read {second['read']} bytes of a {size} B input"
 
@@ -98,14 +98,14 @@ def test_a_second_process_does_not_read_an_unchanged_input(tmp_path: Path) -> No
 def test_a_rewritten_file_is_hashed_again_even_with_size_and_mtime_put_back(tmp_path: Path) -> None:
     db = tmp_path / "cache" / CACHE_FILE
     f = _old_file(tmp_path / "f", b"abc")
-    assert _hash_and_flush(f, PersistentHashMemo(db)) == hashlib.sha256(b"abc").hexdigest()
+    assert _hash_and_flush(f, PersistentHashMemo(db)) == hash_of(b"abc")
     assert _rows(db) == 1
     time.sleep(0.05)  # let ctime move past the recorded one even on a coarse filesystem clock
     _old_file(f, b"abd")  # same inode, size and mtime: only ctime tells
-    assert _hash_and_flush(f, PersistentHashMemo(db)) == hashlib.sha256(b"abd").hexdigest()
+    assert _hash_and_flush(f, PersistentHashMemo(db)) == hash_of(b"abd")
     _old_file(f, b"longer")
     fresh = PersistentHashMemo(db)  # a new process: nothing in memory
-    assert hash_file(f, fresh)[0] == hashlib.sha256(b"longer").hexdigest()
+    assert hash_file(f, fresh)[0] == hash_of(b"longer")
     assert fresh.disk_hits == 0
 
 
@@ -114,7 +114,7 @@ def test_an_unchanged_file_is_answered_from_disk_by_a_new_memo(tmp_path: Path) -
     f = _old_file(tmp_path / "f", b"content")
     _hash_and_flush(f, PersistentHashMemo(db))
     fresh = PersistentHashMemo(db)
-    assert fresh.get(stat_key(f.absolute(), f.stat())) == hashlib.sha256(b"content").hexdigest()
+    assert fresh.get(stat_key(f.absolute(), f.stat())) == hash_of(b"content")
     assert fresh.disk_hits == 1
 
 
@@ -145,7 +145,7 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, damage: str, cap
         db.write_bytes(b"")
     fresh = PersistentHashMemo(db)
     for f in files:  # never an error: a miss, then the right hash
-        assert hash_file(f, fresh)[0] == hashlib.sha256(f.read_bytes()).hexdigest()
+        assert hash_file(f, fresh)[0] == hash_of(f.read_bytes())
     fresh.close()
     if damage != "empty":  # an empty file is simply a new database
         assert any("damaged" in r.getMessage() and "rebuilding" in r.getMessage() for r in caplog.records)
@@ -160,9 +160,9 @@ def test_an_unusable_cache_location_is_not_an_error(tmp_path: Path) -> None:
     (tmp_path / "home" / "cache").write_text("a file where the cache directory should be")
     memo = hash_memo_for(Settings(home=tmp_path / "home"))
     f = _old_file(tmp_path / "f", b"abc")
-    assert hash_file(f, memo)[0] == hashlib.sha256(b"abc").hexdigest()
+    assert hash_file(f, memo)[0] == hash_of(b"abc")
     memo.flush()
-    assert hash_file(f, memo)[0] == hashlib.sha256(b"abc").hexdigest()  # the in-process memo still works
+    assert hash_file(f, memo)[0] == hash_of(b"abc")  # the in-process memo still works
     assert memo.hits == 1
 
 
@@ -170,11 +170,11 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
     db = tmp_path / "cache" / CACHE_FILE
     memo = PersistentHashMemo(db, max_entries=100)
     for i in range(350):
-        memo.put((f"/nowhere/{i}", 1, OLD[1] * 10**9, i, 1, 0), "00" * 32)
+        memo.put((f"/nowhere/{i}", 1, OLD[1] * 10**9, i, 1, 0), "blake3:" + "00" * 32)
     memo.flush()
     assert 0 < _rows(db) <= 100
     # One row per path: a file's new content replaces its old row.
-    memo.put(("/nowhere/349", 2, OLD[1] * 10**9, 349, 1, 5), "11" * 32)
+    memo.put(("/nowhere/349", 2, OLD[1] * 10**9, 349, 1, 5), "blake3:" + "11" * 32)
     memo.flush()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM hashes WHERE path = ?", (b"/nowhere/349",)).fetchone()[0] == 1
@@ -189,7 +189,7 @@ WRITER_SCRIPT = textwrap.dedent(
     db, worker, n = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     memo = PersistentHashMemo(db)
     for i in range(n):
-        memo.put((f"/w{worker}/{i}", i, 10**18, i, worker, i), f"{worker:02x}{i % 256:02x}" * 16)
+        memo.put((f"/w{worker}/{i}", i, 10**18, i, worker, i), "blake3:" + f"{worker:02x}{i % 256:02x}" * 16)
         if i % 50 == 0:
             memo.flush()
             memo.get((f"/w{(worker + 1) % 4}/{i}", i, 10**18, i, (worker + 1) % 4, i))  # read while others write
@@ -221,7 +221,7 @@ def test_concurrent_writers_do_not_corrupt_the_cache(tmp_path: Path) -> None:
     # A writer that found the file busy skips a batch rather than wait forever; here each waits long enough.
     assert _rows(db) == 4 * n
     reader = PersistentHashMemo(db)
-    assert reader.get(("/w2/777", 777, 10**18, 777, 2, 777)) == f"{2:02x}{777 % 256:02x}" * 16
+    assert reader.get(("/w2/777", 777, 10**18, 777, 2, 777)) == "blake3:" + f"{2:02x}{777 % 256:02x}" * 16
 
 
 def _busy_error() -> sqlite3.OperationalError:
@@ -246,21 +246,21 @@ def test_a_busy_answer_without_sqlite_waiting_is_retried(tmp_path: Path, monkeyp
         return real_connect()
 
     monkeypatch.setattr(memo, "_connect", refusing_connect)
-    memo.put(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0), "ab" * 32)
+    memo.put(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0), "blake3:" + "ab" * 32)
     memo.flush()
     assert _rows(db) == 1
-    assert PersistentHashMemo(db).get(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0)) == "ab" * 32
+    assert PersistentHashMemo(db).get(("/nowhere/a", 1, OLD[1] * 10**9, 1, 1, 0)) == "blake3:" + "ab" * 32
 
     # A lock that outlasts the busy timeout: the batch is skipped (never an error), and the cache stays usable.
     monkeypatch.setattr(hash_cache, "_BUSY_TIMEOUT_S", 0.05)
     with sqlite3.connect(db, isolation_level=None) as holder:
         holder.execute("BEGIN EXCLUSIVE")
         stuck = PersistentHashMemo(db)
-        stuck.put(("/nowhere/b", 1, OLD[1] * 10**9, 2, 1, 0), "cd" * 32)
+        stuck.put(("/nowhere/b", 1, OLD[1] * 10**9, 2, 1, 0), "blake3:" + "cd" * 32)
         stuck.flush()
         holder.execute("ROLLBACK")
     assert _rows(db) == 1
-    stuck.put(("/nowhere/c", 1, OLD[1] * 10**9, 3, 1, 0), "ef" * 32)
+    stuck.put(("/nowhere/c", 1, OLD[1] * 10**9, 3, 1, 0), "blake3:" + "ef" * 32)
     stuck.flush()
     assert _rows(db) == 2
 

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_dsjobs.storage import hashing
 from airflow_provider_dsjobs.storage.base import StoreError
+from airflow_provider_dsjobs.storage.digests import hash_of
 from airflow_provider_dsjobs.storage.hashing import HashingReader, HashMemo, TrailingHash, hash_file, read_hashed
 
 
@@ -19,7 +20,7 @@ def test_hash_file_matches_hashlib(tmp_path: Path) -> None:
     f = tmp_path / "f"
     data = os.urandom(3 * 1024 * 1024 + 1)
     f.write_bytes(data)
-    assert hash_file(f, None) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert hash_file(f, None) == (hash_of(data), len(data))
 
 
 def test_memo_skips_recently_modified_files(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_memo_is_bounded(tmp_path: Path) -> None:
 def test_hashing_reader_counts_and_verifies() -> None:
     reader = HashingReader(io.BytesIO(b"hello world"))
     assert reader.read(5) + reader.read() == b"hello world"
-    assert reader.size == 11 and reader.sha256 == hashlib.sha256(b"hello world").hexdigest()
+    assert reader.size == 11 and reader.sha256 == hash_of(b"hello world")
     assert not reader.seekable()
     bad = HashingReader(io.BytesIO(b"tampered"), expected_sha256=hashlib.sha256(b"original").hexdigest())
     with pytest.raises(StoreError, match="corrupt"):
@@ -66,11 +67,11 @@ def test_read_hashed_returns_the_bytes_it_hashed_and_records_them(tmp_path: Path
     os.utime(f, (1_000_000, 1_000_000))  # old enough to be memoised
     memo = HashMemo()
     content, sha, st = read_hashed(f, memo)
-    assert (content, sha, st.st_size) == (data, hashlib.sha256(data).hexdigest(), len(data))
+    assert (content, sha, st.st_size) == (data, hash_of(data), len(data))
     assert hash_file(f, memo)[0] == sha and memo.hits == 1  # recorded: the next look-up reads nothing
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
-    assert read_hashed(empty, None)[:2] == (b"", hashlib.sha256(b"").hexdigest())
+    assert read_hashed(empty, None)[:2] == (b"", hash_of(b""))
 
 
 def test_read_hashed_refuses_a_file_that_grows_while_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,4 +114,4 @@ def test_trailing_hash_of_a_file_written_in_uneven_steps(
             out.write(data[start:end])
             out.flush()
             hasher.add(start, end - start)
-        assert (hasher.hexdigest(), hasher.size) == (hashlib.sha256(data).hexdigest(), len(data))
+        assert (hasher.content_id(), hasher.size) == (hash_of(data), len(data))

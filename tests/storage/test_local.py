@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import re
@@ -14,6 +13,7 @@ import pytest
 
 from airflow_provider_dsjobs.storage import local
 from airflow_provider_dsjobs.storage.base import StoreError
+from airflow_provider_dsjobs.storage.digests import hash_of
 from airflow_provider_dsjobs.storage.local import PARTIAL_SUFFIX, LocalStore
 
 
@@ -259,7 +259,7 @@ def test_copy_in_hashes_exactly_what_it_copied(tmp_path: Path, monkeypatch: pyte
     src, payload = _payload_file(tmp_path, 3 * 1024 * 1024 + 12345)
     store = LocalStore(tmp_path / "store")
     copy = store.copy_in(src)
-    assert (copy.sha256, copy.size) == (hashlib.sha256(payload).hexdigest(), len(payload))
+    assert (copy.sha256, copy.size) == (hash_of(payload), len(payload))
     assert copy.path.read_bytes() == payload and copy.path.name.endswith(PARTIAL_SUFFIX)
 
 

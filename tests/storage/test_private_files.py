@@ -76,9 +76,9 @@ def test_the_hash_cache_and_its_wal_are_private(umask: int, tmp_path: Path) -> N
     home = tmp_path / "home"
     memo = PersistentHashMemo(home / "cache" / "hashes.sqlite3")
     key = stat_key(data, data.stat())
-    memo.put(key, "ab" * 32, observed_at=time.time() + 60)  # long after the write: not a racy entry
+    memo.put(key, "blake3:" + "ab" * 32, observed_at=time.time() + 60)  # long after the write: not a racy entry
     memo.flush()
-    assert memo.get(key) == "ab" * 32
+    assert memo.get(key) == "blake3:" + "ab" * 32
     assert {p.name for p in (home / "cache").iterdir()} >= {"hashes.sqlite3", "hashes.sqlite3-wal"}
     assert_private(home)
     memo.close()
