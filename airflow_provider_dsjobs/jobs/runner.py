@@ -12,14 +12,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext, suppress
 
 from airflow_provider_dsjobs.jobs.context import JobContext
-from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, JobError, into_job_error, one_line
+from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, EngineLost, JobError, into_job_error, one_line
 from airflow_provider_dsjobs.jobs.finalizer import JobFinalizer
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.submitter import JobSubmitter
 from airflow_provider_dsjobs.jobs.transitions import Transitions
-from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 
 #: Receives the job's output line by line: ``(stream, line)``.
 LogSink = Callable[[str, str], None]
@@ -209,6 +209,8 @@ class JobRunner:
             )
         except ContainerNotFound:
             return self.finalizer.container_lost(record.id)
+        except EngineUnreachable as exc:  # what the container does is unknown: CANCELLING stays, a reader finishes
+            raise EngineLost(one_line(exc)) from None
         except RuntimeFailure as exc:
             raise JobError(one_line(exc)) from None
         return self.finalize(record.id)
