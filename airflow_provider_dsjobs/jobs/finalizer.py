@@ -34,19 +34,21 @@ _COLLECTION_FAILURES = (RuntimeFailure, StoreError, OSError, tarfile.TarError)
 
 
 class JobFinalizer:
-    """Ends jobs on the engine of ``ctx`` (the caller routed the job to its own engine)."""
+    """Ends jobs on the engine of ``ctx`` (the caller routed the job to its own engine). ``again(job_id)`` re-reads
+    the job, returns it if it is terminal, and else finalizes it anew: what a lost race, or a container another
+    finalizer removed, leads to."""
 
-    def __init__(self, ctx: JobContext, transitions: Transitions) -> None:
+    def __init__(self, ctx: JobContext, transitions: Transitions, again: Callable[[str], JobRecord]) -> None:
         self.ctx = ctx
         self.moves = transitions
+        self.again = again
 
-    def finalize(self, record: JobRecord, again: Callable[[str], JobRecord]) -> JobRecord:
-        """Finalize the active ``record`` (it has a container on this engine). ``again(job_id)`` re-reads the job
-        and decides anew: what a lost race leads to."""
+    def finalize(self, record: JobRecord) -> JobRecord:
+        """Finalize the active ``record`` (it has a container on this engine); nothing changes while it runs."""
         with into_job_error(RuntimeFailure):
             state = self.ctx.runtime.state(record.container_id or "")
         if state is None:
-            return self.container_lost(record.id)
+            return self.container_lost(record)
         if state.status == "created":
             # Created but never started: a launch still under way elsewhere (or one that died half-way).
             if record.status == JobStatus.CANCELLING:
@@ -60,7 +62,7 @@ class JobFinalizer:
         if record.status not in (JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.UPLOADING_OUTPUT):
             record = self.moves.move(record, JobStatus.UPLOADING_OUTPUT, by="finalize")
             if record.status != JobStatus.UPLOADING_OUTPUT:  # lost the race: ended or cancelled meanwhile
-                return again(record.id)
+                return self.again(record.id)
         return self._stage_out(record, state)
 
     def _stage_out(self, record: JobRecord, state: ContainerState) -> JobRecord:
@@ -68,8 +70,8 @@ class JobFinalizer:
         exit_code = state.exit_code if state.exit_code is not None else -1
         try:
             result = self._run_stage_out(record, exit_code, state.oom_killed)
-        except ContainerNotFound:
-            return self.container_lost(record.id)
+        except ContainerNotFound:  # another finalizer removed it (or it vanished): decide on what is stored now
+            return self.again(record.id)
         except EngineUnreachable as exc:  # the outputs are still in the container: a later finalize collects them
             raise EngineLost(one_line(exc)) from None
         except _COLLECTION_FAILURES as exc:
@@ -123,12 +125,9 @@ class JobFinalizer:
         result = recover_from_manifest(self.ctx.jobs, record.id)
         return None if result is None else self.apply(record, result)
 
-    def container_lost(self, job_id: str) -> JobRecord:
-        """The container is gone: another finalizer won (the record is terminal or the manifest committed), or it
-        vanished."""
-        record = self.ctx.load(job_id)
-        if record.status.terminal:
-            return record
+    def container_lost(self, record: JobRecord) -> JobRecord:
+        """The active ``record``'s container is gone: another finalizer committed (its manifest is the outcome), or
+        it vanished (ERROR; CANCELLED for a job being cancelled)."""
         recovered = self.recover_committed(record)
         if recovered is not None:
             return recovered

@@ -32,7 +32,7 @@ class JobRunner:
         self.ctx = ctx
         self.moves = Transitions(ctx)
         self.submitter = JobSubmitter(ctx, self.moves)
-        self.finalizer = JobFinalizer(ctx, self.moves)
+        self.finalizer = JobFinalizer(ctx, self.moves, self.finalize)
         self._peers: dict[int, JobRunner] = {}
 
     def _on_owner(self, job_id: str, act: Callable[[JobRunner, JobRecord], JobRecord]) -> JobRecord:
@@ -190,7 +190,7 @@ class JobRunner:
     def _finalize(self, record: JobRecord) -> JobRecord:
         if not record.container_id:
             return record
-        return self.finalizer.finalize(record, self.finalize)
+        return self.finalizer.finalize(record)
 
     def cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
         return self._on_owner(job_id, lambda runner, record: runner._cancel(record, graceful))
@@ -207,8 +207,8 @@ class JobRunner:
             self.ctx.runtime.stop(
                 record.container_id, signal=signal, timeout=(doc.graceful_timeout or 0.0) if signal else None
             )
-        except ContainerNotFound:
-            return self.finalizer.container_lost(record.id)
+        except ContainerNotFound:  # removed meanwhile: decide on what is stored now
+            return self.finalize(record.id)
         except EngineUnreachable as exc:  # what the container does is unknown: CANCELLING stays, a reader finishes
             raise EngineLost(one_line(exc)) from None
         except RuntimeFailure as exc:
