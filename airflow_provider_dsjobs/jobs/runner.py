@@ -33,7 +33,7 @@ class JobRunner:
         self.moves = Transitions(ctx)
         self.submitter = JobSubmitter(ctx, self.moves)
         self.finalizer = JobFinalizer(ctx, self.moves, self.finalize)
-        self._peers: dict[int, JobRunner] = {}
+        self._peers: dict[JobContext, JobRunner] = {}
 
     def _on_owner(self, job_id: str, act: Callable[[JobRunner, JobRecord], JobRecord]) -> JobRecord:
         """Reload the job and stop if it is terminal; else ``act`` on it with the runner of its engine."""
@@ -46,7 +46,10 @@ class JobRunner:
         peer = self.ctx.peer(record)
         if peer is None:
             return self
-        return self._peers.setdefault(id(peer), JobRunner(peer))
+        runner = self._peers.get(peer)
+        if runner is None:
+            runner = self._peers[peer] = JobRunner(peer)
+        return runner
 
     # -- watching --------------------------------------------------------------------------------------------
 
