@@ -3,8 +3,7 @@
 This is the only API the CLI and the Airflow layer use to run, watch, cancel and inspect jobs.
 Every method is safe to call from any process that has the same ``Settings``: state lives in the job
 record in the store and in the container's labels on the engine, never in this object. ``JobService``
-orchestrates the lifecycle — status changes, saving the record, failure handling — and leaves each step's
-work to the module named below.
+is a facade over the lifecycle's classes (below); each step's work is in the module named with it.
 
 Lifecycle and where each step lives:
 
