@@ -59,11 +59,12 @@ def check_datasets(jobs: JobStore, plan: JobPlan) -> None:
             raise JobError(f"unknown dataset {ds.id!r}: nothing at {where} in project {plan.project}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StagedInputs:
     """What ``stage_inputs`` staged: ``delivery`` (what goes where in the container), the record's ``inputs``
     entries (``refs``) and their ``total_size``, and the ``stager`` whose lease protects the blobs from ``gc``
-    until the record referencing them is saved (then ``stager.release()``)."""
+    until the record referencing them is saved (then ``stager.release()``). The stage-in step's result: only the
+    submitter (``jobs/submitter.py``) stores ``refs`` and ``total_size`` in the record."""
 
     delivery: Staged
     refs: list[InputRef]

@@ -10,8 +10,11 @@
    (``publish_dataset``; the ID is derived from the job id and dataset name, so two finalizers agree); one
    larger than its declared size is not, and the job ends ERROR naming it, its size and the limit;
 5. each read-write s3-mount is synced back to its bucket, whatever the outcome (``jobs/s3_sync.py``);
-6. the output manifest is written **last**: the commit point. ``recover_from_manifest`` brings a record to
-   the outcome a committed manifest recorded (another finalizer got there, or one crashed right after it).
+6. the output manifest is written **last**: the commit point. ``recover_from_manifest`` reads the outcome a
+   committed manifest recorded (another finalizer got there, or one crashed right after it).
+
+Its input is a ``StageOutRequest`` and its result a ``StageOutResult`` (both frozen): it never changes the job
+record; the lifecycle (``jobs/finalizer.py``) stores the result with the terminal status in one write.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
@@ -35,10 +38,11 @@ from airflow_provider_dsjobs.jobs.manifest import (
 )
 from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
 from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.result_file import read_result
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, sync_mount
+from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, SyncMount, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
@@ -84,6 +88,74 @@ def mirror(container_path: str) -> str:
 Outcome = tuple[JobStatus, "str | None"]
 
 
+@dataclass(frozen=True)
+class SyncTarget:
+    """One read-write s3-mount to sync back, with its bucket and credentials resolved by the finalizer (``source``)
+    or why they could not be (``error``): stage-out never reaches back into the service for them."""
+
+    mount: SyncMount
+    source: S3Source | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StageOutRequest:
+    """What stage-out needs of a job whose container has exited."""
+
+    job_id: str
+    project: str
+    container_id: str
+    #: The bytes of the job's inputs (``data_size_bytes`` counts them with the outputs).
+    input_bytes: int
+    exit_code: int
+    cancelled: bool
+    oom_killed: bool = False
+    sync: tuple[SyncTarget, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageOutResult:
+    """A job's outcome as its committed outputs manifest records it, and what the record stores with it. Only the
+    lifecycle applies it to the record (``record_fields``), in the same write as the terminal status."""
+
+    status: JobStatus
+    details: str | None
+    outputs: Mapping[str, str]
+    missing_outputs: tuple[str, ...]
+    output_datasets: Mapping[str, str]
+    s3_sync: tuple[MountSync, ...]
+    logs: str | None
+    return_code: int | None
+    data_size_bytes: int | None
+    #: The job's last progress marker ``(percent, message)``, when its log had one.
+    progress: tuple[float, str] | None = None
+    #: Whether ``result`` was read from the container (a recovered outcome leaves the record's as it is).
+    has_result: bool = False
+    result: Any = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.status, self.details
+
+    def record_fields(self) -> dict[str, Any]:
+        """The record's fields this outcome sets (``JobRecord`` attribute names and values)."""
+        values: dict[str, Any] = {
+            "outputs": dict(self.outputs),
+            "missing_outputs": list(self.missing_outputs),
+            "output_datasets": dict(self.output_datasets),
+            "s3_sync": list(self.s3_sync),
+            "logs": self.logs,
+            "return_code": self.return_code,
+        }
+        if self.data_size_bytes:
+            values["data_size_bytes"] = self.data_size_bytes
+        if self.progress is not None:
+            values["progress"], values["progress_message"] = self.progress
+        if self.has_result:
+            values["result"] = self.result
+        return values
+
+
 @dataclass
 class _Collected:
     """What stage-out gathered from the container besides its logs."""
@@ -100,54 +172,36 @@ class _Collected:
     synced: list[MountSync] = field(default_factory=list)
 
 
-def stage_out(
-    jobs: JobStore,
-    runtime: ContainerRuntime,
-    record: JobRecord,
-    doc: PlanDoc,
-    exit_code: int,
-    cancelled: bool,
-    oom_killed: bool = False,
-    sync_source: SourceResolver | None = None,
-) -> Outcome:
-    """Collect logs and outputs, publish datasets, commit the manifest; fill in ``record``'s outputs, logs and
-    sizes and return the outcome the manifest recorded (the caller sets the status and saves the record).
-    ``doc`` is the job's ``plan.json``.
+def stage_out(jobs: JobStore, runtime: ContainerRuntime, job: StageOutRequest, doc: PlanDoc) -> StageOutResult:
+    """Collect logs and outputs, publish datasets, sync read-write s3-mounts back, commit the manifest; the outcome
+    the manifest recorded (the caller stores it with the terminal status). ``doc`` is the job's ``plan.json``.
 
     The logs are stored and the manifest committed even when collecting an output fails half-way (the
     outcome is then ERROR with the reason); only a lost container or engine leaves nothing committed."""
-    store = jobs.store
-    writer = OutputWriter(store, jobs.outputs_prefix(record.id))
+    writer = OutputWriter(jobs.store, jobs.outputs_prefix(job.job_id))
     with joblogs.LogSpool() as spool:
-        for stream, line in runtime.stream_logs(record.container_id or "", follow=False):
+        for stream, line in runtime.stream_logs(job.container_id, follow=False):
             spool.write(stream, line)
-        got = _collect(jobs, runtime, record, doc, writer, spool, exit_code == 0 and not cancelled)
-        if exit_code != 0 and exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
-            got.pyenv_error = read_marker(runtime, record.container_id or "", doc.python_failed_marker)
-        record.result, warning = read_result(runtime, record.container_id or "")
+        got = _collect(jobs, runtime, job, doc, writer, spool)
+        if job.exit_code != 0 and job.exit_code == doc.python_failed_exit_code and doc.python_failed_marker:
+            got.pyenv_error = read_marker(runtime, job.container_id, doc.python_failed_marker)
+        result, warning = read_result(runtime, job.container_id)
         if warning:
             spool.write(joblogs.SYSTEM, f"warning: {warning}")
-        got.synced = _sync_back(runtime, record.container_id or "", doc, sync_source, spool)
-        failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
-        status, details = _outcome(exit_code, cancelled, oom_killed, got.pyenv_error, failure)
-        if status == JobStatus.SUCCESS and any(m.error for m in got.synced):
-            failed = next(m for m in got.synced if m.error)
-            status, details = (
-                JobStatus.ERROR,
-                f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}",
-            )
-        spool.write(joblogs.SYSTEM, f"exit code {exit_code}; {status.value}" + (f": {details}" if details else ""))
-        logs_key = spool.upload(store, lambda name: jobs.log_key(record.id, name))
-        if spool.progress is not None:
-            record.progress, record.progress_message = spool.progress.percent, spool.progress.message
+        got.synced = _sync_back(runtime, job.container_id, job.sync, spool)
+        status, details = _final_outcome(job, got)
+        line = f"exit code {job.exit_code}; {status.value}" + (f": {details}" if details else "")
+        spool.write(joblogs.SYSTEM, line)
+        logs_key = spool.upload(jobs.store, lambda name: jobs.log_key(job.job_id, name))
+        progress = (spool.progress.percent, spool.progress.message) if spool.progress is not None else None
     manifest = OutputsManifest(
-        job_id=record.id,
-        project=record.project,
+        job_id=job.job_id,
+        project=job.project,
         status=status,
         status_details=details,
-        logs=store.uri(logs_key),
-        data_size_bytes=sum(i.size for i in record.inputs) + sum(f.size for f in got.files),
-        return_code=exit_code,
+        logs=jobs.store.uri(logs_key),
+        data_size_bytes=job.input_bytes + sum(f.size for f in got.files),
+        return_code=job.exit_code,
         outputs=tuple(StoredOutput(o, got.outputs.get(o.key)) for o in doc.outputs),
         missing_outputs=tuple(got.missing),
         output_datasets=got.datasets,
@@ -156,34 +210,47 @@ def stage_out(
     )
     # The commit point: written last, so a reader never sees half an output set.
     writer.write_manifest(manifest.to_json())
-    _record(record, manifest)
+    return replace(_result_of(manifest, status, details), progress=progress, has_result=True, result=result)
+
+
+def _final_outcome(job: StageOutRequest, got: _Collected) -> Outcome:
+    """The outcome from the exit and what collecting found; a failed sync-back turns a success into ERROR."""
+    failure = got.failure or ("; ".join(got.too_large) if got.too_large else None)
+    status, details = _outcome(job.exit_code, job.cancelled, job.oom_killed, got.pyenv_error, failure)
+    failed = next((m for m in got.synced if m.error), None)
+    if status == JobStatus.SUCCESS and failed is not None:
+        return JobStatus.ERROR, f"syncing s3-mount {failed.id} back to {failed.url} failed: {failed.error}"
     return status, details
 
 
-def _record(record: JobRecord, manifest: OutputsManifest) -> None:
-    """Fill in ``record``'s outputs, logs and sizes as ``manifest`` has them."""
-    record.outputs = manifest.stored_outputs
-    record.missing_outputs = list(manifest.missing_outputs)
-    record.output_datasets = dict(manifest.output_datasets)
-    record.s3_sync = list(manifest.s3_sync)
-    record.logs = manifest.logs
-    record.return_code = manifest.return_code
-    record.data_size_bytes = manifest.data_size_bytes or record.data_size_bytes
+def _result_of(manifest: OutputsManifest, status: JobStatus, details: str | None) -> StageOutResult:
+    """The outcome ``manifest`` records, as the record stores it."""
+    return StageOutResult(
+        status=status,
+        details=details,
+        outputs=manifest.stored_outputs,
+        missing_outputs=tuple(manifest.missing_outputs),
+        output_datasets=dict(manifest.output_datasets),
+        s3_sync=tuple(manifest.s3_sync),
+        logs=manifest.logs,
+        return_code=manifest.return_code,
+        data_size_bytes=manifest.data_size_bytes,
+    )
 
 
 def _collect(
     jobs: JobStore,
     runtime: ContainerRuntime,
-    record: JobRecord,
+    job: StageOutRequest,
     doc: PlanDoc,
     writer: OutputWriter,
     spool: joblogs.LogSpool,
-    publish: bool,
 ) -> _Collected:
-    """Export each declared output (and, when ``publish``, each output dataset), saying in the log what was
-    skipped or missing. A failure half-way ends the collection with ``failure`` set."""
+    """Export each declared output (and, on exit 0 without a cancel, each output dataset), saying in the log what
+    was skipped or missing. A failure half-way ends the collection with ``failure`` set."""
     got = _Collected()
-    cid = record.container_id or ""
+    cid = job.container_id
+    publish = job.exit_code == 0 and not job.cancelled
     try:
         for out in doc.outputs:
             rel = mirror(out.container_path)
@@ -199,7 +266,7 @@ def _collect(
             got.outputs[out.key] = jobs.store.uri(join_key(writer.prefix, rel))
         for ds in doc.output_datasets if publish else ():
             try:
-                ds_id = publish_dataset(jobs, runtime, record, ds)
+                ds_id = publish_dataset(jobs, runtime, job, ds)
             except DatasetTooLarge as exc:
                 got.too_large.append(str(exc))
                 spool.write(joblogs.SYSTEM, str(exc))
@@ -215,20 +282,26 @@ def _collect(
 
 
 def _sync_back(
-    runtime: ContainerRuntime, cid: str, doc: PlanDoc, resolve: SourceResolver | None, spool: joblogs.LogSpool
+    runtime: ContainerRuntime, cid: str, targets: tuple[SyncTarget, ...], spool: joblogs.LogSpool
 ) -> list[MountSync]:
     """Sync each read-write s3-mount back to its bucket (whatever the job's outcome), one log line each."""
     synced: list[MountSync] = []
-    for mount in doc.s3_sync:
-        if resolve is None:
-            result = MountSync(mount.id, mount.url, error="no way to resolve its credentials here")
+    for target in targets:
+        mount, source = target.mount, target.source
+        if source is None:
+            result = MountSync(mount.id, mount.url, error=target.error or "no way to resolve its credentials here")
         else:
-            result = sync_mount(runtime, cid, mount, resolve)
+            result = sync_mount(runtime, cid, mount, _resolved(source))
         for line in result.skipped:
             spool.write(joblogs.SYSTEM, f"s3-mount {mount.id}: {line}")
         spool.write(joblogs.SYSTEM, result.describe())
         synced.append(result)
     return synced
+
+
+def _resolved(source: S3Source) -> SourceResolver:
+    """A resolver that gives the source the finalizer resolved already."""
+    return lambda _mount: source
 
 
 def _outcome(
@@ -255,17 +328,16 @@ def _outcome(
     return JobStatus.ERROR, details
 
 
-def recover_from_manifest(jobs: JobStore, record: JobRecord) -> Outcome | None:
-    """If the job's output manifest is committed, fill in ``record``'s outputs, logs and sizes as it recorded
-    them and return its outcome (the caller sets the status and saves the record); else None."""
+def recover_from_manifest(jobs: JobStore, job_id: str) -> StageOutResult | None:
+    """The outcome the job's committed output manifest recorded (another finalizer got there, or one crashed right
+    after the commit point); None when it is not committed."""
     try:
-        manifest = read_outputs_manifest(jobs, record.id)
+        manifest = read_outputs_manifest(jobs, job_id)
     except StoreError:
         return None
     if manifest is None or manifest.status is None:
         return None
-    _record(record, manifest)
-    return manifest.status, manifest.status_details
+    return _result_of(manifest, manifest.status, manifest.status_details)
 
 
 @dataclass
@@ -366,20 +438,20 @@ def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
     return None
 
 
-def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord, ds: OutputDatasetPlacement) -> str:
+def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, job: StageOutRequest, ds: OutputDatasetPlacement) -> str:
     """Export output dataset ``ds`` from the container into ``projects/<p>/datasets/<id>/``, write its manifest,
     and return its ID. Over its declared size it is not published: ``DatasetTooLarge`` (``jobs/dataset_size.py``)."""
-    ds_id = dataset_id(record.id, ds.name)
+    ds_id = dataset_id(job.job_id, ds.name)
     prefix = jobs.datasets_prefix(ds_id)
     writer = OutputWriter(jobs.store, prefix)
     target = SizeLimitedWriter(StripFirst(writer), ds.size_bytes)
     try:
         # The export of /job/output-datasets/<name> puts everything under <name>/: strip it.
-        exported = export_into(runtime, record.container_id or "", ds.container_path, "", target)
+        exported = export_into(runtime, job.container_id, ds.container_path, "", target)
     except OverLimit:
         for info in list(jobs.store.list(prefix)):
             jobs.store.delete(info.key)
-        size = exported_size(runtime, record.container_id or "", ds.container_path)
+        size = exported_size(runtime, job.container_id, ds.container_path)
         raise DatasetTooLarge(ds.name, size, ds.size_bytes) from None
     collected = exported.files if exported is not None and exported.refused is None else []
     files = tuple(replace(f, path=f.path.partition("/")[2]) for f in collected)
@@ -390,8 +462,8 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, record: JobRecord
         labels=dict(ds.labels),
         size=sum(f.size for f in files),
         declared_size=ds.size_bytes,
-        job_id=record.id,
-        project=record.project,
+        job_id=job.job_id,
+        project=job.project,
         created_at=utcnow().isoformat(),
         files=files,
     )

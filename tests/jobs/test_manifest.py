@@ -111,8 +111,9 @@ def test_an_output_manifest_written_before_reads_typed_and_writes_the_same_bytes
     jobs.store.delete(manifest_key(jobs.outputs_prefix(JOB).strip("/")))
     assert _stored_before(jobs, jobs.outputs_prefix(JOB), manifest.to_json()) == before
 
-    record = JobRecord(id=JOB, project="p", status=JobStatus.EXECUTING)
-    assert recover_from_manifest(jobs, record) == (JobStatus.ERROR, "program exited with code 3")
+    recovered = recover_from_manifest(jobs, JOB)
+    assert recovered is not None and recovered.outcome == (JobStatus.ERROR, "program exited with code 3")
+    record = JobRecord(id=JOB, project="p", status=JobStatus.EXECUTING, **recovered.record_fields())
     assert (record.outputs, record.missing_outputs, record.output_datasets) == (
         manifest.stored_outputs,
         ["TABLE"],
@@ -169,7 +170,7 @@ def test_a_malformed_output_manifest_is_one_line_naming_it(jobs: JobStore, chang
     assert "\n" not in message and why in message
     assert message.startswith(f"manifest {jobs.store.uri(manifest_key(jobs.outputs_prefix(JOB).strip('/')))}")
     record = JobRecord(id=JOB, project="p", status=JobStatus.EXECUTING)
-    assert recover_from_manifest(jobs, record) is None  # not committed as far as a finalizer can tell
+    assert recover_from_manifest(jobs, JOB) is None  # not committed as far as a finalizer can tell
     with pytest.raises(StoreError, match="is corrupt"):
         list_output_files(jobs, record)
 

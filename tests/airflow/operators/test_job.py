@@ -421,13 +421,13 @@ def test_retry_after_a_try_died_while_launching_starts_a_new_job(service: Any, m
     """Try 1's worker died while staging (the record says CREATING and nobody will move it on): try 2 finds it
     by its labels, sees its launch lease go stale, ends it ERROR and runs the job afresh instead of waiting on it."""
     from airflow_provider_dsjobs.jobs import lease as lease_module
-    from airflow_provider_dsjobs.jobs.service import JobService
+    from airflow_provider_dsjobs.jobs.submitter import JobSubmitter
 
     def die(*args: Any, **kwargs: Any) -> None:
         raise SystemExit("worker killed")  # not an Exception: the submit's own error handling never runs
 
     with monkeypatch.context() as patch:
-        patch.setattr(JobService, "_launch", die)
+        patch.setattr(JobSubmitter, "_launch", die)
         with pytest.raises(SystemExit):
             run(probe_op(), make_context(store=None))
     [dead] = service.list_jobs()

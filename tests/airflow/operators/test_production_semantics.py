@@ -189,7 +189,7 @@ def test_on_kill_returns_at_once_and_the_next_reader_finishes_the_job(service: A
 
 
 def test_on_kill_during_submit_cancels_the_job_before_it_starts(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_dsjobs.jobs import service as service_module
+    from airflow_provider_dsjobs.jobs import submitter as service_module
 
     uploading = threading.Event()
     release = threading.Event()
@@ -286,14 +286,14 @@ def test_cancel_requested_while_the_submitter_died_ends_cancelled(
     """on_kill marked the job CANCELLING, then the worker was SIGKILLed mid-submit: once its launch lease is stale,
     the next reader ends the job CANCELLED (not ERROR, not CANCELLING forever)."""
     from airflow_provider_dsjobs.jobs import lease as lease_module
-    from airflow_provider_dsjobs.jobs.service import JobService
+    from airflow_provider_dsjobs.jobs.submitter import JobSubmitter
 
     def die(*args: Any, **kwargs: Any) -> None:
         raise SystemExit("worker killed")
 
     store = DictTaskStateStore()
     with monkeypatch.context() as patch:
-        patch.setattr(JobService, "_launch", die)
+        patch.setattr(JobSubmitter, "_launch", die)
         with pytest.raises(SystemExit):
             run(probe_op(), make_context(store=store))
     job_id = store.data[STATE_JOB_ID]

@@ -1,0 +1,111 @@
+"""Races between processes on a fake runtime and a temporary local store: two finalizers, a cancel against a
+finalize, a compare-and-swap conflict injected once. Whatever the interleaving, exactly one writer ends the job, its
+outcome is stored whole, and a process that lost re-reads the job and returns what is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.storage.base import PreconditionFailed
+from tests.jobs.lifecycle_kit import Kit, assert_follows_the_table, make_kit, statuses
+
+S = JobStatus
+
+
+@pytest.fixture()
+def kit(tmp_path: Path) -> Kit:
+    return make_kit(tmp_path)
+
+
+def _once(kit: Kit, method: str, act: Any) -> None:
+    """Run ``act`` the first time the runtime's ``method`` is called (another process acting meanwhile)."""
+
+    def hook(_: str) -> None:
+        kit.runtime.before.pop(method)
+        act()
+
+    kit.runtime.before[method] = hook
+
+
+def test_two_finalizers_end_the_job_once(kit: Kit) -> None:
+    record = kit.exited(0)
+    _once(kit, "export", lambda: kit.other.finalize(record.id))  # B finalizes while A collects
+    first = kit.service.finalize(record.id)
+    stored = kit.stored(record.id)
+    assert first == stored and stored.status == S.SUCCESS
+    assert statuses(stored)[-2:] == [S.UPLOADING_OUTPUT, S.SUCCESS]
+    assert_follows_the_table(stored)
+    assert list(stored.outputs) == ["out.txt"] and stored.logs
+    assert kit.runtime.removed == [record.container_id]
+
+
+def test_a_cancel_during_a_finalize_of_a_running_job_wins_whole(kit: Kit) -> None:
+    """B cancels while A, which saw the container exit, collects: B's CANCELLED stands, A returns it."""
+    record = kit.exited(0)
+    _once(kit, "export", lambda: kit.other.cancel(record.id))
+    first = kit.service.finalize(record.id)
+    stored = kit.stored(record.id)
+    assert first == stored
+    assert (stored.status, stored.status_details) == (S.CANCELLED, "cancelled by user")
+    assert statuses(stored)[-3:] == [S.UPLOADING_OUTPUT, S.CANCELLING, S.CANCELLED]
+    assert_follows_the_table(stored)
+
+
+def test_a_finalize_during_a_cancel_returns_the_cancel(kit: Kit) -> None:
+    record = kit.running()
+    _once(kit, "stop", lambda: kit.other.finalize(record.id))  # the container still runs: B changes nothing
+    cancelled = kit.service.cancel(record.id)
+    assert cancelled.status == S.CANCELLED == kit.stored(record.id).status
+    assert_follows_the_table(kit.stored(record.id))
+
+
+def _conflict_once(kit: Kit, monkeypatch: pytest.MonkeyPatch, meanwhile: Any = None) -> list[str]:
+    """The service's next write of a record fails its compare-and-swap once (after ``meanwhile`` ran)."""
+    store = kit.service.store
+    real = store.put_bytes_if
+    conflicts: list[str] = []
+
+    def put_bytes_if(key: str, data: bytes, **kwargs: Any) -> str:
+        if key.endswith("record.json") and not conflicts:
+            conflicts.append(key)
+            if meanwhile is not None:
+                meanwhile()
+            raise PreconditionFailed(f"{key} changed meanwhile")
+        return real(key, data, **kwargs)
+
+    monkeypatch.setattr(store, "put_bytes_if", put_bytes_if)
+    return conflicts
+
+
+def test_a_conflict_alone_is_retried(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = kit.exited(0)
+    conflicts = _conflict_once(kit, monkeypatch)
+    done = kit.service.finalize(record.id)
+    assert conflicts and done.status == S.SUCCESS == kit.stored(record.id).status
+
+
+def test_a_conflict_with_a_cancel_decides_again_on_the_cancel(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A's move to UPLOADING_OUTPUT loses its compare-and-swap to B's cancel: A re-reads, sees CANCELLING and
+    finalizes the job as cancelled; it never overwrites the cancel."""
+    record = kit.exited(0)
+    conflicts = _conflict_once(kit, monkeypatch, lambda: kit.other.request_cancel(record.id))
+    done = kit.service.finalize(record.id)
+    stored = kit.stored(record.id)
+    assert conflicts and done == stored
+    assert statuses(stored)[-3:] == [S.EXECUTING, S.CANCELLING, S.CANCELLED]
+    assert_follows_the_table(stored)
+
+
+def test_a_conflict_with_another_finalizer_returns_its_outcome(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = kit.exited(3)
+    conflicts = _conflict_once(kit, monkeypatch, lambda: kit.other.finalize(record.id))
+    done = kit.service.finalize(record.id)
+    stored = kit.stored(record.id)
+    assert conflicts and done == stored
+    assert (stored.status, stored.status_details) == (S.ERROR, "program exited with code 3")
+    assert statuses(stored).count(S.UPLOADING_OUTPUT) == 1
+    assert_follows_the_table(stored)
