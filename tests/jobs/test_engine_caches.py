@@ -262,7 +262,7 @@ def test_volumes_attached_to_the_container_after_planning_are_recorded_too(
 ) -> None:
     """Dataset and S3-mount caches join the container's spec after planning (``jobs/dataset_mounts.py`` attaches
     them): whatever the container mounts gets its record. Stands in for them: one more volume on the spec."""
-    from airflow_provider_dsjobs.jobs import service as service_module
+    from airflow_provider_dsjobs.jobs import submitter as service_module
 
     extra = caches.volume("attached", kind="dataset")
     prepare = service_module.prepare_container
