@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, PythonSetup
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
+from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, python_build_files
 from airflow_provider_dsjobs.pyenv.build_step import BUILD_HELPER
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import PathNotFound, WaitTimeout
@@ -140,7 +141,7 @@ def run_build_step(
 def builder_entries(python: PythonSetup) -> Iterator[TarEntry]:
     """The builder and its spec, with their parent directories."""
     done: set[str] = set()
-    for path, content in python.container_files():
+    for path, content in python_build_files(python):
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             directory = "/".join(parts[:i])

@@ -89,6 +89,9 @@ from typing import BinaryIO, TextIO
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
+from airflow_provider_dsjobs.documents.mount_sync import SyncMount
+from airflow_provider_dsjobs.documents.plan_doc import PlanDoc
+from airflow_provider_dsjobs.documents.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.env_build import build_environment
@@ -106,7 +109,6 @@ from airflow_provider_dsjobs.jobs.fork import fork_config
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
 from airflow_provider_dsjobs.jobs.ownership import Ownership
 from airflow_provider_dsjobs.jobs.plan import (
@@ -120,16 +122,15 @@ from airflow_provider_dsjobs.jobs.plan import (
     resolve_s3_source,
     s3_mount_env_name,
 )
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.progress import Progress, ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery, page_jobs
-from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, day, utcnow
-from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_in import Staged, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest, stage_out
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsPoint, StatsSampler, read_stats
 from airflow_provider_dsjobs.jobs.store import Change, JobNotFound, JobStore, check_job_id
 from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
+from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry, S3Source
 from airflow_provider_dsjobs.resources.spark import SparkRegistry

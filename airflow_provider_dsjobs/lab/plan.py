@@ -17,6 +17,7 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import PipOptions
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
     LABEL_JOB_ID,
@@ -25,7 +26,6 @@ from airflow_provider_dsjobs.jobs.plan import (
     InputPlacement,
     JobPlan,
     PlanError,
-    PythonSetup,
     connection_registry_credentials,
     instance_profiles,
 )

@@ -34,7 +34,6 @@ import requests
 import urllib3.exceptions
 from docker.types import DeviceRequest, Ulimit
 
-from airflow_provider_dsjobs.runtime.base import StreamName
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
@@ -46,7 +45,7 @@ from airflow_provider_dsjobs.runtime.errors import (
 )
 from airflow_provider_dsjobs.runtime.images import ensure_image
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor, cut_frames
-from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
+from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter, StreamName
 from airflow_provider_dsjobs.runtime.resources import EngineLoad, ResourceChoice, engine_load
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
 from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT, Settings

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.storage.base import CopiedIn, CopiesIn, ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hashing import (
     DEFAULT_MEMO,
@@ -50,7 +51,7 @@ from airflow_provider_dsjobs.storage.hashing import (
     read_hashed,
     stat_key,
 )
-from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 GiB = 1024**3
 #: DataSphere's limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB; a job's come

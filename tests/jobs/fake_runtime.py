@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_dsjobs.runtime.base import ContainerRuntime, StreamName
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, PathNotFound
+from airflow_provider_dsjobs.runtime.logs import StreamName
 from airflow_provider_dsjobs.runtime.resources import EngineLoad
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
 

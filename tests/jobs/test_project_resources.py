@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config.loader import load_config
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
