@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.cli.job_commands import settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.pyenv.cache import clear_env_volumes, list_env_volumes
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint

@@ -7,8 +7,8 @@ import argparse
 import json
 from typing import Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_OK, CommandError
 from airflow_provider_dsjobs.cli.job_commands import _common, settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
 
 
 def register(subparsers: Any) -> None:

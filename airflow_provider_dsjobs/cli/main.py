@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+
 #: Modules that register subcommands, in help order. A module that is missing is skipped, so the CLI works
 #: while command families are added.
 COMMAND_MODULES = (
@@ -25,19 +27,6 @@ COMMAND_MODULES = (
     "airflow_provider_dsjobs.cli.registry_commands",
     "airflow_provider_dsjobs.cli.instance_commands",
 )
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class CommandError(Exception):
-    """A failure to report as one line and exit code ``code``."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,8 +100,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run through the imported module, not this ``__main__`` copy: command modules import ``CommandError`` from
-    # ``airflow_provider_dsjobs.cli.main``, and a second copy of the class would not catch theirs.
-    from airflow_provider_dsjobs.cli.main import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

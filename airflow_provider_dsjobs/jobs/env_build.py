@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, python_build_files
+from airflow_provider_dsjobs.jobs.plan import JobPlan, python_build_files
 from airflow_provider_dsjobs.pyenv.build_step import BUILD_HELPER
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import PathNotFound, WaitTimeout
 from airflow_provider_dsjobs.runtime.helper import helper_spec
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 
 #: Label of a build step's container naming the job it builds for.

@@ -59,11 +59,13 @@ from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, keyed_env, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage, binding_problem
+from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
 from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
 from airflow_provider_dsjobs.runtime.images import normalize_registry, registry_of
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -82,10 +84,6 @@ OUTPUT_DATASETS_DIR = "/job/output-datasets"
 DATASETS_DIR = "/job/datasets"
 S3_MOUNTS_DIR = "/job/s3"
 PROJECT_DIR = "/job/project"
-
-#: Labels every job container carries; ``find`` uses them to re-attach.
-LABEL_JOB_ID = "dsjobs.job_id"
-LABEL_PROJECT = "dsjobs.project"
 
 #: Graceful-shutdown wait when the config gives a signal but no timeout.
 DEFAULT_GRACEFUL_TIMEOUT = 10.0
@@ -701,8 +699,3 @@ def instance_profiles(names: Sequence[str], settings: Settings, source: str) -> 
                 f"{source}: cloud-instance-types: unknown instance type `{name}` (known: {catalog.names()})"
             )
     return tuple(catalog[name] for name in names)
-
-
-def project_volume_name(project: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", project)
-    return f"dsjobs-project-{safe}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from airflow_provider_dsjobs.documents.codec import decode, encode
 from airflow_provider_dsjobs.documents.mount_sync import SyncMount
 from airflow_provider_dsjobs.documents.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT, JobPlan
+from airflow_provider_dsjobs.jobs.plan import JobPlan
 from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, StoreError
 
 

@@ -112,8 +112,6 @@ from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
 from airflow_provider_dsjobs.jobs.ownership import Ownership
 from airflow_provider_dsjobs.jobs.plan import (
-    LABEL_JOB_ID,
-    LABEL_PROJECT,
     ConnectorLookup,
     JobPlan,
     PlanError,
@@ -137,6 +135,7 @@ from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec, ContainerState, Runtime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor
 from airflow_provider_dsjobs.runtime.tarstream import tar_stream
 from airflow_provider_dsjobs.settings import Settings

@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import Runtime

@@ -20,8 +20,6 @@ from airflow_provider_dsjobs.config.model import PipOptions
 from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
-    LABEL_JOB_ID,
-    LABEL_PROJECT,
     ExtraBytes,
     InputPlacement,
     JobPlan,
@@ -37,6 +35,7 @@ from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_scr
 from airflow_provider_dsjobs.pyenv.cached_env import cached_env, key_for, volume_for
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import DEFAULT_VOLUME_MOUNT
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.shell import shell_command
 from airflow_provider_dsjobs.settings import Settings
 

@@ -508,7 +508,7 @@ def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test
 def test_project_disk_is_mounted_read_only(
     local_settings: Settings, tmp_path: Path, docker_client: Any, test_image: str, project: str
 ) -> None:
-    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+    from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 
     volume = project_volume_name(project)
     docker_client.containers.run(
