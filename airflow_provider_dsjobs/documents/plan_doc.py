@@ -58,6 +58,8 @@ class OutputPlacement:
 
 @dataclass(frozen=True)
 class OutputDatasetPlacement:
+    """One output dataset: the directory the job fills and what it is published as (``size_bytes``: its limit)."""
+
     name: str
     var: str
     container_path: str
