@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_dsjobs.config.serialize import output_datasets_of
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 
 SCHEME = "dsjobs"
 #: The alias operators add output dataset events to, unless given another name.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_dsjobs.config.overrides import Overrides
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 

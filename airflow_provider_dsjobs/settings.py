@@ -21,6 +21,7 @@ from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, InstanceCatalog, default_catalog
 from airflow_provider_dsjobs.config.units import SIZE_UNITS, parse_size
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore, SecretsError, env_var_secret_name
+from airflow_provider_dsjobs.runtime.limits import DEFAULT_PIDS_LIMIT
 
 if TYPE_CHECKING:
     import boto3.session
@@ -37,9 +38,6 @@ DEFAULT_PROJECT = "default"
 #: (only when the engine lacks it) or ``never`` (a missing image fails the job).
 IMAGE_PULL_POLICIES = ("always", "if-missing", "never")
 DEFAULT_IMAGE_PULL_POLICY = "if-missing"
-#: How many processes (threads count too) a job container may hold at once (``--pids-limit``): a fork bomb in a
-#: job stops there instead of exhausting the engine's machine. ``0`` or less: no limit.
-DEFAULT_PIDS_LIMIT = 4096
 #: DataSphere's input limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB
 #: (``DSJOBS_MAX_INPUT_FILE_SIZE`` / ``DSJOBS_MAX_JOB_INPUT_SIZE``, connection extras ``max_input_file_size`` /
 #: ``max_job_input_size``).

@@ -87,7 +87,7 @@ def run_service_job(config_path: Path, settings: Any) -> tuple[float, dict[str, 
     """One trivial job through a fresh ``JobService``; (total seconds, seconds per phase)."""
     import airflow_provider_dsjobs.jobs.service as service_module
     from airflow_provider_dsjobs.config import load_config
-    from airflow_provider_dsjobs.jobs.record import JobStatus
+    from airflow_provider_dsjobs.documents.record import JobStatus
 
     clock = PhaseClock()
     original_plan, original_stage = service_module.plan_job, service_module.stage_inputs

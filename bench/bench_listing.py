@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.query import JobQuery
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, index_name
 from airflow_provider_dsjobs.settings import Settings

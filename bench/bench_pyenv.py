@@ -155,8 +155,8 @@ def _stamp(text: str) -> datetime:
 
 def run_layer(client: Any, plan: Any, config: Any, base: Path) -> dict[str, Any]:
     """One container doing what a job with ``plan`` does; env seconds (from log stamps), total seconds, output."""
+    from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
     from airflow_provider_dsjobs.jobs.env_build import builder_entries, is_ready, run_build_step
-    from airflow_provider_dsjobs.jobs.plan import PythonSetup
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
     from airflow_provider_dsjobs.runtime.containers import Runtime
     from airflow_provider_dsjobs.runtime.engine import DockerEngine
@@ -273,7 +273,7 @@ def layer_rows(client: Any, config_path: Path, cold_runs: int, warm_runs: int) -
 
 def run_service(settings: Any, config_path: Path) -> dict[str, Any]:
     from airflow_provider_dsjobs.config import load_config
-    from airflow_provider_dsjobs.jobs.record import JobStatus
+    from airflow_provider_dsjobs.documents.record import JobStatus
     from airflow_provider_dsjobs.jobs.service import JobService
 
     service = JobService(settings)

@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.cli.errors import EXIT_USAGE, CommandError
 
 _COLUMNS = ("NAME", "KIND", "PROJECT", "SIZE", "LAST USE", "IN USE")
 
@@ -48,7 +48,7 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
 
 
 def _print_caches(caches: list[Any]) -> None:
-    from airflow_provider_dsjobs.storage.progress import human_size
+    from airflow_provider_dsjobs.documents.sizes import human_size
 
     rows = [_COLUMNS]
     for c in caches:

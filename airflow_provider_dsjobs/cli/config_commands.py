@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.errors import ConfigError, Problem
 from airflow_provider_dsjobs.config.loader import load_config_with_warnings
 from airflow_provider_dsjobs.config.model import JobConfig

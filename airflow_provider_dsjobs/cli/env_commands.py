@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+from airflow_provider_dsjobs.cli.errors import EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.cli.job_commands import settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.pyenv.cache import clear_env_volumes, list_env_volumes
 from airflow_provider_dsjobs.pyenv.entrypoints import EntryPoint
 from airflow_provider_dsjobs.pyenv.errors import PyEnvError
@@ -18,7 +19,6 @@ from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.resolve import DistributionIndex, resolve_imports
 from airflow_provider_dsjobs.runtime.engine import DockerEngine, InsecureEngine, connect_engine
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
-from airflow_provider_dsjobs.storage.progress import human_size
 
 
 def _engine(args: argparse.Namespace) -> DockerEngine:

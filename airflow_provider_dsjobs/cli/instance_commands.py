@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from airflow_provider_dsjobs.cli.errors import EXIT_OK, CommandError
 from airflow_provider_dsjobs.cli.job_commands import settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
 
 
 def cmd_instance_types(args: argparse.Namespace) -> int:

@@ -32,17 +32,17 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dsjobs.cli.main import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
+from airflow_provider_dsjobs.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.config.overrides import Overrides
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.jobs.links import console_link
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobQuery, parse_statuses
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineLost, GcReport, JobError, JobService
 from airflow_provider_dsjobs.runtime.engine import InsecureEngine, engine_tls
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.settings import Settings
-from airflow_provider_dsjobs.storage.progress import human_size
 
 _TABLE_COLUMNS = ("id", "name", "status", "created_at", "finished_at", "return_code", "data_expires_at")
 
@@ -102,7 +102,7 @@ def _sink(stream: str, line: str) -> None:
 
 
 def _record_row(record: JobRecord) -> dict[str, Any]:
-    data = record.to_dict()
+    data = record.to_doc()
     row = {k: data.get(k) for k in _TABLE_COLUMNS}
     if row["data_expires_at"] is None:
         row["data_expires_at"] = "Never"
@@ -120,7 +120,7 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str] = _TABLE_COL
 
 def _public(record: JobRecord) -> dict[str, Any]:
     """The record as printed by ``get --format json``: everything except the raw config text."""
-    data = record.to_dict()
+    data = record.to_doc()
     data.pop("raw_config", None)
     return data
 

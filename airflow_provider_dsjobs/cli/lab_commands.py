@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_OK, CommandError
 from airflow_provider_dsjobs.cli.job_commands import (
     _info,
     _job_error_into_command_error,
@@ -20,7 +21,6 @@ from airflow_provider_dsjobs.cli.job_commands import (
     _service,
     _watch,
 )
-from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import Runtime

@@ -13,18 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from airflow_provider_dsjobs.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 
-
-class CommandError(Exception):
-    """A failure to report as one line and exit code ``code``."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CommandError", "build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,8 +150,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run through the imported module, not this ``__main__`` copy: command modules import ``CommandError`` from
-    # ``airflow_provider_dsjobs.cli.main``, and a second copy of the class would not catch theirs.
-    from airflow_provider_dsjobs.cli.main import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

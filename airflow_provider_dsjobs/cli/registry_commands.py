@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.cli.job_commands import _print_table, settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_OK, EXIT_USAGE, CommandError
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.registry import JsonRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry

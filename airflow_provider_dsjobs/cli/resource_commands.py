@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dsjobs.cli.errors import EXIT_OK, CommandError
 from airflow_provider_dsjobs.cli.job_commands import _print_table, settings_from_args
-from airflow_provider_dsjobs.cli.main import EXIT_OK, CommandError
 from airflow_provider_dsjobs.cli.registry_commands import key_values, report, resource_errors
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.datasets import DatasetCatalog, directory_files, store_files

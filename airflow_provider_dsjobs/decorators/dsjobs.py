@@ -31,7 +31,7 @@ from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_d
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dsjobs.config import ConfigError, JobConfig, config_from_mapping
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.operators.job import DataSphereJobOperator
 
 SCRIPT = "dsjobs_task.py"

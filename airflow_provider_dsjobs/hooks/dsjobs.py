@@ -41,6 +41,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import InstanceCatalog
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.hooks.resource_connections import (
     airflow_s3_connectors,
@@ -48,7 +49,6 @@ from airflow_provider_dsjobs.hooks.resource_connections import (
     check_mapping,
 )
 from airflow_provider_dsjobs.jobs.links import console_link
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.plugins.urls import job_page_url
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow_provider_dsjobs.config.redact import REDACTED
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.secrets import SecretsError

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow_provider_dsjobs.documents.record import EngineRef, utcnow
 from airflow_provider_dsjobs.jobs.cache_use import forget_use, last_use, last_uses
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.gc import GcReport
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
-from airflow_provider_dsjobs.jobs.record import EngineRef, utcnow
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import MANAGED_LABEL
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure, VolumeInUse
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.volumes import VolumeUsage, cache_kind
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError

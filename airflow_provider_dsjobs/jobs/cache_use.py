@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
-from airflow_provider_dsjobs.jobs.record import EngineRef, utcnow
+from airflow_provider_dsjobs.documents.record import EngineRef, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import project_prefix
 

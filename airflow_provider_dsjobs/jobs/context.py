@@ -8,10 +8,11 @@ import threading
 from contextlib import suppress
 from dataclasses import replace
 
+from airflow_provider_dsjobs.documents.plan_doc import PlanDoc
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.errors import JobError, into_job_error, one_line
 from airflow_provider_dsjobs.jobs.ownership import Ownership
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc
 from airflow_provider_dsjobs.jobs.store import Change, JobNotFound, JobStore, check_job_id
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import Runtime

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.cache_gc import engine_caches_into
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.errors import JobError, into_job_error
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery
 from airflow_provider_dsjobs.jobs.reader import check_data
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 
 
 class JobData:

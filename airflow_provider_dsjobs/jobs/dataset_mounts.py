@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.launch import ensure_volume
 from airflow_provider_dsjobs.jobs.lease import abandoned_reason
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.plan import JobPlan
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore
 from airflow_provider_dsjobs.resources.dataset_volumes import DatasetFile, DatasetVolume, Filler, checked_files
+from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import PathNotFound

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
-from airflow_provider_dsjobs.storage.progress import human_size
+from airflow_provider_dsjobs.documents.sizes import human_size
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.base import ContainerRuntime

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from airflow_provider_dsjobs.documents.plan_doc import WORK_DIR, OutputPlacement, PlanDoc
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
-from airflow_provider_dsjobs.jobs.plan import OUTPUTS_DIR, WORK_DIR, OutputPlacement
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.jobs.plan import OUTPUTS_DIR
 from airflow_provider_dsjobs.jobs.stage_out import mirror
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE
 from airflow_provider_dsjobs.jobs.store import JobStore

@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, PythonSetup
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
+from airflow_provider_dsjobs.jobs.plan import JobPlan, python_build_files
 from airflow_provider_dsjobs.pyenv.build_step import BUILD_HELPER
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import PathNotFound, WaitTimeout
 from airflow_provider_dsjobs.runtime.helper import helper_spec
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 
 #: Label of a build step's container naming the job it builds for.
@@ -140,7 +142,7 @@ def run_build_step(
 def builder_entries(python: PythonSetup) -> Iterator[TarEntry]:
     """The builder and its spec, with their parent directories."""
     done: set[str] = set()
-    for path, content in python.container_files():
+    for path, content in python_build_files(python):
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             directory = "/".join(parts[:i])

@@ -9,13 +9,13 @@ import os
 import tarfile
 from collections.abc import Callable
 
+from airflow_provider_dsjobs.documents.mount_sync import SyncMount
+from airflow_provider_dsjobs.documents.plan_doc import PlanDoc
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.errors import EngineLost, into_job_error, one_line
 from airflow_provider_dsjobs.jobs.lease import abandoned_reason
 from airflow_provider_dsjobs.jobs.plan import PlanError, resolve_s3_source, s3_mount_env_name
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.stage_out import (
     StageOutRequest,
     StageOutResult,

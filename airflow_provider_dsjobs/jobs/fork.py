@@ -22,9 +22,10 @@ from airflow_provider_dsjobs.config.instance_types import InstanceCatalog
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides, env_from_environ
 from airflow_provider_dsjobs.config.redact import redacted_env_names
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
+from airflow_provider_dsjobs.documents.record import ROLE_PYTHON_MODULE, InputRef, JobRecord
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.plan import PythonSetup, Reuse, StoredInput
-from airflow_provider_dsjobs.jobs.record import ROLE_PYTHON_MODULE, InputRef, JobRecord
+from airflow_provider_dsjobs.jobs.plan import Reuse, StoredInput
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
+from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, StoreError
 from airflow_provider_dsjobs.storage.cas import blob_id, blobs_prefix, leases_prefix, load_tree, trees_prefix

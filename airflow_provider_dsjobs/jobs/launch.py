@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, project_disk_labels
+from airflow_provider_dsjobs.jobs.plan import JobPlan
+from airflow_provider_dsjobs.resources.project_disk import project_disk_labels
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
+from airflow_provider_dsjobs.runtime.limits import DEFAULT_PIDS_LIMIT
 from airflow_provider_dsjobs.runtime.resources import (
     Placement,
     ResourceChoice,
@@ -24,7 +27,6 @@ from airflow_provider_dsjobs.runtime.resources import (
     place_instance_types,
     refuses_ulimits,
 )
-from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT
 
 
 def prepare_container(

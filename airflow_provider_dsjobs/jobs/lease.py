@@ -22,7 +22,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 
 log = logging.getLogger(__name__)

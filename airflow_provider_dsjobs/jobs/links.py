@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.settings import Settings
 
 log = logging.getLogger(__name__)

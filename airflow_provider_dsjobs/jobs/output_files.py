@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore
 from airflow_provider_dsjobs.storage.keys import join_key
 

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from contextlib import suppress
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_dsjobs.documents.record import EngineRef, JobRecord
 from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, into_job_error
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT
-from airflow_provider_dsjobs.jobs.record import EngineRef, JobRecord
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.engine import DEFAULT_LOCAL_URL, connect_engine
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.settings import ENGINE_NAME_PATTERN, Settings
 
 #: How long asking another engine may take before it counts as not reachable from here.

@@ -46,12 +46,12 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.documents.plan_doc import WORK_DIR, OutputDatasetPlacement, OutputPlacement, PythonSetup
 from airflow_provider_dsjobs.jobs.command import ArithmeticArg, Script, UnknownVariable
 from airflow_provider_dsjobs.jobs.command import render as render_script
 from airflow_provider_dsjobs.jobs.result_file import RESULT_DIR, RESULT_ENV, RESULT_PATH
@@ -59,13 +59,14 @@ from airflow_provider_dsjobs.pyenv.errors import PyEnvError
 from airflow_provider_dsjobs.pyenv.interpreter import find_installation
 from airflow_provider_dsjobs.pyenv.plan import PythonEnvPlan, keyed_env, plan_python_env
 from airflow_provider_dsjobs.resources.images import ProjectImage, binding_problem
+from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
 from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
 from airflow_provider_dsjobs.runtime.images import normalize_registry, registry_of
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
-from airflow_provider_dsjobs.runtime.volumes import CACHE_PROJECT_DISK, cache_labels
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
 
@@ -77,17 +78,12 @@ ConnectorLookup = Callable[[str], "S3Connector | None"]
 SparkLookup = Callable[[str], "SparkConnector | None"]
 
 JOB_ROOT = "/job"
-WORK_DIR = "/job/work"
 INPUTS_DIR = "/job/inputs"
 OUTPUTS_DIR = "/job/outputs"
 OUTPUT_DATASETS_DIR = "/job/output-datasets"
 DATASETS_DIR = "/job/datasets"
 S3_MOUNTS_DIR = "/job/s3"
 PROJECT_DIR = "/job/project"
-
-#: Labels every job container carries; ``find`` uses them to re-attach.
-LABEL_JOB_ID = "dsjobs.job_id"
-LABEL_PROJECT = "dsjobs.project"
 
 #: Graceful-shutdown wait when the config gives a signal but no timeout.
 DEFAULT_GRACEFUL_TIMEOUT = 10.0
@@ -126,21 +122,6 @@ class InputPlacement:
 
 
 @dataclass(frozen=True)
-class OutputPlacement:
-    """One output: where the job writes it and where it is brought back to locally."""
-
-    path: str
-    var: str | None
-    container_path: str
-    local_path: Path
-
-    @property
-    def key(self) -> str:
-        """The name the record's ``outputs`` uses: the var, or the path when there is none."""
-        return self.var or self.path
-
-
-@dataclass(frozen=True)
 class ExtraFile:
     """A local file or directory shipped into the container besides the inputs (Python local modules)."""
 
@@ -157,77 +138,33 @@ class ExtraBytes:
     content: bytes = field(repr=False)
 
 
-@dataclass(frozen=True)
-class PythonSetup:
-    """The job's Python environment (from ``pyenv.plan``, or the ML Lab runner's): built by a build step into the
-    project's volume (mounted read-write there only, ``jobs/env_build.py``) unless ``ready_path`` exists, then
-    mounted read-only into the job, whose script checks and activates it. Stored in ``plan.json``, so a fork
-    builds the same environment without reading the submitter's files again."""
+def python_setup_of(pyplan: PythonEnvPlan) -> PythonSetup:
+    """The ``PythonSetup`` (what ``plan.json`` keeps) of a planned ``env.python`` environment."""
+    return PythonSetup(
+        image=str(pyplan.image),
+        volume_name=pyplan.volume_name,
+        volume_mount=pyplan.volume_mount,
+        volume_labels=dict(pyplan.volume_labels),
+        failed_marker=pyplan.failed_marker,
+        failed_exit_code=pyplan.failed_exit_code,
+        setup_command=pyplan.setup_command,
+        builder_path=pyplan.builder_path,
+        spec_path=pyplan.spec_path,
+        spec_json=pyplan.spec_json,
+        notes=tuple(pyplan.notes),
+        build_command=pyplan.build_command,
+        ready_path=pyplan.ready_path,
+        build_log=pyplan.build_log,
+    )
 
-    volume_name: str
-    volume_mount: str
-    volume_labels: Mapping[str, str]
-    failed_marker: str
-    failed_exit_code: int
-    #: How ``env.python`` builds it (what a fork reuses); empty for an ML Lab job, whose runner builds its own.
-    image: str = ""
-    setup_command: str = ""
-    builder_path: str = ""
-    spec_path: str = ""
-    spec_json: bytes = field(default=b"", repr=False)
-    notes: tuple[str, ...] = ()
-    #: the build step's script (empty: nothing to build); it runs in ``build_workdir``
-    build_command: str = ""
-    build_workdir: str = WORK_DIR
-    #: written last by the build: its presence means the environment is complete
-    ready_path: str = ""
-    #: where the build step's output is put in the job's container (the job shows it)
-    build_log: str = ""
-    #: whether the build step needs the job's inputs (ML Lab: the code, for ``./wheels`` lines)
-    build_with_inputs: bool = False
 
-    @classmethod
-    def from_pyplan(cls, pyplan: PythonEnvPlan) -> PythonSetup:
-        return cls(
-            image=str(pyplan.image),
-            volume_name=pyplan.volume_name,
-            volume_mount=pyplan.volume_mount,
-            volume_labels=dict(pyplan.volume_labels),
-            failed_marker=pyplan.failed_marker,
-            failed_exit_code=pyplan.failed_exit_code,
-            setup_command=pyplan.setup_command,
-            builder_path=pyplan.builder_path,
-            spec_path=pyplan.spec_path,
-            spec_json=pyplan.spec_json,
-            notes=tuple(pyplan.notes),
-            build_command=pyplan.build_command,
-            ready_path=pyplan.ready_path,
-            build_log=pyplan.build_log,
-        )
+def python_build_files(python: PythonSetup) -> list[tuple[str, bytes]]:
+    """``(container path, content)`` of the environment's builder (this package's) and its spec."""
+    from airflow_provider_dsjobs.pyenv.plan import builder_source
 
-    def container_files(self) -> list[tuple[str, bytes]]:
-        """``(container path, content)`` of the builder (this package's) and the environment's spec."""
-        from airflow_provider_dsjobs.pyenv.plan import builder_source
-
-        if not self.builder_path:
-            return []
-        return [(self.builder_path, builder_source()), (self.spec_path, self.spec_json)]
-
-    def to_doc(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(volume_labels=dict(self.volume_labels), notes=list(self.notes))
-        data["spec_json"] = self.spec_json.decode("utf-8")
-        return data
-
-    @classmethod
-    def from_doc(cls, data: Mapping[str, Any]) -> PythonSetup:
-        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        kwargs.update(
-            volume_labels={str(k): str(v) for k, v in dict(kwargs["volume_labels"]).items()},
-            notes=tuple(str(n) for n in kwargs.get("notes", ())),
-            spec_json=str(kwargs["spec_json"]).encode("utf-8"),
-        )
-        return cls(**kwargs)
+    if not python.builder_path:
+        return []
+    return [(python.builder_path, builder_source()), (python.spec_path, python.spec_json)]
 
 
 @dataclass(frozen=True)
@@ -258,16 +195,6 @@ class S3MountPlacement:
     @property
     def url(self) -> str:
         return self.source.url
-
-
-@dataclass(frozen=True)
-class OutputDatasetPlacement:
-    name: str
-    var: str
-    container_path: str
-    description: str
-    labels: tuple[tuple[str, str], ...]
-    size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -658,14 +585,14 @@ def _python_setup(
         python = _for_project(reuse.python, project)
         extra = [ExtraFile(Path(cpath), cpath, stored) for cpath, stored in reuse.extra_files]
     elif pyplan is not None:
-        python = PythonSetup.from_pyplan(pyplan)
+        python = python_setup_of(pyplan)
         shipped = {i.container_path for i in inputs}
         input_dirs = tuple(i.container_path + "/" for i in inputs if i.is_dir)
         for local, rel in pyplan.local_files:
             cpath = posixpath.join(WORK_DIR, rel)
             if cpath not in shipped and not cpath.startswith(input_dirs):
                 extra.append(ExtraFile(Path(local), cpath))
-    extra_bytes = [ExtraBytes(path, content) for path, content in python.container_files()] if python else []
+    extra_bytes = [ExtraBytes(path, content) for path, content in python_build_files(python)] if python else []
     return python, extra, extra_bytes
 
 
@@ -773,13 +700,3 @@ def instance_profiles(names: Sequence[str], settings: Settings, source: str) -> 
                 f"{source}: cloud-instance-types: unknown instance type `{name}` (known: {catalog.names()})"
             )
     return tuple(catalog[name] for name in names)
-
-
-def project_volume_name(project: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", project)
-    return f"dsjobs-project-{safe}"
-
-
-def project_disk_labels(project: str) -> dict[str, str]:
-    """The labels a project disk is created with (by a job that attaches it or by ``dsjobs project-disk``)."""
-    return {LABEL_PROJECT: project, "dsjobs.project-disk": "1", **cache_labels(CACHE_PROJECT_DISK)}

@@ -11,13 +11,15 @@ ordinary output.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -35,16 +37,12 @@ class Progress:
     def describe(self) -> str:
         return f"{self.percent:g}%" + (f" {self.message}" if self.message else "")
 
-    def to_json(self) -> bytes:
-        return json.dumps({"progress": self.percent, "message": self.message}).encode()
+    def to_doc(self) -> dict[str, Any]:
+        return {"progress": self.percent, "message": self.message}
 
     @classmethod
-    def from_json(cls, data: bytes) -> Progress | None:
-        try:
-            doc = json.loads(data)
-            return cls(float(doc["progress"]), str(doc.get("message") or ""))
-        except (ValueError, KeyError, TypeError):
-            return None
+    def from_doc(cls, doc: Mapping[str, Any]) -> Progress:
+        return cls(float(doc["progress"]), str(doc.get("message") or ""))
 
 
 def parse_progress(line: str) -> Progress | None:
@@ -95,7 +93,7 @@ class ProgressKeeper:
             if latest is None or latest == self._saved:
                 return
             try:
-                self._store.put_bytes(self._key, latest.to_json())
+                self._store.put_bytes(self._key, encode(latest.to_doc()))
             except StoreError as exc:
                 log.warning("progress: cannot store %s: %s", self._store.uri(self._key), exc)
                 return
@@ -105,6 +103,6 @@ class ProgressKeeper:
 def read_progress(store: ObjectStore, key: str) -> Progress | None:
     """The progress a follower stored, or None."""
     try:
-        return Progress.from_json(store.get_bytes(key))
-    except StoreError:
+        return Progress.from_doc(decode(store.get_bytes(key)))
+    except (StoreError, ValueError, KeyError, TypeError):
         return None

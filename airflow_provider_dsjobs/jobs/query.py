@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import JobStore
 
 #: The most records one page may hold.

@@ -9,19 +9,19 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.downloads import download_files
 from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, JobError, into_job_error, iter_into_job_error
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.jobs.progress import Progress, read_progress
 from airflow_provider_dsjobs.jobs.query import JobPage, JobQuery, page_jobs
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsPoint, read_stats
+from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.runtime.containers import ContainerState
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor
 from airflow_provider_dsjobs.storage.base import StoreError
 

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext, suppress
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, EngineLost, JobError, into_job_error, one_line
 from airflow_provider_dsjobs.jobs.finalizer import JobFinalizer
 from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.submitter import JobSubmitter
 from airflow_provider_dsjobs.jobs.transitions import Transitions

@@ -14,82 +14,26 @@ time, so an untouched one is not uploaded again); a file rewritten with the same
 the object was last written is taken as unchanged. Files the job deleted are not deleted from the bucket.
 Uploads stream through the transfer manager (multipart, bounded memory).
 
-The result is a ``MountSync`` per mount in ``JobRecord.s3_sync``. A sync that fails says why there; it ends a job
-that otherwise succeeded ERROR (its results did not reach the bucket) and leaves the status and reason of an
-ERROR or CANCELLED job as they were.
+The result is a ``MountSync`` (``documents/mount_sync.py``) per mount in ``JobRecord.s3_sync``. A sync that fails
+says why there; it ends a job that otherwise succeeded ERROR (its results did not reach the bucket) and leaves the
+status and reason of an ERROR or CANCELLED job as they were.
 """
 
 from __future__ import annotations
 
 import tarfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, BinaryIO
+from dataclasses import replace
+from typing import BinaryIO
 
+from airflow_provider_dsjobs.documents.mount_sync import MountSync, SyncMount
+from airflow_provider_dsjobs.jobs.container_export import StripFirst, export_into
 from airflow_provider_dsjobs.jobs.errors import one_line
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.storage.base import ObjectInfo, StoreError
 from airflow_provider_dsjobs.storage.outputs import OutputWriter
-
-if TYPE_CHECKING:
-    from airflow_provider_dsjobs.jobs.stage_out import StripFirst
-
-
-@dataclass(frozen=True)
-class SyncMount:
-    """A read-write s3-mount as ``plan.json`` keeps it: no credentials. ``connector``: a registered connector (its
-    credentials are looked up again at finalize), else ``DSJOBS_S3_MOUNT_<ID>`` with the store's S3 settings."""
-
-    id: str
-    url: str
-    container_path: str
-    connector: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SyncMount:
-        return cls(str(data["id"]), str(data["url"]), str(data["container_path"]), bool(data.get("connector")))
-
-
-@dataclass
-class MountSync:
-    """How syncing one read-write mount back went: files uploaded (and their bytes), files left as they were,
-    entries skipped (links, devices), and the error that stopped it, if one did."""
-
-    id: str
-    url: str
-    uploaded_files: int = 0
-    uploaded_bytes: int = 0
-    unchanged_files: int = 0
-    skipped: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def describe(self) -> str:
-        what = (
-            f"s3-mount {self.id}: uploaded {self.uploaded_files} new or changed file(s) ({self.uploaded_bytes} bytes) "
-            f"to {self.url}, {self.unchanged_files} unchanged"
-        )
-        return f"{what}; sync FAILED: {self.error}" if self.error else what
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MountSync:
-        return cls(
-            id=str(data["id"]),
-            url=str(data["url"]),
-            uploaded_files=int(data.get("uploaded_files") or 0),
-            uploaded_bytes=int(data.get("uploaded_bytes") or 0),
-            unchanged_files=int(data.get("unchanged_files") or 0),
-            skipped=[str(s) for s in data.get("skipped") or ()],
-            error=data.get("error") or None,
-        )
-
 
 #: Resolves a mount's source with credentials in the finalizing process (``JobService``).
 SourceResolver = Callable[[SyncMount], S3Source]
@@ -106,8 +50,6 @@ def sync_mount(runtime: ContainerRuntime, cid: str, mount: SyncMount, resolve: S
     """Upload what is new or changed under ``mount.container_path`` of the stopped container ``cid`` to the mount's
     bucket/prefix. Every failure but a lost container or engine (raised: nothing can be synced now, a later
     finalizer retries) ends up in ``MountSync.error``, with what was uploaded before it counted."""
-    from airflow_provider_dsjobs.jobs.stage_out import StripFirst, export_into  # stage_out calls this module
-
     result = MountSync(mount.id, mount.url)
     try:
         store = source_store(replace(resolve(mount), url=mount.url))

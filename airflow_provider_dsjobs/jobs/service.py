@@ -85,6 +85,7 @@ from typing import BinaryIO, TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
+from airflow_provider_dsjobs.documents.record import JobRecord, day
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.data_admin import JobData
 from airflow_provider_dsjobs.jobs.errors import (
@@ -103,7 +104,6 @@ from airflow_provider_dsjobs.jobs.plan import JobPlan, Reuse
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery
 from airflow_provider_dsjobs.jobs.reader import JobReader, check_data
-from airflow_provider_dsjobs.jobs.record import JobRecord, day
 from airflow_provider_dsjobs.jobs.runner import JobRunner, LogSink
 from airflow_provider_dsjobs.jobs.stats import StatsPoint
 from airflow_provider_dsjobs.jobs.store import JobStore

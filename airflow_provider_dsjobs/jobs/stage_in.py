@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from airflow_provider_dsjobs.documents.record import ROLE_PYTHON_MODULE, InputRef
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.jobs.errors import JobError, one_line
 from airflow_provider_dsjobs.jobs.plan import JobPlan, StoredInput
-from airflow_provider_dsjobs.jobs.record import ROLE_PYTHON_MODULE, InputRef
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source, source_store
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile
@@ -37,7 +38,7 @@ from airflow_provider_dsjobs.storage.cas import (
 )
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo
-from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 #: Cap on the bytes copied from one s3-mount into a container.
 

@@ -22,36 +22,29 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO, Protocol, cast
+from typing import Any
 
+from airflow_provider_dsjobs.documents.manifest import DatasetManifest, OutputsManifest, StoredFile, StoredOutput
+from airflow_provider_dsjobs.documents.mount_sync import MountSync, SyncMount
+from airflow_provider_dsjobs.documents.plan_doc import OutputDatasetPlacement, PlanDoc
+from airflow_provider_dsjobs.documents.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs import logs as joblogs
+from airflow_provider_dsjobs.jobs.container_export import StripFirst, export_into
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
 from airflow_provider_dsjobs.jobs.errors import one_line
-from airflow_provider_dsjobs.jobs.manifest import (
-    DatasetManifest,
-    OutputsManifest,
-    StoredFile,
-    StoredOutput,
-    read_outputs_manifest,
-)
-from airflow_provider_dsjobs.jobs.plan import OutputDatasetPlacement
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
+from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.result_file import read_result
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync, SourceResolver, SyncMount, sync_mount
+from airflow_provider_dsjobs.jobs.s3_sync import SourceResolver, sync_mount
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
     EngineUnreachable,
-    PathNotFound,
     RuntimeFailure,
-    UnsafeMember,
 )
-from airflow_provider_dsjobs.runtime.tarstream import check_member
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.keys import join_key
 from airflow_provider_dsjobs.storage.outputs import OutputWriter
@@ -63,10 +56,6 @@ MARKER_LIMIT = 4096
 _STOPPED_FROM_OUTSIDE = {143: "SIGTERM", 137: "SIGKILL"}
 #: Failures while collecting outputs that still leave the logs stored and the outputs so far committed.
 _COLLECTION_ERRORS = (RuntimeFailure, StoreError, OSError, tarfile.TarError)
-
-
-class _StreamWriter(Protocol):
-    def put_stream(self, relpath: str, stream: BinaryIO) -> tuple[str, int]: ...
 
 
 def dataset_id(job_id: str, name: str) -> str:
@@ -209,7 +198,7 @@ def stage_out(jobs: JobStore, runtime: ContainerRuntime, job: StageOutRequest, d
         s3_sync=tuple(got.synced),
     )
     # The commit point: written last, so a reader never sees half an output set.
-    writer.write_manifest(manifest.to_json())
+    writer.write_manifest(manifest.to_doc())
     return replace(_result_of(manifest, status, details), progress=progress, has_result=True, result=result)
 
 
@@ -340,82 +329,6 @@ def recover_from_manifest(jobs: JobStore, job_id: str) -> StageOutResult | None:
     return _result_of(manifest, manifest.status, manifest.status_details)
 
 
-@dataclass
-class Exported:
-    """What ``export_into`` collected from one container path."""
-
-    #: Each stored file.
-    files: list[StoredFile] = field(default_factory=list)
-    #: One line per archive member not collected (a link, a device, an unsafe name) saying why.
-    skipped: list[str] = field(default_factory=list)
-    #: Why the path itself was not collected (it is a symbolic link), or None.
-    refused: str | None = None
-
-
-def export_into(
-    runtime: ContainerRuntime,
-    cid: str,
-    container_path: str,
-    rel_parent: str,
-    writer: _StreamWriter,
-    wanted: Callable[[str, tarfile.TarInfo], bool] | None = None,
-) -> Exported | None:
-    """Export ``container_path`` (file or dir) into the writer under ``rel_parent``; None when the path does
-    not exist in the container. Regular files are collected (a hard link as the file it names); a symbolic
-    link, a device or a member whose name could leave the destination is skipped and listed in ``skipped``,
-    and a path that is itself a symbolic link is ``refused`` (its target, e.g. ``/etc/passwd``, is the
-    container's, not an output). ``wanted(relpath, member)`` False passes a file over (a sync's unchanged one)."""
-    try:
-        reader = runtime.export(cid, container_path)
-    except PathNotFound:
-        return None
-    result = Exported()
-    top = posixpath.basename(container_path.rstrip("/"))
-    with reader, reader.open_tar() as archive:
-        for member in archive:
-            if member.issym() and member.name.rstrip("/") == top:
-                result.refused = f"is a symbolic link (to {member.linkname}), not a file or directory"
-                break
-            if member.issym():  # never recreated, so wherever it points is no danger, only not an output
-                result.skipped.append(f"skipped {member.name!r}: a symbolic link to {member.linkname} (not collected)")
-                continue
-            try:
-                name = check_member(member)
-            except UnsafeMember as exc:
-                result.skipped.append(f"skipped {exc}")
-                continue
-            if member.isdir():
-                continue  # directories are implied by their files
-            relpath = posixpath.join(rel_parent, name) if rel_parent else name
-            if wanted is not None and not wanted(relpath, member):
-                continue
-            if member.islnk():  # a second name of a file: its bytes came earlier in the stream, so fetch it alone
-                parent = posixpath.dirname(container_path.rstrip("/"))
-                result.files += _export_file(runtime, cid, posixpath.join(parent, name), relpath, writer)
-                continue
-            stream = archive.extractfile(member)
-            assert stream is not None
-            with stream:
-                sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-            result.files.append(StoredFile(relpath, sha, size))
-    return result
-
-
-def _export_file(
-    runtime: ContainerRuntime, cid: str, container_path: str, relpath: str, writer: _StreamWriter
-) -> list[StoredFile]:
-    """The one regular file at ``container_path``, stored as ``relpath`` (a hard link exported on its own)."""
-    with runtime.export(cid, container_path) as reader, reader.open_tar() as archive:
-        for member in archive:
-            if member.isfile():
-                stream = archive.extractfile(member)
-                assert stream is not None
-                with stream:
-                    sha, size = writer.put_stream(relpath, cast(BinaryIO, stream))
-                return [StoredFile(relpath, sha, size)]
-    return []
-
-
 def read_marker(runtime: ContainerRuntime, cid: str, path: str) -> str | None:
     """The reason in the pyenv failure marker at ``path`` (its first line, plus pip's last ``ERROR:`` line),
     or None when the container has no such file."""
@@ -467,16 +380,5 @@ def publish_dataset(jobs: JobStore, runtime: ContainerRuntime, job: StageOutRequ
         created_at=utcnow().isoformat(),
         files=files,
     )
-    writer.write_manifest(manifest.to_json())
+    writer.write_manifest(manifest.to_doc())
     return ds_id
-
-
-class StripFirst:
-    """An OutputWriter proxy that drops the first path component (the exported directory's own name)."""
-
-    def __init__(self, writer: _StreamWriter) -> None:
-        self._writer = writer
-
-    def put_stream(self, relpath: str, stream: BinaryIO) -> tuple[str, int]:
-        _, _, rest = relpath.partition("/")
-        return self._writer.put_stream(rest or relpath, stream)

@@ -46,8 +46,9 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
 
@@ -118,7 +119,7 @@ def _recent_bytes(names: list[str]) -> bytes:
 
 
 def encode_record(record: JobRecord) -> bytes:
-    return json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str).encode("utf-8")
+    return encode(record.to_doc())
 
 
 def check_job_id(job_id: str) -> str:
@@ -254,7 +255,7 @@ class JobStore:
         except ObjectNotFound:
             raise JobNotFound(f"job {job_id} not found in project {self.project} ({self.store.url})") from None
         try:
-            return JobRecord.from_dict(json.loads(data)), version
+            return JobRecord.from_doc(decode(data)), version
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"job record {self.store.uri(key)} is corrupt: {exc}") from None
 

@@ -15,6 +15,8 @@ from typing import TextIO
 
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.redact import is_sensitive_name, redacted_config_json, redacted_raw_config
+from airflow_provider_dsjobs.documents.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 from airflow_provider_dsjobs.jobs.cache_use import note_job_use
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.dataset_mounts import DatasetMounts
@@ -23,18 +25,18 @@ from airflow_provider_dsjobs.jobs.errors import JobConfigError, JobError, into_j
 from airflow_provider_dsjobs.jobs.gc import maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, start_with_fallback
 from airflow_provider_dsjobs.jobs.lease import LaunchLease
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, JobPlan, PlanError, Reuse, plan_job
+from airflow_provider_dsjobs.jobs.plan import JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import write_plan_doc
-from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.s3_mount_caches import S3MountCaches
 from airflow_provider_dsjobs.jobs.stage_in import StagedInputs, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.transitions import Transitions, adopt
-from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, StorageGrant, grant_working_storage
+from airflow_provider_dsjobs.jobs.working_storage import LABEL_WORKING_STORAGE, grant_working_storage
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.resources.spark import SparkRegistry
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.tarstream import TarEntry, tar_stream
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.hash_cache import hash_memo_for

@@ -25,72 +25,24 @@ the same free space. What was granted is ``JobRecord.working_storage`` (a ``Stor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
+from airflow_provider_dsjobs.documents.sizes import human_size
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
-from airflow_provider_dsjobs.storage.progress import human_size
 
 #: Label on a job container with working storage: the bytes it was granted (what ``held_by_others`` counts).
 LABEL_WORKING_STORAGE = "dsjobs.working-storage"
-#: Where the job sees its working storage (``jobs/plan.py``'s ``WORK_DIR``).
-WORK_PATH = "/job/work"
 #: ``working_storage_check`` values: fail the submit when the space is not there, or only warn.
 CHECK_MODES = ("fail", "warn")
 #: Storage drivers whose containers take ``--storage-opt size=`` (overlay2 only over xfs, and only with pquota).
 _SIZE_LIMIT_DRIVERS = ("btrfs", "zfs", "devicemapper", "windowsfilter")
 _MEASURE_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True)
-class StorageGrant:
-    """What a job got for its ``working-storage``: ``mode`` is ``size-limit`` (its writable layer is capped at
-    ``limit_bytes``), ``checked`` (no cap possible; ``free_bytes`` were free on the engine's disk at start) or
-    ``unchecked`` (too little was free and ``working_storage_check`` is ``warn``)."""
-
-    requested_bytes: int
-    mode: str
-    free_bytes: int | None
-    limit_bytes: int | None = None
-    path: str = WORK_PATH
-    storage_driver: str = ""
-    #: Of ``free_bytes``, what other live jobs' working storage may still write (their grant minus what they wrote).
-    held_bytes: int = 0
-
-    def describe(self) -> str:
-        """One line for a person: ``100 GiB at /job/work: size limit (overlay2 on xfs), 412.3 GiB free``."""
-        free = f"{human_size(self.free_bytes)} free on the engine's disk" if self.free_bytes is not None else ""
-        if free and self.held_bytes:
-            free += f", {human_size(self.held_bytes)} of it held by other jobs' working storage"
-        how = {
-            "size-limit": f"capped at {human_size(self.limit_bytes or 0)} ({self.storage_driver})",
-            "checked": f"no size limit on {self.storage_driver or 'this engine'}, checked",
-            "unchecked": "NOT available (working_storage_check=warn)",
-        }.get(self.mode, self.mode)
-        return f"working storage {human_size(self.requested_bytes)} at {self.path}: {how}" + (
-            f"; {free}" if free else ""
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StorageGrant:
-        free, limit = data.get("free_bytes"), data.get("limit_bytes")
-        return cls(
-            requested_bytes=int(data["requested_bytes"]),
-            mode=str(data["mode"]),
-            free_bytes=None if free is None else int(free),
-            limit_bytes=None if limit is None else int(limit),
-            path=str(data.get("path") or WORK_PATH),
-            storage_driver=str(data.get("storage_driver") or ""),
-            held_bytes=int(data.get("held_bytes") or 0),
-        )
 
 
 def driver_description(info: EngineInfo) -> str:

@@ -15,7 +15,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.volumes import CACHE_LAB_DATA, cache_labels
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from airflow_provider_dsjobs.config.redact import is_sensitive_name
-from airflow_provider_dsjobs.jobs.record import DEFAULT_DATA_TTL, JobRecord, utcnow
+from airflow_provider_dsjobs.documents.record import DEFAULT_DATA_TTL, JobRecord, utcnow
 from airflow_provider_dsjobs.lab.code import (
     CodeSpec,
     ResolvedCode,

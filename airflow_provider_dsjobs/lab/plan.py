@@ -17,15 +17,13 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import PipOptions
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
 from airflow_provider_dsjobs.jobs.plan import (
     DEFAULT_GRACEFUL_TIMEOUT,
-    LABEL_JOB_ID,
-    LABEL_PROJECT,
     ExtraBytes,
     InputPlacement,
     JobPlan,
     PlanError,
-    PythonSetup,
     connection_registry_credentials,
     instance_profiles,
 )
@@ -37,6 +35,7 @@ from airflow_provider_dsjobs.lab.runner import CONDA_HIT, CONDA_READY, build_scr
 from airflow_provider_dsjobs.pyenv.cached_env import cached_env, key_for, volume_for
 from airflow_provider_dsjobs.pyenv.container_build import EXIT_ENV_FAILED
 from airflow_provider_dsjobs.pyenv.plan import DEFAULT_VOLUME_MOUNT
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.shell import shell_command
 from airflow_provider_dsjobs.settings import Settings
 

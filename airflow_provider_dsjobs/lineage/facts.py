@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dsjobs.assets import SCHEME
 from airflow_provider_dsjobs.config.serialize import datasets_of, output_datasets_of
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.plan import PlanError, resolve_s3_source
 from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorRegistry
 from airflow_provider_dsjobs.storage.base import StoreError
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
+    from airflow_provider_dsjobs.documents.record import JobRecord
     from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
-    from airflow_provider_dsjobs.jobs.record import JobRecord
     from airflow_provider_dsjobs.lineage.facts import JobFacts
 
 log = logging.getLogger(__name__)

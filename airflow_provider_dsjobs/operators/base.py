@@ -26,8 +26,8 @@ from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowTaskTimeout
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineElsewhere, JobError, JobService
 from airflow_provider_dsjobs.lineage.task import capture as capture_lineage
 from airflow_provider_dsjobs.links.job import DataSphereJobLink

@@ -19,8 +19,8 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_dsjobs.config import ConfigError, config_from_mapping, load_config, load_config_text
 from airflow_provider_dsjobs.config.model import JobConfig
 from airflow_provider_dsjobs.config.overrides import Overrides
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.operators.base import JobOperatorBase, OnCreated
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.exceptions import (
     DataSphereInfrastructureError,
     DataSphereJobCancelled,
@@ -16,7 +17,6 @@ from airflow_provider_dsjobs.exceptions import (
     DataSphereJobFailedFinal,
 )
 from airflow_provider_dsjobs.jobs.errors import InfrastructureError, JobConfigError
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 
 #: XCom keys pushed besides ``return_value``.

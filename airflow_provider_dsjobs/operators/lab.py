@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.lab.config import EXECUTE_CODE, LabError, LabJobConfig
 from airflow_provider_dsjobs.lab.git_url import url_passwords

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
 from airflow_provider_dsjobs.jobs.progress import Progress
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobNotFound
 from airflow_provider_dsjobs.plugins import streams, views

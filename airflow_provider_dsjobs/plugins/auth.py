@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, ConnectionRefused, usable_connection
 
 RESOURCE_NAME = "DataSphere Jobs"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.jobs.stats import StatsPoint
-from airflow_provider_dsjobs.storage.progress import human_size
 
 WIDTH, HEIGHT, PAD = 600, 120, 4
 

@@ -14,8 +14,8 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.job_secrets import connection_secrets, job_secrets
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound
 

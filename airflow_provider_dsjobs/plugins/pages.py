@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.plugins import api, views
 from airflow_provider_dsjobs.plugins.auth import AccessDep
 from airflow_provider_dsjobs.plugins.services import DEFAULT_CONN_ID, dsjobs_conn_ids
-from airflow_provider_dsjobs.storage.progress import human_size
 
 router = APIRouter()
 _env = Environment(

@@ -31,8 +31,8 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor
 

@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from airflow_provider_dsjobs.documents.mount_sync import MountSync
+from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 from airflow_provider_dsjobs.jobs.output_files import OutputFile
 from airflow_provider_dsjobs.jobs.progress import Progress
-from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync
-from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
 from airflow_provider_dsjobs.plugins.chart import StatsChart
 
 
@@ -185,7 +185,7 @@ def summary(record: JobRecord, clean: Clean = keep, progress: Progress | None = 
 def working_storage(grant: StorageGrant | None) -> WorkingStorageOut | None:
     if grant is None:
         return None
-    return WorkingStorageOut(**grant.to_dict(), description=grant.describe())
+    return WorkingStorageOut(**grant.to_doc(), description=grant.describe())
 
 
 def s3_sync(synced: MountSync, clean: Clean = keep) -> S3SyncOut:

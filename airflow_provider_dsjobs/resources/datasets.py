@@ -17,20 +17,38 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_dsjobs.config.serialize import datasets_of
-from airflow_provider_dsjobs.jobs.manifest import DatasetManifest, StoredFile, read_dataset_manifest
-from airflow_provider_dsjobs.jobs.record import JobRecord, utcnow
-from airflow_provider_dsjobs.jobs.store import JobStore
+from airflow_provider_dsjobs.documents.manifest import DatasetManifest, StoredFile
+from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
-from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter
+from airflow_provider_dsjobs.storage.outputs import MANIFEST_NAME, OutputWriter, read_manifest_as
 
 log = logging.getLogger(__name__)
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: DataSphere's resource IDs are 20 lowercase letters and digits.
 GENERATED_ID_LENGTH = 20
+
+
+class ProjectStore(Protocol):
+    """Where a project's datasets live and what reads its jobs (``jobs/store.py``'s ``JobStore``)."""
+
+    @property
+    def store(self) -> ObjectStore: ...
+
+    @property
+    def project(self) -> str: ...
+
+    def datasets_prefix(self, dataset_id: str) -> str: ...
+
+    def list(self) -> list[JobRecord]: ...
+
+
+def read_dataset_manifest(jobs: ProjectStore, dataset_id: str) -> DatasetManifest | None:
+    """The dataset's manifest; None when there is no such (committed) dataset. A corrupt one: ``StoreError``."""
+    return read_manifest_as(jobs.store, jobs.datasets_prefix(dataset_id), DatasetManifest.from_doc)
 
 
 class DatasetError(StoreError):
@@ -86,7 +104,7 @@ def new_dataset_id() -> str:
 class DatasetCatalog:
     """The project's datasets in the job store."""
 
-    def __init__(self, jobs: JobStore) -> None:
+    def __init__(self, jobs: ProjectStore) -> None:
         self.jobs = jobs
         self.store: ObjectStore = jobs.store
         self.root = jobs.datasets_prefix("x")[: -len("x/")]
@@ -152,7 +170,7 @@ class DatasetCatalog:
             created_at=utcnow().isoformat(),
             files=tuple(listed),
         )
-        writer.write_manifest(manifest.to_json())
+        writer.write_manifest(manifest.to_doc())
         return Dataset.from_manifest(manifest)
 
     def users(self, dataset_id: str) -> list[JobRecord]:

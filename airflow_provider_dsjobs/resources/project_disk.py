@@ -10,6 +10,7 @@ remote engine — the volume lives on that engine, and each engine has its own p
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 import stat
 from collections.abc import Callable
@@ -17,13 +18,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_disk_labels, project_volume_name
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, directory_entries, tar_stream
+from airflow_provider_dsjobs.runtime.volumes import CACHE_PROJECT_DISK, cache_labels
 
 MOUNT = "/disk"
+
+
+def project_volume_name(project: str) -> str:
+    """The project disk's volume (mounted read-only into the project's jobs at ``jobs/plan.py``'s ``PROJECT_DIR``)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", project)
+    return f"dsjobs-project-{safe}"
+
+
+def project_disk_labels(project: str) -> dict[str, str]:
+    """The labels a project disk is created with (by a job that attaches it or by ``dsjobs project-disk``)."""
+    return {LABEL_PROJECT: project, "dsjobs.project-disk": "1", **cache_labels(CACHE_PROJECT_DISK)}
 
 
 class ProjectDiskError(RuntimeFailure):

@@ -16,7 +16,9 @@ Guarantees every implementation keeps (the job core relies on them):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_dsjobs.runtime.logs import StreamName
 
 if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.containers import (
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
     from airflow_provider_dsjobs.runtime.resources import EngineLoad
     from airflow_provider_dsjobs.runtime.tarstream import TarReader
     from airflow_provider_dsjobs.runtime.volumes import VolumeUsage
-
-StreamName = Literal["stdout", "stderr"]
 
 
 class ContainerRuntime(Protocol):

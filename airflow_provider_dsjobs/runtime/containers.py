@@ -34,8 +34,7 @@ import requests
 import urllib3.exceptions
 from docker.types import DeviceRequest, Ulimit
 
-from airflow_provider_dsjobs.runtime.base import StreamName
-from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, connect_engine
+from airflow_provider_dsjobs.runtime.engine import DockerEngine, EngineInfo, EngineSettings, connect_engine
 from airflow_provider_dsjobs.runtime.errors import (
     ContainerNotFound,
     EngineUnreachable,
@@ -46,12 +45,12 @@ from airflow_provider_dsjobs.runtime.errors import (
     reason_of,
 )
 from airflow_provider_dsjobs.runtime.images import ensure_image
+from airflow_provider_dsjobs.runtime.limits import DEFAULT_PIDS_LIMIT
 from airflow_provider_dsjobs.runtime.log_stream import LogCursor, cut_frames
-from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter
+from airflow_provider_dsjobs.runtime.logs import MAX_LINE, LineSplitter, StreamName
 from airflow_provider_dsjobs.runtime.resources import EngineLoad, ResourceChoice, engine_load
 from airflow_provider_dsjobs.runtime.tarstream import CHUNK_SIZE, TarReader
 from airflow_provider_dsjobs.runtime.volumes import VolumeUsage, volume_usage
-from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,7 @@ class Runtime:
         self._sdk: Any = engine.api
 
     @classmethod
-    def connect(cls, settings: Settings) -> Runtime:
+    def connect(cls, settings: EngineSettings) -> Runtime:
         """A runtime on the engine ``settings`` name (``connect_engine``: pinged, or one ``RuntimeFailure``)."""
         return cls(connect_engine(settings))
 

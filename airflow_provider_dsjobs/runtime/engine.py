@@ -18,14 +18,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import docker.errors
 import docker.tls
 
 from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure, reason_of
-from airflow_provider_dsjobs.settings import Settings
 
 #: How long a ping (and the API version negotiation) may take before the engine counts as unreachable.
 PING_TIMEOUT = 10.0
@@ -41,6 +40,28 @@ _INSECURE_HOWTO = (
     "connection's docker_tls_* extras; or DOCKER_TLS_VERIFY=1 with ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH) "
     "or allow it explicitly with DSJOBS_DOCKER_ALLOW_INSECURE=1 (connection extra docker_allow_insecure: true)"
 )
+
+
+class EngineSettings(Protocol):
+    """What connecting to an engine reads of the settings (``settings.Settings`` has all of it)."""
+
+    @property
+    def docker_url(self) -> str | None: ...
+
+    @property
+    def docker_tls_ca_cert(self) -> str | None: ...
+
+    @property
+    def docker_tls_client_cert(self) -> str | None: ...
+
+    @property
+    def docker_tls_client_key(self) -> str | None: ...
+
+    @property
+    def docker_tls_verify(self) -> bool: ...
+
+    @property
+    def docker_allow_insecure(self) -> bool: ...
 
 
 class InsecureEngine(RuntimeFailure):
@@ -146,7 +167,7 @@ class TlsFiles:
     source: str
 
 
-def tls_files(settings: Settings, env: Mapping[str, str] | None = None) -> TlsFiles | None:
+def tls_files(settings: EngineSettings, env: Mapping[str, str] | None = None) -> TlsFiles | None:
     """The TLS files the settings name (``DSJOBS_DOCKER_TLS_*``); else, as the docker CLI reads the environment,
     ``DOCKER_TLS_VERIFY`` (set and not empty: TLS, verified) with ``ca.pem`` and, when present, ``cert.pem`` and
     ``key.pem`` in ``DOCKER_CERT_PATH`` (default ``~/.docker``); ``None`` when neither gives TLS."""
@@ -187,12 +208,12 @@ def _tls_config(files: TlsFiles) -> docker.tls.TLSConfig:
         raise RuntimeFailure(f"invalid Docker TLS settings: {reason_of(exc)}") from None
 
 
-def engine_url(settings: Settings) -> str:
+def engine_url(settings: EngineSettings) -> str:
     """The engine's URL: ``settings.docker_url``, else ``DOCKER_HOST``, else the local socket."""
     return settings.docker_url or os.environ.get("DOCKER_HOST") or DEFAULT_LOCAL_URL
 
 
-def engine_tls(settings: Settings) -> tuple[str, docker.tls.TLSConfig | None]:
+def engine_tls(settings: EngineSettings) -> tuple[str, docker.tls.TLSConfig | None]:
     """The engine's URL and its TLS configuration (``None``: no TLS), checked before any connection: a URL of
     another scheme, TLS files that do not exist, or a ``tcp://`` URL without TLS that the settings do not allow
     (``InsecureEngine``) raise one ``RuntimeFailure`` line."""
@@ -215,7 +236,7 @@ def engine_tls(settings: Settings) -> tuple[str, docker.tls.TLSConfig | None]:
     return url, None
 
 
-def connect_engine(settings: Settings, *, ping_timeout: float = PING_TIMEOUT) -> DockerEngine:
+def connect_engine(settings: EngineSettings, *, ping_timeout: float = PING_TIMEOUT) -> DockerEngine:
     """Connect to ``settings.docker_url`` (else ``DOCKER_HOST``, else the local socket) and ping the engine."""
     url, tls = engine_tls(settings)
     scheme = url.split("://", 1)[0]

@@ -13,8 +13,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
-from airflow_provider_dsjobs.runtime.base import StreamName
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.logs import StreamName
 
 #: Docker's frame header: stream kind (1 stdout, 2 stderr), 3 zero bytes, payload length (big-endian).
 FRAME_HEADER = struct.Struct(">BxxxL")

@@ -9,6 +9,10 @@ more than ``max_line`` characters: a longer line is emitted in ``max_line``-size
 from __future__ import annotations
 
 import codecs
+from typing import Literal
+
+#: The output streams of a container.
+StreamName = Literal["stdout", "stderr"]
 
 #: The longest line kept in one piece; longer ones are split (a 200 KB line becomes 4 lines).
 MAX_LINE = 64 * 1024

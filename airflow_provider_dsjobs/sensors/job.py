@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.lineage.task import capture as capture_lineage
 from airflow_provider_dsjobs.operators.job_result import (
     DEFAULT_LOG_TAIL,

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import CopiedIn, CopiesIn, ObjectNotFound, ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.hashing import (
@@ -52,7 +53,7 @@ from airflow_provider_dsjobs.storage.hashing import (
     read_hashed,
     stat_key,
 )
-from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 GiB = 1024**3
 #: DataSphere's limits (datasphere-cli.md §7.1): one file ≤ 5 GiB, all inputs of a job ≤ 10 GiB; a job's come
@@ -122,11 +123,11 @@ class TreeEntry:
     size: int = 0
     mode: int = 0o644
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_doc(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "sha256": self.sha256, "size": self.size, "mode": self.mode}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TreeEntry:
+    def from_doc(cls, data: Mapping[str, Any]) -> TreeEntry:
         return cls(
             path=str(data["path"]),
             kind=str(data.get("kind", "file")),
@@ -139,7 +140,7 @@ class TreeEntry:
 def tree_bytes(entries: Iterable[TreeEntry]) -> bytes:
     """The canonical JSON of ``entries``: sorted by path, sorted keys, no whitespace, UTF-8."""
     ordered = sorted(entries, key=lambda e: e.path)
-    return json.dumps([e.to_dict() for e in ordered], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+    return json.dumps([e.to_doc() for e in ordered], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
 
@@ -622,6 +623,6 @@ def load_tree(store: ObjectStore, project: str, tree_id: str) -> list[TreeEntry]
     if digests.tree_id_of(data) != tree_id:
         raise StoreError(f"input tree {store.uri(key)} is corrupt: its content does not match its id")
     try:
-        return [TreeEntry.from_dict(item) for item in json.loads(data)]
+        return [TreeEntry.from_doc(item) for item in json.loads(data)]
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"input tree {store.uri(key)} is not a valid tree: {exc}") from None

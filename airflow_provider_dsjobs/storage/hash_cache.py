@@ -43,9 +43,8 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.hashing import DEFAULT_MEMO, HashMemo, StatKey, is_racy
 from airflow_provider_dsjobs.storage.private import PRIVATE_FILE_MODE, make_private_dirs
@@ -333,7 +332,17 @@ def persistent_memo(home: Path) -> PersistentHashMemo:
         return memo
 
 
-def hash_memo_for(settings: Settings) -> HashMemo:
+class HashCacheSettings(Protocol):
+    """What ``hash_memo_for`` reads of the settings (``settings.Settings`` has it)."""
+
+    @property
+    def home(self) -> Path: ...
+
+    @property
+    def hash_cache(self) -> bool: ...
+
+
+def hash_memo_for(settings: HashCacheSettings) -> HashMemo:
     """The memo of input files' hashes the settings ask for: persistent under ``settings.home`` (shared by every
     process using that home), or only this process's own when ``settings.hash_cache`` is off."""
     return persistent_memo(settings.home) if settings.hash_cache else DEFAULT_MEMO

@@ -7,12 +7,46 @@ Accepted forms: ``s3://bucket[/prefix]``, ``file:///absolute/path`` and a bare l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
+
+if TYPE_CHECKING:
+    import boto3.session
+
+
+class StoreSettings(Protocol):
+    """What opening the store reads of the settings (``settings.Settings`` has all of it)."""
+
+    @property
+    def effective_store_url(self) -> str: ...
+
+    @property
+    def local_fsync(self) -> bool: ...
+
+    @property
+    def s3_endpoint_url(self) -> str | None: ...
+
+    @property
+    def s3_region(self) -> str | None: ...
+
+    @property
+    def s3_checksums(self) -> str: ...
+
+    @property
+    def aws_access_key_id(self) -> str | None: ...
+
+    @property
+    def aws_secret_access_key(self) -> str | None: ...
+
+    @property
+    def aws_session_token(self) -> str | None: ...
+
+    @property
+    def aws_session(self) -> boto3.session.Session | None: ...
 
 
 def _looks_like_url(url: str) -> bool:
@@ -20,7 +54,7 @@ def _looks_like_url(url: str) -> bool:
     return bool(sep) and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()
 
 
-def open_store(settings: Settings) -> ObjectStore:
+def open_store(settings: StoreSettings) -> ObjectStore:
     """The store ``settings.effective_store_url`` names, with the settings' S3 endpoint and credentials."""
     url = settings.effective_store_url.strip()
     if not url:

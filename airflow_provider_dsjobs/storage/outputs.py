@@ -3,7 +3,8 @@
 Files keep their relative paths under the prefix (``<prefix>/<relpath>``), not content addresses: users
 browse and download them. The set is committed by ``<prefix>/manifest.json``, written **last**: a reader
 that finds no manifest must treat the set as incomplete, and one that finds it sees every file it lists.
-What a manifest holds (a job's outputs, a dataset) is typed in ``jobs/manifest.py``; here it is a JSON object.
+What a manifest holds (a job's outputs, a dataset) is typed in ``documents/manifest.py``; here it is a JSON object
+(``documents/codec.py`` encodes it like every stored document).
 
 Streams are hashed while they upload (``HashingReader``): nothing is read twice and memory stays bounded
 by the transfer's part size, so no spooling to a temporary file is needed. An output's ``sha256`` is a SHA-256
@@ -12,16 +13,18 @@ by the transfer's part size, so no spooling to a temporary file is needed. An ou
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
 from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, ProgressCallback, StoreError
 from airflow_provider_dsjobs.storage.hashing import HashingReader
 from airflow_provider_dsjobs.storage.keys import join_key, safe_relpath
 
 MANIFEST_NAME = "manifest.json"
+_T = TypeVar("_T")
 
 
 def manifest_key(prefix: str) -> str:
@@ -64,12 +67,11 @@ class OutputWriter:
         with source:
             return self.put_stream(relpath, source, progress)
 
-    def write_manifest(self, manifest: dict[str, Any]) -> str:
+    def write_manifest(self, manifest: Mapping[str, Any]) -> str:
         """Write ``<prefix>/manifest.json`` atomically: the commit point. Returns its URI."""
         self._check_open()
         key = manifest_key(self.prefix)
-        data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")
-        self.store.put_bytes(key, data)
+        self.store.put_bytes(key, encode(manifest))
         self.committed = True
         return self.store.uri(key)
 
@@ -82,9 +84,18 @@ def read_manifest(store: ObjectStore, prefix: str) -> dict[str, Any] | None:
     except ObjectNotFound:
         return None
     try:
-        manifest = json.loads(data)
+        return decode(data)
     except ValueError as exc:
-        raise StoreError(f"manifest {store.uri(key)} is not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise StoreError(f"manifest {store.uri(key)} is not a JSON object")
-    return manifest
+        raise StoreError(f"manifest {store.uri(key)} is {exc}") from None
+
+
+def read_manifest_as(store: ObjectStore, prefix: str, parse: Callable[[Mapping[str, Any]], _T]) -> _T | None:
+    """The committed manifest under ``prefix`` read by ``parse`` (a document's ``from_doc``), or ``None`` when the
+    set is not (yet) committed. One ``parse`` refuses (``ValueError``) is corrupt: ``StoreError``."""
+    data = read_manifest(store, prefix)
+    if data is None:
+        return None
+    try:
+        return parse(data)
+    except ValueError as exc:
+        raise StoreError(f"manifest {store.uri(manifest_key(prefix))} is corrupt: {exc}") from None

@@ -15,22 +15,11 @@ import threading
 import time
 from typing import TextIO
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+from airflow_provider_dsjobs.documents.sizes import human_size
+
 _VERBS = {"upload": ("uploading", "uploaded"), "download": ("downloading", "downloaded")}
 _BAR_WIDTH = 30
 _REDRAW_INTERVAL = 0.1
-
-
-def human_size(n: float) -> str:
-    """``512 B``, ``1.5 KiB``, ``12.0 MiB``, ``5.0 GiB`` (binary units)."""
-    if n < 1024:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in _UNITS[1:]:
-        value /= 1024
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def _plural(n: int, word: str) -> str:

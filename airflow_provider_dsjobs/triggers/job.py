@@ -36,10 +36,10 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.errors import InfrastructureError, JobError
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 
 ON_KILL_ACTIONS = ("cancel", "keep")

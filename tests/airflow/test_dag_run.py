@@ -157,4 +157,4 @@ def test_run_conf_cannot_run_commands_or_name_worker_files_and_its_token_is_mask
     assert ("stdout", "over https") in list(service.logs(result["job_id"]))
     rendered = str(rendered_fields(dag.dag_id, "lab", run.run_id))
     assert TOKEN not in rendered and "bot:***@127.0.0.1" in rendered
-    assert TOKEN not in str(service.get(result["job_id"]).to_dict())
+    assert TOKEN not in str(service.get(result["job_id"]).to_doc())

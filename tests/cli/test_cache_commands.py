@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
-from airflow_provider_dsjobs.jobs.record import utcnow
+from airflow_provider_dsjobs.documents.record import utcnow
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.volumes import CACHE_LABEL
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.cache_helpers import DAY, Caches, caches

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings

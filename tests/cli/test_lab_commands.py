@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.cli.interrupt import interrupt_when_ready

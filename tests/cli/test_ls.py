@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.cli.main import main
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.local import LocalStore
 

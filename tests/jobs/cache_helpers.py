@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import utcnow
 from airflow_provider_dsjobs.jobs.cache_gc import CachePolicy, collect_engine_caches, list_engine_caches
 from airflow_provider_dsjobs.jobs.cache_use import record_use, use_key
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT
-from airflow_provider_dsjobs.jobs.record import utcnow
 from airflow_provider_dsjobs.runtime.containers import Runtime
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.volumes import CACHE_LABEL
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore

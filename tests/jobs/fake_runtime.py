@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_dsjobs.runtime.base import ContainerRuntime, StreamName
+from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec, ContainerState, StopResult
 from airflow_provider_dsjobs.runtime.engine import EngineInfo
 from airflow_provider_dsjobs.runtime.errors import (
@@ -30,6 +30,7 @@ from airflow_provider_dsjobs.runtime.errors import (
     VolumeInUse,
     WaitTimeout,
 )
+from airflow_provider_dsjobs.runtime.logs import StreamName
 from airflow_provider_dsjobs.runtime.resources import EngineLoad
 from airflow_provider_dsjobs.runtime.tarstream import TarReader
 from airflow_provider_dsjobs.runtime.volumes import VolumeUsage
@@ -255,6 +256,7 @@ class FakeRuntime:
 
     def volume_usage(self, labels: dict[str, str | None]) -> list[VolumeUsage]:
         self._enter("volume_usage")
+
         def held(name: str) -> tuple[str, ...]:
             return tuple(b.spec.name or c for c, b in self.containers.items() if name in b.spec.volumes)
 

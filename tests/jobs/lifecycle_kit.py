@@ -10,10 +10,10 @@ from pathlib import Path
 
 from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.config.model import JobConfig
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID
-from airflow_provider_dsjobs.jobs.record import TRANSITIONS, JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.stage_out import StageOutRequest, stage_out
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.fake_runtime import FakeRuntime
 

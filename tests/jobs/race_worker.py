@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.s3 import S3Store

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airflow_provider_dsjobs.documents.record import utcnow
 from airflow_provider_dsjobs.jobs.cache_use import forget_use, last_use, last_uses, record_use, use_key
-from airflow_provider_dsjobs.jobs.record import utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from tests.storage.stores import local_store, s3_store, store
 

@@ -13,7 +13,7 @@ import yaml
 
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.overrides import Overrides
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_helpers import write_job

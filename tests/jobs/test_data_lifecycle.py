@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
+from airflow_provider_dsjobs.documents.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_helpers import write_job

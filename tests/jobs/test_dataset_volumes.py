@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.resources.dataset_volumes import (
     FILL_HELPER,
@@ -219,8 +219,8 @@ def test_checked_files_keeps_plain_paths_and_refuses_bad_hashes() -> None:
 def test_a_fill_lock_left_by_a_launch_that_is_over_is_taken_over(
     local_settings: Settings, tmp_path: Path, docker_client: Any, volumes_removed: None
 ) -> None:
-    from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest
     from airflow_provider_dsjobs.resources.dataset_volumes import DatasetVolume
+    from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
     from airflow_provider_dsjobs.resources.fill_lock import LABEL_FILL_BY, LABEL_FILL_OF, lock_name
 
     service = JobService(local_settings)

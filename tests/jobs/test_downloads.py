@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dsjobs.documents.plan_doc import OutputPlacement, PlanDoc
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.downloads import download_files, plan_placement
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.plan import OutputPlacement
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.s3 import S3Store

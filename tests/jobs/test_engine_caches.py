@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.documents.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.cache_gc import CachePolicy, collect_engine_caches, list_engine_caches
 from airflow_provider_dsjobs.jobs.cache_use import last_uses, record_use, use_key
-from airflow_provider_dsjobs.jobs.plan import LABEL_PROJECT, project_volume_name
-from airflow_provider_dsjobs.jobs.record import JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobService
+from airflow_provider_dsjobs.resources.project_disk import project_volume_name
+from airflow_provider_dsjobs.runtime.labels import LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.volumes import CACHE_LABEL
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectInfo

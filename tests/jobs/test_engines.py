@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import EngineElsewhere, JobService
 from airflow_provider_dsjobs.runtime.engine import DEFAULT_LOCAL_URL
 from airflow_provider_dsjobs.settings import EngineAddress, Settings

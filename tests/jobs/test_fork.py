@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.overrides import Overrides
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_helpers import PYENV, write_job

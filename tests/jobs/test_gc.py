@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from airflow_provider_dsjobs.documents.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.gc import clear_job, collect_garbage, maybe_collect_garbage
-from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.cas import InputStager, StagedInput, blob_key, tree_key

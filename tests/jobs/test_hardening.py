@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT, Settings
+from airflow_provider_dsjobs.runtime.limits import DEFAULT_PIDS_LIMIT
+from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_helpers import write_job
 
 pytestmark = [pytest.mark.docker]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.runtime.engine import DockerEngine
 from airflow_provider_dsjobs.settings import Settings

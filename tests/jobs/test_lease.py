@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs import lease as lease_module
 from airflow_provider_dsjobs.jobs.lease import LaunchLease, abandoned_reason
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings

@@ -16,11 +16,11 @@ import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.config.model import JobConfig
-from airflow_provider_dsjobs.jobs.plan import LABEL_JOB_ID
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import CANCELLED_BEFORE_START, EngineLost, JobError, JobService
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import EngineUnreachable, RuntimeFailure
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.fake_runtime import FakeRuntime
 

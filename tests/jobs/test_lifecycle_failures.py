@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.documents.mount_sync import SyncMount
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.errors import EngineElsewhere, EngineLost, JobError
-from airflow_provider_dsjobs.jobs.record import JobStatus
-from airflow_provider_dsjobs.jobs.s3_sync import SyncMount
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.stage_out import StageOutRequest, SyncTarget, stage_out
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure

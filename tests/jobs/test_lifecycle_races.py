@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.storage.base import PreconditionFailed
 from tests.jobs.lifecycle_kit import Kit, assert_follows_the_table, make_kit, statuses
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 from tests.jobs.lifecycle_kit import Kit, assert_follows_the_table, make_kit, steps

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.links import console_link
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.settings import Settings
 
 RECORD = JobRecord(id="j20261121-000000000-abcdefgh", project="ml")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, id_of_index_name, index_name
 from airflow_provider_dsjobs.storage.base import ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore

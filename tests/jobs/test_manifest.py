@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest, read_outputs_manifest
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.output_files import list_output_files
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.stage_out import recover_from_manifest
 from airflow_provider_dsjobs.jobs.store import JobStore
-from airflow_provider_dsjobs.resources.datasets import DatasetCatalog
+from airflow_provider_dsjobs.resources.datasets import DatasetCatalog, read_dataset_manifest
 from airflow_provider_dsjobs.storage.base import StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.outputs import OutputWriter, manifest_key
@@ -109,7 +109,7 @@ def test_an_output_manifest_written_before_reads_typed_and_writes_the_same_bytes
     assert [(f.path, f.size) for f in manifest.files] == [("work/res/a.txt", 12)]
 
     jobs.store.delete(manifest_key(jobs.outputs_prefix(JOB).strip("/")))
-    assert _stored_before(jobs, jobs.outputs_prefix(JOB), manifest.to_json()) == before
+    assert _stored_before(jobs, jobs.outputs_prefix(JOB), manifest.to_doc()) == before
 
     recovered = recover_from_manifest(jobs, JOB)
     assert recovered is not None and recovered.outcome == (JobStatus.ERROR, "program exited with code 3")
@@ -144,9 +144,9 @@ def test_a_dataset_manifest_written_before_reads_typed_and_writes_the_same_bytes
         1,
     )
     assert (manifest.source, manifest.declared_size) == (doc.get("source"), doc.get("declared_size"))
-    assert json.loads(before) == manifest.to_json()
+    assert json.loads(before) == manifest.to_doc()
     jobs.store.delete(manifest_key(jobs.datasets_prefix(doc["id"]).strip("/")))
-    assert _stored_before(jobs, jobs.datasets_prefix(doc["id"]), manifest.to_json()) == before
+    assert _stored_before(jobs, jobs.datasets_prefix(doc["id"]), manifest.to_doc()) == before
     got = DatasetCatalog(jobs).get(doc["id"])
     assert got is not None and (got.name, got.files, got.source) == (doc["name"], 1, doc.get("source"))
 

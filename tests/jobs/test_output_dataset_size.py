@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.jobs.stage_out import dataset_id
 from airflow_provider_dsjobs.settings import Settings

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.jobs.output_files import OutputFile, list_output_files, open_output_file
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from tests.storage.stores import local_store, s3_store, store

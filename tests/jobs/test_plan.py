@@ -8,14 +8,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
-from airflow_provider_dsjobs.jobs.plan import (
-    LABEL_JOB_ID,
-    LABEL_PROJECT,
-    PlanError,
-    plan_job,
-    project_volume_name,
-    resolve_command,
-)
+from airflow_provider_dsjobs.jobs.plan import PlanError, plan_job, resolve_command
+from airflow_provider_dsjobs.resources.project_disk import project_volume_name
+from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.settings import Settings
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
+from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.plan_doc import PlanDoc
 from airflow_provider_dsjobs.jobs.plan import plan_job
-from airflow_provider_dsjobs.jobs.plan_doc import PlanDoc, read_plan_doc, write_plan_doc
+from airflow_provider_dsjobs.jobs.plan_doc import plan_doc_of, read_plan_doc, write_plan_doc
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -56,10 +58,10 @@ def test_the_plan_round_trips_through_plan_json(tmp_path: Path) -> None:
         base_dir=tmp_path,
     )
     plan = plan_job(config, Settings(default_image="img:1"), job_id="j1", project="p", labels={"dag_id": "d"})
-    doc = PlanDoc.from_plan(plan)
-    text = doc.to_json()
+    doc = plan_doc_of(plan)
+    text = encode(doc.to_doc())
     assert b"tok-secret-value" not in text and b"API_TOKEN" not in text
-    back = PlanDoc.from_json(text)
+    back = PlanDoc.from_doc(decode(text))
     assert back == doc
     assert [o.key for o in back.outputs] == ["res/out.txt", "TABLE"]
     assert back.outputs[1].local_path == tmp_path / "t.csv"
@@ -69,14 +71,14 @@ def test_the_plan_round_trips_through_plan_json(tmp_path: Path) -> None:
 
 
 def test_a_first_version_plan_json_still_reads() -> None:
-    doc = PlanDoc.from_json(json.dumps(FIRST_VERSION))
+    doc = PlanDoc.from_doc(decode(json.dumps(FIRST_VERSION)))
     assert [(o.key, o.container_path, o.local_path) for o in doc.outputs] == [
         ("res/out.txt", "/job/work/res/out.txt", Path("/cfg/res/o")),
         ("TABLE", "/job/outputs/TABLE/t.csv", Path("/cfg/t.csv")),
     ]
     assert doc.output_datasets[0].labels == (("a", "b"),)
     assert (doc.graceful_signal, doc.graceful_timeout, doc.python_failed_marker) == ("SIGUSR1", 90.0, None)
-    assert b"graceful_signal_number" not in doc.to_json()
+    assert "graceful_signal_number" not in doc.to_doc()
 
 
 def test_a_missing_plan_has_no_outputs_and_a_corrupt_one_is_one_line(tmp_path: Path) -> None:
@@ -88,4 +90,4 @@ def test_a_missing_plan_has_no_outputs_and_a_corrupt_one_is_one_line(tmp_path: P
     config = config_from_mapping({"cmd": "true", "outputs": ["o.txt"]}, base_dir=tmp_path)
     plan = plan_job(config, Settings(default_image="img:1"), job_id="j4", project="p")
     write_plan_doc(jobs, plan)
-    assert read_plan_doc(jobs, "j4") == PlanDoc.from_plan(plan)
+    assert read_plan_doc(jobs, "j4") == plan_doc_of(plan)

@@ -10,8 +10,8 @@ import pytest
 
 from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.progress import Progress, parse_progress
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.stats import HEADER
 from airflow_provider_dsjobs.settings import Settings

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config.loader import load_config
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.images import ImageRegistry
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
@@ -145,7 +145,7 @@ def test_project_disk_put_ls_rm_and_a_job_reads_it(
     import json
 
     from airflow_provider_dsjobs.cli.main import main
-    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+    from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 
     data = tmp_path / "weights"
     (data / "v1").mkdir(parents=True)

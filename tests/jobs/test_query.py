@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.query import JobQuery, parse_statuses, select_jobs
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus, utcnow
 
 JOBS = [
     ("Train", JobStatus.EXECUTING),

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
-from airflow_provider_dsjobs.jobs.record import TRANSITIONS, JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import InvalidTransition, JobStore, UpdateConflict
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.result_file import MAX_RESULT_BYTES
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings

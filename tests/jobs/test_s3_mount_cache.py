@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.s3_cache import SYNC_HELPER, S3CacheVolume, safe_key, wanted_objects
 from airflow_provider_dsjobs.settings import Settings

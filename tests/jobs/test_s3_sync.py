@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.config.loader import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
 from airflow_provider_dsjobs.settings import Settings
@@ -106,7 +106,7 @@ def test_what_the_job_writes_reaches_the_bucket_new_and_changed_files_only(
         capsys.readouterr().out
     )
     assert main(["get", "--id", done.id, "--format", "json", *common]) == 0
-    assert json.loads(capsys.readouterr().out)["s3_sync"] == [synced.to_dict()]
+    assert json.loads(capsys.readouterr().out)["s3_sync"] == [synced.to_doc()]
     log = [line for _, line in service.logs(done.id)]
     assert any(line.startswith("s3-mount lake: uploaded 3") for line in log)
     assert [i.key for i in service.store.list("") if LAKE_SECRET.encode() in service.store.get_bytes(i.key)] == []

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import Overrides, load_config
-from airflow_provider_dsjobs.jobs.manifest import read_dataset_manifest, read_outputs_manifest
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
+from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
+from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.digests import hash_of
 from tests.jobs.service_helpers import PYENV, wait_for, write_job
@@ -122,7 +123,7 @@ def test_plain_job_end_to_end(settings: Settings, tmp_path: Path, monkeypatch: p
         "vars/SUMMARY/summary.txt",
     }
     # The record keeps env names, never values.
-    stored = json.dumps(service.jobs.load(record.id).to_dict())
+    stored = json.dumps(service.jobs.load(record.id).to_doc())
     assert "tok-123" not in stored
     for info in service.store.list(service.jobs.job_prefix(record.id)):
         if info.key.endswith(".json"):
@@ -183,9 +184,9 @@ def test_failing_job_keeps_outputs_and_reports_missing(settings: Settings, tmp_p
     assert ("stderr", "bad things") in log_lines
     assert any(s == "system" and "never-written.txt" in line and "not written" in line for s, line in log_lines)
     # Finalizing again changes nothing.
-    before = service.jobs.load(record.id).to_dict()
-    assert service.finalize(record.id).to_dict() == before
-    assert service.get(record.id).to_dict() == before
+    before = service.jobs.load(record.id).to_doc()
+    assert service.finalize(record.id).to_doc() == before
+    assert service.get(record.id).to_doc() == before
 
 
 GRACEFUL = """
@@ -508,7 +509,7 @@ def test_missing_bucket_is_one_line(s3_env: dict[str, str], tmp_path: Path, test
 def test_project_disk_is_mounted_read_only(
     local_settings: Settings, tmp_path: Path, docker_client: Any, test_image: str, project: str
 ) -> None:
-    from airflow_provider_dsjobs.jobs.plan import project_volume_name
+    from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 
     volume = project_volume_name(project)
     docker_client.containers.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 from tests.jobs.service_helpers import wait_for, write_job

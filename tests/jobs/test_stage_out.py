@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.runtime.containers import Runtime
 from airflow_provider_dsjobs.runtime.tarstream import TarReader

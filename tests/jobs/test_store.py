@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import EngineRef, InputRef, JobRecord, JobStatus, utcnow
+from airflow_provider_dsjobs.documents.record import EngineRef, InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.service import JobError
 from airflow_provider_dsjobs.jobs.store import JobNotFound, JobStore, new_job_id
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
@@ -42,12 +42,12 @@ def test_inputs_of_a_record_read_typed_as_every_version_wrote_them() -> None:
     module = {"path": "/src/lib.py", "var": None, "kind": "file", "sha256": "b" * 64, "size": 5, "mode": 0o755}
     module |= {"role": "python-local-module", "container_path": "/job/lib.py"}
     stored = [{"path": "data", "var": "DATA", "kind": "dir", "sha256": "a" * 64, "size": 3}, module]
-    record = JobRecord.from_dict({"id": "j1", "project": "p", "inputs": stored})
+    record = JobRecord.from_doc({"id": "j1", "project": "p", "inputs": stored})
     assert record.inputs == [
         InputRef("data", "DATA", "dir", "a" * 64, 3),
         InputRef("/src/lib.py", None, "file", "b" * 64, 5, 0o755, "python-local-module", "/job/lib.py"),
     ]
-    assert record.to_dict()["inputs"][1] == module
+    assert record.to_doc()["inputs"][1] == module
 
 
 def test_the_engine_of_a_job_round_trips_and_older_records_have_none(store: ObjectStore) -> None:
@@ -57,9 +57,9 @@ def test_the_engine_of_a_job_round_trips_and_older_records_have_none(store: Obje
     assert js.load(record.id).engine == EngineRef("ABCD:EF", "engine-a", "tcp://a:2376")
     raw = json.loads(store.get_bytes(f"projects/proj/jobs/{record.id}/record.json"))
     assert raw["engine"] == {"id": "ABCD:EF", "name": "engine-a", "url": "tcp://a:2376"}
-    assert JobRecord.from_dict({"id": "j1", "project": "p"}).engine is None
+    assert JobRecord.from_doc({"id": "j1", "project": "p"}).engine is None
     for broken in ("engine-a", {"name": "engine-a"}, {"id": ""}, {"id": 3}):
-        assert JobRecord.from_dict({"id": "j1", "project": "p", "engine": broken}).engine is None
+        assert JobRecord.from_doc({"id": "j1", "project": "p", "engine": broken}).engine is None
 
 
 def test_save_overwrites(store: ObjectStore) -> None:

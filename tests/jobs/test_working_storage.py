@@ -13,11 +13,11 @@ import pytest
 
 from airflow_provider_dsjobs.cli.main import main
 from airflow_provider_dsjobs.config.loader import load_config
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 from airflow_provider_dsjobs.jobs.errors import JobError
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.jobs.working_storage import (
-    StorageGrant,
     can_limit_size,
     free_bytes_from_df,
     grant_working_storage,
@@ -150,7 +150,7 @@ def test_warn_runs_the_job_and_the_record_says_what_was_free(
     )
     assert main(["get", "--id", done.id, "--format", "json", *common]) == 0
     shown = json.loads(capsys.readouterr().out)["working_storage"]
-    assert shown == grant.to_dict()
+    assert shown == grant.to_doc()
 
 
 def test_space_granted_to_a_running_job_is_not_counted_twice(
@@ -259,5 +259,5 @@ def test_which_storage_drivers_can_cap_a_container(
 def test_the_grant_survives_the_record_round_trip() -> None:
     grant = StorageGrant(100 * GIB, "checked", 300 * GIB, storage_driver="overlay2 on extfs")
     record = JobRecord(id="j1", project="p", working_storage=grant)
-    assert JobRecord.from_dict(json.loads(json.dumps(record.to_dict()))).working_storage == grant
-    assert JobRecord.from_dict({"id": "j2", "project": "p"}).working_storage is None
+    assert JobRecord.from_doc(json.loads(json.dumps(record.to_doc()))).working_storage == grant
+    assert JobRecord.from_doc({"id": "j2", "project": "p"}).working_storage is None

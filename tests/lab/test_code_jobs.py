@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.lab import LabError, LabJobConfig, LabJobHandler
 from tests.lab.git_https import TOKEN, GitHttpsServer
 from tests.lab.helpers import commit, make_repo, write

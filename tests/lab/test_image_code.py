@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.lab import LabError, LabJobConfig, LabJobHandler
 from airflow_provider_dsjobs.lab.code import parse_code
 from tests.lab.helpers import build_image

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.lab import LabError, LabJobConfig, LabJobHandler
 from airflow_provider_dsjobs.settings import Settings
 
@@ -107,7 +107,7 @@ def test_bad_config_is_one_line(kwargs: dict[str, Any], message: str) -> None:
 
 def test_record_is_plain_json(handler: LabJobHandler, lab_image: str) -> None:
     job = handler.run_job(LabJobConfig(image=lab_image, name="json"))
-    data = json.loads(json.dumps(handler.service.get(job.id).to_dict()))
+    data = json.loads(json.dumps(handler.service.get(job.id).to_doc()))
     assert data["kind"] == "lab" and data["image"] == lab_image and data["name"] == "json"
 
 

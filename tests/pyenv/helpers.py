@@ -84,7 +84,7 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str, *,
     its spec and the volume read-write) builds it and the job gets its output (and its failure marker); the job
     runs the setup command before ``command``, host networking (to reach the local index); removed after."""
     from airflow_provider_dsjobs.jobs.env_build import builder_entries, is_ready, run_build_step
-    from airflow_provider_dsjobs.jobs.plan import PythonSetup
+    from airflow_provider_dsjobs.jobs.plan import python_setup_of
     from airflow_provider_dsjobs.pyenv.cache import ensure_env_volume
     from airflow_provider_dsjobs.runtime.containers import Runtime
     from airflow_provider_dsjobs.runtime.engine import DockerEngine
@@ -93,7 +93,7 @@ def run_in_container(docker_client: Any, image: str, plan: Any, command: str, *,
     engine = DockerEngine(docker_client.api, str(docker_client.api.base_url))
     runtime = Runtime(engine)
     ensure_env_volume(plan, engine)
-    python = PythonSetup.from_pyplan(plan)
+    python = python_setup_of(plan)
     container = docker_client.containers.create(
         image,
         command=["sh", "-c", f"{plan.setup_command} && {command}"],

@@ -10,7 +10,8 @@ import pytest
 
 from airflow_provider_dsjobs.config import config_from_mapping
 from airflow_provider_dsjobs.config.model import PythonEnv
-from airflow_provider_dsjobs.jobs.plan import PythonSetup, Reuse, plan_job
+from airflow_provider_dsjobs.documents.plan_doc import PythonSetup
+from airflow_provider_dsjobs.jobs.plan import Reuse, plan_job
 from airflow_provider_dsjobs.pyenv.build_step import env_volume_name
 from airflow_provider_dsjobs.pyenv.plan import plan_python_env
 from airflow_provider_dsjobs.settings import Settings

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import load_config
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.settings import Settings
 

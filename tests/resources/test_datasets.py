@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.resources.datasets import DatasetCatalog, DatasetError, directory_files
 from airflow_provider_dsjobs.storage.base import ObjectStore

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.runtime.helper import helper_spec, run_helper
-from airflow_provider_dsjobs.settings import DEFAULT_PIDS_LIMIT
+from airflow_provider_dsjobs.runtime.limits import DEFAULT_PIDS_LIMIT
 from tests.runtime.helpers import TrackingRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]

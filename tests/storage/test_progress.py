@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from airflow_provider_dsjobs.storage.progress import TransferProgress, human_size
+from airflow_provider_dsjobs.documents.sizes import human_size
+from airflow_provider_dsjobs.storage.progress import TransferProgress
 
 
 @pytest.mark.parametrize(

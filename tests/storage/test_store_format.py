@@ -13,8 +13,8 @@ from pathlib import Path
 import blake3
 import pytest
 
+from airflow_provider_dsjobs.documents.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.gc import collect_garbage
-from airflow_provider_dsjobs.jobs.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 
 

@@ -10,8 +10,8 @@ import pytest
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
-from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.resources.secrets import SecretsError
 from airflow_provider_dsjobs.settings import DEFAULT_IMAGE, DEFAULT_PROJECT

@@ -20,8 +20,8 @@ import pytest
 from airflow.sdk import DAG, AssetAlias
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
@@ -274,7 +274,7 @@ def test_env_override_values_stay_out_of_the_job_record(service: Any) -> None:
     secret = "s3cr3t-override-2718281828"
     result = run(probe_op(env_vars={"PROBE_NOTE": secret}), make_context())
     assert ("stdout", f"note is {secret}") in list(service.logs(result["job_id"]))  # the container got it
-    record = service.get(result["job_id"]).to_dict()
+    record = service.get(result["job_id"]).to_doc()
     assert secret not in json.dumps(record)
     assert "PROBE_NOTE" in json.dumps(record["config"])  # the name is kept, the value is not
 

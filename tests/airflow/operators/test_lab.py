@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.operators import LabJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from tests.airflow.helpers import DictTaskStateStore, TaskInstanceStandIn, make_context

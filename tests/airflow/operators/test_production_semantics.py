@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout, TaskDeferred
 
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.exceptions import (
     DataSphereInfrastructureError,
     DataSphereJobCancelled,
     DataSphereJobFailed,
 )
 from airflow_provider_dsjobs.jobs.errors import InfrastructureError
-from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
 from tests.airflow.helpers import DictTaskStateStore, TaskInstanceStandIn, make_context, submit_probe

@@ -13,10 +13,10 @@ from typing import Any
 
 from airflow_provider_dsjobs.config import load_config
 from airflow_provider_dsjobs.config.overrides import Overrides, apply_overrides
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.documents.mount_sync import MountSync
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 from airflow_provider_dsjobs.jobs.service import JobService
-from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
 from airflow_provider_dsjobs.settings import Settings
 
 PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw", "op": "op-pw", "alice": "alice-pw", "bob": "bob-pw"}

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import DAG_ID, GIB, MIB, ApiServer, follow_in_background, run_echo
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, follow_in_background, run_echo
 from tests.helpers import unavailable

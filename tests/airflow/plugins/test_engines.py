@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import ApiServer, run_echo
 from tests.jobs.service_helpers import wait_for

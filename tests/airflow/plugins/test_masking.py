@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.hooks.job_secrets import connection_secrets, job_secrets
 from airflow_provider_dsjobs.jobs.errors import EngineLost, InfrastructureError, JobError
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.plugins.errors import UNREACHABLE, scrub, scrub_fact, shown
 from airflow_provider_dsjobs.plugins.masking import mask_pairs, masker_of
 from airflow_provider_dsjobs.resources.images import ImageRegistry

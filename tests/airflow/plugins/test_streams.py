@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import FOLLOW_CAP, FOLLOW_SECONDS, ApiServer, run_echo, run_sleeper
 

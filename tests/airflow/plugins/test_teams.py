@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_dsjobs.jobs.record import JobRecord
+from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import ApiServer, run_echo
 

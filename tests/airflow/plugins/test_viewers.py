@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_dsjobs.config import Overrides, apply_overrides, load_config_text
-from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync
+from airflow_provider_dsjobs.documents.mount_sync import MountSync
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from airflow_provider_dsjobs.lab import LabJobConfig, submit_lab_job
 from tests.airflow.plugins.conftest import BROKEN_CONN, NOT_DSJOBS_CONN

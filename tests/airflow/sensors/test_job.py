@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.sensors import DataSphereJobSensor
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
 from tests.airflow.helpers import TaskInstanceStandIn, make_context, read_uri, submit_probe

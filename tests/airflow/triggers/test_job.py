@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_dsjobs.jobs.record import JobStatus
+from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
 from tests.airflow.helpers import submit_probe, wait_for_probe_started
 

@@ -1,14 +1,16 @@
-"""Job statuses and the job record: the JSON document in the store that is the source of truth for a job."""
+"""Job statuses and the job record: the JSON document in the store that is the source of truth for a job
+(``record.json``, ``jobs/store.py``)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
-from airflow_provider_dsjobs.jobs.s3_sync import MountSync
-from airflow_provider_dsjobs.jobs.working_storage import StorageGrant
+from airflow_provider_dsjobs.documents.mount_sync import MountSync
+from airflow_provider_dsjobs.documents.storage_grant import StorageGrant
 
 #: How long job data (inputs, outputs, logs) is kept unless ``set-data-ttl`` changes it.
 DEFAULT_DATA_TTL = timedelta(days=14)
@@ -98,7 +100,7 @@ class InputRef:
     role: str | None = None
     container_path: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_doc(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "path": self.path,
             "var": self.var,
@@ -112,20 +114,22 @@ class InputRef:
             data["container_path"] = self.container_path
         return data
 
+    @staticmethod
+    def names_content(doc: object) -> TypeGuard[Mapping[str, Any]]:
+        """Whether a stored entry names content (one that does not is dropped: nothing can reuse or keep it)."""
+        return isinstance(doc, dict) and isinstance(doc.get("sha256"), str)
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputRef | None:
-        """The entry, or None when it names no content (nothing can reuse or keep it)."""
-        if not isinstance(data.get("sha256"), str):
-            return None
-        container_path = data.get("container_path")
+    def from_doc(cls, doc: Mapping[str, Any]) -> InputRef:
+        container_path = doc.get("container_path")
         return cls(
-            path=str(data.get("path")),
-            var=data.get("var"),
-            kind=str(data.get("kind")),
-            sha256=data["sha256"],
-            size=int(data.get("size") or 0),
-            mode=int(data.get("mode") or 0o644),
-            role=data.get("role"),
+            path=str(doc.get("path")),
+            var=doc.get("var"),
+            kind=str(doc.get("kind")),
+            sha256=str(doc["sha256"]),
+            size=int(doc.get("size") or 0),
+            mode=int(doc.get("mode") or 0o644),
+            role=doc.get("role"),
             container_path=str(container_path) if container_path else None,
         )
 
@@ -141,17 +145,19 @@ class EngineRef:
     name: str
     url: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_doc(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "url": self.url}
 
+    @staticmethod
+    def names_engine(doc: object) -> TypeGuard[Mapping[str, Any]]:
+        """Whether a record's ``engine`` entry names one: not in a record written before jobs named their engine
+        (nor in a broken entry: such a job is treated as an old one, ``jobs/ownership.py``)."""
+        return isinstance(doc, dict) and isinstance(doc.get("id"), str) and bool(doc["id"])
+
     @classmethod
-    def from_dict(cls, data: object) -> EngineRef | None:
-        """The engine of a stored record; None for a record written before jobs named their engine (or a broken
-        entry: such a job is treated as an old one, ``jobs/ownership.py``)."""
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-            return None
-        url = data.get("url")
-        return cls(id=data["id"], name=str(data.get("name") or data["id"]), url=url if isinstance(url, str) else None)
+    def from_doc(cls, doc: Mapping[str, Any]) -> EngineRef:
+        url = doc.get("url")
+        return cls(id=str(doc["id"]), name=str(doc.get("name") or doc["id"]), url=url if isinstance(url, str) else None)
 
 
 @dataclass
@@ -163,15 +169,15 @@ class StatusChange:
     at: datetime
     by: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_doc(self) -> dict[str, Any]:
         data = {"status": self.status.value, "at": self.at.isoformat()}
         if self.by is not None:
             data["by"] = self.by
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StatusChange:
-        return cls(JobStatus(data["status"]), datetime.fromisoformat(data["at"]), data.get("by"))
+    def from_doc(cls, doc: Mapping[str, Any]) -> StatusChange:
+        return cls(JobStatus(doc["status"]), datetime.fromisoformat(doc["at"]), doc.get("by"))
 
 
 @dataclass
@@ -265,28 +271,33 @@ class JobRecord:
         self.data_cleared_at = now or utcnow()
         self.data_cleared_reason = reason
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_doc(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
         for name in _DATETIME_FIELDS:
             data[name] = _iso(getattr(self, name))
-        data["inputs"] = [i.to_dict() for i in self.inputs]
-        data["history"] = [h.to_dict() for h in self.history]
-        data["engine"] = self.engine.to_dict() if self.engine is not None else None
+        data["inputs"] = [i.to_doc() for i in self.inputs]
+        data["history"] = [h.to_doc() for h in self.history]
+        data["working_storage"] = self.working_storage.to_doc() if self.working_storage is not None else None
+        data["s3_sync"] = [m.to_doc() for m in self.s3_sync]
+        data["engine"] = self.engine.to_doc() if self.engine is not None else None
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+    def from_doc(cls, doc: Mapping[str, Any]) -> JobRecord:
         known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs = {k: v for k, v in doc.items() if k in known}
         kwargs["status"] = JobStatus(kwargs.get("status", JobStatus.CREATING.value))
         for name in _DATETIME_FIELDS:
             if name in kwargs:
                 kwargs[name] = _parse_iso(kwargs[name])
-        kwargs["inputs"] = [ref for i in data.get("inputs") or [] if (ref := InputRef.from_dict(i)) is not None]
-        kwargs["history"] = [StatusChange.from_dict(h) for h in data.get("history", [])]
-        grant = data.get("working_storage")
-        kwargs["working_storage"] = StorageGrant.from_dict(grant) if isinstance(grant, dict) else None
-        kwargs["engine"] = EngineRef.from_dict(data.get("engine"))
-        kwargs["s3_sync"] = [MountSync.from_dict(m) for m in data.get("s3_sync") or () if isinstance(m, dict)]
+        kwargs["inputs"] = [InputRef.from_doc(i) for i in doc.get("inputs") or [] if InputRef.names_content(i)]
+        kwargs["history"] = [StatusChange.from_doc(h) for h in doc.get("history", [])]
+        grant = doc.get("working_storage")
+        kwargs["working_storage"] = StorageGrant.from_doc(grant) if isinstance(grant, dict) else None
+        engine = doc.get("engine")
+        kwargs["engine"] = (
+            EngineRef.from_doc(engine) if isinstance(engine, dict) and EngineRef.names_engine(engine) else None
+        )
+        kwargs["s3_sync"] = [MountSync.from_doc(m) for m in doc.get("s3_sync") or () if isinstance(m, dict)]
         return cls(**kwargs)
