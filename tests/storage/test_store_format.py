@@ -185,7 +185,7 @@ def test_a_hostile_content_id_never_reaches_a_key(store: ObjectStore, hostile: s
         InputStager(store, PROJECT).adopt("file", hostile, 1)
     if not hostile:
         return  # in a tree, an empty id is an entry without a blob (an empty directory's)
-    tid = _tree(store, [TreeEntry("x", "file", hostile, 1).to_dict()])
+    tid = _tree(store, [TreeEntry("x", "file", hostile, 1).to_doc()])
     with pytest.raises(StoreError, match="invalid content id"):
         InputStager(store, PROJECT).adopt("dir", tid, 1)
 
