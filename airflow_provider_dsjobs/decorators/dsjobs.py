@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dsjobs.compat import AirflowFailException
 from airflow_provider_dsjobs.config import ConfigError, JobConfig, config_from_mapping
 from airflow_provider_dsjobs.jobs.record import JobRecord
 from airflow_provider_dsjobs.operators.job import DataSphereJobOperator
