@@ -106,3 +106,25 @@ def read_uri(uri: str) -> str:
     """Text of a ``file://`` URI from the embedded local store."""
     assert uri.startswith("file://"), uri
     return Path(uri.removeprefix("file://")).read_text(encoding="utf-8")
+
+
+def dag_bag(folder: Path) -> Any:
+    """A ``DagBag`` of ``folder`` (the class lives in ``airflow.dag_processing.dagbag`` since Airflow 3.1, in
+    ``airflow.models.dagbag`` before; tests only, the package never parses DAG files)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return DagBag(dag_folder=str(folder))
+
+
+def task_runtime_hooks() -> Any:
+    """The hooks the task runtime knows by connection type (``ProvidersManagerTaskRuntime`` since Airflow 3.1,
+    the ``ProvidersManager`` itself before)."""
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:  # Airflow 3.0
+        from airflow.providers_manager import ProvidersManager
+
+        return ProvidersManager().hooks
+    return ProvidersManagerTaskRuntime().hooks

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from airflow_provider_dsjobs.get_provider_info import get_provider_info
+from tests.airflow.helpers import task_runtime_hooks
 
 pytestmark = pytest.mark.airflow
 
@@ -79,11 +80,10 @@ def test_connection_form_fields() -> None:
 
 def test_providers_manager_loads_connection_form() -> None:
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     manager = ProvidersManager()
     assert "airflow-provider-dsjobs" in manager.providers
-    hook = ProvidersManagerTaskRuntime().hooks["dsjobs"]
+    hook = task_runtime_hooks()["dsjobs"]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_dsjobs.hooks.dsjobs.DataSphereJobsHook"
     assert hook.connection_id_attribute_name == "dsjobs_conn_id"

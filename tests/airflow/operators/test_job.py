@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG, AssetAlias
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
@@ -195,7 +195,7 @@ def test_mapping_config_resolves_paths_against_dag_folder(service: Any, tmp_path
 
 
 def test_only_secret_env_values_are_masked(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+    from airflow_provider_dsjobs.compat import redact, reset_secrets_masker
 
     reset_secrets_masker()  # nothing masked yet: what follows is masked by this task alone
     monkeypatch.setenv("PROBE_API_TOKEN", "copied-token-11235813")
@@ -245,7 +245,8 @@ def airflow_masker_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Mo
 
 def test_names_from_sensitive_var_conn_names_are_masked(service: Any, airflow_masker_config: Any) -> None:
     from airflow import settings
-    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    from airflow_provider_dsjobs.compat import redact, reset_secrets_masker
 
     airflow_masker_config.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "my_custom_field")
     settings._configure_secrets_masker()

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import LabJobOperator
 from airflow_provider_dsjobs.operators.job_result import STATE_JOB_ID
@@ -110,7 +110,7 @@ def test_templated_code_location_is_a_run_time_value(service: Any, sleeper: str)
 
 
 def test_token_of_a_rendered_code_url_is_masked_before_the_fields_are_stored(service: Any) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow_provider_dsjobs.compat import redact
 
     for token, op in (
         ("glpat-s3cr3t-one", lab_op("img:1", execute_code="git+{{ params.repo }}")),

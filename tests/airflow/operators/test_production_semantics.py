@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout, TaskDeferred
 
+from airflow_provider_dsjobs.compat import AirflowFailException, AirflowTaskTimeout, TaskDeferred
 from airflow_provider_dsjobs.exceptions import (
     DataSphereInfrastructureError,
     DataSphereJobCancelled,
@@ -73,7 +73,7 @@ def test_deferred_timeout_cancels_gracefully_finalizes_and_fails(service: Any) -
 
 
 def test_sync_timeout_cancels_gracefully_and_finalizes(service: Any) -> None:
-    from airflow.sdk.execution_time.timeout import timeout
+    from airflow_provider_dsjobs.compat import timeout
 
     ti = TaskInstanceStandIn()
     op = probe_op(args={"SLEEP": "120"})
@@ -156,7 +156,7 @@ def test_trigger_streams_each_new_line_once_and_bounded(service: Any, monkeypatc
 
 def test_trigger_masks_secret_env_values_in_its_own_process(service: Any) -> None:
     """The triggerer did not see the worker register the job's secrets: the trigger masks them itself."""
-    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+    from airflow_provider_dsjobs.compat import redact, reset_secrets_masker
 
     reset_secrets_masker()
     job_id = submit_probe(service, SLEEP="1")  # PROBE_NOTE=not-a-secret in the config

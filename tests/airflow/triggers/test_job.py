@@ -57,7 +57,7 @@ def test_serialize_exact_and_round_trip() -> None:
         "docker_conn_id": "docker_reg",
         "secret_env_names": ["PROBE_NOTE"],
     }
-    from airflow.sdk.module_loading import import_string
+    from airflow.providers.common.compat.module_loading import import_string
 
     rebuilt = import_string(classpath)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
