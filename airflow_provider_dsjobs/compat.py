@@ -12,7 +12,7 @@ below instead of asking Airflow where they live.
   Without it, the trigger asks for the task's state when it is cancelled (:func:`task_killed`).
 * :func:`plugin_external_views` (3.1): a plugin's ``external_views`` put the Jobs page in the UI's navigation;
   3.0 lists ``appbuilder_menu_items`` under "Plugins" instead.
-* :func:`teams` (3.1): the auth manager knows teams (``TeamDetails``, a team on DAGs and connections).
+* :func:`teams` (3.2): the auth manager knows teams (``TeamDetails``, a team on DAGs and connections).
 """
 
 from __future__ import annotations
@@ -39,18 +39,38 @@ from airflow.triggers.base import BaseTrigger
 
 try:  # 3.1 and later: the masker shared by the task SDK and the core
     from airflow.sdk._shared.secrets_masker import (
+        DEFAULT_SENSITIVE_FIELDS,
         SecretsMasker,
         redact,
         reset_secrets_masker,
-        should_hide_value_for_key,
     )
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key as _masker_hides
 except ImportError:  # 3.0
     from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
+        DEFAULT_SENSITIVE_FIELDS,
         SecretsMasker,
         redact,
         reset_secrets_masker,
-        should_hide_value_for_key,
     )
+    from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
+        should_hide_value_for_key as _masker_hides,
+    )
+
+#: Sensitive name parts Airflow 3.1 added to its defaults (a proxy URL carries its password), for a 3.0 masker.
+_LATER_SENSITIVE_PARTS = tuple(p for p in ("proxy", "proxies") if p not in DEFAULT_SENSITIVE_FIELDS)
+
+
+def should_hide_value_for_key(name: str) -> bool:
+    """Airflow's secret masker rule for a variable, extra or env name (``[core] sensitive_var_conn_names`` and
+    ``hide_sensitive_var_conn_fields`` included). On 3.0, whose defaults lack ``proxy``/``proxies``, those count
+    too, so a proxy URL with a password is masked on every version."""
+    if _masker_hides(name):
+        return True
+    lowered = name.lower()
+    return (
+        bool(_LATER_SENSITIVE_PARTS) and _masker_hides("password") and any(p in lowered for p in _LATER_SENSITIVE_PARTS)
+    )
+
 
 __all__ = [
     "TASK_STATE_STORE",
@@ -95,7 +115,7 @@ def plugin_external_views() -> bool:
 
 @cache
 def teams() -> bool:
-    """The auth manager, DAG bundles and connections know teams (Airflow 3.1; used with ``[core] multi_team``).
+    """The auth manager, DAG bundles and connections know teams (Airflow 3.2; used with ``[core] multi_team``).
     Asked lazily: workers never load the api-server's modules for it."""
     try:
         from airflow.api_fastapi.auth.managers.models.resource_details import TeamDetails  # noqa: F401

@@ -22,7 +22,14 @@ venv="$WORK/venv-airflow-$version"
 pins=()
 case "$version" in
     3.0.*)
+        # The execution API of 3.0 answers its own task runner 422 with cadwyn 6+ and the FastAPI/Starlette/
+        # pydantic releases newer than it (the ranges of its time; its constraints file is not reachable).
         pins=(
+            "cadwyn>=5.2.1,<5.5"
+            "fastapi[standard]>=0.115,<0.117"
+            "starlette<0.48"
+            "pydantic>=2.11,<2.12"
+            "structlog>=25.4,<25.5"
         )
         ;;
 esac

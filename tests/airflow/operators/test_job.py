@@ -32,6 +32,7 @@ from tests.airflow.helpers import (
     TaskInstanceStandIn,
     make_context,
     read_uri,
+    reread_masker_config,
     wait_for_probe_started,
 )
 
@@ -236,20 +237,16 @@ def test_only_secret_env_values_are_masked(service: Any, monkeypatch: pytest.Mon
 def airflow_masker_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """Set ``[core]`` masking options through the environment; Airflow's masker reads them once, at start-up,
     so it re-reads them here (as ``airflow.settings.initialize`` does) and again once they are gone."""
-    from airflow import settings
-
     yield monkeypatch
     monkeypatch.undo()
-    settings._configure_secrets_masker()
+    reread_masker_config()
 
 
 def test_names_from_sensitive_var_conn_names_are_masked(service: Any, airflow_masker_config: Any) -> None:
-    from airflow import settings
-
     from airflow_provider_dsjobs.compat import redact, reset_secrets_masker
 
     airflow_masker_config.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "my_custom_field")
-    settings._configure_secrets_masker()
+    reread_masker_config()
     reset_secrets_masker()
     config = {
         "cmd": "python3 probe.py --out ${RESULT}",
