@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
+from importlib.metadata import version
 from typing import Any
 
 from airflow.providers.common.compat.sdk import (
@@ -36,6 +37,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.sdk.execution_time import context as _task_context
 from airflow.triggers.base import BaseTrigger
+from packaging.version import Version
 
 try:  # 3.1 and later: the masker shared by the task SDK and the core
     from airflow.sdk._shared.secrets_masker import (
@@ -73,6 +75,7 @@ def should_hide_value_for_key(name: str) -> bool:
 
 
 __all__ = [
+    "AIRFLOW_VERSION",
     "TASK_STATE_STORE",
     "TRIGGER_ON_KILL",
     "AirflowException",
@@ -99,6 +102,8 @@ __all__ = [
     "timeout",
 ]
 
+#: The running Airflow's release, for messages and the tests' explicit version checks (never for a decision here).
+AIRFLOW_VERSION: Version = Version(version("apache-airflow-core"))
 #: ``context["task_state_store"]``: durable per-task state that survives retries and clears (Airflow 3.3).
 TASK_STATE_STORE: bool = hasattr(_task_context, "TaskStateStoreAccessor")
 #: The triggerer calls ``BaseTrigger.on_kill`` on a user's kill of a deferred task (Airflow 3.3).

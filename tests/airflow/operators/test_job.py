@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, AssetAlias
 
-from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
+from airflow_provider_dsjobs.compat import (
+    TASK_STATE_STORE,
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.jobs.record import JobStatus
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
@@ -367,9 +373,13 @@ def test_retry_after_crash_past_a_finished_job_reuses_its_result(service: Any) -
     launched = crashed_try(service, store)
     service.wait(launched)
     again = run(probe_op(), make_context(TaskInstanceStandIn(try_number=2), store))
-    assert again["job_id"] == launched
     assert again["status"] == "SUCCESS"
-    assert len(service.list_jobs()) == 1
+    if TASK_STATE_STORE:
+        assert again["job_id"] == launched
+        assert len(service.list_jobs()) == 1
+    else:  # Airflow < 3.3: the labels re-attach to running jobs only, so the retry runs the job again
+        assert again["job_id"] != launched
+        assert len(service.list_jobs()) == 2
 
 
 def test_clearing_a_successful_task_runs_the_job_again(service: Any) -> None:
