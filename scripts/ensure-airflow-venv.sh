@@ -30,6 +30,9 @@ case "$version" in
             "starlette<0.48"
             "pydantic>=2.11,<2.12"
             "structlog>=25.4,<25.5"
+            # 3.0's get_fernet sets an attribute on MultiFernet, which cryptography 46+ (Rust) refuses: every
+            # connection read with a fernet key set fails.
+            "cryptography>=41,<46"
         )
         ;;
 esac
