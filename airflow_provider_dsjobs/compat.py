@@ -68,10 +68,8 @@ def should_hide_value_for_key(name: str) -> bool:
     too, so a proxy URL with a password is masked on every version."""
     if _masker_hides(name):
         return True
-    lowered = name.lower()
-    return (
-        bool(_LATER_SENSITIVE_PARTS) and _masker_hides("password") and any(p in lowered for p in _LATER_SENSITIVE_PARTS)
-    )
+    later = [part for part in _LATER_SENSITIVE_PARTS if part in name.lower()]
+    return bool(later) and bool(_masker_hides("password"))  # "password": whether the masker hides names at all
 
 
 __all__ = [
@@ -140,7 +138,7 @@ def task_killed(task_instance: Any) -> bool:
     """For a trigger whose run was cancelled on an Airflow without ``BaseTrigger.on_kill``: whether a user killed
     its task (mark failed/success, clear: the task is no longer deferred) rather than the triggerer stopping or
     handing the trigger to another triggerer (the task is still deferred). ``False`` when Airflow calls
-    ``on_kill`` itself, or when the state cannot be read (a job is never cancelled on a guess)."""
+    ``on_kill`` itself; raises when the state cannot be read (the caller then keeps the job: never a guess)."""
     if TRIGGER_ON_KILL or task_instance is None:
         return False
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
