@@ -11,7 +11,7 @@ below instead of asking Airflow where they live.
 * :data:`TRIGGER_ON_KILL` (3.3): the triggerer calls ``BaseTrigger.on_kill`` when a user kills a deferred task.
   Without it, the trigger asks for the task's state when it is cancelled (:func:`task_killed`).
 * :func:`plugin_external_views` (3.1): a plugin's ``external_views`` put the Jobs page in the UI's navigation;
-  3.0 lists ``appbuilder_menu_items`` under "Plugins" instead.
+  3.0 lists ``appbuilder_menu_items`` under "Plugins" instead, with the FAB provider (:func:`plugin_menu_items`).
 * :func:`teams` (3.2): the auth manager knows teams (``TeamDetails``, a team on DAGs and connections).
 """
 
@@ -90,6 +90,7 @@ __all__ = [
     "dag_details",
     "mask_secret",
     "plugin_external_views",
+    "plugin_menu_items",
     "redact",
     "request_user",
     "reset_secrets_masker",
@@ -114,6 +115,15 @@ def plugin_external_views() -> bool:
     from airflow.plugins_manager import AirflowPlugin
 
     return hasattr(AirflowPlugin, "external_views")
+
+
+@cache
+def plugin_menu_items() -> bool:
+    """The UI lists a plugin's ``appbuilder_menu_items`` under "Plugins" (Airflow 3.0, which has no
+    ``external_views``), and the api-server accepts them: only with the FAB provider (it refuses to start without)."""
+    from importlib.util import find_spec
+
+    return not plugin_external_views() and find_spec("airflow.providers.fab") is not None
 
 
 @cache

@@ -1,6 +1,7 @@
 """The plugin class Airflow loads (through the provider info's ``plugins``): one FastAPI app mounted at
 ``/dsjobs`` on the api-server, and a nav entry that shows its Jobs page inside Airflow's UI (Airflow 3.1 and
-later: ``external_views``), or a link to it under the UI's "Plugins" menu (3.0: ``appbuilder_menu_items``)."""
+later: ``external_views``), or a link to it under the UI's "Plugins" menu (3.0 with the FAB provider:
+``appbuilder_menu_items``; without it the 3.0 api-server refuses those, and the page is only at ``/dsjobs/``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_provider_dsjobs.compat import plugin_external_views
+from airflow_provider_dsjobs.compat import plugin_external_views, plugin_menu_items
 from airflow_provider_dsjobs.plugins.urls import URL_PREFIX
 
 NAME = "DataSphere Jobs"
@@ -33,7 +34,8 @@ def _nav_entry() -> dict[str, list[dict[str, str]]]:
             "icon_dark_mode": f"{URL_PREFIX}/static/icon-dark.svg",
         }
         return {"external_views": [view], "appbuilder_menu_items": []}
-    return {"external_views": [], "appbuilder_menu_items": [{"name": NAME, "href": f"{URL_PREFIX}/"}]}
+    items = [{"name": NAME, "href": f"{URL_PREFIX}/"}] if plugin_menu_items() else []
+    return {"external_views": [], "appbuilder_menu_items": items}
 
 
 class DataSphereJobsPlugin(AirflowPlugin):
