@@ -33,6 +33,8 @@ case "$version" in
             # 3.0's get_fernet sets an attribute on MultiFernet, which cryptography 46+ (Rust) refuses: every
             # connection read with a fernet key set fails.
             "cryptography>=41,<46"
+            # 3.0 signs its JWTs with iss=None unless [api_auth] jwt_issuer is set; PyJWT 2.11+ refuses that.
+            "pyjwt>=2.10,<2.11"
         )
         ;;
 esac

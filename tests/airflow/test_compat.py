@@ -62,3 +62,14 @@ def test_proxy_names_are_secret_on_every_release(name: str) -> None:
 
 def test_task_killed_is_never_asked_where_airflow_calls_on_kill() -> None:
     assert compat.task_killed(None) is False
+
+
+def test_auth_questions_carry_a_team_only_where_airflow_has_teams() -> None:
+    connection = compat.connection_details("dsjobs_x", "team_a")
+    assert connection.conn_id == "dsjobs_x"
+    if compat.teams():
+        assert connection.team_name == "team_a"
+    else:  # 3.0, 3.1: the auth manager's details have no team
+        assert not hasattr(connection, "team_name")
+        assert compat.dag_details("dag_x").id == "dag_x"
+        assert not hasattr(compat.dag_details("dag_x"), "team_name")

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from airflow_provider_dsjobs import compat
 from airflow_provider_dsjobs.jobs.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import DAG_ID, GIB, MIB, ApiServer, follow_in_background, run_echo
@@ -231,9 +232,16 @@ def test_connection_chooses_the_project(api_server: ApiServer, finished: JobReco
 def test_plugin_adds_a_nav_entry(api_server: ApiServer) -> None:
     plugins = api_server.json("/api/v2/plugins")["plugins"]
     ours = next(p for p in plugins if p["name"] == "dsjobs")
-    assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
-        ("DataSphere Jobs", "/dsjobs/", "nav")
-    ]
+    if compat.plugin_external_views():
+        assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
+            ("DataSphere Jobs", "/dsjobs/", "nav")
+        ]
+    else:  # Airflow 3.0: a "Plugins" menu link only with the FAB provider (its api-server refuses one without)
+        assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), "Airflow 3.1+ must offer external_views"
+        expected = [("DataSphere Jobs", "/dsjobs/")] if compat.plugin_menu_items() else []
+        assert [(i["name"], i["href"]) for i in ours["appbuilder_menu_items"]] == expected
+        assert "external_views" not in ours
+    assert api_server.request("/dsjobs/static/icon.svg")[0] == 200  # the app is mounted either way
 
 
 def test_list_pages_without_reading_every_job_and_says_when_the_total_is_a_lower_bound(
