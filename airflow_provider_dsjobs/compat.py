@@ -99,6 +99,7 @@ __all__ = [
     "task_state_store",
     "teams",
     "timeout",
+    "ui_keeps_session_cookie",
 ]
 
 #: The running Airflow's release, for messages and the tests' explicit version checks (never for a decision here).
@@ -166,12 +167,21 @@ def task_killed(task_instance: Any) -> bool:
     return state is not None and str(getattr(state, "value", state)) != "deferred"
 
 
+@cache
+def ui_keeps_session_cookie() -> bool:
+    """The UI leaves its login in the ``_token`` cookie, which the core API reads (3.1). Airflow 3.0's UI moves it
+    into localStorage and deletes the cookie: the plugin's pages then bring it back (``static/session.js``)."""
+    from airflow.api_fastapi.core_api import security
+
+    return hasattr(security, "bearer_scheme")
+
+
 async def request_user(request: Any) -> Any:
     """The user a request to the plugin's app comes from (401 without a valid token): the JWT of the
     ``Authorization`` header, else of the UI's session cookie, as the core API reads it."""
     from airflow.api_fastapi.core_api import security
 
-    if hasattr(security, "bearer_scheme"):  # 3.1 and later: the core API's own reading, cookie included
+    if ui_keeps_session_cookie():  # 3.1 and later: the core API's own reading, cookie included
         return await security.get_user(request, None, await security.bearer_scheme(request))
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from fastapi import HTTPException, status

@@ -258,3 +258,19 @@ def test_list_pages_without_reading_every_job_and_says_when_the_total_is_a_lower
     assert (first["total"], first["total_exact"]) == (3, False)  # at least 3: the listing stopped there
     rest = api_server.json("/dsjobs/api/jobs?q=paged-&limit=2&offset=2")
     assert [j["id"] for j in rest["jobs"]] == made[:1] and (rest["total"], rest["total_exact"]) == (3, True)
+
+
+def test_a_page_asked_without_login_sends_to_login_and_never_echoes_the_url_as_html(api_server: ApiServer) -> None:
+    """3.1+: a redirect to the login page. 3.0 (its UI keeps the login in localStorage): a page whose session.js
+    brings the login back as a cookie, with the login URL (it carries the asked URL) escaped into an attribute."""
+    hostile = '/dsjobs/?q="><script>alert(1)</script>'
+    status, raw_headers, body = api_server.request(hostile, user=None)
+    headers = {name.lower(): value for name, value in raw_headers.items()}
+    if compat.ui_keeps_session_cookie():
+        assert status == 303 and "/login" in headers["location"]
+        return
+    assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), "Airflow 3.1+ keeps the UI's login in its cookie"
+    assert status == 401 and headers["cache-control"] == "no-store"
+    assert b"<script>alert" not in body and b'"><script' not in body
+    assert b'<script src="/dsjobs/static/session.js"></script>' in body and b'data-path="/dsjobs"' in body
+    assert api_server.request("/dsjobs/static/session.js", user=None)[0] == 200
