@@ -2,8 +2,8 @@
 # Run the example DAGs under `airflow dags test` with the real Docker engine, offline, on a private Airflow home.
 #   scripts/run-example-dags.sh [--venv DIR] [DAG_ID ...]      (default: every id in scripts/example-dags.txt)
 # --venv DIR runs them with the Airflow of that virtualenv (e.g. _work/venv-airflow-3.0.6 from
-# scripts/ensure-airflow-venv.sh), on an Airflow home and a log directory of its own ($DSJOBS_WORK/airflow-<venv>,
-# $DSJOBS_WORK/logs/<venv>).
+# scripts/ensure-airflow-venv.sh), on an Airflow home, a job store and a log directory of its own
+# ($DSJOBS_WORK/airflow-<venv>, $DSJOBS_WORK/example-dags-home-<venv>, $DSJOBS_WORK/logs/<venv>).
 # Each DAG runs with zero configuration (no connection): the embedded local-directory store under
 # $DSJOBS_WORK/example-dags-home and the locally built image. The DAGs named in DSJOBS_EXAMPLE_S3_DAGS (default
 # dsjobs_pipeline) run against S3 instead: a moto server started here on 127.0.0.1, a fresh bucket, DSJOBS_STORE.
@@ -20,6 +20,7 @@ if [ "${1:-}" = "--venv" ]; then
     [ -x "$2/bin/airflow" ] || die "no airflow in the virtualenv $2 (create it with scripts/ensure-airflow-venv.sh)"
     VENV="$(cd "$2" && pwd)"
     export DSJOBS_AIRFLOW_HOME="$WORK/airflow-$(basename "$VENV")"
+    export DSJOBS_HOME="${DSJOBS_HOME:-$WORK/example-dags-home-$(basename "$VENV")}"
     logs="$WORK/logs/$(basename "$VENV")"
     shift 2
 fi

@@ -66,6 +66,16 @@ def test_airflow_venv_refuses_a_hostile_or_foreign_version_in_one_line(tmp_path:
     assert not (REPO / "PWNED").exists()
 
 
+def test_example_dags_refuse_a_venv_without_airflow_in_one_line(tmp_path: Path) -> None:
+    result = run(SCRIPTS / "run-example-dags.sh", "--venv", str(tmp_path), env={"DSJOBS_WORK": str(tmp_path / "w")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"run-example-dags.sh: error: no airflow in the virtualenv {tmp_path} "
+        "(create it with scripts/ensure-airflow-venv.sh)"
+    ]
+    assert not (tmp_path / "w").exists()  # nothing migrated, no DAG run
+
+
 def test_unreachable_remote_engine_is_reported_not_started(tmp_path: Path) -> None:
     # A remote engine is never started locally: one line naming it, exit 1, no dockerd log written.
     result = run(
