@@ -30,10 +30,10 @@ case "$version" in
             "starlette<0.48"
             "pydantic>=2.11,<2.12"
             "structlog>=25.4,<25.5"
-            # 3.0's get_fernet sets an attribute on MultiFernet, which cryptography 46+ (Rust) refuses: every
-            # connection read with a fernet key set fails.
+            # 3.0's get_fernet sets an attribute on MultiFernet, which newer cryptography refuses (51 does, 45
+            # works): every connection read with a fernet key set fails.
             "cryptography>=41,<46"
-            # 3.0 signs its JWTs with iss=None unless [api_auth] jwt_issuer is set; PyJWT 2.11+ refuses that.
+            # 3.0 signs its JWTs with iss=None unless [api_auth] jwt_issuer is set; newer PyJWT (2.15) refuses that.
             "pyjwt>=2.10,<2.11"
         )
         ;;
