@@ -13,6 +13,9 @@ below instead of asking Airflow where they live.
 * :func:`plugin_external_views` (3.1): a plugin's ``external_views`` put the Jobs page in the UI's navigation;
   3.0 lists ``appbuilder_menu_items`` under "Plugins" instead, with the FAB provider (:func:`plugin_menu_items`).
 * :func:`teams` (3.2): the auth manager knows teams (``TeamDetails``, a team on DAGs and connections).
+* :func:`ui_keeps_session_cookie` (3.1): the UI's login stays in its ``_token`` cookie; 3.0 moves it into
+  localStorage, and :func:`request_user` reads the token itself where the core API has no ``bearer_scheme``.
+* The secret masker moved (3.1) and gained ``proxy``/``proxies`` (:func:`should_hide_value_for_key`).
 """
 
 from __future__ import annotations
