@@ -6,7 +6,7 @@ An invalid config is always a plain ``AirflowFailException``.
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException
 
 
 class DataSphereJobError(AirflowException):

@@ -51,10 +51,11 @@ use_venv() {
 # Seconds since the epoch, for timing steps.
 now() { date +%s; }
 
-# Airflow with its state inside the checkout ($DSJOBS_WORK/airflow) and the examples as its only DAGs;
+# Airflow with its state inside the checkout ($DSJOBS_WORK/airflow, or $DSJOBS_AIRFLOW_HOME: a venv with another
+# Airflow gets a home of its own, a database is never migrated down) and the examples as its only DAGs;
 # migrates the metadata database once per Airflow version. Call after use_venv.
 airflow_env() {
-    export AIRFLOW_HOME="$WORK/airflow"
+    export AIRFLOW_HOME="${DSJOBS_AIRFLOW_HOME:-$WORK/airflow}"
     export AIRFLOW__CORE__LOAD_EXAMPLES=False
     export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags_examples"
     mkdir -p "$AIRFLOW_HOME" "$WORK/logs"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Run the example DAGs under `airflow dags test` with the real Docker engine, offline, on a private Airflow home.
-#   scripts/run-example-dags.sh [DAG_ID ...]      (default: every id in scripts/example-dags.txt)
+#   scripts/run-example-dags.sh [--venv DIR] [DAG_ID ...]      (default: every id in scripts/example-dags.txt)
+# --venv DIR runs them with the Airflow of that virtualenv (e.g. _work/venv-airflow-3.0.6 from
+# scripts/ensure-airflow-venv.sh), on an Airflow home, a job store and a log directory of its own
+# ($DSJOBS_WORK/airflow-<venv>, $DSJOBS_WORK/example-dags-home-<venv>, $DSJOBS_WORK/logs/<venv>).
 # Each DAG runs with zero configuration (no connection): the embedded local-directory store under
 # $DSJOBS_WORK/example-dags-home and the locally built image. The DAGs named in DSJOBS_EXAMPLE_S3_DAGS (default
 # dsjobs_pipeline) run against S3 instead: a moto server started here on 127.0.0.1, a fresh bucket, DSJOBS_STORE.
@@ -11,9 +14,20 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say() { log "$@"; }
+logs="$WORK/logs"
+if [ "${1:-}" = "--venv" ]; then
+    [ "$#" -ge 2 ] || die "--venv needs a virtualenv directory"
+    [ -x "$2/bin/airflow" ] || die "no airflow in the virtualenv $2 (create it with scripts/ensure-airflow-venv.sh)"
+    VENV="$(cd "$2" && pwd)"
+    export DSJOBS_AIRFLOW_HOME="$WORK/airflow-$(basename "$VENV")"
+    export DSJOBS_HOME="${DSJOBS_HOME:-$WORK/example-dags-home-$(basename "$VENV")}"
+    logs="$WORK/logs/$(basename "$VENV")"
+    shift 2
+fi
 if [ -x "$VENV/bin/airflow" ]; then
     use_venv
 fi
+mkdir -p "$logs"
 command -v airflow >/dev/null 2>&1 || die "airflow not found: run scripts/bootstrap.sh (or activate a venv with apache-airflow)"
 
 if [ "$#" -gt 0 ]; then
@@ -71,7 +85,7 @@ PY
 passed=()
 failed=()
 for dag_id in "${dag_ids[@]}"; do
-    log_file="$WORK/logs/dag-$dag_id.log"
+    log_file="$logs/dag-$dag_id.log"
     env_args=()
     where="local store $DSJOBS_HOME"
     if [[ "$s3_dags" == *" $dag_id "* ]]; then

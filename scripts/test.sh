@@ -60,6 +60,21 @@ step "pytest" python -m pytest -q -p no:cacheprovider --durations=15 "$@"
 # runs against S3 (a moto server the script starts on 127.0.0.1).
 step "example DAGs" "$REPO/scripts/run-example-dags.sh"
 
+# The oldest Airflow the provider supports (docs/howto/airflow-versions.md), each in a venv of its own
+# (scripts/ensure-airflow-venv.sh): the tests that import Airflow and the example DAGs again.
+# DSJOBS_AIRFLOW_VERSIONS="" leaves them out; several versions are separated by spaces.
+AIRFLOW_TESTS=(tests/airflow tests/test_packaging.py tests/test_sdk.py)
+for version in ${DSJOBS_AIRFLOW_VERSIONS-3.0.6}; do
+    printf "\n== venv (Airflow %s)\n" "$version"
+    if ! venv="$("$REPO/scripts/ensure-airflow-venv.sh" "$version")"; then
+        failed+=("venv (Airflow $version)")
+        continue
+    fi
+    step "pytest (Airflow $version)" env VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" \
+        "$venv/bin/python" -m pytest -q -p no:cacheprovider --durations=5 "${AIRFLOW_TESTS[@]}"
+    step "example DAGs (Airflow $version)" "$REPO/scripts/run-example-dags.sh" --venv "$venv"
+done
+
 join() {
     local text
     text="$(printf '%s, ' "$@")"

@@ -58,6 +58,7 @@ LAYERS = (
         "exceptions",
         "get_provider_info",
         "lineage",
+        "compat",
     ),
 )
 

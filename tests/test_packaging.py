@@ -43,9 +43,16 @@ def run_without_airflow(code: str, tmp_path: Path) -> subprocess.CompletedProces
 def test_airflow_docker_provider_and_asgiref_are_required_dependencies() -> None:
     required = {Requirement(r).name: Requirement(r) for r in requires("airflow-provider-dsjobs") or []}
     unconditional = {name for name, req in required.items() if req.marker is None}
-    assert {"apache-airflow", "apache-airflow-providers-docker", "asgiref"} <= unconditional
-    assert required["apache-airflow"].specifier.contains("3.3.0")
-    assert not required["apache-airflow"].specifier.contains("3.2.9")
+    expected = {
+        "apache-airflow",
+        "apache-airflow-providers-common-compat",
+        "apache-airflow-providers-docker",
+        "asgiref",
+    }
+    assert expected <= unconditional
+    # Airflow 3.0 and later (docs/howto/airflow-versions.md); never Airflow 2.
+    assert all(required["apache-airflow"].specifier.contains(v) for v in ("3.0.0", "3.0.6", "3.3.0"))
+    assert not required["apache-airflow"].specifier.contains("2.11.0")
 
 
 def test_core_and_cli_work_without_importing_airflow(tmp_path: Path) -> None:

@@ -54,6 +54,28 @@ def test_unknown_suite_is_one_clear_line() -> None:
     ]
 
 
+@pytest.mark.parametrize("version", ["3.0.6; touch PWNED", "../../tmp/x", "3.0", "2.11.0", "--help", "3.0.6 3.1.0"])
+def test_airflow_venv_refuses_a_hostile_or_foreign_version_in_one_line(tmp_path: Path, version: str) -> None:
+    """The version becomes a directory name and a pip requirement: only a 3.x.y release number gets that far."""
+    result = run(SCRIPTS / "ensure-airflow-venv.sh", version, env={"DSJOBS_WORK": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"ensure-airflow-venv.sh: error: airflow version '{version}' is not a 3.x.y release number (e.g. 3.0.6)"
+    ]
+    assert list(tmp_path.iterdir()) == []  # no venv, no log, nothing run
+    assert not (REPO / "PWNED").exists()
+
+
+def test_example_dags_refuse_a_venv_without_airflow_in_one_line(tmp_path: Path) -> None:
+    result = run(SCRIPTS / "run-example-dags.sh", "--venv", str(tmp_path), env={"DSJOBS_WORK": str(tmp_path / "w")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"run-example-dags.sh: error: no airflow in the virtualenv {tmp_path} "
+        "(create it with scripts/ensure-airflow-venv.sh)"
+    ]
+    assert not (tmp_path / "w").exists()  # nothing migrated, no DAG run
+
+
 def test_unreachable_remote_engine_is_reported_not_started(tmp_path: Path) -> None:
     # A remote engine is never started locally: one line naming it, exit 1, no dockerd log written.
     result = run(

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dsjobs.compat import AirflowFailException
 from airflow_provider_dsjobs.config import ConfigError, JobConfig, config_from_mapping
 from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.operators.job import DataSphereJobOperator
@@ -87,9 +87,12 @@ class DsJobsDecoratedOperator(DecoratedOperator, DataSphereJobOperator):
         self._job_dir: Path | None = None
 
     def execute(self, context: Any) -> Any:
+        """The job operator's run. ``DecoratedOperator.execute`` is skipped: it only turns asset arguments and
+        return values into inlets and outlets, and here both are JSON values (on Airflow 3.0 it also reads an
+        ``xcom_push`` attribute task SDK operators lack)."""
         self._job_dir = Path(tempfile.mkdtemp(prefix="dsjobs-task-"))
         try:
-            return super().execute(context)
+            return DataSphereJobOperator.execute(self, context)
         finally:
             shutil.rmtree(self._job_dir, ignore_errors=True)
 

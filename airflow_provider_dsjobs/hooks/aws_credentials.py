@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from botocore.credentials import RefreshableCredentials
+
+from airflow_provider_dsjobs.compat import AirflowFailException, BaseHook
 
 #: ``aws`` connection extras that only the amazon provider's AwsBaseHook can honour.
 NEEDS_AMAZON_PROVIDER = (

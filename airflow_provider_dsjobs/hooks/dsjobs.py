@@ -35,10 +35,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook, Variable
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk import Variable
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.compat import AirflowFailException, AirflowNotFoundException, BaseHook
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import InstanceCatalog
 from airflow_provider_dsjobs.documents.record import JobRecord

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow.sdk import BaseHook, Connection
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk import Connection
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.compat import AirflowNotFoundException, BaseHook
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError, S3Source, check_s3_url
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError, SparkEndpoint, check_remote

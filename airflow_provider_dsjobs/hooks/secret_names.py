@@ -11,8 +11,7 @@ The Airflow-free core keeps its own rule (``config.redact.is_sensitive_name``) f
 
 from __future__ import annotations
 
-from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
-
+from airflow_provider_dsjobs.compat import should_hide_value_for_key
 from airflow_provider_dsjobs.config.redact import NOT_SENSITIVE_PARTS
 
 

@@ -22,10 +22,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowTaskTimeout
+from airflow.sdk import BaseOperator
 
 from airflow_provider_dsjobs.assets import DEFAULT_ALIAS, add_alias_outlet, emit_output_datasets
+from airflow_provider_dsjobs.compat import AirflowTaskTimeout, conf, task_state_store
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
 from airflow_provider_dsjobs.jobs.service import EngineElsewhere, JobError, JobService
@@ -203,7 +203,7 @@ class JobOperatorBase(BaseOperator):
         """A job an earlier try of this task started: running (re-attach) or succeeded (reuse); else None."""
         if not self.durable:
             return None
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         job_id = store.get(STATE_JOB_ID) if store is not None else None
         if job_id:
             try:
@@ -224,6 +224,10 @@ class JobOperatorBase(BaseOperator):
                 return None
         if int(getattr(context["ti"], "try_number", 2) or 2) <= 1:
             return None  # a first try has no earlier try whose job could be running (spares a store scan)
+        if store is None and not self.wait_for_completion:
+            # Without a task state store (Airflow < 3.3) nothing tells a job an earlier try handed off from one
+            # it left mid-submit: a task that hands its job off runs a new one, as a clear does with the store.
+            return None
         found = service.find(task_labels(context))
         if found is not None and store is not None and found.id == store.get(STATE_HANDED_OFF):
             return None  # a job an earlier run handed off (wait_for_completion=False): a clear runs a new one
@@ -239,7 +243,7 @@ class JobOperatorBase(BaseOperator):
         soon as the job's record exists, before its inputs are uploaded and its image pulled, so ``on_kill``
         can cancel a job that is still being submitted."""
         self._job_id = record.id
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         if self.durable and store is not None:
             store.set(STATE_JOB_ID, record.id)
         if self.do_xcom_push:
@@ -249,7 +253,7 @@ class JobOperatorBase(BaseOperator):
     def _hand_off(self, context: Context, record: JobRecord) -> None:
         """``wait_for_completion=False`` ends the task with the job running: the job now belongs to whoever
         watches it (a sensor), so a later clear of this task starts a new job instead of re-attaching."""
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         if self.durable and store is not None:
             store.delete(STATE_JOB_ID)
             store.set(STATE_HANDED_OFF, record.id)
@@ -339,7 +343,7 @@ class JobOperatorBase(BaseOperator):
 
     def _complete(self, context: Context, record: JobRecord) -> dict[str, Any]:
         """Publish what the job produced, then succeed, skip or fail according to its outcome."""
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         if self.durable and store is not None:
             # The job is over: nothing left to re-attach to. Forgetting it makes a user's "clear" run the job
             # again (Airflow keeps task state across clears) while a failed job is resubmitted either way.

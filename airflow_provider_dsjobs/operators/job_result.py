@@ -6,8 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
-
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, AirflowSkipException
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.exceptions import (
     DataSphereInfrastructureError,

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_dsjobs.compat import AirflowFailException
 from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.hooks.secret_names import is_secret_env_name
 from airflow_provider_dsjobs.jobs.service import JobService

@@ -3,11 +3,12 @@ Airflow's auth manager (``plugins/auth.py``). A page asked for without a login r
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,7 +21,17 @@ def _login_redirect(request: Request) -> Response | None:
         return None
     from airflow.api_fastapi.app import get_auth_manager
 
-    return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+    from airflow_provider_dsjobs.compat import ui_keeps_session_cookie
+
+    login = get_auth_manager().get_url_login(next_url=str(request.url))
+    if ui_keeps_session_cookie():
+        return RedirectResponse(login, status_code=303)
+    # Airflow 3.0: the UI keeps the login in localStorage; static/session.js brings it here as a cookie.
+    page = (
+        f'<!doctype html><html data-login="{escape(login)}" data-path="{escape(root or "/")}">'
+        f'<meta charset="utf-8"><title>DataSphere Jobs</title><script src="{escape(root)}/static/session.js"></script>'
+    )
+    return HTMLResponse(page, status_code=401, headers={"Cache-Control": "no-store"})
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

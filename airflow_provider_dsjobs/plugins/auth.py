@@ -31,9 +31,9 @@ ConnId = Annotated[str, Query(min_length=1, max_length=250, description="a dsjob
 
 async def current_user(request: Request) -> Any:
     """The logged-in user; 401 without a valid token (pages turn that into a redirect to the login page)."""
-    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+    from airflow_provider_dsjobs.compat import request_user
 
-    return await get_user(request, None, await bearer_scheme(request))
+    return await request_user(request)
 
 
 def _auth_manager() -> Any:
@@ -42,25 +42,21 @@ def _auth_manager() -> Any:
     return get_auth_manager()
 
 
-def _dag_team(dag_id: str) -> str | None:
-    """The team of the DAG's bundle (``None``: no team, or not multi-team), as Airflow's own API asks."""
-    from airflow.models.dag import DagModel
-
-    return DagModel.get_team_name(dag_id)
-
-
 def _dag_allowed(user: Any, dag_id: str | None, method: str) -> bool:
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    """Asked with the team of the DAG's bundle where Airflow has teams, as Airflow's own API asks."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+    from airflow_provider_dsjobs.compat import dag_details
 
     entity = DagAccessEntity.TASK_LOGS if method == "GET" else DagAccessEntity.TASK_INSTANCE
-    details = DagDetails(id=dag_id, team_name=_dag_team(dag_id)) if dag_id else None
+    details = dag_details(dag_id) if dag_id else None
     return bool(_auth_manager().is_authorized_dag(method=method, access_entity=entity, details=details, user=user))
 
 
 def _connection_readable(user: Any, conn_id: str, team: str | None) -> bool:
-    from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
+    from airflow_provider_dsjobs.compat import connection_details
 
-    details = ConnectionDetails(conn_id=conn_id, team_name=team)
+    details = connection_details(conn_id, team)
     return bool(_auth_manager().is_authorized_connection(method="GET", details=details, user=user))
 
 

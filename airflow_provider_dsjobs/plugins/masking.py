@@ -31,8 +31,7 @@ class SecretsUnavailable(Exception):
 def masker_of(values: Iterable[str]) -> Mask:
     """A function that replaces each of ``values`` in a text by ``***`` (Airflow's masker and its rules: values
     shorter than ``[logging] min_length_masked_secret`` are left alone, as in the task log)."""
-    from airflow.sdk._shared.secrets_masker import SecretsMasker
-    from airflow.sdk.configuration import conf
+    from airflow_provider_dsjobs.compat import SecretsMasker, conf
 
     masker = SecretsMasker()
     masker.min_length_to_mask = conf.getint("logging", "min_length_masked_secret", fallback=5)

@@ -40,9 +40,10 @@ def dsjobs_conn_ids() -> list[str]:
     """Ids of the ``dsjobs`` connections in the metadata database, with the default first (with ``[core]
     multi_team``, those without a team: a team's connection is its tasks' only, see ``usable_connection``)."""
     from airflow.models.connection import Connection
-    from airflow.sdk.configuration import conf
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    from airflow_provider_dsjobs.compat import conf
 
     query = select(Connection.conn_id).where(Connection.conn_type == "dsjobs")
     if conf.getboolean("core", "multi_team", fallback=False):
@@ -61,9 +62,7 @@ def usable_connection(conn_id: str) -> str | None:
     """The team of the ``dsjobs`` connection ``conn_id`` (``None``: no team, or no multi-team); the default id may
     be absent (the ``DSJOBS_*`` defaults, as in tasks). ``ConnectionRefused`` for a missing id or a connection
     of another type: its extras and password are never read as a dsjobs connection's."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.configuration import conf
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow_provider_dsjobs.compat import AirflowNotFoundException, BaseHook, conf
 
     try:
         conn = BaseHook.get_connection(conn_id)

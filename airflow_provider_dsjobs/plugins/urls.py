@@ -11,7 +11,7 @@ URL_PREFIX = "/dsjobs"
 
 def job_page_url(job_id: str, conn_id: str) -> str:
     """The page of one job; relative to the UI's origin unless ``[api] base_url`` is set."""
-    from airflow.sdk.configuration import conf
+    from airflow_provider_dsjobs.compat import conf
 
     base = (conf.get("api", "base_url", fallback=None) or "").rstrip("/")
     return f"{base}{URL_PREFIX}/jobs/{quote(job_id)}?conn_id={quote(conn_id)}"

@@ -21,8 +21,10 @@ that looks sensitive, or one of ``secret_env_names``); only names travel in the 
 
 Stage-out (``finalize``) is left to the task when it resumes on a worker: uploads do not belong in the triggerer.
 When a user kills the deferred task (mark failed/success, clear) ``on_kill`` cancels the job, gracefully by
-default, unless ``on_kill_action="keep"``. Airflow bounds ``on_kill`` by ``[triggerer] on_kill_timeout`` (30 s by
-default): a config whose ``graceful-shutdown.timeout`` is longer needs that option raised to finish gracefully.
+default, unless ``on_kill_action="keep"``. Airflow 3.3 calls ``on_kill`` and bounds it by ``[triggerer]
+on_kill_timeout`` (30 s by default): a config whose ``graceful-shutdown.timeout`` is longer needs that option
+raised to finish gracefully. Older Airflow only cancels the trigger: ``run`` then asks for the task's state and
+calls ``on_kill`` itself when the task is no longer deferred (``compat.task_killed``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from airflow_provider_dsjobs.compat import AirflowException, task_killed
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.exceptions import DataSphereInfrastructureError
 from airflow_provider_dsjobs.hooks.dsjobs import DataSphereJobsHook
@@ -233,6 +235,26 @@ class DataSphereJobTrigger(BaseTrigger):
         return self._event("error", message=message)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async for event in self._watch():
+                yield event
+        except asyncio.CancelledError:
+            await self._cancel_if_task_killed()
+            raise
+
+    async def _cancel_if_task_killed(self) -> None:
+        """The triggerer cancelled this trigger. An Airflow without ``BaseTrigger.on_kill`` (before 3.3) does that
+        alike for a user's kill and for a triggerer that stops or hands the trigger over: the task's state (no
+        longer deferred) tells them apart, and only a kill runs ``on_kill``. With ``on_kill`` Airflow calls it."""
+        try:
+            killed = await sync_to_async(task_killed, thread_sensitive=False)(getattr(self, "task_instance", None))
+        except Exception as exc:  # the job is never cancelled on a guess
+            self.log.warning("Cannot read the state of job %s's task (%s); the job keeps running", self.job_id, exc)
+            return
+        if killed:
+            await self.on_kill()
+
+    async def _watch(self) -> AsyncIterator[TriggerEvent]:
         stream = sync_to_async(self._stream_new_output, thread_sensitive=False)
         while True:
             polled = await self._poll()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ import pytest
 
 from tests.airflow.helpers import REPO
 
-# Airflow reads its home at import time: keep it private to the test run (never a user's or CI's own home),
-# with the test DAGs as its DAG folder (dag.test() serializes DAGs from there).
-os.environ["AIRFLOW_HOME"] = str(REPO / "_work" / "airflow-tests")
+# Airflow reads its home at import time: keep it private to the test run (never a user's or CI's own home), one
+# per Airflow release (a database is never migrated down, nor a newer airflow.cfg read by an older Airflow), with
+# the test DAGs as its DAG folder (dag.test() serializes DAGs from there).
+os.environ["AIRFLOW_HOME"] = str(REPO / "_work" / f"airflow-tests-{version('apache-airflow-core')}")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent / "dags")
 

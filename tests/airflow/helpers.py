@@ -106,3 +106,41 @@ def read_uri(uri: str) -> str:
     """Text of a ``file://`` URI from the embedded local store."""
     assert uri.startswith("file://"), uri
     return Path(uri.removeprefix("file://")).read_text(encoding="utf-8")
+
+
+def dag_bag(folder: Path) -> Any:
+    """A ``DagBag`` of ``folder`` (the class lives in ``airflow.dag_processing.dagbag`` since Airflow 3.2, in
+    ``airflow.models.dagbag`` before; tests only, the package never parses DAG files)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return DagBag(dag_folder=str(folder))
+
+
+def task_runtime_hooks() -> Any:
+    """The hooks the task runtime knows by connection type (``ProvidersManagerTaskRuntime`` since Airflow 3.2,
+    the ``ProvidersManager`` itself before)."""
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.providers_manager import ProvidersManager
+
+        return ProvidersManager().hooks
+    return ProvidersManagerTaskRuntime().hooks
+
+
+def reread_masker_config() -> None:
+    """Make Airflow's secret masker read ``[core] sensitive_var_conn_names`` and ``hide_sensitive_var_conn_fields``
+    again (it reads them once): ``settings._configure_secrets_masker`` since 3.1; 3.0 caches the names in the
+    masker module and the switch in ``settings``."""
+    from airflow import settings
+
+    if hasattr(settings, "_configure_secrets_masker"):
+        settings._configure_secrets_masker()
+        return
+    from airflow.configuration import conf
+    from airflow.sdk.execution_time import secrets_masker  # type: ignore[attr-defined,unused-ignore]
+
+    secrets_masker.get_sensitive_variables_fields.cache_clear()
+    settings.HIDE_SENSITIVE_VAR_CONN_FIELDS = conf.getboolean("core", "hide_sensitive_var_conn_fields")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.helpers import read_uri
+from tests.airflow.helpers import dag_bag, read_uri
 from tests.lab.fixtures import https_repo  # noqa: F401  (fixture)
 
 DAGS_DIR = Path(__file__).resolve().parent / "dags"
@@ -38,9 +38,7 @@ def xcoms_of(dag_id: str, run_id: str) -> dict[tuple[str, str], Any]:
 
 
 def load_test_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_DIR))
+    bag = dag_bag(DAGS_DIR)
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dsjobs.operators import DataSphereJobOperator
-from tests.airflow.helpers import REPO
+from tests.airflow.helpers import REPO, dag_bag
 
 pytestmark = pytest.mark.airflow
 
@@ -16,9 +16,7 @@ EXAMPLES = REPO / "dags_examples"
 
 @pytest.fixture(scope="module")
 def bag() -> object:
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(EXAMPLES))
+    return dag_bag(EXAMPLES)
 
 
 def test_examples_import_cleanly(bag: object) -> None:

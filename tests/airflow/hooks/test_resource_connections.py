@@ -12,9 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, redact, reset_secrets_masker
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
 from airflow_provider_dsjobs.hooks.resource_connections import airflow_spark_connectors, check_mapping
 from airflow_provider_dsjobs.operators import DataSphereJobOperator

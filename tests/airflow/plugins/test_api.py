@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from airflow_provider_dsjobs import compat
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import DAG_ID, GIB, MIB, ApiServer, follow_in_background, run_echo
@@ -33,10 +34,13 @@ def test_anonymous_requests_get_no_job_data(api_server: ApiServer, finished: Job
         status, _, body = api_server.request(path, user=None)
         assert status == 401, (path, status)
         assert finished.id.encode() not in body and b"plugin job" not in body
+    # A page: to the login page (3.0: through session.js, its UI keeps the login elsewhere), never job data.
+    login = 303 if compat.ui_keeps_session_cookie() else 401
     status, headers, body = api_server.request("/dsjobs/", user=None)
-    assert status == 303 and "/auth/login" in headers["location"]
+    assert status == login and b"/auth/login" in (headers.get("location", "").encode() + body)
     status, headers, body = api_server.request(f"/dsjobs/jobs/{finished.id}", user=None)
-    assert status == 303 and finished.id.encode() not in body
+    assert status == login  # the body holds at most the asked URL (3.0: in the login link), no job data
+    assert b"plugin-echo" not in body and b"plugin job" not in body and b"SUCCESS" not in body
     status, _, _ = api_server.request(
         f"/dsjobs/api/jobs/{finished.id}/cancel", user=None, method="POST", body={"graceful": False}
     )
@@ -231,9 +235,16 @@ def test_connection_chooses_the_project(api_server: ApiServer, finished: JobReco
 def test_plugin_adds_a_nav_entry(api_server: ApiServer) -> None:
     plugins = api_server.json("/api/v2/plugins")["plugins"]
     ours = next(p for p in plugins if p["name"] == "dsjobs")
-    assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
-        ("DataSphere Jobs", "/dsjobs/", "nav")
-    ]
+    if compat.plugin_external_views():
+        assert [(v["name"], v["href"], v["destination"]) for v in ours["external_views"]] == [
+            ("DataSphere Jobs", "/dsjobs/", "nav")
+        ]
+    else:  # Airflow 3.0: a "Plugins" menu link only with the FAB provider (its api-server refuses one without)
+        assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), "Airflow 3.1+ must offer external_views"
+        expected = [("DataSphere Jobs", "/dsjobs/")] if compat.plugin_menu_items() else []
+        assert [(i["name"], i["href"]) for i in ours["appbuilder_menu_items"]] == expected
+        assert "external_views" not in ours
+    assert api_server.request("/dsjobs/static/icon.svg")[0] == 200  # the app is mounted either way
 
 
 def test_list_pages_without_reading_every_job_and_says_when_the_total_is_a_lower_bound(
@@ -250,3 +261,19 @@ def test_list_pages_without_reading_every_job_and_says_when_the_total_is_a_lower
     assert (first["total"], first["total_exact"]) == (3, False)  # at least 3: the listing stopped there
     rest = api_server.json("/dsjobs/api/jobs?q=paged-&limit=2&offset=2")
     assert [j["id"] for j in rest["jobs"]] == made[:1] and (rest["total"], rest["total_exact"]) == (3, True)
+
+
+def test_a_page_asked_without_login_sends_to_login_and_never_echoes_the_url_as_html(api_server: ApiServer) -> None:
+    """3.1+: a redirect to the login page. 3.0 (its UI keeps the login in localStorage): a page whose session.js
+    brings the login back as a cookie, with the login URL (it carries the asked URL) escaped into an attribute."""
+    hostile = '/dsjobs/?q="><script>alert(1)</script>'
+    status, raw_headers, body = api_server.request(hostile, user=None)
+    headers = {name.lower(): value for name, value in raw_headers.items()}
+    if compat.ui_keeps_session_cookie():
+        assert status == 303 and "/login" in headers["location"]
+        return
+    assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), "Airflow 3.1+ keeps the UI's login in its cookie"
+    assert status == 401 and headers["cache-control"] == "no-store"
+    assert b"<script>alert" not in body and b'"><script' not in body
+    assert b'<script src="/dsjobs/static/session.js"></script>' in body and b'data-path="/dsjobs"' in body
+    assert api_server.request("/dsjobs/static/session.js", user=None)[0] == 200

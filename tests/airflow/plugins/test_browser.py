@@ -4,6 +4,7 @@ the list, watch a running job's log arrive live and cancel it, open a finished o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs import compat
 from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.service import JobService
 from tests.airflow.plugins.helpers import PASSWORDS, ApiServer, follow_in_background, run_echo
@@ -76,7 +78,11 @@ def test_list_job_and_live_log_in_chromium(
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill(PASSWORDS["admin"])
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/dsjobs/**")
+    page.wait_for_url(re.compile(r"/(dsjobs/.*)?$"))
+    if "/dsjobs/" not in page.url:  # 3.0's login page ignores the page that asked and lands on the UI's home
+        assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), f"the login did not come back to the page: {page.url}"
+        # 3.0's UI moves the login from its cookie into localStorage: the page's session.js brings it back.
+        page.goto(f"{api_server.url}/dsjobs/")
 
     # The list, newest first: the running job, then the finished one.
     rows = page.locator("table.jobs tbody tr")
@@ -116,11 +122,15 @@ def test_list_job_and_live_log_in_chromium(
     page.screenshot(path=str(out / "job-page-dark.png"))
     assert (out / "job-page.png").stat().st_size > 10_000
 
-    # The nav entry: Airflow's UI shows the list inside its own frame.
+    # The nav entry: Airflow's UI shows the list inside its own frame (3.1+: external_views; 3.0 has no plugin
+    # pages in its UI, test_compat checks what the plugin registers there).
     page.emulate_media(color_scheme="light")
-    page.goto(f"{api_server.url}/plugin/dsjobs")
-    expect(page.frame_locator("iframe").locator("table.jobs")).to_contain_text(done.id)
-    page.screenshot(path=str(out / "jobs-in-airflow.png"))
+    if compat.plugin_external_views():
+        page.goto(f"{api_server.url}/plugin/dsjobs")
+        expect(page.frame_locator("iframe").locator("table.jobs")).to_contain_text(done.id)
+        page.screenshot(path=str(out / "jobs-in-airflow.png"))
+    else:
+        assert compat.AIRFLOW_VERSION.release[:2] == (3, 0), "Airflow 3.1+ must offer external_views"
 
     # A job that used project resources: its working storage and how its s3-mounts were synced, a failed one marked.
     page.goto(f"{api_server.url}/dsjobs/jobs/{resourced_job.id}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 
+from airflow_provider_dsjobs.compat import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.sensors import DataSphereJobSensor
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger

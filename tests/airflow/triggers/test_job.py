@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_dsjobs.compat import TRIGGER_ON_KILL
 from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.triggers import DataSphereJobTrigger
 from tests.airflow.helpers import submit_probe, wait_for_probe_started
@@ -57,7 +58,7 @@ def test_serialize_exact_and_round_trip() -> None:
         "docker_conn_id": "docker_reg",
         "secret_env_names": ["PROBE_NOTE"],
     }
-    from airflow.sdk.module_loading import import_string
+    from airflow.providers.common.compat.module_loading import import_string
 
     rebuilt = import_string(classpath)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
@@ -143,3 +144,75 @@ def test_cancelled_job_yields_one_terminal_event(service: Any) -> None:
     assert len(got) == 1
     assert got[0]["status"] == "terminal"
     assert got[0]["job_status"] == "CANCELLED"
+
+
+def cancel_running_trigger(trigger: DataSphereJobTrigger, job_id: str, service: Any) -> None:
+    """What the triggerer does when it drops a trigger (user kill, shutdown, hand-over): cancel its run()."""
+
+    async def run_then_cancel() -> None:
+        async def consume() -> None:
+            async for _ in trigger.run():
+                raise AssertionError("the trigger fired while its job was running")
+
+        task = asyncio.ensure_future(consume())
+        while service.refresh(job_id).status != JobStatus.EXECUTING:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)  # run() is polling
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(run_then_cancel(), timeout=120))
+
+
+@pytest.mark.parametrize(("task_state", "killed"), [("failed", True), ("success", True), ("deferred", False)])
+def test_a_cancelled_run_cancels_the_job_only_when_its_task_was_killed(
+    service: Any, monkeypatch: pytest.MonkeyPatch, task_state: str, killed: bool
+) -> None:
+    """Airflow < 3.3 has no BaseTrigger.on_kill: a cancelled run() asks for the task's state and calls on_kill when
+    the task is no longer deferred (a user's kill), never when it still is (the triggerer stopping). On 3.3 Airflow
+    calls on_kill itself, so a cancelled run() leaves the job alone and asks nothing."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    asked: list[dict[str, Any]] = []
+
+    def task_states(**query: Any) -> dict[str, dict[str, str]]:  # the triggerer's answer, injected
+        asked.append(query)
+        return {"run-1": {"probe": task_state}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(task_states))
+    job_id = submit_probe(service, SLEEP="60")
+    wait_for_probe_started(service, job_id)
+    trigger = DataSphereJobTrigger(job_id=job_id, poll_interval=0.2)
+    trigger.task_instance = SimpleNamespace(dag_id="dag-1", task_id="probe", run_id="run-1", map_index=-1)
+    cancel_running_trigger(trigger, job_id, service)
+    if TRIGGER_ON_KILL:
+        assert asked == []
+        assert service.refresh(job_id).status == JobStatus.EXECUTING
+        return
+    assert asked == [{"dag_id": "dag-1", "task_ids": ["probe"], "run_ids": ["run-1"], "map_index": None}]
+    if killed:
+        assert service.get(job_id).status == JobStatus.CANCELLED
+        assert ("stdout", "probe got SIGTERM, shutting down cleanly") in list(service.logs(job_id))
+    else:
+        assert service.refresh(job_id).status == JobStatus.EXECUTING
+
+
+def test_a_cancelled_run_keeps_the_job_when_the_task_state_cannot_be_read(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    def unreachable(**query: Any) -> dict[str, Any]:
+        raise ConnectionError("supervisor gone")
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(unreachable))
+    job_id = submit_probe(service, SLEEP="60")
+    trigger = DataSphereJobTrigger(job_id=job_id, poll_interval=0.2)
+    trigger.task_instance = SimpleNamespace(dag_id="dag-1", task_id="probe", run_id="run-1", map_index=3)
+    cancel_running_trigger(trigger, job_id, service)
+    assert service.refresh(job_id).status == JobStatus.EXECUTING  # never cancelled on a guess
