@@ -2,7 +2,7 @@
 # A second virtualenv with another Airflow release, for running the Airflow tests and the example DAGs on it:
 #   scripts/ensure-airflow-venv.sh 3.0.6      -> prints the venv's path, _work/venv-airflow-3.0.6
 # Installs apache-airflow==<version>, the providers this package needs at releases that still install on that
-# Airflow, and this package in editable mode with its test and amazon extras. Idempotent: a stamp keyed on the
+# Airflow, and this package in editable mode with its test, amazon and openlineage extras. Idempotent: a stamp keyed on the
 # version, pyproject.toml, this script and the Python version makes a second run take well under a second.
 # Only PyPI is reachable (Airflow's constraint files live on GitHub), so the pins below stand in for them.
 # Override the interpreter with PYTHON=...; log: $DSJOBS_WORK/logs/venv-airflow-<version>.log.
@@ -57,7 +57,7 @@ pip_log="$WORK/logs/venv-airflow-$version.log"
 log "installing apache-airflow==$version and the project's test extras into $venv (log: $pip_log)"
 start=$(now)
 if ! "$venv/bin/python" -m pip install --disable-pip-version-check \
-    "apache-airflow==$version" "${pins[@]}" -e "$REPO[amazon,test]" >"$pip_log" 2>&1; then
+    "apache-airflow==$version" "${pins[@]}" -e "$REPO[amazon,openlineage,test]" >"$pip_log" 2>&1; then
     tail -n 20 "$pip_log" >&2
     die "pip install failed; full log: $pip_log"
 fi
