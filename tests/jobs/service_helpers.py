@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,19 @@ env:
     requirements-file: requirements.txt
     local-paths: [lib]
 """
+
+
+def helpers_created(docker_client: Any, since: float, project: str, helper: str) -> int:
+    """How many helper containers of kind ``helper`` (label ``dsjobs.helper``) the engine created for ``project``
+    since ``since`` (its own event log: a helper removed meanwhile still counts)."""
+    events = docker_client.api.events(
+        since=int(since),
+        until=int(time.time()) + 1,
+        filters={
+            "type": "container",
+            "event": "create",
+            "label": [f"dsjobs.helper={helper}", f"dsjobs.project={project}"],
+        },
+        decode=True,
+    )
+    return sum(1 for _ in events)

@@ -26,7 +26,7 @@ from airflow_provider_dsjobs.resources.dataset_volumes import (
 )
 from airflow_provider_dsjobs.resources.datasets import DatasetCatalog, directory_files
 from airflow_provider_dsjobs.settings import Settings
-from tests.jobs.service_helpers import write_job
+from tests.jobs.service_helpers import helpers_created, write_job
 
 pytestmark = [pytest.mark.docker]
 
@@ -73,20 +73,6 @@ def _run(settings: Settings, tmp_path: Path, ds_id: str) -> tuple[Any, list[str]
     return done, said, out
 
 
-def _fill_helpers_created(docker_client: Any, since: float, project: str) -> int:
-    events = docker_client.api.events(
-        since=int(since),
-        until=int(time.time()) + 1,
-        filters={
-            "type": "container",
-            "event": "create",
-            "label": [f"dsjobs.helper={FILL_HELPER}", f"dsjobs.project={project}"],
-        },
-        decode=True,
-    )
-    return sum(1 for _ in events)
-
-
 def _volume(docker_client: Any, project: str, ds_id: str) -> Any:
     found = docker_client.volumes.list(filters={"label": [f"dsjobs.project={project}", f"dsjobs.dataset={ds_id}"]})
     assert len(found) == 1, found
@@ -118,7 +104,7 @@ def test_first_run_fills_the_volume_second_reuses_it_read_only(
     assert second.status == JobStatus.SUCCESS, second.status_details
     assert out2[:2] == ["alpha", "beta"]
     assert not any("filling" in s for s in said2) and any("ready, mounted read-only" in s for s in said2), said2
-    assert _fill_helpers_created(docker_client, since, local_settings.project) == 1
+    assert helpers_created(docker_client, since, local_settings.project, FILL_HELPER) == 1
 
     volume = _volume(docker_client, local_settings.project, ds_id)
     assert volume.attrs["Labels"]["dsjobs.cache"] == "dataset" and volume.attrs["Labels"]["dsjobs.managed"] == "1"
@@ -144,7 +130,7 @@ def test_concurrent_starts_fill_the_volume_once(
         assert out[0] == "alpha" and "beta" in out
     fills = [s for _, said, _ in results for s in said if "filled and verified" in s]
     assert len(fills) == 1, fills
-    assert _fill_helpers_created(docker_client, since, local_settings.project) == 1
+    assert helpers_created(docker_client, since, local_settings.project, FILL_HELPER) == 1
 
 
 def test_a_corrupt_store_blob_fails_the_fill_without_a_ready_marker_then_a_repaired_one_fills(

@@ -20,7 +20,7 @@ from airflow_provider_dsjobs.resources.s3_cache import SYNC_HELPER, S3CacheVolum
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import ObjectInfo
 from airflow_provider_dsjobs.storage.s3 import S3Store
-from tests.jobs.service_helpers import write_job
+from tests.jobs.service_helpers import helpers_created, write_job
 
 pytestmark = [pytest.mark.docker]
 
@@ -77,20 +77,6 @@ def _run(settings: Settings, tmp_path: Path) -> tuple[Any, list[str], list[str]]
     return done, said, out
 
 
-def _helpers(docker_client: Any, since: float, project: str) -> int:
-    events = docker_client.api.events(
-        since=int(since),
-        until=int(time.time()) + 1,
-        filters={
-            "type": "container",
-            "event": "create",
-            "label": [f"dsjobs.helper={SYNC_HELPER}", f"dsjobs.project={project}"],
-        },
-        decode=True,
-    )
-    return sum(1 for _ in events)
-
-
 def test_a_second_run_fetches_only_changed_objects_and_applies_deletions(
     local_settings: Settings,
     s3_env: dict[str, str],
@@ -132,7 +118,9 @@ def test_a_second_run_fetches_only_changed_objects_and_applies_deletions(
     gets.clear()
     _, said3, _ = _run(local_settings, tmp_path)
     assert gets == [] and any("fetched 0 new or changed" in s for s in said3)
-    assert _helpers(docker_client, since, local_settings.project) == 1  # the unchanged run needed no helper
+    assert (
+        helpers_created(docker_client, since, local_settings.project, SYNC_HELPER) == 1
+    )  # the unchanged run needed no helper
 
     volume = docker_client.volumes.list(
         filters={"label": [f"dsjobs.project={local_settings.project}", "dsjobs.cache=s3-mount"]}
