@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dsjobs.compat import AirflowFailException
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
 from airflow_provider_dsjobs.settings import Settings
 from tests.airflow.helpers import REPO
