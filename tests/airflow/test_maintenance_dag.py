@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_dsjobs.compat import AirflowFailException
 from airflow_provider_dsjobs.hooks import DataSphereJobsHook
 from airflow_provider_dsjobs.settings import Settings
-from tests.airflow.helpers import REPO
+from tests.airflow.helpers import REPO, dag_bag
 from tests.airflow.hooks.helpers import set_conn
 from tests.jobs.cache_helpers import Caches, caches
 
@@ -22,9 +22,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 
 
 def _maintenance_task() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags_examples" / "maintenance.py"))
+    bag = dag_bag(REPO / "dags_examples" / "maintenance.py")
     assert bag.import_errors == {}
     return bag.dags["dsjobs_maintenance"].get_task("collect_garbage")  # the parsed DAG, no database
 
