@@ -9,8 +9,9 @@ Exit codes: 0 success; 1 an invalid config, a failed job or an operation error; 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow_provider_dsjobs.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
@@ -124,7 +125,36 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+#: Libraries jsonschema imports only to check string ``format``s (dates, durations, host names, ...). The config
+#: schema has no ``format`` keyword and its validator has no format checker, so they can never change a result;
+#: importing them (arrow, isoduration, ...) is about a sixth of ``dsjobs validate``'s start. ``tests/cli`` checks
+#: that the schema still has no ``format`` and that validate reports the same with and without them.
+_FORMAT_CHECKER_LIBRARIES = (
+    "fqdn", "idna", "rfc3987", "rfc3987_syntax", "rfc3986_validator", "rfc3339_validator", "webcolors", "jsonpointer",
+    "uri_template", "isoduration",
+)  # fmt: skip
+#: The commands that only read config files and the schema: the format libraries are left out of their process.
+_SCHEMA_ONLY_COMMANDS = ("validate", "schema")
+
+
+@contextlib.contextmanager
+def _without_format_checkers(applies: bool) -> Iterator[None]:
+    """While ``applies``: the format-only libraries not imported yet look absent to the import system (a
+    ``None`` in ``sys.modules``), as if not installed; afterwards they can be imported again."""
+    hidden = [name for name in _FORMAT_CHECKER_LIBRARIES if applies and name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Only a process started as ``dsjobs`` leaves the format libraries out; a caller's own process never.
+    own_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     args.debug = args.debug or args.log_level == "DEBUG"
@@ -133,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(func(args) or 0)
+        with _without_format_checkers(own_process and args.command in _SCHEMA_ONLY_COMMANDS):
+            return int(func(args) or 0)
     except CommandError as exc:
         print(f"dsjobs: {exc}", file=sys.stderr)
         return exc.code

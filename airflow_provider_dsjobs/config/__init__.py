@@ -6,8 +6,6 @@ variants also return the warnings (which are logged on ``airflow_provider_dsjobs
 ``Overrides`` / ``apply_overrides`` re-run a config with fork-like changes; ``load_schema`` gives the JSON schema.
 """
 
-import logging
-
 from .errors import ConfigError, Problem
 from .loader import (
     config_from_mapping,
@@ -38,6 +36,3 @@ __all__ = [
     "parse_duration",
     "parse_size",
 ]
-
-# A library does not print: warnings reach the application's handlers (Airflow's task log, the CLI) only.
-logging.getLogger("airflow_provider_dsjobs.config").addHandler(logging.NullHandler())

@@ -9,11 +9,10 @@ returned by the ``*_with_warnings`` variants.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,7 +23,20 @@ from .model import JobConfig
 from .schema import validate_document
 from .yaml_source import MAX_TEXT_CHARS, Document, _BadKey, decode_text, node_from_value, parse_document
 
-log = logging.getLogger("airflow_provider_dsjobs.config")
+if TYPE_CHECKING:
+    import logging
+
+
+def config_logger() -> logging.Logger:
+    """The ``airflow_provider_dsjobs.config`` logger, with a ``NullHandler``: a library does not print, its warnings
+    reach the application's handlers only (Airflow's task log, the CLI). ``logging`` is imported on the first
+    warning, not with the package: ``dsjobs validate`` of a config without warnings starts faster."""
+    import logging
+
+    log = logging.getLogger("airflow_provider_dsjobs.config")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    return log
 
 
 def check_document(
@@ -47,8 +59,10 @@ def check_document(
         if not problems:  # pragma: no cover - build_config returns None only with problems or a schema error
             problems = [Problem(doc.source, None, None, "", "the config is not valid")]
         raise ConfigError(problems)
-    for warning in checker.warnings:
-        log.warning("%s", warning)
+    if checker.warnings:
+        log = config_logger()
+        for warning in checker.warnings:
+            log.warning("%s", warning)
     return config, checker.warnings
 
 

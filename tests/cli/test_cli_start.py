@@ -101,6 +101,39 @@ def test_invalid_config_is_reported_without_the_core(tmp_path: Path) -> None:
     assert _heavy(modules) == []
 
 
+def test_validate_leaves_out_the_libraries_jsonschema_only_needs_for_formats(tmp_path: Path) -> None:
+    path = write_fixture(make_job_dir(tmp_path / "job"), "seed000_full.yaml")
+    proc, modules = _imported("validate", str(path), tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "jsonschema" in modules
+    assert sorted(m for m in modules if m.split(".")[0] in cli_main._FORMAT_CHECKER_LIBRARIES) == []
+
+
+def test_the_config_schema_asks_for_no_format_check() -> None:
+    """What makes leaving the format libraries out safe: no ``format`` keyword anywhere in the schema."""
+    from airflow_provider_dsjobs.config.schema import load_schema
+
+    def formats(node: object) -> list[str]:
+        """Every ``format`` keyword (a string value; a property named "format" would hold a schema)."""
+        if isinstance(node, dict):
+            own = [node["format"]] if isinstance(node.get("format"), str) else []
+            return own + [f for v in node.values() for f in formats(v)]
+        return [f for v in node for f in formats(v)] if isinstance(node, list) else []
+
+    assert formats(load_schema()) == []
+
+
+def test_validate_reports_the_same_with_and_without_the_format_libraries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("cmd: python run.py\nnot-a-key: 1\ninputs: 3\nflags: [x]\nenv: {vars: [{A: 1}]}\n")
+    proc, _ = _imported("validate", str(config), tmp_path=tmp_path)  # a dsjobs process: left out
+    assert cli_main.main(["validate", str(config)]) == proc.returncode == 1  # this process: as installed
+    assert capsys.readouterr().err == proc.stderr
+    assert "idna" not in sys.modules or sys.modules["idna"] is not None  # nothing hidden here, before or after
+
+
 def test_importing_the_package_imports_nothing_else() -> None:
     code = "import sys, airflow_provider_dsjobs; print(sorted(m for m in sys.modules if m.startswith('airflow_p')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
