@@ -46,7 +46,10 @@ mkdir -p "$WORK"
 dockerd_log="$WORK/dockerd.log"
 socket_path="${socket#unix://}"
 dockerd_pid=""
-if [ -S "$socket_path" ] && { pgrep -x dockerd || pidof dockerd; } >/dev/null 2>&1; then
+# The default pid files of a dockerd started without --pidfile/--exec-root (ours below, or a service: any dockerd).
+drop_stale_pidfile /var/run/docker.pid dockerd ""
+drop_stale_pidfile /var/run/docker/containerd/containerd.pid containerd /var/run/docker/containerd/containerd.toml
+if [ -S "$socket_path" ] && [ -f /var/run/docker.pid ]; then
     # An engine that is still starting (a service, or ours from an earlier run) gets time; no second one.
     log "dockerd is running but does not answer yet; waiting up to ${wait_seconds} s"
 else

@@ -68,6 +68,9 @@ if ! engine_up; then
         --host "$url" --data-root "$root/data" --exec-root "$exec_root" --pidfile "$pidfile"
         --config-file "$root/daemon.json" --bridge "$bridge" --iptables=false --ip6tables=false
     )
+    # Left by an engine that is gone (an earlier session, a killed run): dockerd would trust them.
+    drop_stale_pidfile "$pidfile" dockerd "$url"
+    drop_stale_pidfile "$exec_root/containerd/containerd.pid" containerd "$exec_root/containerd/containerd.toml"
     log "starting $name (log: $engine_log)"
     # setsid + redirected stdio: the daemon outlives this script and holds none of the caller's pipes.
     as_root setsid dockerd "${args[@]}" </dev/null >>"$engine_log" 2>&1 &

@@ -25,6 +25,22 @@ as_root() {
     fi
 }
 
+# A pid file that outlived its process names, once the kernel has reused the number (pid_max is often 32768),
+# some unrelated process. dockerd then believes its containerd is still running and waits 15 s for a socket nobody
+# serves ("timeout waiting for containerd to start"), or refuses to start at all ("process with PID ... is still
+# running"). Remove FILE unless its pid is a live COMM whose command line contains MARK.
+drop_stale_pidfile() {
+    local file="$1" comm="$2" mark="$3" pid
+    [ -f "$file" ] || return 0
+    pid="$(tr -dc '0-9' <"$file")"
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark"; then
+        return 0
+    fi
+    log "removing $file: its pid ${pid:-?} is not a running $comm of this engine"
+    as_root rm -f "$file"
+}
+
 # Install Debian packages; runs 'apt-get update' at most once per script run. Output goes to a log file.
 _APT_UPDATED=""
 apt_install() {

@@ -99,3 +99,31 @@ def test_running_engine_and_existing_image_are_left_alone(docker_client: object,
     assert (engine.returncode, engine.stderr) == (0, "")
     assert (image.returncode, image.stderr) == (0, "")
     assert elapsed < 10, f"took {elapsed:.1f} s"
+
+
+def test_a_pid_file_naming_a_reused_pid_is_dropped_and_a_live_owner_kept(tmp_path: Path) -> None:
+    # The CI failure this guards: an engine's containerd.pid from an earlier run named, after pid reuse, an unrelated
+    # process; dockerd trusted it and gave up after 15 s ("timeout waiting for containerd to start").
+    unrelated = subprocess.Popen(["sleep", "300"])
+    try:
+        files = {name: tmp_path / f"{name}.pid" for name in ("reused", "dead", "owner")}
+        files["reused"].write_text(str(unrelated.pid))  # alive, but not the expected command
+        files["dead"].write_text("999999999\n")
+        files["owner"].write_text(f"{unrelated.pid}\n")  # alive, right command and mark
+        script = "\n".join(
+            [
+                f"source {SCRIPTS / 'lib.sh'}",
+                f"drop_stale_pidfile {files['reused']} containerd /run/x/containerd.toml",
+                f"drop_stale_pidfile {files['dead']} sleep ''",
+                f"drop_stale_pidfile {files['owner']} sleep 300",
+                f"drop_stale_pidfile {tmp_path / 'absent.pid'} sleep ''",
+            ]
+        )
+        result = run("bash", "-euo", "pipefail", "-c", script)
+        assert result.returncode == 0, result.stderr
+        assert not files["reused"].exists() and not files["dead"].exists()
+        assert files["owner"].read_text() == f"{unrelated.pid}\n"
+        assert f"its pid {unrelated.pid} is not a running containerd" in result.stderr
+    finally:
+        unrelated.kill()
+        unrelated.wait()
