@@ -4,7 +4,8 @@ Written next to the job record at submit (``jobs/plan_doc.py``: ``write_plan_doc
 ``PlanDoc`` by whoever finalizes, cancels or downloads the job later, possibly in another process: output
 placements, output datasets, the graceful-shutdown signal and timeout, the pyenv failure marker, the Python
 environment as planned (``python``: a fork builds the same one), the caller's labels and the read-write
-s3-mounts to sync back (``s3_sync``: IDs and URLs). It never holds env values or secrets.
+s3-mounts to sync back (``s3_sync``: IDs and URLs) and the names of the env vars whose values the stored log
+masks (``secret_env``). It never holds env values or secrets.
 
 The JSON keys are those the first version wrote; keys a reader does not know (``graceful_signal_number`` of
 that version) are ignored, so ``plan.json`` files of jobs submitted before still read.
@@ -164,9 +165,11 @@ class PlanDoc:
     python: PythonSetup | None = None
     #: The read-write s3-mounts a finalizer syncs back (no credentials).
     s3_sync: tuple[SyncMount, ...] = ()
+    #: Names (never values) of the env vars whose values the stored log masks (``jobs/log_masking.py``).
+    secret_env: tuple[str, ...] = ()
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "job_id": self.job_id,
             "image": self.image,
             "outputs": [o.to_doc() for o in self.outputs],
@@ -179,6 +182,9 @@ class PlanDoc:
             "python": self.python.to_doc() if self.python else None,
             "s3_sync": [m.to_doc() for m in self.s3_sync],
         }
+        if self.secret_env:  # absent otherwise: plans written before the field read back byte for byte
+            doc["secret_env"] = list(self.secret_env)
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> PlanDoc:
@@ -198,6 +204,7 @@ class PlanDoc:
                 labels={str(k): str(v) for k, v in dict(doc.get("labels") or {}).items()},
                 python=_python_from_doc(doc.get("python")),
                 s3_sync=tuple(SyncMount.from_doc(m) for m in doc.get("s3_sync") or ()),
+                secret_env=tuple(str(n) for n in doc.get("secret_env") or ()),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"missing or malformed {exc}") from None

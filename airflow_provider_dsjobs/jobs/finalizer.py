@@ -15,6 +15,7 @@ from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.context import JobContext
 from airflow_provider_dsjobs.jobs.errors import EngineLost, into_job_error, one_line
 from airflow_provider_dsjobs.jobs.lease import abandoned_reason
+from airflow_provider_dsjobs.jobs.log_masking import secret_env_values
 from airflow_provider_dsjobs.jobs.plan import PlanError, resolve_s3_source, s3_mount_env_name
 from airflow_provider_dsjobs.jobs.stage_out import (
     StageOutRequest,
@@ -91,8 +92,13 @@ class JobFinalizer:
             cancelled=record.status in (JobStatus.CANCELLING, JobStatus.CANCELLED),
             oom_killed=oom_killed,
             sync=self._sync_targets(doc),
+            secrets=self._secret_values(record, doc),
         )
         return stage_out(self.ctx.jobs, self.ctx.runtime, request, doc)
+
+    def _secret_values(self, record: JobRecord, doc: PlanDoc) -> frozenset[str]:
+        """The secret env values the stored log masks, read from the container while it still exists."""
+        return secret_env_values(self.ctx.runtime.environment(record.container_id or ""), doc.secret_env)
 
     def apply(self, record: JobRecord, result: StageOutResult) -> JobRecord:
         """Store ``result`` with its terminal status and remove the container; a job another process ended first

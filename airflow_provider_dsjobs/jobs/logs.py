@@ -42,7 +42,9 @@ def _clean(line: str) -> str:
 class LogSpool:
     """Collects ``(stream, line)`` pairs into files in a private temporary directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, mask: Callable[[str], str] | None = None) -> None:
+        #: Applied to every line before it is written (``jobs/log_masking.py``).
+        self._mask = mask
         self._dir = Path(tempfile.mkdtemp(prefix="dsjobs-logs-"))
         self._files: dict[str, TextIO] = {
             name: open(self._dir / name, "w", encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
@@ -54,6 +56,8 @@ class LogSpool:
 
     def write(self, stream: str, line: str) -> None:
         text = _clean(line)
+        if self._mask is not None:
+            text = self._mask(text)
         if stream == STDOUT:
             self.progress = parse_progress(text) or self.progress
             self._files[STDOUT_FILE].write(text + "\n")

@@ -45,12 +45,13 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from airflow_provider_dsjobs.config.instance_types import InstanceType
 from airflow_provider_dsjobs.config.model import RESERVED_VAR, JobConfig
+from airflow_provider_dsjobs.config.redact import is_sensitive_name
 from airflow_provider_dsjobs.documents.plan_doc import WORK_DIR, OutputDatasetPlacement, OutputPlacement, PythonSetup
 from airflow_provider_dsjobs.jobs.command import ArithmeticArg, Script, UnknownVariable
 from airflow_provider_dsjobs.jobs.command import render as render_script
@@ -233,6 +234,8 @@ class JobPlan:
     volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: ``working-storage`` in bytes (whole GiB, rounded up as DataSphere does); ``jobs/working_storage.py``
     working_storage_bytes: int | None = None
+    #: Names of ``env`` entries whose values are secret (the stored log masks them: ``jobs/log_masking.py``).
+    secret_env_names: frozenset[str] = frozenset()
 
 
 def _container_relpath(path: str, what: str) -> str:
@@ -552,13 +555,13 @@ def _place_output_datasets(config: JobConfig, placing: _Placing) -> list[OutputD
 
 
 def _job_env(
-    config: JobConfig, settings: Settings, job_id: str, project: str, environ: Mapping[str, str]
+    config: JobConfig, project_secrets: Mapping[str, str], job_id: str, project: str, environ: Mapping[str, str]
 ) -> dict[str, str]:
     """The container's environment: the project's secrets, ``env.vars`` (``- NAME`` copied from ``environ``;
     they take precedence) and the job's own."""
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
     # Every project secret reaches the job under its own name; the config's own env vars take precedence.
-    env.update(_project_secrets(settings, config.source))
+    env.update(project_secrets)
     if config.attach_project_disk:
         env[RESERVED_VAR] = PROJECT_DIR
     for j, var in enumerate(config.env.vars):
@@ -625,12 +628,14 @@ def plan_job(
     connector_lookup: ConnectorLookup | None = None,
     spark_lookup: SparkLookup | None = None,
     reuse: Reuse | None = None,
+    secret_env_names: Collection[str] = (),
 ) -> JobPlan:
     """Resolve ``config`` into a ``JobPlan`` for job ``job_id``. ``environ`` is the submitter's environment
     (``os.environ`` by default), read for ``- NAME`` env vars and s3-mount IDs; ``image_lookup`` finds project
     images by ID (``resources/images.py``), ``connector_lookup`` S3 connectors (``resources/s3_connectors.py``);
     the project's secrets come from ``settings.project_secrets``. ``reuse`` (a fork) names the inputs and the
-    Python environment already stored: those are not read from this machine."""
+    Python environment already stored: those are not read from this machine. ``secret_env_names`` (the DAG author's
+    ``secret_env_vars``) join the project's secrets and sensitive-looking names as env vars the stored log masks."""
     environ = os.environ if environ is None else environ
     project = project or settings.project
     placing = _Placing()
@@ -643,7 +648,8 @@ def plan_job(
     if config.attach_project_disk:
         placing.values[RESERVED_VAR] = PROJECT_DIR
         volumes[project_volume_name(project)] = {"bind": PROJECT_DIR, "mode": "ro"}
-    env = _job_env(config, settings, job_id, project, environ)
+    project_secrets = _project_secrets(settings, config.source)
+    env = _job_env(config, project_secrets, job_id, project, environ)
 
     image, username, password, pyplan = _resolve_image(config, settings, image_lookup, reuse, project)
     rendered = resolve_command(config.cmd.strip(), placing.values, dict(config.args), config.source)
@@ -688,7 +694,13 @@ def plan_job(
         volumes=volumes,
         python=python,
         working_storage_bytes=config.working_storage.size_gb << 30 if config.working_storage else None,
+        secret_env_names=_secret_env_names(env, {*project_secrets, *secret_env_names}),
     )
+
+
+def _secret_env_names(env: Mapping[str, str], named: Collection[str]) -> frozenset[str]:
+    """The env vars whose values are secret: a project secret, named by the caller, or sensitive by name."""
+    return frozenset(n for n in env if n in named or is_sensitive_name(n))
 
 
 def instance_profiles(names: Sequence[str], settings: Settings, source: str) -> tuple[InstanceType, ...]:

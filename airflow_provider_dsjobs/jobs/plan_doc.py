@@ -29,6 +29,7 @@ def plan_doc_of(plan: JobPlan) -> PlanDoc:
             for m in plan.s3_mounts
             if m.source.read_write
         ),
+        secret_env=tuple(sorted(plan.secret_env_names)),
     )
 
 

@@ -79,7 +79,7 @@ returns the stored record, ``logs`` the stored log) and changes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -198,6 +198,7 @@ class JobService:
         progress_stream: TextIO | None = None,
         on_created: Callable[[JobRecord], None] | None = None,
         reuse: Reuse | None = None,
+        secret_env_names: Collection[str] = (),
     ) -> JobRecord:
         """Plan, stage inputs in, create and start the container. Returns as soon as the job runs
         (status EXECUTING); the record is already in the store, so ``record.id`` can be persisted.
@@ -206,12 +207,13 @@ class JobService:
         ``progress_stream`` shows an upload progress bar there (a redrawn bar on a terminal, lines otherwise).
         ``on_created`` is called with the record as soon as it is stored (CREATING), before the long phases
         (input upload, image pull), so a caller can remember the id and cancel the job while it is submitted.
-        ``reuse`` (``fork``) names inputs already stored. A config that cannot be planned raises
-        ``JobConfigError`` before anything is stored; a failure later leaves the record ERROR with the reason in
-        ``status_details`` (and raises ``JobError`` with it)."""
+        ``reuse`` (``fork``) names inputs already stored; ``secret_env_names`` are env vars whose values the
+        stored log masks besides the project's secrets and sensitive-looking names. A config that cannot be
+        planned raises ``JobConfigError`` before anything is stored; a failure later leaves the record ERROR with
+        the reason in ``status_details`` (and raises ``JobError`` with it)."""
         say: Notify = notify or ((lambda message: log("system", message)) if log is not None else _noop)
         submitter = self.runner.submitter
-        plan = submitter.plan(config, labels, environ, reuse)
+        plan = submitter.plan(config, labels, environ, reuse, secret_env_names)
         for note in unsupported_notes(config):
             say(note)
         record = submitter.new_record(config, plan, parent_job_id)

@@ -7,7 +7,7 @@ through ``Transitions``. A cancel or another process ending the job meanwhile is
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -76,6 +76,7 @@ class JobSubmitter:
         labels: Mapping[str, str] | None,
         environ: Mapping[str, str] | None,
         reuse: Reuse | None,
+        secret_env_names: Collection[str] = (),
     ) -> JobPlan:
         """The job's plan (a new job id); a config that cannot be planned raises ``JobConfigError``."""
         ctx = self.ctx
@@ -93,6 +94,7 @@ class JobSubmitter:
                 connector_lookup=ConnectorRegistry(ctx.store, ctx.project).get,
                 spark_lookup=SparkRegistry(ctx.store, ctx.project).get,
                 reuse=reuse,
+                secret_env_names=secret_env_names,
             )
         except PlanError as exc:
             raise JobConfigError(str(exc)) from None

@@ -223,6 +223,7 @@ class DataSphereJobOperator(JobOperatorBase):
             notify=self.log.info,
             environ={**os.environ, **self._job_environ} if self._job_environ else None,
             on_created=on_created,
+            secret_env_names=self.secret_env_vars,
         )
 
     def _secret_env_names(self) -> list[str]:

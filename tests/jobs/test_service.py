@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -15,6 +16,7 @@ import pytest
 from airflow_provider_dsjobs.config import Overrides, load_config
 from airflow_provider_dsjobs.documents.record import JobStatus
 from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
+from airflow_provider_dsjobs.jobs.plan_doc import read_plan_doc
 from airflow_provider_dsjobs.jobs.service import JobError, JobService
 from airflow_provider_dsjobs.resources.datasets import read_dataset_manifest
 from airflow_provider_dsjobs.settings import Settings
@@ -604,3 +606,29 @@ def test_literal_secret_env_value_reaches_the_job_but_no_record(
     other = service.wait(service.fork(done.id, Overrides(env_vars={"HF_TOKEN": "another"})).id)
     assert _read(service, other.outputs["token.sha"]).strip() == hashlib.sha256(b"another").hexdigest()
     assert _store_holds(service, HF_SECRET.encode()) == []
+
+
+def test_the_stored_log_masks_secret_env_values_the_container_alone_held(
+    local_settings: Settings, tmp_path: Path
+) -> None:
+    # ``- NAME`` values were never stored: once the container is gone nothing could find them to mask a later read
+    # (``dsjobs logs``, the Jobs page). The finalizer masks them while it stores the log.
+    secrets = {"HF_TOKEN": "hf-token-Zq81x", "PLAIN_NAME": "named-secret-77", "PROJECT_KEY": "project-value-42"}
+    settings = dataclasses.replace(local_settings, project_secrets=lambda _s: {"PROJECT_KEY": secrets["PROJECT_KEY"]})
+    cfg = write_job(
+        tmp_path / "job",
+        'cmd: echo "t=$HF_TOKEN n=$PLAIN_NAME p=$PROJECT_KEY r=$REGION"; echo "$HF_TOKEN" >&2\n'
+        "env:\n  vars:\n    - HF_TOKEN\n    - PLAIN_NAME\n    - REGION\n",
+    )
+    service = JobService(settings)
+    environ = {"HF_TOKEN": secrets["HF_TOKEN"], "PLAIN_NAME": secrets["PLAIN_NAME"], "REGION": "eu-central-1"}
+    record = service.submit(load_config(cfg), environ=environ, secret_env_names=["PLAIN_NAME"])
+    done = service.wait(record.id)
+    assert done.status == JobStatus.SUCCESS
+    assert service.runtime.state(record.container_id or "") is None  # the container, and its env, are gone
+    stored = [line for _stream, line in JobService(settings).logs(record.id)]
+    assert "t=*** n=*** p=*** r=eu-central-1" in stored and "***" in stored
+    for name in ("stdout.txt", "stderr.txt", "log.txt"):
+        raw = service.store.get_bytes(service.jobs.log_key(record.id, name)).decode()
+        assert not [value for value in secrets.values() if value in raw], name
+    assert sorted(read_plan_doc(service.jobs, record.id).secret_env) == ["HF_TOKEN", "PLAIN_NAME", "PROJECT_KEY"]
