@@ -23,12 +23,13 @@ once per interval per project (a marker object in the store says when the last o
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.markers import GcMarker, StagingLease
 from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.store import JobStore
 from airflow_provider_dsjobs.storage.base import ObjectInfo, ObjectNotFound, StoreError
@@ -142,8 +143,8 @@ def _live_references(
                 store.delete(info.key)
             continue
         try:
-            live.update(json.loads(store.get_bytes(info.key)).get("ids", []))
-        except (StoreError, ValueError, AttributeError) as exc:
+            live.update(StagingLease.from_doc(decode(store.get_bytes(info.key))).ids)
+        except (StoreError, ValueError) as exc:
             log.warning("gc: keeping all blobs: unreadable staging lease %s: %s", store.uri(info.key), exc)
             complete = False
     return live, complete
@@ -245,12 +246,12 @@ def maybe_collect_garbage(
     now = now or utcnow()
     key = job_store.gc_marker_key()
     try:
-        last = datetime.fromisoformat(json.loads(job_store.store.get_bytes(key))["at"])
+        last: datetime | None = GcMarker.from_doc(decode(job_store.store.get_bytes(key))).at
     except ObjectNotFound:
         last = None
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except ValueError:
         last = None  # an unreadable marker: run, and write a good one
     if last is not None and now - last < interval:
         return None
-    job_store.store.put_bytes(key, json.dumps({"at": now.isoformat()}).encode())
+    job_store.store.put_bytes(key, encode(GcMarker(now).to_doc()))
     return collect_garbage(job_store, now, budget=budget)

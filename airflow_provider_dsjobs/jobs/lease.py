@@ -14,7 +14,6 @@ and stops.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -22,6 +21,8 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.markers import LaunchHeartbeat
 from airflow_provider_dsjobs.documents.record import JobRecord
 from airflow_provider_dsjobs.jobs.store import JobStore
 
@@ -42,13 +43,13 @@ class LaunchLease:
         self._heartbeat_s = heartbeat_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._owner = {"host": socket.gethostname(), "pid": os.getpid()}
+        self._host, self._pid = socket.gethostname(), os.getpid()
 
     def beat(self) -> None:
         """Write the lease now (errors are logged and ignored: a missed beat is not a failed launch)."""
-        body = {**self._owner, "heartbeat_at": time.time()}
+        body = encode(LaunchHeartbeat(self._host, self._pid, time.time()).to_doc())
         try:
-            self._jobs.store.put_bytes(self._key, json.dumps(body).encode())
+            self._jobs.store.put_bytes(self._key, body)
         except Exception as exc:
             log.debug("launch lease %s not written: %s", self._key, exc)
 
@@ -71,8 +72,7 @@ class LaunchLease:
 def last_seen(jobs: JobStore, record: JobRecord) -> float:
     """When the job's launcher was last known alive (epoch seconds): its lease, else the record's creation."""
     try:
-        lease = json.loads(jobs.store.get_bytes(jobs.lease_key(record.id)))
-        return float(lease["heartbeat_at"])
+        return LaunchHeartbeat.from_doc(decode(jobs.store.get_bytes(jobs.lease_key(record.id)))).heartbeat_at
     except Exception:
         created = record.created_at
         return created.timestamp() if created is not None else 0.0

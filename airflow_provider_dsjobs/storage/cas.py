@@ -41,6 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from airflow_provider_dsjobs.documents.codec import encode
+from airflow_provider_dsjobs.documents.markers import StagingLease
 from airflow_provider_dsjobs.documents.sizes import human_size
 from airflow_provider_dsjobs.storage import digests
 from airflow_provider_dsjobs.storage.base import CopiedIn, CopiesIn, ObjectNotFound, ObjectStore, StoreError
@@ -547,8 +549,8 @@ class InputStager:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             self.lease_key = f"{leases_prefix(self.project)}{stamp}-{secrets.token_hex(8)}.json"
         self._leased.update(ids)
-        document = {"created_at": datetime.now(timezone.utc).isoformat(), "ids": sorted(self._leased)}
-        self.store.put_bytes(self.lease_key, json.dumps(document).encode())
+        lease = StagingLease(datetime.now(timezone.utc), tuple(sorted(self._leased)))
+        self.store.put_bytes(self.lease_key, encode(lease.to_doc()))
 
     def release(self) -> None:
         """Drop this stager's lease once the job record (which references the inputs) is saved."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from airflow_provider_dsjobs.documents.record import InputRef, JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.gc import clear_job, collect_garbage, maybe_collect_garbage
 from airflow_provider_dsjobs.jobs.store import JobStore
@@ -236,3 +238,29 @@ def test_clear_job_deletes_its_data_and_the_inputs_only_it_used(store: ObjectSto
     assert store.exists(blob_key("proj", sha(b"shared")))  # job two still needs it
     assert list(store.list(js.outputs_prefix(one.id))) == [] and js.load(one.id).data_cleared_reason == "cleared"
     assert store.exists(js.outputs_prefix(two.id) + "result.txt") and not js.load(two.id).data_cleared
+
+
+HOSTILE_LEASES = [b'{"ids": [{"a": 1}]}', b'{"ids": "blake3:ab"}', b"[1, 2]", b"\xff not json", b'{"ids": null}']
+
+
+@pytest.mark.parametrize("body", HOSTILE_LEASES)
+def test_a_tampered_staging_lease_keeps_every_blob_and_gc_goes_on(
+    store: ObjectStore, tmp_path: Path, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Any store writer can put anything under staging/: gc must neither crash on it nor take it as naming nothing.
+    js = JobStore(store, "proj")
+    f = tmp_path / "old.txt"
+    f.write_bytes(b"no record references me")
+    stage(store, f)
+    store.put_bytes("projects/proj/staging/20260101T000000-tampered.json", body)
+    report = collect_garbage(js, utcnow() + LATER)
+    assert report.blobs_deleted == 0 and store.exists(blob_key("proj", sha(b"no record references me")))
+    assert "unreadable staging lease" in caplog.text
+
+
+@pytest.mark.parametrize("body", [b'{"at": 5}', b'{"at": "yesterday"}', b"[]", b"\x00"])
+def test_a_tampered_gc_marker_is_rewritten_and_gc_runs(store: ObjectStore, body: bytes) -> None:
+    js = JobStore(store, "proj")
+    store.put_bytes(js.gc_marker_key(), body)
+    assert maybe_collect_garbage(js, timedelta(hours=1), budget=30) is not None
+    assert maybe_collect_garbage(js, timedelta(hours=1), budget=30) is None  # the rewritten marker holds
