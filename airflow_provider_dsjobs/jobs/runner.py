@@ -19,7 +19,7 @@ from airflow_provider_dsjobs.jobs.progress import ProgressKeeper, read_progress
 from airflow_provider_dsjobs.jobs.stats import STATS_FILE, StatsSampler
 from airflow_provider_dsjobs.jobs.submitter import JobSubmitter
 from airflow_provider_dsjobs.jobs.transitions import Transitions
-from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure
+from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, EngineUnreachable, RuntimeFailure, WaitTimeout
 
 #: Receives the job's output line by line: ``(stream, line)``.
 LogSink = Callable[[str, str], None]
@@ -199,17 +199,19 @@ class JobRunner:
         return self._on_owner(job_id, lambda runner, record: runner._cancel(record, graceful))
 
     def _cancel(self, record: JobRecord, graceful: bool) -> JobRecord:
-        record = self._mark_cancelling(record, "cancel")
+        record, asked = self.moves.enter(record, JobStatus.CANCELLING, by="cancel")
         if record.status.terminal:  # ended meanwhile: nothing to cancel
             return record
         if not record.container_id:
             return self.moves.cancel_unstarted(record, by="cancel")
         doc = self.ctx.plan_doc(record.id)
         signal = doc.graceful_signal if graceful else None
+        timeout = (doc.graceful_timeout or 0.0) if signal else None
         try:
-            self.ctx.runtime.stop(
-                record.container_id, signal=signal, timeout=(doc.graceful_timeout or 0.0) if signal else None
-            )
+            if asked:
+                self.ctx.runtime.stop(record.container_id, signal=signal, timeout=timeout)
+            else:  # another canceller sent the signal: the same grace, then the end (one signal per cancel)
+                self._end_after(record.container_id, timeout)
         except ContainerNotFound:  # removed meanwhile: decide on what is stored now
             return self.finalize(record.id)
         except EngineUnreachable as exc:  # what the container does is unknown: CANCELLING stays, a reader finishes
@@ -221,17 +223,20 @@ class JobRunner:
     def request_cancel(self, job_id: str, *, graceful: bool = True) -> JobRecord:
         return self._on_owner(job_id, lambda runner, record: runner._request_cancel(record, graceful))
 
+    def _end_after(self, container_id: str, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds for the container to stop on the signal it got, then kill it."""
+        with suppress(WaitTimeout):
+            self.ctx.runtime.wait(container_id, timeout=timeout or 0.0)
+            return
+        self.ctx.runtime.stop(container_id, signal=None)
+
     def _request_cancel(self, record: JobRecord, graceful: bool) -> JobRecord:
-        record = self._mark_cancelling(record, "request_cancel")
+        record, asked = self.moves.enter(record, JobStatus.CANCELLING, by="request_cancel")
         if record.status.terminal or not record.container_id:
+            return record
+        if graceful and not asked:  # one graceful signal per cancel: the canceller that moved the job sent it
             return record
         signal = self.ctx.plan_doc(record.id).graceful_signal if graceful else None
         with suppress(ContainerNotFound), into_job_error(RuntimeFailure):
             self.ctx.runtime.signal(record.container_id, signal or "SIGKILL")
         return record
-
-    def _mark_cancelling(self, record: JobRecord, by: str) -> JobRecord:
-        """CANCELLING saved (unless it is already); the stored record (terminal: it ended meanwhile)."""
-        if record.status == JobStatus.CANCELLING:
-            return record
-        return self.moves.move(record, JobStatus.CANCELLING, by=by)

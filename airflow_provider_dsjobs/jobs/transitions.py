@@ -62,9 +62,30 @@ class Transitions:
         ``record`` becomes the stored record either way and is returned: ``record.status != status`` tells the
         caller to decide again. With ``discard`` the job's container is removed once the job is over (also when
         the write fails: the record is what counts)."""
+        return self._move(record, status, reason, by=by, discard=discard, values=values, expect=expect)[0]
+
+    def enter(self, record: JobRecord, status: JobStatus, *, by: str) -> tuple[JobRecord, bool]:
+        """``move`` to ``status``, and whether this call was the one that moved the job there (False when it was
+        there already, or another process moved it on): what a step done once per status (one cancel signal)
+        asks before acting."""
+        return self._move(record, status, None, by=by)
+
+    def _move(
+        self,
+        record: JobRecord,
+        status: JobStatus,
+        reason: str | None,
+        *,
+        by: str,
+        discard: bool = False,
+        values: Mapping[str, Any] | None = None,
+        expect: JobStatus | None = None,
+    ) -> tuple[JobRecord, bool]:
         fields = copy.deepcopy(dict(values or {}))
+        entered: list[bool] = []  # the last attempt's answer (update may call ``change`` again after a conflict)
 
         def change(current: JobRecord) -> JobRecord | None:
+            entered[:] = [False]
             if (expect is not None and current.status != expect) or not current.status.can_become(status):
                 return None  # lost the race: the caller decides again on what is stored
             if current.status == status and not fields:
@@ -73,6 +94,7 @@ class Transitions:
                 setattr(current, name, value)
             if current.status != status:
                 current.set_status(status, reason, by=by)
+                entered[:] = [True]
             return current
 
         try:
@@ -86,7 +108,7 @@ class Transitions:
         if discard and latest.status.terminal:
             record.container_id = record.container_id or container
             self.discard(record)
-        return record
+        return record, bool(entered) and entered[0]
 
     def discard(self, record: JobRecord) -> None:
         """Remove the job's container, if it got one on an engine this context reached; an engine failing now

@@ -109,3 +109,41 @@ def test_a_conflict_with_another_finalizer_returns_its_outcome(kit: Kit, monkeyp
     assert (stored.status, stored.status_details) == (S.ERROR, "program exited with code 3")
     assert statuses(stored).count(S.UPLOADING_OUTPUT) == 1
     assert_follows_the_table(stored)
+
+
+def test_two_cancel_requests_at_once_send_one_signal(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two Jobs-page POSTs: B moves the job to CANCELLING (and signals) while A's write of the same move is in
+    flight. A loses, re-reads CANCELLING and sends nothing: a second SIGTERM would cut the program's graceful
+    shutdown short."""
+    record = kit.running()
+    conflicts = _conflict_once(kit, monkeypatch, lambda: kit.other.request_cancel(record.id))
+    answered = kit.service.request_cancel(record.id)
+    assert conflicts and answered.status == S.CANCELLING
+    assert kit.runtime.containers[record.container_id or ""].signals == ["SIGKILL"]  # no graceful-shutdown key
+    assert statuses(kit.stored(record.id)).count(S.CANCELLING) == 1
+
+
+def test_a_cancel_that_lost_to_another_waits_instead_of_signalling_again(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = kit.running()
+    box = kit.runtime.containers[record.container_id or ""]
+    stops: list[str] = []
+    kit.runtime.before["stop"] = stops.append
+    _conflict_once(kit, monkeypatch, lambda: kit.other.request_cancel(record.id))
+    cancelled = kit.service.cancel(record.id)
+    assert cancelled.status == S.CANCELLED == kit.stored(record.id).status
+    assert box.signals == ["SIGKILL"] and stops == []  # B's signal ended it; A only waited and finalized
+    assert_follows_the_table(kit.stored(record.id))
+
+
+def test_a_kill_still_reaches_a_job_another_canceller_moved(kit: Kit) -> None:
+    """One signal per graceful cancel, but a kill (``graceful=False``: on_kill_action kill, a timeout) escalates."""
+    record = kit.running()
+    box = kit.runtime.containers[record.container_id or ""]
+    box.signals.append("SIGTERM")  # another canceller's graceful signal, which the program ignores
+    kit.other.runner.moves.move(kit.stored(record.id), S.CANCELLING, by="request_cancel")
+    kit.service.request_cancel(record.id)
+    assert kit.stored(record.id).status == S.CANCELLING and box.signals == ["SIGTERM"]
+    kit.service.request_cancel(record.id, graceful=False)
+    assert box.signals == ["SIGTERM", "SIGKILL"] and box.status == "exited"
