@@ -83,9 +83,11 @@ def _add_s3(registry: ConnectorRegistry, args: argparse.Namespace) -> Any:
 
 
 def _add_spark(registry: SparkRegistry, args: argparse.Namespace) -> Any:
+    # The token (a project secret, or DSJOBS_SECRET_<ID> here) binds the entry to its endpoint; never stored.
+    token = settings_from_args(args).resolve_secret(args.token_secret_id) if args.token_secret_id else None
     return registry.add(
         args.entry_id, args.remote, session_params=key_values(args.conf, "--conf"),
-        token_secret_id=args.token_secret_id, description=args.description,
+        token_secret_id=args.token_secret_id, token=token, description=args.description,
     )  # fmt: skip
 
 

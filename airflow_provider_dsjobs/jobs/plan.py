@@ -64,7 +64,7 @@ from airflow_provider_dsjobs.resources.project_disk import project_volume_name
 from airflow_provider_dsjobs.resources.s3_connectors import S3Connector, S3Source
 from airflow_provider_dsjobs.resources.secrets import SecretsError, env_var_secret_name
 from airflow_provider_dsjobs.resources.spark import CONFIG_PATH as SPARK_CONFIG_PATH
-from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint
+from airflow_provider_dsjobs.resources.spark import SparkConnector, SparkEndpoint, token_problem
 from airflow_provider_dsjobs.runtime.images import normalize_registry, registry_of
 from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.shell import ENV_NAMES_VAR, portable_env, shell_command
@@ -459,6 +459,9 @@ def _spark_token(connector: SparkConnector, settings: Settings, src: str) -> str
     token = _resolve_secret(settings, connector.token_secret_id, f"{src}: spark.connector {connector.id!r}")
     if token is None:
         raise PlanError(f"{src}: spark.connector: secret {connector.token_secret_id!r} of {connector.id!r} not found")
+    problem = token_problem(connector, token)
+    if problem is not None:  # a store writer may have pointed the entry elsewhere: the token stays here
+        raise PlanError(f"{src}: spark.connector {connector.id!r}: refusing to give it its token secret: {problem}")
     return token
 
 

@@ -18,14 +18,12 @@ registered is an error naming the command that registers it; anything else is an
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_dsjobs.resources import secret_binding
 from airflow_provider_dsjobs.resources.registry import ENTRY_ID_RE, JsonRegistry, RegistryError
 from airflow_provider_dsjobs.resources.secrets import env_var_secret_name
 from airflow_provider_dsjobs.runtime.images import registry_of
@@ -126,18 +124,13 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
         return found
 
 
-_KDF_ROUNDS = 100_000
+#: The purpose a registry password's binding is made for (``resources/secret_binding.py``).
+_PURPOSE = "dsjobs-registry-binding"
 
 
 def make_binding(password: str, registry: str, username: str) -> str:
-    """``pbkdf2-sha256$ROUNDS$SALT$HASH`` of ``password``, salted with a random salt, the host and the user."""
-    salt = secrets.token_hex(16)
-    return f"pbkdf2-sha256${_KDF_ROUNDS}${salt}${_derive(password, salt, registry, username, _KDF_ROUNDS)}"
-
-
-def _derive(password: str, salt: str, registry: str, username: str, rounds: int) -> str:
-    material = f"dsjobs-registry-binding\0{salt}\0{registry}\0{username}".encode()
-    return hashlib.pbkdf2_hmac("sha256", password.encode(), material, rounds).hex()
+    """The binding of ``password`` to the registry host and the user."""
+    return secret_binding.make_binding(password, _PURPOSE, registry, username)
 
 
 def binding_problem(entry: ProjectImage, password: str) -> str | None:
@@ -153,12 +146,7 @@ def binding_problem(entry: ProjectImage, password: str) -> str | None:
         return f"the entry has no registry binding for its password secret: {again}"
     if entry.registry != host:
         return f"its image {entry.image} pulls from {host}, but its password was registered for {entry.registry}"
-    try:
-        scheme, rounds, salt, digest = entry.registry_binding.split("$")
-        valid = scheme == "pbkdf2-sha256" and 1000 <= int(rounds) <= 10_000_000
-    except ValueError:
-        valid = False
-    if not valid or not hmac.compare_digest(digest, _derive(password, salt, host, entry.username or "", int(rounds))):
+    if not secret_binding.binding_matches(entry.registry_binding, password, _PURPOSE, host, entry.username or ""):
         return (
             f"its registry binding does not match its password secret for {host} (the entry was changed, or the "
             f"password rotated): {again}"

@@ -8,8 +8,11 @@ the project (``resources/registry.py``, kind ``spark-connectors``). A job whose 
   job code written for DataSphere runs unchanged.
 
 A token, when the endpoint needs one, is a project secret the entry names; it goes into ``SPARK_REMOTE`` only
-(``sc://host:port/;token=...``), never into the store. In Airflow a connector ID may resolve through an Airflow
-connection instead (``hooks/resource_connections.py``); either way the job gets a ``SparkEndpoint``.
+(``sc://host:port/;token=...``), never into the store. Anyone who can write the store can point an entry at another
+endpoint, so the entry is bound to its endpoint's ``host:port`` (``token_binding``, ``resources/secret_binding.py``;
+``spark-connector add`` needs the token to make it): a token whose binding no longer matches the entry's endpoint,
+or the token itself, is never given to a job (``token_problem``). In Airflow a connector ID may resolve through an
+Airflow connection instead (``hooks/resource_connections.py``); either way the job gets a ``SparkEndpoint``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_dsjobs.resources import secret_binding
 from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
+from airflow_provider_dsjobs.resources.secrets import env_var_secret_name
 from airflow_provider_dsjobs.storage.base import ObjectStore
 
 CONFIG_PATH = "/job/spark_connection_config.json"
@@ -40,6 +45,8 @@ class SparkConnector:
     token_secret_id: str | None = None
     description: str = ""
     created_at: str = ""
+    #: The proof that whoever registered the entry knew its token for this endpoint's host:port.
+    token_binding: str | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SparkConnector:
@@ -50,6 +57,7 @@ class SparkConnector:
             token_secret_id=raw.get("token_secret_id"),
             description=str(raw.get("description") or ""),
             created_at=str(raw.get("created_at") or ""),
+            token_binding=raw.get("token_binding") if isinstance(raw.get("token_binding"), str) else None,
         )
 
     def endpoint(self, token: str | None) -> SparkEndpoint:
@@ -89,6 +97,28 @@ class SparkEndpoint:
         return json.dumps(config, indent=2).encode()
 
 
+_PURPOSE = "dsjobs-spark-token-binding"
+
+
+def _host_of(remote: str) -> str:
+    return remote[len("sc://") :].split("/", 1)[0]
+
+
+def token_problem(connector: SparkConnector, token: str) -> str | None:
+    """Why ``token`` may not go to ``connector``'s endpoint (``None``: it may)."""
+    if _REMOTE_RE.fullmatch(connector.remote or "") is None:
+        return f"its endpoint {connector.remote!r} is not sc://host:port"
+    again = f"register it again with `dsjobs spark-connector add {connector.id} sc://HOST:PORT --token-secret-id ...`"
+    if not connector.token_binding:
+        return f"the entry has no binding of its token to its endpoint: {again}"
+    if not secret_binding.binding_matches(connector.token_binding, token, _PURPOSE, _host_of(connector.remote)):
+        return (
+            f"its token binding does not match its endpoint {_host_of(connector.remote)} and token (the entry was "
+            f"changed, or the token rotated): {again}"
+        )
+    return None
+
+
 def check_remote(remote: str) -> str:
     if not _REMOTE_RE.fullmatch(remote or ""):
         raise SparkConnectorError(f"invalid Spark Connect endpoint {remote!r}: use sc://host:port")
@@ -112,8 +142,21 @@ class SparkRegistry(JsonRegistry[SparkConnector]):
         *,
         session_params: Mapping[str, str] | None = None,
         token_secret_id: str | None = None,
+        token: str | None = None,
         description: str = "",
     ) -> SparkConnector:
+        """Register an endpoint; with ``token_secret_id``, ``token`` is that secret's value (never stored), which
+        binds the entry to the endpoint's host:port."""
+        check_remote(remote)
+        binding = None
+        if token_secret_id:
+            if not token:
+                raise SparkConnectorError(
+                    f"secret {token_secret_id!r} is not set here: the token binds the connector to its endpoint, so "
+                    f"`spark-connector add` needs it (`dsjobs secret set {token_secret_id}` or "
+                    f"{env_var_secret_name(token_secret_id)})"
+                )
+            binding = secret_binding.make_binding(token, _PURPOSE, _host_of(remote))
         entry = SparkConnector(
             id=connector_id,
             remote=check_remote(remote),
@@ -121,5 +164,6 @@ class SparkRegistry(JsonRegistry[SparkConnector]):
             token_secret_id=token_secret_id or None,
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            token_binding=binding,
         )
         return self.put(connector_id, entry)

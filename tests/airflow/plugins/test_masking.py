@@ -58,7 +58,9 @@ def test_job_secrets_resolve_every_secret_id_the_record_names(tmp_path: Path) ->
         "trainer", "example.com/trainer:1", username="bot", password_secret_id="image-pw", password="image-secret-22"
     )
     ConnectorRegistry(store, "default").add("lake", "s3://lake/x", access_key_id="AKIA", secret_key_secret_id="s3-key")
-    SparkRegistry(store, "default").add("spark", "sc://spark.example:15002", token_secret_id="spark-token")
+    SparkRegistry(store, "default").add(
+        "spark", "sc://spark.example:15002", token_secret_id="spark-token", token="spark-secret-4444"
+    )
     settings = _settings(tmp_path)
     with_password = _record(
         {"env": {"docker": {"image": "x:1", "username": "u", "password": {"secret-id": "registry-pw"}}}}
