@@ -20,6 +20,7 @@ from airflow_provider_dsjobs.resources.images import ImageRegistry, ImageRegistr
 from airflow_provider_dsjobs.resources.secrets import FileSecretStore
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore
+from tests.resources.tamper import rewrite_entry
 
 PASSWORD = "registry-pass-5150"
 IMAGE_ID = "b1gtrainerimage00001"
@@ -41,14 +42,6 @@ def registry(tmp_path: Path, settings: Settings) -> ImageRegistry:
 def _plan(tmp_path: Path, settings: Settings, registry: ImageRegistry) -> Any:
     config = config_from_mapping({"cmd": "true", "env": {"docker": IMAGE_ID}}, base_dir=tmp_path)
     return plan_job(config, settings, job_id="j1", image_lookup=registry.resolve)
-
-
-def _tamper(images: ImageRegistry, fields: dict[str, Any]) -> None:
-    """What any writer of the store can do: rewrite the entry's JSON document."""
-    key = images._key(IMAGE_ID)
-    entry = json.loads(images.store.get_bytes(key))
-    entry.update(fields)
-    images.store.put_bytes(key, json.dumps({k: v for k, v in entry.items() if v is not ...}).encode())
 
 
 def test_registered_image_logs_in_to_its_own_registry(tmp_path: Path, settings: Settings, registry: Any) -> None:
@@ -76,7 +69,7 @@ def test_registered_image_logs_in_to_its_own_registry(tmp_path: Path, settings: 
 def test_tampered_entry_never_gets_the_password(
     tmp_path: Path, settings: Settings, registry: ImageRegistry, fields: dict[str, Any], message: str
 ) -> None:
-    _tamper(registry, fields)
+    rewrite_entry(registry, IMAGE_ID, fields)
     with pytest.raises(PlanError, match=message) as info:
         _plan(tmp_path, settings, registry)
     assert PASSWORD not in str(info.value) and "\n" not in str(info.value)

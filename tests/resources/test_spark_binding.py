@@ -5,7 +5,6 @@ entries and need no binding."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from airflow_provider_dsjobs.resources.secrets import FileSecretStore
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError, SparkRegistry
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore
+from tests.resources.tamper import rewrite_entry
 
 TOKEN = "spark-token-9191"
 CONNECTOR = "b1gsparkconn00000001"
@@ -38,14 +38,6 @@ def registry(tmp_path: Path) -> SparkRegistry:
 def _plan(tmp_path: Path, settings: Settings, registry: SparkRegistry) -> Any:
     config = config_from_mapping({"cmd": "true", "spark": {"connector": CONNECTOR}}, base_dir=tmp_path)
     return plan_job(config, settings, job_id="j1", spark_lookup=registry.get)
-
-
-def _tamper(connectors: SparkRegistry, fields: dict[str, Any]) -> None:
-    """What any writer of the store can do: rewrite the entry's JSON document."""
-    key = connectors._key(CONNECTOR)
-    entry = json.loads(connectors.store.get_bytes(key))
-    entry.update(fields)
-    connectors.store.put_bytes(key, json.dumps({k: v for k, v in entry.items() if v is not ...}).encode())
 
 
 def test_the_registered_endpoint_gets_its_token(tmp_path: Path, settings: Settings, registry: SparkRegistry) -> None:
@@ -71,7 +63,7 @@ def test_the_registered_endpoint_gets_its_token(tmp_path: Path, settings: Settin
 def test_a_tampered_entry_never_gets_the_token(
     tmp_path: Path, settings: Settings, registry: SparkRegistry, fields: dict[str, Any], message: str
 ) -> None:
-    _tamper(registry, fields)
+    rewrite_entry(registry, CONNECTOR, fields)
     with pytest.raises(PlanError, match=message) as info:
         _plan(tmp_path, settings, registry)
     assert TOKEN not in str(info.value) and "\n" not in str(info.value)
