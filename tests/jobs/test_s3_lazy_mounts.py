@@ -273,3 +273,22 @@ def _idle_spec(image: str) -> Any:
     from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 
     return ContainerSpec(image=image, command=["sleep", "60"], env={}, labels={}, working_dir="/")
+
+
+def test_s3_connector_add_lazy_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from airflow_provider_dsjobs.cli.main import main
+
+    monkeypatch.setenv("DSJOBS_HOME", str(tmp_path / "home"))
+    common = ["--store", (tmp_path / "store").as_uri(), "--project", "p"]
+    assert main(["s3-connector", "add", "lz", "s3://bkt/pre", "--lazy", *common]) == 0
+    capsys.readouterr()
+    assert main(["s3-connector", "ls", "--format", "json", *common]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert (entry["id"], entry["lazy"], entry["read_write"]) == ("lz", True, False)
+    assert main(["s3-connector", "add", "both", "s3://bkt/pre", "--lazy", "--read-write", *common]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "a read-write mount cannot be lazy" in err and "\n" not in err and "Traceback" not in err
