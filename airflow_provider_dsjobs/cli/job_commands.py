@@ -442,7 +442,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(job_id)
     _report_caches(report)
     for name in report.lazy_mounts_removed:
-        _info(f"lazy S3 mount helper of a finished job: {'would remove' if report.dry_run else 'removed'} {name}")
+        _info(f"lazy S3 mounts of finished jobs: {'would remove' if report.dry_run else 'removed'} {name}")
     return EXIT_OK
 
 

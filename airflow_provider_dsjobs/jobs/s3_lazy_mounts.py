@@ -21,6 +21,7 @@ from airflow_provider_dsjobs.resources.s3_lazy import (
     LazyMount,
     LazyMountError,
     find_helpers,
+    remove_empty_dirs,
     start_helper,
     stop_helper,
     wait_mounted,
@@ -93,6 +94,18 @@ def remove_lazy_mounts(runtime: ContainerRuntime, job_id: str) -> None:
     with suppress(RuntimeFailure):
         for helper in find_helpers(runtime, job_id=job_id):
             stop_helper(runtime, helper.id)
+
+
+def collect_lazy_mounts(
+    runtime: ContainerRuntime, jobs: JobStore, settings: Settings, *, dry_run: bool = False
+) -> list[str]:
+    """``gc``: the orphan helpers (``collect_lazy_helpers``), then, where lazy mounts are on, the empty mount
+    directories ended jobs left on the engine host (``remove_empty_dirs``); what went (or would)."""
+    removed = collect_lazy_helpers(runtime, jobs, settings.project, dry_run=dry_run)
+    if settings.lazy_mounts and settings.s3fs_image and not dry_run:
+        dirs = remove_empty_dirs(runtime, settings.s3fs_image, settings.lazy_mount_root, settings.project)
+        removed += [f"{settings.lazy_mount_root}/{name}" for name in dirs]
+    return removed
 
 
 def collect_lazy_helpers(

@@ -20,13 +20,13 @@ import re
 import time
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import ContainerNotFound, RuntimeFailure
-from airflow_provider_dsjobs.runtime.helper import HELPER_LABEL
+from airflow_provider_dsjobs.runtime.helper import HELPER_LABEL, helper_spec, run_helper
 from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.runtime.tarstream import TarDir, TarEntry, TarFile, tar_stream
 
@@ -241,6 +241,25 @@ def find_helpers(
     if project is not None:
         labels[LABEL_PROJECT] = project
     return runtime.find(labels)
+
+
+#: How old an empty mount directory must be before ``remove_empty_dirs`` takes it (minutes): a launch creates
+#: the directory (the engine does, for the helper's bind) moments before s3fs mounts over it.
+EMPTY_DIR_MINUTES = 60
+
+
+def remove_empty_dirs(runtime: ContainerRuntime, image: str, root: str, project: str) -> list[str]:
+    """Remove the mount directories of ended jobs (empty, older than ``EMPTY_DIR_MINUTES``) under ``root`` on the
+    engine host, from a helper there (the engine may be remote); the names removed. A directory something is
+    mounted on is never empty, or refuses removal."""
+    command = ["find", "/lazy", "-mindepth", "1", "-maxdepth", "1", "-type", "d", "-empty",
+               "-mmin", f"+{EMPTY_DIR_MINUTES}", "-print", "-delete"]  # fmt: skip
+    spec = replace(
+        helper_spec(image, command, {LABEL_PROJECT: project}, "lazy-mount-dirs"),
+        engine_binds={root: {"bind": "/lazy", "mode": "rw"}},
+    )
+    _, lines = run_helper(runtime, spec, timeout=60)
+    return [line.removeprefix("/lazy/") for line in lines if line.startswith("/lazy/")]
 
 
 def stop_helper(runtime: ContainerRuntime, cid: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID, LABEL_PROJECT
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.local import LocalStore
 from tests.conftest import Fuse
-from tests.jobs.service_helpers import wait_for, write_job
+from tests.jobs.service_helpers import write_job
 from tests.servers import CountingS3, counting_s3_proxy
 
 pytestmark = [pytest.mark.docker]
@@ -242,6 +243,21 @@ def test_option_syntax_is_refused_in_every_value_that_reaches_s3fs() -> None:
         LazyMount("j", "p", "m", S3Source("s3://bkt/p", None, None, "AK", "se\ncret"), "/r").credentials_file()
 
 
+def test_the_credentials_file_carries_a_session_token_and_the_command_line_none() -> None:
+    source = S3Source("s3://bkt/pre", None, None, "ASIAKEY", "the-secret", "the-token")
+    mount = LazyMount("j1", "p", "m", source, "/r")
+    text = mount.credentials_file().decode()
+    assert text.splitlines() == [
+        "[dsjobs]",
+        "aws_access_key_id = ASIAKEY",
+        "aws_secret_access_key = the-secret",
+        "aws_session_token = the-token",
+    ]
+    spec = mount.helper_spec("img", None)
+    assert not any(v in repr(spec) + str(spec.entrypoint) for v in ("ASIAKEY", "the-secret", "the-token"))
+    assert spec.env == {} and spec.fuse and spec.engine_binds["/r/j1-m"]["propagation"] == "rshared"
+
+
 def test_a_read_write_mount_cannot_be_lazy(tmp_path: Path) -> None:
     registry = ConnectorRegistry(LocalStore(tmp_path), "p")
     with pytest.raises(ConnectorError, match="a read-write mount cannot be lazy"):
@@ -249,24 +265,43 @@ def test_a_read_write_mount_cannot_be_lazy(tmp_path: Path) -> None:
     assert registry.add("lazy", "s3://bkt/pre", lazy=True).lazy
 
 
-def test_gc_removes_a_helper_whose_job_is_unknown_and_leaves_other_projects_alone(
-    local_settings: Settings, test_image: str, docker_client: Any
+def test_gc_removes_orphan_helpers_and_old_empty_mount_dirs_of_its_project_only(
+    lazy_settings: Settings, test_image: str, docker_client: Any
 ) -> None:
-    runtime = Runtime.connect(local_settings)
+    runtime = Runtime.connect(lazy_settings)
     other = f"t{uuid.uuid4().hex[:10]}"
     made = {}
-    for project in (local_settings.project, other):
+    for project in (lazy_settings.project, other):
         labels = {HELPER_LABEL: HELPER_PURPOSE, LAZY_LABEL: "m", LABEL_PROJECT: project, LABEL_JOB_ID: "gone1"}
-        spec = dataclasses.replace(_idle_spec(test_image), labels=labels)
-        made[project] = runtime.create(spec)
+        made[project] = runtime.create(dataclasses.replace(_idle_spec(test_image), labels=labels))
+    root = Path(lazy_settings.lazy_mount_root)
+    old, fresh = root / f"jold{uuid.uuid4().hex[:8]}-m", root / f"jnew{uuid.uuid4().hex[:8]}-m"
+    for directory in (old, fresh):
+        directory.mkdir()
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
     try:
-        report = JobService(local_settings).gc()
-        assert len(report.lazy_mounts_removed) == 1
-        wait_for(lambda: runtime.state(made[local_settings.project]) is None, 30, "the orphan helper removed")
-        assert runtime.state(made[other]) is not None
+        report = JobService(lazy_settings).gc()
+        helper_name = docker_client.containers.get(made[other]).name  # still there: another project's
+        helpers = [name for name in report.lazy_mounts_removed if not name.startswith("/")]
+        assert len(helpers) == 1 and helper_name not in helpers and str(old) in report.lazy_mounts_removed
+        assert runtime.state(made[lazy_settings.project]) is None
+        assert not old.exists() and fresh.exists()
     finally:
         for cid in made.values():
             runtime.remove(cid)
+        fresh.rmdir()
+
+
+def test_a_cancelled_job_takes_its_helper_with_it_and_gc_leaves_an_active_jobs_helper(
+    lazy_settings: Settings, lazy_bucket: dict[str, bytes], docker_client: Any, tmp_path: Path
+) -> None:
+    service, record, _ = _submit(lazy_settings, tmp_path)
+    host_dir = f"{lazy_settings.lazy_mount_root}/{record.id}-lazy1"
+    assert service.gc().lazy_mounts_removed == []
+    assert len(_helpers(docker_client, record.id)) == 1 and _mounted_on_host(host_dir)
+    assert service.cancel(record.id).status == JobStatus.CANCELLED
+    assert _helpers(docker_client, record.id) == [] and not _mounted_on_host(host_dir)
 
 
 def _idle_spec(image: str) -> Any:
@@ -292,3 +327,19 @@ def test_s3_connector_add_lazy_from_the_cli(
     assert main(["s3-connector", "add", "both", "s3://bkt/pre", "--lazy", "--read-write", *common]) != 0
     err = capsys.readouterr().err.strip()
     assert "a read-write mount cannot be lazy" in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_helper_whose_s3fs_gives_up_fails_the_launch_with_its_last_line(
+    lazy_settings: Settings,
+    lazy_bucket: dict[str, bytes],
+    docker_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DSJOBS_S3_MOUNT_LAZY1", "s3://no-such-bucket-" + uuid.uuid4().hex[:8])
+    record = _failed(lazy_settings, tmp_path)
+    details = record.status_details or ""
+    assert record.status == JobStatus.ERROR and record.container_id is None
+    assert details.startswith("lazy s3-mount lazy1: s3fs stopped before mounting: "), details
+    assert lazy_settings.aws_secret_access_key not in details
+    assert _helpers(docker_client, record.id) == []
