@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.docker]
 #: Reads ONE object of the mount, shows what the container sees, then waits for the test's go (/tmp/go).
 READER = """
 cmd: |
-  md5sum ${M}/sub/d.bin | cut -d' ' -f1
+  setpriv --reuid=65534 --regid=65534 --clear-groups md5sum ${M}/sub/d.bin | cut -d' ' -f1
   ls ${M}
   touch ${M}/new.txt 2>&1 || echo write refused
   echo "mounts: $(grep ' /job/s3/lazy1 ' /proc/mounts)"
@@ -124,7 +124,7 @@ def test_a_lazy_mount_fetches_only_what_the_job_reads_and_keeps_the_credentials_
     out_lines: list[str] = []
     done = service.wait(record.id, log=lambda _s, line: out_lines.append(line))
     assert done.status == JobStatus.SUCCESS, done.status_details
-    # (a) what the job read is right
+    # (a) what the job read is right (read by a user other than root: the files are world-readable)
     assert out_lines[0] == hashlib.md5(lazy_bucket["sub/d.bin"]).hexdigest()
     assert out_lines[1:4] == ["a.bin", "b.bin", "sub"]
     assert "write refused" in out_lines and any("Read-only file system" in line for line in out_lines)
@@ -256,6 +256,38 @@ def test_the_credentials_file_carries_a_session_token_and_the_command_line_none(
     spec = mount.helper_spec("img", None)
     assert not any(v in repr(spec) + str(spec.entrypoint) for v in ("ASIAKEY", "the-secret", "the-token"))
     assert spec.env == {} and spec.fuse and spec.engine_binds["/r/j1-m"]["propagation"] == "rshared"
+
+
+def test_a_helper_that_cannot_start_is_one_line_naming_the_setting_and_is_removed() -> None:
+    from airflow_provider_dsjobs.resources.s3_lazy import start_helper
+    from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+    from tests.jobs.fake_runtime import FakeRuntime
+
+    runtime = FakeRuntime()
+    mount = LazyMount("j1", "p", "m", S3Source("s3://bkt/pre", None, None, "AK", "the-secret"), "/r")
+    for reason, setting in (
+        ('error gathering device information while adding custom device "/dev/fuse": no such file', "LAZY_MOUNTS"),
+        ("path /r/j1-m is mounted on / but it is not a shared mount", "DSJOBS_LAZY_MOUNT_ROOT"),
+    ):
+        runtime.fail_next("start", RuntimeFailure(f"cannot start container abc: {reason}"))
+        with pytest.raises(LazyMountError) as raised:
+            start_helper(runtime, mount, "img", None)
+        assert setting in str(raised.value) and "\n" not in str(raised.value)
+        assert runtime.containers == {} and runtime.removed
+
+
+def test_bad_lazy_mount_settings_are_one_line_naming_the_variable() -> None:
+    for value in ("relative/dir", "/a,b", "/a/../etc", "/a b"):
+        with pytest.raises(ValueError, match="DSJOBS_LAZY_MOUNT_ROOT must be an absolute path"):
+            Settings.from_env({"DSJOBS_LAZY_MOUNT_ROOT": value})
+    with pytest.raises(ValueError, match="DSJOBS_LAZY_MOUNTS must be 1 or 0"):
+        Settings.from_env({"DSJOBS_LAZY_MOUNTS": "maybe"})
+    settings = Settings.from_env({"DSJOBS_LAZY_MOUNTS": "1", "DSJOBS_S3FS_IMAGE": "img:1"})
+    assert (settings.lazy_mounts, settings.s3fs_image, settings.lazy_mount_root) == (
+        True,
+        "img:1",
+        "/var/lib/dsjobs/lazy-mounts",
+    )
 
 
 def test_a_read_write_mount_cannot_be_lazy(tmp_path: Path) -> None:
