@@ -80,6 +80,19 @@ CONN_FIELDS: dict[str, Any] = {
         "is left alone.",
     ),
     "docker_network": _text("Docker network", "Network for job containers (empty: the engine's default bridge)."),
+    "lazy_mounts": {
+        "label": "Lazy S3 mounts",
+        "description": "Off (default): an s3-mount that asks to be lazy is an engine cache like every read-only one. "
+        "On: it is an s3fs FUSE mount that fetches only what the job reads (needs /dev/fuse, the s3fs image and a "
+        "shared mount root on the engine host; DSJOBS_LAZY_MOUNTS).",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+    "s3fs_image": _text("s3fs image", "The image with s3fs that lazy S3 mounts' helpers run (DSJOBS_S3FS_IMAGE)."),
+    "lazy_mount_root": _text(
+        "Lazy mount root",
+        "A directory of the engine host, a shared mount, under which lazy S3 mounts live (default "
+        "/var/lib/dsjobs/lazy-mounts; DSJOBS_LAZY_MOUNT_ROOT).",
+    ),
     "pids_limit": {
         "label": "Process limit per container",
         "description": "--pids-limit of every job container (default 4096; 0 or -1: no limit).",

@@ -43,6 +43,8 @@ DEFAULT_IMAGE_PULL_POLICY = "if-missing"
 #: ``max_job_input_size``).
 DEFAULT_MAX_INPUT_FILE_SIZE = 5 * SIZE_UNITS["GB"]
 DEFAULT_MAX_JOB_INPUT_SIZE = 10 * SIZE_UNITS["GB"]
+#: Where lazy S3 mounts live on the engine host (``DSJOBS_LAZY_MOUNT_ROOT``; scripts/ensure-lazy-mounts.sh makes it).
+DEFAULT_LAZY_MOUNT_ROOT = "/var/lib/dsjobs/lazy-mounts"
 
 #: Resolves a ``secret-id`` to its value, or ``None`` when there is no such secret; raises ``SecretsError`` (one
 #: line) for a name outside the secrets a job may name.
@@ -316,6 +318,13 @@ class Settings:
     engines: Mapping[str, EngineAddress] = field(default_factory=dict)
     #: Docker network for job containers (``None``: the engine's default bridge; ``"host"`` to reach loopback).
     docker_network: str | None = None
+    #: Whether a read-only s3-mount that asks to be lazy gets an s3fs FUSE mount on the engine (``DSJOBS_LAZY_MOUNTS``;
+    #: off: such mounts are engine caches, as every read-only one), the image with s3fs its helper runs
+    #: (``DSJOBS_S3FS_IMAGE``) and the directory *of the engine host*, a shared mount, the mounts live under
+    #: (``DSJOBS_LAZY_MOUNT_ROOT``). See ``resources/s3_lazy.py`` and docs/howto/data-caching.md.
+    lazy_mounts: bool = False
+    s3fs_image: str | None = None
+    lazy_mount_root: str = DEFAULT_LAZY_MOUNT_ROOT
     #: ``--pids-limit`` of every job and helper container (``DEFAULT_PIDS_LIMIT``; ``0`` or less: no limit).
     pids_limit: int = DEFAULT_PIDS_LIMIT
     #: The largest input file a job may stage, and the most all of a job's inputs may add up to (bytes).
@@ -418,6 +427,9 @@ class Settings:
             ),
             docker_network=get("DSJOBS_DOCKER_NETWORK"),
             pids_limit=parse_pids_limit("DSJOBS_PIDS_LIMIT", get("DSJOBS_PIDS_LIMIT")),
+            lazy_mounts=parse_switch("DSJOBS_LAZY_MOUNTS", get("DSJOBS_LAZY_MOUNTS"), False),
+            s3fs_image=get("DSJOBS_S3FS_IMAGE"),
+            lazy_mount_root=check_lazy_mount_root("DSJOBS_LAZY_MOUNT_ROOT", get("DSJOBS_LAZY_MOUNT_ROOT")),
             max_input_file_size=parse_size_setting(
                 "DSJOBS_MAX_INPUT_FILE_SIZE", get("DSJOBS_MAX_INPUT_FILE_SIZE"), DEFAULT_MAX_INPUT_FILE_SIZE
             ),
@@ -464,6 +476,17 @@ def split_roots(value: object, name: str = "DSJOBS_LAB_CODE_ROOTS") -> tuple[str
         if not os.path.isabs(root):
             raise ValueError(f"{name}: {root!r} is not an absolute directory")
     return roots
+
+
+def check_lazy_mount_root(name: str, value: object) -> str:
+    """The lazy mounts' root on the engine host: an absolute plain path (the engine parses it in a bind), ``None``
+    or ``""`` for the default; anything else is a ``ValueError`` naming the setting."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return DEFAULT_LAZY_MOUNT_ROOT
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", text) or "/../" in text + "/":
+        raise ValueError(f"{name} must be an absolute path of letters, digits and ._-/, got {_shown(text)}")
+    return text.rstrip("/") or "/"
 
 
 def check_pull_policy(policy: str) -> str:

@@ -28,6 +28,13 @@ export DSJOBS_REQUIRE_SPARK=1
 # A second Docker engine (own socket, roots and bridge) for the tests of jobs owned by another engine.
 "$REPO/scripts/ensure-second-engine.sh" >/dev/null || log "the second Docker engine did not start: its tests fail"
 export DSJOBS_REQUIRE_SECOND_ENGINE=1
+# Lazy (FUSE) S3 mounts: the s3fs image and a shared mount root (tests/jobs/test_s3_lazy_mounts.py).
+lazy="$("$REPO/scripts/ensure-lazy-mounts.sh")" || log "lazy S3 mounts cannot be prepared: their tests fail"
+if [ -n "$lazy" ]; then
+    read -r DSJOBS_S3FS_IMAGE DSJOBS_LAZY_MOUNT_ROOT <<<"$lazy"
+    export DSJOBS_S3FS_IMAGE DSJOBS_LAZY_MOUNT_ROOT
+fi
+export DSJOBS_REQUIRE_FUSE=1
 export DSJOBS_TEST_IMAGE="${DSJOBS_TEST_IMAGE:-dsjobs-test/python:3.11}"
 
 passed=()

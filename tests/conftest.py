@@ -118,6 +118,37 @@ def spark_connect(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) 
         yield server
 
 
+#: The image with s3fs and the shared mount root the lazy S3 mount tests use (scripts/ensure-lazy-mounts.sh).
+S3FS_IMAGE = os.environ.get("DSJOBS_S3FS_IMAGE", "dsjobs-test/s3fs:1.90")
+LAZY_MOUNT_ROOT = os.environ.get("DSJOBS_LAZY_MOUNT_ROOT", "/var/lib/dsjobs/lazy-mounts")
+
+
+@dataclasses.dataclass(frozen=True)
+class Fuse:
+    image: str
+    root: str
+
+
+@pytest.fixture(scope="session")
+def fuse(docker_client: Any) -> Fuse:
+    """What lazy S3 mounts need on the (local) engine: /dev/fuse, the s3fs image, a shared mount root. Missing is a
+    failure with ``DSJOBS_REQUIRE_FUSE=1`` (scripts/test.sh sets it), else a skip."""
+    fix = "run scripts/ensure-lazy-mounts.sh"
+    if not Path("/dev/fuse").exists():
+        unavailable("FUSE", "DSJOBS_REQUIRE_FUSE", "/dev/fuse does not exist")
+    try:
+        docker_client.images.get(S3FS_IMAGE)
+    except Exception:
+        unavailable("FUSE", "DSJOBS_REQUIRE_FUSE", f"no image {S3FS_IMAGE}: {fix}")
+    shared = any(
+        line.split()[4] == LAZY_MOUNT_ROOT and "shared:" in line.split(" - ")[0]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    )
+    if not shared:
+        unavailable("FUSE", "DSJOBS_REQUIRE_FUSE", f"{LAZY_MOUNT_ROOT} is not a shared mount: {fix}")
+    return Fuse(S3FS_IMAGE, LAZY_MOUNT_ROOT)
+
+
 @pytest.fixture()
 def s3_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Fake AWS credentials and the moto endpoint in the environment; a fresh bucket per test.

@@ -143,6 +143,76 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float, group: bool = Fa
 
 
 @dataclasses.dataclass
+class CountingS3:
+    """A counting proxy in front of a moto server: ``gets`` records each object GET (``(key, bytes sent)``),
+    ``requests`` every request line (method and path with query)."""
+
+    endpoint: str
+    gets: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    requests: list[str] = dataclasses.field(default_factory=list)
+
+    def bytes_by_key(self, bucket: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for path, size in self.gets:
+            head, _, key = path.lstrip("/").partition("/")
+            if head == bucket and key:
+                found[key] = found.get(key, 0) + size
+        return found
+
+
+@contextlib.contextmanager
+def counting_s3_proxy(upstream: str) -> Iterator[CountingS3]:
+    """Serve ``CountingS3`` on a free 127.0.0.1 port, forwarding everything to the moto server at ``upstream``."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    target = urlsplit(upstream)
+    port = free_port()
+    state = CountingS3(f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            headers["Host"] = target.netloc
+            conn.request(self.command, self.path, body=body, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            state.requests.append(f"{self.command} {self.path}")
+            if self.command == "GET" and "?" not in self.path:
+                state.gets.append((self.path, len(data)))
+            self.send_response(reply.status)
+            for key, value in reply.getheaders():
+                if key.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date"):
+                    self.send_header(key, value)
+            length = reply.getheader("Content-Length") or "0"
+            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclasses.dataclass
 class ExpiringCredentials:
     """A fault in front of a moto server: STS hands out temporary credentials (an assumed role's, key ``ASIA…``)
     that expire ``lifetime`` seconds after they are issued (AWS's shortest is 15 min: too long for a test), and an

@@ -441,6 +441,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     for job_id in report.jobs_cleared:
         print(job_id)
     _report_caches(report)
+    for name in report.lazy_mounts_removed:
+        _info(f"lazy S3 mounts of finished jobs: {'would remove' if report.dry_run else 'removed'} {name}")
     return EXIT_OK
 
 

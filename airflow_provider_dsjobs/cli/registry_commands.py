@@ -78,7 +78,7 @@ def _add_s3(registry: ConnectorRegistry, args: argparse.Namespace) -> Any:
     return registry.add(
         args.entry_id, args.url, endpoint_url=args.endpoint_url, region=args.region,
         access_key_id=args.access_key_id, secret_key_secret_id=args.secret_key_secret_id,
-        max_bytes=args.max_bytes, read_write=args.read_write, description=args.description,
+        max_bytes=args.max_bytes, read_write=args.read_write, lazy=args.lazy, description=args.description,
     )  # fmt: skip
 
 
@@ -99,7 +99,8 @@ KINDS = (
     ),
     _Kind(
         "s3-connector", "s3-connector", ConnectorRegistry,
-        ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes", "read_write"),
+        ("id", "url", "endpoint_url", "region", "access_key_id", "secret_key_secret_id", "max_bytes", "read_write",
+         "lazy"),
         _add_s3, lambda e: e.url,
     ),
     _Kind(

@@ -59,6 +59,7 @@ from airflow_provider_dsjobs.settings import (
     ProjectSecretsLoader,
     SecretResolver,
     Settings,
+    check_lazy_mount_root,
     out_of_scope,
     parse_cache_budget,
     parse_cache_max_age,
@@ -93,6 +94,7 @@ _EXTRA_TO_SETTING = {
     "python_interpreter": "python_interpreter",
     "working_storage_check": "working_storage_check",
     "engine_name": "engine_name",
+    "s3fs_image": "s3fs_image",
 }
 
 
@@ -323,6 +325,11 @@ class DataSphereJobsHook(BaseHook):
                 changes["pids_limit"] = parse_pids_limit("extra pids_limit", pids_limit)
             if insecure not in (None, ""):
                 changes["docker_allow_insecure"] = parse_switch("extra docker_allow_insecure", insecure, False)
+            lazy, lazy_root = self._extra(extra, "lazy_mounts"), self._extra(extra, "lazy_mount_root")
+            if lazy not in (None, ""):
+                changes["lazy_mounts"] = parse_switch("extra lazy_mounts", lazy, False)
+            if lazy_root not in (None, ""):
+                changes["lazy_mount_root"] = check_lazy_mount_root("extra lazy_mount_root", lazy_root)
             for name in ("max_input_file_size", "max_job_input_size"):
                 value = self._extra(extra, name)
                 if value not in (None, ""):

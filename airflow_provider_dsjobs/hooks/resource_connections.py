@@ -13,7 +13,8 @@ An S3 connection is an ``aws`` connection, read as the job store's is (``hooks/a
 AwsBaseHook when the amazon provider is installed, so roles and profiles work): its credentials, ``endpoint_url``
 and ``region_name``; its extra ``s3_url`` names the bucket/prefix (unless the mapping gives ``url``) and
 ``max_bytes`` an optional size cap; ``read_write: true`` (there or in the mapping's entry) makes the mount
-read-write: what the job writes there is synced back when it ends, through the same connection. A Spark
+read-write: what the job writes there is synced back when it ends, through the same connection; ``lazy: true``
+(likewise) makes the read-only mount lazy where the engine allows it (``resources/s3_lazy.py``). A Spark
 connection follows the apache-spark provider's ``spark_connect`` type: host (``sc://`` optional) and port,
 login = user id, password = token, extra ``use_ssl``; plus the extra ``session_params`` (an object) for
 DataSphere's ``connect_to_spark()``. Secrets are registered with Airflow's
@@ -34,7 +35,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_dsjobs.compat import AirflowNotFoundException, BaseHook
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
-from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError, S3Source, check_s3_url
+from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError, S3Source, check_lazy, check_s3_url
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError, SparkEndpoint, check_remote
 from airflow_provider_dsjobs.settings import S3ConnectorResolver, SparkConnectorResolver
 
@@ -50,6 +51,7 @@ class _Ref:
     named: bool
     url: str | None = None
     read_write: bool | None = None
+    lazy: bool | None = None
 
 
 def _ref(mapping: Mapping[str, Any], connector_id: str, prefix: str, extra_name: str) -> _Ref:
@@ -60,10 +62,11 @@ def _ref(mapping: Mapping[str, Any], connector_id: str, prefix: str, extra_name:
         return _Ref(entry, named=True)
     if isinstance(entry, dict) and isinstance(entry.get("conn_id"), str) and entry["conn_id"]:
         url = entry.get("url")
-        return _Ref(entry["conn_id"], True, None if url is None else str(url), entry.get("read_write"))
+        url_text = None if url is None else str(url)
+        return _Ref(entry["conn_id"], True, url_text, entry.get("read_write"), entry.get("lazy"))
     raise ConnectorError(
         f"dsjobs connection extra {extra_name}[{connector_id!r}]: give a connection id, or "
-        '{"conn_id": "...", "url": "s3://bucket/prefix", "read_write": false}'
+        '{"conn_id": "...", "url": "s3://bucket/prefix", "read_write": false, "lazy": false}'
     )
 
 
@@ -123,6 +126,10 @@ def _s3_source(conn: Connection, ref: _Ref) -> S3Source:
     read_write = ref.read_write if ref.read_write is not None else extra.get("read_write", False)
     if not isinstance(read_write, bool):
         raise ConnectorError(f"{where}: read_write must be true or false, got {read_write!r}")
+    lazy = ref.lazy if ref.lazy is not None else extra.get("lazy", False)
+    if not isinstance(lazy, bool):
+        raise ConnectorError(f"{where}: lazy must be true or false, got {lazy!r}")
+    check_lazy(read_write, lazy, where)
     return S3Source(
         str(url),
         found.get("s3_endpoint_url"),
@@ -133,6 +140,7 @@ def _s3_source(conn: Connection, ref: _Ref) -> S3Source:
         session=found.get("aws_session"),
         max_bytes=max_bytes,
         read_write=read_write,
+        lazy=lazy,
         from_connector=True,  # a finalizer resolves it again, through the same connection, to sync it back
     )
 

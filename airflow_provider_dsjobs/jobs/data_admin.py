@@ -4,6 +4,7 @@ then delete expired data and unused cached inputs, ``jobs/gc.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
@@ -13,6 +14,8 @@ from airflow_provider_dsjobs.jobs.errors import JobError, into_job_error
 from airflow_provider_dsjobs.jobs.gc import CLEAR_GRACE, GcReport, clear_job, collect_garbage
 from airflow_provider_dsjobs.jobs.query import MAX_PAGE, JobPage, JobQuery
 from airflow_provider_dsjobs.jobs.reader import check_data
+from airflow_provider_dsjobs.jobs.s3_lazy_mounts import collect_lazy_mounts
+from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
 
 class JobData:
@@ -44,6 +47,8 @@ class JobData:
         report.jobs_settled = settled
         ctx = self.ctx
         engine_caches_into(report, lambda: ctx.runtime, ctx.ownership.mine, ctx.store, ctx.settings, dry_run=dry_run)
+        with suppress(RuntimeFailure, JobError):  # an engine out of reach: the next gc looks again
+            report.lazy_mounts_removed = collect_lazy_mounts(ctx.runtime, ctx.jobs, ctx.settings, dry_run=dry_run)
         return report
 
     def settle_exited(self, max_jobs: int = 5 * MAX_PAGE) -> list[str]:

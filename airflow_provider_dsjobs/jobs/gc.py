@@ -67,6 +67,9 @@ class GcReport:
     caches_kept: dict[str, str] = field(default_factory=dict)
     #: Why engine caches were not looked at this run ("": they were), e.g. the engine did not answer.
     caches_skipped: str = ""
+    #: Helpers of lazy S3 mounts whose job was over or unknown, and their empty mount directories, removed (or that
+    #: would be; ``jobs/s3_lazy_mounts.py``).
+    lazy_mounts_removed: list[str] = field(default_factory=list)
 
 
 class _Budget:

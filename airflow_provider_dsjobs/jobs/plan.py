@@ -263,8 +263,8 @@ def resolve_s3_source(
     connector_lookup: ConnectorLookup | None,
 ) -> S3Source:
     """A registered S3 connector (its own endpoint and credentials), else ``DSJOBS_S3_MOUNT_<ID>`` with the
-    job store's S3 settings (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write). A finalizer calls it again
-    to sync a read-write mount back (``jobs/s3_sync.py``)."""
+    job store's S3 settings (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write, ``lazy`` lazy and read-only).
+    A finalizer calls it again to sync a read-write mount back (``jobs/s3_sync.py``)."""
     try:
         resolved = settings.s3_connector_resolver(mount_id) if settings.s3_connector_resolver else None
         if resolved is not None:
@@ -283,7 +283,7 @@ def resolve_s3_source(
                 )
         return S3Source(
             connector.url, connector.endpoint_url, connector.region, connector.access_key_id, secret,
-            max_bytes=connector.max_bytes, read_write=connector.read_write, from_connector=True,
+            max_bytes=connector.max_bytes, read_write=connector.read_write, lazy=connector.lazy, from_connector=True,
         )  # fmt: skip
     env_name = s3_mount_env_name(mount_id)
     url = environ.get(env_name)
@@ -294,8 +294,8 @@ def resolve_s3_source(
             f"or set {env_name}=s3://bucket/prefix"
         )
     mode = (environ.get(f"{env_name}_MODE") or "ro").strip().lower()
-    if mode not in ("ro", "rw"):
-        raise PlanError(f"{where}: {env_name}_MODE must be ro or rw, got {mode!r}")
+    if mode not in ("ro", "rw", "lazy"):
+        raise PlanError(f"{where}: {env_name}_MODE must be ro, rw or lazy (read-only, fetched on demand), got {mode!r}")
     return S3Source(
         url,
         settings.s3_endpoint_url or environ.get("DSJOBS_S3_ENDPOINT_URL"),
@@ -305,6 +305,7 @@ def resolve_s3_source(
         settings.aws_session_token,
         session=settings.aws_session,
         read_write=mode == "rw",
+        lazy=mode == "lazy",
     )
 
 

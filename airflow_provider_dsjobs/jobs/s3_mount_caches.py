@@ -34,10 +34,11 @@ class S3MountCaches:
     mounts: tuple[tuple[S3MountPlacement, S3CacheVolume], ...]
 
     @classmethod
-    def for_plan(cls, runtime: ContainerRuntime, plan: JobPlan) -> S3MountCaches:
+    def for_plan(cls, runtime: ContainerRuntime, plan: JobPlan, lazy: frozenset[str] = frozenset()) -> S3MountCaches:
+        """The caches of the plan's read-only mounts but the ``lazy`` ones (``jobs/s3_lazy_mounts.py``)."""
         found = []
         for m in plan.s3_mounts:
-            if not cached(m):
+            if not cached(m) or m.id in lazy:
                 continue
             vol = S3CacheVolume(
                 plan.project, m.id, m.source.url, m.source.endpoint_url, m.container_path, m.source.max_bytes

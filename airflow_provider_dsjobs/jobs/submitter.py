@@ -27,6 +27,7 @@ from airflow_provider_dsjobs.jobs.launch import prepare_container, say_choice, s
 from airflow_provider_dsjobs.jobs.lease import LaunchLease
 from airflow_provider_dsjobs.jobs.plan import JobPlan, PlanError, Reuse, plan_job
 from airflow_provider_dsjobs.jobs.plan_doc import write_plan_doc
+from airflow_provider_dsjobs.jobs.s3_lazy_mounts import LazyMounts
 from airflow_provider_dsjobs.jobs.s3_mount_caches import S3MountCaches
 from airflow_provider_dsjobs.jobs.stage_in import StagedInputs, archive_entries, check_datasets, stage_inputs
 from airflow_provider_dsjobs.jobs.transitions import Transitions, adopt
@@ -216,7 +217,8 @@ class JobSubmitter:
                 self.ctx.settings.image_pull_policy,
                 pids_limit=self.ctx.settings.pids_limit,
             )
-            volumes = _DataVolumes(self.ctx, plan)
+            volumes = _DataVolumes(self.ctx, plan, say)
+            volumes.lazy.start(runtime, self.ctx.settings, self.ctx.settings.docker_network, say)
             spec = volumes.attach(spec)
             grant, spec = self._grant_working_storage(plan, spec, say)
             say_choice(plan, placement, placement.choices[0], say)
@@ -266,15 +268,17 @@ class JobSubmitter:
 
 class _DataVolumes:
     """Datasets and read-only s3-mounts as engine volumes: attached to the spec, then filled once / brought up to
-    date by what changed once the container exists (``jobs/dataset_mounts.py``, ``jobs/s3_mount_caches.py``)."""
+    date by what changed once the container exists (``jobs/dataset_mounts.py``, ``jobs/s3_mount_caches.py``); lazy
+    s3-mounts, where the engine allows them, as s3fs mounts instead (``jobs/s3_lazy_mounts.py``)."""
 
-    def __init__(self, ctx: JobContext, plan: JobPlan) -> None:
+    def __init__(self, ctx: JobContext, plan: JobPlan, say: Notify) -> None:
         self.ctx, self.plan = ctx, plan
         self.datasets = DatasetMounts.for_plan(ctx.jobs, ctx.runtime, plan)
-        self.s3_caches = S3MountCaches.for_plan(ctx.runtime, plan)
+        self.lazy = LazyMounts.for_plan(ctx.settings, plan, say)
+        self.s3_caches = S3MountCaches.for_plan(ctx.runtime, plan, self.lazy.ids)
 
     def attach(self, spec: ContainerSpec) -> ContainerSpec:
-        return self.s3_caches.attach(self.datasets.attach(spec))
+        return self.lazy.attach(self.s3_caches.attach(self.datasets.attach(spec)))
 
     def fill(self, container_id: str, say: Notify) -> None:
         self.datasets.fill(self.ctx.runtime, self.ctx.jobs, container_id, self.plan, say)
@@ -320,8 +324,8 @@ class _Starts:
         return archive_entries(ctx.jobs, ctx.settings, self.plan, self.staged.delivery)
 
     def discard(self) -> None:
-        """Before the next instance type: the container the engine would not start goes."""
-        self.submitter.moves.discard(self.record)
+        """Before the next instance type: the container the engine would not start goes (the lazy mounts stay)."""
+        self.submitter.moves.discard(self.record, lazy_mounts=False)
         self.record.container_id = self.record.container_name = None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus
 from airflow_provider_dsjobs.jobs.context import JobContext
+from airflow_provider_dsjobs.jobs.s3_lazy_mounts import remove_lazy_mounts
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
 
 #: The one reason a job cancelled before its container started ends with.
@@ -110,13 +111,15 @@ class Transitions:
             self.discard(record)
         return record, bool(entered) and entered[0]
 
-    def discard(self, record: JobRecord) -> None:
-        """Remove the job's container, if it got one on an engine this context reached; an engine failing now
-        leaves it to the next finalizer or ``gc``."""
+    def discard(self, record: JobRecord, *, lazy_mounts: bool = True) -> None:
+        """Remove the job's container, if it got one on an engine this context reached, then (unless told not to)
+        the helpers of its lazy s3-mounts there; an engine failing now leaves them to the next finalizer or ``gc``."""
         runtime = self.ctx.connected_runtime
         if record.container_id and runtime is not None:
             with suppress(RuntimeFailure):
                 runtime.remove(record.container_id, force=True)
+        if lazy_mounts and runtime is not None:
+            remove_lazy_mounts(runtime, record.id)
 
     def cancel_unstarted(self, record: JobRecord, by: str, expect: JobStatus | None = None) -> JobRecord:
         """A job cancelled before its container started: CANCELLED, the container (if any) removed."""

@@ -6,10 +6,13 @@ an entry names the project secret that holds it (``secret_key_secret_id``), reso
 A job gets the connector's objects copied in read-only at ``/job/s3/<ID>`` (streamed; no size cap unless the
 connector sets ``max_bytes``); the credentials stay on the submitting side and never enter the container.
 A ``read_write`` connector's files are writable, and what the job writes there is uploaded back to the bucket
-when the job ends, whatever its outcome (``jobs/s3_sync.py``).
+when the job ends, whatever its outcome (``jobs/s3_sync.py``). A ``lazy`` connector's read-only mount is, where
+the engine allows it (``DSJOBS_LAZY_MOUNTS``), an s3fs FUSE mount that fetches only what the job opens
+(``resources/s3_lazy.py``); elsewhere it is the engine cache as before.
 
 ``DSJOBS_S3_MOUNT_<ID>=s3://bucket/prefix`` in the submitter's environment still works: such a mount uses the
-job store's S3 endpoint and credentials (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write).
+job store's S3 endpoint and credentials (``DSJOBS_S3_MOUNT_<ID>_MODE=rw`` makes it read-write, ``lazy`` a lazy
+read-only mount).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class S3Connector:
     max_bytes: int | None = None
     #: Sync what the job writes under the mount path back to ``url`` when it ends.
     read_write: bool = False
+    #: Read-only, and served by a lazy FUSE mount where the engine allows it (``resources/s3_lazy.py``).
+    lazy: bool = False
     description: str = ""
     created_at: str = ""
 
@@ -59,6 +64,7 @@ class S3Connector:
             secret_key_secret_id=raw.get("secret_key_secret_id"),
             max_bytes=None if max_bytes is None else int(max_bytes),
             read_write=raw.get("read_write") is True,
+            lazy=raw.get("lazy") is True,
             description=str(raw.get("description") or ""),
             created_at=str(raw.get("created_at") or ""),
         )
@@ -78,6 +84,8 @@ class S3Source:
     session: boto3.session.Session | None = field(default=None, repr=False, compare=False)
     max_bytes: int | None = None
     read_write: bool = False
+    #: The mount asks to be lazy (``resources/s3_lazy.py``); never together with ``read_write``.
+    lazy: bool = False
     #: A registered connector (else ``DSJOBS_S3_MOUNT_<ID>`` with the job store's S3 settings).
     from_connector: bool = False
 
@@ -127,6 +135,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
         secret_key_secret_id: str | None = None,
         max_bytes: int | None = None,
         read_write: bool = False,
+        lazy: bool = False,
         description: str = "",
     ) -> S3Connector:
         if not _S3_URL_RE.fullmatch(url or ""):
@@ -138,6 +147,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
             )
         if max_bytes is not None and max_bytes <= 0:
             raise ConnectorError("--max-bytes must be positive")
+        check_lazy(read_write, lazy, f"s3-connector {connector_id!r}")
         entry = S3Connector(
             id=connector_id,
             url=url,
@@ -147,6 +157,7 @@ class ConnectorRegistry(JsonRegistry[S3Connector]):
             secret_key_secret_id=secret_key_secret_id or None,
             max_bytes=max_bytes,
             read_write=read_write,
+            lazy=lazy,
             description=description,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
@@ -158,3 +169,11 @@ def check_s3_url(url: str, where: str) -> str:
     if not _S3_URL_RE.fullmatch(url or ""):
         raise ConnectorError(f"{where}: invalid S3 URL {url!r}: use s3://bucket/prefix")
     return url
+
+
+def check_lazy(read_write: bool, lazy: bool, where: str) -> None:
+    """A lazy mount is read-only: asking for both is a ``ConnectorError`` naming ``where``."""
+    if read_write and lazy:
+        raise ConnectorError(
+            f"{where}: a read-write mount cannot be lazy (a lazy S3 mount is read-only): drop lazy or read-write"
+        )

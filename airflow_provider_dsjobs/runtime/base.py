@@ -80,6 +80,11 @@ class ContainerRuntime(Protocol):
         """``cursor``, kept across calls, makes each call yield only what earlier ones did not."""
         ...
 
+    def run_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` (no shell) in the running container; its exit code and output (what a lazy S3 mount's
+        helper has mounted: ``resources/s3_lazy.py``)."""
+        ...
+
     def environment(self, container_id: str) -> dict[str, str]:
         """The container's environment variables (the trigger masks the secret ones in its log)."""
         ...

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -67,6 +68,24 @@ RAW_STREAM_HEADERS = {"Accept-Encoding": "identity"}
 #: ``--security-opt`` of every container: no process in it gains privileges through setuid/setgid files or file
 #: capabilities (``NoNewPrivs: 1`` in ``/proc/<pid>/status``).
 HARDENING_SECURITY_OPT = ("no-new-privileges",)
+#: ... and of a FUSE helper besides (``ContainerSpec.fuse``): Docker's default AppArmor profile forbids ``mount``.
+FUSE_SECURITY_OPT = ("apparmor=unconfined",)
+#: What an engine-host bind's path may hold: the engine parses ``host:container:mode,propagation``.
+_HOST_PATH = re.compile(r"/[A-Za-z0-9._/-]*")
+_PROPAGATIONS = ("rshared", "shared", "rslave", "slave", "rprivate", "private")
+
+
+def _engine_binds(binds: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """``ContainerSpec.engine_binds`` as the docker SDK's binds; a path the engine would parse wrong is refused."""
+    found = {}
+    for host, options in binds.items():
+        bind, mode, propagation = options.get("bind", ""), options.get("mode", "ro"), options.get("propagation", "")
+        if not _HOST_PATH.fullmatch(host) or "/../" in host + "/" or not _HOST_PATH.fullmatch(bind):
+            raise RuntimeFailure(f"engine bind {host!r} -> {bind!r}: both must be absolute plain paths")
+        if mode not in ("ro", "rw") or (propagation and propagation not in _PROPAGATIONS):
+            raise RuntimeFailure(f"engine bind {host!r}: bad mode {mode!r} or propagation {propagation!r}")
+        found[host] = {"bind": bind, "mode": mode, **({"propagation": propagation} if propagation else {})}
+    return found
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,13 @@ class ContainerSpec:
     #: ``--pids-limit``: processes and threads the container may hold at once (``0`` or less: no limit). Every
     #: container is also created with ``no-new-privileges`` (a setuid program cannot gain privileges).
     pids_limit: int = DEFAULT_PIDS_LIMIT
+    #: Directories *of the engine's host* → ``{"bind": path, "mode": "ro"|"rw", "propagation": "rslave"|...}``:
+    #: only for the lazy S3 mounts (``resources/s3_lazy.py``), whose mount root is a directory on the engine host
+    #: by design (``DSJOBS_LAZY_MOUNT_ROOT``); everything else uses named volumes.
+    engine_binds: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: A FUSE helper (``resources/s3_lazy.py``): ``/dev/fuse``, ``CAP_SYS_ADMIN`` and no AppArmor profile, which
+    #: ``mount(2)`` needs. No job container ever gets it.
+    fuse: bool = False
 
     def __repr__(self) -> str:  # env may hold secrets: show only the names
         return (
@@ -106,7 +132,8 @@ class ContainerSpec:
             f"labels={self.labels!r}, working_dir={self.working_dir!r}, name={self.name!r}, "
             f"resources={self.resources!r}, network={self.network!r}, volumes={self.volumes!r}, "
             f"stop_signal={self.stop_signal!r}, user={self.user!r}, init={self.init!r}, "
-            f"storage_opt={self.storage_opt!r}, pids_limit={self.pids_limit!r})"
+            f"storage_opt={self.storage_opt!r}, pids_limit={self.pids_limit!r}, engine_binds={self.engine_binds!r}, "
+            f"fuse={self.fuse!r})"
         )
 
 
@@ -240,13 +267,17 @@ class Runtime:
                 )
             if not str(options.get("bind", "")).startswith("/"):
                 raise RuntimeFailure(f"volume {volume!r} needs an absolute 'bind' path inside the container")
+        binds: dict[str, Mapping[str, str]] = {
+            k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()
+        }
+        binds.update(_engine_binds(spec.engine_binds))
         env = dict(spec.env)
         if spec.init:
             env.setdefault("TINI_KILL_PROCESS_GROUP", "1")
         resources = spec.resources
         try:
             host_config = self.api.create_host_config(
-                binds={k: {"bind": v["bind"], "mode": v.get("mode", "rw")} for k, v in spec.volumes.items()} or None,
+                binds=binds or None,
                 nano_cpus=(resources.nano_cpus or None) if resources else None,
                 mem_limit=(resources.mem_limit or None) if resources else None,
                 device_requests=[DeviceRequest(**r) for r in resources.device_requests] or None if resources else None,
@@ -255,8 +286,10 @@ class Runtime:
                 network_mode=spec.network or None,
                 init=spec.init or None,
                 storage_opt=spec.storage_opt or None,
-                security_opt=list(HARDENING_SECURITY_OPT),
+                security_opt=list(HARDENING_SECURITY_OPT) + (list(FUSE_SECURITY_OPT) if spec.fuse else []),
                 pids_limit=spec.pids_limit if spec.pids_limit > 0 else -1,
+                devices=["/dev/fuse:/dev/fuse:rwm"] if spec.fuse else None,
+                cap_add=["SYS_ADMIN"] if spec.fuse else None,
             )
             created = self.api.create_container(
                 image=spec.image,
@@ -489,6 +522,21 @@ class Runtime:
         if not self._signal(container_id, "SIGKILL"):
             return StopResult("exited" if signal else "not_running", self._exit_code(container_id))
         return StopResult("killed", self.wait(container_id, timeout=KILL_WAIT))
+
+    def run_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` in the running container (as its user, no shell); its exit code and output."""
+        try:
+            with self._reaching_engine():
+                exec_id = self.api.exec_create(container_id, command, stdout=True, stderr=True)["Id"]
+                output = self.api.exec_start(exec_id)
+                code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.NotFound as exc:
+            self._raise_not_found(container_id, exc, f"cannot run {command[0]} in")
+        except docker.errors.DockerException as exc:
+            reason = reason_of(exc)
+            raise RuntimeFailure(f"cannot run {command[0]} in container {container_id[:12]}: {reason}") from None
+        text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+        return (int(code) if code is not None else -1), text
 
     def environment(self, container_id: str) -> dict[str, str]:
         """The container's environment variables (``NAME -> value``)."""

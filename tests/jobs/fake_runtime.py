@@ -199,6 +199,12 @@ class FakeRuntime:
         box.status, box.exit_code = "exited", 137
         return StopResult("killed", 137)
 
+    def run_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Nothing runs in a fake container: every command fails (no lazy S3 mount is ever up here)."""
+        self._enter("run_in", container_id)
+        self._get(container_id)
+        return 127, f"{command[0]}: not found"
+
     def environment(self, container_id: str) -> dict[str, str]:
         self._enter("environment", container_id)
         return self._get(container_id).env

@@ -168,7 +168,11 @@ def test_a_failed_and_a_cancelled_job_still_save_their_intermediate_results(
     assert client.get_object(Bucket=bucket, Key="scratch/ckpt-1.txt")["Body"].read() == b"step1\n"
 
     monkeypatch.setenv("DSJOBS_S3_MOUNT_SCRATCH01_MODE", "sometimes")
-    with pytest.raises(Exception, match="DSJOBS_S3_MOUNT_SCRATCH01_MODE must be ro or rw, got 'sometimes'"):
+    with pytest.raises(
+        Exception,
+        match=r"DSJOBS_S3_MOUNT_SCRATCH01_MODE must be ro, rw or lazy \(read-only, fetched on demand\), "
+        "got 'sometimes'",
+    ):
         service.submit(load_config(failing))
 
 

@@ -36,6 +36,12 @@ def _s3_arguments(p: argparse.ArgumentParser) -> None:
         help="upload what the job writes under the mount path back to the bucket when it ends (also on ERROR or "
         "CANCELLED): new and changed files only, nothing deleted",
     )
+    p.add_argument(
+        "--lazy",
+        action="store_true",
+        help="read-only, fetched on demand: an s3fs FUSE mount where the engine allows it (DSJOBS_LAZY_MOUNTS), "
+        "else the engine cache",
+    )
 
 
 def _spark_arguments(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from airflow_provider_dsjobs.resources.spark import SparkConnectorError
 from tests.airflow.helpers import make_context
 from tests.airflow.hooks.helpers import set_conn
 from tests.airflow.operators.test_job import make_dag, run
+from tests.conftest import Fuse
 from tests.resources.test_spark import expected, printed_result, spark_job
 from tests.servers import SignedS3, SparkConnect
 
@@ -163,3 +164,29 @@ def test_a_job_reaches_the_spark_connect_server_of_a_spark_connect_connection(
     assert result["status"] == "SUCCESS"
     service = DataSphereJobsHook().get_conn()
     assert printed_result(service, result["job_id"]) == expected(spark_connect.version, partitions="3")
+
+
+def test_an_aws_connection_can_ask_for_a_lazy_mount_and_its_keys_stay_in_the_helper(
+    store_conn: dict[str, Any], signed_s3: SignedS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fuse: Fuse
+) -> None:
+    """The lake checks who signs: the s3fs helper reads it with the connection's own keys; the job never has them."""
+    reset_secrets_masker()
+    put_lake(signed_s3, "lazy/x.txt", b"x read lazily\n")
+    store_conn["extra"].update(
+        {"lazy_mounts": True, "s3fs_image": fuse.image, "lazy_mount_root": fuse.root, "docker_network": "host"}
+    )
+    store_conn["extra"]["s3_connectors"] = {"both": {"conn_id": "lake_aws", "read_write": True, "lazy": True}}
+    set_conn(monkeypatch, "dsjobs_default", **store_conn)
+    set_conn(monkeypatch, "lake_aws", **lake_conn(signed_s3, s3_url=f"s3://{signed_s3.bucket}/lazy", lazy=True))
+    set_conn(monkeypatch, "dsjobs_s3_lake01", **lake_conn(signed_s3, s3_url=f"s3://{signed_s3.bucket}/lazy", lazy=True))
+    service = DataSphereJobsHook().get_conn()
+
+    job = {"cmd": "cat ${A}/x.txt; grep ' /job/s3/lake01 ' /proc/mounts; env", "s3-mounts": [{"lake01": "A"}]}
+    result = run_job(job, tmp_path)
+
+    assert result["status"] == "SUCCESS"
+    lines = [line for stream, line in service.logs(result["job_id"]) if stream == "stdout"]
+    assert lines[0] == "x read lazily" and lines[1].split()[2] == "fuse.s3fs"  # the lazy mount, not a copy
+    assert signed_s3.secret_access_key not in "\n".join(lines) and signed_s3.access_key_id not in "\n".join(lines)
+    with pytest.raises(AirflowException, match="a read-write mount cannot be lazy"):
+        run_job({"cmd": "ls ${A}", "s3-mounts": [{"both": "A"}]}, tmp_path)
