@@ -224,10 +224,12 @@ class JobRunner:
         return self._on_owner(job_id, lambda runner, record: runner._request_cancel(record, graceful))
 
     def _end_after(self, container_id: str, timeout: float | None) -> None:
-        """Wait up to ``timeout`` seconds for the container to stop on the signal it got, then kill it."""
-        with suppress(WaitTimeout):
-            self.ctx.runtime.wait(container_id, timeout=timeout or 0.0)
-            return
+        """Wait up to ``timeout`` seconds for the container to stop on the signal it got, then kill it (a no-op
+        on a container that stopped)."""
+        if timeout:
+            with suppress(WaitTimeout):
+                self.ctx.runtime.wait(container_id, timeout=timeout)
+                return
         self.ctx.runtime.stop(container_id, signal=None)
 
     def _request_cancel(self, record: JobRecord, graceful: bool) -> JobRecord:
