@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,21 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float, group: bool = Fa
         proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler], port: int) -> Iterator[None]:
+    """``handler`` served on 127.0.0.1:``port`` from a thread, for as long as the block runs."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclasses.dataclass
 class CountingS3:
     """A counting proxy in front of a moto server: ``gets`` records each object GET (``(key, bytes sent)``),
@@ -164,8 +180,6 @@ class CountingS3:
 def counting_s3_proxy(upstream: str) -> Iterator[CountingS3]:
     """Serve ``CountingS3`` on a free 127.0.0.1 port, forwarding everything to the moto server at ``upstream``."""
     import http.client
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlsplit
 
     target = urlsplit(upstream)
@@ -202,14 +216,8 @@ def counting_s3_proxy(upstream: str) -> Iterator[CountingS3]:
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Handler, port):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclasses.dataclass
@@ -234,9 +242,7 @@ def expiring_credentials_proxy(upstream: str, lifetime: float) -> Iterator[Expir
     """Serve ``ExpiringCredentials`` on a free 127.0.0.1 port, forwarding to the moto server at ``upstream``."""
     import http.client
     import re
-    import threading
     from datetime import datetime, timezone
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlsplit
 
     target = urlsplit(upstream)
@@ -287,11 +293,5 @@ def expiring_credentials_proxy(upstream: str, lifetime: float) -> Iterator[Expir
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Handler, port):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
