@@ -56,8 +56,9 @@ def test_dag_run_renders_config_with_upstream_xcom_link_and_asset_events(airflow
     assert xcoms[("probe", "_link_DataSphereJobLink")] == f"/dsjobs/jobs/{result['job_id']}?conn_id=dsjobs_default"
     assert Path(result["logs"].removeprefix("file://")).is_file()
 
-    # The env value reached the container, yet the rendered fields Airflow stored for the UI hide it.
-    assert ("stdout", "note is tok-dagtest-8675309") in list(service.logs(result["job_id"]))
+    # The env value reached the container (the job printed exactly it: the stored log masks that value, as a
+    # secret_env_vars entry), yet the rendered fields Airflow stored for the UI hide it.
+    assert ("stdout", "note is ***") in list(service.logs(result["job_id"]))
     assert rendered_fields(dag.dag_id, "probe", run.run_id)["env_vars"] == {"PROBE_NOTE": "***"}
 
     dataset_id = xcoms[("dataset", "output_datasets")]["probe-rows"]

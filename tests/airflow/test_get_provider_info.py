@@ -73,7 +73,7 @@ def test_connection_form_fields() -> None:
         "s3_connectors", "spark_connectors", "working_storage_check", "pids_limit", "docker_allow_insecure",
         "engine_name", "engines", "max_input_file_size", "max_job_input_size", "s3_checksums", "local_fsync",
         "python_interpreter", "instance_types", "allowed_secret_ids", "lab_code_roots",
-        "cache_max_age_days", "cache_budget",
+        "cache_max_age_days", "cache_budget", "lazy_mounts", "s3fs_image", "lazy_mount_root",
     }  # fmt: skip
     assert set(fields) == expected
     secret = {name for name, f in fields.items() if f["schema"].get("format") == "password"}
