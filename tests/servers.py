@@ -158,6 +158,51 @@ def _serving(handler: type[BaseHTTPRequestHandler], port: int) -> Iterator[None]
         server.server_close()
 
 
+class _Forwarding(BaseHTTPRequestHandler):
+    """A proxy's request handler: ``upstream`` (``host:port``) answers; a subclass's ``handle_request`` decides
+    what to pass on (``forward``) and what to answer (``reply``)."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def handle_request(self, body: bytes) -> None:
+        self.reply(*self.forward(body))
+
+    def forward(self, body: bytes) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """The request as received, sent to ``upstream``: its status, body and headers."""
+        import http.client
+
+        host, _, port = self.upstream.partition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            headers["Host"] = self.upstream
+            conn.request(self.command, self.path, body=body, headers=headers)
+            answer = conn.getresponse()
+            return answer.status, answer.read(), answer.getheaders()
+        finally:
+            conn.close()
+
+    def reply(self, status: int, data: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+        self.send_response(status)
+        for key, value in headers or [("Content-Type", "application/xml")]:
+            if key.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date"):
+                self.send_header(key, value)
+        length = dict((k.lower(), v) for k, v in headers or []).get("content-length", "0")
+        self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _any(self) -> None:
+        self.handle_request(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+
 @dataclasses.dataclass
 class CountingS3:
     """A counting proxy in front of a moto server: ``gets`` records each object GET (``(key, bytes sent)``),
@@ -179,43 +224,20 @@ class CountingS3:
 @contextlib.contextmanager
 def counting_s3_proxy(upstream: str) -> Iterator[CountingS3]:
     """Serve ``CountingS3`` on a free 127.0.0.1 port, forwarding everything to the moto server at ``upstream``."""
-    import http.client
     from urllib.parse import urlsplit
 
-    target = urlsplit(upstream)
     port = free_port()
     state = CountingS3(f"http://127.0.0.1:{port}")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def _forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            headers["Host"] = target.netloc
-            conn.request(self.command, self.path, body=body, headers=headers)
-            reply = conn.getresponse()
-            data = reply.read()
+    class Handler(_Forwarding):
+        def handle_request(self, body: bytes) -> None:
+            status, data, headers = self.forward(body)
             state.requests.append(f"{self.command} {self.path}")
             if self.command == "GET" and "?" not in self.path:
                 state.gets.append((self.path, len(data)))
-            self.send_response(reply.status)
-            for key, value in reply.getheaders():
-                if key.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date"):
-                    self.send_header(key, value)
-            length = reply.getheader("Content-Length") or "0"
-            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-            conn.close()
+            self.reply(status, data, headers)
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
+    Handler.upstream = urlsplit(upstream).netloc
     with _serving(Handler, port):
         yield state
 
@@ -240,58 +262,32 @@ _EXPIRED = b"<Error><Code>ExpiredToken</Code><Message>The provided token has exp
 @contextlib.contextmanager
 def expiring_credentials_proxy(upstream: str, lifetime: float) -> Iterator[ExpiringCredentials]:
     """Serve ``ExpiringCredentials`` on a free 127.0.0.1 port, forwarding to the moto server at ``upstream``."""
-    import http.client
     import re
     from datetime import datetime, timezone
     from urllib.parse import urlsplit
 
-    target = urlsplit(upstream)
     port = free_port()
     state = ExpiringCredentials(f"http://127.0.0.1:{port}")
     issued_re = re.compile(rb"<AccessKeyId>(ASIA[A-Z0-9]+)</AccessKeyId>")
     expiration_re = re.compile(rb"<Expiration>[^<]+</Expiration>")
     signer_re = re.compile(r"Credential=(ASIA[A-Z0-9]+)/")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def _forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    class Handler(_Forwarding):
+        def handle_request(self, body: bytes) -> None:
             signer = signer_re.search(self.headers.get("Authorization", ""))
             if signer and time.time() >= state.expiry.get(signer.group(1), float("inf")):
                 state.refused.append(signer.group(1))
-                self._reply(400, _EXPIRED)
+                self.reply(400, _EXPIRED)
                 return
-            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            headers["Host"] = target.netloc
-            conn.request(self.command, self.path, body=body, headers=headers)
-            reply = conn.getresponse()
-            data = reply.read()
+            status, data, headers = self.forward(body)
             for key in issued_re.findall(data):
                 stamp = time.time() + lifetime
                 expires = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 data = expiration_re.sub(f"<Expiration>{expires}</Expiration>".encode(), data)
                 state.issued.append(key.decode())
                 state.expiry[key.decode()] = stamp
-            self._reply(reply.status, data, reply.getheaders())
-            conn.close()
+            self.reply(status, data, headers)
 
-        def _reply(self, status: int, data: bytes, headers: list[tuple[str, str]] | None = None) -> None:
-            self.send_response(status)
-            for key, value in headers or [("Content-Type", "application/xml")]:
-                if key.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date"):
-                    self.send_header(key, value)
-            length = dict((k.lower(), v) for k, v in headers or []).get("content-length", "0")
-            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
+    Handler.upstream = urlsplit(upstream).netloc
     with _serving(Handler, port):
         yield state
