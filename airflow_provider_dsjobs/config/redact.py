@@ -16,7 +16,8 @@ node marks, is replaced by a quoted :data:`REDACTED`. If the result does not par
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -162,3 +163,13 @@ def _mapping_value(node: yaml.Node | None, key: str) -> yaml.Node | None:
         if isinstance(k, yaml.ScalarNode) and k.value == key:
             return v if isinstance(v, yaml.Node) else None
     return None
+
+
+def value_masker(values: Iterable[str]) -> Callable[[str], str] | None:
+    """A function replacing each of ``values`` in a text by :data:`REDACTED` (the longest first, so a value that
+    contains another goes whole); ``None`` when there is nothing to mask."""
+    ordered = sorted({v for v in values if v}, key=len, reverse=True)
+    if not ordered:
+        return None
+    pattern = re.compile("|".join(re.escape(v) for v in ordered))
+    return lambda text: pattern.sub(REDACTED, text)

@@ -12,16 +12,13 @@ whose name looks sensitive (``config.redact.is_sensitive_name``, Airflow's maske
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
-from airflow_provider_dsjobs.config.redact import REDACTED, is_sensitive_name
+from airflow_provider_dsjobs.config.redact import is_sensitive_name
 
 #: Shorter values are left alone, as Airflow's ``[logging] min_length_masked_secret`` (5) does in task logs:
 #: masking ``1`` or ``eu`` everywhere would make the log unreadable and hide nothing.
 MIN_MASKED_LENGTH = 5
-
-Mask = Callable[[str], str]
 
 
 def secret_env_values(env: Mapping[str, str], names: Collection[str]) -> frozenset[str]:
@@ -31,13 +28,3 @@ def secret_env_values(env: Mapping[str, str], names: Collection[str]) -> frozens
         for name, value in env.items()
         if (name in names or is_sensitive_name(name)) and len(value) >= MIN_MASKED_LENGTH
     )
-
-
-def masker(values: Iterable[str]) -> Mask | None:
-    """A function replacing each value (the longest first, so one that contains another goes whole) by ``***``;
-    ``None`` when there is nothing to mask."""
-    ordered = sorted({v for v in values if v}, key=len, reverse=True)
-    if not ordered:
-        return None
-    pattern = re.compile("|".join(re.escape(v) for v in ordered))
-    return lambda text: pattern.sub(REDACTED, text)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from airflow_provider_dsjobs.config.redact import value_masker
 from airflow_provider_dsjobs.documents.manifest import DatasetManifest, OutputsManifest, StoredFile, StoredOutput
 from airflow_provider_dsjobs.documents.mount_sync import MountSync, SyncMount
 from airflow_provider_dsjobs.documents.plan_doc import OutputDatasetPlacement, PlanDoc
@@ -34,7 +35,6 @@ from airflow_provider_dsjobs.jobs import logs as joblogs
 from airflow_provider_dsjobs.jobs.container_export import StripFirst, export_into
 from airflow_provider_dsjobs.jobs.dataset_size import DatasetTooLarge, OverLimit, SizeLimitedWriter, exported_size
 from airflow_provider_dsjobs.jobs.errors import one_line
-from airflow_provider_dsjobs.jobs.log_masking import masker
 from airflow_provider_dsjobs.jobs.manifest import read_outputs_manifest
 from airflow_provider_dsjobs.jobs.result_file import read_result
 from airflow_provider_dsjobs.jobs.s3_sync import SourceResolver, sync_mount
@@ -171,7 +171,7 @@ def stage_out(jobs: JobStore, runtime: ContainerRuntime, job: StageOutRequest, d
     The logs are stored and the manifest committed even when collecting an output fails half-way (the
     outcome is then ERROR with the reason); only a lost container or engine leaves nothing committed."""
     writer = OutputWriter(jobs.store, jobs.outputs_prefix(job.job_id))
-    with joblogs.LogSpool(masker(job.secrets)) as spool:
+    with joblogs.LogSpool(value_masker(job.secrets)) as spool:
         for stream, line in runtime.stream_logs(job.container_id, follow=False):
             spool.write(stream, line)
         got = _collect(jobs, runtime, job, doc, writer, spool)

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
+from airflow_provider_dsjobs.config.redact import value_masker
 from airflow_provider_dsjobs.resources.s3_connectors import S3Source
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerInfo, ContainerSpec
@@ -225,10 +226,9 @@ def last_line(runtime: ContainerRuntime, cid: str, mount: LazyMount) -> str:
 
 
 def masked(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` with each of ``secrets`` as ``***``."""
+    mask = value_masker(secrets)
+    return text if mask is None else mask(text)
 
 
 def find_helpers(
