@@ -29,6 +29,7 @@ from airflow_provider_dsjobs.resources.s3_lazy import (
 from airflow_provider_dsjobs.runtime.base import ContainerRuntime
 from airflow_provider_dsjobs.runtime.containers import ContainerSpec
 from airflow_provider_dsjobs.runtime.errors import RuntimeFailure
+from airflow_provider_dsjobs.runtime.helper import HELPER_LABEL
 from airflow_provider_dsjobs.runtime.labels import LABEL_JOB_ID
 from airflow_provider_dsjobs.settings import Settings
 from airflow_provider_dsjobs.storage.base import StoreError
@@ -108,20 +109,31 @@ def collect_lazy_mounts(
     return removed
 
 
+def _job_container_here(runtime: ContainerRuntime, job_id: str) -> bool:
+    """Whether a job container (not a helper) of ``job_id`` exists on ``runtime``'s engine and has not stopped."""
+    return any(
+        HELPER_LABEL not in c.labels and c.status in ("created", "running", "paused", "restarting")
+        for c in runtime.find({LABEL_JOB_ID: job_id})
+    )
+
+
 def collect_lazy_helpers(
     runtime: ContainerRuntime, jobs: JobStore, project: str, *, dry_run: bool = False
 ) -> list[str]:
     """Remove the project's helpers on this engine whose job is over or unknown (a launch or finalizer that died
     before removing them); the names of those removed (or, ``dry_run``, that would be). A helper's job always
-    runs on the helper's engine: one whose job is active is left alone, whichever engine the record names."""
+    runs on the helper's engine: one whose job is active is left alone, whichever engine the record names, and so
+    is one whose job this store does not know but whose container is still on the engine (a job of another store
+    that shares the engine and the project name)."""
     removed = []
     for helper in find_helpers(runtime, project=project):
         job_id = helper.labels.get(LABEL_JOB_ID, "")
         try:
-            active = bool(job_id) and jobs.exists(job_id) and not jobs.load(job_id).status.terminal
+            known = bool(job_id) and jobs.exists(job_id)
+            active = known and not jobs.load(job_id).status.terminal
         except StoreError:
             continue  # cannot tell: the next gc looks again
-        if active:
+        if active or (job_id and not known and _job_container_here(runtime, job_id)):
             continue
         if not dry_run:
             with suppress(RuntimeFailure):

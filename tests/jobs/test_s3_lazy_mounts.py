@@ -315,7 +315,7 @@ def test_gc_removes_orphan_helpers_and_old_empty_mount_dirs_of_its_project_only(
     try:
         report = JobService(lazy_settings).gc()
         helper_name = docker_client.containers.get(made[other]).name  # still there: another project's
-        helpers = [name for name in report.lazy_mounts_removed if not name.startswith("/")]
+        helpers = _helpers_removed(report)
         assert len(helpers) == 1 and helper_name not in helpers and str(old) in report.lazy_mounts_removed
         assert runtime.state(made[lazy_settings.project]) is None
         assert not old.exists() and fresh.exists()
@@ -330,10 +330,38 @@ def test_a_cancelled_job_takes_its_helper_with_it_and_gc_leaves_an_active_jobs_h
 ) -> None:
     service, record, _ = _submit(lazy_settings, tmp_path)
     host_dir = f"{lazy_settings.lazy_mount_root}/{record.id}-lazy1"
-    assert service.gc().lazy_mounts_removed == []
+    assert _helpers_removed(service.gc()) == []
     assert len(_helpers(docker_client, record.id)) == 1 and _mounted_on_host(host_dir)
     assert service.cancel(record.id).status == JobStatus.CANCELLED
     assert _helpers(docker_client, record.id) == [] and not _mounted_on_host(host_dir)
+
+
+def test_gc_leaves_the_helper_of_a_job_another_store_runs_on_this_engine(
+    lazy_settings: Settings, test_image: str
+) -> None:
+    """Two deployments (stores) share the engine and the project name: this store does not know the job, but its
+    container still runs here, so its mount is in use and gc must not end it."""
+    runtime = Runtime.connect(lazy_settings)
+    job_id = f"jother{uuid.uuid4().hex[:8]}"
+    job_labels = {LABEL_PROJECT: lazy_settings.project, LABEL_JOB_ID: job_id}
+    helper_labels = {**job_labels, HELPER_LABEL: HELPER_PURPOSE, LAZY_LABEL: "m"}
+    helper = runtime.create(dataclasses.replace(_idle_spec(test_image), labels=helper_labels))
+    job = runtime.create(dataclasses.replace(_idle_spec(test_image), labels=job_labels))
+    try:
+        runtime.start(job)
+        assert _helpers_removed(JobService(lazy_settings).gc()) == []
+        assert runtime.state(helper) is not None
+        runtime.remove(job)  # the job is over on its engine: now the helper is an orphan
+        assert len(_helpers_removed(JobService(lazy_settings).gc())) == 1 and runtime.state(helper) is None
+    finally:
+        for cid in (helper, job):
+            runtime.remove(cid)
+
+
+def _helpers_removed(report: Any) -> list[str]:
+    """The helpers a gc removed, without the old empty mount directories (of any project, and of earlier runs on
+    this engine: they are an hour old by the next run) it removed beside them."""
+    return [name for name in report.lazy_mounts_removed if not name.startswith("/")]
 
 
 def _idle_spec(image: str) -> Any:
