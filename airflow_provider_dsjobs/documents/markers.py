@@ -4,6 +4,10 @@
   record that references them is saved (``storage/cas.py``).
 - ``LaunchHeartbeat`` (``jobs/<id>/lease.json``): the launcher's heartbeat while it starts a job (``jobs/lease.py``).
 - ``GcMarker`` (``maintenance/gc.json``): when the project's last opportunistic ``gc`` started (``jobs/gc.py``).
+- ``RecentJobs`` (``index/recent.json``) and ``IndexMarker`` (``index/built.json``): the listing index's newest
+  jobs and the mark that it is complete (``jobs/store.py``).
+- ``CacheUse`` (``engine-caches/<engine>/<volume>.json``): when a job last used an engine cache volume
+  (``jobs/cache_use.py``).
 
 Each follows the documents' convention (``to_doc``/``from_doc``, stored with ``codec.encode``). Any store writer
 can change these objects, so ``from_doc`` checks every field's type and raises one-line ``ValueError`` on anything
@@ -70,3 +74,48 @@ class GcMarker:
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> GcMarker:
         return cls(_aware(doc.get("at"), "at"))
+
+
+@dataclass(frozen=True)
+class RecentJobs:
+    #: Index names of the newest jobs, newest first (``jobs/store.index_name``).
+    names: tuple[str, ...]
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"names": list(self.names)}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> RecentJobs:
+        names = doc.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("names is not a list of index names")
+        return cls(tuple(names))
+
+
+@dataclass(frozen=True)
+class IndexMarker:
+    built_at: datetime
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"built_at": self.built_at.isoformat()}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> IndexMarker:
+        return cls(_aware(doc.get("built_at"), "built_at"))
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    volume: str
+    job_id: str
+    used_at: datetime
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"volume": self.volume, "job_id": self.job_id, "used_at": self.used_at.isoformat()}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> CacheUse:
+        volume, job_id = doc.get("volume"), doc.get("job_id")
+        if not isinstance(volume, str) or not isinstance(job_id, str):
+            raise ValueError("volume or job_id is not a string")
+        return cls(volume, job_id, _aware(doc.get("used_at"), "used_at"))

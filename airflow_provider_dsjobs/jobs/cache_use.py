@@ -19,12 +19,13 @@ mtime), so workers whose clocks differ still write comparable times, and the las
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 
+from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.markers import CacheUse
 from airflow_provider_dsjobs.documents.record import EngineRef, utcnow
 from airflow_provider_dsjobs.storage.base import ObjectStore, StoreError
 from airflow_provider_dsjobs.storage.cas import project_prefix
@@ -57,10 +58,9 @@ def use_key(project: str, engine_id: str, volume: str) -> str:
 
 def record_use(store: ObjectStore, project: str, engine_id: str, volumes: Iterable[str], job_id: str) -> None:
     """Write "used now by ``job_id``" for each of ``volumes`` on engine ``engine_id`` (``StoreError`` on failure)."""
-    now = utcnow().isoformat()
+    now = utcnow()
     for volume in dict.fromkeys(volumes):
-        body = {"volume": volume, "job_id": job_id, "used_at": now}
-        store.put_bytes(use_key(project, engine_id, volume), json.dumps(body).encode())
+        store.put_bytes(use_key(project, engine_id, volume), encode(CacheUse(volume, job_id, now).to_doc()))
 
 
 def note_job_use(
@@ -86,10 +86,9 @@ def _used_at(store: ObjectStore, key: str, modified: datetime | None) -> datetim
     if modified is not None:
         return modified
     try:  # a backend that does not say when an object changed: the writer's own time
-        used = datetime.fromisoformat(str(json.loads(store.get_bytes(key))["used_at"]))
-    except (StoreError, ValueError, KeyError, TypeError):
+        return CacheUse.from_doc(decode(store.get_bytes(key))).used_at
+    except (StoreError, ValueError):
         return None
-    return used if used.tzinfo is not None else used.replace(tzinfo=timezone.utc)
 
 
 def last_uses(store: ObjectStore, project: str, engine_id: str) -> dict[str, datetime]:

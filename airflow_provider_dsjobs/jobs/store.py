@@ -36,7 +36,6 @@ from __future__ import annotations
 import builtins
 import copy
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -47,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_dsjobs.documents.codec import decode, encode
+from airflow_provider_dsjobs.documents.markers import IndexMarker, RecentJobs
 from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
@@ -115,7 +115,7 @@ def _label_hash(key: str, value: str) -> str:
 
 
 def _recent_bytes(names: list[str]) -> bytes:
-    return json.dumps({"names": names}).encode()
+    return encode(RecentJobs(tuple(names)).to_doc())
 
 
 def encode_record(record: JobRecord) -> bytes:
@@ -361,7 +361,7 @@ class JobStore:
         with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
             list(pool.map(lambda r: self.index(r, recent=False), records))
         self._rebuild_recent(only_if_missing=False)
-        self.store.put_bytes(self.index_marker_key(), json.dumps({"built_at": utcnow().isoformat()}).encode())
+        self.store.put_bytes(self.index_marker_key(), encode(IndexMarker(utcnow()).to_doc()))
         self._index_seen = True
         log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
         return len(records)
@@ -379,14 +379,12 @@ class JobStore:
         """The names in ``recent.json`` (newest first) and its version; None when it is missing or unreadable."""
         try:
             data, version = self.store.get_with_version(self.recent_key())
-            names = json.loads(data)["names"]
+            recent = RecentJobs.from_doc(decode(data))
         except ObjectNotFound:
             return None
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return None  # unreadable: rebuilt like a missing one
-        if not isinstance(names, builtins.list) or not all(isinstance(n, str) for n in names):
-            return None
-        return names, version
+        return builtins.list(recent.names), version
 
     def _add_recent(self, name: str) -> None:
         """Put a new job's index name into ``recent.json`` (compare-and-swap). A missing one stays missing (the

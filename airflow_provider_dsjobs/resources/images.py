@@ -19,12 +19,13 @@ registered is an error naming the command that registers it; anything else is an
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_dsjobs.resources import secret_binding
-from airflow_provider_dsjobs.resources.registry import ENTRY_ID_RE, JsonRegistry, RegistryError
+from airflow_provider_dsjobs.resources.registry import ENTRY_ID_RE, JsonRegistry, RegistryError, optional_text, text
 from airflow_provider_dsjobs.resources.secrets import env_var_secret_name
 from airflow_provider_dsjobs.runtime.images import registry_of
 from airflow_provider_dsjobs.storage.base import ObjectStore
@@ -50,17 +51,20 @@ class ProjectImage:
     description: str = ""
     created_at: str = ""
 
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ProjectImage:
+    def from_doc(cls, doc: Mapping[str, Any]) -> ProjectImage:
         return cls(
-            id=str(raw["id"]),
-            image=str(raw["image"]),
-            username=raw.get("username"),
-            password_secret_id=raw.get("password_secret_id"),
-            registry=raw.get("registry"),
-            registry_binding=raw.get("registry_binding"),
-            description=str(raw.get("description") or ""),
-            created_at=str(raw.get("created_at") or ""),
+            id=text(doc, "id"),
+            image=text(doc, "image"),
+            username=optional_text(doc, "username"),
+            password_secret_id=optional_text(doc, "password_secret_id"),
+            registry=optional_text(doc, "registry"),
+            registry_binding=optional_text(doc, "registry_binding"),
+            description=optional_text(doc, "description") or "",
+            created_at=optional_text(doc, "created_at") or "",
         )
 
 
@@ -68,7 +72,7 @@ class ImageRegistry(JsonRegistry[ProjectImage]):
     """The project's registered images in ``store``."""
 
     def __init__(self, store: ObjectStore, project: str) -> None:
-        super().__init__(store, project, "docker-images", "image", asdict, ProjectImage.from_dict)
+        super().__init__(store, project, "docker-images", "image", ProjectImage.from_doc)
 
     def add(
         self,

@@ -18,11 +18,12 @@ read-only mount).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
+from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError, optional_text, text
 from airflow_provider_dsjobs.storage.base import ObjectStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
 
@@ -52,21 +53,26 @@ class S3Connector:
     description: str = ""
     created_at: str = ""
 
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> S3Connector:
-        max_bytes = raw.get("max_bytes")
+    def from_doc(cls, doc: Mapping[str, Any]) -> S3Connector:
+        max_bytes = doc.get("max_bytes")
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)):
+            raise ValueError("max_bytes is not a whole number")
         return cls(
-            id=str(raw["id"]),
-            url=str(raw["url"]),
-            endpoint_url=raw.get("endpoint_url"),
-            region=raw.get("region"),
-            access_key_id=raw.get("access_key_id"),
-            secret_key_secret_id=raw.get("secret_key_secret_id"),
-            max_bytes=None if max_bytes is None else int(max_bytes),
-            read_write=raw.get("read_write") is True,
-            lazy=raw.get("lazy") is True,
-            description=str(raw.get("description") or ""),
-            created_at=str(raw.get("created_at") or ""),
+            id=text(doc, "id"),
+            url=text(doc, "url"),
+            endpoint_url=optional_text(doc, "endpoint_url"),
+            region=optional_text(doc, "region"),
+            access_key_id=optional_text(doc, "access_key_id"),
+            secret_key_secret_id=optional_text(doc, "secret_key_secret_id"),
+            max_bytes=max_bytes,
+            read_write=doc.get("read_write") is True,
+            lazy=doc.get("lazy") is True,
+            description=optional_text(doc, "description") or "",
+            created_at=optional_text(doc, "created_at") or "",
         )
 
 
@@ -122,7 +128,7 @@ def source_store(source: S3Source) -> S3Store:
 
 class ConnectorRegistry(JsonRegistry[S3Connector]):
     def __init__(self, store: ObjectStore, project: str) -> None:
-        super().__init__(store, project, "s3-connectors", "s3-connector", asdict, S3Connector.from_dict)
+        super().__init__(store, project, "s3-connectors", "s3-connector", S3Connector.from_doc)
 
     def add(
         self,

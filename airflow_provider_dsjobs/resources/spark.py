@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_dsjobs.resources import secret_binding
-from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError
+from airflow_provider_dsjobs.resources.registry import JsonRegistry, RegistryError, optional_text, text
 from airflow_provider_dsjobs.resources.secrets import env_var_secret_name
 from airflow_provider_dsjobs.storage.base import ObjectStore
 
@@ -48,16 +48,22 @@ class SparkConnector:
     #: The proof that whoever registered the entry knew its token for this endpoint's host:port.
     token_binding: str | None = None
 
+    def to_doc(self) -> dict[str, Any]:
+        return {**asdict(self), "session_params": dict(self.session_params)}
+
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SparkConnector:
+    def from_doc(cls, doc: Mapping[str, Any]) -> SparkConnector:
+        params = doc.get("session_params") or {}
+        if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+            raise ValueError("session_params is not an object of strings")
         return cls(
-            id=str(raw["id"]),
-            remote=str(raw["remote"]),
-            session_params={str(k): str(v) for k, v in (raw.get("session_params") or {}).items()},
-            token_secret_id=raw.get("token_secret_id"),
-            description=str(raw.get("description") or ""),
-            created_at=str(raw.get("created_at") or ""),
-            token_binding=raw.get("token_binding") if isinstance(raw.get("token_binding"), str) else None,
+            id=text(doc, "id"),
+            remote=text(doc, "remote"),
+            session_params={str(k): v for k, v in params.items()},
+            token_secret_id=optional_text(doc, "token_secret_id"),
+            description=optional_text(doc, "description") or "",
+            created_at=optional_text(doc, "created_at") or "",
+            token_binding=optional_text(doc, "token_binding"),
         )
 
     def endpoint(self, token: str | None) -> SparkEndpoint:
@@ -125,15 +131,9 @@ def check_remote(remote: str) -> str:
     return remote
 
 
-def _encode(entry: SparkConnector) -> dict[str, Any]:
-    out = asdict(entry)
-    out["session_params"] = dict(entry.session_params)
-    return out
-
-
 class SparkRegistry(JsonRegistry[SparkConnector]):
     def __init__(self, store: ObjectStore, project: str) -> None:
-        super().__init__(store, project, "spark-connectors", "spark-connector", _encode, SparkConnector.from_dict)
+        super().__init__(store, project, "spark-connectors", "spark-connector", SparkConnector.from_doc)
 
     def add(
         self,

@@ -54,7 +54,6 @@ def test_the_registered_endpoint_gets_its_token(tmp_path: Path, settings: Settin
         ({"remote": "sc://evil.example:15002/;x=1"}, "token binding does not match"),
         ({"token_binding": ...}, "has no binding of its token"),
         ({"token_binding": None}, "has no binding of its token"),
-        ({"token_binding": 7}, "has no binding of its token"),
         ({"token_binding": "pbkdf2-sha256$1000$00$00"}, "token binding does not match"),
         ({"token_binding": "garbage"}, "token binding does not match"),
         ({"remote": "http://evil.example"}, "is not sc://host:port"),
@@ -68,6 +67,19 @@ def test_a_tampered_entry_never_gets_the_token(
         _plan(tmp_path, settings, registry)
     assert TOKEN not in str(info.value) and "\n" not in str(info.value)
     assert f"spark.connector {CONNECTOR!r}: refusing to give it its token secret" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"token_binding": 7}, {"remote": ["sc://evil.example:15002"]}, {"session_params": {"a": 1}}, {"id": None}],
+)
+def test_an_entry_with_a_field_of_another_type_is_not_read(
+    tmp_path: Path, settings: Settings, registry: SparkRegistry, fields: dict[str, Any]
+) -> None:
+    rewrite_entry(registry, CONNECTOR, fields)
+    with pytest.raises(PlanError, match="is not a spark-connector entry written by dsjobs") as info:
+        _plan(tmp_path, settings, registry)
+    assert TOKEN not in str(info.value) and "\n" not in str(info.value)
 
 
 def test_a_rotated_token_asks_to_register_again(tmp_path: Path, settings: Settings, registry: SparkRegistry) -> None:
