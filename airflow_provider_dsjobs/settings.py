@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dsjobs.config.errors import ConfigError
 from airflow_provider_dsjobs.config.instance_types import BUILTIN_CATALOG, InstanceCatalog, default_catalog
@@ -214,6 +214,25 @@ def parse_cache_budget(name: str, value: object) -> int | None:
 
 #: What an engine name may be (``DSJOBS_ENGINE_NAME``, the keys of ``DSJOBS_ENGINES``).
 ENGINE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def parse_json_object(value: object, where: str, shape: str) -> dict[str, Any]:
+    """A setting or connection extra that holds a JSON object: a ``dict`` as is, or its JSON text (as environment
+    variables and connection forms hold it); ``{}`` when unset or empty. Anything else is one ``ValueError`` line
+    naming ``where`` and the ``shape`` it must have."""
+    if value is None or value == "":
+        return {}
+    data = value
+    if isinstance(value, str):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{where} is not a JSON object: it must be {shape}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be {shape}")
+    return data
+
+
 _ENGINE_KEYS = ("url", "tls_ca_cert", "tls_client_cert", "tls_client_key", "tls_verify")
 
 
@@ -239,16 +258,7 @@ class EngineAddress:
 def parse_engines(value: object, where: str = "DSJOBS_ENGINES") -> dict[str, EngineAddress]:
     """The engine map: a JSON object (or a dict) ``{name: {"url": ..., "tls_ca_cert": ..., "tls_client_cert": ...,
     "tls_client_key": ..., "tls_verify": ...}}`` or ``{name: "url"}``; anything else is one ``ValueError`` line."""
-    if value is None or value == "":
-        return {}
-    data = value
-    if isinstance(value, str):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            raise ValueError(f"{where} is not a JSON object of engine names and addresses") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be an object of engine names and addresses")
+    data = parse_json_object(value, where, "an object of engine names and addresses")
     engines: dict[str, EngineAddress] = {}
     for name, entry in data.items():
         check_engine_name(name, f"{where}: engine name")

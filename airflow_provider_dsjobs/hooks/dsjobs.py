@@ -64,6 +64,7 @@ from airflow_provider_dsjobs.settings import (
     parse_cache_budget,
     parse_cache_max_age,
     parse_engines,
+    parse_json_object,
     parse_pids_limit,
     parse_size_setting,
     parse_switch,
@@ -360,10 +361,10 @@ class DataSphereJobsHook(BaseHook):
         over the environment's catalog; a bad entry fails the task naming the key."""
         source = f"connection {self.dsjobs_conn_id!r} extra instance_types"
         try:
-            mapping = json.loads(value) if isinstance(value, str) else value
+            mapping = parse_json_object(value, source, "an object of instance type names and their resources")
             return base.instance_catalog.merged(mapping, source)
-        except ValueError as exc:  # not JSON
-            raise AirflowFailException(f"{source}: not a JSON object ({exc})") from None
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
         except ConfigError as exc:
             raise AirflowFailException("; ".join(str(p) for p in exc.problems)) from None
 

@@ -24,7 +24,6 @@ nowhere else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,7 @@ from airflow_provider_dsjobs.compat import AirflowNotFoundException, BaseHook
 from airflow_provider_dsjobs.hooks.aws_credentials import aws_settings
 from airflow_provider_dsjobs.resources.s3_connectors import ConnectorError, S3Source, check_lazy, check_s3_url
 from airflow_provider_dsjobs.resources.spark import SparkConnectorError, SparkEndpoint, check_remote
-from airflow_provider_dsjobs.settings import S3ConnectorResolver, SparkConnectorResolver
+from airflow_provider_dsjobs.settings import S3ConnectorResolver, SparkConnectorResolver, parse_json_object
 
 S3_CONN_PREFIX = "dsjobs_s3_"
 SPARK_CONN_PREFIX = "dsjobs_spark_"
@@ -86,16 +85,10 @@ def _connection(
 def check_mapping(value: Any, extra_name: str) -> Mapping[str, Any]:
     """A ``dsjobs`` connection's ``s3_connectors``/``spark_connectors`` extra: an object keyed by connector ID
     (or its JSON text, as the connection form stores it)."""
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ConnectorError(f"dsjobs connection extra {extra_name} is not JSON") from None
-    if not isinstance(value, dict):
-        raise ConnectorError(f'dsjobs connection extra {extra_name} must be an object {{"<ID>": "<conn id>"}}')
-    return value
+    try:
+        return parse_json_object(value, f"dsjobs connection extra {extra_name}", 'an object {"<ID>": "<conn id>"}')
+    except ValueError as exc:
+        raise ConnectorError(str(exc)) from None
 
 
 def airflow_s3_connectors(mapping: Mapping[str, Any]) -> S3ConnectorResolver:

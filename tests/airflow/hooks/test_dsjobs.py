@@ -334,6 +334,24 @@ def test_instance_types_from_the_connection_extra(clean_env: pytest.MonkeyPatch)
         DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
 
 
+@pytest.mark.parametrize("value", ["{not json", "[1, 2]", '"text"', "7"])
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("engines", "extra engines (is not a JSON object: it )?must be an object of engine names and addresses$"),
+        ("s3_connectors", 'extra s3_connectors (is not a JSON object: it )?must be an object {"<ID>": "<conn id>"}$'),
+        ("instance_types", "extra instance_types (is not a JSON object: it )?must be an object of instance type names"),
+    ],
+)
+def test_an_extra_that_is_no_json_object_fails_in_one_line(
+    clean_env: pytest.MonkeyPatch, name: str, said: str, value: str
+) -> None:
+    set_conn(clean_env, "bad", conn_type="dsjobs", extra={name: value})
+    with pytest.raises(AirflowFailException, match=r"^connection 'bad'.* " + said.replace("{", r"\{")) as info:
+        DataSphereJobsHook(dsjobs_conn_id="bad").get_settings()
+    assert "\n" not in str(info.value)
+
+
 def test_lab_code_roots_extra(clean_env: pytest.MonkeyPatch) -> None:
     set_conn(clean_env, "ds", conn_type="dsjobs", extra={"lab_code_roots": ["/opt/airflow/dags/jobs", "/srv/code"]})
     assert DataSphereJobsHook(dsjobs_conn_id="ds").get_settings().lab_code_roots == (
