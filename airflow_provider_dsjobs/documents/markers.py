@@ -95,13 +95,18 @@ class RecentJobs:
 @dataclass(frozen=True)
 class IndexMarker:
     built_at: datetime
+    #: Which index layout the build wrote (``jobs/store.INDEX_VERSION``); markers from before the field: 1.
+    version: int = 1
 
     def to_doc(self) -> dict[str, Any]:
-        return {"built_at": self.built_at.isoformat()}
+        return {"built_at": self.built_at.isoformat(), "version": self.version}
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> IndexMarker:
-        return cls(_aware(doc.get("built_at"), "built_at"))
+        version = doc.get("version", 1)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError("version is not a whole number of 1 or more")
+        return cls(_aware(doc.get("built_at"), "built_at"), version)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 The Jobs page of the Airflow plugin, ``dsjobs ls`` and any other browser of run history use this through
 ``JobService.query_jobs``: ``page_jobs`` reads the job index newest first (``JobStore.iter_ids``) and loads only
 the records it needs, so the first page costs one listing request and about a page of record reads however many
-jobs the project ever ran. A filter reads records until the page is full: its cost grows with how far back the
-matches are, except a filter on statuses of jobs not ended yet (EXECUTING, ...), which reads only the active
-index. ``total`` is exact only when the whole history was read (``JobPage.exact``); otherwise it counts
-what was read, which is at least one more than the page shows.
+jobs the project ever ran. A status filter reads only the index of those statuses (``JobStore.iter_status_ids``:
+the status keys of ended statuses such as ERROR, the active index for EXECUTING, ...), so its first page costs one
+listing request per index read and about a page of record reads however far back the matches are. Each record
+loaded is still checked (the index is a hint; the record decides). A text filter reads records until the page is
+full: its cost grows with how far back the matches are. ``total`` is exact only when everything the query reads
+was read (``JobPage.exact``); otherwise it counts what was read, which is at least one more than the page shows.
 """
 
 from __future__ import annotations
@@ -70,8 +72,10 @@ def page_jobs(jobs: JobStore, query: JobQuery, visible: Callable[[JobRecord], bo
     want = query.offset + query.limit + 1
     matched: list[JobRecord] = []
     step = want  # records read per round: doubled each round, so a sparse filter does not read far past its page
-    only_active = bool(query.statuses) and not any(s.terminal for s in query.statuses)
-    batches = jobs.iter_active_ids(first_page=want) if only_active else jobs.iter_ids(first_page=want)
+    if query.statuses:
+        batches = jobs.iter_status_ids(query.statuses, first_page=want)
+    else:
+        batches = jobs.iter_ids(first_page=want)
     for batch in batches:
         while batch:
             ids, batch = batch[:step], batch[step:]

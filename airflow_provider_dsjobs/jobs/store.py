@@ -14,17 +14,22 @@ Key layout (relative to the store root)::
     projects/<project>/index/jobs/<inverted time>-<inverted id>   one empty key per job, newest first (listing)
     projects/<project>/index/labels/<hash of k=v>/<same name>     one per label of a job (``find_by_labels``)
     projects/<project>/index/active/<same name>                    one per job not ended yet (status filters)
+    projects/<project>/index/status/<STATUS>/<same name>           one per ended job, under the status it ended in
     projects/<project>/index/recent.json                           the newest 1000 jobs' index names, in order
     projects/<project>/index/built.json                            the index holds every record (else rebuilt)
 
 Records change only through ``update`` (compare-and-swap: read with version, apply, write if unchanged, else
 re-read and decide again), which checks ``JobStatus.can_become``; ``create`` writes a new one only if none exists.
-The index keys are written at ``create`` and never change (a job's creation time and labels are fixed), so a
-status change writes nothing but the record. Listing newest-first reads ``recent.json`` (one GET; kept by
-``create`` with compare-and-swap) and then only the records of the page; older pages list index keys
-(``ListObjectsV2`` returns keys in order; the inverted time makes the newest come first). The index is derived:
-if ``built.json`` is missing (a store written before it existed, or an index deleted) the next listing rebuilds it
-from the records (``rebuild_index``); a missing ``recent.json`` is rebuilt from the index keys.
+The job, label and active keys are written at ``create`` (a job's creation time and labels are fixed). A status
+change writes nothing but the record, except the one that ends the job: its ``status/<STATUS>`` key is written
+before the record (an ended status never changes again, so the key is stable; a write that then loses its race
+leaves a key whose record says otherwise, which filters read and skip) and its active key is deleted after.
+Listing newest-first reads ``recent.json`` (one GET; kept by ``create`` with compare-and-swap) and then only the
+records of the page; older pages list index keys (``ListObjectsV2`` returns keys in order; the inverted time makes
+the newest come first). The index is derived: if ``built.json`` is missing, unreadable or of an older layout
+(``IndexMarker.version`` below ``INDEX_VERSION``: a store written before the index or its status keys existed, or
+an index deleted) the next listing rebuilds it from the records (``rebuild_index``); a missing ``recent.json`` is
+rebuilt from the index keys.
 
 ``JobRecord.inputs`` — written by the orchestrator, read by ``gc`` to know which cached inputs are live —
 holds one ``record.InputRef`` per input of the config (path, var, kind, sha256, size, mode; a Python local module
@@ -36,18 +41,20 @@ from __future__ import annotations
 import builtins
 import copy
 import hashlib
+import heapq
+import itertools
 import logging
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from airflow_provider_dsjobs.documents.codec import decode, encode
 from airflow_provider_dsjobs.documents.markers import IndexMarker, RecentJobs
-from airflow_provider_dsjobs.documents.record import JobRecord, utcnow
+from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
 from airflow_provider_dsjobs.jobs.errors import JobError
 from airflow_provider_dsjobs.storage.base import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.cas import check_project, project_prefix
@@ -59,6 +66,9 @@ RECORD_NAME = "record.json"
 MAX_UPDATE_ATTEMPTS = 25
 #: How many of the newest jobs ``recent.json`` names (the pages within them need no listing request).
 RECENT_MAX = 1000
+#: The index layout ``rebuild_index`` writes (``IndexMarker.version``); an index marked older is rebuilt.
+#: 2: ended jobs have ``index/status/<STATUS>/`` keys.
+INDEX_VERSION = 2
 #: Index keys listed per request when paging through the whole index.
 _INDEX_PAGE = 1000
 _TIME_ID_RE = re.compile(r"^j(\d{8})-(\d{9})-")
@@ -201,6 +211,10 @@ class JobStore:
     def index_active_prefix(self) -> str:
         return f"{self.index_prefix()}active/"
 
+    def index_status_prefix(self, status: JobStatus) -> str:
+        """Where the ended jobs of ``status`` are indexed (a status not ended: the active index, all together)."""
+        return f"{self.index_prefix()}status/{status.value}/" if status.terminal else self.index_active_prefix()
+
     def index_label_prefix(self, key: str, value: str) -> str:
         return f"{self.index_prefix()}labels/{_label_hash(key, value)}/"
 
@@ -283,11 +297,14 @@ class JobStore:
                 raise InvalidTransition(
                     f"job {job_id}: {current.status.value} -> {changed.status.value} is not an allowed transition"
                 )
+            ends = changed.status.terminal and not current.status.terminal
+            if ends:  # indexed before the record, as at ``create``: never an ended job its status filter misses
+                self.store.put_bytes(f"{self.index_status_prefix(changed.status)}{index_name(changed)}", b"")
             try:
                 self.store.put_bytes_if(self.record_key(job_id), encode_record(changed), if_match=version)
             except PreconditionFailed:
                 continue  # someone wrote in between: re-read and decide again
-            if changed.status.terminal and not current.status.terminal:
+            if ends:
                 self._drop_active(changed)
             return changed
         raise UpdateConflict(f"job {job_id}: gave up after {MAX_UPDATE_ATTEMPTS} conflicting writes to its record")
@@ -347,6 +364,7 @@ class JobStore:
         name = index_name(record)
         self.store.put_bytes(f"{self.index_jobs_prefix()}{name}", b"")
         if record.status.terminal:
+            self.store.put_bytes(f"{self.index_status_prefix(record.status)}{name}", b"")
             self.store.delete(f"{self.index_active_prefix()}{name}")
         else:
             self.store.put_bytes(f"{self.index_active_prefix()}{name}", b"")
@@ -361,17 +379,27 @@ class JobStore:
         with ThreadPoolExecutor(max_workers=_LOAD_WORKERS) as pool:
             list(pool.map(lambda r: self.index(r, recent=False), records))
         self._rebuild_recent(only_if_missing=False)
-        self.store.put_bytes(self.index_marker_key(), encode(IndexMarker(utcnow()).to_doc()))
+        self.store.put_bytes(self.index_marker_key(), encode(IndexMarker(utcnow(), INDEX_VERSION).to_doc()))
         self._index_seen = True
         log.info("dsjobs: rebuilt the job index of project %s (%d jobs)", self.project, len(records))
         return len(records)
 
     def _ensure_index(self) -> None:
-        """Rebuild the index if it is not marked complete. The first job of a new project builds it (so listings
-        of a project whose jobs all came after never write)."""
-        if not self._index_seen and not self.store.exists(self.index_marker_key()):
+        """Rebuild the index if it is not marked complete in this layout. The first job of a new project builds it
+        (so listings of a project whose jobs all came after never write)."""
+        if not self._index_seen and self._index_version() < INDEX_VERSION:
             self.rebuild_index()
         self._index_seen = True
+
+    def _index_version(self) -> int:
+        """The layout of the index marked complete; 0 when none is (no marker, or one that cannot be read)."""
+        try:
+            return IndexMarker.from_doc(decode(self.store.get_bytes(self.index_marker_key()))).version
+        except ObjectNotFound:
+            return 0
+        except ValueError as exc:
+            log.warning("dsjobs: the job index marker of project %s is unreadable (%s): rebuilding", self.project, exc)
+            return 0
 
     # -- recent.json: the newest jobs' index names in one object, so the first pages need no listing request -----
 
@@ -431,18 +459,25 @@ class JobStore:
             self._add_recent(name)
         return sorted({*listed, *again})[:RECENT_MAX]
 
-    def _iter_index(self, prefix: str, first_page: int, after: str | None = None) -> Iterator[builtins.list[str]]:
-        """Job ids under an index prefix, newest first, a listing page at a time (the first ``first_page`` long),
-        starting after the key ``after``."""
+    def _iter_names(self, prefix: str, first_page: int, after: str | None = None) -> Iterator[builtins.list[str]]:
+        """Index names under an index prefix, newest first, a listing page at a time (the first ``first_page``
+        long), starting after the key ``after``."""
         size = max(1, min(first_page, _INDEX_PAGE))
         while True:
             keys = self.store.list_keys(prefix, start_after=after, limit=size)
-            ids = [i for k in keys if (i := id_of_index_name(k[len(prefix) :])) is not None]
-            if ids:
-                yield ids
+            if keys:
+                yield [k[len(prefix) :] for k in keys]
             if len(keys) < size:
                 return
             after, size = keys[-1], _INDEX_PAGE
+
+    def _iter_index(self, prefix: str, first_page: int, after: str | None = None) -> Iterator[builtins.list[str]]:
+        """Job ids under an index prefix, newest first, a listing page at a time (the first ``first_page`` long),
+        starting after the key ``after``."""
+        for names in self._iter_names(prefix, first_page, after):
+            ids = [i for n in names if (i := id_of_index_name(n)) is not None]
+            if ids:
+                yield ids
 
     def iter_ids(self, first_page: int = 50) -> Iterator[builtins.list[str]]:
         """Every job id, newest first, in batches: the newest from ``recent.json`` (no listing request; the first
@@ -464,6 +499,22 @@ class JobStore:
         newest first, in batches: what a filter on active statuses needs to read."""
         self._ensure_index()
         return self._iter_index(self.index_active_prefix(), first_page)
+
+    def iter_status_ids(self, statuses: Iterable[JobStatus], first_page: int = 50) -> Iterator[builtins.list[str]]:
+        """The ids of the jobs in ``statuses`` (and of a few whose record says otherwise: read and skipped), newest
+        first, in batches (the first ``first_page`` long): the status keys of each ended status and, for statuses
+        not ended, the active index, merged on their index names. The first batch costs one listing request per
+        index read."""
+        self._ensure_index()
+        prefixes = dict.fromkeys(self.index_status_prefix(s) for s in statuses)
+        streams = [itertools.chain.from_iterable(self._iter_names(p, first_page)) for p in prefixes]
+        merged = (name for name, _ in itertools.groupby(heapq.merge(*streams)))  # a name in two indexes: once
+        size = max(1, first_page)
+        while names := builtins.list(itertools.islice(merged, size)):
+            ids = [i for n in names if (i := id_of_index_name(n)) is not None]
+            if ids:
+                yield ids
+            size = _INDEX_PAGE
 
     def find_by_labels(self, labels: Mapping[str, str]) -> JobRecord | None:
         """The newest job whose labels include ``labels``, from the label index: only jobs carrying the rarest

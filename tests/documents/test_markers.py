@@ -23,7 +23,7 @@ AT = "2026-12-01T10:00:00.123456+00:00"
 # What earlier versions wrote (json.dumps without indent), and what each reads as.
 EARLIER = [
     (b'{"names": ["8234-abc", "8233-abd"]}', RecentJobs(("8234-abc", "8233-abd"))),
-    (b'{"built_at": "2026-12-01T10:00:00.123456+00:00"}', IndexMarker(datetime.fromisoformat(AT))),
+    (b'{"built_at": "2026-12-01T10:00:00.123456+00:00", "version": 2}', IndexMarker(datetime.fromisoformat(AT), 2)),
     (
         b'{"volume": "dsjobs-ds-1", "job_id": "j1", "used_at": "2026-12-01T10:00:00.123456+00:00"}',
         CacheUse("dsjobs-ds-1", "j1", datetime.fromisoformat(AT)),
@@ -43,6 +43,11 @@ def test_what_earlier_versions_wrote_reads_and_round_trips(data: bytes, expected
     assert expected.to_doc() == doc or type(expected) is GcMarker  # a naive time is read as UTC
 
 
+def test_an_index_marker_from_before_its_version_field_reads_as_version_1() -> None:
+    marker = IndexMarker.from_doc(decode(b'{"built_at": "2026-12-01T10:00:00.123456+00:00"}'))
+    assert marker == IndexMarker(datetime.fromisoformat(AT), version=1)
+
+
 @pytest.mark.parametrize(
     ("kind", "doc"),
     [
@@ -51,6 +56,9 @@ def test_what_earlier_versions_wrote_reads_and_round_trips(data: bytes, expected
         (RecentJobs, {}),
         (IndexMarker, {"built_at": 5}),
         (IndexMarker, {"built_at": "yesterday"}),
+        (IndexMarker, {"built_at": AT, "version": "2"}),
+        (IndexMarker, {"built_at": AT, "version": True}),
+        (IndexMarker, {"built_at": AT, "version": 0}),
         (CacheUse, {"volume": "v", "job_id": "j", "used_at": None}),
         (CacheUse, {"volume": ["v"], "job_id": "j", "used_at": AT}),
         (CacheUse, {"volume": "v", "used_at": AT}),

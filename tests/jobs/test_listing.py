@@ -3,14 +3,17 @@ by labels (``JobStore.find_by_labels``) without reading every record; the index 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from airflow_provider_dsjobs.documents.codec import decode
+from airflow_provider_dsjobs.documents.markers import IndexMarker
 from airflow_provider_dsjobs.documents.record import JobRecord, JobStatus, utcnow
-from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs
-from airflow_provider_dsjobs.jobs.store import JobStore, encode_record, id_of_index_name, index_name
+from airflow_provider_dsjobs.jobs.query import JobQuery, page_jobs, select_jobs
+from airflow_provider_dsjobs.jobs.store import INDEX_VERSION, JobStore, encode_record, id_of_index_name, index_name
 from airflow_provider_dsjobs.storage.base import ObjectStore, PreconditionFailed, StoreError
 from airflow_provider_dsjobs.storage.local import LocalStore
 from airflow_provider_dsjobs.storage.s3 import S3Store
@@ -20,10 +23,13 @@ __all__ = ["local_store", "s3_store", "store"]
 
 
 class Counting:
-    """Counts the job records a listing reads (the store itself is real; only ``get_with_version`` is wrapped)."""
+    """Counts the job records a listing reads and the listing requests it makes (the store itself is real; only
+    ``get_with_version`` and the listing methods are wrapped)."""
 
     def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads: list[str] = []
+        self.listings: list[str] = []
+        self._inside = 0
         real = store.get_with_version
 
         def get_with_version(key: str) -> tuple[bytes, str]:
@@ -32,6 +38,22 @@ class Counting:
             return real(key)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(store, "get_with_version", get_with_version)
+        for name in ("list", "list_keys", "list_children"):
+            self._count(store, name, monkeypatch)
+
+    def _count(self, store: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = getattr(store, name)
+
+        def listing(prefix: str, *args: Any, **kwargs: Any) -> Any:
+            if not self._inside:  # one listing method calling another (the local store's) is one listing
+                self.listings.append(prefix)
+            self._inside += 1
+            try:
+                return real(prefix, *args, **kwargs)
+            finally:
+                self._inside -= 1
+
+        monkeypatch.setattr(store, name, listing)
 
 
 def _jobs(jobs: JobStore, n: int, **kwargs: Any) -> list[JobRecord]:
@@ -224,3 +246,146 @@ def test_a_filter_on_running_statuses_reads_only_the_jobs_not_ended(
     assert sorted(store.list_keys(jobs.index_active_prefix())) == sorted(
         f"{jobs.index_active_prefix()}{index_name(r)}" for r in (made[3], made[30])
     )
+
+
+# -- filters on ended statuses: the status index (``index/status/<STATUS>/``) -------------------------------------
+
+
+def _ended(status: JobStatus) -> Any:
+    return lambda r: (r.set_status(status, "x" if status is JobStatus.ERROR else None), r)[1]
+
+
+def _history(store: ObjectStore, plan: list[tuple[int, JobStatus]]) -> list[JobRecord]:
+    """A project whose records (oldest first: ``count`` jobs in ``status`` for each step of ``plan``) were written
+    side by side, then indexed by ``rebuild_index``: thousands of jobs in seconds, on moto too."""
+    jobs = JobStore(store, "proj")
+    made = []
+    for count, status in plan:
+        for _ in range(count):
+            record = JobRecord(id=jobs.new_job_id(), project="proj", name=f"job{len(made)}")
+            if status is not JobStatus.CREATING:
+                record.set_status(status, "x" if status is JobStatus.ERROR else None)
+            made.append(record)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda r: store.put_bytes(jobs.record_key(r.id), encode_record(r)), made))
+    assert jobs.rebuild_index() == len(made)
+    return made
+
+
+def _newest_first(made: list[JobRecord], *statuses: JobStatus) -> list[str]:
+    return [r.id for r in reversed(made) if r.status in statuses]
+
+
+def test_a_filter_on_ended_jobs_far_back_reads_one_listing_and_a_page(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed_long_ago = [(30, JobStatus.ERROR), (10, JobStatus.CANCELLED)]
+    made = _history(store, [*failed_long_ago, (2000, JobStatus.SUCCESS), (5, JobStatus.EXECUTING)])
+    counting = Counting(store, monkeypatch)
+    errors = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.ERROR}), limit=20))
+    assert [r.id for r in errors.jobs] == _newest_first(made, JobStatus.ERROR)[:20]
+    assert (errors.total, errors.exact) == (21, False)
+    assert len(counting.reads) == 21  # the page and one more, not the 2 000 newer jobs the old scan read first
+    assert counting.listings == [JobStore(store, "proj").index_status_prefix(JobStatus.ERROR)]
+    counting.reads.clear()
+    counting.listings.clear()
+    ended = frozenset({JobStatus.ERROR, JobStatus.CANCELLED})
+    page = page_jobs(JobStore(store, "proj"), JobQuery(statuses=ended, offset=5, limit=10))
+    assert [r.id for r in page.jobs] == _newest_first(made, *ended)[5:15]  # the CANCELLED ones are newer
+    assert len(counting.reads) == 16 and len(counting.listings) == 2  # one listing request per status
+    everything = page_jobs(JobStore(store, "proj"), JobQuery(statuses=ended, limit=100))
+    assert (everything.total, everything.exact) == (40, True)
+
+
+def test_a_filter_mixing_ended_and_running_statuses_returns_what_reading_every_record_does(
+    store: ObjectStore,
+) -> None:
+    made = _history(
+        store,
+        [(7, JobStatus.ERROR), (20, JobStatus.SUCCESS), (3, JobStatus.EXECUTING), (9, JobStatus.CANCELLED),
+         (4, JobStatus.CANCELLING), (6, JobStatus.ERROR), (5, JobStatus.CREATING)],
+    )  # fmt: skip
+    jobs = JobStore(store, "proj")
+    for record in made[27:29]:  # two running jobs end the usual way: their keys move from active to ERROR
+        jobs.update(record.id, _ended(JobStatus.ERROR))
+    store.put_bytes(f"{jobs.index_active_prefix()}{index_name(made[3])}", b"")  # ended, stale active key
+    everything = jobs.list()
+    for statuses in [{JobStatus.ERROR, JobStatus.EXECUTING}, {JobStatus.CANCELLED, JobStatus.CANCELLING,
+                     JobStatus.CREATING}, {JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.EXECUTING}]:  # fmt: skip
+        for offset, limit in [(0, 5), (3, 7), (0, 100), (12, 4)]:
+            query = JobQuery(statuses=frozenset(statuses), offset=offset, limit=limit)
+            page, scanned = page_jobs(JobStore(store, "proj"), query), select_jobs(everything, query)
+            assert [r.id for r in page.jobs] == [r.id for r in scanned.jobs], (statuses, offset, limit)
+            if page.exact:
+                assert page.total == scanned.total
+            else:  # at least one more than the page, and no more than there are
+                assert offset + limit < page.total <= scanned.total
+
+
+def test_an_index_built_before_the_status_keys_is_rebuilt_on_first_listing(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _history(store, [(4, JobStatus.ERROR), (30, JobStatus.SUCCESS)])
+    jobs = JobStore(store, "proj")
+    for info in list(store.list(f"{jobs.index_prefix()}status/")):  # what the previous version left: no status keys
+        store.delete(info.key)
+    store.put_bytes(jobs.index_marker_key(), b'{"built_at": "2026-12-01T10:00:00+00:00"}')  # and no version
+    errors = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.ERROR})))
+    assert [r.id for r in errors.jobs] == _newest_first(made, JobStatus.ERROR)
+    assert IndexMarker.from_doc(decode(store.get_bytes(jobs.index_marker_key()))).version == INDEX_VERSION
+    counting = Counting(store, monkeypatch)  # rebuilt once: the next process reads only the status index
+    again = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.ERROR})))
+    assert [r.id for r in again.jobs] == [r.id for r in errors.jobs] and len(counting.reads) == 4
+
+
+@pytest.mark.parametrize(
+    "marker", [b'{"built_at": 5}', b"not json", b'["built_at"]', b'{"built_at": "x", "version": 2}']
+)
+def test_a_tampered_index_marker_is_rebuilt_instead_of_failing_the_listing(store: ObjectStore, marker: bytes) -> None:
+    made = _history(store, [(3, JobStatus.CANCELLED), (5, JobStatus.SUCCESS)])
+    jobs = JobStore(store, "proj")
+    store.delete(f"{jobs.index_status_prefix(JobStatus.CANCELLED)}{index_name(made[0])}")  # lost with the marker
+    store.put_bytes(jobs.index_marker_key(), marker)
+    page = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.CANCELLED})))
+    assert [r.id for r in page.jobs] == _newest_first(made, JobStatus.CANCELLED)
+    assert IndexMarker.from_doc(decode(store.get_bytes(jobs.index_marker_key()))).version == INDEX_VERSION
+
+
+def test_a_planted_status_key_shows_no_job_of_another_status(store: ObjectStore) -> None:
+    made = _history(store, [(2, JobStatus.ERROR), (3, JobStatus.SUCCESS), (1, JobStatus.EXECUTING)])
+    jobs = JobStore(store, "proj")
+    errors = jobs.index_status_prefix(JobStatus.ERROR)
+    for record in made[2:]:  # a store writer files the succeeded and the running jobs under ERROR
+        store.put_bytes(f"{errors}{index_name(record)}", b"")
+    store.put_bytes(f"{errors}0000000000000-..%2F..%2Fetc%2Fpasswd", b"")  # and names no job at all
+    store.put_bytes(f"{errors}no-index-name", b"")
+    store.put_bytes(f"{errors}0000000000000-zzzz", b"")  # or a job that does not exist
+    page = page_jobs(JobStore(store, "proj"), JobQuery(statuses=frozenset({JobStatus.ERROR})))
+    assert [r.id for r in page.jobs] == _newest_first(made, JobStatus.ERROR)
+    assert (page.total, page.exact) == (2, True)
+
+
+def test_a_job_that_ends_is_filed_under_its_status_before_its_record_says_so(
+    local_store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(local_store, "proj")
+    ends, crashes = _jobs(jobs, 2)
+    jobs.update(ends.id, _ended(JobStatus.CANCELLED))
+    keys = set(local_store.list_keys(jobs.index_status_prefix(JobStatus.CANCELLED)))
+    assert keys == {f"{jobs.index_status_prefix(JobStatus.CANCELLED)}{index_name(ends)}"}
+    assert not local_store.exists(f"{jobs.index_active_prefix()}{index_name(ends)}")
+    real = local_store.put_bytes_if
+
+    def record_write_fails(key: str, data: bytes, **kwargs: Any) -> str:
+        if key == jobs.record_key(crashes.id):  # fault: the process dies before the record says ERROR
+            raise StoreError("cannot write: disk full")
+        return real(key, data, **kwargs)
+
+    monkeypatch.setattr(local_store, "put_bytes_if", record_write_fails)
+    with pytest.raises(StoreError, match="disk full"):
+        jobs.update(crashes.id, _ended(JobStatus.ERROR))
+    monkeypatch.undo()
+    statuses = frozenset({JobStatus.ERROR})
+    assert page_jobs(jobs, JobQuery(statuses=statuses)).jobs == []  # its key is there; its record decides
+    jobs.update(crashes.id, _ended(JobStatus.ERROR))  # the finalizer that retries ends it: listed now
+    assert [r.id for r in page_jobs(jobs, JobQuery(statuses=statuses)).jobs] == [crashes.id]
